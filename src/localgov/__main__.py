@@ -1,0 +1,3 @@
+from localgov.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,143 @@
+"""The application factory: ``create_app(settings)`` builds everything; nothing happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Server, ServerVariable, Tag
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov import __version__
+from localgov.kernel.db import create_engine, session_factory
+from localgov.kernel.errors import exception_handlers
+from localgov.kernel.observability import Metrics, configure_logging
+from localgov.kernel.plugins import ServicePlugin
+from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, provide_db_session, require_service
+from localgov.platform.catalog import Catalog, CatalogListener
+from localgov.platform.views import (
+    HealthController,
+    MetricsController,
+    OperatorTenantsController,
+    TenantProfileController,
+)
+from localgov.settings import Settings
+
+def _plugin_router(plugin: ServicePlugin) -> Router:
+    """Mount a plugin's router behind the "service enabled for this tenant" check."""
+    return Router(
+        path="/",
+        route_handlers=[plugin.router],
+        guards=[require_service(plugin.slug)],
+        opt={"surface": "tenant", "service": plugin.slug},
+    )
+
+
+def plugin_dsn(settings: Settings) -> str:
+    """The database URL in the plain ``postgresql://`` form asyncpg accepts."""
+    url = settings.database_url
+    for prefix in ("postgresql+asyncpg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+def create_app(
+    settings: Settings,
+    *,
+    plugins: Sequence[ServicePlugin] | None = None,
+    engine: AsyncEngine | None = None,
+    listen_for_catalog_changes: bool = True,
+) -> Litestar:
+    """Build the ASGI application. ``plugins`` defaults to the explicit registry."""
+    if not settings.database_url:
+        raise ValueError("create_app needs a database URL; `localgov serve` starts one in development mode")
+    if plugins is None:
+        from localgov.plugins import REGISTRY
+
+        plugins = REGISTRY
+    configure_logging(settings.log_level, settings.log_json)
+    catalog = Catalog(settings.base_domain)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        own_engine = engine is None
+        eng = engine or create_engine(settings)
+        app.state.engine = eng
+        app.state.session_factory = session_factory(eng)
+        listener = CatalogListener(catalog, eng, plugin_dsn(settings), settings.catalog_refresh_s)
+        if listen_for_catalog_changes:
+            await listener.start()
+        else:
+            await catalog.load(eng)
+        try:
+            yield
+        finally:
+            await listener.stop()
+            if own_engine:
+                await eng.dispose()
+
+    handlers: list[Any] = [HealthController, MetricsController, TenantProfileController]
+    if settings.operator_tenant_list_enabled:
+        handlers.append(OperatorTenantsController)
+    handlers.extend(_plugin_router(p) for p in plugins)
+    tags = [
+        Tag(name="Tenant profile", description="The LAO served at the request's host"),
+        Tag(name="Health", description="Liveness and readiness probes"),
+    ]
+    if settings.operator_tenant_list_enabled:
+        tags.append(Tag(name="Tenants (operator)", description="The platform's tenant catalog"))
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        middleware=[RequestContextMiddleware()],
+        before_send=[add_request_id_header],
+        exception_handlers=exception_handlers(),
+        dependencies={"db_session": Provide(provide_db_session)},
+        state=State(_initial_state(settings, catalog, plugins)),
+        openapi_config=OpenAPIConfig(
+            title="localgov API",
+            version=__version__,
+            description=(
+                "บริการสาธารณะดิจิทัลขององค์กรปกครองส่วนท้องถิ่น — digital public services of Thai Local "
+                "Administrative Organisations. Each LAO is served at its own host "
+                f"(`<slug>.{settings.base_domain}`); the operator API is served at `{settings.base_domain}`. "
+                "Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code`."
+            ),
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+            servers=[
+                Server(
+                    url=f"https://{{tenant}}.{settings.base_domain}",
+                    description="A tenant host (one per LAO)",
+                    variables={"tenant": ServerVariable(default="maehia", description="The LAO's slug")},
+                ),
+                Server(url=f"https://{settings.base_domain}", description="The operator host"),
+            ],
+            tags=tags,
+            use_handler_docstrings=False,
+            create_examples=False,
+        ),
+        debug=False,
+    )
+
+
+def _initial_state(settings: Settings, catalog: Catalog, plugins: Sequence[ServicePlugin]) -> dict[str, Any]:
+    return {
+        "settings": settings,
+        "catalog": catalog,
+        "metrics": Metrics(),
+        "plugins": tuple(plugins),
+        "service_titles": {p.slug: (p.title_th, p.title_en) for p in plugins},
+    }
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for ``uvicorn --factory`` (reads ``LOCALGOV_*`` when called, not at import)."""
+    return create_app(Settings.from_env())

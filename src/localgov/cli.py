@@ -1,0 +1,174 @@
+"""The ``localgov`` command: serve, worker, migrate, tenants."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from localgov.settings import Settings, SettingsError
+
+
+def _settings_with_database(settings: Settings) -> Settings:
+    """In development mode (no database URL) start the embedded server and use it."""
+    if settings.database_url:
+        return settings
+    if settings.env == "production":
+        raise SettingsError("LOCALGOV_DATABASE_URL is required in production")
+    from localgov.devdb import start_embedded
+
+    url = start_embedded(settings.data_path)
+    print(f"localgov: embedded PostgreSQL at {url}", file=sys.stderr)
+    return msgspec.structs.replace(settings, database_url=url)
+
+
+def _known_services() -> set[str]:
+    from localgov.plugins import REGISTRY
+
+    return {p.slug for p in REGISTRY}
+
+
+async def _migrate(settings: Settings, check: bool, processes: int) -> int:
+    from localgov.kernel.db import create_engine
+    from localgov.platform.migrate import migrate_tenants, shared_is_at_head, upgrade_shared
+
+    engine = create_engine(settings)
+    try:
+        if check:
+            async with engine.connect() as conn:
+                shared_ok = await shared_is_at_head(conn)
+            if not shared_ok:
+                print("shared schema: behind head")
+                return 1
+        else:
+            await upgrade_shared(engine)
+        report = await migrate_tenants(
+            engine, settings.database_url, processes=processes or settings.migrate_processes, check_only=check
+        )
+    finally:
+        await engine.dispose()
+    if check:
+        for schema in report.behind:
+            print(f"behind: {schema}")
+        print(f"{report.total} tenant schemas, {len(report.behind)} behind head {report.head} ({report.seconds:.2f} s)")
+        return 1 if report.behind else 0
+    for failed in report.failed:
+        print(f"FAILED {failed.schema} (kept at {failed.from_revision}): {failed.error}", file=sys.stderr)
+    upgraded = len(report.results) - len(report.failed)
+    print(
+        f"{report.total} tenant schemas: {upgraded} upgraded, {len(report.failed)} failed, "
+        f"{report.total - len(report.behind)} already at head {report.head} ({report.seconds:.2f} s)"
+    )
+    return 1 if report.failed else 0
+
+
+async def _sync(settings: Settings, path: Path) -> int:
+    from localgov.kernel.db import create_engine
+    from localgov.platform.tenants import TenantsFileError, load_tenants_file, sync_tenants
+
+    try:
+        specs = load_tenants_file(path, settings.base_domain, _known_services())
+    except TenantsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine = create_engine(settings)
+    try:
+        report = await sync_tenants(engine, specs)
+    finally:
+        await engine.dispose()
+    print(
+        f"tenants: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.provisioned)} provisioned"
+    )
+    for slug in report.not_in_file:
+        print(f"note: {slug} came from tenants.yaml earlier and is no longer declared (left unchanged)")
+    return 0
+
+
+async def _list(settings: Settings) -> int:
+    from localgov.kernel.db import create_engine
+    from localgov.platform.catalog import Catalog
+
+    engine = create_engine(settings)
+    try:
+        catalog = Catalog(settings.base_domain)
+        await catalog.load(engine)
+    finally:
+        await engine.dispose()
+    for t in catalog.all():
+        services = ",".join(sorted(t.enabled_services)) or "-"
+        print(f"{t.dla_code}  {t.slug:<24} {t.status:<10} {t.schema:<12} {services:<20} {t.name_th}")
+    print(f"{len(catalog)} tenants")
+    return 0
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    if settings.embedded_database or settings.env == "development":
+        # Development mode: bring the database to head and the catalog in line with tenants.yaml.
+        code = asyncio.run(_migrate(settings, check=False, processes=0))
+        if code == 0 and Path(settings.tenants_file).exists():
+            code = asyncio.run(_sync(settings, Path(settings.tenants_file)))
+        if code != 0:
+            return code
+    if workers > 1:
+        import os
+
+        os.environ["LOCALGOV_DATABASE_URL"] = settings.database_url
+        uvicorn.run(
+            "localgov.app:create_app_from_env", factory=True, host=host, port=port, workers=workers, log_config=None
+        )
+        return 0
+    from localgov.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="localgov", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API (development mode: embedded PostgreSQL)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    sub.add_parser("worker", help="deliver the outbox and run scheduled jobs")
+    migrate = sub.add_parser("migrate", help="upgrade the shared schema, then every tenant schema")
+    migrate.add_argument("--check", action="store_true", help="only report; exit 1 if anything is behind")
+    migrate.add_argument("--processes", type=int, default=0, help="parallel worker processes (0: one per CPU)")
+    tenants = sub.add_parser("tenants", help="the tenant catalog")
+    tsub = tenants.add_subparsers(dest="tenants_command", required=True)
+    sync = tsub.add_parser("sync", help="make the catalog match tenants.yaml (create, update, provision)")
+    sync.add_argument("--file", type=Path, default=None)
+    tsub.add_parser("list", help="list the catalog")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings_with_database(Settings.from_env())
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port, args.workers)
+    if args.command == "worker":
+        from localgov.kernel.observability import configure_logging
+        from localgov.worker import run_worker
+
+        configure_logging(settings.log_level, settings.log_json)
+        run_worker(settings)
+        return 0
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings, args.check, args.processes))
+    if args.command == "tenants":
+        if args.tenants_command == "sync":
+            return asyncio.run(_sync(settings, args.file or Path(settings.tenants_file)))
+        return asyncio.run(_list(settings))
+    return 2

@@ -1,0 +1,163 @@
+"""The database kernel: one shared engine, tenant-bound sessions, the two metadata trees.
+
+Every transaction selects its tenant with ``set_config('search_path', $1, true)`` issued on
+begin (SQLAlchemy ``after_begin``): a transaction-local setting, so it can neither leak to the
+next user of a pooled connection nor be dropped by a mid-request commit, and one prepared
+statement text serves every tenant. Sessions without a tenant get the empty ``tenant_void``
+schema, so an unqualified query outside tenant context fails instead of reading someone's rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from sqlalchemy import MetaData, event, exc, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+
+from localgov.settings import Settings
+
+#: The shared schema: catalog, outbox, usage. Always referenced schema-qualified.
+SHARED_SCHEMA = "platform"
+#: Default ``search_path`` of the application: a schema that never holds a table.
+VOID_SCHEMA = "tenant_void"
+#: The only shape a tenant schema name may have. It is derived from the DLA code, never from input.
+TENANT_SCHEMA_RE = re.compile(r"^lao_[0-9]{7}$")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_SET_SEARCH_PATH = text("SELECT set_config('search_path', :path, true)")
+_INFO_TENANTS = "localgov_tenants_served"
+_INFO_SCHEMA = "tenant_schema"
+_INFO_TENANT_ID = "tenant_id"
+
+
+class SharedBase(DeclarativeBase):
+    """Tables of the shared ``platform`` schema."""
+
+    metadata = MetaData(schema=SHARED_SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+class TenantBase(DeclarativeBase):
+    """Tables that every tenant schema has. Unqualified: the search path picks the schema."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def tenant_schema_name(dla_code: str) -> str:
+    """The schema of the LAO with this DLA code (``lao_<7 digits>``)."""
+    return validate_schema_name(f"lao_{dla_code}")
+
+
+def validate_schema_name(name: str) -> str:
+    if not TENANT_SCHEMA_RE.fullmatch(name):
+        raise ValueError(f"not a tenant schema name: {name!r}")
+    return name
+
+
+def quote_schema(name: str) -> str:
+    """The schema name validated and double-quoted for DDL (the only place names enter SQL text)."""
+    return '"' + validate_schema_name(name) + '"'
+
+
+class TenantBoundSession(Session):
+    """A session whose transactions run inside ``info['tenant_schema']`` (or the void schema)."""
+
+
+@event.listens_for(TenantBoundSession, "after_begin")
+def _bind_search_path(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    schema = session.info.get(_INFO_SCHEMA)
+    connection.execute(_SET_SEARCH_PATH, {"path": schema or VOID_SCHEMA})
+    if schema:
+        served: set[str] = connection.info.setdefault(_INFO_TENANTS, set())
+        served.add(schema)
+
+
+def asyncpg_url(database_url: str) -> URL:
+    url = make_url(database_url)
+    return url.set(drivername="postgresql+asyncpg")
+
+
+def create_engine(settings: Settings, database_url: str | None = None, **overrides: Any) -> AsyncEngine:
+    """The one engine of a process. Connections are recycled by age and by tenants served."""
+    url = asyncpg_url(database_url or settings.database_url)
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_s,
+        "pool_recycle": settings.db_connection_lifetime_s,
+        "pool_pre_ping": False,
+        "connect_args": {
+            "server_settings": {
+                "search_path": VOID_SCHEMA,
+                "application_name": "localgov",
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "timezone": "UTC",
+            }
+        },
+    }
+    options.update(overrides)
+    engine = create_async_engine(url, **options)
+    limit = settings.db_max_tenants_per_connection
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _recycle_busy_connections(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        # Each backend caches the catalog of every schema it touched (~0.5 MB per tenant):
+        # a connection that has served many tenants is replaced before it grows without bound.
+        if len(record.info.get(_INFO_TENANTS, ())) >= limit:
+            raise exc.DisconnectionError("connection served its share of tenants; recycling")
+
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, sync_session_class=TenantBoundSession, expire_on_commit=False)
+
+
+class TenantRef(Protocol):
+    """What a session needs to know of a tenant."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def schema(self) -> str: ...
+
+
+def session_for(factory: async_sessionmaker[AsyncSession], tenant: TenantRef | None) -> AsyncSession:
+    """A session bound to ``tenant`` (None: no tenant, the void schema); the caller ends it."""
+    info: dict[str, Any] = {_INFO_SCHEMA: None, _INFO_TENANT_ID: None}
+    if tenant is not None:
+        info = {_INFO_SCHEMA: validate_schema_name(tenant.schema), _INFO_TENANT_ID: tenant.id}
+    return factory(info=info)
+
+
+@asynccontextmanager
+async def tenant_session(
+    factory: async_sessionmaker[AsyncSession], tenant: TenantRef | None
+) -> AsyncIterator[AsyncSession]:
+    """One unit of work: committed when the block ends normally, rolled back on any error."""
+    session = session_for(factory, tenant)
+    try:
+        async with session.begin():
+            yield session
+    finally:
+        await session.close()
+
+
+def session_tenant_id(session: AsyncSession) -> int:
+    """The id of the tenant a session is bound to; an error outside tenant context."""
+    tenant_id = session.info.get(_INFO_TENANT_ID)
+    if not isinstance(tenant_id, int):
+        raise RuntimeError("this operation needs a tenant-bound session")
+    return tenant_id

@@ -1,0 +1,219 @@
+"""Domain errors and their one translation into RFC 9457 problem details.
+
+Services raise :class:`DomainError` (never an HTTP exception); the handlers registered by
+:func:`exception_handlers` turn every error, including the framework's own, into
+``application/problem+json`` with a stable machine ``code`` clients can branch on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = structlog.get_logger("localgov.errors")
+
+
+class ProblemDetails(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details, extended with a stable machine-readable ``code``."""
+
+    title: str
+    status: int
+    code: str
+    type: str = "about:blank"
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    #: Field errors of a validation problem: ``[{"key": ..., "message": ...}]``.
+    errors: list[dict[str, Any]] | None = None
+    #: Structured data specific to the code.
+    data: dict[str, Any] | None = None
+
+
+class DomainError(Exception):
+    """An expected failure with a stable code, an HTTP status and structured data."""
+
+    code: str = "error"
+    status: int = 400
+    title: str = "Request failed"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or title or self.title)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+        self.data = data
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class TenantNotFound(NotFound):
+    code = "tenant_not_found"
+    title = "No local administrative organisation is served at this host"
+
+
+class TenantSuspended(DomainError):
+    code = "tenant_suspended"
+    status = 403
+    title = "This local administrative organisation is suspended"
+
+
+class TenantClosed(DomainError):
+    code = "tenant_closed"
+    status = 410
+    title = "This local administrative organisation has left the platform"
+
+
+class ServiceNotEnabled(NotFound):
+    code = "service_not_enabled"
+    title = "This service is not enabled for this local administrative organisation"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class Unavailable(DomainError):
+    code = "unavailable"
+    status = 503
+    title = "Service unavailable"
+
+
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    422: ("unprocessable", "Unprocessable content"),
+    429: ("rate_limited", "Too many requests"),
+    500: ("internal_error", "Internal server error"),
+    503: ("unavailable", "Service unavailable"),
+}
+
+
+def problem_response(problem: ProblemDetails, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _request_id(request: Request[Any, Any, Any]) -> str | None:
+    rid = request.scope.get("state", {}).get("request_id")
+    return rid if isinstance(rid, str) else None
+
+
+def domain_error_to_problem(exc: DomainError, request_id: str | None, instance: str | None) -> ProblemDetails:
+    return ProblemDetails(
+        title=exc.title,
+        status=exc.status,
+        code=exc.code,
+        detail=exc.detail,
+        data=exc.data,
+        instance=instance,
+        request_id=request_id,
+    )
+
+
+def _handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    return problem_response(domain_error_to_problem(exc, _request_id(request), request.url.path))
+
+
+def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    errors = exc.extra if isinstance(exc.extra, list) else None
+    return problem_response(
+        ProblemDetails(
+            title="The request is not valid",
+            status=400,
+            code="validation_error",
+            detail=exc.detail,
+            errors=errors,
+            instance=request.url.path,
+            request_id=_request_id(request),
+        )
+    )
+
+
+def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "Request failed"))
+    detail = exc.detail if exc.detail and exc.detail != title else None
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(
+        ProblemDetails(
+            title=title,
+            status=exc.status_code,
+            code=code,
+            detail=detail,
+            instance=request.url.path,
+            request_id=_request_id(request),
+        ),
+        headers=headers,
+    )
+
+
+def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled_error", error_type=type(exc).__name__)
+    return problem_response(
+        ProblemDetails(
+            title="Internal server error",
+            status=500,
+            code="internal_error",
+            detail="An unexpected error occurred; it has been logged with the request id.",
+            instance=request.url.path,
+            request_id=_request_id(request),
+        )
+    )
+
+
+def exception_handlers() -> dict[type[Exception], Any]:
+    """The app-wide mapping; the most specific class wins."""
+    return {
+        DomainError: _handle_domain,
+        ValidationException: _handle_validation,
+        HTTPException: _handle_http,
+        Exception: _handle_unexpected,
+    }
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI response entries for the given error statuses, all as the named ``ProblemDetails``."""
+    out: dict[int, ResponseSpec] = {}
+    for status in sorted({400, 500, *statuses}):
+        _, title = _HTTP_CODES.get(status, ("http_error", "Request failed"))
+        out[status] = ResponseSpec(
+            data_container=ProblemDetails,
+            description=f"{title} (RFC 9457 problem details)",
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+    return out

@@ -1,0 +1,52 @@
+"""Structured JSON logs (structlog) and Prometheus metrics without a per-tenant label."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+def configure_logging(level: str, json: bool = True) -> None:
+    """Every line is one JSON object carrying the bound ``request_id`` and ``tenant``."""
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+class Metrics:
+    """The application's metrics on a registry of its own (one per app instance)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "localgov_http_requests",
+            "HTTP requests by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "localgov_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        self.tenants = Gauge("localgov_tenants", "Tenants in the in-memory catalog", registry=self.registry)
+        self.catalog_version = Gauge(
+            "localgov_catalog_reloads", "Times this process rebuilt its catalog map", registry=self.registry
+        )
+        self.pool_in_use = Gauge("localgov_db_pool_checked_out", "Pooled connections in use", registry=self.registry)

@@ -1,0 +1,169 @@
+"""The transactional outbox: messages written with the business change, delivered at least once.
+
+``enqueue`` adds a row in the caller's transaction, so a message exists exactly when the change
+that caused it was committed. The worker claims due rows with ``FOR UPDATE SKIP LOCKED`` (many
+workers never take the same row), runs the consumer of the topic inside a savepoint of the
+claiming transaction, and marks the row delivered, or schedules a retry with exponential
+backoff, or after the last attempt moves it to the ``dead`` state with the last error.
+
+A consumer's own database writes commit atomically with the "delivered" mark. Effects outside
+the database may repeat if a worker dies after them: every consumer must be idempotent (the
+entry id is the natural deduplication key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    delete,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from localgov.kernel.db import VOID_SCHEMA, SharedBase, validate_schema_name
+from localgov.kernel.plugins import DeliveryHandler
+
+log = structlog.get_logger("localgov.outbox")
+
+_SET_SEARCH_PATH = text("SELECT set_config('search_path', :path, true)")
+
+
+class OutboxEntry(SharedBase):
+    """A message to deliver after its transaction commits."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
+        Index("ix_outbox_due", "available_at", "id", postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), index=True
+    )
+    topic: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    available_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+async def enqueue(
+    session: AsyncSession, topic: str, payload: dict[str, Any], *, tenant_id: int | None
+) -> OutboxEntry:
+    """Write a message in the caller's transaction."""
+    entry = OutboxEntry(topic=topic, payload=payload, tenant_id=tenant_id)
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+class Delivery:
+    """What a consumer receives: the entry, and the claiming transaction to write in."""
+
+    def __init__(self, entry: OutboxEntry, session: AsyncSession, tenant_schemas: Mapping[int, str]) -> None:
+        self.entry = entry
+        self.session = session
+        self._tenant_schemas = tenant_schemas
+
+    @property
+    def id(self) -> int:
+        return self.entry.id
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.entry.payload
+
+    async def use_tenant_schema(self) -> None:
+        """Point this transaction at the entry's tenant schema (for consumers that write tenant rows)."""
+        if self.entry.tenant_id is None:
+            raise RuntimeError("this outbox entry has no tenant")
+        schema = validate_schema_name(self._tenant_schemas[self.entry.tenant_id])
+        await self.session.execute(_SET_SEARCH_PATH, {"path": schema})
+
+
+class NoConsumer(Exception):
+    """No plugin consumes this topic."""
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Delay before retry number ``attempts`` (1-based): 2 s, 4 s, 8 s … capped at one hour."""
+    return dt.timedelta(seconds=min(2**attempts, 3600))
+
+
+async def deliver_batch(
+    session: AsyncSession,
+    handlers: Mapping[str, DeliveryHandler],
+    tenant_schemas: Mapping[int, str],
+    *,
+    batch_size: int,
+    max_attempts: int,
+) -> int:
+    """Claim and deliver up to ``batch_size`` due entries in the session's transaction."""
+    rows = (
+        (
+            await session.execute(
+                select(OutboxEntry)
+                .where(OutboxEntry.status == "pending", OutboxEntry.available_at <= func.now())
+                .order_by(OutboxEntry.available_at, OutboxEntry.id)
+                .limit(batch_size)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for entry in rows:
+        handler = handlers.get(entry.topic)
+        try:
+            async with session.begin_nested():
+                if handler is None:
+                    raise NoConsumer(f"no consumer for topic {entry.topic!r}")
+                await handler(Delivery(entry, session, tenant_schemas))
+        except Exception as exc:
+            entry.attempts += 1
+            entry.last_error = f"{type(exc).__name__}: {exc}"[:4000]
+            if entry.attempts >= max_attempts or isinstance(exc, NoConsumer):
+                entry.status = "dead"
+                log.error("outbox_dead", entry_id=entry.id, topic=entry.topic, error=entry.last_error)
+            else:
+                entry.available_at = dt.datetime.now(dt.UTC) + backoff(entry.attempts)
+                log.warning("outbox_retry", entry_id=entry.id, topic=entry.topic, attempts=entry.attempts)
+            # A consumer may have moved the search path; the next one starts from the void schema.
+            await session.execute(_SET_SEARCH_PATH, {"path": VOID_SCHEMA})
+            continue
+        await session.execute(_SET_SEARCH_PATH, {"path": VOID_SCHEMA})
+        entry.status = "delivered"
+        entry.attempts += 1
+        entry.delivered_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    return len(rows)
+
+
+async def purge_delivered(session: AsyncSession, older_than: dt.timedelta) -> int:
+    """Delete delivered entries older than ``older_than``; dead ones are kept for inspection."""
+    cutoff = dt.datetime.now(dt.UTC) - older_than
+    result = await session.execute(
+        delete(OutboxEntry).where(OutboxEntry.status == "delivered", OutboxEntry.delivered_at < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,169 @@
+"""Per-request plumbing: request id, logging context, tenant resolution, metrics, the DB session.
+
+Host resolution happens once per request from the in-memory catalog. Every route declares the
+surface it belongs to in its ``opt``: ``tenant`` (default; needs a tenant host), ``operator``
+(the bare base domain only) or ``any`` (health and metrics, which answer on every host).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any, Literal
+
+import structlog
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders, State
+from litestar.enums import ScopeType
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.kernel.db import session_for
+from localgov.kernel.errors import (
+    DomainError,
+    NotFound,
+    ServiceNotEnabled,
+    TenantClosed,
+    TenantNotFound,
+    TenantSuspended,
+)
+
+Surface = Literal["tenant", "operator", "any"]
+REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+log = structlog.get_logger("localgov.http")
+
+
+def request_id_from(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _REQUEST_ID_RE.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+def _host_header(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            return value.decode("latin-1")
+    return None
+
+
+class RequestContextMiddleware(ASGIMiddleware):
+    """Request id, log context, host → tenant, access log and metrics, for every routed request."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        request_id = state.get("request_id") or request_id_from(scope)
+        state["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        status_holder = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+            await send(message)
+
+        app = scope["litestar_app"]
+        route = scope.get("path_template") or "unmatched"
+        method = scope.get("method", "GET")
+        try:
+            self._resolve_tenant(scope, app.state)
+            await next_app(scope, receive, send_wrapper)
+        except DomainError as exc:
+            status_holder[0] = exc.status
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics = app.state.metrics
+            metrics.requests.labels(method, route, str(status_holder[0])).inc()
+            metrics.latency.labels(method, route).observe(elapsed)
+            if route not in ("/health/live", "/health/ready", "/metrics"):
+                log.info(
+                    "request",
+                    method=method,
+                    path=scope.get("path"),
+                    status=status_holder[0],
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+
+    @staticmethod
+    def _resolve_tenant(scope: Scope, state: State) -> None:
+        handler: BaseRouteHandler = scope["route_handler"]
+        surface: Surface = handler.opt.get("surface", "tenant")
+        if surface == "any":
+            return
+        from localgov.platform.catalog import OperatorHost
+
+        match = state.catalog.resolve(_host_header(scope))
+        if match is None:
+            raise TenantNotFound()
+        if isinstance(match, OperatorHost):
+            if surface != "operator":
+                raise NotFound("This resource is served on a tenant host, not on the operator host.")
+            structlog.contextvars.bind_contextvars(tenant="operator")
+            return
+        if surface != "tenant":
+            raise NotFound("This resource is served on the operator host only.")
+        structlog.contextvars.bind_contextvars(tenant=match.slug)
+        if match.status == "suspended" and not handler.opt.get("allow_suspended", False):
+            raise TenantSuspended(
+                "The platform operator has suspended this LAO; its data is kept.", data={"tenant": match.slug}
+            )
+        if match.status == "closed":
+            raise TenantClosed(data={"tenant": match.slug})
+        service = handler.opt.get("service")
+        if service is not None and service not in match.enabled_services:
+            raise ServiceNotEnabled(data={"service": service})
+        scope["state"]["tenant"] = match
+
+
+async def add_request_id_header(message: Message, scope: Scope) -> None:
+    """``before_send``: echo the request id on every response, routed or not."""
+    if message["type"] == "http.response.start":
+        state = scope.setdefault("state", {})
+        request_id = state.get("request_id") or request_id_from(scope)
+        state["request_id"] = request_id
+        headers = MutableScopeHeaders.from_message(message)
+        headers[REQUEST_ID_HEADER] = request_id
+
+
+def current_tenant(request: Request[Any, Any, Any]) -> Any:
+    """The tenant resolved for this request (tenant-surface routes only)."""
+    tenant = request.scope.get("state", {}).get("tenant")
+    if tenant is None:
+        raise TenantNotFound()
+    return tenant
+
+
+async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+    """One request, one transaction: committed when the handler succeeds, rolled back otherwise."""
+    tenant = request.scope.get("state", {}).get("tenant")
+    session = session_for(request.app.state.session_factory, tenant)
+    try:
+        async with session.begin():
+            yield session
+    finally:
+        await session.close()
+
+
+def require_service(slug: str) -> Any:
+    """A guard for a plugin's router: its service must be enabled for the tenant (else 404)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        tenant = connection.scope.get("state", {}).get("tenant")
+        if tenant is None or slug not in tenant.enabled_services:
+            raise ServiceNotEnabled(data={"service": slug})
+
+    return guard

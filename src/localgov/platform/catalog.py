@@ -1,0 +1,206 @@
+"""The in-memory tenant catalog every process routes by, kept fresh with LISTEN/NOTIFY.
+
+Resolving a Host never touches the database. A trigger on the catalog tables sends
+``NOTIFY localgov_catalog``; each process listens on its own connection and reloads the whole map
+(coalescing bursts), and also reloads every ``catalog_refresh_s`` seconds in case a
+notification was lost while its listening connection was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import asyncpg
+import msgspec
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov.platform.models import Tenant, TenantDomain
+
+log = structlog.get_logger("localgov.catalog")
+
+CHANNEL = "localgov_catalog"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+_PORT_RE = re.compile(r"^[0-9]{1,5}$")
+
+
+class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A tenant as the router sees it (immutable snapshot of its catalog row)."""
+
+    id: int
+    dla_code: str
+    slug: str
+    schema: str
+    name_th: str
+    name_en: str
+    lao_type: str
+    province_code: str
+    province_th: str
+    province_en: str
+    district_th: str
+    status: str
+    plan_code: str
+    enabled_services: frozenset[str]
+    domains: tuple[str, ...] = ()
+
+
+class OperatorHost(msgspec.Struct, frozen=True):
+    """The bare base domain: the operator's API."""
+
+
+OPERATOR = OperatorHost()
+
+
+def normalise_host(raw: str | None) -> str | None:
+    """Lower-case, port-less, dot-less host name, or None when it cannot be a host of ours.
+
+    Only ASCII letters, digits, hyphens and dots survive; IP-v6 literals, quotes, spaces,
+    non-ASCII look-alikes and over-long values are rejected here, before any lookup.
+    """
+    if not raw or len(raw) > 260:
+        return None
+    host = raw.strip().lower()
+    if host.startswith("["):
+        return None
+    if ":" in host:
+        host, _, port = host.rpartition(":")
+        if not _PORT_RE.fullmatch(port):
+            return None
+    if host.endswith("."):
+        host = host[:-1]
+    if len(host) > 253 or not host.isascii() or not _HOST_RE.fullmatch(host):
+        return None
+    return host
+
+
+class Catalog:
+    """Host → tenant, rebuilt as a whole and swapped atomically."""
+
+    def __init__(self, base_domain: str) -> None:
+        self.base_domain = base_domain
+        self._suffix = "." + base_domain
+        self._by_slug: dict[str, TenantInfo] = {}
+        self._by_domain: dict[str, TenantInfo] = {}
+        self._by_id: dict[int, TenantInfo] = {}
+        self.version = 0
+
+    def replace(self, tenants: Iterable[TenantInfo]) -> None:
+        by_slug: dict[str, TenantInfo] = {}
+        by_domain: dict[str, TenantInfo] = {}
+        by_id: dict[int, TenantInfo] = {}
+        for t in tenants:
+            by_slug[t.slug] = t
+            by_id[t.id] = t
+            for d in t.domains:
+                by_domain[d] = t
+        self._by_slug, self._by_domain, self._by_id = by_slug, by_domain, by_id
+        self.version += 1
+
+    def resolve(self, raw_host: str | None) -> TenantInfo | OperatorHost | None:
+        host = normalise_host(raw_host)
+        if host is None:
+            return None
+        if host == self.base_domain:
+            return OPERATOR
+        if host.endswith(self._suffix):
+            label = host[: -len(self._suffix)]
+            return None if "." in label else self._by_slug.get(label)
+        return self._by_domain.get(host)
+
+    def by_id(self, tenant_id: int) -> TenantInfo | None:
+        return self._by_id.get(tenant_id)
+
+    def by_slug(self, slug: str) -> TenantInfo | None:
+        return self._by_slug.get(slug)
+
+    def all(self) -> list[TenantInfo]:
+        return sorted(self._by_id.values(), key=lambda t: t.id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    async def load(self, engine: AsyncEngine) -> None:
+        """Read the whole catalog (shared tables, schema-qualified) and swap it in."""
+        async with engine.connect() as conn:
+            tenants = (await conn.execute(select(Tenant.__table__))).mappings().all()
+            domains = (await conn.execute(select(TenantDomain.__table__))).mappings().all()
+        per_tenant: dict[int, list[str]] = {}
+        for d in domains:
+            per_tenant.setdefault(d["tenant_id"], []).append(d["domain"])
+        self.replace(
+            TenantInfo(
+                id=row["id"],
+                dla_code=row["dla_code"],
+                slug=row["slug"],
+                schema=row["schema_name"],
+                name_th=row["name_th"],
+                name_en=row["name_en"],
+                lao_type=row["lao_type"],
+                province_code=row["province_code"],
+                province_th=row["province_th"],
+                province_en=row["province_en"],
+                district_th=row["district_th"],
+                status=row["status"],
+                plan_code=row["plan_code"],
+                enabled_services=frozenset(row["enabled_services"] or ()),
+                domains=tuple(sorted(per_tenant.get(row["id"], ()))),
+            )
+            for row in tenants
+            if row["schema_revision"] is not None  # not yet provisioned: not routable
+        )
+
+
+class CatalogListener:
+    """Keeps a :class:`Catalog` fresh from NOTIFY, with a periodic full reload as a safety net."""
+
+    def __init__(self, catalog: Catalog, engine: AsyncEngine, dsn: str, refresh_s: float) -> None:
+        self.catalog = catalog
+        self.engine = engine
+        self.dsn = dsn
+        self.refresh_s = refresh_s
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.catalog.load(self.engine)
+        self._task = asyncio.create_task(self._run(), name="catalog-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _on_notify(self, *_: Any) -> None:
+        self._changed.set()
+
+    async def _run(self) -> None:
+        while True:
+            conn: Any = None
+            try:
+                conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "localgov-catalog"})
+                await conn.add_listener(CHANNEL, self._on_notify)
+                # Whatever changed while we were not listening is picked up now.
+                await self.catalog.load(self.engine)
+                while not conn.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), timeout=self.refresh_s)
+                    # Coalesce a burst of notifications (bulk provisioning) into one reload.
+                    await asyncio.sleep(0.05)
+                    self._changed.clear()
+                    await self.catalog.load(self.engine)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("catalog_listener_error")
+                await asyncio.sleep(1.0)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()

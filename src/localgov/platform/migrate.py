@@ -1,0 +1,261 @@
+"""Migrations: the shared history once, the tenant history in every tenant schema.
+
+Tenant schemas are upgraded one transaction per schema, each under an advisory lock keyed by the
+schema, by several worker processes at once (Alembic keeps module-global state and is not
+thread-safe). A schema whose migration fails is rolled back to its old revision and reported by
+name; the others go on. Running again resumes: only schemas that are behind are touched. Whether
+anything is behind is decided by reading every schema's ``alembic_version`` in a few batched
+queries, so a no-op run over thousands of schemas takes a second or two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+import localgov
+from localgov.kernel.db import asyncpg_url, quote_schema, validate_schema_name
+from localgov.metadata import tenant_metadata
+
+_STATUS_BATCH = 1000
+
+
+def migrations_root() -> Path:
+    """``migrations/`` of a source checkout, or its copy inside an installed wheel."""
+    package = Path(localgov.__file__).resolve().parent
+    for candidate in (package / "_migrations", package.parent.parent / "migrations"):
+        if (candidate / "tenant").is_dir():
+            return candidate
+    raise RuntimeError("migrations folder not found")
+
+
+@cache
+def script_directory(history: str, location: str | None = None) -> ScriptDirectory:
+    cfg = Config()
+    cfg.set_main_option("script_location", location or str(migrations_root() / history))
+    return ScriptDirectory.from_config(cfg)
+
+
+def tenant_head(location: str | None = None) -> str:
+    head = script_directory("tenant", location).get_current_head()
+    if head is None:
+        raise RuntimeError("the tenant history has no revisions")
+    return head
+
+
+# --- shared schema -----------------------------------------------------------------------------
+
+
+async def upgrade_shared(engine: AsyncEngine) -> None:
+    """Bring the shared schema to head (Alembic's usual env.py path, one transaction)."""
+    from alembic import command
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_root() / "shared"))
+    async with engine.begin() as conn:
+        # Two processes starting at once must not both create the schema.
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('localgov:migrate:shared'))"))
+
+        def run(sync_conn: Connection) -> None:
+            cfg.attributes["connection"] = sync_conn
+            command.upgrade(cfg, "head")
+
+        await conn.run_sync(run)
+
+
+async def shared_is_at_head(conn: AsyncConnection) -> bool:
+    head = script_directory("shared").get_current_head()
+    exists = (await conn.execute(text("SELECT to_regclass('platform.alembic_version')"))).scalar()
+    if exists is None:
+        return False
+    current = (await conn.execute(text("SELECT version_num FROM platform.alembic_version"))).scalar()
+    return bool(current == head)
+
+
+# --- tenant schemas ----------------------------------------------------------------------------
+
+
+class SchemaResult(msgspec.Struct, frozen=True):
+    schema: str
+    ok: bool
+    from_revision: str | None
+    to_revision: str | None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class MigrateReport(msgspec.Struct):
+    head: str
+    total: int
+    behind: list[str]
+    results: list[SchemaResult] = msgspec.field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[SchemaResult]:
+        return [r for r in self.results if not r.ok]
+
+
+async def tenant_revisions(conn: AsyncConnection) -> dict[str, str | None]:
+    """Every catalogued tenant schema and the revision its ``alembic_version`` holds (None: none)."""
+    names = (
+        await conn.execute(
+            text(
+                "SELECT t.schema_name FROM platform.tenants t"
+                " JOIN pg_namespace n ON n.nspname = t.schema_name"
+                " JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'alembic_version'"
+                " ORDER BY t.schema_name"
+            )
+        )
+    ).scalars().all()
+    out: dict[str, str | None] = {
+        s: None
+        for s in (await conn.execute(text("SELECT schema_name FROM platform.tenants WHERE schema_revision IS NOT NULL"))).scalars()
+    }
+    for start in range(0, len(names), _STATUS_BATCH):
+        chunk = [validate_schema_name(n) for n in names[start : start + _STATUS_BATCH]]
+        # Names come from the catalog and are validated against ^lao_[0-9]{7}$ before quoting.
+        sql = " UNION ALL ".join(
+            f"SELECT '{n}' AS s, (SELECT max(version_num) FROM {quote_schema(n)}.alembic_version) AS v"
+            for n in chunk
+        )
+        for schema, version in (await conn.execute(text(sql))).all():
+            out[schema] = version
+    return out
+
+
+def _alembic_upgrade(sync_conn: Connection, schema: str, location: str | None, target: str) -> None:
+    script = script_directory("tenant", location)
+
+    def upgrade(rev: Any, _context: Any) -> Any:
+        return script._upgrade_revs(target, rev)
+
+    cfg = Config()
+    with EnvironmentContext(cfg, script, fn=upgrade, destination_rev=target) as env:
+        env.configure(
+            connection=sync_conn,
+            target_metadata=tenant_metadata(),
+            version_table_schema=schema,
+            transactional_ddl=True,
+        )
+        # Already inside the per-schema transaction: Alembic starts none of its own.
+        with env.begin_transaction():
+            env.run_migrations()
+
+
+def _alembic_downgrade(sync_conn: Connection, schema: str, location: str | None, target: str) -> None:
+    script = script_directory("tenant", location)
+
+    def downgrade(rev: Any, _context: Any) -> Any:
+        return script._downgrade_revs(target, rev)
+
+    cfg = Config()
+    with EnvironmentContext(cfg, script, fn=downgrade, destination_rev=target) as env:
+        env.configure(connection=sync_conn, version_table_schema=schema, transactional_ddl=True)
+        with env.begin_transaction():
+            env.run_migrations()
+
+
+async def migrate_schema(
+    engine: AsyncEngine, schema: str, *, location: str | None = None, target: str = "head", down: bool = False
+) -> SchemaResult:
+    """Move one tenant schema to ``target`` in one transaction under its advisory lock."""
+    schema = validate_schema_name(schema)
+    started = time.perf_counter()
+    before: str | None = None
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('localgov:migrate:' || :s))"), {"s": schema})
+            await conn.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
+            before = (await conn.execute(text("SELECT max(version_num) FROM alembic_version"))).scalar()
+            fn = _alembic_downgrade if down else _alembic_upgrade
+            await conn.run_sync(fn, schema, location, target)
+            after = (await conn.execute(text("SELECT max(version_num) FROM alembic_version"))).scalar()
+            await conn.execute(
+                text("UPDATE platform.tenants SET schema_revision = :r WHERE schema_name = :s"),
+                {"r": after, "s": schema},
+            )
+    except Exception as exc:
+        return SchemaResult(
+            schema, False, before, before, f"{type(exc).__name__}: {exc}"[:2000], time.perf_counter() - started
+        )
+    return SchemaResult(schema, True, before, after, None, time.perf_counter() - started)
+
+
+# Worker-process state: one event loop and one engine per process, reused across its tasks.
+_worker: dict[str, Any] = {}
+
+
+def _worker_init(url: str) -> None:
+    loop = asyncio.new_event_loop()
+    _worker["loop"] = loop
+    _worker["engine"] = create_async_engine(asyncpg_url(url), poolclass=NullPool)
+
+
+def _worker_run(schemas: Sequence[str], location: str | None, target: str, down: bool) -> list[SchemaResult]:
+    loop: asyncio.AbstractEventLoop = _worker["loop"]
+    engine: AsyncEngine = _worker["engine"]
+
+    async def run() -> list[SchemaResult]:
+        return [await migrate_schema(engine, s, location=location, target=target, down=down) for s in schemas]
+
+    return loop.run_until_complete(run())
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+async def migrate_tenants(
+    engine: AsyncEngine,
+    database_url: str,
+    *,
+    processes: int = 0,
+    location: str | None = None,
+    target: str | None = None,
+    down: bool = False,
+    check_only: bool = False,
+) -> MigrateReport:
+    """Upgrade (or downgrade to ``target``) every tenant schema that is not already there."""
+    started = time.perf_counter()
+    head = tenant_head(location)
+    goal = target or head
+    async with engine.connect() as conn:
+        revisions = await tenant_revisions(conn)
+    behind = sorted(s for s, rev in revisions.items() if rev != goal)
+    report = MigrateReport(head=goal, total=len(revisions), behind=behind)
+    if check_only or not behind:
+        report.seconds = time.perf_counter() - started
+        return report
+    workers = min(processes or os.cpu_count() or 1, len(behind))
+    if workers == 1:
+        report.results = [await migrate_schema(engine, s, location=location, target=goal, down=down) for s in behind]
+    else:
+        size = max(1, min(50, len(behind) // (workers * 4) or 1))
+        loop = asyncio.get_running_loop()
+        # spawn, not fork: a forked child would inherit the parent's event loop and open connections.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, ctx, initializer=_worker_init, initargs=(database_url,)) as pool:
+            futures = [
+                loop.run_in_executor(pool, _worker_run, chunk, location, goal, down) for chunk in _chunks(behind, size)
+            ]
+            for chunk_results in await asyncio.gather(*futures):
+                report.results.extend(chunk_results)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,44 @@
+"""The DLA registry of all 7,849 LAOs, shipped as package data (``data/lao_registry.csv``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from functools import cache
+from importlib import resources
+
+import msgspec
+
+LAO_TYPES: dict[str, str] = {
+    "provincial_admin_org": "Provincial Administrative Organisation",
+    "city_municipality": "City Municipality",
+    "town_municipality": "Town Municipality",
+    "subdistrict_municipality": "Subdistrict Municipality",
+    "subdistrict_admin_org": "Subdistrict Administrative Organisation",
+    "special_admin_area": "Special Local Administration (Pattaya City)",
+}
+
+
+class RegistryEntry(msgspec.Struct, frozen=True):
+    """One row of the DLA registry (ทะเบียน อปท.)."""
+
+    dla_code: str
+    name_th: str
+    type: str
+    type_th: str
+    province_code: str
+    province_th: str
+    province_en: str
+    district_th: str
+
+
+@cache
+def registry() -> dict[str, RegistryEntry]:
+    """All LAOs by DLA code, read once per process."""
+    text = resources.files("localgov").joinpath("data/lao_registry.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(io.StringIO(text))
+    return {row["dla_code"]: RegistryEntry(**row) for row in rows}
+
+
+def lookup(dla_code: str) -> RegistryEntry | None:
+    return registry().get(dla_code)

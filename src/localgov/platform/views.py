@@ -1,0 +1,238 @@
+"""HTTP endpoints of the tenancy core: public tenant profile, operator tenant list, health, metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.kernel.errors import Unavailable, problem_responses
+from localgov.kernel.web import current_tenant
+from localgov.platform.catalog import TenantInfo
+from localgov.platform.models import Tenant, TenantDomain, TenantProfile
+from localgov.platform.registry import LAO_TYPES, lookup
+
+
+class ServiceSummary(msgspec.Struct):
+    slug: str
+    title_th: str
+    title_en: str
+
+
+class Province(msgspec.Struct):
+    code: str
+    name_th: str
+    name_en: str
+
+
+class Contact(msgspec.Struct):
+    address_th: str | None
+    phone: str | None
+    email: str | None
+    website: str | None
+    office_hours_th: str | None
+
+
+class TenantProfileOut(msgspec.Struct):
+    """The public profile of an LAO (ข้อมูลองค์กรปกครองส่วนท้องถิ่น)."""
+
+    dla_code: str
+    slug: str
+    name_th: str
+    name_en: str
+    lao_type: str
+    lao_type_th: str
+    lao_type_en: str
+    province: Province
+    district_th: str
+    hosts: list[str]
+    services: list[ServiceSummary]
+    contact: Contact
+
+
+class TenantSummary(msgspec.Struct):
+    id: int
+    dla_code: str
+    slug: str
+    name_th: str
+    name_en: str
+    lao_type: str
+    province_code: str
+    status: str
+    plan_code: str
+    enabled_services: list[str]
+    domains: list[str]
+    schema_name: str
+    schema_revision: str | None
+    source: str
+
+
+class TenantPage(msgspec.Struct):
+    items: list[TenantSummary]
+    next_after_id: int | None
+
+
+class HealthOut(msgspec.Struct):
+    status: str
+    checks: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class TenantProfileController(Controller):
+    path = "/v1/tenant"
+    tags = ["Tenant profile"]
+    opt = {"surface": "tenant"}
+
+    @get(
+        "/",
+        operation_id="getTenantProfile",
+        summary="Public profile of the LAO served at this host",
+        responses=problem_responses(403, 404, 410),
+    )
+    async def get_profile(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> TenantProfileOut:
+        tenant: TenantInfo = current_tenant(request)
+        profile = (await db_session.execute(select(TenantProfile).where(TenantProfile.id == 1))).scalar_one_or_none()
+        titles = request.app.state.service_titles
+        entry = lookup(tenant.dla_code)
+        base = request.app.state.settings.base_domain
+        return TenantProfileOut(
+            dla_code=tenant.dla_code,
+            slug=tenant.slug,
+            name_th=tenant.name_th,
+            name_en=tenant.name_en,
+            lao_type=tenant.lao_type,
+            lao_type_th=entry.type_th if entry else "",
+            lao_type_en=LAO_TYPES.get(tenant.lao_type, tenant.lao_type),
+            province=Province(tenant.province_code, tenant.province_th, tenant.province_en),
+            district_th=tenant.district_th,
+            hosts=[f"{tenant.slug}.{base}", *tenant.domains],
+            services=[ServiceSummary(s, *titles[s]) for s in sorted(tenant.enabled_services) if s in titles],
+            contact=Contact(
+                address_th=profile.address_th if profile else None,
+                phone=profile.phone if profile else None,
+                email=profile.email if profile else None,
+                website=profile.website if profile else None,
+                office_hours_th=profile.office_hours_th if profile else None,
+            ),
+        )
+
+
+class OperatorTenantsController(Controller):
+    path = "/v1/tenants"
+    tags = ["Tenants (operator)"]
+    opt = {"surface": "operator"}
+
+    @get(
+        "/",
+        operation_id="listTenants",
+        summary="List tenants in the catalog (operator host)",
+        responses=problem_responses(404),
+    )
+    async def list_tenants(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        limit: Annotated[int, QueryParameter(ge=1, le=500, description="Page size")] = 100,
+        after_id: Annotated[int, QueryParameter(ge=0, description="Return tenants with a larger id")] = 0,
+        status: Annotated[
+            str | None, QueryParameter(pattern="^(active|suspended|closed)$", description="Only this status")
+        ] = None,
+        province_code: Annotated[str | None, QueryParameter(pattern="^[0-9]{2}$", description="DOPA province code")] = None,
+    ) -> TenantPage:
+        query = select(Tenant).where(Tenant.id > after_id).order_by(Tenant.id).limit(limit + 1)
+        if status is not None:
+            query = query.where(Tenant.status == status)
+        if province_code is not None:
+            query = query.where(Tenant.province_code == province_code)
+        tenants = (await db_session.execute(query)).scalars().all()
+        page, more = tenants[:limit], len(tenants) > limit
+        domains: dict[int, list[str]] = {}
+        if page:
+            rows = await db_session.execute(
+                select(TenantDomain.tenant_id, func.array_agg(TenantDomain.domain))
+                .where(TenantDomain.tenant_id.in_([t.id for t in page]))
+                .group_by(TenantDomain.tenant_id)
+            )
+            domains = {tid: sorted(ds) for tid, ds in rows.tuples()}
+        return TenantPage(
+            items=[
+                TenantSummary(
+                    id=t.id,
+                    dla_code=t.dla_code,
+                    slug=t.slug,
+                    name_th=t.name_th,
+                    name_en=t.name_en,
+                    lao_type=t.lao_type,
+                    province_code=t.province_code,
+                    status=t.status,
+                    plan_code=t.plan_code,
+                    enabled_services=list(t.enabled_services),
+                    domains=domains.get(t.id, []),
+                    schema_name=t.schema_name,
+                    schema_revision=t.schema_revision,
+                    source=t.source,
+                )
+                for t in page
+            ],
+            next_after_id=page[-1].id if more and page else None,
+        )
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["Health"]
+    opt = {"surface": "any"}
+
+    @get("/live", operation_id="getLiveness", summary="The process is up", responses=problem_responses())
+    async def live(self) -> HealthOut:
+        return HealthOut(status="ok")
+
+    @get(
+        "/ready",
+        operation_id="getReadiness",
+        summary="The database answers and every tenant schema is at head",
+        responses=problem_responses(503),
+    )
+    async def ready(self, request: Request[Any, Any, Any]) -> HealthOut:
+        from localgov.platform.migrate import tenant_head
+
+        checks: dict[str, str] = {}
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                checks["database"] = "ok"
+                behind = (
+                    await conn.execute(
+                        text(
+                            "SELECT count(*) FROM platform.tenants"
+                            " WHERE schema_revision IS DISTINCT FROM :head AND schema_revision IS NOT NULL"
+                        ),
+                        {"head": tenant_head()},
+                    )
+                ).scalar_one()
+                checks["tenant_schemas"] = "ok" if behind == 0 else f"{behind} behind head"
+        except Exception as exc:
+            checks.setdefault("database", f"unreachable: {type(exc).__name__}")
+        if not (all(v == "ok" for v in checks.values()) and "tenant_schemas" in checks):
+            raise Unavailable("Not ready to serve traffic.", code="not_ready", data={"checks": checks})
+        return HealthOut(status="ok", checks=checks)
+
+
+class MetricsController(Controller):
+    path = "/metrics"
+    tags = ["Health"]
+    opt = {"surface": "any"}
+    include_in_schema = False
+
+    @get("/", operation_id="getMetrics", media_type=CONTENT_TYPE_LATEST)
+    async def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        state = request.app.state
+        state.metrics.tenants.set(len(state.catalog))
+        state.metrics.catalog_version.set(state.catalog.version)
+        pool = state.engine.sync_engine.pool
+        state.metrics.pool_in_use.set(pool.checkedout() if hasattr(pool, "checkedout") else 0)
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,11 @@
+"""The explicit registry of public-service plugins.
+
+Each service (One Stop Service, building permits, food-premises certificates, QR fee payments,
+e-Saraban) is added here by the issue that builds it; nothing is discovered implicitly.
+"""
+
+from __future__ import annotations
+
+from localgov.kernel.plugins import ServicePlugin
+
+REGISTRY: tuple[ServicePlugin, ...] = ()

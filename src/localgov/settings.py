@@ -1,0 +1,101 @@
+"""Configuration from ``LOCALGOV_*`` environment variables, validated once at start.
+
+Nothing here reads the environment at import time: call :func:`Settings.from_env`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+PREFIX = "LOCALGOV_"
+
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+class SettingsError(ValueError):
+    """Raised when the environment does not describe a valid configuration."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Validated runtime configuration. Field ``x`` comes from ``LOCALGOV_X``."""
+
+    #: PostgreSQL URL (``postgresql://user@host:port/db``). Empty: embedded server (dev mode).
+    database_url: str = ""
+    #: Tenants live at ``<slug>.<base_domain>``; the bare base domain serves the operator API.
+    base_domain: str = "localhost"
+    #: Folder for the embedded PostgreSQL and other local state in development mode.
+    data_dir: str = ".localgov"
+    env: Literal["development", "production", "test"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    db_pool_size: int = msgspec.field(default=10)
+    db_max_overflow: int = 5
+    db_pool_timeout_s: float = 10.0
+    #: Connections older than this are closed and replaced (bounds a backend's catalog cache).
+    db_connection_lifetime_s: int = 600
+    #: A pooled connection that has served this many distinct tenants is replaced.
+    db_max_tenants_per_connection: int = 200
+    db_statement_timeout_ms: int = 30_000
+    #: How often each process re-reads the whole catalog even without a notification.
+    catalog_refresh_s: float = 30.0
+    #: ``GET /v1/tenants`` on the operator host. Off until the identity issue adds its guard.
+    operator_tenant_list_enabled: bool = False
+    worker_poll_s: float = 1.0
+    worker_batch_size: int = 50
+    outbox_max_attempts: int = 8
+    migrate_processes: int = 0  # 0: one per CPU
+    tenants_file: str = "tenants.yaml"
+
+    def __post_init__(self) -> None:
+        if self.database_url and not self.database_url.startswith(
+            ("postgresql://", "postgres://", "postgresql+asyncpg://")
+        ):
+            raise SettingsError("LOCALGOV_DATABASE_URL must be a postgresql:// URL")
+        if not _DOMAIN_RE.match(self.base_domain):
+            raise SettingsError(f"LOCALGOV_BASE_DOMAIN is not a valid lower-case domain: {self.base_domain!r}")
+        for name in ("db_pool_size", "db_connection_lifetime_s", "db_max_tenants_per_connection"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"LOCALGOV_{name.upper()} must be at least 1")
+        if self.db_max_overflow < 0 or self.migrate_processes < 0:
+            raise SettingsError("LOCALGOV_DB_MAX_OVERFLOW and LOCALGOV_MIGRATE_PROCESSES must be >= 0")
+        if self.outbox_max_attempts < 1 or self.worker_batch_size < 1:
+            raise SettingsError("LOCALGOV_OUTBOX_MAX_ATTEMPTS and LOCALGOV_WORKER_BATCH_SIZE must be >= 1")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``LOCALGOV_*`` variables (unknown ones are an error)."""
+        env = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        fields = set(cls.__struct_fields__)
+        for key, value in env.items():
+            if not key.startswith(PREFIX) or key.startswith("LOCALGOV_TEST_"):
+                continue
+            name = key[len(PREFIX) :].lower()
+            if name not in fields:
+                raise SettingsError(f"unknown setting {key}")
+            raw[name] = value
+        raw.update(overrides)
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(f"invalid configuration: {exc}") from exc
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings as a dict safe to log: the password of the database URL is masked."""
+        out = msgspec.structs.asdict(self)
+        out["database_url"] = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.database_url)
+        return out

@@ -1,0 +1,101 @@
+"""``localgov worker``: delivers the outbox and runs scheduled jobs until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import signal
+from collections.abc import Sequence
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from localgov.app import plugin_dsn
+from localgov.kernel.db import create_engine, session_factory, tenant_session
+from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
+from localgov.kernel.outbox import deliver_batch, purge_delivered
+from localgov.kernel.plugins import DeliveryHandler, ScheduledJob, ServicePlugin
+from localgov.platform.catalog import Catalog, CatalogListener
+from localgov.settings import Settings
+
+log = structlog.get_logger("localgov.worker")
+
+
+async def _purge_outbox(ctx: JobContext) -> None:
+    removed = await purge_delivered(ctx.session, dt.timedelta(days=7))
+    log.info("outbox_purged", removed=removed)
+
+
+#: Jobs of the platform itself (plugins bring their own).
+CORE_JOBS: tuple[ScheduledJob, ...] = (
+    ScheduledJob(name="core.outbox_purge", every=dt.timedelta(hours=6), run=_purge_outbox),
+)
+
+
+class Worker:
+    """One worker process. Several may run at once: rows are claimed with SKIP LOCKED."""
+
+    def __init__(self, settings: Settings, plugins: Sequence[ServicePlugin]) -> None:
+        self.settings = settings
+        self.plugins = plugins
+        self.handlers: dict[str, DeliveryHandler] = {}
+        for plugin in plugins:
+            self.handlers.update(plugin.handlers)
+        self.jobs: list[ScheduledJob] = [*CORE_JOBS, *(job for p in plugins for job in p.jobs)]
+        self._job_service = {job.name: p.slug for p in plugins for job in p.jobs}
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        engine = create_engine(self.settings, pool_size=2, max_overflow=2)
+        factory = session_factory(engine)
+        catalog = Catalog(self.settings.base_domain)
+        listener = CatalogListener(catalog, engine, plugin_dsn(self.settings), self.settings.catalog_refresh_s)
+        await listener.start()
+        try:
+            async with tenant_session(factory, None) as session:
+                await register_jobs(session, self.jobs)
+            log.info("worker_started", handlers=sorted(self.handlers), jobs=[j.name for j in self.jobs])
+            while not self.stopping.is_set():
+                delivered = await self.tick(factory, catalog)
+                if delivered == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stopping.wait(), timeout=self.settings.worker_poll_s)
+        finally:
+            await listener.stop()
+            await engine.dispose()
+            log.info("worker_stopped")
+
+    async def tick(self, factory: async_sessionmaker[AsyncSession], catalog: Catalog) -> int:
+        """Deliver one batch and run due jobs; returns how many outbox entries were handled."""
+        schemas = {t.id: t.schema for t in catalog.all()}
+        async with tenant_session(factory, None) as session:
+            handled = await deliver_batch(
+                session,
+                self.handlers,
+                schemas,
+                batch_size=self.settings.worker_batch_size,
+                max_attempts=self.settings.outbox_max_attempts,
+            )
+        active = [t for t in catalog.all() if t.status == "active"]
+        tenants_for_job = {
+            name: [t for t in active if slug in t.enabled_services] for name, slug in self._job_service.items()
+        }
+        await run_due_jobs(factory, self.jobs, tenants_for_job)
+        return handled
+
+
+def run_worker(settings: Settings, plugins: Sequence[ServicePlugin] | None = None) -> None:
+    if plugins is None:
+        from localgov.plugins import REGISTRY
+
+        plugins = REGISTRY
+    worker = Worker(settings, plugins)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, worker.stopping.set)
+        await worker.run()
+
+    asyncio.run(main())

@@ -1,0 +1,106 @@
+"""Fixtures: one real PostgreSQL database per test run, migrated with the real migrations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov.app import create_app
+from localgov.kernel.db import create_engine
+from localgov.kernel.plugins import ServicePlugin
+from localgov.platform.migrate import upgrade_shared
+from localgov.settings import Settings
+from tests.support.database import admin_url, create_database, drop_database
+from tests.support.demo_plugin import DEMO
+
+
+#: Tests serve tenants at ``<slug>.localgov.test``; the operator at ``localgov.test``.
+BASE = "localgov.test"
+
+
+def host(slug: str) -> dict[str, str]:
+    return {"Host": f"{slug}.{BASE}"}
+
+
+async def _migrated_database(admin: str) -> str:
+    url = await create_database(admin)
+    engine = create_engine(Settings(database_url=url, env="test"))
+    try:
+        await upgrade_shared(engine)
+    finally:
+        await engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def admin_database_url() -> str:
+    return admin_url()
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_database_url: str) -> Iterator[str]:
+    """The run's own database, created and migrated once, dropped at the end."""
+    url = asyncio.run(_migrated_database(admin_database_url))
+    yield url
+    asyncio.run(drop_database(admin_database_url, url))
+
+
+@pytest.fixture
+def fresh_database_url(admin_database_url: str) -> Iterator[str]:
+    """A database of its own for a test that must see every tenant of its database."""
+    url = asyncio.run(_migrated_database(admin_database_url))
+    yield url
+    asyncio.run(drop_database(admin_database_url, url))
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": url,
+        "env": "test",
+        "base_domain": BASE,
+        "log_level": "WARNING",
+        "db_pool_size": 5,
+        "db_max_overflow": 0,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(settings)
+    yield eng
+    await eng.dispose()
+
+
+ClientFactory = Callable[..., AbstractAsyncContextManager[AsyncTestClient[Litestar]]]
+
+
+@pytest.fixture
+def client_for(settings: Settings) -> ClientFactory:
+    """Build an app (with the demo plugin by default) and a test client around its lifespan."""
+
+    @asynccontextmanager
+    async def factory(
+        *,
+        plugins: Sequence[ServicePlugin] = (DEMO,),
+        settings_: Settings | None = None,
+        engine: AsyncEngine | None = None,
+        listen: bool = True,
+    ) -> AsyncIterator[AsyncTestClient[Litestar]]:
+        app = create_app(settings_ or settings, plugins=plugins, engine=engine, listen_for_catalog_changes=listen)
+        async with AsyncTestClient(app, base_url="http://localgov.test") as client:
+            yield client
+
+    return factory

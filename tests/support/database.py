@@ -1,0 +1,55 @@
+"""Test databases: on the server named by ``LOCALGOV_TEST_DATABASE_URL``, else an embedded one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+ENV_VAR = "LOCALGOV_TEST_DATABASE_URL"
+_embedded: dict[str, object] = {}
+
+
+def admin_url() -> str:
+    """URL of a database on the test server from which others can be created."""
+    url = os.environ.get(ENV_VAR)
+    if url:
+        return url
+    if "server" not in _embedded:
+        import pgserver
+
+        folder = Path(tempfile.mkdtemp(prefix="localgov-test-pg-"))
+        _embedded["server"] = pgserver.get_server(str(folder), cleanup_mode="delete")
+    server = _embedded["server"]
+    uri: str = server.get_uri()  # type: ignore[attr-defined]
+    return uri.replace("postgresql://postgres:@", "postgresql://postgres@")
+
+
+def database_url(admin: str, name: str) -> str:
+    return make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+
+async def create_database(admin: str) -> str:
+    name = f"localgov_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(
+            f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+        )
+    finally:
+        await conn.close()
+    return database_url(admin, name)
+
+
+async def drop_database(admin: str, url: str) -> None:
+    name = make_url(url).database
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
