@@ -6,9 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.app import create_app
@@ -18,7 +17,6 @@ from localgov.platform.migrate import upgrade_shared
 from localgov.settings import Settings
 from tests.support.database import admin_url, create_database, drop_database
 from tests.support.demo_plugin import DEMO
-
 
 #: Tests serve tenants at ``<slug>.localgov.test``; the operator at ``localgov.test``.
 BASE = "localgov.test"
@@ -84,7 +82,7 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await eng.dispose()
 
 
-ClientFactory = Callable[..., AbstractAsyncContextManager[AsyncTestClient[Litestar]]]
+ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 @pytest.fixture
@@ -98,9 +96,12 @@ def client_for(settings: Settings) -> ClientFactory:
         settings_: Settings | None = None,
         engine: AsyncEngine | None = None,
         listen: bool = True,
-    ) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        # The app runs in the test's own event loop (Litestar's AsyncTestClient would run its
+        # lifespan in a portal thread, and an engine shared with the test would cross loops).
         app = create_app(settings_ or settings, plugins=plugins, engine=engine, listen_for_catalog_changes=listen)
-        async with AsyncTestClient(app, base_url="http://localgov.test") as client:
+        transport = httpx.ASGITransport(app=app)
+        async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url=f"http://{BASE}") as client:
             yield client
 
     return factory

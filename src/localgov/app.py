@@ -29,6 +29,7 @@ from localgov.platform.views import (
 )
 from localgov.settings import Settings
 
+
 def _plugin_router(plugin: ServicePlugin) -> Router:
     """Mount a plugin's router behind the "service enabled for this tenant" check."""
     return Router(
@@ -110,7 +111,8 @@ def create_app(
                 f"(`<slug>.{settings.base_domain}`); the operator API is served at `{settings.base_domain}`. "
                 "Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code`."
             ),
-            path="/schema",
+            # The API document is the same on every host: integrators fetch it from any of them.
+            openapi_router=Router(path="/schema", route_handlers=[], opt={"surface": "any"}, include_in_schema=False),
             render_plugins=[JsonRenderPlugin()],
             servers=[
                 Server(

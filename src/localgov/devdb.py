@@ -12,10 +12,10 @@ DEV_DATABASE = "localgov"
 
 def start_embedded(data_dir: Path) -> str:
     """Start (or join) the embedded server and return the URL of the ``localgov`` database."""
-    import pgserver
+    from pgserver import get_server  # type: ignore[attr-defined]  # untyped package without __all__
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(data_dir / "pgdata"), cleanup_mode="stop")
+    server = get_server(str(data_dir / "pgdata"), cleanup_mode="stop")
     admin_uri: str = server.get_uri()
     asyncio.run(_ensure_database(admin_uri, DEV_DATABASE))
     return server.get_uri(DEV_DATABASE).replace("postgresql://postgres:@", "postgresql://postgres@")
@@ -27,6 +27,8 @@ async def _ensure_database(admin_uri: str, name: str) -> None:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
             # The name is a constant of this module, never input.
-            await conn.execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0 LC_COLLATE \'C.UTF-8\' LC_CTYPE \'C.UTF-8\'')
+            await conn.execute(
+                f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0 LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+            )
     finally:
         await conn.close()

@@ -14,6 +14,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.types import ExceptionHandlersMap
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger("localgov.errors")
@@ -146,7 +147,7 @@ def domain_error_to_problem(exc: DomainError, request_id: str | None, instance: 
 
 
 def _handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
-    return problem_response(domain_error_to_problem(exc, _request_id(request), request.url.path))
+    return problem_response(domain_error_to_problem(exc, _request_id(request), request.scope.get("path")))
 
 
 def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
@@ -158,13 +159,17 @@ def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException
             code="validation_error",
             detail=exc.detail,
             errors=errors,
-            instance=request.url.path,
+            instance=request.scope.get("path"),
             request_id=_request_id(request),
         )
     )
 
 
 def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    if exc.status_code == 400 and exc.detail == "Invalid host header":
+        # Litestar's router rejects a syntactically invalid Host before routing. For us that is
+        # simply a host we do not serve: the same 404 as any other unknown host.
+        return _handle_domain(request, TenantNotFound())
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "Request failed"))
     detail = exc.detail if exc.detail and exc.detail != title else None
     headers = dict(exc.headers) if exc.headers else None
@@ -174,7 +179,7 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
             status=exc.status_code,
             code=code,
             detail=detail,
-            instance=request.url.path,
+            instance=request.scope.get("path"),
             request_id=_request_id(request),
         ),
         headers=headers,
@@ -189,13 +194,13 @@ def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respo
             status=500,
             code="internal_error",
             detail="An unexpected error occurred; it has been logged with the request id.",
-            instance=request.url.path,
+            instance=request.scope.get("path"),
             request_id=_request_id(request),
         )
     )
 
 
-def exception_handlers() -> dict[type[Exception], Any]:
+def exception_handlers() -> ExceptionHandlersMap:
     """The app-wide mapping; the most specific class wins."""
     return {
         DomainError: _handle_domain,

@@ -131,7 +131,7 @@ async def tenant_revisions(conn: AsyncConnection) -> dict[str, str | None]:
         chunk = [validate_schema_name(n) for n in names[start : start + _STATUS_BATCH]]
         # Names come from the catalog and are validated against ^lao_[0-9]{7}$ before quoting.
         sql = " UNION ALL ".join(
-            f"SELECT '{n}' AS s, (SELECT max(version_num) FROM {quote_schema(n)}.alembic_version) AS v"
+            f"SELECT '{n}' AS s, (SELECT max(version_num) FROM {quote_schema(n)}.alembic_version) AS v"  # noqa: S608
             for n in chunk
         )
         for schema, version in (await conn.execute(text(sql))).all():
@@ -171,6 +171,16 @@ def _alembic_downgrade(sync_conn: Connection, schema: str, location: str | None,
             env.run_migrations()
 
 
+async def _current_revision(conn: AsyncConnection, schema: str) -> str | None:
+    """The revision in ``schema``'s ``alembic_version`` (None: no table yet, or an empty one)."""
+    table = f"{quote_schema(schema)}.alembic_version"
+    if (await conn.execute(text("SELECT to_regclass(:t)"), {"t": table})).scalar() is None:
+        return None
+    # ``table`` is built from a validated schema name only.
+    revision: str | None = (await conn.execute(text(f"SELECT max(version_num) FROM {table}"))).scalar()  # noqa: S608
+    return revision
+
+
 async def migrate_schema(
     engine: AsyncEngine, schema: str, *, location: str | None = None, target: str = "head", down: bool = False
 ) -> SchemaResult:
@@ -181,11 +191,13 @@ async def migrate_schema(
     try:
         async with engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('localgov:migrate:' || :s))"), {"s": schema})
+            if not (await conn.execute(text("SELECT to_regnamespace(:s) IS NOT NULL"), {"s": schema})).scalar():
+                raise LookupError(f"schema {schema} does not exist")
             await conn.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
-            before = (await conn.execute(text("SELECT max(version_num) FROM alembic_version"))).scalar()
+            before = await _current_revision(conn, schema)
             fn = _alembic_downgrade if down else _alembic_upgrade
             await conn.run_sync(fn, schema, location, target)
-            after = (await conn.execute(text("SELECT max(version_num) FROM alembic_version"))).scalar()
+            after = await _current_revision(conn, schema)
             await conn.execute(
                 text("UPDATE platform.tenants SET schema_revision = :r WHERE schema_name = :s"),
                 {"r": after, "s": schema},
@@ -217,6 +229,15 @@ def _worker_run(schemas: Sequence[str], location: str | None, target: str, down:
     return loop.run_until_complete(run())
 
 
+def _resolve_target(location: str | None, target: str) -> str | None:
+    """The revision id ``target`` names ("head", "base", an id or its prefix); None for base.
+
+    Schemas are compared with it, so a symbolic name must not count every schema as behind.
+    """
+    revision = script_directory("tenant", location).get_revision(target)
+    return None if revision is None else str(revision.revision)
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -234,11 +255,11 @@ async def migrate_tenants(
 ) -> MigrateReport:
     """Upgrade (or downgrade to ``target``) every tenant schema that is not already there."""
     started = time.perf_counter()
-    head = tenant_head(location)
-    goal = target or head
+    wanted = _resolve_target(location, target or "head")
+    goal = wanted or "base"
     async with engine.connect() as conn:
         revisions = await tenant_revisions(conn)
-    behind = sorted(s for s, rev in revisions.items() if rev != goal)
+    behind = sorted(s for s, rev in revisions.items() if rev != wanted)
     report = MigrateReport(head=goal, total=len(revisions), behind=behind)
     if check_only or not behind:
         report.seconds = time.perf_counter() - started

@@ -13,10 +13,8 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import MetaData, create_mock_engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from localgov.kernel.db import quote_schema, validate_schema_name
 from localgov.metadata import tenant_metadata
@@ -28,18 +26,27 @@ ALEMBIC_VERSION_DDL = (
 )
 
 
+def render_ddl(metadata: MetaData) -> str:
+    """``metadata`` as one SQL script of unqualified DDL, exactly what ``create_all`` would run.
+
+    Replaying ``create_all`` against a mock engine (rather than compiling each ``CREATE TABLE``)
+    also emits what a table needs besides itself: enum types, sequences, indexes, comments,
+    foreign keys that close a cycle (``use_alter``) and ``after_create`` DDL such as triggers.
+    """
+    statements = [ALEMBIC_VERSION_DDL]
+
+    def collect(sql: Any, *_multiparams: Any, **_params: Any) -> None:
+        statements.append(str(sql.compile(dialect=engine.dialect)).strip())
+
+    engine = create_mock_engine("postgresql+asyncpg://", collect)
+    metadata.create_all(engine, checkfirst=False)
+    return ";\n".join(statements) + ";"
+
+
 @cache
 def head_ddl() -> str:
     """The tenant schema at head as one SQL script of unqualified DDL."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    statements = [ALEMBIC_VERSION_DDL]
-    for table in tenant_metadata().sorted_tables:
-        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
-        statements.extend(
-            str(CreateIndex(index).compile(dialect=dialect)).strip()
-            for index in sorted(table.indexes, key=lambda i: i.name or "")
-        )
-    return ";\n".join(statements) + ";"
+    return render_ddl(tenant_metadata())
 
 
 class ProfileSeed(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

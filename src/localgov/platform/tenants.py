@@ -48,27 +48,107 @@ class TenantsFileError(ValueError):
     """``tenants.yaml`` is malformed; the message names the file and line."""
 
 
-def spec_problems(spec: TenantSpec, base_domain: str, known_services: Collection[str]) -> list[str]:
-    """What is wrong with one tenant declaration (empty when valid)."""
-    problems: list[str] = []
+#: A location inside one tenant declaration: a key, then keys or list indexes below it.
+FieldPath = tuple[str | int, ...]
+
+
+def _problems(spec: TenantSpec, base_domain: str, known_services: Collection[str]) -> list[tuple[FieldPath, str]]:
+    problems: list[tuple[FieldPath, str]] = []
     if not re.fullmatch(r"[0-9]{7}", spec.dla_code):
-        problems.append(f"dla_code {spec.dla_code!r} must be 7 digits")
+        problems.append((("dla_code",), f"dla_code {spec.dla_code!r} must be 7 digits"))
     elif lookup(spec.dla_code) is None:
-        problems.append(f"DLA code {spec.dla_code} is not in the official registry")
+        problems.append((("dla_code",), f"DLA code {spec.dla_code} is not in the official registry"))
     if not SLUG_RE.fullmatch(spec.slug):
-        problems.append(f"slug {spec.slug!r} must be 3-40 lower-case letters, digits or hyphens")
+        problems.append((("slug",), f"slug {spec.slug!r} must be 3-40 lower-case letters, digits or hyphens"))
     elif spec.slug in RESERVED_SLUGS:
-        problems.append(f"slug {spec.slug!r} is reserved")
+        problems.append((("slug",), f"slug {spec.slug!r} is reserved"))
     if not spec.name_en.strip():
-        problems.append("name_en is empty")
-    problems.extend(f"unknown service {s!r}" for s in spec.enabled_services if s not in known_services)
-    for domain in spec.domains:
+        problems.append((("name_en",), "name_en is empty"))
+    problems.extend(
+        (("enabled_services", i), f"unknown service {s!r}")
+        for i, s in enumerate(spec.enabled_services)
+        if s not in known_services
+    )
+    for i, domain in enumerate(spec.domains):
         host = normalise_host(domain)
         if host is None or host != domain:
-            problems.append(f"domain {domain!r} is not a lower-case host name")
+            problems.append((("domains", i), f"domain {domain!r} is not a lower-case host name"))
         elif host == base_domain or host.endswith("." + base_domain):
-            problems.append(f"domain {domain!r} lies under the platform's base domain")
+            problems.append((("domains", i), f"domain {domain!r} lies under the platform's base domain"))
     return problems
+
+
+def spec_problems(spec: TenantSpec, base_domain: str, known_services: Collection[str]) -> list[str]:
+    """What is wrong with one tenant declaration (empty when valid)."""
+    return [message for _, message in _problems(spec, base_domain, known_services)]
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _mapping_get(node: yaml.MappingNode, key: str) -> tuple[yaml.Node, yaml.Node] | None:
+    found = None
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            found = (k, v)  # the last one, as the constructor keeps it (duplicates are refused anyway)
+    return found
+
+
+def _node_at(node: yaml.Node, path: FieldPath, *, key: bool = False) -> yaml.Node:
+    """The node at ``path`` below ``node`` (its key node if ``key``), or the deepest that exists."""
+    for i, step in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(step, str) and isinstance(node, yaml.MappingNode):
+            pair = _mapping_get(node, step)
+            if pair is None:
+                break
+            node = pair[0] if key and last else pair[1]
+        elif isinstance(step, int) and isinstance(node, yaml.SequenceNode) and 0 <= step < len(node.value):
+            node = node.value[step]
+        else:
+            break
+    return node
+
+
+_MSGSPEC_PATH = re.compile(r" - at `\$((?:\.[^.\[`]+|\[[0-9]+\])*)`$")
+_MSGSPEC_STEP = re.compile(r"\.([^.\[`]+)|\[([0-9]+)\]")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]*)`")
+
+
+def _validation_node(item: yaml.Node, message: str) -> yaml.Node:
+    """The node a msgspec validation error of ``item`` is about (an unknown key: that key)."""
+    path: list[str | int] = []
+    match = _MSGSPEC_PATH.search(message)
+    if match:
+        for name, index in _MSGSPEC_STEP.findall(match.group(1)):
+            path.append(name if name else int(index))
+    unknown = _UNKNOWN_FIELD.search(message)
+    if unknown:
+        return _node_at(item, (*path, unknown.group(1)), key=True)
+    return _node_at(item, tuple(path))
+
+
+def _duplicate_key(node: yaml.Node, seen: set[int] | None = None) -> tuple[yaml.Node, str] | None:
+    """The first key that a mapping repeats (YAML would silently keep the last value)."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return None
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        keys: set[str] = set()
+        for k, _ in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                if k.value in keys:
+                    return k, k.value
+                keys.add(k.value)
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
+        for child in children:
+            found = _duplicate_key(child, seen)
+            if found is not None:
+                return found
+    return None
 
 
 def load_tenants_file(path: Path, base_domain: str, known_services: Collection[str]) -> list[TenantSpec]:
@@ -77,6 +157,8 @@ def load_tenants_file(path: Path, base_domain: str, known_services: Collection[s
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TenantsFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise TenantsFileError(f"{path}: not UTF-8 text: {exc.reason}") from exc
     try:
         loader = yaml.SafeLoader(source)
         try:
@@ -85,34 +167,49 @@ def load_tenants_file(path: Path, base_domain: str, known_services: Collection[s
         finally:
             loader.dispose()  # type: ignore[no-untyped-call]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f"{mark.line + 1}" if mark is not None else "?"
-        raise TenantsFileError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("tenants"), list):
-        raise TenantsFileError(f"{path}:1: expected a mapping with a 'tenants' list")
-    assert root is not None  # a dict document has a root node
-    tenants_node = next(v for k, v in root.value if k.value == "tenants")
+        raise TenantsFileError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from exc
+    if root is None or not isinstance(root, yaml.MappingNode) or not isinstance(document, dict):
+        raise TenantsFileError(f"{path}:{_line(root) if root is not None else 1}: expected a mapping with a 'tenants' list")
+    duplicate = _duplicate_key(root)
+    if duplicate is not None:
+        raise TenantsFileError(f"{path}:{_line(duplicate[0])}: key {duplicate[1]!r} is repeated")
+    for key_node, _ in root.value:
+        if not (isinstance(key_node, yaml.ScalarNode) and key_node.value == "tenants"):
+            raise TenantsFileError(f"{path}:{_line(key_node)}: unknown top-level key (only 'tenants' is allowed)")
+    pair = _mapping_get(root, "tenants")
+    if pair is None:
+        raise TenantsFileError(f"{path}:{_line(root)}: expected a mapping with a 'tenants' list")
+    tenants_node = pair[1]
+    items = document.get("tenants")
+    if items is None:  # ``tenants:`` with nothing under it: no tenants
+        return []
+    if not isinstance(items, list) or not isinstance(tenants_node, yaml.SequenceNode):
+        raise TenantsFileError(f"{path}:{_line(tenants_node)}: 'tenants' must be a list of tenants")
     specs: list[TenantSpec] = []
     seen_codes: dict[str, int] = {}
     seen_slugs: dict[str, int] = {}
     seen_domains: dict[str, int] = {}
-    for item, node in zip(document["tenants"], tenants_node.value, strict=True):
-        line = node.start_mark.line + 1
+    for item, node in zip(items, tenants_node.value, strict=True):
         try:
             spec = msgspec.convert(item, TenantSpec)
         except msgspec.ValidationError as exc:
-            raise TenantsFileError(f"{path}:{line}: {exc}") from exc
-        problems = spec_problems(spec, base_domain, known_services)
-        for key, seen in ((spec.dla_code, seen_codes), (spec.slug, seen_slugs)):
-            if key in seen:
-                problems.append(f"{key!r} is already declared at line {seen[key]}")
-            seen[key] = line
-        for domain in spec.domains:
+            raise TenantsFileError(f"{path}:{_line(_validation_node(node, str(exc)))}: {exc}") from exc
+        problems = _problems(spec, base_domain, known_services)
+        for field, value, seen in (("dla_code", spec.dla_code, seen_codes), ("slug", spec.slug, seen_slugs)):
+            line = _line(_node_at(node, (field,)))
+            if value in seen:
+                problems.append(((field,), f"{field} {value!r} is already declared at line {seen[value]}"))
+            seen.setdefault(value, line)
+        for i, domain in enumerate(spec.domains):
+            line = _line(_node_at(node, ("domains", i)))
             if domain in seen_domains:
-                problems.append(f"domain {domain!r} is already declared at line {seen_domains[domain]}")
-            seen_domains[domain] = line
+                problems.append((("domains", i), f"domain {domain!r} is already declared at line {seen_domains[domain]}"))
+            seen_domains.setdefault(domain, line)
         if problems:
-            raise TenantsFileError(f"{path}:{line}: " + "; ".join(problems))
+            line = min(_line(_node_at(node, field)) for field, _ in problems)
+            raise TenantsFileError(f"{path}:{line}: " + "; ".join(message for _, message in problems))
         specs.append(spec)
     return specs
 

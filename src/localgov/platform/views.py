@@ -94,7 +94,9 @@ class TenantProfileController(Controller):
         summary="Public profile of the LAO served at this host",
         responses=problem_responses(403, 404, 410),
     )
-    async def get_profile(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> TenantProfileOut:
+    async def get_profile(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> TenantProfileOut:
         tenant: TenantInfo = current_tenant(request)
         profile = (await db_session.execute(select(TenantProfile).where(TenantProfile.id == 1))).scalar_one_or_none()
         titles = request.app.state.service_titles
@@ -141,7 +143,9 @@ class OperatorTenantsController(Controller):
         status: Annotated[
             str | None, QueryParameter(pattern="^(active|suspended|closed)$", description="Only this status")
         ] = None,
-        province_code: Annotated[str | None, QueryParameter(pattern="^[0-9]{2}$", description="DOPA province code")] = None,
+        province_code: Annotated[
+            str | None, QueryParameter(pattern="^[0-9]{2}$", description="DOPA province code")
+        ] = None,
     ) -> TenantPage:
         query = select(Tenant).where(Tenant.id > after_id).order_by(Tenant.id).limit(limit + 1)
         if status is not None:
@@ -157,7 +161,7 @@ class OperatorTenantsController(Controller):
                 .where(TenantDomain.tenant_id.in_([t.id for t in page]))
                 .group_by(TenantDomain.tenant_id)
             )
-            domains = {tid: sorted(ds) for tid, ds in rows.tuples()}
+            domains = {tid: sorted(ds) for tid, ds in rows.all()}
         return TenantPage(
             items=[
                 TenantSummary(

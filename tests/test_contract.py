@@ -1,0 +1,177 @@
+"""Contracts: every registered plugin, the OpenAPI document, errors, health and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar import Router
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov.app import create_app
+from localgov.kernel.db import TenantBase
+from localgov.kernel.plugins import ServicePlugin, contract_violations
+from localgov.metadata import tenant_metadata
+from localgov.plugins import REGISTRY
+from localgov.settings import Settings
+from tests.conftest import BASE, ClientFactory, host, make_settings
+from tests.support.demo_plugin import DEMO
+from tests.support.factories import make_tenant
+
+PLUGINS = [*REGISTRY, DEMO]
+
+
+@pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.slug)
+def test_plugin_fulfils_the_contract(plugin: ServicePlugin) -> None:
+    assert contract_violations(plugin, tenant_metadata().tables) == []
+
+
+@pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.slug)
+async def test_plugin_routes_are_documented_and_gated(
+    plugin: ServicePlugin, engine: AsyncEngine, client_for: ClientFactory
+) -> None:
+    without = await make_tenant(engine, services=[])
+    async with client_for(plugins=[plugin]) as client:
+        document = (await client.get("/schema/openapi.json")).json()
+        plugin_paths = {p: ops for p, ops in document["paths"].items() if p.startswith(plugin.path + "/")}
+        assert plugin_paths, "a plugin must serve at least one documented route"
+        for path, operations in plugin_paths.items():
+            for method in operations:
+                response = await client.request(method.upper(), path, headers=host(without.slug))
+                assert response.status_code == 404, (method, path)
+                assert response.json()["code"] == "service_not_enabled"
+
+
+def test_contract_check_can_fail() -> None:
+    bad = ServicePlugin(
+        slug="Bad Slug", title_th="English only", title_en="", router=Router(path="/v2/x", route_handlers=[])
+    )
+    problems = contract_violations(bad, TenantBase.metadata.tables)
+    assert any("slug" in p for p in problems)
+    assert any("title_th" in p for p in problems)
+    assert any("router path" in p for p in problems)
+
+
+def _resolve(document: dict[str, Any], ref: str) -> dict[str, Any]:
+    node: Any = document
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node  # type: ignore[no-any-return]
+
+
+async def test_openapi_document_is_a_product(database_url: str, client_for: ClientFactory) -> None:
+    settings = make_settings(database_url, operator_tenant_list_enabled=True)
+    async with client_for(settings_=settings) as client:
+        response = await client.get("/schema/openapi.json", headers={"Host": BASE})
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.1")
+    problem = document["components"]["schemas"]["ProblemDetails"]
+    assert "type" not in problem.get("required", [])
+    assert {"title", "status", "code"} <= set(problem["required"])
+    operation_ids: list[str] = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            where = f"{method.upper()} {path}"
+            assert operation.get("operationId"), where
+            operation_ids.append(operation["operationId"])
+            assert len(operation.get("tags", [])) == 1, where
+            errors = {code: r for code, r in operation["responses"].items() if int(code) >= 400}
+            assert {"400", "500"} <= set(errors), where
+            for code, spec in errors.items():
+                assert list(spec["content"]) == ["application/problem+json"], (where, code)
+                schema = spec["content"]["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ProblemDetails"}, (where, code)
+            for code, spec in operation["responses"].items():
+                if int(code) < 300 and "content" in spec:
+                    schema = spec["content"]["application/json"]["schema"]
+                    assert "$ref" in schema, f"{where} {code} must use a named component schema"
+                    _resolve(document, schema["$ref"])
+    assert len(operation_ids) == len(set(operation_ids))
+    assert {"getTenantProfile", "listTenants", "getLiveness", "getReadiness", "demoWhoAmI"} <= set(operation_ids)
+
+
+async def test_validation_error_is_a_problem(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant = await make_tenant(engine, services=["demo"])
+    async with client_for() as client:
+        response = await client.post(
+            "/v1/demo/pings", json={"message": ""}, headers={**host(tenant.slug), "Idempotency-Key": "k"}
+        )
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "application/problem+json"
+        body = response.json()
+        assert body["code"] == "validation_error"
+        assert body["errors"]
+        missing_header = await client.post("/v1/demo/pings", json={"message": "x"}, headers=host(tenant.slug))
+        assert missing_header.status_code == 400
+        assert missing_header.json()["code"] == "validation_error"
+        not_json = await client.post(
+            "/v1/demo/pings", content=b"{not json", headers={**host(tenant.slug), "Idempotency-Key": "k"}
+        )
+        assert not_json.status_code == 400
+        assert not_json.headers["content-type"] == "application/problem+json"
+        wrong_method = await client.delete("/v1/tenant", headers=host(tenant.slug))
+        assert wrong_method.status_code == 405
+        assert wrong_method.json()["code"] == "method_not_allowed"
+
+
+async def test_operator_tenant_list_is_off_by_default(
+    engine: AsyncEngine, database_url: str, client_for: ClientFactory
+) -> None:
+    tenant = await make_tenant(engine)
+    async with client_for() as client:
+        assert (await client.get("/v1/tenants", headers={"Host": BASE})).status_code == 404
+    async with client_for(settings_=make_settings(database_url, operator_tenant_list_enabled=True)) as client:
+        on_tenant_host = await client.get("/v1/tenants", headers=host(tenant.slug))
+        assert on_tenant_host.status_code == 404
+        seen: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = await client.get("/v1/tenants", params={"limit": 2, "after_id": after}, headers={"Host": BASE})
+            assert page.status_code == 200
+            seen.extend(page.json()["items"])
+            after = page.json()["next_after_id"]
+            if after is None:
+                break
+        assert tenant.slug in {t["slug"] for t in seen}
+        assert len({t["id"] for t in seen}) == len(seen)
+        bad = await client.get("/v1/tenants", params={"limit": 0}, headers={"Host": BASE})
+        assert bad.status_code == 400
+        assert bad.json()["code"] == "validation_error"
+
+
+async def test_health_and_metrics(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant = await make_tenant(engine)
+    async with client_for() as client:
+        assert (await client.get("/health/live", headers={"Host": "10.0.0.1"})).json() == {"status": "ok", "checks": {}}
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200, ready.text
+        await client.get("/v1/tenant", headers=host(tenant.slug))
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE platform.tenants SET schema_revision = '0000' WHERE id = :i"), {"i": tenant.id}
+            )
+        try:
+            not_ready = await client.get("/health/ready")
+            assert not_ready.status_code == 503
+            assert not_ready.json()["code"] == "not_ready"
+            assert not_ready.json()["data"]["checks"]["tenant_schemas"] == "1 behind head"
+        finally:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE platform.tenants SET schema_revision = '0001' WHERE id = :i"), {"i": tenant.id}
+                )
+        metrics = await client.get("/metrics")
+        assert metrics.status_code == 200
+        body = metrics.text
+        assert 'localgov_http_requests_total{method="GET",route="/v1/tenant",status="200"}' in body
+        assert "tenant=" not in body
+        assert tenant.slug not in body
+
+
+def test_create_app_needs_a_database() -> None:
+    with pytest.raises(ValueError, match="database URL"):
+        create_app(Settings())

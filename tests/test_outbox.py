@@ -1,0 +1,410 @@
+"""The transactional outbox and the worker that delivers it.
+
+Every test that delivers uses a database of its own: ``deliver_batch`` claims every due entry of
+its database, whoever enqueued it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from localgov.kernel.db import create_engine, session_factory, tenant_session
+from localgov.kernel.outbox import Delivery, backoff, deliver_batch, enqueue
+from localgov.kernel.plugins import DeliveryHandler
+from tests.conftest import make_settings
+from tests.support import worker_child
+from tests.support.factories import make_tenant
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fresh_engine(fresh_database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(make_settings(fresh_database_url))
+    async with eng.begin() as conn:
+        await conn.execute(text("CREATE SCHEMA t_outbox"))
+        await conn.execute(text("CREATE TABLE t_outbox.marks (entry_id bigint PRIMARY KEY, note text NOT NULL)"))
+    yield eng
+    await eng.dispose()
+
+
+async def enqueue_many(
+    factory: async_sessionmaker[AsyncSession], topics: list[str], *, tenant_id: int | None = None
+) -> list[int]:
+    """One entry per topic, in one transaction (same ``available_at``: delivered in id order)."""
+    async with tenant_session(factory, None) as session:
+        return [(await enqueue(session, t, {"n": i}, tenant_id=tenant_id)).id for i, t in enumerate(topics)]
+
+
+async def deliver(
+    factory: async_sessionmaker[AsyncSession],
+    handlers: Mapping[str, DeliveryHandler],
+    *,
+    batch_size: int = 50,
+    max_attempts: int = 3,
+    schemas: Mapping[int, str] | None = None,
+) -> int:
+    async with tenant_session(factory, None) as session:
+        return await deliver_batch(
+            session, handlers, schemas or {}, batch_size=batch_size, max_attempts=max_attempts
+        )
+
+
+async def rows(engine: AsyncEngine) -> dict[int, Any]:
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            text(
+                "SELECT id, status, attempts, last_error, available_at - now() AS due_in, delivered_at"
+                " FROM platform.outbox ORDER BY id"
+            )
+        )
+        return {r.id: r for r in result}
+
+
+async def marks(engine: AsyncEngine) -> dict[int, str]:
+    async with engine.connect() as conn:
+        result = await conn.execute(text("SELECT entry_id, note FROM t_outbox.marks"))
+        return {r.entry_id: r.note for r in result}
+
+
+async def make_due(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE platform.outbox SET available_at = now() - interval '1 second'"))
+
+
+async def mark(delivery: Delivery, note: str) -> None:
+    await delivery.session.execute(
+        text("INSERT INTO t_outbox.marks (entry_id, note) VALUES (:id, :note)"), {"id": delivery.id, "note": note}
+    )
+
+
+# --- retries, backoff, dead letters ------------------------------------------------------------
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
+    assert backoff(12) == dt.timedelta(hours=1)
+    assert backoff(1000) == dt.timedelta(hours=1)
+
+
+async def test_failing_consumer_is_retried_with_backoff_then_dead(fresh_engine: AsyncEngine) -> None:
+    factory = session_factory(fresh_engine)
+    calls: list[int] = []
+
+    async def failing(delivery: Delivery) -> None:
+        calls.append(delivery.id)
+        raise RuntimeError(f"boom {len(calls)}")
+
+    (entry_id,) = await enqueue_many(factory, ["t.fail"])
+    handlers = {"t.fail": failing}
+
+    assert await deliver(factory, handlers) == 1
+    row = (await rows(fresh_engine))[entry_id]
+    assert (row.status, row.attempts, row.last_error) == ("pending", 1, "RuntimeError: boom 1")
+    assert row.delivered_at is None
+    # Retry 1 waits backoff(1) = 2 s (a little less by now).
+    assert dt.timedelta(seconds=1) < row.due_in <= dt.timedelta(seconds=2)
+
+    # Not due yet: nothing is claimed, the consumer is not called.
+    assert await deliver(factory, handlers) == 0
+    assert calls == [entry_id]
+
+    await make_due(fresh_engine)
+    assert await deliver(factory, handlers) == 1
+    row = (await rows(fresh_engine))[entry_id]
+    assert (row.status, row.attempts, row.last_error) == ("pending", 2, "RuntimeError: boom 2")
+    assert dt.timedelta(seconds=3) < row.due_in <= dt.timedelta(seconds=4)
+
+    # The third failure is the last attempt (max_attempts=3): dead, with the last error.
+    await make_due(fresh_engine)
+    assert await deliver(factory, handlers) == 1
+    row = (await rows(fresh_engine))[entry_id]
+    assert (row.status, row.attempts, row.last_error) == ("dead", 3, "RuntimeError: boom 3")
+    assert row.delivered_at is None
+
+    # A dead entry is never claimed again.
+    await make_due(fresh_engine)
+    assert await deliver(factory, handlers) == 0
+    assert calls == [entry_id] * 3
+
+
+async def test_topic_without_consumer_is_dead_at_once(fresh_engine: AsyncEngine) -> None:
+    factory = session_factory(fresh_engine)
+    delivered: list[int] = []
+
+    async def ok(delivery: Delivery) -> None:
+        delivered.append(delivery.id)
+
+    orphan, fine = await enqueue_many(factory, ["t.nobody", "t.ok"])
+    assert await deliver(factory, {"t.ok": ok}, max_attempts=8) == 2
+    state = await rows(fresh_engine)
+    assert state[orphan].status == "dead"
+    assert state[orphan].attempts == 1
+    assert "NoConsumer" in state[orphan].last_error
+    assert "t.nobody" in state[orphan].last_error
+    assert state[fine].status == "delivered"
+    assert delivered == [fine]
+
+
+async def test_failed_attempt_rolls_back_its_own_writes_only(fresh_engine: AsyncEngine) -> None:
+    """Each consumer runs in a savepoint: a failure undoes its writes, not the batch's others."""
+    factory = session_factory(fresh_engine)
+    tenant = await make_tenant(fresh_engine)
+    search_paths: dict[int, str] = {}
+
+    async def ok(delivery: Delivery) -> None:
+        await mark(delivery, "ok")
+
+    async def write_then_raise(delivery: Delivery) -> None:
+        await mark(delivery, "raised")
+        raise ValueError("after writing")
+
+    async def write_then_sql_error(delivery: Delivery) -> None:
+        await mark(delivery, "sql error")
+        await delivery.session.execute(text("SELECT 1 / 0"))
+
+    async def tenant_write_then_raise(delivery: Delivery) -> None:
+        await delivery.use_tenant_schema()
+        await delivery.session.execute(text("UPDATE profile SET phone = 'changed' WHERE id = 1"))
+        raise RuntimeError("tenant write failed")
+
+    async def tenant_write(delivery: Delivery) -> None:
+        await delivery.use_tenant_schema()
+        await delivery.session.execute(text("UPDATE profile SET email = 'kept@example.org' WHERE id = 1"))
+
+    async def probe(delivery: Delivery) -> None:
+        # Every consumer starts in the void schema, whatever the one before it did.
+        path = (await delivery.session.execute(text("SELECT current_setting('search_path')"))).scalar_one()
+        search_paths[delivery.id] = path
+        await mark(delivery, "probe")
+
+    handlers = {
+        "t.ok": ok,
+        "t.raise": write_then_raise,
+        "t.sql": write_then_sql_error,
+        "t.tenant_fail": tenant_write_then_raise,
+        "t.tenant_ok": tenant_write,
+        "t.probe": probe,
+    }
+    topics = ["t.ok", "t.raise", "t.ok", "t.sql", "t.ok", "t.tenant_fail", "t.probe", "t.tenant_ok", "t.probe"]
+    ids = await enqueue_many(factory, topics, tenant_id=tenant.id)
+    by_topic = dict(zip(ids, topics, strict=True))
+
+    assert await deliver(factory, handlers, schemas={tenant.id: tenant.schema}) == len(ids)
+
+    state = await rows(fresh_engine)
+    failed = {i for i, t in by_topic.items() if t in ("t.raise", "t.sql", "t.tenant_fail")}
+    for i in ids:
+        expected = ("pending", 1) if i in failed else ("delivered", 1)
+        assert (state[i].status, state[i].attempts) == expected, by_topic[i]
+    assert "ValueError: after writing" == state[ids[1]].last_error
+    assert "DivisionByZero" in state[ids[3]].last_error or "division by zero" in state[ids[3]].last_error
+    assert state[ids[5]].last_error == "RuntimeError: tenant write failed"
+    assert await marks(fresh_engine) == {
+        ids[0]: "ok",
+        ids[2]: "ok",
+        ids[4]: "ok",
+        ids[6]: "probe",
+        ids[8]: "probe",
+    }
+    assert search_paths == {ids[6]: "tenant_void", ids[8]: "tenant_void"}
+    async with fresh_engine.connect() as conn:
+        profile = (await conn.execute(text(f'SELECT phone, email FROM "{tenant.schema}".profile'))).one()
+    assert profile.phone != "changed"
+    assert profile.email == "kept@example.org"
+
+
+async def test_consumer_writes_commit_with_the_delivered_mark(fresh_engine: AsyncEngine) -> None:
+    """The batch is one transaction: if it does not commit, neither the writes nor the marks do."""
+    factory = session_factory(fresh_engine)
+    (entry_id,) = await enqueue_many(factory, ["t.ok"])
+
+    async def ok(delivery: Delivery) -> None:
+        await mark(delivery, "ok")
+
+    class Crash(Exception):
+        pass
+
+    with pytest.raises(Crash):
+        async with tenant_session(factory, None) as session:
+            await deliver_batch(session, {"t.ok": ok}, {}, batch_size=10, max_attempts=3)
+            raise Crash  # the worker dies before committing
+    assert (await rows(fresh_engine))[entry_id].status == "pending"
+    assert await marks(fresh_engine) == {}
+
+    assert await deliver(factory, {"t.ok": ok}) == 1
+    assert (await rows(fresh_engine))[entry_id].status == "delivered"
+    assert await marks(fresh_engine) == {entry_id: "ok"}
+
+
+# --- two workers ------------------------------------------------------------------------------
+
+
+async def test_two_workers_never_claim_the_same_entry(fresh_engine: AsyncEngine) -> None:
+    factory = session_factory(fresh_engine)
+    ids = await enqueue_many(factory, ["t.work"] * 20)
+    seen: Counter[int] = Counter()
+    sessions: set[int] = set()
+    both_inside = asyncio.Event()
+
+    async def work(delivery: Delivery) -> None:
+        seen[delivery.id] += 1
+        sessions.add(id(delivery.session))
+        if len(sessions) == 2:
+            both_inside.set()
+        # Both batches are open at once: with plain FOR UPDATE the second would wait for the
+        # first one's locks and this would time out.
+        await asyncio.wait_for(both_inside.wait(), timeout=10)
+        await mark(delivery, str(id(delivery.session)))
+
+    handlers = {"t.work": work}
+    first, second = await asyncio.gather(
+        deliver(factory, handlers, batch_size=10), deliver(factory, handlers, batch_size=10)
+    )
+    assert (first, second) == (10, 10)
+    assert seen == dict.fromkeys(ids, 1)
+    state = await rows(fresh_engine)
+    assert all(state[i].status == "delivered" and state[i].attempts == 1 for i in ids)
+    written = await marks(fresh_engine)
+    assert sorted(written) == ids
+    assert len(set(written.values())) == 2
+
+    # Nothing is left for a third worker.
+    assert await deliver(factory, handlers) == 0
+
+
+# --- the kill test ----------------------------------------------------------------------------
+
+WORKER_CHILD = Path(worker_child.__file__)
+N_ENTRIES = 300
+BATCH = 20
+
+
+def _run(coro_fn: Callable[[], Any]) -> Any:
+    return asyncio.run(coro_fn())
+
+
+def _fetch(url: str, query: str) -> list[asyncpg.Record]:
+    async def go() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(url)
+        try:
+            return list(await conn.fetch(query))
+        finally:
+            await conn.close()
+
+    return _run(go)
+
+
+def _setup_kill_test(url: str) -> list[int]:
+    async def go() -> list[int]:
+        engine = create_engine(make_settings(url))
+        try:
+            async with engine.begin() as conn:
+                for statement in worker_child.SETUP_SQL:
+                    await conn.execute(text(statement))
+            return await enqueue_many(session_factory(engine), [worker_child.TOPIC] * N_ENTRIES)
+        finally:
+            await engine.dispose()
+
+    result: list[int] = _run(go)
+    return result
+
+
+def _start_worker(url: str, out: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as log_file:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, str(WORKER_CHILD), url, str(out), "0.01", str(BATCH)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _file_ids(out: Path) -> list[int]:
+    if not out.exists():
+        return []
+    return [int(line) for line in out.read_text().splitlines() if line]
+
+
+def _delivered(url: str) -> set[int]:
+    return {r["id"] for r in _fetch(url, "SELECT id FROM platform.outbox WHERE status = 'delivered'")}
+
+
+def _wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            pytest.fail(f"worker exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for the worker:\n{log.read_text()[-4000:]}")
+        time.sleep(0.005)
+
+
+def test_worker_killed_mid_batch_delivers_everything_once(fresh_database_url: str, tmp_path: Path) -> None:
+    url = fresh_database_url
+    out, log = tmp_path / "effects.txt", tmp_path / "worker.log"
+    ids = _setup_kill_test(url)
+    all_ids = set(ids)
+
+    proc = _start_worker(url, out, log)
+    try:
+        # Kill it half-way through its second batch: some effects happened, not all were committed.
+        _wait_for(lambda: len(_file_ids(out)) >= BATCH + BATCH // 2, proc, log, timeout=30)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    effects_before = set(_file_ids(out))
+    delivered_before = _delivered(url)
+    assert delivered_before < all_ids, "the kill came too late: everything was delivered"
+    killed_batch = effects_before - delivered_before
+    assert killed_batch, "the kill did not land inside a batch"
+    # The killed batch's database writes died with its transaction.
+    seen_before = _fetch(url, "SELECT entry_id, times FROM killtest.seen")
+    assert {r["entry_id"] for r in seen_before} == delivered_before
+
+    proc = _start_worker(url, out, log)
+    try:
+        deadline = time.monotonic() + 60
+        while _delivered(url) != all_ids:
+            assert proc.poll() is None, log.read_text()[-4000:]
+            assert time.monotonic() < deadline, "the restarted worker did not deliver everything"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, log.read_text()[-4000:]
+
+    outbox = _fetch(url, "SELECT id, status, attempts FROM platform.outbox")
+    assert {r["id"] for r in outbox} == all_ids
+    assert {r["status"] for r in outbox} == {"delivered"}
+    assert {r["attempts"] for r in outbox} == {1}
+    # The database write of the consumer happened exactly once per entry …
+    seen = _fetch(url, "SELECT entry_id, times FROM killtest.seen")
+    assert {r["entry_id"] for r in seen} == all_ids
+    assert {r["times"] for r in seen} == {1}
+    # … while the effect outside the database happened at least once, twice for the killed batch.
+    effects = Counter(_file_ids(out))
+    assert set(effects) == all_ids
+    assert {i for i, n in effects.items() if n > 1} == killed_batch
+    assert max(effects.values()) == 2
