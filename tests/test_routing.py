@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 
@@ -11,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.platform.catalog import OPERATOR, Catalog, normalise_host
-from tests.conftest import BASE, ClientFactory, host
+from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.factories import make_tenant, set_status
 
 
@@ -170,3 +171,20 @@ async def test_request_id_is_echoed_or_generated(engine: AsyncEngine, client_for
             "/v1/tenant", headers={"Host": "nobody.localgov.test", "X-Request-ID": "req-zzzzzzzz"}
         )
         assert problem.json()["request_id"] == "req-zzzzzzzz"
+
+
+async def test_every_request_log_line_carries_request_id_and_tenant(
+    engine: AsyncEngine, client_for: ClientFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenant = await make_tenant(engine)
+    settings = make_settings(engine.url.render_as_string(hide_password=False), log_level="INFO")
+    async with client_for(settings_=settings) as client:
+        capsys.readouterr()
+        await client.get("/v1/tenant", headers={**host(tenant.slug), "X-Request-ID": "req-logline1"})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    request_lines = [line for line in lines if line.get("request_id") == "req-logline1"]
+    assert request_lines
+    assert all(line["tenant"] == tenant.slug for line in request_lines)
+    access = [line for line in request_lines if line["event"] == "request"]
+    assert len(access) == 1
+    assert access[0]["status"] == 200

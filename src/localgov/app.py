@@ -126,6 +126,8 @@ def create_app(
             use_handler_docstrings=False,
             create_examples=False,
         ),
+        # Logging is structlog's (configure_logging); Litestar must not install its own handlers.
+        logging_config=None,
         debug=False,
     )
 

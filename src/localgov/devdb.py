@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -12,10 +13,15 @@ DEV_DATABASE = "localgov"
 
 def start_embedded(data_dir: Path) -> str:
     """Start (or join) the embedded server and return the URL of the ``localgov`` database."""
-    from pgserver import get_server  # type: ignore[attr-defined]  # untyped package without __all__
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); pgserver does not need it.
+        warnings.simplefilter("ignore")
+        from pgserver import get_server  # type: ignore[attr-defined]  # untyped package without __all__
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(str(data_dir / "pgdata"), cleanup_mode="stop")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = get_server(str(data_dir / "pgdata"), cleanup_mode="stop")
     admin_uri: str = server.get_uri()
     asyncio.run(_ensure_database(admin_uri, DEV_DATABASE))
     return server.get_uri(DEV_DATABASE).replace("postgresql://postgres:@", "postgresql://postgres@")
