@@ -114,18 +114,24 @@ class MigrateReport(msgspec.Struct):
 async def tenant_revisions(conn: AsyncConnection) -> dict[str, str | None]:
     """Every catalogued tenant schema and the revision its ``alembic_version`` holds (None: none)."""
     names = (
-        await conn.execute(
-            text(
-                "SELECT t.schema_name FROM platform.tenants t"
-                " JOIN pg_namespace n ON n.nspname = t.schema_name"
-                " JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'alembic_version'"
-                " ORDER BY t.schema_name"
+        (
+            await conn.execute(
+                text(
+                    "SELECT t.schema_name FROM platform.tenants t"
+                    " JOIN pg_namespace n ON n.nspname = t.schema_name"
+                    " JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'alembic_version'"
+                    " ORDER BY t.schema_name"
+                )
             )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     out: dict[str, str | None] = {
         s: None
-        for s in (await conn.execute(text("SELECT schema_name FROM platform.tenants WHERE schema_revision IS NOT NULL"))).scalars()
+        for s in (
+            await conn.execute(text("SELECT schema_name FROM platform.tenants WHERE schema_revision IS NOT NULL"))
+        ).scalars()
     }
     for start in range(0, len(names), _STATUS_BATCH):
         chunk = [validate_schema_name(n) for n in names[start : start + _STATUS_BATCH]]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 import yaml
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from localgov.kernel.db import tenant_schema_name
@@ -165,19 +165,25 @@ def load_tenants_file(path: Path, base_domain: str, known_services: Collection[s
             root = loader.get_single_node()
             document: Any = loader.construct_document(root) if root is not None else None
         finally:
-            loader.dispose()  # type: ignore[no-untyped-call]
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = f"{mark.line + 1}" if mark is not None else "?"
-        raise TenantsFileError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from exc
+        where = f"{mark.line + 1}" if mark is not None else "?"
+        raise TenantsFileError(f"{path}:{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from exc
     if root is None or not isinstance(root, yaml.MappingNode) or not isinstance(document, dict):
-        raise TenantsFileError(f"{path}:{_line(root) if root is not None else 1}: expected a mapping with a 'tenants' list")
+        raise TenantsFileError(
+            f"{path}:{_line(root) if root is not None else 1}: expected a mapping with a 'tenants' list"
+        )
     duplicate = _duplicate_key(root)
     if duplicate is not None:
         raise TenantsFileError(f"{path}:{_line(duplicate[0])}: key {duplicate[1]!r} is repeated")
     for key_node, _ in root.value:
-        if not (isinstance(key_node, yaml.ScalarNode) and key_node.value == "tenants"):
-            raise TenantsFileError(f"{path}:{_line(key_node)}: unknown top-level key (only 'tenants' is allowed)")
+        # ``x-...`` keys are free for YAML anchors (shared defaults); anything else is a typo.
+        name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        if name != "tenants" and not (isinstance(name, str) and name.startswith("x-")):
+            raise TenantsFileError(
+                f"{path}:{_line(key_node)}: unknown top-level key {name!r} (only 'tenants' and 'x-...' keys)"
+            )
     pair = _mapping_get(root, "tenants")
     if pair is None:
         raise TenantsFileError(f"{path}:{_line(root)}: expected a mapping with a 'tenants' list")
@@ -205,7 +211,9 @@ def load_tenants_file(path: Path, base_domain: str, known_services: Collection[s
         for i, domain in enumerate(spec.domains):
             line = _line(_node_at(node, ("domains", i)))
             if domain in seen_domains:
-                problems.append((("domains", i), f"domain {domain!r} is already declared at line {seen_domains[domain]}"))
+                problems.append(
+                    (("domains", i), f"domain {domain!r} is already declared at line {seen_domains[domain]}")
+                )
             seen_domains.setdefault(domain, line)
         if problems:
             line = min(_line(_node_at(node, field)) for field, _ in problems)
@@ -250,11 +258,35 @@ async def create_tenant(conn: AsyncConnection, spec: TenantSpec, *, source: str)
     Returns the new tenant id. Nothing of it is visible to others until the caller commits.
     """
     values = _catalog_values(spec, source)
-    tenant_id = (await conn.execute(Tenant.__table__.insert().values(**values).returning(Tenant.id))).scalar_one()
+    tenant_id = (await conn.execute(insert(Tenant).values(**values).returning(Tenant.id))).scalar_one()
     if spec.domains:
-        await conn.execute(TenantDomain.__table__.insert(), [{"domain": d, "tenant_id": tenant_id} for d in spec.domains])
+        await conn.execute(insert(TenantDomain), [{"domain": d, "tenant_id": tenant_id} for d in spec.domains])
     await provision_schema(conn, values["schema_name"], spec.contact)
     return int(tenant_id)
+
+
+async def _release_domains(
+    conn: AsyncConnection, dla_code: str, domains: Collection[str], declared: Collection[str]
+) -> set[str]:
+    """Take ``domains`` away from the other tenants of the same file that held them until now.
+
+    A domain moved from one declared tenant to another must not depend on the order of the file.
+    Domains of tenants the file does not declare are left alone (inserting one then fails).
+    Returns the DLA codes of the tenants that lost a domain.
+    """
+    if not domains:
+        return set()
+    released = await conn.execute(
+        delete(TenantDomain)
+        .where(
+            TenantDomain.tenant_id == Tenant.id,
+            TenantDomain.domain.in_(sorted(domains)),
+            Tenant.dla_code != dla_code,
+            Tenant.dla_code.in_(sorted(declared)),
+        )
+        .returning(Tenant.dla_code)
+    )
+    return set(released.scalars())
 
 
 async def sync_tenants(engine: AsyncEngine, specs: Sequence[TenantSpec]) -> SyncReport:
@@ -265,6 +297,13 @@ async def sync_tenants(engine: AsyncEngine, specs: Sequence[TenantSpec]) -> Sync
     """
     report = SyncReport()
     tracked = ("slug", "name_en", "status", "plan_code", "enabled_services")
+    declared = {s.dla_code for s in specs}
+    owners: dict[str, str] = {}
+    for spec in specs:
+        for domain in spec.domains:
+            if owners.setdefault(domain, spec.dla_code) != spec.dla_code:
+                raise ValueError(f"domain {domain!r} is declared for {owners[domain]} and {spec.dla_code}")
+    released: set[str] = set()  # tenants that lost a domain to a tenant synced before them
     for spec in specs:
         async with engine.begin() as conn:
             existing = (
@@ -273,33 +312,39 @@ async def sync_tenants(engine: AsyncEngine, specs: Sequence[TenantSpec]) -> Sync
                 .one_or_none()
             )
             if existing is None:
+                released |= await _release_domains(conn, spec.dla_code, spec.domains, declared)
                 await create_tenant(conn, spec, source="file")
                 report.created.append(spec.slug)
                 report.provisioned.append(spec.slug)
                 continue
+            tenant_id = existing["id"]
             values = _catalog_values(spec, existing["source"])
             changes = {k: values[k] for k in tracked if existing[k] != values[k]}
-            domains = set(
-                (await conn.execute(select(TenantDomain.domain).where(TenantDomain.tenant_id == existing["id"]))).scalars()
-            )
             if changes:
                 await conn.execute(
-                    Tenant.__table__.update().where(Tenant.id == existing["id"]).values(**changes, updated_at=func.now())
+                    update(Tenant).where(Tenant.id == tenant_id).values(**changes, updated_at=func.now())
                 )
-            if domains != set(spec.domains):
-                await conn.execute(delete(TenantDomain).where(TenantDomain.tenant_id == existing["id"]))
-                if spec.domains:
-                    await conn.execute(
-                        TenantDomain.__table__.insert(),
-                        [{"domain": d, "tenant_id": existing["id"]} for d in spec.domains],
+            current = set(
+                (await conn.execute(select(TenantDomain.domain).where(TenantDomain.tenant_id == tenant_id))).scalars()
+            )
+            wanted = set(spec.domains)
+            if current - wanted:
+                await conn.execute(
+                    delete(TenantDomain).where(
+                        TenantDomain.tenant_id == tenant_id, TenantDomain.domain.in_(sorted(current - wanted))
                     )
+                )
+            if wanted - current:
+                released |= await _release_domains(conn, spec.dla_code, wanted - current, declared)
+                await conn.execute(
+                    insert(TenantDomain), [{"domain": d, "tenant_id": tenant_id} for d in sorted(wanted - current)]
+                )
             if existing["schema_revision"] is None:
                 await provision_schema(conn, existing["schema_name"], spec.contact)
                 report.provisioned.append(spec.slug)
-            (report.updated if changes or domains != set(spec.domains) else report.unchanged).append(spec.slug)
+            changed = bool(changes) or current != wanted or spec.dla_code in released
+            (report.updated if changed else report.unchanged).append(spec.slug)
     async with engine.connect() as conn:
-        declared = {s.dla_code for s in specs}
         rows = (await conn.execute(select(Tenant.dla_code, Tenant.slug).where(Tenant.source == "file"))).all()
         report.not_in_file = sorted(slug for code, slug in rows if code not in declared)
     return report
-
