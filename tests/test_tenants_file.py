@@ -368,3 +368,19 @@ def test_cli_sync_of_a_good_file(
             await engine.dispose()
 
     assert asyncio.run(count()) == 2
+
+
+async def test_a_catalog_conflict_fails_that_tenant_only(engine: AsyncEngine) -> None:
+    await sync_tenants(engine, [spec(MAEHIA, "maehia")])
+    # A second file now declares another LAO under the slug Mae Hia already holds.
+    report = await sync_tenants(engine, [spec(PAKKRET, "maehia"), spec(CHANGPHUEAK, "changphueak")])
+    assert report.failed == ["maehia: the slug is already used by another LAO"]
+    assert report.created == ["changphueak"]
+    rows = await catalog_rows(engine)
+    assert sorted(rows) == ["changphueak", "maehia"]
+    assert rows["maehia"]["dla_code"] == MAEHIA
+    async with engine.connect() as conn:
+        orphan = (
+            await conn.execute(text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"), {"s": f"lao_{PAKKRET}"})
+        ).scalar()
+    assert orphan == 0

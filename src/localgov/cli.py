@@ -82,11 +82,13 @@ async def _sync(settings: Settings, path: Path) -> int:
         await engine.dispose()
     print(
         f"tenants: {len(report.created)} created, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.provisioned)} provisioned"
+        f"{len(report.unchanged)} unchanged, {len(report.provisioned)} provisioned, {len(report.failed)} failed"
     )
     for slug in report.not_in_file:
         print(f"note: {slug} came from tenants.yaml earlier and is no longer declared (left unchanged)")
-    return 0
+    for failure in report.failed:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 async def _list(settings: Settings) -> int:

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class _StdoutHandler(logging.StreamHandler[Any]):
     """Writes to whatever ``sys.stdout`` is now (test runners swap it), not to the one at set-up."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stdout
 

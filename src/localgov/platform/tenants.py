@@ -14,6 +14,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from localgov.kernel.db import tenant_schema_name
@@ -228,6 +229,8 @@ class SyncReport(msgspec.Struct):
     unchanged: list[str] = msgspec.field(default_factory=list)
     provisioned: list[str] = msgspec.field(default_factory=list)
     not_in_file: list[str] = msgspec.field(default_factory=list)
+    #: ``"<slug>: <reason>"`` for declarations the catalog refused (their transaction rolled back).
+    failed: list[str] = msgspec.field(default_factory=list)
 
 
 def _catalog_values(spec: TenantSpec, source: str) -> dict[str, Any]:
@@ -296,7 +299,6 @@ async def sync_tenants(engine: AsyncEngine, specs: Sequence[TenantSpec]) -> Sync
     seed a new tenant's profile only: afterwards they belong to the LAO's staff.
     """
     report = SyncReport()
-    tracked = ("slug", "name_en", "status", "plan_code", "enabled_services")
     declared = {s.dla_code for s in specs}
     owners: dict[str, str] = {}
     for spec in specs:
@@ -305,46 +307,67 @@ async def sync_tenants(engine: AsyncEngine, specs: Sequence[TenantSpec]) -> Sync
                 raise ValueError(f"domain {domain!r} is declared for {owners[domain]} and {spec.dla_code}")
     released: set[str] = set()  # tenants that lost a domain to a tenant synced before them
     for spec in specs:
-        async with engine.begin() as conn:
-            existing = (
-                (await conn.execute(select(Tenant.__table__).where(Tenant.dla_code == spec.dla_code).with_for_update()))
-                .mappings()
-                .one_or_none()
-            )
-            if existing is None:
-                released |= await _release_domains(conn, spec.dla_code, spec.domains, declared)
-                await create_tenant(conn, spec, source="file")
-                report.created.append(spec.slug)
-                report.provisioned.append(spec.slug)
-                continue
-            tenant_id = existing["id"]
-            values = _catalog_values(spec, existing["source"])
-            changes = {k: values[k] for k in tracked if existing[k] != values[k]}
-            if changes:
-                await conn.execute(
-                    update(Tenant).where(Tenant.id == tenant_id).values(**changes, updated_at=func.now())
-                )
-            current = set(
-                (await conn.execute(select(TenantDomain.domain).where(TenantDomain.tenant_id == tenant_id))).scalars()
-            )
-            wanted = set(spec.domains)
-            if current - wanted:
-                await conn.execute(
-                    delete(TenantDomain).where(
-                        TenantDomain.tenant_id == tenant_id, TenantDomain.domain.in_(sorted(current - wanted))
-                    )
-                )
-            if wanted - current:
-                released |= await _release_domains(conn, spec.dla_code, wanted - current, declared)
-                await conn.execute(
-                    insert(TenantDomain), [{"domain": d, "tenant_id": tenant_id} for d in sorted(wanted - current)]
-                )
-            if existing["schema_revision"] is None:
-                await provision_schema(conn, existing["schema_name"], spec.contact)
-                report.provisioned.append(spec.slug)
-            changed = bool(changes) or current != wanted or spec.dla_code in released
-            (report.updated if changed else report.unchanged).append(spec.slug)
+        try:
+            await _sync_one(engine, spec, declared, released, report)
+        except IntegrityError as exc:
+            report.failed.append(f"{spec.slug}: {_conflict_message(exc)}")
     async with engine.connect() as conn:
         rows = (await conn.execute(select(Tenant.dla_code, Tenant.slug).where(Tenant.source == "file"))).all()
         report.not_in_file = sorted(slug for code, slug in rows if code not in declared)
     return report
+
+
+_CONFLICTS = {
+    "uq_tenants_slug": "the slug is already used by another LAO",
+    "pk_tenant_domains": "a domain is already used by another LAO",
+    "uq_tenants_dla_code": "the DLA code is already registered",
+}
+
+
+def _conflict_message(exc: IntegrityError) -> str:
+    text_ = str(exc.orig)
+    return next((message for name, message in _CONFLICTS.items() if name in text_), text_.splitlines()[0])
+
+
+async def _sync_one(
+    engine: AsyncEngine, spec: TenantSpec, declared: set[str], released: set[str], report: SyncReport
+) -> None:
+    """One declared tenant in one transaction: create and provision, or update."""
+    tracked = ("slug", "name_en", "status", "plan_code", "enabled_services")
+    async with engine.begin() as conn:
+        existing = (
+            (await conn.execute(select(Tenant.__table__).where(Tenant.dla_code == spec.dla_code).with_for_update()))
+            .mappings()
+            .one_or_none()
+        )
+        if existing is None:
+            released |= await _release_domains(conn, spec.dla_code, spec.domains, declared)
+            await create_tenant(conn, spec, source="file")
+            report.created.append(spec.slug)
+            report.provisioned.append(spec.slug)
+            return
+        tenant_id = existing["id"]
+        values = _catalog_values(spec, existing["source"])
+        changes = {k: values[k] for k in tracked if existing[k] != values[k]}
+        if changes:
+            await conn.execute(update(Tenant).where(Tenant.id == tenant_id).values(**changes, updated_at=func.now()))
+        current = set(
+            (await conn.execute(select(TenantDomain.domain).where(TenantDomain.tenant_id == tenant_id))).scalars()
+        )
+        wanted = set(spec.domains)
+        if current - wanted:
+            await conn.execute(
+                delete(TenantDomain).where(
+                    TenantDomain.tenant_id == tenant_id, TenantDomain.domain.in_(sorted(current - wanted))
+                )
+            )
+        if wanted - current:
+            released |= await _release_domains(conn, spec.dla_code, wanted - current, declared)
+            await conn.execute(
+                insert(TenantDomain), [{"domain": d, "tenant_id": tenant_id} for d in sorted(wanted - current)]
+            )
+        if existing["schema_revision"] is None:
+            await provision_schema(conn, existing["schema_name"], spec.contact)
+            report.provisioned.append(spec.slug)
+        changed = bool(changes) or current != wanted or spec.dla_code in released
+        (report.updated if changed else report.unchanged).append(spec.slug)
