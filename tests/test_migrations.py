@@ -475,3 +475,16 @@ async def test_provisioning_into_an_existing_schema_leaves_no_catalog_row(engine
             text("SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace(:s)"), {"s": schema}
         )
         assert tables.scalar() == 0
+
+
+async def test_verify_reads_each_schema_and_catches_drift_the_mirror_misses(
+    fresh_database_url: str, fresh_engine: AsyncEngine
+) -> None:
+    engine = fresh_engine
+    tenant = await make_tenant(engine)
+    # Someone stamped the schema behind the platform's back: the catalog mirror still says head.
+    async with engine.begin() as conn:
+        await conn.execute(text(f"UPDATE {quote_schema(tenant.schema)}.alembic_version SET version_num = 'f00d'"))
+    assert (await migrate_tenants(engine, fresh_database_url, check_only=True)).behind == []
+    verified = await migrate_tenants(engine, fresh_database_url, check_only=True, verify=True)
+    assert verified.behind == [tenant.schema]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def _known_services() -> set[str]:
     return {p.slug for p in REGISTRY}
 
 
-async def _migrate(settings: Settings, check: bool, processes: int) -> int:
+async def _migrate(settings: Settings, check: bool, processes: int, verify: bool = False) -> int:
     from localgov.kernel.db import create_engine
     from localgov.platform.migrate import migrate_tenants, shared_is_at_head, upgrade_shared
 
@@ -47,7 +48,11 @@ async def _migrate(settings: Settings, check: bool, processes: int) -> int:
         else:
             await upgrade_shared(engine)
         report = await migrate_tenants(
-            engine, settings.database_url, processes=processes or settings.migrate_processes, check_only=check
+            engine,
+            settings.database_url,
+            processes=processes or settings.migrate_processes,
+            check_only=check,
+            verify=verify,
         )
     finally:
         await engine.dispose()
@@ -86,6 +91,29 @@ async def _sync(settings: Settings, path: Path) -> int:
     )
     for slug in report.not_in_file:
         print(f"note: {slug} came from tenants.yaml earlier and is no longer declared (left unchanged)")
+    for failure in report.failed:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+async def _provision(settings: Settings, limit: int | None, concurrency: int) -> int:
+    from localgov.kernel.db import create_engine
+    from localgov.platform.bulk import BulkReport, provision_from_registry
+
+    def progress(report: BulkReport) -> None:
+        print(f"  {report.created} provisioned ({time.perf_counter() - started:.1f} s)", flush=True)
+
+    started = time.perf_counter()
+    engine = create_engine(settings, pool_size=concurrency, max_overflow=0)
+    try:
+        report = await provision_from_registry(engine, limit=limit, concurrency=concurrency, progress=progress)
+    finally:
+        await engine.dispose()
+    print(
+        f"registry: {report.created} provisioned, {report.skipped} already in the catalog, "
+        f"{len(report.failed)} failed in {report.seconds:.1f} s; per tenant median "
+        f"{report.quantile(0.5) * 1000:.1f} ms, p95 {report.quantile(0.95) * 1000:.1f} ms"
+    )
     for failure in report.failed:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if report.failed else 0
@@ -142,12 +170,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="deliver the outbox and run scheduled jobs")
     migrate = sub.add_parser("migrate", help="upgrade the shared schema, then every tenant schema")
     migrate.add_argument("--check", action="store_true", help="only report; exit 1 if anything is behind")
+    migrate.add_argument(
+        "--verify", action="store_true", help="read every schema's alembic_version, not the catalog's mirror"
+    )
     migrate.add_argument("--processes", type=int, default=0, help="parallel worker processes (0: one per CPU)")
     tenants = sub.add_parser("tenants", help="the tenant catalog")
     tsub = tenants.add_subparsers(dest="tenants_command", required=True)
     sync = tsub.add_parser("sync", help="make the catalog match tenants.yaml (create, update, provision)")
     sync.add_argument("--file", type=Path, default=None)
     tsub.add_parser("list", help="list the catalog")
+    provision = tsub.add_parser("provision", help="pre-register LAOs in bulk (resumable)")
+    provision.add_argument(
+        "--from-registry", action="store_true", required=True, help="take LAOs from the DLA registry"
+    )
+    provision.add_argument("--limit", type=int, default=None, help="at most this many new LAOs")
+    provision.add_argument("--concurrency", type=int, default=4, help="LAOs provisioned at once")
     return parser
 
 
@@ -168,9 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_worker(settings)
         return 0
     if args.command == "migrate":
-        return asyncio.run(_migrate(settings, args.check, args.processes))
+        return asyncio.run(_migrate(settings, args.check, args.processes, args.verify))
     if args.command == "tenants":
         if args.tenants_command == "sync":
             return asyncio.run(_sync(settings, args.file or Path(settings.tenants_file)))
+        if args.tenants_command == "provision":
+            return asyncio.run(_provision(settings, args.limit, args.concurrency))
         return asyncio.run(_list(settings))
     return 2

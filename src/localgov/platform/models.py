@@ -52,7 +52,7 @@ class Tenant(SharedBase):
     schema_name: Mapped[str] = mapped_column(String(63), unique=True)
     #: Alembic revision of the tenant schema, written in the same transaction as its DDL.
     schema_revision: Mapped[str | None] = mapped_column(String(32))
-    #: Where the record came from: ``file`` (tenants.yaml) or ``signup``.
+    #: Where the record came from: ``file`` (tenants.yaml), ``registry`` (bulk) or ``signup``.
     source: Mapped[str] = mapped_column(String(16), server_default="file")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,89 @@
+"""Bulk provisioning of LAOs from the DLA registry (pre-registration of the whole country).
+
+Resumable by construction: every LAO is created in its own transaction, and the ones already in
+the catalog are skipped, so an interrupted run is finished by running it again. Several LAOs are
+provisioned at once on separate connections; the work is DDL on the server, so a few connections
+keep it busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov.platform.models import Tenant
+from localgov.platform.registry import LAO_TYPES, RegistryEntry, registry
+from localgov.platform.tenants import TenantSpec, create_tenant
+
+
+class BulkReport(msgspec.Struct):
+    created: int = 0
+    skipped: int = 0
+    failed: list[str] = msgspec.field(default_factory=list)
+    seconds: float = 0.0
+    #: Wall time of each tenant's transaction, in seconds.
+    per_tenant: list[float] = msgspec.field(default_factory=list)
+
+    def quantile(self, q: float) -> float:
+        if not self.per_tenant:
+            return 0.0
+        if len(self.per_tenant) == 1:
+            return self.per_tenant[0]
+        return statistics.quantiles(self.per_tenant, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def registry_spec(entry: RegistryEntry) -> TenantSpec:
+    """How a pre-registered LAO enters the catalog: slug ``lao-<code>``, an English name from its type."""
+    return TenantSpec(
+        dla_code=entry.dla_code,
+        slug=f"lao-{entry.dla_code}",
+        name_en=f"{LAO_TYPES.get(entry.type, entry.type)} {entry.dla_code}, {entry.province_en}",
+    )
+
+
+async def provision_from_registry(
+    engine: AsyncEngine,
+    *,
+    limit: int | None = None,
+    concurrency: int = 4,
+    progress: Callable[[BulkReport], None] | None = None,
+) -> BulkReport:
+    """Create and provision up to ``limit`` registry LAOs that are not yet in the catalog."""
+    started = time.perf_counter()
+    report = BulkReport()
+    async with engine.connect() as conn:
+        known = set((await conn.execute(select(Tenant.dla_code))).scalars())
+    pending = [e for code, e in sorted(registry().items()) if code not in known]
+    report.skipped = len(registry()) - len(pending)
+    if limit is not None:
+        pending = pending[:limit]
+    queue: asyncio.Queue[RegistryEntry] = asyncio.Queue()
+    for entry in pending:
+        queue.put_nowait(entry)
+
+    async def worker() -> None:
+        while not queue.empty():
+            entry = queue.get_nowait()
+            t0 = time.perf_counter()
+            try:
+                async with engine.begin() as conn:
+                    await create_tenant(conn, registry_spec(entry), source="registry")
+            except IntegrityError as exc:
+                # Someone else created it meanwhile (another run, a signup): not ours to finish.
+                report.failed.append(f"{entry.dla_code}: {str(exc.orig).splitlines()[0]}")
+                continue
+            report.per_tenant.append(time.perf_counter() - t0)
+            report.created += 1
+            if progress is not None and report.created % 500 == 0:
+                progress(report)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    report.seconds = time.perf_counter() - started
+    return report
