@@ -154,6 +154,18 @@ async def test_catalog_changes_reach_running_app_within_two_seconds(
             return (await client.get("/v1/tenant", headers={"Host": "new.example"})).status_code == 200
 
         assert await _wait_for(domain_is_served) < 2.0
+        catalog = client._transport.app.state.catalog  # type: ignore[attr-defined]
+        untouched = catalog.by_id(existing.id)
+        assert untouched is not None
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM platform.tenant_domains WHERE domain = 'new.example'"))
+
+        async def domain_is_gone() -> bool:
+            return (await client.get("/v1/tenant", headers={"Host": "new.example"})).status_code == 404
+
+        assert await _wait_for(domain_is_gone) < 2.0
+        # Only the changed tenant was re-read: every other tenant is still the very same object.
+        assert catalog.by_id(existing.id) is untouched
 
 
 async def test_request_id_is_echoed_or_generated(engine: AsyncEngine, client_for: ClientFactory) -> None:

@@ -22,11 +22,27 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# The payload is the id of the tenant that changed, so listeners reload just that tenant;
+# '*' (TRUNCATE) asks for a full reload. Identical payloads in one transaction are sent once.
 NOTIFY_FUNCTION = """
 CREATE FUNCTION platform.notify_catalog_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    changed bigint;
 BEGIN
-    PERFORM pg_notify('localgov_catalog', TG_TABLE_NAME);
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('localgov_catalog', '*');
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'tenants' THEN
+        changed := COALESCE(NEW.id, OLD.id);
+    ELSE
+        changed := COALESCE(NEW.tenant_id, OLD.tenant_id);
+        IF TG_OP = 'UPDATE' AND OLD.tenant_id <> NEW.tenant_id THEN
+            PERFORM pg_notify('localgov_catalog', OLD.tenant_id::text);
+        END IF;
+    END IF;
+    PERFORM pg_notify('localgov_catalog', changed::text);
     RETURN NULL;
 END
 $$
@@ -142,7 +158,11 @@ def upgrade() -> None:
     op.execute(NOTIFY_FUNCTION)
     for table in ("tenants", "tenant_domains"):
         op.execute(
-            f"CREATE TRIGGER {table}_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON platform.{table} "
+            f"CREATE TRIGGER {table}_notify AFTER INSERT OR UPDATE OR DELETE ON platform.{table} "
+            "FOR EACH ROW EXECUTE FUNCTION platform.notify_catalog_changed()"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_notify_truncate AFTER TRUNCATE ON platform.{table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION platform.notify_catalog_changed()"
         )
 
@@ -150,6 +170,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("tenants", "tenant_domains"):
         op.execute(f"DROP TRIGGER IF EXISTS {table}_notify ON platform.{table}")
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_notify_truncate ON platform.{table}")
     op.execute("DROP FUNCTION IF EXISTS platform.notify_catalog_changed()")
     op.execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET search_path', current_database()); END $$")
     op.drop_index(op.f("ix_usage_events_occurred_at"), table_name="usage_events", schema="platform")

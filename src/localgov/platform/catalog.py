@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import asyncpg
@@ -28,6 +28,8 @@ CHANNEL = "localgov_catalog"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 _PORT_RE = re.compile(r"^[0-9]{1,5}$")
+#: Above this many changed tenants at once, one full reload is cheaper than a partial one.
+_PARTIAL_LIMIT = 200
 
 
 class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,33 +129,47 @@ class Catalog:
 
     async def load(self, engine: AsyncEngine) -> None:
         """Read the whole catalog (shared tables, schema-qualified) and swap it in."""
-        async with engine.connect() as conn:
-            tenants = (await conn.execute(select(Tenant.__table__))).mappings().all()
-            domains = (await conn.execute(select(TenantDomain.__table__))).mappings().all()
-        per_tenant: dict[int, list[str]] = {}
-        for d in domains:
-            per_tenant.setdefault(d["tenant_id"], []).append(d["domain"])
-        self.replace(
-            TenantInfo(
-                id=row["id"],
-                dla_code=row["dla_code"],
-                slug=row["slug"],
-                schema=row["schema_name"],
-                name_th=row["name_th"],
-                name_en=row["name_en"],
-                lao_type=row["lao_type"],
-                province_code=row["province_code"],
-                province_th=row["province_th"],
-                province_en=row["province_en"],
-                district_th=row["district_th"],
-                status=row["status"],
-                plan_code=row["plan_code"],
-                enabled_services=frozenset(row["enabled_services"] or ()),
-                domains=tuple(sorted(per_tenant.get(row["id"], ()))),
-            )
-            for row in tenants
-            if row["schema_revision"] is not None  # not yet provisioned: not routable
+        self.replace(await _fetch(engine, None))
+
+    async def reload(self, engine: AsyncEngine, tenant_ids: Collection[int]) -> None:
+        """Re-read only these tenants (a NOTIFY names the ones that changed) and swap the map."""
+        fresh = {t.id: t for t in await _fetch(engine, tenant_ids)}
+        kept = (t for t in self._by_id.values() if t.id not in tenant_ids)
+        self.replace([*kept, *fresh.values()])
+
+
+async def _fetch(engine: AsyncEngine, tenant_ids: Collection[int] | None) -> list[TenantInfo]:
+    tenants_q = select(Tenant.__table__).where(Tenant.schema_revision.is_not(None))  # not yet provisioned: not routable
+    domains_q = select(TenantDomain.__table__)
+    if tenant_ids is not None:
+        tenants_q = tenants_q.where(Tenant.id.in_(list(tenant_ids)))
+        domains_q = domains_q.where(TenantDomain.tenant_id.in_(list(tenant_ids)))
+    async with engine.connect() as conn:
+        tenants = (await conn.execute(tenants_q)).mappings().all()
+        domains = (await conn.execute(domains_q)).mappings().all()
+    per_tenant: dict[int, list[str]] = {}
+    for d in domains:
+        per_tenant.setdefault(d["tenant_id"], []).append(d["domain"])
+    return [
+        TenantInfo(
+            id=row["id"],
+            dla_code=row["dla_code"],
+            slug=row["slug"],
+            schema=row["schema_name"],
+            name_th=row["name_th"],
+            name_en=row["name_en"],
+            lao_type=row["lao_type"],
+            province_code=row["province_code"],
+            province_th=row["province_th"],
+            province_en=row["province_en"],
+            district_th=row["district_th"],
+            status=row["status"],
+            plan_code=row["plan_code"],
+            enabled_services=frozenset(row["enabled_services"] or ()),
+            domains=tuple(sorted(per_tenant.get(row["id"], ()))),
         )
+        for row in tenants
+    ]
 
 
 class CatalogListener:
@@ -165,6 +181,8 @@ class CatalogListener:
         self.dsn = dsn
         self.refresh_s = refresh_s
         self._changed = asyncio.Event()
+        self._pending: set[int] = set()
+        self._full = False
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -177,8 +195,20 @@ class CatalogListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _on_notify(self, *_: Any) -> None:
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload.isdigit():
+            self._pending.add(int(payload))
+        else:
+            self._full = True
         self._changed.set()
+
+    async def _apply(self) -> None:
+        ids, full = self._pending, self._full
+        self._pending, self._full = set(), False
+        if full or len(ids) > _PARTIAL_LIMIT:
+            await self.catalog.load(self.engine)
+        elif ids:
+            await self.catalog.reload(self.engine, ids)
 
     async def _run(self) -> None:
         while True:
@@ -187,14 +217,17 @@ class CatalogListener:
                 conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "localgov-catalog"})
                 await conn.add_listener(CHANNEL, self._on_notify)
                 # Whatever changed while we were not listening is picked up now.
+                self._pending.clear()
                 await self.catalog.load(self.engine)
                 while not conn.is_closed():
-                    with contextlib.suppress(TimeoutError):
+                    try:
                         await asyncio.wait_for(self._changed.wait(), timeout=self.refresh_s)
+                    except TimeoutError:
+                        self._full = True  # the periodic safety net: a full reload
                     # Coalesce a burst of notifications (bulk provisioning) into one reload.
                     await asyncio.sleep(0.05)
                     self._changed.clear()
-                    await self.catalog.load(self.engine)
+                    await self._apply()
             except asyncio.CancelledError:
                 raise
             except Exception:
