@@ -19,12 +19,15 @@ from typing import Any
 
 import asyncpg
 import pytest
+from litestar import Router
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from localgov.kernel.db import create_engine, session_factory, tenant_session
 from localgov.kernel.outbox import Delivery, backoff, deliver_batch, enqueue
-from localgov.kernel.plugins import DeliveryHandler
+from localgov.kernel.plugins import DeliveryHandler, ServicePlugin
+from localgov.platform.catalog import Catalog
+from localgov.worker import Worker
 from tests.conftest import make_settings
 from tests.support import worker_child
 from tests.support.factories import make_tenant
@@ -59,9 +62,7 @@ async def deliver(
     schemas: Mapping[int, str] | None = None,
 ) -> int:
     async with tenant_session(factory, None) as session:
-        return await deliver_batch(
-            session, handlers, schemas or {}, batch_size=batch_size, max_attempts=max_attempts
-        )
+        return await deliver_batch(session, handlers, schemas or {}, batch_size=batch_size, max_attempts=max_attempts)
 
 
 async def rows(engine: AsyncEngine) -> dict[int, Any]:
@@ -211,7 +212,7 @@ async def test_failed_attempt_rolls_back_its_own_writes_only(fresh_engine: Async
     for i in ids:
         expected = ("pending", 1) if i in failed else ("delivered", 1)
         assert (state[i].status, state[i].attempts) == expected, by_topic[i]
-    assert "ValueError: after writing" == state[ids[1]].last_error
+    assert state[ids[1]].last_error == "ValueError: after writing"
     assert "DivisionByZero" in state[ids[3]].last_error or "division by zero" in state[ids[3]].last_error
     assert state[ids[5]].last_error == "RuntimeError: tenant write failed"
     assert await marks(fresh_engine) == {
@@ -239,10 +240,13 @@ async def test_consumer_writes_commit_with_the_delivered_mark(fresh_engine: Asyn
     class Crash(Exception):
         pass
 
-    with pytest.raises(Crash):
+    async def die_before_commit() -> None:
         async with tenant_session(factory, None) as session:
             await deliver_batch(session, {"t.ok": ok}, {}, batch_size=10, max_attempts=3)
             raise Crash  # the worker dies before committing
+
+    with pytest.raises(Crash):
+        await die_before_commit()
     assert (await rows(fresh_engine))[entry_id].status == "pending"
     assert await marks(fresh_engine) == {}
 
@@ -306,7 +310,8 @@ def _fetch(url: str, query: str) -> list[asyncpg.Record]:
         finally:
             await conn.close()
 
-    return _run(go)
+    records: list[asyncpg.Record] = _run(go)
+    return records
 
 
 def _setup_kill_test(url: str) -> list[int]:
@@ -324,10 +329,10 @@ def _setup_kill_test(url: str) -> list[int]:
     return result
 
 
-def _start_worker(url: str, out: Path, log: Path) -> subprocess.Popen[bytes]:
+def _start_worker(url: str, out: Path, log: Path, *stall_after: str) -> subprocess.Popen[bytes]:
     with log.open("ab") as log_file:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, str(WORKER_CHILD), url, str(out), "0.01", str(BATCH)],
+            [sys.executable, str(WORKER_CHILD), url, str(out), "0.01", str(BATCH), *stall_after],
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
@@ -359,10 +364,12 @@ def test_worker_killed_mid_batch_delivers_everything_once(fresh_database_url: st
     ids = _setup_kill_test(url)
     all_ids = set(ids)
 
-    proc = _start_worker(url, out, log)
+    # Half-way through its second batch the consumer hangs: kill it there. Some effects happened
+    # outside the database, and the batch that caused them was not committed.
+    stall_after = BATCH + BATCH // 2
+    proc = _start_worker(url, out, log, str(stall_after))
     try:
-        # Kill it half-way through its second batch: some effects happened, not all were committed.
-        _wait_for(lambda: len(_file_ids(out)) >= BATCH + BATCH // 2, proc, log, timeout=30)
+        _wait_for(lambda: len(_file_ids(out)) >= stall_after, proc, log, timeout=30)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -374,8 +381,10 @@ def test_worker_killed_mid_batch_delivers_everything_once(fresh_database_url: st
     effects_before = set(_file_ids(out))
     delivered_before = _delivered(url)
     assert delivered_before < all_ids, "the kill came too late: everything was delivered"
+    assert len(effects_before) == stall_after
+    assert len(delivered_before) == BATCH
     killed_batch = effects_before - delivered_before
-    assert killed_batch, "the kill did not land inside a batch"
+    assert len(killed_batch) == BATCH // 2
     # The killed batch's database writes died with its transaction.
     seen_before = _fetch(url, "SELECT entry_id, times FROM killtest.seen")
     assert {r["entry_id"] for r in seen_before} == delivered_before
@@ -408,3 +417,45 @@ def test_worker_killed_mid_batch_delivers_everything_once(fresh_database_url: st
     assert set(effects) == all_ids
     assert {i for i, n in effects.items() if n > 1} == killed_batch
     assert max(effects.values()) == 2
+
+
+# --- the worker loop --------------------------------------------------------------------------
+
+
+async def test_worker_survives_a_failing_tick_and_stops_when_told(fresh_database_url: str) -> None:
+    settings = make_settings(fresh_database_url, worker_poll_s=0.01)
+    engine = create_engine(settings)
+    try:
+        ids = await enqueue_many(session_factory(engine), ["t.ok"] * 3)
+    finally:
+        await engine.dispose()
+    delivered: list[int] = []
+
+    async def ok(delivery: Delivery) -> None:
+        delivered.append(delivery.id)
+
+    plugin = ServicePlugin(
+        slug="outboxtest",
+        title_th="ทดสอบ",
+        title_en="Outbox test",
+        router=Router(path="/v1/outboxtest", route_handlers=[]),
+        handlers={"t.ok": ok},
+    )
+    worker = Worker(settings, [plugin])
+    real_tick = worker.tick
+    ticks = 0
+
+    async def tick(factory: async_sessionmaker[AsyncSession], catalog: Catalog) -> int:
+        nonlocal ticks
+        ticks += 1
+        if ticks == 1:
+            raise ConnectionError("the database went away")
+        handled = await real_tick(factory, catalog)
+        if delivered:
+            worker.stopping.set()
+        return handled
+
+    worker.tick = tick  # type: ignore[method-assign]
+    await asyncio.wait_for(worker.run(), timeout=20)
+    assert ticks == 2
+    assert delivered == ids

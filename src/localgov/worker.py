@@ -56,11 +56,23 @@ class Worker:
             async with tenant_session(factory, None) as session:
                 await register_jobs(session, self.jobs)
             log.info("worker_started", handlers=sorted(self.handlers), jobs=[j.name for j in self.jobs])
+            failures = 0
             while not self.stopping.is_set():
-                delivered = await self.tick(factory, catalog)
+                try:
+                    delivered = await self.tick(factory, catalog)
+                    failures = 0
+                except Exception:
+                    # A database restart or a batch that cannot commit must not end the worker:
+                    # log it, back off (up to a minute) and try again.
+                    failures += 1
+                    log.exception("worker_tick_failed", failures=failures)
+                    delivered = 0
                 if delivered == 0:
+                    pause = min(
+                        self.settings.worker_poll_s * 2 ** min(failures, 10), max(60.0, self.settings.worker_poll_s)
+                    )
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stopping.wait(), timeout=self.settings.worker_poll_s)
+                        await asyncio.wait_for(self.stopping.wait(), timeout=pause)
         finally:
             await listener.stop()
             await engine.dispose()
@@ -77,6 +89,8 @@ class Worker:
                 batch_size=self.settings.worker_batch_size,
                 max_attempts=self.settings.outbox_max_attempts,
             )
+        if self.stopping.is_set():
+            return handled  # told to stop: no new job run starts
         active = [t for t in catalog.all() if t.status == "active"]
         tenants_for_job = {
             name: [t for t in active if slug in t.enabled_services] for name, slug in self._job_service.items()

@@ -1,6 +1,6 @@
 """A real ``localgov`` worker in a process of its own, for the kill test of the outbox.
 
-Usage: ``python worker_child.py DATABASE_URL OUT_FILE [DELAY_S [BATCH_SIZE]]``.
+Usage: ``python worker_child.py DATABASE_URL OUT_FILE DELAY_S BATCH_SIZE [STALL_AFTER]``.
 
 The worker carries one test plugin whose consumer of ``killtest.work``
 
@@ -8,13 +8,16 @@ The worker carries one test plugin whose consumer of ``killtest.work``
   so that write commits exactly when the entry is marked delivered;
 * spends ``DELAY_S`` in the database (a slow-ish consumer, so a kill lands inside a batch);
 * appends the entry id to ``OUT_FILE``: an effect outside the database, which a killed batch
-  repeats after the restart.
+  repeats after the restart;
+* with ``STALL_AFTER``, hangs (inside its batch) after that many deliveries of this process, so
+  the test can kill it mid-batch without racing the clock.
 
 SIGTERM (or SIGINT) stops the worker after its current batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -36,8 +39,11 @@ SETUP_SQL = (
 )
 
 
-def make_plugin(out_fd: int, delay_s: float) -> ServicePlugin:
+def make_plugin(out_fd: int, delay_s: float, stall_after: int | None = None) -> ServicePlugin:
+    handled = 0
+
     async def consume(delivery: Delivery) -> None:
+        nonlocal handled
         await delivery.session.execute(
             text(
                 "INSERT INTO killtest.seen AS s (entry_id, times) VALUES (:id, 1)"
@@ -48,6 +54,9 @@ def make_plugin(out_fd: int, delay_s: float) -> ServicePlugin:
         await delivery.session.execute(text("SELECT pg_sleep(:s)"), {"s": delay_s})
         # Unbuffered: once written, a SIGKILL cannot take it back.
         os.write(out_fd, f"{delivery.id}\n".encode())
+        handled += 1
+        if handled == stall_after:
+            await asyncio.sleep(3600)  # waiting to be killed
 
     return ServicePlugin(
         slug="killtest",
@@ -60,8 +69,8 @@ def make_plugin(out_fd: int, delay_s: float) -> ServicePlugin:
 
 def main(argv: Sequence[str]) -> int:
     database_url, out_file = argv[1], argv[2]
-    delay_s = float(argv[3]) if len(argv) > 3 else 0.015
-    batch_size = int(argv[4]) if len(argv) > 4 else 20
+    delay_s, batch_size = float(argv[3]), int(argv[4])
+    stall_after = int(argv[5]) if len(argv) > 5 else None
     settings = Settings(
         database_url=database_url,
         env="test",
@@ -73,7 +82,7 @@ def main(argv: Sequence[str]) -> int:
     configure_logging(settings.log_level, json=True)
     out_fd = os.open(out_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        run_worker(settings, [make_plugin(out_fd, delay_s)])
+        run_worker(settings, [make_plugin(out_fd, delay_s, stall_after)])
     finally:
         os.close(out_fd)
     return 0

@@ -9,7 +9,7 @@ transaction, so one tenant's failure neither stops nor undoes the others.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import structlog
 from sqlalchemy import DateTime, Integer, String, Text, func, select
@@ -57,7 +57,7 @@ async def register_jobs(session: AsyncSession, jobs: Iterable[ScheduledJob]) -> 
 async def run_due_jobs(
     factory: async_sessionmaker[AsyncSession],
     jobs: Sequence[ScheduledJob],
-    tenants_for_job: dict[str, Sequence[TenantRef]],
+    tenants_for_job: Mapping[str, Sequence[TenantRef]],
 ) -> list[str]:
     """Run every job that is due and not being run by another worker; returns the names run."""
     by_name = {job.name: job for job in jobs}

@@ -13,6 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from localgov.kernel.db import SharedBase, session_tenant_id
 from localgov.kernel.plugins import UsageMeter
 
+#: ``quantity`` is ``numeric(20, 4)``: at most 16 digits before the point and 4 after it.
+_MAX_QUANTITY = Decimal(10) ** 16
+_QUANTUM_EXPONENT = -4
+
 
 class UsageEvent(SharedBase):
     """One metered event of one tenant; ``key`` makes a retried request count once."""
@@ -38,6 +42,12 @@ async def record_usage(session: AsyncSession, meter: UsageMeter, quantity: Decim
     amount = Decimal(quantity)
     if not amount.is_finite() or amount < 0:
         raise ValueError("usage quantity must be a finite, non-negative number")
+    if amount >= _MAX_QUANTITY:
+        raise ValueError("usage quantity must be below 10**16")
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < _QUANTUM_EXPONENT:
+        # The column would round it silently (0.00001 would be stored as 0).
+        raise ValueError("usage quantity must have at most 4 decimal places")
     if not key or len(key) > 200:
         raise ValueError("usage key must have 1 to 200 characters")
     stmt = (
