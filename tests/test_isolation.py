@@ -135,3 +135,16 @@ async def test_connection_recycled_after_serving_many_tenants(settings: Settings
         await engine.dispose()
     # The first connection served two tenants and was replaced before the third.
     assert pids[0] == pids[1] != pids[2]
+
+
+async def test_a_savepoint_keeps_the_transactions_search_path(engine: AsyncEngine) -> None:
+    first = await make_tenant(engine)
+    second = await make_tenant(engine)
+    factory = session_factory(engine)
+    async with tenant_session(factory, first) as session:
+        async with session.begin_nested():
+            assert (await session.execute(text("SELECT current_schema()"))).scalar() == first.schema
+        # A consumer that moved the path on purpose keeps it across its own savepoints.
+        await session.execute(text("SELECT set_config('search_path', :p, true)"), {"p": second.schema})
+        async with session.begin_nested():
+            assert (await session.execute(text("SELECT current_schema()"))).scalar() == second.schema

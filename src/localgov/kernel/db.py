@@ -76,6 +76,10 @@ class TenantBoundSession(Session):
 
 @event.listens_for(TenantBoundSession, "after_begin")
 def _bind_search_path(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    if transaction.nested:
+        # A savepoint lives inside a transaction whose search path is already set (and a consumer
+        # may have moved it on purpose); resetting it here would silently undo that.
+        return
     schema = session.info.get(_INFO_SCHEMA)
     connection.execute(_SET_SEARCH_PATH, {"path": schema or VOID_SCHEMA})
     if schema:

@@ -68,9 +68,7 @@ class OutboxEntry(SharedBase):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-async def enqueue(
-    session: AsyncSession, topic: str, payload: dict[str, Any], *, tenant_id: int | None
-) -> OutboxEntry:
+async def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any], *, tenant_id: int | None) -> OutboxEntry:
     """Write a message in the caller's transaction."""
     entry = OutboxEntry(topic=topic, payload=payload, tenant_id=tenant_id)
     session.add(entry)
@@ -143,7 +141,9 @@ async def deliver_batch(
         except Exception as exc:
             entry.attempts += 1
             entry.last_error = f"{type(exc).__name__}: {exc}"[:4000]
-            if entry.attempts >= max_attempts or isinstance(exc, NoConsumer):
+            # No consumer is retried like any failure: during a rolling deploy an old worker may
+            # claim a topic that only the new code consumes.
+            if entry.attempts >= max_attempts:
                 entry.status = "dead"
                 log.error("outbox_dead", entry_id=entry.id, topic=entry.topic, error=entry.last_error)
             else:
