@@ -17,6 +17,7 @@ from localgov.platform.migrate import upgrade_shared
 from localgov.settings import Settings
 from tests.support.database import admin_url, create_database, drop_database
 from tests.support.demo_plugin import DEMO
+from tests.support.tokens import TEST_SECRET, install_test_key
 
 #: Tests serve tenants at ``<slug>.localgov.test``; the operator at ``localgov.test``.
 BASE = "localgov.test"
@@ -31,6 +32,8 @@ async def _migrated_database(admin: str) -> str:
     engine = create_engine(Settings(database_url=url, env="test"))
     try:
         await upgrade_shared(engine)
+        async with engine.begin() as conn:
+            await install_test_key(conn)
     finally:
         await engine.dispose()
     return url
@@ -62,6 +65,7 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "database_url": url,
         "env": "test",
         "base_domain": BASE,
+        "secret_key": TEST_SECRET,
         "log_level": "WARNING",
         "db_pool_size": 5,
         "db_max_overflow": 0,

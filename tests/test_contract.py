@@ -18,6 +18,7 @@ from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.demo_plugin import DEMO
 from tests.support.factories import make_tenant
+from tests.support.tokens import bearer
 
 PLUGINS = [*REGISTRY, DEMO]
 
@@ -98,18 +99,26 @@ async def test_validation_error_is_a_problem(engine: AsyncEngine, client_for: Cl
     tenant = await make_tenant(engine, services=["demo"])
     async with client_for() as client:
         response = await client.post(
-            "/v1/demo/pings", json={"message": ""}, headers={**host(tenant.slug), "Idempotency-Key": "k"}
+            "/v1/demo/pings",
+            json={"message": ""},
+            headers={**host(tenant.slug), **bearer(tenant, roles=["demo.clerk"]), "Idempotency-Key": "k"},
         )
         assert response.status_code == 400
         assert response.headers["content-type"] == "application/problem+json"
         body = response.json()
         assert body["code"] == "validation_error"
         assert body["errors"]
-        missing_header = await client.post("/v1/demo/pings", json={"message": "x"}, headers=host(tenant.slug))
+        missing_header = await client.post(
+            "/v1/demo/pings",
+            json={"message": "x"},
+            headers={**host(tenant.slug), **bearer(tenant, roles=["demo.clerk"])},
+        )
         assert missing_header.status_code == 400
         assert missing_header.json()["code"] == "validation_error"
         not_json = await client.post(
-            "/v1/demo/pings", content=b"{not json", headers={**host(tenant.slug), "Idempotency-Key": "k"}
+            "/v1/demo/pings",
+            content=b"{not json",
+            headers={**host(tenant.slug), **bearer(tenant, roles=["demo.clerk"]), "Idempotency-Key": "k"},
         )
         assert not_json.status_code == 400
         assert not_json.headers["content-type"] == "application/problem+json"
@@ -118,19 +127,33 @@ async def test_validation_error_is_a_problem(engine: AsyncEngine, client_for: Cl
         assert wrong_method.json()["code"] == "method_not_allowed"
 
 
-async def test_operator_tenant_list_is_off_by_default(
+async def test_operator_tenant_list_is_off_by_default_and_guarded(
     engine: AsyncEngine, database_url: str, client_for: ClientFactory
 ) -> None:
     tenant = await make_tenant(engine)
+    admin = {"Host": BASE, **bearer(None, kind="operator", roles=["platform_admin"])}
     async with client_for() as client:
-        assert (await client.get("/v1/tenants", headers={"Host": BASE})).status_code == 404
+        assert (await client.get("/v1/tenants", headers=admin)).status_code == 404
     async with client_for(settings_=make_settings(database_url, operator_tenant_list_enabled=True)) as client:
-        on_tenant_host = await client.get("/v1/tenants", headers=host(tenant.slug))
+        on_tenant_host = await client.get("/v1/tenants", headers={**admin, **host(tenant.slug)})
         assert on_tenant_host.status_code == 404
+        anonymous = await client.get("/v1/tenants", headers={"Host": BASE})
+        assert anonymous.status_code == 401
+        assert anonymous.json()["code"] == "missing_token"
+        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        wrong_role = await client.get(
+            "/v1/tenants", headers={"Host": BASE, **bearer(None, kind="operator", roles=["support"])}
+        )
+        assert wrong_role.status_code == 403
+        assert wrong_role.json()["code"] == "forbidden"
+        tenant_staff = await client.get(
+            "/v1/tenants", headers={"Host": BASE, **bearer(tenant, kind="staff", roles=["platform_admin"])}
+        )
+        assert tenant_staff.status_code == 401
         seen: list[dict[str, Any]] = []
         after = 0
         while True:
-            page = await client.get("/v1/tenants", params={"limit": 2, "after_id": after}, headers={"Host": BASE})
+            page = await client.get("/v1/tenants", params={"limit": 2, "after_id": after}, headers=admin)
             assert page.status_code == 200
             seen.extend(page.json()["items"])
             after = page.json()["next_after_id"]
@@ -138,7 +161,7 @@ async def test_operator_tenant_list_is_off_by_default(
                 break
         assert tenant.slug in {t["slug"] for t in seen}
         assert len({t["id"] for t in seen}) == len(seen)
-        bad = await client.get("/v1/tenants", params={"limit": 0}, headers={"Host": BASE})
+        bad = await client.get("/v1/tenants", params={"limit": 0}, headers=admin)
         assert bad.status_code == 400
         assert bad.json()["code"] == "validation_error"
 

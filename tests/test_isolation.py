@@ -14,6 +14,7 @@ from localgov.kernel.db import create_engine, session_factory, tenant_session
 from localgov.settings import Settings
 from tests.conftest import ClientFactory, host, make_settings
 from tests.support.factories import make_tenant
+from tests.support.tokens import bearer
 
 
 async def test_same_ids_each_host_reads_its_own_rows(engine: AsyncEngine, client_for: ClientFactory) -> None:
@@ -104,7 +105,7 @@ async def test_request_transaction_rolls_back_on_error(engine: AsyncEngine, clie
         response = await client.post(
             "/v1/demo/pings",
             json={"message": "fail-after-write"},
-            headers={**host(tenant.slug), "Idempotency-Key": "k1"},
+            headers={**host(tenant.slug), **bearer(tenant, roles=["demo.clerk"]), "Idempotency-Key": "k1"},
         )
         assert response.status_code == 409
         assert response.json()["code"] == "demo_failure"

@@ -17,6 +17,7 @@ from localgov.platform.catalog import TenantInfo
 from tests.conftest import ClientFactory, host
 from tests.support.demo_plugin import PINGS
 from tests.support.factories import make_tenant
+from tests.support.tokens import bearer
 
 
 async def usage_of(engine: AsyncEngine, tenant: TenantInfo) -> list[Any]:
@@ -38,7 +39,7 @@ async def outbox_of(engine: AsyncEngine, tenant: TenantInfo) -> list[Any]:
 
 
 def ping_headers(tenant: TenantInfo, key: str) -> dict[str, str]:
-    return {**host(tenant.slug), "Idempotency-Key": key}
+    return {**host(tenant.slug), **bearer(tenant, roles=["demo.clerk"]), "Idempotency-Key": key}
 
 
 async def test_ping_writes_one_usage_event_and_one_outbox_row(engine: AsyncEngine, client_for: ClientFactory) -> None:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Server, ServerVariable, Tag
+from litestar.openapi.spec import Components, SecurityScheme, Server, ServerVariable, Tag
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov import __version__
+from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, AuthPolicy
+from localgov.kernel.auth.keys import KeyStore
+from localgov.kernel.auth.views import WellKnownController
 from localgov.kernel.db import create_engine, session_factory
 from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging
@@ -64,7 +70,10 @@ def create_app(
 
         plugins = REGISTRY
     configure_logging(settings.log_level, settings.log_json)
+    if not settings.secret_key:
+        raise ValueError("create_app needs LOCALGOV_SECRET_KEY; `localgov serve` makes one in development mode")
     catalog = Catalog(settings.base_domain)
+    keys = KeyStore(settings.secret_key)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -77,31 +86,37 @@ def create_app(
             await listener.start()
         else:
             await catalog.load(eng)
+        await keys.load(eng)
+        key_refresh = asyncio.create_task(_refresh_keys(keys, eng, settings.key_refresh_s), name="key-refresh")
         try:
             yield
         finally:
+            key_refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await key_refresh
             await listener.stop()
             if own_engine:
                 await eng.dispose()
 
-    handlers: list[Any] = [HealthController, MetricsController, TenantProfileController]
+    handlers: list[Any] = [HealthController, MetricsController, TenantProfileController, WellKnownController]
     if settings.operator_tenant_list_enabled:
         handlers.append(OperatorTenantsController)
     handlers.extend(_plugin_router(p) for p in plugins)
     tags = [
         Tag(name="Tenant profile", description="The LAO served at the request's host"),
         Tag(name="Health", description="Liveness and readiness probes"),
+        Tag(name="Keys and metadata", description="JWKS and OAuth 2.0 authorization server metadata"),
     ]
     if settings.operator_tenant_list_enabled:
         tags.append(Tag(name="Tenants (operator)", description="The platform's tenant catalog"))
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         middleware=[RequestContextMiddleware()],
         before_send=[add_request_id_header],
         exception_handlers=exception_handlers(),
         dependencies={"db_session": Provide(provide_db_session)},
-        state=State(_initial_state(settings, catalog, plugins)),
+        state=State({**_initial_state(settings, catalog, plugins), "signing_keys": keys}),
         openapi_config=OpenAPIConfig(
             title="localgov API",
             version=__version__,
@@ -112,7 +127,19 @@ def create_app(
                 "Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code`."
             ),
             # The API document is the same on every host: integrators fetch it from any of them.
-            openapi_router=Router(path="/schema", route_handlers=[], opt={"surface": "any"}, include_in_schema=False),
+            openapi_router=Router(
+                path="/schema", route_handlers=[], opt={"surface": "any", AUTH_OPT: PUBLIC}, include_in_schema=False
+            ),
+            components=Components(
+                security_schemes={
+                    BEARER: SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="An RFC 9068 access token issued for this host (ES256, `typ: at+jwt`).",
+                    )
+                }
+            ),
             render_plugins=[JsonRenderPlugin()],
             servers=[
                 Server(
@@ -130,6 +157,32 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+    unguarded = unguarded_routes(app)
+    if unguarded:
+        raise ValueError(f"routes without an auth policy: {', '.join(unguarded)}")
+    return app
+
+
+def unguarded_routes(app: Litestar) -> list[str]:
+    """Every route handler that declares no auth policy (must be empty)."""
+    out: list[str] = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if set(getattr(handler, "http_methods", ())) == {"OPTIONS"}:
+                continue  # Litestar's automatic OPTIONS answers: only the Allow header, no data
+            handler.resolve_opts()  # merge the opt of the layers above (router, controller)
+            if not isinstance(handler.opt.get(AUTH_OPT), AuthPolicy):
+                out.append(f"{'/'.join(sorted(getattr(handler, 'http_methods', ())))} {route.path}")
+    return out
+
+
+async def _refresh_keys(keys: KeyStore, engine: AsyncEngine, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await keys.load(engine)
+        except Exception:
+            structlog.get_logger("localgov.auth").exception("key_refresh_failed")
 
 
 def _initial_state(settings: Settings, catalog: Catalog, plugins: Sequence[ServicePlugin]) -> dict[str, Any]:

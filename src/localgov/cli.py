@@ -15,7 +15,11 @@ from localgov.settings import Settings, SettingsError
 
 
 def _settings_with_database(settings: Settings) -> Settings:
-    """In development mode (no database URL) start the embedded server and use it."""
+    """In development mode start the embedded server (no database URL) and keep a secret key file."""
+    if not settings.secret_key and settings.env != "production":
+        from localgov.devdb import development_secret
+
+        settings = msgspec.structs.replace(settings, secret_key=development_secret(settings.data_path))
     if settings.database_url:
         return settings
     if settings.env == "production":
@@ -46,7 +50,10 @@ async def _migrate(settings: Settings, check: bool, processes: int, verify: bool
                 print("shared schema: behind head")
                 return 1
         else:
+            from localgov.kernel.auth.keys import ensure_key
+
             await upgrade_shared(engine)
+            await ensure_key(engine, settings.secret_key)
         report = await migrate_tenants(
             engine,
             settings.database_url,
@@ -136,6 +143,22 @@ async def _list(settings: Settings) -> int:
     return 0
 
 
+async def _rotate_key(settings: Settings) -> int:
+    from localgov.kernel.auth.keys import rotate_key
+    from localgov.kernel.db import create_engine
+
+    engine = create_engine(settings)
+    try:
+        # The old key verifies until every token it signed has expired, with a margin for clock skew.
+        kid = await rotate_key(
+            engine, settings.secret_key, publish_s=settings.key_publish_s, overlap_s=settings.access_token_ttl_s + 120
+        )
+    finally:
+        await engine.dispose()
+    print(f"new signing key {kid}: published now, signs in {settings.key_publish_s} s")
+    return 0
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
@@ -174,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify", action="store_true", help="read every schema's alembic_version, not the catalog's mirror"
     )
     migrate.add_argument("--processes", type=int, default=0, help="parallel worker processes (0: one per CPU)")
+    keys = sub.add_parser("keys", help="token-signing keys")
+    keys.add_subparsers(dest="keys_command", required=True).add_parser(
+        "rotate", help="add a new signing key; the current one keeps verifying until its tokens expire"
+    )
     tenants = sub.add_parser("tenants", help="the tenant catalog")
     tsub = tenants.add_subparsers(dest="tenants_command", required=True)
     sync = tsub.add_parser("sync", help="make the catalog match tenants.yaml (create, update, provision)")
@@ -206,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         return asyncio.run(_migrate(settings, args.check, args.processes, args.verify))
+    if args.command == "keys":
+        return asyncio.run(_rotate_key(settings))
     if args.command == "tenants":
         if args.tenants_command == "sync":
             return asyncio.run(_sync(settings, args.file or Path(settings.tenants_file)))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import warnings
 from pathlib import Path
 
@@ -25,6 +27,17 @@ def start_embedded(data_dir: Path) -> str:
     admin_uri: str = server.get_uri()
     asyncio.run(_ensure_database(admin_uri, DEV_DATABASE))
     return server.get_uri(DEV_DATABASE).replace("postgresql://postgres:@", "postgresql://postgres@")
+
+
+def development_secret(data_dir: Path) -> str:
+    """A secret key kept in the data folder (mode 0600), made on first use. Development only."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 async def _ensure_database(admin_uri: str, name: str) -> None:

@@ -6,6 +6,7 @@ from sqlalchemy import MetaData
 
 
 def shared_metadata() -> MetaData:
+    import localgov.kernel.auth.keys
     import localgov.kernel.jobs
     import localgov.kernel.outbox
     import localgov.kernel.usage

@@ -51,6 +51,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     outbox_max_attempts: int = 8
     migrate_processes: int = 0  # 0: one per CPU
     tenants_file: str = "tenants.yaml"
+    #: Encrypts the private signing keys at rest. Required outside development (>= 32 characters).
+    secret_key: str = ""
+    access_token_ttl_s: int = 300
+    #: A rotated-in key is published this long before it signs (every process reloads keys faster).
+    key_publish_s: int = 120
+    #: How often each process re-reads the signing keys.
+    key_refresh_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.database_url and not self.database_url.startswith(
@@ -64,6 +71,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 raise SettingsError(f"LOCALGOV_{name.upper()} must be at least 1")
         if self.db_max_overflow < 0 or self.migrate_processes < 0:
             raise SettingsError("LOCALGOV_DB_MAX_OVERFLOW and LOCALGOV_MIGRATE_PROCESSES must be >= 0")
+        if self.secret_key and len(self.secret_key) < 32:
+            raise SettingsError("LOCALGOV_SECRET_KEY must have at least 32 characters")
+        if self.env == "production" and not self.secret_key:
+            raise SettingsError("LOCALGOV_SECRET_KEY is required in production")
+        if not 30 <= self.access_token_ttl_s <= 3600:
+            raise SettingsError("LOCALGOV_ACCESS_TOKEN_TTL_S must be between 30 and 3600")
+        if self.key_publish_s <= self.key_refresh_s:
+            raise SettingsError("LOCALGOV_KEY_PUBLISH_S must exceed LOCALGOV_KEY_REFRESH_S")
         if self.outbox_max_attempts < 1 or self.worker_batch_size < 1:
             raise SettingsError("LOCALGOV_OUTBOX_MAX_ATTEMPTS and LOCALGOV_WORKER_BATCH_SIZE must be >= 1")
 
@@ -97,5 +112,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict safe to log: the password of the database URL is masked."""
         out = msgspec.structs.asdict(self)
+        out["secret_key"] = "***" if self.secret_key else ""
         out["database_url"] = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.database_url)
         return out

@@ -16,6 +16,7 @@ from litestar.params import HeaderParameter, JSONBody
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.auth.guards import PUBLIC, client, guarded, staff
 from localgov.kernel.errors import DomainError, problem_responses
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.outbox import Delivery, enqueue
@@ -41,13 +42,19 @@ class PingOut(msgspec.Struct):
     outbox_id: int
 
 
-@get("/whoami", operation_id="demoWhoAmI", tags=["Demo"], responses=problem_responses(404))
+@get("/whoami", operation_id="demoWhoAmI", tags=["Demo"], responses=problem_responses(404), **guarded(PUBLIC))
 async def whoami(request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> WhoAmI:
     row = (await db_session.execute(text("SELECT current_schema(), phone FROM profile WHERE id = 1"))).one()
     return WhoAmI(slug=current_tenant(request).slug, schema=row[0], phone=row[1])
 
 
-@post("/pings", operation_id="demoPing", tags=["Demo"], responses=problem_responses(404, 409))
+@post(
+    "/pings",
+    operation_id="demoPing",
+    tags=["Demo"],
+    responses=problem_responses(401, 403, 404, 409),
+    **guarded(staff("demo.clerk") | client("demo.write")),
+)
 async def ping(
     request: Request[Any, Any, Any],
     data: JSONBody[PingIn],
@@ -91,7 +98,7 @@ DEMO = ServicePlugin(
     title_th="บริการทดสอบ",
     title_en="Demo service",
     router=Router(path="/v1/demo", route_handlers=[whoami, ping]),
-    roles=(Role(code="demo.viewer", title_th="ผู้ดู", title_en="Viewer", permissions=("demo.read",)),),
+    roles=(Role(code="demo.clerk", title_th="เจ้าหน้าที่ทดสอบ", title_en="Clerk", permissions=("demo.write",)),),
     meters=(PINGS,),
     jobs=(ScheduledJob(name="demo.tick", every=dt.timedelta(seconds=1), run=tick, per_tenant=True),),
     handlers={"demo.pinged": on_pinged},

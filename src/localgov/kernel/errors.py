@@ -42,6 +42,8 @@ class DomainError(Exception):
     code: str = "error"
     status: int = 400
     title: str = "Request failed"
+    #: Response headers the error implies (``WWW-Authenticate`` on a 401, for example).
+    headers: dict[str, str] | None = None
 
     def __init__(
         self,
@@ -147,7 +149,9 @@ def domain_error_to_problem(exc: DomainError, request_id: str | None, instance: 
 
 
 def _handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
-    return problem_response(domain_error_to_problem(exc, _request_id(request), request.scope.get("path")))
+    return problem_response(
+        domain_error_to_problem(exc, _request_id(request), request.scope.get("path")), headers=exc.headers
+    )
 
 
 def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:

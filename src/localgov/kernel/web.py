@@ -23,6 +23,8 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy
+from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
 from localgov.kernel.db import session_for
 from localgov.kernel.errors import (
     DomainError,
@@ -102,17 +104,26 @@ class RequestContextMiddleware(ASGIMiddleware):
     def _resolve_tenant(scope: Scope, state: State) -> None:
         handler: BaseRouteHandler = scope["route_handler"]
         surface: Surface = handler.opt.get("surface", "tenant")
+        policy: AuthPolicy | None = handler.opt.get(AUTH_OPT)
+        if policy is None and set(getattr(handler, "http_methods", ())) == {"OPTIONS"}:
+            policy = PUBLIC  # Litestar's automatic OPTIONS answer: the Allow header and nothing else
+        if policy is None:  # create_app refuses such routes; never serve one by accident
+            raise RuntimeError(f"route {scope.get('path_template')} declares no auth policy")
         if surface == "any":
+            if not policy.public:
+                raise RuntimeError("routes served on any host must be public")
             return
         from localgov.platform.catalog import OperatorHost
 
         match = state.catalog.resolve(_host_header(scope))
         if match is None:
             raise TenantNotFound()
+        settings = state.settings
         if isinstance(match, OperatorHost):
             if surface != "operator":
                 raise NotFound("This resource is served on a tenant host, not on the operator host.")
             structlog.contextvars.bind_contextvars(tenant="operator")
+            _authorize(scope, state, policy, Audience.operator(settings.base_domain))
             return
         if surface != "tenant":
             raise NotFound("This resource is served on the operator host only.")
@@ -127,6 +138,29 @@ class RequestContextMiddleware(ASGIMiddleware):
         if service is not None and service not in match.enabled_services:
             raise ServiceNotEnabled(data={"service": service})
         scope["state"]["tenant"] = match
+        _authorize(scope, state, policy, Audience.tenant(match.slug, match.dla_code, settings.base_domain))
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+    return None
+
+
+def _authorize(scope: Scope, state: State, policy: AuthPolicy, audience: Audience) -> None:
+    """Apply the route's policy: 401 without a valid token for this host, 403 without the right."""
+    if policy.public:
+        return
+    token = _bearer_token(scope)
+    if not token:
+        raise Unauthenticated("This resource needs a bearer access token.", code="missing_token")
+    principal = verify_access_token(token, state.signing_keys, audience)
+    structlog.contextvars.bind_contextvars(principal=f"{principal.kind}:{principal.subject}")
+    if not policy.admits(principal):
+        raise Forbidden(data={"required": policy.describe()})
+    scope["state"]["principal"] = principal
 
 
 async def add_request_id_header(message: Message, scope: Scope) -> None:
@@ -137,6 +171,14 @@ async def add_request_id_header(message: Message, scope: Scope) -> None:
         state["request_id"] = request_id
         headers = MutableScopeHeaders.from_message(message)
         headers[REQUEST_ID_HEADER] = request_id
+
+
+def current_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The verified caller of a guarded route."""
+    principal = request.scope.get("state", {}).get("principal")
+    if not isinstance(principal, Principal):
+        raise Unauthenticated(code="missing_token")
+    return principal
 
 
 def current_tenant(request: Request[Any, Any, Any]) -> Any:

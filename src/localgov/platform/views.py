@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, operator
 from localgov.kernel.errors import Unavailable, problem_responses
 from localgov.kernel.web import current_tenant
 from localgov.platform.catalog import TenantInfo
@@ -86,7 +87,7 @@ class HealthOut(msgspec.Struct):
 class TenantProfileController(Controller):
     path = "/v1/tenant"
     tags = ["Tenant profile"]
-    opt = {"surface": "tenant"}
+    opt = {"surface": "tenant", AUTH_OPT: PUBLIC}  # the public profile, by design
 
     @get(
         "/",
@@ -127,13 +128,14 @@ class TenantProfileController(Controller):
 class OperatorTenantsController(Controller):
     path = "/v1/tenants"
     tags = ["Tenants (operator)"]
-    opt = {"surface": "operator"}
+    opt = {"surface": "operator", AUTH_OPT: operator("platform_admin", "billing_admin")}
+    security = [{BEARER: []}]
 
     @get(
         "/",
         operation_id="listTenants",
         summary="List tenants in the catalog (operator host)",
-        responses=problem_responses(404),
+        responses=problem_responses(401, 403, 404),
     )
     async def list_tenants(
         self,
@@ -189,7 +191,7 @@ class OperatorTenantsController(Controller):
 class HealthController(Controller):
     path = "/health"
     tags = ["Health"]
-    opt = {"surface": "any"}
+    opt = {"surface": "any", AUTH_OPT: PUBLIC}  # probes carry no credentials
 
     @get("/live", operation_id="getLiveness", summary="The process is up", responses=problem_responses())
     async def live(self) -> HealthOut:
@@ -229,7 +231,8 @@ class HealthController(Controller):
 class MetricsController(Controller):
     path = "/metrics"
     tags = ["Health"]
-    opt = {"surface": "any"}
+    # Aggregates without tenant labels; restrict it at the load balancer in production.
+    opt = {"surface": "any", AUTH_OPT: PUBLIC}
     include_in_schema = False
 
     @get("/", operation_id="getMetrics", media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,170 @@
+"""JWT access tokens in the RFC 9068 profile, verified locally (no database round trip).
+
+Header: ``{"alg": "ES256", "typ": "at+jwt", "kid": …}`` and nothing else: a token carrying
+``jku``, ``jwk``, ``x5u`` or any other header is refused, as is any algorithm but ES256 (so
+``alg: none`` and HS256-signed-with-the-public-key attacks cannot apply). Claims: ``iss`` (the
+host's issuer), ``aud`` (one LAO, or the operator), ``sub``, ``client_id``, ``iat``, ``nbf``,
+``exp``, ``jti``, ``scope``, plus ``lgv_kind`` (staff, citizen, client, operator) and ``roles``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import secrets
+from typing import Any, Literal
+
+import msgspec
+import structlog
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from localgov.kernel.auth.keys import ALGORITHM, KeyStore
+from localgov.kernel.errors import DomainError
+
+log = structlog.get_logger("localgov.auth")
+
+PrincipalKind = Literal["staff", "citizen", "client", "operator"]
+_ALLOWED_HEADERS = {"alg", "typ", "kid"}
+_ACCESS_TYPES = {"at+jwt", "application/at+jwt"}
+#: Clock skew tolerated between replicas, in seconds.
+LEEWAY_S = 30
+
+
+class Unauthenticated(DomainError):
+    code = "invalid_token"
+    status = 401
+    title = "Authentication required"
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+    title = "Not allowed"
+
+
+class Audience(msgspec.Struct, frozen=True):
+    """Who a token is for: one LAO (by DLA code) or the operator, and the issuer name of that host."""
+
+    issuer: str
+    audience: str
+
+    @classmethod
+    def tenant(cls, slug: str, dla_code: str, base_domain: str) -> Audience:
+        return cls(issuer=f"https://{slug}.{base_domain}", audience=f"urn:localgov:lao:{dla_code}")
+
+    @classmethod
+    def operator(cls, base_domain: str) -> Audience:
+        return cls(issuer=f"https://{base_domain}", audience="urn:localgov:operator")
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """Who is calling, as proven by a verified access token."""
+
+    kind: PrincipalKind
+    subject: str
+    client_id: str
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    token_id: str
+
+
+def issue_access_token(
+    keys: KeyStore,
+    audience: Audience,
+    *,
+    kind: PrincipalKind,
+    subject: str,
+    client_id: str,
+    roles: frozenset[str] = frozenset(),
+    scopes: frozenset[str] = frozenset(),
+    ttl_s: int,
+    now: dt.datetime | None = None,
+) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    key = keys.signing_key(now)
+    iat = int(now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": audience.issuer,
+        "aud": audience.audience,
+        "sub": subject,
+        "client_id": client_id,
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + ttl_s,
+        "jti": secrets.token_urlsafe(16),
+        "lgv_kind": kind,
+        "roles": sorted(roles),
+        "scope": " ".join(sorted(scopes)),
+    }
+    header = {"alg": ALGORITHM, "typ": "at+jwt", "kid": key.kid}
+    return jwt.encode(header, claims, key, algorithms=[ALGORITHM])
+
+
+def _b64json(segment: str) -> dict[str, Any]:
+    padded = segment + "=" * (-len(segment) % 4)
+    value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _reject(reason: str, **data: Any) -> Unauthenticated:
+    log.warning("token_rejected", reason=reason, **data)
+    return Unauthenticated("The access token is not valid here.", data={"reason": reason})
+
+
+def verify_access_token(token: str, keys: KeyStore, expected: Audience, *, now: dt.datetime | None = None) -> Principal:
+    """The principal of a valid token for ``expected``; anything else raises :class:`Unauthenticated`."""
+    now = now or dt.datetime.now(dt.UTC)
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise _reject("malformed")
+    try:
+        header = _b64json(parts[0])
+    except (ValueError, UnicodeError, binascii.Error):
+        raise _reject("malformed") from None
+    if set(header) - _ALLOWED_HEADERS:
+        raise _reject("forbidden_header", headers=sorted(set(header) - _ALLOWED_HEADERS))
+    if header.get("alg") != ALGORITHM:
+        raise _reject("algorithm", alg=str(header.get("alg"))[:20])
+    if str(header.get("typ", "")).lower() not in _ACCESS_TYPES:
+        raise _reject("not_an_access_token")
+    key = keys.verification_key(str(header.get("kid", "")), now)
+    if key is None:
+        raise _reject("unknown_key")
+    try:
+        decoded = jwt.decode(token, key, algorithms=[ALGORITHM])
+    except (JoseError, ValueError):
+        raise _reject("signature") from None
+    claims = decoded.claims
+    ts = now.timestamp()
+    if claims.get("iss") != expected.issuer:
+        raise _reject("issuer")
+    aud = claims.get("aud")
+    if not (aud == expected.audience or (isinstance(aud, list) and expected.audience in aud)):
+        raise _reject("audience")
+    exp, nbf, iat = claims.get("exp"), claims.get("nbf", claims.get("iat")), claims.get("iat")
+    if not (isinstance(exp, int | float) and isinstance(nbf, int | float) and isinstance(iat, int | float)):
+        raise _reject("timestamps")
+    if exp + LEEWAY_S < ts:
+        raise _reject("expired")
+    if nbf - LEEWAY_S > ts:
+        raise _reject("not_yet_valid")
+    kind = claims.get("lgv_kind")
+    if kind not in ("staff", "citizen", "client", "operator") or not claims.get("sub") or not claims.get("jti"):
+        raise _reject("claims")
+    roles, scope = claims.get("roles", []), claims.get("scope", "")
+    if not isinstance(roles, list) or not isinstance(scope, str):
+        raise _reject("claims")
+    return Principal(
+        kind=kind,
+        subject=str(claims["sub"]),
+        client_id=str(claims.get("client_id", "")),
+        roles=frozenset(str(r) for r in roles),
+        scopes=frozenset(scope.split()),
+        token_id=str(claims["jti"]),
+    )

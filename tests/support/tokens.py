@@ -1,0 +1,67 @@
+"""Access tokens for tests, signed by the real key store with one key shared by every test database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+
+from joserfc.jwk import ECKey
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from localgov.kernel.auth.keys import ALGORITHM, KeyStore, SigningKey, encrypt_private
+from localgov.kernel.auth.tokens import Audience, PrincipalKind, issue_access_token
+from localgov.platform.catalog import TenantInfo
+
+TEST_SECRET = "test-secret-key-for-localgov-tests-only-0123456789"
+BASE = "localgov.test"
+TEST_KEY = ECKey.generate_key("P-256", parameters={"kid": "test-key", "alg": ALGORITHM, "use": "sig"}, private=True)
+
+
+async def install_test_key(conn: AsyncConnection) -> None:
+    await conn.execute(
+        insert(SigningKey).values(
+            kid="test-key",
+            alg=ALGORITHM,
+            public_jwk=json.dumps(TEST_KEY.as_dict(private=False)),
+            private_jwk=encrypt_private(TEST_SECRET, TEST_KEY.as_dict(private=True)),
+            activates_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
+        )
+    )
+
+
+class _TestKeys(KeyStore):
+    """Signs with the test key that every test database holds (no database needed to mint)."""
+
+    def signing_key(self, now: dt.datetime | None = None) -> ECKey:
+        return TEST_KEY
+
+
+_KEYS = _TestKeys(TEST_SECRET)
+
+
+def bearer(
+    tenant: TenantInfo | None,
+    *,
+    kind: PrincipalKind = "staff",
+    roles: Iterable[str] = (),
+    scopes: Iterable[str] = (),
+    subject: str = "user-1",
+    ttl_s: int = 300,
+    now: dt.datetime | None = None,
+) -> dict[str, str]:
+    """``Authorization`` header for a principal of ``tenant`` (None: the operator)."""
+    audience = Audience.operator(BASE) if tenant is None else Audience.tenant(tenant.slug, tenant.dla_code, BASE)
+    token = issue_access_token(
+        _KEYS,
+        audience,
+        kind=kind,
+        subject=subject,
+        client_id="test-client",
+        roles=frozenset(roles),
+        scopes=frozenset(scopes),
+        ttl_s=ttl_s,
+        now=now,
+    )
+    return {"Authorization": f"Bearer {token}"}
