@@ -173,6 +173,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         import os
 
         os.environ["LOCALGOV_DATABASE_URL"] = settings.database_url
+        os.environ["LOCALGOV_SECRET_KEY"] = settings.secret_key
         uvicorn.run(
             "localgov.app:create_app_from_env", factory=True, host=host, port=port, workers=workers, log_config=None
         )
