@@ -13,6 +13,7 @@ from localgov.app import create_app
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import ServicePlugin, contract_violations
 from localgov.metadata import tenant_metadata
+from localgov.platform.migrate import tenant_head
 from localgov.plugins import REGISTRY
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
@@ -185,7 +186,8 @@ async def test_health_and_metrics(engine: AsyncEngine, client_for: ClientFactory
         finally:
             async with engine.begin() as conn:
                 await conn.execute(
-                    text("UPDATE platform.tenants SET schema_revision = '0001' WHERE id = :i"), {"i": tenant.id}
+                    text("UPDATE platform.tenants SET schema_revision = :r WHERE id = :i"),
+                    {"r": tenant_head(), "i": tenant.id},
                 )
         metrics = await client.get("/metrics")
         assert metrics.status_code == 200

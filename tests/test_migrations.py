@@ -285,8 +285,8 @@ FAILING_REVISION = '''
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9001"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -305,8 +305,10 @@ def downgrade() -> None:
 def history_with_failing_revision(tmp_path: Path) -> str:
     location = tmp_path / "tenant"
     shutil.copytree(migrations_root() / "tenant", location, ignore=shutil.ignore_patterns("__pycache__"))
-    (location / "versions" / "0002_note.py").write_text(textwrap.dedent(FAILING_REVISION).lstrip())
-    assert tenant_head(str(location)) == "0002"
+    (location / "versions" / "9001_note.py").write_text(
+        textwrap.dedent(FAILING_REVISION).lstrip().replace("{head}", tenant_head())
+    )
+    assert tenant_head(str(location)) == "9001"
     return str(location)
 
 
@@ -315,6 +317,7 @@ async def test_a_failing_migration_is_rolled_back_and_resumable(
 ) -> None:
     engine = fresh_engine
     location = history_with_failing_revision(tmp_path)
+    old, new = tenant_head(), "9001"
     tenants = [await make_tenant(engine) for _ in range(3)]
     bad = tenants[1]
     good = [tenants[0].schema, tenants[2].schema]
@@ -322,14 +325,14 @@ async def test_a_failing_migration_is_rolled_back_and_resumable(
         await conn.execute(text(f"UPDATE {quote_schema(bad.schema)}.profile SET phone = NULL"))
 
     report = await migrate_tenants(engine, fresh_database_url, location=location, processes=2)
-    assert report.head == "0002"
+    assert report.head == new
     assert report.behind == sorted(t.schema for t in tenants)
     by_schema = {r.schema: r for r in report.results}
     assert sorted(by_schema) == report.behind
     for schema in good:
-        assert (by_schema[schema].ok, by_schema[schema].to_revision) == (True, "0002")
+        assert (by_schema[schema].ok, by_schema[schema].to_revision) == (True, new)
     [failed] = report.failed
-    assert (failed.schema, failed.from_revision, failed.to_revision) == (bad.schema, "0001", "0001")
+    assert (failed.schema, failed.from_revision, failed.to_revision) == (bad.schema, old, old)
     assert failed.error is not None
     assert "ck_profile_phone_set" in failed.error
 
@@ -338,20 +341,18 @@ async def test_a_failing_migration_is_rolled_back_and_resumable(
             assert "note" in await column_names(conn, schema, "profile")
         # Rolled back as a whole: the column added before the failing statement is gone too.
         assert "note" not in await column_names(conn, bad.schema, "profile")
-        assert await tenant_revisions(conn) == {good[0]: "0002", bad.schema: "0001", good[1]: "0002"}
-    assert await catalog_revisions(engine) == {good[0]: "0002", bad.schema: "0001", good[1]: "0002"}
+        assert await tenant_revisions(conn) == {good[0]: new, bad.schema: old, good[1]: new}
+    assert await catalog_revisions(engine) == {good[0]: new, bad.schema: old, good[1]: new}
 
     # Fixed data, second run: only the failed schema is touched.
     async with engine.begin() as conn:
         await conn.execute(text(f"UPDATE {quote_schema(bad.schema)}.profile SET phone = '053-000-000'"))
     report = await migrate_tenants(engine, fresh_database_url, location=location, processes=2)
     assert report.behind == [bad.schema]
-    assert [(r.schema, r.ok, r.from_revision, r.to_revision) for r in report.results] == [
-        (bad.schema, True, "0001", "0002")
-    ]
+    assert [(r.schema, r.ok, r.from_revision, r.to_revision) for r in report.results] == [(bad.schema, True, old, new)]
     async with engine.connect() as conn:
         assert "note" in await column_names(conn, bad.schema, "profile")
-    assert set((await catalog_revisions(engine)).values()) == {"0002"}
+    assert set((await catalog_revisions(engine)).values()) == {new}
     assert (await migrate_tenants(engine, fresh_database_url, location=location, check_only=True)).behind == []
 
 

@@ -27,6 +27,7 @@ def run_with(connection: Connection) -> None:
         target_metadata=tenant_metadata(),
         version_table_schema=schema,
         include_schemas=False,
+        include_name=lambda name, type_, _parent: not (type_ == "table" and name == "alembic_version"),
         compare_server_default=True,
     )
     with context.begin_transaction():

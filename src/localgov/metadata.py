@@ -6,9 +6,12 @@ from sqlalchemy import MetaData
 
 
 def shared_metadata() -> MetaData:
+    import localgov.identity.models
+    import localgov.kernel.audit
     import localgov.kernel.auth.keys
     import localgov.kernel.jobs
     import localgov.kernel.outbox
+    import localgov.kernel.ratelimit
     import localgov.kernel.usage
     import localgov.platform.models  # noqa: F401
     from localgov.kernel.db import SharedBase
@@ -17,6 +20,8 @@ def shared_metadata() -> MetaData:
 
 
 def tenant_metadata() -> MetaData:
+    import localgov.identity.models
+    import localgov.kernel.audit
     import localgov.platform.models
     import localgov.plugins  # noqa: F401  (plugins define their tenant tables on import)
     from localgov.kernel.db import TenantBase

@@ -1,0 +1,1 @@
+"""Identity: LAO staff, citizens, integrators' API clients and the operator's staff."""

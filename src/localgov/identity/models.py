@@ -1,0 +1,179 @@
+"""Accounts, credentials and sessions. Secrets are never stored: only argon2 or SHA-256 digests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from localgov.kernel.db import SharedBase, TenantBase
+
+_UUID_DEFAULT = text("gen_random_uuid()")
+
+
+class _Account:
+    """Columns shared by the accounts that log in with a password."""
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
+    #: Stored lower-case; unique.
+    email: Mapped[str] = mapped_column(String(254))
+    full_name: Mapped[str] = mapped_column(Text)
+    #: argon2id; NULL until an invited user sets a password.
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default="invited")
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StaffUser(_Account, TenantBase):
+    """A member of an LAO's staff (เจ้าหน้าที่)."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (
+        CheckConstraint("status IN ('invited', 'active', 'disabled')", name="status"),
+        CheckConstraint("email = lower(email)", name="email_lower"),
+        Index("uq_staff_users_email", "email", unique=True),
+    )
+
+
+class StaffRole(TenantBase):
+    """A role held by a staff member (``tenant_admin`` or one a plugin declares)."""
+
+    __tablename__ = "staff_roles"
+    __table_args__ = (PrimaryKeyConstraint("user_id", "role"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("staff_users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(80))
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    granted_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+
+class OneTimeToken(TenantBase):
+    """A single-use link secret (invitation, password reset); only its SHA-256 is kept."""
+
+    __tablename__ = "one_time_tokens"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('invite', 'password_reset')", name="purpose"),
+        Index("uq_one_time_tokens_token_hash", "token_hash", unique=True),
+        Index("ix_one_time_tokens_user_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
+    purpose: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("staff_users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class _RefreshColumns:
+    """A refresh token of a rotation family. Reusing a rotated one revokes the whole family."""
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
+    family_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    #: ``staff`` or ``citizen`` in a tenant; ``operator`` in the shared schema.
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: Set when exchanged for a new token (rotation).
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RefreshToken(_RefreshColumns, TenantBase):
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        Index("uq_refresh_tokens_token_hash", "token_hash", unique=True),
+        Index("ix_refresh_tokens_family_id", "family_id"),
+        Index("ix_refresh_tokens_subject_id", "subject_id"),
+    )
+
+
+class Citizen(TenantBase):
+    """A citizen (ประชาชน) known to this LAO through an external OpenID Connect provider."""
+
+    __tablename__ = "citizens"
+    __table_args__ = (Index("uq_citizens_issuer_subject", "issuer", "subject", unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
+    issuer: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OidcLoginState(TenantBase):
+    """A citizen login in progress: ``state`` (hashed), nonce and PKCE verifier; single use."""
+
+    __tablename__ = "oidc_login_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    return_to: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiClient(TenantBase):
+    """An integrator's client (OAuth 2.0 client credentials). The secret is shown once, kept hashed."""
+
+    __tablename__ = "api_clients"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'disabled')", name="status"),
+        Index("uq_api_clients_client_id", "client_id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
+    client_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    secret_hash: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OperatorUser(_Account, SharedBase):
+    """A member of the platform operator's staff: platform or billing administrator."""
+
+    __tablename__ = "operator_users"
+    __table_args__ = (
+        CheckConstraint("status IN ('invited', 'active', 'disabled')", name="status"),
+        CheckConstraint("email = lower(email)", name="email_lower"),
+        Index("uq_operator_users_email", "email", unique=True),
+    )
+
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+
+
+class OperatorRefreshToken(_RefreshColumns, SharedBase):
+    __tablename__ = "operator_refresh_tokens"
+    __table_args__ = (
+        Index("uq_operator_refresh_tokens_token_hash", "token_hash", unique=True),
+        Index("ix_operator_refresh_tokens_family_id", "family_id"),
+    )

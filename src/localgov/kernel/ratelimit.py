@@ -1,0 +1,60 @@
+"""Fixed-window rate limits kept in PostgreSQL, so every process and replica shares one count.
+
+Litestar's own rate-limit middleware counts per process unless given a shared store; the
+platform has PostgreSQL already, and a limit hit must not depend on which replica answered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, Integer, String, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from localgov.kernel.db import SharedBase
+from localgov.kernel.errors import DomainError
+
+
+class RateLimitBucket(SharedBase):
+    """Requests counted for one key in its current window."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests"
+
+
+_HIT = text(
+    """
+    INSERT INTO platform.rate_limit_buckets AS b (key, window_start, count)
+    VALUES (:key, now(), 1)
+    ON CONFLICT (key) DO UPDATE SET
+        window_start = CASE WHEN b.window_start <= now() - make_interval(secs => :window)
+                            THEN now() ELSE b.window_start END,
+        count = CASE WHEN b.window_start <= now() - make_interval(secs => :window)
+                     THEN 1 ELSE b.count + 1 END
+    RETURNING count, extract(epoch FROM (b.window_start + make_interval(secs => :window) - now()))
+    """
+)
+
+
+async def hit(engine: AsyncEngine, key: str, *, limit: int, window_s: int) -> None:
+    """Count one request for ``key``; raise :class:`RateLimited` past ``limit`` in ``window_s``.
+
+    Counted in its own short transaction on purpose: a refused or failed request still counts.
+    """
+    async with engine.begin() as conn:
+        count, retry_after = (await conn.execute(_HIT, {"key": key[:200], "window": window_s})).one()
+    if count > limit:
+        wait = max(1, int(retry_after or window_s))
+        error = RateLimited(f"Too many attempts; try again in {wait} s.", data={"retry_after_s": wait})
+        error.headers = {"Retry-After": str(wait)}
+        raise error
