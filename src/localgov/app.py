@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from localgov import __version__
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, AuthPolicy
 from localgov.kernel.auth.keys import KeyStore
+from localgov.identity.routes import identity_handlers
 from localgov.kernel.auth.views import WellKnownController
 from localgov.kernel.db import create_engine, session_factory
 from localgov.kernel.errors import exception_handlers
@@ -98,7 +99,13 @@ def create_app(
             if own_engine:
                 await eng.dispose()
 
-    handlers: list[Any] = [HealthController, MetricsController, TenantProfileController, WellKnownController]
+    handlers: list[Any] = [
+        HealthController,
+        MetricsController,
+        TenantProfileController,
+        WellKnownController,
+        *identity_handlers(),
+    ]
     if settings.operator_tenant_list_enabled:
         handlers.append(OperatorTenantsController)
     handlers.extend(_plugin_router(p) for p in plugins)

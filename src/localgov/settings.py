@@ -58,6 +58,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     key_publish_s: int = 120
     #: How often each process re-reads the signing keys.
     key_refresh_s: float = 30.0
+    #: Believe ``X-Forwarded-For`` (only behind a proxy of ours that sets it).
+    trust_forwarded_for: bool = False
+    #: Links in e-mails: ``<scheme>://<slug>.<base domain>[:port]``. Port 0: none.
+    public_url_scheme: Literal["http", "https"] = "https"
+    public_url_port: int = 0
+    refresh_token_ttl_s: int = 14 * 24 * 3600
+    #: Login attempts per client address and tenant (or operator host) in ``login_rate_window_s``.
+    login_rate_limit: int = 10
+    login_rate_window_s: int = 60
+    #: Consecutive failed logins that lock an account, and for how long.
+    lockout_threshold: int = 5
+    lockout_s: int = 900
+    invite_ttl_s: int = 72 * 3600
+    password_reset_ttl_s: int = 3600
+    password_min_length: int = 12
+    #: Outgoing mail: ``smtp://user:pass@host:port`` (``smtps://`` for TLS), or ``file://<folder>``
+    #: to write each message as an .eml file (development and tests). Empty: ``file://<data_dir>/mail``.
+    mail_url: str = ""
+    mail_from: str = "localgov <no-reply@localhost>"
+    #: Citizens' OpenID Connect provider (authorization code + PKCE). Empty issuer: citizen login off.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid profile email"
 
     def __post_init__(self) -> None:
         if self.database_url and not self.database_url.startswith(

@@ -20,7 +20,7 @@ from localgov.kernel.auth.guards import PUBLIC, client, guarded, staff
 from localgov.kernel.errors import DomainError, problem_responses
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.outbox import Delivery, enqueue
-from localgov.kernel.plugins import Role, ScheduledJob, ServicePlugin, UsageMeter
+from localgov.kernel.plugins import Role, ScheduledJob, Scope, ServicePlugin, UsageMeter
 from localgov.kernel.usage import record_usage
 from localgov.kernel.web import current_tenant
 
@@ -99,6 +99,7 @@ DEMO = ServicePlugin(
     title_en="Demo service",
     router=Router(path="/v1/demo", route_handlers=[whoami, ping]),
     roles=(Role(code="demo.clerk", title_th="เจ้าหน้าที่ทดสอบ", title_en="Clerk", permissions=("demo.write",)),),
+    scopes=(Scope(code="demo.write", title_th="ส่งข้อความทดสอบ", title_en="Send pings"),),
     meters=(PINGS,),
     jobs=(ScheduledJob(name="demo.tick", every=dt.timedelta(seconds=1), run=tick, per_tenant=True),),
     handlers={"demo.pinged": on_pinged},

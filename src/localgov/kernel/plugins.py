@@ -33,6 +33,14 @@ class Role(msgspec.Struct, frozen=True):
     permissions: tuple[str, ...] = ()
 
 
+class Scope(msgspec.Struct, frozen=True):
+    """An OAuth 2.0 scope integrators' API clients can be granted (``<slug>.<right>``)."""
+
+    code: str
+    title_th: str
+    title_en: str
+
+
 class UsageMeter(msgspec.Struct, frozen=True):
     """Something billable the plugin counts (``<slug>.<what>``), in ``unit``."""
 
@@ -64,6 +72,7 @@ class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
     router: Router
     tables: tuple[Table, ...] = ()
     roles: tuple[Role, ...] = ()
+    scopes: tuple[Scope, ...] = ()
     meters: tuple[UsageMeter, ...] = ()
     jobs: tuple[ScheduledJob, ...] = ()
     #: Outbox consumers by topic (``<slug>.<event>``). Each must be idempotent.
@@ -91,6 +100,7 @@ def contract_violations(plugin: ServicePlugin, tenant_tables: Mapping[str, Any])
             problems.append(f"table {table.name} is not an unqualified table of the tenant metadata")
     for label, codes in (
         ("role", [r.code for r in plugin.roles]),
+        ("scope", [s.code for s in plugin.scopes]),
         ("meter", [m.code for m in plugin.meters]),
         ("job", [j.name for j in plugin.jobs]),
         ("handler topic", list(plugin.handlers)),

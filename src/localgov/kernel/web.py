@@ -7,6 +7,7 @@ surface it belongs to in its ``opt``: ``tenant`` (default; needs a tenant host),
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 import uuid
@@ -23,6 +24,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.audit import Origin
 from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy
 from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
 from localgov.kernel.db import session_for
@@ -171,6 +173,25 @@ async def add_request_id_header(message: Message, scope: Scope) -> None:
         state["request_id"] = request_id
         headers = MutableScopeHeaders.from_message(message)
         headers[REQUEST_ID_HEADER] = request_id
+
+
+def request_origin(request: Request[Any, Any, Any]) -> Origin:
+    """Source address and request id of a request, for the audit log.
+
+    ``X-Forwarded-For`` is believed only when ``LOCALGOV_TRUST_FORWARDED_FOR`` says a proxy we run
+    sets it (its last hop is the client as our proxy saw it); otherwise anyone could forge it.
+    """
+    ip = request.client.host if request.client else None
+    if request.app.state.settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            ip = forwarded.split(",")[-1].strip() or ip
+    try:
+        ip = str(ipaddress.ip_address(ip)) if ip else None
+    except ValueError:
+        ip = None
+    rid = request.scope.get("state", {}).get("request_id")
+    return Origin(source_ip=ip, request_id=rid if isinstance(rid, str) else None)
 
 
 def current_principal(request: Request[Any, Any, Any]) -> Principal:
