@@ -4,14 +4,16 @@ Reads one JSON object on stdin and writes one JSON object on stdout::
 
     {"port": 8123, "path": "/v1/tenant", "hosts": ["a.localhost", ...], "pick": "first" | "uniform",
      "requests": 6000, "warmup": 1000, "concurrency": 16, "seed": 1, "server_pid": 1234,
-     "timeout_s": 30, "deadline_s": 300}
+     "postgres_pid": 99, "timeout_s": 30, "deadline_s": 300}
 
 ``concurrency`` keep-alive connections are opened first; each runs requests back to back
 (closed loop) until ``warmup`` and then ``requests`` requests have been sent. Only the second
 part is timed. Each request's Host is ``hosts[0]`` (``pick: first``) or drawn uniformly at random
 from ``hosts`` (``pick: uniform``, seeded). Raw asyncio streams instead of an HTTP library keep
 the generator's own CPU use small, which matters on a 2-core machine where it shares the CPUs
-with the server and PostgreSQL; its CPU time is reported so that this can be checked.
+with the server and PostgreSQL. Around the timed part it reads the CPU time of itself, of the
+server process, of the PostgreSQL postmaster with all its backends (when on this machine) and
+of the whole machine, so that every phase says where its CPU went.
 
 Every loop is bounded: a fixed request count, a per-request timeout and an overall deadline.
 """
@@ -32,14 +34,37 @@ _MAX_ERRORS = 50
 
 def _proc_cpu_s(pid: int | None) -> float | None:
     """utime + stime of a process, from /proc (None where unavailable)."""
-    if not pid:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _stat_fields(pid) if pid else None
+    if fields is None:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (index 0 is the state)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _process_tree_cpu_s(root: int | None) -> float | None:
+    """CPU of a PostgreSQL postmaster and all its backends, those that exited included.
+
+    The postmaster reaps its backends, so their CPU time moves into its cutime/cstime when they
+    exit; the live ones are summed from /proc. (Backends have no children of their own.)
+    """
+    own = _stat_fields(root) if root else None
+    if own is None:
+        return None
+    ticks = sum(int(v) for v in own[11:15])  # utime stime cutime cstime
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(entry)
+            if fields is not None and fields[1] == str(root):
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _machine_busy_cpu_s() -> float | None:
@@ -166,11 +191,14 @@ async def _run(cfg: dict[str, Any]) -> dict[str, Any]:
 
     order = plan(int(cfg["requests"]))
     latencies = [-1.0] * len(order)
-    cpu_self0, cpu_server0, cpu_all0 = _self_cpu_s(), _proc_cpu_s(cfg.get("server_pid")), _machine_busy_cpu_s()
+    server_pid, postgres_pid = cfg.get("server_pid"), cfg.get("postgres_pid")
+    cpu_pg0 = _process_tree_cpu_s(postgres_pid)
+    cpu_self0, cpu_server0, cpu_all0 = _self_cpu_s(), _proc_cpu_s(server_pid), _machine_busy_cpu_s()
     started = time.perf_counter()
     await drive(order, latencies)
     elapsed = time.perf_counter() - started
-    cpu_self1, cpu_server1, cpu_all1 = _self_cpu_s(), _proc_cpu_s(cfg.get("server_pid")), _machine_busy_cpu_s()
+    cpu_self1, cpu_server1, cpu_all1 = _self_cpu_s(), _proc_cpu_s(server_pid), _machine_busy_cpu_s()
+    cpu_pg1 = _process_tree_cpu_s(postgres_pid)
     for _, writer in conns:
         writer.close()
 
@@ -197,6 +225,7 @@ async def _run(cfg: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": {
             "loadgen": cpu_self1 - cpu_self0,
             "server": None if cpu_server0 is None or cpu_server1 is None else cpu_server1 - cpu_server0,
+            "postgres": None if cpu_pg0 is None or cpu_pg1 is None else cpu_pg1 - cpu_pg0,
             "machine": None if cpu_all0 is None or cpu_all1 is None else cpu_all1 - cpu_all0,
         },
     }

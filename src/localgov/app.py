@@ -18,9 +18,9 @@ from litestar.openapi.spec import Components, SecurityScheme, Server, ServerVari
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov import __version__
+from localgov.identity.routes import identity_handlers
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, AuthPolicy
 from localgov.kernel.auth.keys import KeyStore
-from localgov.identity.routes import identity_handlers
 from localgov.kernel.auth.views import WellKnownController
 from localgov.kernel.db import create_engine, session_factory
 from localgov.kernel.errors import exception_handlers
