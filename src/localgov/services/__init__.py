@@ -1,0 +1,1 @@
+"""The public services, one package each (registered in :mod:`localgov.plugins`)."""
