@@ -22,7 +22,9 @@ def shared_metadata() -> MetaData:
 def tenant_metadata() -> MetaData:
     import localgov.identity.models
     import localgov.kernel.audit
+    import localgov.kernel.idempotency
     import localgov.kernel.numbering
+    import localgov.services.payments.models
     import localgov.platform.models
     import localgov.plugins  # noqa: F401  (plugins define their tenant tables on import)
     from localgov.kernel.db import TenantBase

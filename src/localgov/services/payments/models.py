@@ -1,0 +1,280 @@
+"""Fee payments (ค่าธรรมเนียม): payers, fee accounts, tariffs, bills, bank payments, receipts.
+
+Money is ``numeric(12, 2)`` in baht and ``Decimal`` in Python, never a float.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from localgov.kernel.db import TenantBase
+
+_UUID = text("gen_random_uuid()")
+Money = Numeric(12, 2)
+
+
+class PaymentSettings(TenantBase):
+    """The LAO's biller settings (one row): Biller ID, receipt books, bank webhook secrets.
+
+    The webhook secrets must be usable to verify HMACs, so they are encrypted (like the signing
+    keys, under ``LOCALGOV_SECRET_KEY``), not hashed. Two may be valid at once during rotation.
+    """
+
+    __tablename__ = "payment_settings"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("biller_id IS NULL OR biller_id ~ '^[0-9]{15}$'", name="biller_id"),
+        CheckConstraint("receipt_book_size BETWEEN 1 AND 10000", name="book_size"),
+    )
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default="1")
+    biller_id: Mapped[str | None] = mapped_column(String(15))
+    merchant_name: Mapped[str | None] = mapped_column(String(25))
+    receipt_book_size: Mapped[int] = mapped_column(Integer, server_default="100")
+    webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    webhook_secret_previous: Mapped[bytes | None] = mapped_column(LargeBinary)
+    webhook_secret_rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Payer(TenantBase):
+    """Who pays (ผู้ชำระ): a person or a juristic person, with a Thai address."""
+
+    __tablename__ = "payers"
+    __table_args__ = (
+        CheckConstraint("kind IN ('person', 'juristic')", name="kind"),
+        CheckConstraint("tax_id IS NULL OR tax_id ~ '^[0-9]{13}$'", name="tax_id"),
+        Index("ix_payers_tax_id", "tax_id"),
+        Index("ix_payers_citizen_id", "citizen_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(Text)
+    #: 13-digit national ID or juristic tax ID (checksum validated on input).
+    tax_id: Mapped[str | None] = mapped_column(String(13))
+    #: The citizen account that may see this payer's bills (set when identity proves the link).
+    citizen_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    house_no: Mapped[str | None] = mapped_column(String(40))
+    moo: Mapped[str | None] = mapped_column(String(10))
+    soi: Mapped[str | None] = mapped_column(Text)
+    road: Mapped[str | None] = mapped_column(Text)
+    subdistrict: Mapped[str | None] = mapped_column(Text)
+    district: Mapped[str | None] = mapped_column(Text)
+    province: Mapped[str | None] = mapped_column(Text)
+    postal_code: Mapped[str | None] = mapped_column(String(5))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FeeAccount(TenantBase):
+    """A payer's subscription to a recurring fee, with the parameters its tariff needs."""
+
+    __tablename__ = "fee_accounts"
+    __table_args__ = (
+        CheckConstraint("fee_type IN ('garbage', 'wastewater', 'fixed')", name="fee_type"),
+        CheckConstraint("status IN ('active', 'closed')", name="status"),
+        Index("uq_fee_accounts_account_no", "account_no", unique=True),
+        Index("ix_fee_accounts_payer_id", "payer_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    account_no: Mapped[str] = mapped_column(String(30))
+    payer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payers.id"))
+    fee_type: Mapped[str] = mapped_column(String(20))
+    #: garbage: ``{"litres_per_day": 15}``; wastewater: ``{"customer_class": "household",
+    #: "meter_no": "…"}``; fixed: ``{"fee_code": "…", "amount": "30.00"}``.
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    status: Mapped[str] = mapped_column(String(10), server_default="active")
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Tariff(TenantBase):
+    """A fee schedule from the LAO's ordinance (ข้อบัญญัติ), effective from a date.
+
+    A change is a new row with a later ``effective_from``: old bills keep their old prices.
+    """
+
+    __tablename__ = "tariffs"
+    __table_args__ = (
+        CheckConstraint("fee_type IN ('garbage', 'wastewater', 'fixed')", name="fee_type"),
+        Index("uq_tariffs_fee_type_effective_from", "fee_type", "effective_from", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    fee_type: Mapped[str] = mapped_column(String(20))
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    #: garbage: ``{"bands": [{"max_litres": 20, "collection": "50.00", "disposal": "0.00"}, …]}``;
+    #: wastewater: ``{"factor": "0.8", "rates": {"household": "2.00", …}}``.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    #: ``{"percent": "20", "after_days": 0}``: surcharge on an overdue amount.
+    surcharge: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    due_days: Mapped[int] = mapped_column(Integer, server_default="30")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class MeterReading(TenantBase):
+    """Tap water used by a wastewater account in a month, imported from the water utility."""
+
+    __tablename__ = "meter_readings"
+    __table_args__ = (Index("uq_meter_readings_account_id_period", "account_id", "period", unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("fee_accounts.id"))
+    #: ``YYYY-MM`` (Gregorian, as the utility sends it).
+    period: Mapped[str] = mapped_column(String(7))
+    usage_m3: Mapped[Decimal] = mapped_column(Numeric(12, 3))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Bill(TenantBase):
+    """A bill (ใบแจ้งหนี้): what a payer owes, payable by one dynamic Thai QR."""
+
+    __tablename__ = "bills"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'paid', 'cancelled')", name="status"),
+        CheckConstraint("total > 0", name="total_positive"),
+        Index("uq_bills_reference", "reference", unique=True),
+        #: The idempotency of bill runs and of other services' bills: one bill per source key.
+        Index("uq_bills_source_key", "source_key", unique=True),
+        Index("ix_bills_payer_id", "payer_id"),
+        Index("ix_bills_status_due_date", "status", "due_date"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    #: Printed on paper and used as Ref1 (A-Z, 0-9).
+    reference: Mapped[str] = mapped_column(String(15))
+    #: A short code printed on paper bills; with the reference it unlocks the public lookup.
+    verification_code: Mapped[str] = mapped_column(String(8))
+    payer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payers.id"))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("fee_accounts.id"))
+    #: ``payments.bill_run``, ``permits``, ``food`` …: who created it.
+    source: Mapped[str] = mapped_column(String(40))
+    source_key: Mapped[str] = mapped_column(String(200))
+    period: Mapped[str | None] = mapped_column(String(7))
+    issue_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    total: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BillItem(TenantBase):
+    """One line of a bill: a fee code, a description, an amount."""
+
+    __tablename__ = "bill_items"
+    __table_args__ = (Index("ix_bill_items_bill_id", "bill_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    bill_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("bills.id", ondelete="CASCADE"))
+    fee_code: Mapped[str] = mapped_column(String(60))
+    description_th: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), server_default="1")
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    period: Mapped[str | None] = mapped_column(String(7))
+
+
+class Payment(TenantBase):
+    """Money the bank says it received (webhook or statement file), matched to a bill or not."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("channel IN ('webhook', 'statement')", name="channel"),
+        CheckConstraint("status IN ('matched', 'exception')", name="status"),
+        #: Idempotency by the bank's transaction id.
+        Index("uq_payments_bank_txn_id", "bank_txn_id", unique=True),
+        Index("ix_payments_bill_id", "bill_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    bank_txn_id: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(10))
+    bill_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("bills.id"))
+    biller_id: Mapped[str] = mapped_column(String(15))
+    ref1: Mapped[str] = mapped_column(String(20))
+    ref2: Mapped[str | None] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(10))
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PaymentException(TenantBase):
+    """A payment finance staff must resolve by hand: never corrected automatically."""
+
+    __tablename__ = "payment_exceptions"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('unmatched', 'short', 'over', 'duplicate', 'bill_not_open', 'biller_mismatch')", name="kind"
+        ),
+        CheckConstraint("status IN ('open', 'resolved')", name="status"),
+        Index("ix_payment_exceptions_status", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payments.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Receipt(TenantBase):
+    """A receipt (ใบเสร็จรับเงิน): book/number without gaps per fiscal year; voided ones are kept."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (
+        CheckConstraint("status IN ('issued', 'void')", name="status"),
+        Index("uq_receipts_payment_id", "payment_id", unique=True),
+        Index("uq_receipts_fiscal_year_book_no_receipt_no", "fiscal_year", "book_no", "receipt_no", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payments.id"))
+    bill_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("bills.id"))
+    #: The BE fiscal year the running number belongs to.
+    fiscal_year: Mapped[str] = mapped_column(String(4))
+    #: The n-th receipt of the fiscal year, and its book/number form.
+    sequence: Mapped[int] = mapped_column(Integer)
+    book_no: Mapped[int] = mapped_column(Integer)
+    receipt_no: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    payer_name: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    amount_text_th: Mapped[str] = mapped_column(Text)
+    collector: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), server_default="issued")
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    voided_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    reprints: Mapped[int] = mapped_column(Integer, server_default="0")
