@@ -11,14 +11,14 @@ def test_from_env_reads_prefixed_variables_only() -> None:
             "LOCALGOV_DATABASE_URL": "postgresql://app:s3cret@db:5432/localgov",
             "LOCALGOV_BASE_DOMAIN": "localgov.go.th",
             "LOCALGOV_DB_POOL_SIZE": "20",
-            "LOCALGOV_OPERATOR_TENANT_LIST_ENABLED": "true",
+            "LOCALGOV_TRUST_FORWARDED_FOR": "true",
             "LOCALGOV_TEST_DATABASE_URL": "ignored: belongs to the test suite",
             "PATH": "/usr/bin",
         }
     )
     assert settings.base_domain == "localgov.go.th"
     assert settings.db_pool_size == 20
-    assert settings.operator_tenant_list_enabled is True
+    assert settings.trust_forwarded_for is True
     assert not settings.embedded_database
     assert "s3cret" not in str(settings.redacted())
     assert settings.redacted()["database_url"] == "postgresql://app:***@db:5432/localgov"

@@ -14,12 +14,12 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme, Server, ServerVariable, Tag
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server, ServerVariable, Tag
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov import __version__
 from localgov.identity.routes import identity_handlers
-from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, AuthPolicy
+from localgov.kernel.auth.guards import AUTH_OPT, BEARER, OAUTH2, PUBLIC, AuthPolicy
 from localgov.kernel.auth.keys import KeyStore
 from localgov.kernel.auth.views import WellKnownController
 from localgov.kernel.db import create_engine, session_factory
@@ -104,18 +104,19 @@ def create_app(
         MetricsController,
         TenantProfileController,
         WellKnownController,
+        OperatorTenantsController,
         *identity_handlers(),
     ]
-    if settings.operator_tenant_list_enabled:
-        handlers.append(OperatorTenantsController)
     handlers.extend(_plugin_router(p) for p in plugins)
     tags = [
         Tag(name="Tenant profile", description="The LAO served at the request's host"),
         Tag(name="Health", description="Liveness and readiness probes"),
         Tag(name="Keys and metadata", description="JWKS and OAuth 2.0 authorization server metadata"),
+        Tag(name="Tenants (operator)", description="The platform's tenant catalog"),
+        Tag(name="API clients", description="Integrators' OAuth 2.0 clients of an LAO (its administrators)"),
+        Tag(name="OAuth 2.0", description="The LAO's token endpoint (client credentials grant)"),
+        Tag(name="Operator staff", description="Login and sessions of the platform operator's staff"),
     ]
-    if settings.operator_tenant_list_enabled:
-        tags.append(Tag(name="Tenants (operator)", description="The platform's tenant catalog"))
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
@@ -144,7 +145,21 @@ def create_app(
                         scheme="bearer",
                         bearer_format="JWT",
                         description="An RFC 9068 access token issued for this host (ES256, `typ: at+jwt`).",
-                    )
+                    ),
+                    OAUTH2: SecurityScheme(
+                        type="oauth2",
+                        description=(
+                            "API clients of an LAO: the client credentials grant at the LAO's own token "
+                            "endpoint (HTTP Basic or client_secret_post). The token is then sent as a bearer token."
+                        ),
+                        flows=OAuthFlows(
+                            client_credentials=OAuthFlow(
+                                # Relative: resolved against the tenant server the request goes to.
+                                token_url="/oauth/token",  # noqa: S106 (a URL)
+                                scopes={s.code: s.title_en for p in plugins for s in p.scopes},
+                            )
+                        ),
+                    ),
                 }
             ),
             render_plugins=[JsonRenderPlugin()],

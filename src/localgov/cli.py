@@ -159,6 +159,59 @@ async def _rotate_key(settings: Settings) -> int:
     return 0
 
 
+def _read_new_password() -> str | None:
+    """The new operator's password, from standard input: never from the command line, where it
+    would be visible to every user of the machine (``ps``) and kept in shell history.
+
+    On a terminal it is asked twice without echo; otherwise the first line of standard input is
+    taken (``printf '%s\\n' "$PW" | localgov operators add …``)."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            print("error: the passwords differ", file=sys.stderr)
+            return None
+        return first
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+async def _add_operator(settings: Settings, email: str, name: str, roles: list[str], password: str) -> int:
+    from localgov.identity.operators import add_operator
+    from localgov.kernel.audit import Actor, Origin, record_audit
+    from localgov.kernel.db import create_engine, session_factory, tenant_session
+    from localgov.kernel.errors import DomainError
+
+    engine = create_engine(settings)
+    try:
+        async with tenant_session(session_factory(engine), None) as session:
+            user = await add_operator(
+                session,
+                email=email,
+                full_name=name,
+                roles=roles,
+                password=password,
+                min_length=settings.password_min_length,
+            )
+            await record_audit(
+                session,
+                "operator.created",
+                actor=Actor("system", "cli"),
+                origin=Origin(),
+                target=user.email,
+                data={"roles": sorted(user.roles)},
+                operator=True,
+            )
+    except DomainError as exc:
+        print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"operator {user.email} ({', '.join(sorted(user.roles))}) added: {user.id}")
+    return 0
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
@@ -202,6 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_subparsers(dest="keys_command", required=True).add_parser(
         "rotate", help="add a new signing key; the current one keeps verifying until its tokens expire"
     )
+    operators = sub.add_parser("operators", help="the platform operator's staff")
+    add_operator = operators.add_subparsers(dest="operators_command", required=True).add_parser(
+        "add", help="add an operator account; its password is read from standard input, never an argument"
+    )
+    add_operator.add_argument("--email", required=True)
+    add_operator.add_argument("--name", required=True, help="full name")
+    add_operator.add_argument(
+        "--role", action="append", required=True, choices=["platform_admin", "billing_admin"], help="repeatable"
+    )
     tenants = sub.add_parser("tenants", help="the tenant catalog")
     tsub = tenants.add_subparsers(dest="tenants_command", required=True)
     sync = tsub.add_parser("sync", help="make the catalog match tenants.yaml (create, update, provision)")
@@ -236,6 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_migrate(settings, args.check, args.processes, args.verify))
     if args.command == "keys":
         return asyncio.run(_rotate_key(settings))
+    if args.command == "operators":
+        password = _read_new_password()
+        if password is None:
+            return 1
+        return asyncio.run(_add_operator(settings, args.email, args.name, args.role, password))
     if args.command == "tenants":
         if args.tenants_command == "sync":
             return asyncio.run(_sync(settings, args.file or Path(settings.tenants_file)))

@@ -44,8 +44,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     db_statement_timeout_ms: int = 30_000
     #: How often each process re-reads the whole catalog even without a notification.
     catalog_refresh_s: float = 30.0
-    #: ``GET /v1/tenants`` on the operator host. Off until the identity issue adds its guard.
-    operator_tenant_list_enabled: bool = False
     worker_poll_s: float = 1.0
     worker_batch_size: int = 50
     outbox_max_attempts: int = 8

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from localgov.identity.client_views import ApiClientController, TokenController
+from localgov.identity.operator_views import OperatorAuthController
+
 
 def identity_handlers() -> list[Any]:
     """Controllers of staff, citizen, API-client and operator identity."""
     handlers: list[Any] = []
+    handlers += [ApiClientController, TokenController, OperatorAuthController]
     return handlers

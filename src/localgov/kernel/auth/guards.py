@@ -16,6 +16,8 @@ from localgov.kernel.auth.tokens import Principal, PrincipalKind
 
 AUTH_OPT = "auth"
 BEARER = "bearer"
+#: The OpenAPI security scheme of API clients: OAuth 2.0 client credentials at ``/oauth/token``.
+OAUTH2 = "oauth2"
 
 
 class Allow(msgspec.Struct, frozen=True):
@@ -80,8 +82,16 @@ def operator(*roles: str) -> AuthPolicy:
 
 
 def guarded(policy: AuthPolicy) -> dict[str, Any]:
-    """Keyword arguments for a route decorator: the policy, and its OpenAPI security requirement."""
+    """Keyword arguments for a route decorator: the policy, and its OpenAPI security requirement.
+
+    Any bearer token may be presented; a route open to API clients also names the ``oauth2``
+    client-credentials scheme with the scopes it accepts, so generated clients know how to get one.
+    """
     out: dict[str, Any] = {"opt": {AUTH_OPT: policy}}
     if not policy.public:
-        out["security"] = [{BEARER: []}]
+        security: list[dict[str, list[str]]] = [{BEARER: []}]
+        client_rules = [rule for rule in policy.allow if rule.kind == "client"]
+        if client_rules:
+            security.append({OAUTH2: sorted({s for rule in client_rules for s in rule.scopes})})
+        out["security"] = security
     return out

@@ -20,12 +20,21 @@ class JsonWebKeySet(msgspec.Struct):
 
 
 class AuthorizationServerMetadata(msgspec.Struct, omit_defaults=True):
-    """RFC 8414 metadata of a tenant host."""
+    """RFC 8414 metadata of a tenant host.
+
+    The LAO's token endpoint grants ``client_credentials`` to its API clients only; there is no
+    authorization endpoint, hence no response types. ``scopes_supported`` are the scopes of the
+    services this LAO has enabled.
+    """
 
     issuer: str
     jwks_uri: str
     access_token_audience: str
-    token_endpoint_auth_signing_alg_values_supported: list[str] = msgspec.field(default_factory=lambda: ["ES256"])
+    token_endpoint: str
+    grant_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    scopes_supported: list[str]
+    response_types_supported: list[str]
 
 
 class WellKnownController(Controller):
@@ -52,8 +61,14 @@ class WellKnownController(Controller):
     async def metadata(self, request: Request[Any, Any, Any]) -> AuthorizationServerMetadata:
         tenant = current_tenant(request)
         audience = Audience.tenant(tenant.slug, tenant.dla_code, request.app.state.settings.base_domain)
+        enabled = tenant.enabled_services
         return AuthorizationServerMetadata(
             issuer=audience.issuer,
             jwks_uri=f"{audience.issuer}/.well-known/jwks.json",
             access_token_audience=audience.audience,
+            token_endpoint=f"{audience.issuer}/oauth/token",
+            grant_types_supported=["client_credentials"],
+            token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
+            scopes_supported=sorted(s.code for p in request.app.state.plugins if p.slug in enabled for s in p.scopes),
+            response_types_supported=[],
         )

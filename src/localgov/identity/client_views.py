@@ -1,0 +1,357 @@
+"""HTTP endpoints of integrators' API clients: administration and the token endpoint.
+
+``/v1/api-clients`` is for the LAO's administrators (``staff("tenant_admin")``). ``POST
+/oauth/token`` is public on purpose (the client authenticates with its own credentials) and
+speaks RFC 6749: a form-encoded request, and errors that carry the RFC's ``error`` and
+``error_description`` members inside an RFC 9457 problem (extension members, RFC 9457 §3.2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import msgspec
+import structlog
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody, PathParameter, URLEncodedBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.identity import clients as svc
+from localgov.identity.models import ApiClient as ApiClientRow
+from localgov.kernel.audit import Actor, record_audit
+from localgov.kernel.auth.guards import PUBLIC, guarded, staff
+from localgov.kernel.auth.tokens import Audience, issue_access_token
+from localgov.kernel.errors import PROBLEM_MEDIA_TYPE, ProblemDetails, problem_responses
+from localgov.kernel.ratelimit import hit
+from localgov.kernel.web import current_principal, current_tenant, request_origin
+
+log = structlog.get_logger("localgov.identity.clients")
+
+ADMIN = staff("tenant_admin")
+ClientIdPath = Annotated[str, PathParameter(min_length=1, max_length=64, description="The client's `client_id`")]
+NO_STORE = CacheControlHeader(no_store=True)
+
+
+class ApiClient(msgspec.Struct):
+    """An integrator's API client (never its secret)."""
+
+    client_id: str
+    name: str
+    scopes: list[str]
+    status: str
+    created_at: dt.datetime
+    rotated_at: dt.datetime | None
+
+
+class ApiClientCreate(msgspec.Struct, kw_only=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="What the integration is")]
+    scopes: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=80)]],
+        msgspec.Meta(
+            min_length=1,
+            max_length=100,
+            description="Scopes declared by the services this LAO has enabled (see scopes_supported in "
+            "/.well-known/oauth-authorization-server)",
+        ),
+    ]
+
+
+class ApiClientSecret(msgspec.Struct):
+    """A client with its secret: shown in this response only, never again."""
+
+    client_id: str
+    client_secret: str
+    name: str
+    scopes: list[str]
+    status: str
+    created_at: dt.datetime
+    rotated_at: dt.datetime | None
+
+
+class ApiClientList(msgspec.Struct):
+    items: list[ApiClient]
+
+
+def _out(row: ApiClientRow) -> ApiClient:
+    return ApiClient(
+        client_id=row.client_id,
+        name=row.name,
+        scopes=sorted(row.scopes),
+        status=row.status,
+        created_at=row.created_at,
+        rotated_at=row.rotated_at,
+    )
+
+
+def _with_secret(row: ApiClientRow, secret: str) -> ApiClientSecret:
+    return ApiClientSecret(client_secret=secret, **msgspec.structs.asdict(_out(row)))
+
+
+def _admin(request: Request[Any, Any, Any]) -> Actor:
+    return Actor("staff", current_principal(request).subject)
+
+
+class ApiClientController(Controller):
+    path = "/v1/api-clients"
+    tags = ["API clients"]
+    opt = {"surface": "tenant"}
+
+    @post(
+        "/",
+        operation_id="createApiClient",
+        summary="Register an API client (the secret is in this response only)",
+        status_code=201,
+        cache_control=NO_STORE,
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ApiClientCreate],
+        db_session: NamedDependency[AsyncSession],
+    ) -> ApiClientSecret:
+        tenant = current_tenant(request)
+        name = data.name.strip()
+        if not name:
+            raise ValidationException("name is blank", extra=[{"key": "name", "message": "must not be blank"}])
+        available = svc.enabled_scopes(request.app.state.plugins, tenant.enabled_services)
+        actor = _admin(request)
+        row, secret = await svc.create_client(
+            db_session, name=name, scopes=data.scopes, available=available, created_by=actor.id or ""
+        )
+        await record_audit(
+            db_session,
+            "api_client.created",
+            actor=actor,
+            origin=request_origin(request),
+            target=row.client_id,
+            data={"name": row.name, "scopes": sorted(row.scopes)},
+        )
+        return _with_secret(row, secret)
+
+    @get(
+        "/",
+        operation_id="listApiClients",
+        summary="List this LAO's API clients",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def list_clients(self, db_session: NamedDependency[AsyncSession]) -> ApiClientList:
+        return ApiClientList(items=[_out(r) for r in await svc.list_clients(db_session)])
+
+    @get(
+        "/{client_id:str}",
+        operation_id="getApiClient",
+        summary="Show an API client",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def show(self, client_id: ClientIdPath, db_session: NamedDependency[AsyncSession]) -> ApiClient:
+        return _out(await svc.get_client(db_session, client_id))
+
+    @post(
+        "/{client_id:str}/rotate-secret",
+        operation_id="rotateApiClientSecret",
+        summary="Replace the secret (the old one stops working at once; the new one is shown once)",
+        status_code=200,
+        cache_control=NO_STORE,
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(ADMIN),
+    )
+    async def rotate(
+        self, request: Request[Any, Any, Any], client_id: ClientIdPath, db_session: NamedDependency[AsyncSession]
+    ) -> ApiClientSecret:
+        row, secret = await svc.rotate_secret(db_session, client_id)
+        await record_audit(
+            db_session, "api_client.rotated", actor=_admin(request), origin=request_origin(request), target=client_id
+        )
+        return _with_secret(row, secret)
+
+    @post(
+        "/{client_id:str}/disable",
+        operation_id="disableApiClient",
+        summary="Disable an API client (its credentials fail at once; issued tokens expire on their own)",
+        status_code=200,
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def disable(
+        self, request: Request[Any, Any, Any], client_id: ClientIdPath, db_session: NamedDependency[AsyncSession]
+    ) -> ApiClient:
+        row, changed = await svc.disable_client(db_session, client_id)
+        if changed:
+            await record_audit(
+                db_session,
+                "api_client.disabled",
+                actor=_admin(request),
+                origin=request_origin(request),
+                target=client_id,
+            )
+        return _out(row)
+
+
+# --- POST /oauth/token ----------------------------------------------------------------------------
+
+
+class OAuthProblemDetails(ProblemDetails, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details that are also an RFC 6749 §5.2 error response.
+
+    ``error`` and ``error_description`` are the OAuth 2.0 members (the RFC's error codes);
+    ``code`` repeats ``error`` so clients of the rest of the API can branch on it the same way.
+    """
+
+    error: svc.OAuthErrorCode
+    error_description: str | None = None
+
+
+class TokenRequest(msgspec.Struct, kw_only=True):
+    """An RFC 6749 §4.4.2 access token request (``application/x-www-form-urlencoded``)."""
+
+    grant_type: Annotated[str | None, msgspec.Meta(description="`client_credentials`")] = None
+    scope: Annotated[
+        str | None, msgspec.Meta(description="Space-separated subset of the client's scopes (default: all)")
+    ] = None
+    client_id: Annotated[str | None, msgspec.Meta(description="With client_secret_post (else HTTP Basic)")] = None
+    client_secret: Annotated[str | None, msgspec.Meta(description="With client_secret_post (else HTTP Basic)")] = None
+
+
+class TokenResponse(msgspec.Struct):
+    """RFC 6749 §5.1: an RFC 9068 JWT access token for this LAO."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+
+
+def _oauth_problem(request: Request[Any, Any, Any], exc: svc.OAuthError) -> Response[bytes]:
+    rid = request.scope.get("state", {}).get("request_id")
+    problem = OAuthProblemDetails(
+        title=exc.title,
+        status=exc.status,
+        code=exc.code,
+        error=exc.error,
+        error_description=exc.detail,
+        detail=exc.detail,
+        instance=request.scope.get("path"),
+        request_id=rid if isinstance(rid, str) else None,
+    )
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=exc.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers={**(exc.headers or {}), "Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+def _invalid_request(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    # A form the framework cannot read (a parameter given twice, for example) is RFC 6749's
+    # invalid_request, in the same shape as every other error of this endpoint.
+    detail = "The token request is malformed (each parameter at most once, form-encoded)."
+    return _oauth_problem(request, svc.OAuthError("invalid_request", detail))
+
+
+def _token_errors() -> dict[int, ResponseSpec]:
+    out = problem_responses(403, 404, 410, 429)
+    for status, what in ((400, "invalid_request, invalid_scope, unsupported_grant_type"), (401, "invalid_client")):
+        out[status] = ResponseSpec(
+            data_container=OAuthProblemDetails,
+            description=f"RFC 6749 §5.2 error ({what}) as RFC 9457 problem details with `error` members",
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+    return out
+
+
+class TokenController(Controller):
+    path = "/oauth"
+    tags = ["OAuth 2.0"]
+    opt = {"surface": "tenant"}
+
+    @post(
+        "/token",
+        operation_id="requestAccessToken",
+        summary="Client-credentials grant: an access token for an API client of this LAO",
+        description=(
+            "RFC 6749 §4.4. Authenticate with HTTP Basic (`client_secret_basic`) or with `client_id` and "
+            "`client_secret` in the form (`client_secret_post`), not both. Errors are "
+            "`application/problem+json` that also carry RFC 6749's `error` and `error_description`: "
+            "`invalid_client` (401, with `WWW-Authenticate: Basic`), `invalid_request`, `invalid_scope`, "
+            "`unsupported_grant_type` (400). Rate limited per client address (429)."
+        ),
+        status_code=200,
+        cache_control=NO_STORE,
+        responses=_token_errors(),
+        exception_handlers={svc.OAuthError: _oauth_problem, ValidationException: _invalid_request},
+        **guarded(PUBLIC),  # the client proves itself with its own credentials, not a bearer token
+    )
+    async def token(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: URLEncodedBody[TokenRequest],
+    ) -> Response[TokenResponse]:
+        tenant = current_tenant(request)
+        state = request.app.state
+        settings = state.settings
+        origin = request_origin(request)
+        await hit(
+            state.engine,
+            f"oauth-token:{tenant.id}:{origin.source_ip}",
+            limit=settings.login_rate_limit,
+            window_s=settings.login_rate_window_s,
+        )
+        if not data.grant_type:
+            raise svc.OAuthError("invalid_request", "grant_type is required.")
+        if data.grant_type != svc.GRANT_TYPE:
+            raise svc.OAuthError("unsupported_grant_type", "This endpoint grants client_credentials only.")
+        credentials = svc.client_credentials(request.headers.get("authorization"), data.client_id, data.client_secret)
+        client, reason = await svc.authenticate_client(db_session, credentials)
+        if client is None:
+            log.warning("client_authentication_failed", reason=reason, method=credentials.method)
+            if reason != "unknown_client":
+                await record_audit(
+                    db_session,
+                    "token.refused",
+                    actor=Actor("anonymous"),
+                    origin=origin,
+                    target=credentials.client_id,
+                    data={"reason": reason},
+                )
+                await db_session.commit()  # the refusal is audited although the request fails
+            raise svc.OAuthError("invalid_client", "Client authentication failed.", status=401)
+        available = svc.enabled_scopes(state.plugins, tenant.enabled_services)
+        scopes = svc.granted_scopes(client, available, data.scope)
+        ttl = settings.access_token_ttl_s
+        token = issue_access_token(
+            state.signing_keys,
+            Audience.tenant(tenant.slug, tenant.dla_code, settings.base_domain),
+            kind="client",
+            subject=client.client_id,
+            client_id=client.client_id,
+            scopes=frozenset(scopes),
+            ttl_s=ttl,
+        )
+        await record_audit(
+            db_session,
+            "token.issued",
+            actor=Actor("client", client.client_id),
+            origin=origin,
+            target=client.client_id,
+            data={"grant_type": svc.GRANT_TYPE, "scopes": scopes, "method": credentials.method},
+        )
+        return Response(
+            TokenResponse(
+                access_token=token,
+                token_type="Bearer",  # noqa: S106 (the RFC 6750 token type)
+                expires_in=ttl,
+                scope=" ".join(scopes),
+            ),
+            headers={"Pragma": "no-cache"},
+        )

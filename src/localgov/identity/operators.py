@@ -1,0 +1,287 @@
+"""The platform operator's staff: platform and billing administrators (shared schema).
+
+They log in on the operator host only; their access tokens carry ``Audience.operator`` and are
+therefore refused by every tenant host, as tenant tokens are refused here. Failed logins are
+rate limited per client address and lock the account for ``LOCALGOV_LOCKOUT_S`` after
+``LOCALGOV_LOCKOUT_THRESHOLD`` consecutive failures. Every login, failure, lock, refresh-token
+reuse and logout goes to the operator's audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from typing import NoReturn
+
+import msgspec
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.identity.models import OperatorRefreshToken, OperatorUser
+from localgov.identity.refresh import (
+    ReusedRefreshToken,
+    issue_refresh_token,
+    revoke_family,
+    rotate_refresh_token,
+)
+from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.auth.hashing import hash_secret_async, token_digest, verify_secret_async
+from localgov.kernel.auth.keys import KeyStore
+from localgov.kernel.auth.tokens import Audience, Unauthenticated, issue_access_token
+from localgov.kernel.errors import Conflict, DomainError
+from localgov.settings import Settings
+
+log = structlog.get_logger("localgov.identity.operators")
+
+OPERATOR_ROLES = ("platform_admin", "billing_admin")
+#: The ``client_id`` claim of tokens issued by the operator's own login (first-party, no OAuth client).
+OPERATOR_CLIENT_ID = "localgov-operator"
+
+
+class InvalidCredentials(DomainError):
+    """Wrong e-mail or password, or an account that may not log in now. One answer for all,
+    so the response does not tell whether an account exists or is locked."""
+
+    code = "invalid_credentials"
+    status = 401
+    title = "Login failed"
+    headers = {"WWW-Authenticate": 'Bearer realm="operator"'}
+
+
+class OperatorSession(msgspec.Struct, frozen=True):
+    """What a login or a refresh hands out."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_at: dt.datetime
+    roles: tuple[str, ...]
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_roles(roles: Iterable[str]) -> list[str]:
+    chosen = sorted(set(roles))
+    unknown = [r for r in chosen if r not in OPERATOR_ROLES]
+    if unknown or not chosen:
+        raise DomainError(
+            f"Operator roles are {', '.join(OPERATOR_ROLES)}.", code="unknown_role", data={"unknown": unknown}
+        )
+    return chosen
+
+
+async def add_operator(
+    session: AsyncSession, *, email: str, full_name: str, roles: Iterable[str], password: str, min_length: int
+) -> OperatorUser:
+    """A new active operator account (``localgov operators add``)."""
+    address = normalise_email(email)
+    if "@" not in address or len(address) > 254:
+        raise DomainError("Not an e-mail address.", code="invalid_email")
+    if not full_name.strip():
+        raise DomainError("The name is blank.", code="invalid_name")
+    if len(password) < min_length:
+        raise DomainError(f"The password needs at least {min_length} characters.", code="password_too_short")
+    chosen = check_roles(roles)
+    if (await session.execute(select(OperatorUser.id).where(OperatorUser.email == address))).first():
+        raise Conflict(f"An operator account for {address} exists already.", code="operator_exists")
+    user = OperatorUser(
+        email=address,
+        full_name=full_name.strip(),
+        password_hash=await hash_secret_async(password),
+        status="active",
+        roles=chosen,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+def _access_token(keys: KeyStore, settings: Settings, user: OperatorUser) -> str:
+    return issue_access_token(
+        keys,
+        Audience.operator(settings.base_domain),
+        kind="operator",
+        subject=str(user.id),
+        client_id=OPERATOR_CLIENT_ID,
+        roles=frozenset(user.roles),
+        ttl_s=settings.access_token_ttl_s,
+    )
+
+
+async def login(
+    session: AsyncSession, *, email: str, password: str, settings: Settings, keys: KeyStore, origin: Origin
+) -> OperatorSession:
+    """Check the password and open a session, or count the failure (and maybe lock) and refuse.
+
+    A refusal commits the session's transaction before raising: the failure count, the lock and
+    the audit rows must outlive the failed request.
+    """
+    address = normalise_email(email)
+    now = dt.datetime.now(dt.UTC)
+    user = (await session.execute(select(OperatorUser).where(OperatorUser.email == address))).scalar_one_or_none()
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    # Always one argon2 verification: unknown, locked and password-less accounts cost the same.
+    stored = user.password_hash if user is not None and not locked else None
+    password_ok = await verify_secret_async(stored, password)
+    reason = _refusal(user, locked=locked, password_ok=password_ok)
+    if user is None or reason is not None:
+        await _refuse(session, user, address, reason or "unknown_user", settings, origin, now)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    grant = await issue_refresh_token(
+        session, OperatorRefreshToken, subject_kind="operator", subject_id=user.id, ttl_s=settings.refresh_token_ttl_s
+    )
+    await record_audit(
+        session,
+        "login.succeeded",
+        actor=Actor("operator", str(user.id)),
+        origin=origin,
+        target=address,
+        data={"roles": sorted(user.roles), "family_id": str(grant.family_id)},
+        operator=True,
+    )
+    log.info("operator_login", operator=str(user.id))
+    return OperatorSession(
+        access_token=_access_token(keys, settings, user),
+        expires_in=settings.access_token_ttl_s,
+        refresh_token=grant.token,
+        refresh_expires_at=grant.expires_at,
+        roles=tuple(sorted(user.roles)),
+    )
+
+
+def _refusal(user: OperatorUser | None, *, locked: bool, password_ok: bool) -> str | None:
+    """Why this login is refused, or None when it may proceed."""
+    if user is None:
+        return "unknown_user"
+    if locked:
+        return "locked"
+    if user.password_hash is None:
+        return "no_password"
+    if not password_ok:
+        return "wrong_password"
+    if user.status != "active":
+        return "disabled"
+    return None
+
+
+async def _refuse(
+    session: AsyncSession,
+    user: OperatorUser | None,
+    address: str,
+    reason: str,
+    settings: Settings,
+    origin: Origin,
+    now: dt.datetime,
+) -> NoReturn:
+    if user is not None and reason == "wrong_password":
+        # Atomic, so concurrent guesses cannot undercount.
+        failures = (
+            await session.execute(
+                update(OperatorUser)
+                .where(OperatorUser.id == user.id)
+                .values(failed_logins=OperatorUser.failed_logins + 1)
+                .returning(OperatorUser.failed_logins)
+            )
+        ).scalar_one()
+        if failures >= settings.lockout_threshold:
+            until = now + dt.timedelta(seconds=settings.lockout_s)
+            await session.execute(
+                update(OperatorUser).where(OperatorUser.id == user.id).values(failed_logins=0, locked_until=until)
+            )
+            await record_audit(
+                session,
+                "account.locked",
+                actor=Actor("system"),
+                origin=origin,
+                target=address,
+                data={"until": until.isoformat(), "failures": failures},
+                operator=True,
+            )
+    await record_audit(
+        session,
+        "login.failed",
+        actor=Actor("anonymous"),
+        origin=origin,
+        target=address[:200],
+        data={"reason": reason},
+        operator=True,
+    )
+    log.warning("operator_login_failed", reason=reason)
+    await session.commit()
+    raise InvalidCredentials("The e-mail or password is wrong, or the account is locked for a while.")
+
+
+async def refresh(
+    session: AsyncSession, *, token: str, settings: Settings, keys: KeyStore, origin: Origin
+) -> OperatorSession:
+    """Exchange a refresh token for a new pair; a reused one revokes its whole family."""
+    try:
+        grant = await rotate_refresh_token(session, OperatorRefreshToken, token, ttl_s=settings.refresh_token_ttl_s)
+    except ReusedRefreshToken as exc:
+        await record_audit(
+            session,
+            "refresh_token.reused",
+            actor=Actor("anonymous"),
+            origin=origin,
+            data={"family_id": str(exc.family_id)},
+            operator=True,
+        )
+        await session.commit()  # the family stays revoked although this request fails
+        raise
+    user = await session.get(OperatorUser, grant.subject_id)
+    if user is None or user.status != "active":
+        await revoke_family(session, OperatorRefreshToken, grant.family_id)
+        await session.commit()
+        raise Unauthenticated("This account may not log in any more.", code="invalid_grant")
+    await record_audit(
+        session,
+        "token.refreshed",
+        actor=Actor("operator", str(user.id)),
+        origin=origin,
+        data={"family_id": str(grant.family_id)},
+        operator=True,
+    )
+    return OperatorSession(
+        access_token=_access_token(keys, settings, user),
+        expires_in=settings.access_token_ttl_s,
+        refresh_token=grant.token,
+        refresh_expires_at=grant.expires_at,
+        roles=tuple(sorted(user.roles)),
+    )
+
+
+async def logout(session: AsyncSession, *, token: str, origin: Origin) -> None:
+    """Revoke the session (the refresh-token family) of ``token``.
+
+    Idempotent: an unknown or already revoked token changes nothing (and is not audited again).
+    """
+    row = (
+        await session.execute(
+            select(OperatorRefreshToken).where(OperatorRefreshToken.token_hash == token_digest(token))
+        )
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        return
+    await revoke_family(session, OperatorRefreshToken, row.family_id)
+    await record_audit(
+        session,
+        "logout",
+        actor=Actor("operator", str(row.subject_id)),
+        origin=origin,
+        data={"family_id": str(row.family_id)},
+        operator=True,
+    )
+
+
+async def get_operator(session: AsyncSession, subject: str) -> OperatorUser | None:
+    try:
+        user_id = uuid.UUID(subject)
+    except ValueError:
+        return None
+    return await session.get(OperatorUser, user_id)
