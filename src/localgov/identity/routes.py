@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from localgov.identity.citizen_views import CitizenController, CitizenLoginController
 from localgov.identity.client_views import ApiClientController, TokenController
 from localgov.identity.operator_views import OperatorAuthController
 
@@ -12,4 +13,5 @@ def identity_handlers() -> list[Any]:
     """Controllers of staff, citizen, API-client and operator identity."""
     handlers: list[Any] = []
     handlers += [ApiClientController, TokenController, OperatorAuthController]
+    handlers += [CitizenLoginController, CitizenController]
     return handlers
