@@ -163,6 +163,13 @@ class Bill(TenantBase):
         Index("uq_bills_source_key", "source_key", unique=True),
         Index("ix_bills_payer_id", "payer_id"),
         Index("ix_bills_status_due_date", "status", "due_date"),
+        Index("ix_bills_account_id_period", "account_id", "period"),
+        Index("ix_bills_surcharge_of", "surcharge_of"),
+        CheckConstraint(
+            "late_surcharge_percent IS NULL OR late_surcharge_percent > 0 AND late_surcharge_percent <= 100",
+            name="late_surcharge_percent",
+        ),
+        CheckConstraint("late_surcharge_after_days >= 0", name="late_surcharge_after_days"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
@@ -181,7 +188,18 @@ class Bill(TenantBase):
     total: Mapped[Decimal] = mapped_column(Money)
     status: Mapped[str] = mapped_column(String(10), server_default="open")
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    #: When and by whom (``<kind>:<subject>``) it was cancelled.
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str | None] = mapped_column(String(150))
     paid_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The late surcharge rule the bill was issued under (copied from its tariff, or given by the
+    #: service that made it): once the bill is open ``after_days`` past its due date, a surcharge
+    #: bill of ``percent`` of its total is issued. Null: no surcharge. Kept on the bill so a later
+    #: tariff change never alters the terms of bills already issued.
+    late_surcharge_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    late_surcharge_after_days: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: For a surcharge bill: the overdue bill it was charged on.
+    surcharge_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("bills.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
