@@ -116,6 +116,11 @@ def create_app(
         Tag(name="API clients", description="Integrators' OAuth 2.0 clients of an LAO (its administrators)"),
         Tag(name="OAuth 2.0", description="The LAO's token endpoint (client credentials grant)"),
         Tag(name="Operator staff", description="Login and sessions of the platform operator's staff"),
+        Tag(name="Staff authentication", description="LAO staff: login, invitations, password reset"),
+        Tag(name="Sessions", description="Refresh and logout, for staff and citizens"),
+        Tag(name="My account", description="The calling staff member's own account and password"),
+        Tag(name="Staff administration", description="An LAO's administrators manage its staff and their roles"),
+        Tag(name="Audit", description="The LAO's audit log (บันทึกการตรวจสอบ)"),
     ]
     app = Litestar(
         route_handlers=handlers,

@@ -269,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync = tsub.add_parser("sync", help="make the catalog match tenants.yaml (create, update, provision)")
     sync.add_argument("--file", type=Path, default=None)
     tsub.add_parser("list", help="list the catalog")
+    add_admin = tsub.add_parser("add-admin", help="invite a tenant administrator (prints the invitation link)")
+    add_admin.add_argument("--tenant", required=True, help="the tenant's slug")
+    add_admin.add_argument("--email", required=True)
+    add_admin.add_argument("--name", required=True, help="full name")
     provision = tsub.add_parser("provision", help="pre-register LAOs in bulk (resumable)")
     provision.add_argument(
         "--from-registry", action="store_true", required=True, help="take LAOs from the DLA registry"
@@ -308,5 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_sync(settings, args.file or Path(settings.tenants_file)))
         if args.tenants_command == "provision":
             return asyncio.run(_provision(settings, args.limit, args.concurrency))
+        if args.tenants_command == "add-admin":
+            from localgov.identity.staff import add_admin_command
+
+            return asyncio.run(add_admin_command(settings, args.tenant, args.email, args.name))
         return asyncio.run(_list(settings))
     return 2

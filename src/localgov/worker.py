@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from localgov.app import plugin_dsn
 from localgov.kernel.db import create_engine, session_factory, tenant_session
 from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
+from localgov.kernel.mail import MAIL_TOPIC, mail_consumer
 from localgov.kernel.outbox import deliver_batch, purge_delivered
 from localgov.kernel.plugins import DeliveryHandler, ScheduledJob, ServicePlugin
 from localgov.platform.catalog import Catalog, CatalogListener
@@ -33,13 +34,18 @@ CORE_JOBS: tuple[ScheduledJob, ...] = (
 )
 
 
+def core_handlers(settings: Settings) -> dict[str, DeliveryHandler]:
+    """Outbox consumers of the platform itself (plugins bring their own): outgoing mail."""
+    return {MAIL_TOPIC: mail_consumer(settings)}
+
+
 class Worker:
     """One worker process. Several may run at once: rows are claimed with SKIP LOCKED."""
 
     def __init__(self, settings: Settings, plugins: Sequence[ServicePlugin]) -> None:
         self.settings = settings
         self.plugins = plugins
-        self.handlers: dict[str, DeliveryHandler] = {}
+        self.handlers: dict[str, DeliveryHandler] = core_handlers(settings)
         for plugin in plugins:
             self.handlers.update(plugin.handlers)
         self.jobs: list[ScheduledJob] = [*CORE_JOBS, *(job for p in plugins for job in p.jobs)]

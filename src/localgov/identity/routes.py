@@ -7,6 +7,8 @@ from typing import Any
 from localgov.identity.citizen_views import CitizenController, CitizenLoginController
 from localgov.identity.client_views import ApiClientController, TokenController
 from localgov.identity.operator_views import OperatorAuthController
+from localgov.identity.sessions_views import SessionController
+from localgov.identity.staff_views import AuditController, MeController, StaffAdminController, StaffAuthController
 
 
 def identity_handlers() -> list[Any]:
@@ -14,4 +16,5 @@ def identity_handlers() -> list[Any]:
     handlers: list[Any] = []
     handlers += [ApiClientController, TokenController, OperatorAuthController]
     handlers += [CitizenLoginController, CitizenController]
+    handlers += [StaffAuthController, SessionController, MeController, StaffAdminController, AuditController]
     return handlers

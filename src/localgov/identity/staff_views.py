@@ -1,0 +1,581 @@
+"""HTTP endpoints of LAO staff: login, invitations, passwords, the staff's own account, the
+administration of staff and roles by the LAO's administrators, and the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.identity import staff as svc
+from localgov.identity.models import RefreshToken
+from localgov.identity.refresh import issue_refresh_token
+from localgov.identity.sessions_views import Tokens, token_response
+from localgov.kernel.audit import Actor
+from localgov.kernel.audit import AuditEvent as AuditEventRow
+from localgov.kernel.auth.guards import PUBLIC, guarded, staff
+from localgov.kernel.errors import problem_responses
+from localgov.kernel.ratelimit import hit
+from localgov.kernel.web import current_principal, current_tenant, request_origin
+
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=svc.EMAIL_PATTERN, examples=["somchai@example.go.th"])]
+AnyEmail = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=svc.PASSWORD_MAX_LENGTH)]
+LinkToken = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+FullName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+RoleCode = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+StaffId = Annotated[uuid.UUID, PathParameter(description="The staff member's id")]
+RoleParam = Annotated[str, PathParameter(description="A role code (`tenant_admin`, `<service>.<role>`)", max_length=80)]
+
+ADMIN = staff(svc.TENANT_ADMIN)
+
+
+# --- structs ------------------------------------------------------------------------------------
+
+
+class StaffLogin(msgspec.Struct, kw_only=True):
+    email: AnyEmail
+    password: Password
+
+
+class InvitationAccept(msgspec.Struct, kw_only=True):
+    """The secret of the invitation link, and the password the new member chooses."""
+
+    token: LinkToken
+    password: Password
+
+
+class PasswordResetRequest(msgspec.Struct, kw_only=True):
+    email: AnyEmail
+
+
+class PasswordReset(msgspec.Struct, kw_only=True):
+    token: LinkToken
+    new_password: Password
+
+
+class PasswordChange(msgspec.Struct, kw_only=True):
+    current_password: Password
+    new_password: Password
+
+
+class Accepted(msgspec.Struct, kw_only=True):
+    message_th: str
+    message_en: str
+
+
+class Staff(msgspec.Struct, kw_only=True):
+    """A member of the LAO's staff (เจ้าหน้าที่) and the roles they hold."""
+
+    id: uuid.UUID
+    email: str
+    full_name: str
+    #: ``invited`` (no password yet), ``active`` or ``disabled``.
+    status: str
+    roles: list[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_login_at: dt.datetime | None
+    #: Set while failed logins keep the account locked.
+    locked_until: dt.datetime | None
+
+
+class StaffCreate(msgspec.Struct, kw_only=True):
+    """An invitation: the member receives a one-time link by e-mail to set a password."""
+
+    email: Email
+    full_name: FullName
+    roles: list[RoleCode] = msgspec.field(default_factory=list)
+
+
+class StaffPage(msgspec.Struct, kw_only=True):
+    items: list[Staff]
+    #: Pass as ``after`` for the next page; null on the last page.
+    next_after: str | None
+
+
+class Role(msgspec.Struct, kw_only=True):
+    code: str
+    title_th: str
+    title_en: str
+    #: The service that declares it; null for ``tenant_admin``.
+    service: str | None
+
+
+class RoleList(msgspec.Struct, kw_only=True):
+    items: list[Role]
+
+
+class AuditEvent(msgspec.Struct, kw_only=True):
+    """One audited action: who (actor), what (action, target), when, from where (IP, request id)."""
+
+    id: int
+    occurred_at: dt.datetime
+    actor_kind: str
+    actor_id: str | None
+    action: str
+    target: str | None
+    source_ip: str | None
+    request_id: str | None
+    data: dict[str, Any]
+
+
+class AuditEventPage(msgspec.Struct, kw_only=True):
+    items: list[AuditEvent]
+    #: Pass as ``before_id`` for the next (older) page; null on the last page.
+    next_before_id: int | None
+
+
+def _staff(view: svc.StaffView) -> Staff:
+    user = view.user
+    return Staff(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        status=user.status,
+        roles=list(view.roles),
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+        last_login_at=user.last_login_at,
+        locked_until=user.locked_until,
+    )
+
+
+def _actor(request: Request[Any, Any, Any]) -> Actor:
+    principal = current_principal(request)
+    return Actor(principal.kind, principal.subject)
+
+
+def _grantable(request: Request[Any, Any, Any]) -> dict[str, svc.RoleInfo]:
+    return svc.grantable_roles(request.app.state.plugins, current_tenant(request).enabled_services)
+
+
+# --- login, invitations, passwords (public) -----------------------------------------------------
+
+
+class StaffAuthController(Controller):
+    path = "/v1/auth/staff"
+    tags = ["Staff authentication"]
+    opt = {"surface": "tenant"}
+
+    @post(
+        "/login",
+        status_code=200,
+        operation_id="loginStaff",
+        summary="Log in with e-mail and password: an access token and a refresh token",
+        description=(
+            "A wrong password and an unknown e-mail both answer 401 `invalid_credentials`. Attempts are "
+            "limited per client address (429 `rate_limited` with Retry-After); consecutive failures lock "
+            "the account for a while (423 `account_locked` with Retry-After). A disabled account that gives "
+            "the right password gets 403 `account_disabled`."
+        ),
+        responses=problem_responses(401, 403, 404, 410, 423, 429),
+        **guarded(PUBLIC),  # the credentials are in the body
+    )
+    async def login(self, request: Request[Any, Any, Any], data: JSONBody[StaffLogin]) -> Tokens:
+        tenant = current_tenant(request)
+        state = request.app.state
+        settings = state.settings
+        origin = request_origin(request)
+        await hit(
+            state.engine,
+            f"login:{tenant.id}:{origin.source_ip or 'unknown'}",
+            limit=settings.login_rate_limit,
+            window_s=settings.login_rate_window_s,
+        )
+        result = await svc.login(
+            state.session_factory,
+            state.engine,
+            tenant,
+            settings,
+            email=data.email,
+            password=data.password,
+            origin=origin,
+        )
+        return token_response(
+            request, tenant, kind="staff", subject_id=result.user_id, roles=result.roles, refresh=result.refresh
+        )
+
+    @post(
+        "/invitation/accept",
+        status_code=204,
+        operation_id="acceptStaffInvitation",
+        summary="Accept an invitation: set the password and activate the account",
+        description="The link works once and until it expires (400 `invalid_link` otherwise).",
+        responses=problem_responses(403, 404, 410),
+        **guarded(PUBLIC),  # the link's secret is the credential
+    )
+    async def accept_invitation(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[InvitationAccept],
+        db_session: NamedDependency[AsyncSession],
+    ) -> None:
+        await svc.accept_invitation(
+            db_session,
+            token=data.token,
+            password=data.password,
+            settings=request.app.state.settings,
+            origin=request_origin(request),
+        )
+
+    @post(
+        "/password-reset",
+        status_code=202,
+        operation_id="requestStaffPasswordReset",
+        summary="Ask for a password reset link by e-mail",
+        description="Always 202: the answer does not tell whether the address belongs to staff.",
+        responses=problem_responses(403, 404, 410, 429),
+        **guarded(PUBLIC),  # anyone may ask; only the mailbox's owner gets the link
+    )
+    async def request_password_reset(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PasswordResetRequest],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Accepted:
+        tenant = current_tenant(request)
+        state = request.app.state
+        origin = request_origin(request)
+        await hit(
+            state.engine,
+            f"password-reset:{tenant.id}:{origin.source_ip or 'unknown'}",
+            limit=state.settings.login_rate_limit,
+            window_s=state.settings.login_rate_window_s,
+        )
+        await svc.request_password_reset(
+            db_session, state.engine, tenant=tenant, settings=state.settings, email=data.email, origin=origin
+        )
+        return Accepted(
+            message_th="หากอีเมลนี้เป็นของเจ้าหน้าที่ ระบบได้ส่งลิงก์สำหรับตั้งรหัสผ่านใหม่ไปแล้ว",
+            message_en="If this address belongs to a member of staff, a reset link is on its way.",
+        )
+
+    @post(
+        "/password-reset/confirm",
+        status_code=204,
+        operation_id="resetStaffPassword",
+        summary="Set a new password with a reset link; every session of the account ends",
+        description="The link works once and until it expires (400 `invalid_link` otherwise).",
+        responses=problem_responses(403, 404, 410),
+        **guarded(PUBLIC),  # the link's secret is the credential
+    )
+    async def reset_password(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PasswordReset],
+        db_session: NamedDependency[AsyncSession],
+    ) -> None:
+        await svc.reset_password(
+            db_session,
+            token=data.token,
+            new_password=data.new_password,
+            settings=request.app.state.settings,
+            origin=request_origin(request),
+        )
+
+
+# --- the caller's own account -------------------------------------------------------------------
+
+
+class MeController(Controller):
+    path = "/v1/me"
+    tags = ["My account"]
+    opt = {"surface": "tenant"}
+
+    @get(
+        "/",
+        operation_id="getMe",
+        summary="The calling staff member's own account and roles",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(staff()),
+    )
+    async def me(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Staff:
+        user_id = svc.as_uuid(current_principal(request).subject)
+        if user_id is None:
+            raise svc.StaffNotFound()
+        user = await svc.get_staff(db_session, user_id)
+        if user.status == "disabled":
+            raise svc.AccountDisabled()
+        return _staff(await svc.view_of(db_session, user))
+
+    @post(
+        "/password",
+        status_code=200,
+        operation_id="changeMyPassword",
+        summary="Change the caller's password; every other session ends",
+        description=(
+            "Needs the current password (400 `wrong_password`). Every refresh token of the account is "
+            "revoked; the answer carries a new access token and refresh token for this session."
+        ),
+        responses=problem_responses(401, 403, 404, 410, 429),
+        **guarded(staff()),
+    )
+    async def change_password(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PasswordChange],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Tokens:
+        tenant = current_tenant(request)
+        state = request.app.state
+        settings = state.settings
+        user_id = svc.as_uuid(current_principal(request).subject)
+        if user_id is None:
+            raise svc.StaffNotFound()
+        # Guessing the current password with a stolen access token is as limited as a login.
+        await hit(
+            state.engine,
+            f"password-change:{tenant.id}:{user_id}",
+            limit=settings.login_rate_limit,
+            window_s=settings.login_rate_window_s,
+        )
+        user = await svc.change_password(
+            db_session,
+            user_id,
+            current_password=data.current_password,
+            new_password=data.new_password,
+            settings=settings,
+            origin=request_origin(request),
+        )
+        grant = await issue_refresh_token(
+            db_session, RefreshToken, subject_kind="staff", subject_id=user.id, ttl_s=settings.refresh_token_ttl_s
+        )
+        roles = frozenset((await svc.roles_of(db_session, [user.id]))[user.id])
+        return token_response(request, tenant, kind="staff", subject_id=user.id, roles=roles, refresh=grant)
+
+
+# --- administration of staff (tenant_admin) -----------------------------------------------------
+
+
+class StaffAdminController(Controller):
+    path = "/v1/staff"
+    tags = ["Staff administration"]
+    opt = {"surface": "tenant"}
+
+    @get(
+        "/",
+        operation_id="listStaff",
+        summary="The LAO's staff, by e-mail",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def list_staff(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
+        after: Annotated[
+            str | None, QueryParameter(max_length=254, description="Only addresses after this one")
+        ] = None,
+        status: Annotated[
+            str | None, QueryParameter(pattern="^(invited|active|disabled)$", description="Only this status")
+        ] = None,
+    ) -> StaffPage:
+        views, next_after = await svc.list_staff(db_session, limit=limit, after=after, status=status)
+        return StaffPage(items=[_staff(v) for v in views], next_after=next_after)
+
+    @post(
+        "/",
+        operation_id="inviteStaff",
+        summary="Invite a member of staff: a one-time link to set a password is e-mailed",
+        description="409 `email_taken` when the address is already staff; 400 `role_not_grantable`.",
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(ADMIN),
+    )
+    async def invite(
+        self, request: Request[Any, Any, Any], data: JSONBody[StaffCreate], db_session: NamedDependency[AsyncSession]
+    ) -> Staff:
+        invitation = await svc.invite_staff(
+            db_session,
+            tenant=current_tenant(request),
+            settings=request.app.state.settings,
+            grantable=_grantable(request),
+            email=data.email,
+            full_name=data.full_name,
+            roles=data.roles,
+            actor=_actor(request),
+            origin=request_origin(request),
+        )
+        return _staff(svc.StaffView(user=invitation.user, roles=invitation.roles))
+
+    @get(
+        "/roles",
+        operation_id="listGrantableRoles",
+        summary="Roles that can be granted in this LAO (tenant_admin and those of its services)",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def roles(self, request: Request[Any, Any, Any]) -> RoleList:
+        return RoleList(
+            items=[
+                Role(code=r.code, title_th=r.title_th, title_en=r.title_en, service=r.service)
+                for r in _grantable(request).values()
+            ]
+        )
+
+    @get(
+        "/{staff_id:uuid}",
+        operation_id="getStaff",
+        summary="One member of staff",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def show(self, staff_id: StaffId, db_session: NamedDependency[AsyncSession]) -> Staff:
+        return _staff(await svc.view_of(db_session, await svc.get_staff(db_session, staff_id)))
+
+    @post(
+        "/{staff_id:uuid}/invitation",
+        status_code=200,
+        operation_id="resendStaffInvitation",
+        summary="E-mail a new invitation link (the previous one stops working)",
+        description="409 `staff_not_invited` once the member has accepted.",
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(ADMIN),
+    )
+    async def resend_invitation(
+        self, request: Request[Any, Any, Any], staff_id: StaffId, db_session: NamedDependency[AsyncSession]
+    ) -> Staff:
+        invitation = await svc.resend_invitation(
+            db_session,
+            staff_id,
+            tenant=current_tenant(request),
+            settings=request.app.state.settings,
+            actor=_actor(request),
+            origin=request_origin(request),
+        )
+        return _staff(svc.StaffView(user=invitation.user, roles=invitation.roles))
+
+    @post(
+        "/{staff_id:uuid}/disable",
+        status_code=200,
+        operation_id="disableStaff",
+        summary="Disable a member: no more logins, every session revoked",
+        description="409 `last_admin` for the last active administrator.",
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(ADMIN),
+    )
+    async def disable(
+        self, request: Request[Any, Any, Any], staff_id: StaffId, db_session: NamedDependency[AsyncSession]
+    ) -> Staff:
+        view = await svc.disable_staff(db_session, staff_id, actor=_actor(request), origin=request_origin(request))
+        return _staff(view)
+
+    @post(
+        "/{staff_id:uuid}/enable",
+        status_code=200,
+        operation_id="enableStaff",
+        summary="Enable a disabled member again (the lockout is lifted too)",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def enable(
+        self, request: Request[Any, Any, Any], staff_id: StaffId, db_session: NamedDependency[AsyncSession]
+    ) -> Staff:
+        view = await svc.enable_staff(db_session, staff_id, actor=_actor(request), origin=request_origin(request))
+        return _staff(view)
+
+    @put(
+        "/{staff_id:uuid}/roles/{role:str}",
+        operation_id="grantStaffRole",
+        summary="Grant a role (idempotent); it takes effect at the member's next token",
+        description="400 `role_not_grantable` for a role neither `tenant_admin` nor of an enabled service.",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def grant(
+        self,
+        request: Request[Any, Any, Any],
+        staff_id: StaffId,
+        role: RoleParam,
+        db_session: NamedDependency[AsyncSession],
+    ) -> Staff:
+        view = await svc.grant_role(
+            db_session,
+            staff_id,
+            role,
+            grantable=_grantable(request),
+            actor=_actor(request),
+            origin=request_origin(request),
+        )
+        return _staff(view)
+
+    @delete(
+        "/{staff_id:uuid}/roles/{role:str}",
+        status_code=200,
+        operation_id="revokeStaffRole",
+        summary="Revoke a role (idempotent); it takes effect at the member's next token",
+        description="409 `last_admin` when it would leave the LAO without an active administrator.",
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(ADMIN),
+    )
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        staff_id: StaffId,
+        role: RoleParam,
+        db_session: NamedDependency[AsyncSession],
+    ) -> Staff:
+        view = await svc.revoke_role(db_session, staff_id, role, actor=_actor(request), origin=request_origin(request))
+        return _staff(view)
+
+
+# --- audit log (tenant_admin) -------------------------------------------------------------------
+
+
+class AuditController(Controller):
+    path = "/v1/audit-events"
+    tags = ["Audit"]
+    opt = {"surface": "tenant"}
+
+    @get(
+        "/",
+        operation_id="listAuditEvents",
+        summary="The LAO's audit log (บันทึกการตรวจสอบ), newest first",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def list_events(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
+        before_id: Annotated[int | None, QueryParameter(ge=1, description="Only events older than this id")] = None,
+        action: Annotated[
+            str | None, QueryParameter(max_length=60, description="Only this action (`login.failed` …)")
+        ] = None,
+        target: Annotated[
+            str | None, QueryParameter(max_length=200, description="Only this target (`staff:<id>` …)")
+        ] = None,
+    ) -> AuditEventPage:
+        query = select(AuditEventRow).order_by(AuditEventRow.id.desc()).limit(limit + 1)
+        if before_id is not None:
+            query = query.where(AuditEventRow.id < before_id)
+        if action is not None:
+            query = query.where(AuditEventRow.action == action)
+        if target is not None:
+            query = query.where(AuditEventRow.target == target)
+        rows = list((await db_session.execute(query)).scalars().all())
+        page, more = rows[:limit], len(rows) > limit
+        return AuditEventPage(
+            items=[
+                AuditEvent(
+                    id=r.id,
+                    occurred_at=r.occurred_at,
+                    actor_kind=r.actor_kind,
+                    actor_id=r.actor_id,
+                    action=r.action,
+                    target=r.target,
+                    source_ip=str(r.source_ip) if r.source_ip is not None else None,
+                    request_id=r.request_id,
+                    data=r.data,
+                )
+                for r in page
+            ],
+            next_before_id=page[-1].id if more and page else None,
+        )
