@@ -221,7 +221,10 @@ async def test_failures_look_alike_and_lock_the_account(engine: AsyncEngine, cli
         for response in (unknown, wrong):
             assert response.status_code == 401
             assert response.json()["code"] == "invalid_credentials"
-        assert unknown.json()["detail"] == wrong.json()["detail"]
+        same = {"title", "status", "code", "detail", "data"}
+        assert {k: v for k, v in unknown.json().items() if k in same} == {
+            k: v for k, v in wrong.json().items() if k in same
+        }
 
         # Failures below the threshold are forgotten after a successful login.
         assert (await login(http, email, "wrong again, clearly")).status_code == 401
@@ -233,8 +236,13 @@ async def test_failures_look_alike_and_lock_the_account(engine: AsyncEngine, cli
         for _ in range(3):  # the threshold of this test's settings
             assert (await login(http, email, "guessing")).status_code == 401
         locked = await login(http, email)  # the right password no longer opens it
-        assert locked.status_code == 401
-        assert locked.json()["code"] == "invalid_credentials"
+        assert locked.status_code == 423
+        assert locked.json()["code"] == "account_locked"
+        assert 590 <= int(locked.headers["retry-after"]) <= 600
+
+        # An unknown address "locks" the same way, so the lock does not reveal who has an account.
+        nobody = f"nobody-{uuid.uuid4().hex}@operator.example"
+        assert [(await login(http, nobody)).status_code for _ in range(4)] == [401, 401, 401, 423]
         async with engine.begin() as conn:
             until = (
                 await conn.execute(
@@ -258,7 +266,8 @@ async def test_failures_look_alike_and_lock_the_account(engine: AsyncEngine, cli
     assert failed == 0
     events = await operator_audit(engine, target=email)
     actions = [e["action"] for e in events]
-    assert actions.count("account.locked") == 1
+    assert [e["data"]["failures"] for e in events if "failures" in e["data"]] == [1, 2, 1, 2, 1, 2, 3]
+    assert sum("locked_until" in e["data"] for e in events) == 1
     assert [e["data"]["reason"] for e in events if e["action"] == "login.failed"] == [
         "wrong_password",
         "wrong_password",
@@ -298,10 +307,13 @@ async def test_a_disabled_operator_loses_every_session(engine: AsyncEngine, clie
         )
         assert refused.status_code == 401
         assert refused.json()["code"] == "invalid_grant"
-        assert (await login(http, email)).status_code == 401
+        assert (await login(http, email, "not the password")).status_code == 401
+        disabled = await login(http, email)  # told only to whoever knows the password
+        assert disabled.status_code == 403
+        assert disabled.json()["code"] == "account_disabled"
     assert [
         e["data"]["reason"] for e in await operator_audit(engine, target=email) if e["action"] == "login.failed"
-    ] == ["disabled"]
+    ] == ["wrong_password", "disabled"]
 
 
 def test_cli_adds_an_operator_with_the_password_from_stdin(

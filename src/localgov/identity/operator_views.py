@@ -80,7 +80,7 @@ class OperatorAuthController(Controller):
         summary="Log in as the operator's staff (operator host only)",
         status_code=200,
         cache_control=NO_STORE,
-        responses=problem_responses(401, 404, 429),
+        responses=problem_responses(401, 403, 404, 423, 429),
         **guarded(PUBLIC),  # the credentials are the password in the body
     )
     async def login(
@@ -97,6 +97,7 @@ class OperatorAuthController(Controller):
         )
         session = await svc.login(
             db_session,
+            engine=state.engine,
             email=data.email,
             password=data.password,
             settings=settings,

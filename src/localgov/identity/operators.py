@@ -10,14 +10,15 @@ reuse and logout goes to the operator's audit log.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from collections.abc import Iterable
-from typing import NoReturn
+from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from localgov.identity.models import OperatorRefreshToken, OperatorUser
 from localgov.identity.refresh import (
@@ -31,6 +32,7 @@ from localgov.kernel.auth.hashing import hash_secret_async, token_digest, verify
 from localgov.kernel.auth.keys import KeyStore
 from localgov.kernel.auth.tokens import Audience, Unauthenticated, issue_access_token
 from localgov.kernel.errors import Conflict, DomainError
+from localgov.kernel.ratelimit import RateLimited, hit
 from localgov.settings import Settings
 
 log = structlog.get_logger("localgov.identity.operators")
@@ -41,13 +43,28 @@ OPERATOR_CLIENT_ID = "localgov-operator"
 
 
 class InvalidCredentials(DomainError):
-    """Wrong e-mail or password, or an account that may not log in now. One answer for all,
-    so the response does not tell whether an account exists or is locked."""
+    """Wrong password, unknown e-mail, or an account without a password: one answer for all."""
 
     code = "invalid_credentials"
     status = 401
-    title = "Login failed"
-    headers = {"WWW-Authenticate": 'Bearer realm="operator"'}
+    title = "Wrong e-mail or password"
+
+
+class AccountLocked(DomainError):
+    code = "account_locked"
+    status = 423
+    title = "Account temporarily locked"
+
+    def __init__(self, retry_after_s: int) -> None:
+        wait = max(1, retry_after_s)
+        super().__init__(f"Too many failed logins; try again in {wait} s.", data={"retry_after_s": wait})
+        self.headers = {"Retry-After": str(wait)}
+
+
+class AccountDisabled(DomainError):
+    code = "account_disabled"
+    status = 403
+    title = "Account disabled"
 
 
 class OperatorSession(msgspec.Struct, frozen=True):
@@ -113,23 +130,56 @@ def _access_token(keys: KeyStore, settings: Settings, user: OperatorUser) -> str
 
 
 async def login(
-    session: AsyncSession, *, email: str, password: str, settings: Settings, keys: KeyStore, origin: Origin
+    session: AsyncSession,
+    *,
+    engine: AsyncEngine,
+    email: str,
+    password: str,
+    settings: Settings,
+    keys: KeyStore,
+    origin: Origin,
 ) -> OperatorSession:
     """Check the password and open a session, or count the failure (and maybe lock) and refuse.
 
-    A refusal commits the session's transaction before raising: the failure count, the lock and
-    the audit rows must outlive the failed request.
+    The answers follow staff login: 401 ``invalid_credentials`` for a wrong password or an unknown
+    e-mail (after the same argon2 time), 423 ``account_locked`` with ``Retry-After`` once
+    ``lockout_threshold`` failures locked the account (an unknown address is counted in a shared
+    bucket and "locks" the same way, so neither answer tells whether an account exists), and 403
+    ``account_disabled`` only to whoever proved the password. A refusal commits the session's
+    transaction before raising: the failure count, the lock and the audit rows must outlive the
+    failed request.
     """
-    address = normalise_email(email)
+    address = normalise_email(email)[:254]
     now = dt.datetime.now(dt.UTC)
-    user = (await session.execute(select(OperatorUser).where(OperatorUser.email == address))).scalar_one_or_none()
-    locked = user is not None and user.locked_until is not None and user.locked_until > now
-    # Always one argon2 verification: unknown, locked and password-less accounts cost the same.
-    stored = user.password_hash if user is not None and not locked else None
-    password_ok = await verify_secret_async(stored, password)
-    reason = _refusal(user, locked=locked, password_ok=password_ok)
-    if user is None or reason is not None:
-        await _refuse(session, user, address, reason or "unknown_user", settings, origin, now)
+    user = (
+        await session.execute(select(OperatorUser).where(OperatorUser.email == address).with_for_update())
+    ).scalar_one_or_none()
+    failure: DomainError | None = None
+    data: dict[str, Any] = {}
+    if user is None:
+        failure = await _unknown_address(engine, settings, address, password)
+        data["reason"] = "locked" if isinstance(failure, AccountLocked) else "unknown_email"
+    elif user.locked_until is not None and user.locked_until > now:
+        failure = AccountLocked(math.ceil((user.locked_until - now).total_seconds()))
+        data["reason"] = "locked"
+    elif not await verify_secret_async(user.password_hash, password):
+        failure = InvalidCredentials()
+        user.failed_logins += 1  # the row is locked (FOR UPDATE): concurrent guesses all count
+        data.update(reason="wrong_password" if user.password_hash else "no_password", failures=user.failed_logins)
+        if user.failed_logins >= settings.lockout_threshold:
+            user.locked_until = now + dt.timedelta(seconds=settings.lockout_s)
+            user.failed_logins = 0
+            data["locked_until"] = user.locked_until.isoformat()
+    elif user.status != "active":
+        failure = AccountDisabled() if user.status == "disabled" else InvalidCredentials()
+        data["reason"] = user.status
+    if failure is not None or user is None:
+        await record_audit(
+            session, "login.failed", actor=Actor("anonymous"), origin=origin, target=address, data=data, operator=True
+        )
+        log.warning("operator_login_failed", reason=data.get("reason"))
+        await session.commit()
+        raise failure or InvalidCredentials()
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -155,66 +205,19 @@ async def login(
     )
 
 
-def _refusal(user: OperatorUser | None, *, locked: bool, password_ok: bool) -> str | None:
-    """Why this login is refused, or None when it may proceed."""
-    if user is None:
-        return "unknown_user"
-    if locked:
-        return "locked"
-    if user.password_hash is None:
-        return "no_password"
-    if not password_ok:
-        return "wrong_password"
-    if user.status != "active":
-        return "disabled"
-    return None
-
-
-async def _refuse(
-    session: AsyncSession,
-    user: OperatorUser | None,
-    address: str,
-    reason: str,
-    settings: Settings,
-    origin: Origin,
-    now: dt.datetime,
-) -> NoReturn:
-    if user is not None and reason == "wrong_password":
-        # Atomic, so concurrent guesses cannot undercount.
-        failures = (
-            await session.execute(
-                update(OperatorUser)
-                .where(OperatorUser.id == user.id)
-                .values(failed_logins=OperatorUser.failed_logins + 1)
-                .returning(OperatorUser.failed_logins)
-            )
-        ).scalar_one()
-        if failures >= settings.lockout_threshold:
-            until = now + dt.timedelta(seconds=settings.lockout_s)
-            await session.execute(
-                update(OperatorUser).where(OperatorUser.id == user.id).values(failed_logins=0, locked_until=until)
-            )
-            await record_audit(
-                session,
-                "account.locked",
-                actor=Actor("system"),
-                origin=origin,
-                target=address,
-                data={"until": until.isoformat(), "failures": failures},
-                operator=True,
-            )
-    await record_audit(
-        session,
-        "login.failed",
-        actor=Actor("anonymous"),
-        origin=origin,
-        target=address[:200],
-        data={"reason": reason},
-        operator=True,
-    )
-    log.warning("operator_login_failed", reason=reason)
-    await session.commit()
-    raise InvalidCredentials("The e-mail or password is wrong, or the account is locked for a while.")
+async def _unknown_address(engine: AsyncEngine, settings: Settings, address: str, password: str) -> DomainError:
+    """What a known account would answer: 401 after the argon2 time, 423 past the threshold."""
+    try:
+        await hit(
+            engine,
+            f"login-unknown:operator:{token_digest(address)}",
+            limit=settings.lockout_threshold,
+            window_s=settings.lockout_s,
+        )
+    except RateLimited as exc:
+        return AccountLocked(int((exc.data or {}).get("retry_after_s", settings.lockout_s)))
+    await verify_secret_async(None, password)
+    return InvalidCredentials()
 
 
 async def refresh(
