@@ -17,6 +17,7 @@ from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
 from localgov.kernel.mail import MAIL_TOPIC, mail_consumer
 from localgov.kernel.outbox import deliver_batch, purge_delivered
 from localgov.kernel.plugins import DeliveryHandler, ScheduledJob, ServicePlugin
+from localgov.kernel.ratelimit import purge_expired
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.settings import Settings
 
@@ -29,8 +30,15 @@ async def _purge_outbox(ctx: JobContext) -> None:
 
 
 #: Jobs of the platform itself (plugins bring their own).
+async def _purge_rate_limits(ctx: JobContext) -> None:
+    # Windows are at most minutes long; a day-old bucket can only be stale.
+    removed = await purge_expired(ctx.session, dt.timedelta(days=1))
+    log.info("rate_limit_buckets_purged", removed=removed)
+
+
 CORE_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob(name="core.outbox_purge", every=dt.timedelta(hours=6), run=_purge_outbox),
+    ScheduledJob(name="core.rate_limit_purge", every=dt.timedelta(hours=6), run=_purge_rate_limits),
 )
 
 

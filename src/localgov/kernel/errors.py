@@ -116,6 +116,7 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
     413: ("payload_too_large", "Payload too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
     422: ("unprocessable", "Unprocessable content"),
+    423: ("locked", "Locked"),
     429: ("rate_limited", "Too many requests"),
     500: ("internal_error", "Internal server error"),
     503: ("unavailable", "Service unavailable"),

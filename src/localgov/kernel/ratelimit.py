@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Integer, String, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import DateTime, Integer, String, delete, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import SharedBase
@@ -58,3 +58,10 @@ async def hit(engine: AsyncEngine, key: str, *, limit: int, window_s: int) -> No
         error = RateLimited(f"Too many attempts; try again in {wait} s.", data={"retry_after_s": wait})
         error.headers = {"Retry-After": str(wait)}
         raise error
+
+
+async def purge_expired(session: AsyncSession, older_than: dt.timedelta) -> int:
+    """Delete buckets whose window ended more than ``older_than`` ago (they count nothing now)."""
+    cutoff = dt.datetime.now(dt.UTC) - older_than
+    result = await session.execute(delete(RateLimitBucket).where(RateLimitBucket.window_start < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
