@@ -10,6 +10,7 @@ import json
 import secrets
 from typing import Any
 
+import msgspec
 import pytest
 from cryptography.exceptions import InvalidTag
 from joserfc import jwt
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.app import create_app, unguarded_routes
-from localgov.kernel.auth.keys import KeyStore, rotate_key
+from localgov.kernel.auth.keys import KeyStore, _KeyRow, rotate_key
 from localgov.kernel.auth.tokens import Audience, Unauthenticated, issue_access_token, verify_access_token
 from localgov.kernel.plugins import ServicePlugin
 from localgov.settings import Settings
@@ -259,3 +260,55 @@ async def test_private_keys_are_encrypted_at_rest(engine: AsyncEngine) -> None:
     wrong = KeyStore("another-secret-that-is-long-enough-to-be-valid-000")
     with pytest.raises(InvalidTag):
         await wrong.load(engine)
+
+
+def test_a_verified_token_is_remembered_but_still_checked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import localgov.kernel.auth.tokens as tokens_module
+
+    decoded: list[str] = []
+    real_decode = tokens_module.jwt.decode
+
+    def counting_decode(value: str, key: Any, algorithms: list[str]) -> Any:
+        decoded.append(value)
+        return real_decode(value, key, algorithms=algorithms)
+
+    monkeypatch.setattr(tokens_module.jwt, "decode", counting_decode)
+    keys = KeyStore(TEST_SECRET)
+    keys._rows = [  # one key, as KeyStore.load would hold it
+        _KeyRow(
+            "test-key", json.dumps(TEST_KEY.as_dict(private=False)), b"", dt.datetime(2020, 1, 1, tzinfo=dt.UTC), None
+        )
+    ]
+    keys._private = {"test-key": TEST_KEY}
+    a = Audience.tenant("a", "1000001", BASE)
+    b = Audience.tenant("b", "1000002", BASE)
+    now = dt.datetime.now(dt.UTC)
+    token = issue_access_token(keys, a, kind="staff", subject="u", client_id="c", ttl_s=300, now=now)
+    first = verify_access_token(token, keys, a, now=now)
+    again = verify_access_token(token, keys, a, now=now + dt.timedelta(seconds=10))
+    assert again is first
+    assert decoded == [token]  # the signature was checked once
+    with pytest.raises(Unauthenticated):  # another audience: checked in full, refused
+        verify_access_token(token, keys, b, now=now)
+    with pytest.raises(Unauthenticated) as expired:  # remembered, but its time is up
+        verify_access_token(token, keys, a, now=now + dt.timedelta(seconds=400))
+    assert expired.value.data == {"reason": "expired"}
+    other_store = KeyStore(TEST_SECRET)  # same kid, another key object: no shortcut
+    other_store._rows = keys._rows
+    other_store._private = {"test-key": ECKey.generate_key("P-256", parameters={"kid": "test-key"}, private=True)}
+    with pytest.raises(Unauthenticated):
+        verify_access_token(token, other_store, a, now=now)
+    keys._rows = [  # the key retired: remembered tokens go with it
+        msgspec.structs.replace(keys._rows[0], retires_at=now + dt.timedelta(seconds=5))
+    ]
+    with pytest.raises(Unauthenticated) as retired:
+        verify_access_token(token, keys, a, now=now + dt.timedelta(seconds=6))
+    assert retired.value.data == {"reason": "unknown_key"}
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    capsys.readouterr()
+    for _ in range(2):  # a refused token is never remembered: checked and logged every time
+        with pytest.raises(Unauthenticated):
+            verify_access_token(forged, keys, a, now=now)
+    assert capsys.readouterr().out.count("token_rejected") == 2

@@ -5,6 +5,12 @@ Header: ``{"alg": "ES256", "typ": "at+jwt", "kid": …}`` and nothing else: a to
 ``alg: none`` and HS256-signed-with-the-public-key attacks cannot apply). Claims: ``iss`` (the
 host's issuer), ``aud`` (one LAO, or the operator), ``sub``, ``client_id``, ``iat``, ``nbf``,
 ``exp``, ``jti``, ``scope``, plus ``lgv_kind`` (staff, citizen, client, operator) and ``roles``.
+
+A client presents the same token on every request until it expires, so each process remembers
+the tokens it verified (a bounded LRU map keyed by the exact token text and the audience): the
+next request with that token skips the ES256 signature (about a tenth of a millisecond of CPU)
+but still has its times and its signing key checked. Only tokens that passed every check are
+remembered, so a forged or refused token is verified, and logged, every time.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ import binascii
 import datetime as dt
 import json
 import secrets
+from collections import OrderedDict
 from typing import Any, Literal
 
 import msgspec
 import structlog
 from joserfc import jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
 
 from localgov.kernel.auth.keys import ALGORITHM, KeyStore
 from localgov.kernel.errors import DomainError
@@ -117,9 +125,38 @@ def _reject(reason: str, **data: Any) -> Unauthenticated:
     return Unauthenticated("The access token is not valid here.", data={"reason": reason})
 
 
+class _Verified(msgspec.Struct, frozen=True):
+    principal: Principal
+    kid: str
+    #: The key object that verified the signature: a hit must find the very same key still valid.
+    key: ECKey
+    exp: float
+    nbf: float
+
+
+#: Tokens this process verified, most recently used last (see the module docstring).
+_VERIFIED: OrderedDict[tuple[str, str, str], _Verified] = OrderedDict()
+VERIFIED_CACHE_SIZE = 4096
+
+
+def _remembered(token: str, keys: KeyStore, expected: Audience, now: dt.datetime) -> Principal | None:
+    cache_key = (token, expected.issuer, expected.audience)
+    hit = _VERIFIED.get(cache_key)
+    if hit is None:
+        return None
+    ts = now.timestamp()
+    if hit.exp + LEEWAY_S < ts or hit.nbf - LEEWAY_S > ts or keys.verification_key(hit.kid, now) is not hit.key:
+        return None  # verified again in full, which says why it fails
+    _VERIFIED.move_to_end(cache_key)
+    return hit.principal
+
+
 def verify_access_token(token: str, keys: KeyStore, expected: Audience, *, now: dt.datetime | None = None) -> Principal:
     """The principal of a valid token for ``expected``; anything else raises :class:`Unauthenticated`."""
     now = now or dt.datetime.now(dt.UTC)
+    remembered = _remembered(token, keys, expected, now)
+    if remembered is not None:
+        return remembered
     parts = token.split(".")
     if len(parts) != 3:
         raise _reject("malformed")
@@ -160,7 +197,7 @@ def verify_access_token(token: str, keys: KeyStore, expected: Audience, *, now: 
     roles, scope = claims.get("roles", []), claims.get("scope", "")
     if not isinstance(roles, list) or not isinstance(scope, str):
         raise _reject("claims")
-    return Principal(
+    principal = Principal(
         kind=kind,
         subject=str(claims["sub"]),
         client_id=str(claims.get("client_id", "")),
@@ -168,3 +205,9 @@ def verify_access_token(token: str, keys: KeyStore, expected: Audience, *, now: 
         scopes=frozenset(scope.split()),
         token_id=str(claims["jti"]),
     )
+    _VERIFIED[(token, expected.issuer, expected.audience)] = _Verified(
+        principal, str(header.get("kid", "")), key, float(exp), float(nbf)
+    )
+    while len(_VERIFIED) > VERIFIED_CACHE_SIZE:
+        _VERIFIED.popitem(last=False)
+    return principal
