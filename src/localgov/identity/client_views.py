@@ -77,7 +77,7 @@ class ApiClientList(msgspec.Struct):
     items: list[ApiClient]
 
 
-def _out(row: ApiClientRow) -> ApiClient:
+def api_client_out(row: ApiClientRow) -> ApiClient:
     return ApiClient(
         client_id=row.client_id,
         name=row.name,
@@ -89,7 +89,7 @@ def _out(row: ApiClientRow) -> ApiClient:
 
 
 def _with_secret(row: ApiClientRow, secret: str) -> ApiClientSecret:
-    return ApiClientSecret(client_secret=secret, **msgspec.structs.asdict(_out(row)))
+    return ApiClientSecret(client_secret=secret, **msgspec.structs.asdict(api_client_out(row)))
 
 
 def _admin(request: Request[Any, Any, Any]) -> Actor:
@@ -143,7 +143,7 @@ class ApiClientController(Controller):
         **guarded(ADMIN),
     )
     async def list_clients(self, db_session: NamedDependency[AsyncSession]) -> ApiClientList:
-        return ApiClientList(items=[_out(r) for r in await svc.list_clients(db_session)])
+        return ApiClientList(items=[api_client_out(r) for r in await svc.list_clients(db_session)])
 
     @get(
         "/{client_id:str}",
@@ -153,7 +153,7 @@ class ApiClientController(Controller):
         **guarded(ADMIN),
     )
     async def show(self, client_id: ClientIdPath, db_session: NamedDependency[AsyncSession]) -> ApiClient:
-        return _out(await svc.get_client(db_session, client_id))
+        return api_client_out(await svc.get_client(db_session, client_id))
 
     @post(
         "/{client_id:str}/rotate-secret",
@@ -193,7 +193,7 @@ class ApiClientController(Controller):
                 origin=request_origin(request),
                 target=client_id,
             )
-        return _out(row)
+        return api_client_out(row)
 
 
 # --- POST /oauth/token ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from localgov.identity.refresh import (
     revoke_family,
     rotate_refresh_token,
 )
+from localgov.identity.staff import AccountDisabled, AccountLocked, InvalidCredentials
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import hash_secret_async, token_digest, verify_secret_async
 from localgov.kernel.auth.keys import KeyStore
@@ -40,31 +41,6 @@ log = structlog.get_logger("localgov.identity.operators")
 OPERATOR_ROLES = ("platform_admin", "billing_admin")
 #: The ``client_id`` claim of tokens issued by the operator's own login (first-party, no OAuth client).
 OPERATOR_CLIENT_ID = "localgov-operator"
-
-
-class InvalidCredentials(DomainError):
-    """Wrong password, unknown e-mail, or an account without a password: one answer for all."""
-
-    code = "invalid_credentials"
-    status = 401
-    title = "Wrong e-mail or password"
-
-
-class AccountLocked(DomainError):
-    code = "account_locked"
-    status = 423
-    title = "Account temporarily locked"
-
-    def __init__(self, retry_after_s: int) -> None:
-        wait = max(1, retry_after_s)
-        super().__init__(f"Too many failed logins; try again in {wait} s.", data={"retry_after_s": wait})
-        self.headers = {"Retry-After": str(wait)}
-
-
-class AccountDisabled(DomainError):
-    code = "account_disabled"
-    status = 403
-    title = "Account disabled"
 
 
 class OperatorSession(msgspec.Struct, frozen=True):
