@@ -1,0 +1,206 @@
+"""Receipts (ใบเสร็จรับเงิน): one per matched payment, numbered book/number without gaps per fiscal year.
+
+The running number comes from :func:`localgov.kernel.numbering.next_number` in the payment's own
+transaction: the counter row stays locked until that transaction ends, so concurrent payments
+take 1, 2, 3 … in turn and a payment that rolls back gives its number back. The n-th receipt of
+a fiscal year is number ``(n-1) % book_size + 1`` of book ``(n-1) // book_size + 1``.
+
+A receipt is never deleted: voiding keeps it, marked cancelled with the reason, and opens the
+bill again. Reprints are copies (สำเนา), counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.kernel.errors import Conflict, NotFound
+from localgov.kernel.numbering import fiscal_period, next_number
+from localgov.kernel.thai import BANGKOK, baht_text, bangkok_today
+from localgov.platform.models import TenantProfile
+from localgov.services.payments.models import Bill, BillItem, Payer, Payment, Receipt
+from localgov.services.payments.pdf import ReceiptDocument, ReceiptLine
+
+SERIES = "payments.receipt"
+DEFAULT_BOOK_SIZE = 100
+
+
+class ReceiptAlreadyVoid(Conflict):
+    code = "receipt_already_void"
+    title = "This receipt is already cancelled"
+
+
+def book_and_number(sequence: int, book_size: int) -> tuple[int, int]:
+    """The n-th receipt of a year as (book, number in book), both from 1."""
+    if sequence < 1 or book_size < 1:
+        raise ValueError("sequence and book size start at 1")
+    return (sequence - 1) // book_size + 1, (sequence - 1) % book_size + 1
+
+
+def receipt_label(receipt: Receipt) -> str:
+    """``เล่ม 3 เลขที่ 17/2570`` in its ASCII form: ``3/17/2570`` (book/number/fiscal year)."""
+    return f"{receipt.book_no}/{receipt.receipt_no}/{receipt.fiscal_year}"
+
+
+async def issue_receipt(
+    session: AsyncSession,
+    *,
+    payment: Payment,
+    bill: Bill,
+    collector: str,
+    book_size: int = DEFAULT_BOOK_SIZE,
+    now: dt.datetime | None = None,
+) -> Receipt:
+    """The receipt of a matched payment, numbered in the caller's transaction."""
+    issued_at = now or dt.datetime.now(dt.UTC)
+    fiscal_year = fiscal_period(bangkok_today(issued_at))
+    sequence = await next_number(session, SERIES, fiscal_year)
+    book_no, receipt_no = book_and_number(sequence, book_size)
+    payer = await session.get(Payer, bill.payer_id)
+    receipt = Receipt(
+        payment_id=payment.id,
+        bill_id=bill.id,
+        fiscal_year=fiscal_year,
+        sequence=sequence,
+        book_no=book_no,
+        receipt_no=receipt_no,
+        issued_at=issued_at,
+        payer_name=payer.name if payer else "-",
+        amount=payment.amount,
+        amount_text_th=baht_text(payment.amount),
+        collector=collector,
+    )
+    session.add(receipt)
+    await session.flush()
+    return receipt
+
+
+async def get_receipt(session: AsyncSession, receipt_id: uuid.UUID, *, for_update: bool = False) -> Receipt:
+    query = select(Receipt).where(Receipt.id == receipt_id)
+    if for_update:
+        query = query.with_for_update()
+    receipt = (await session.execute(query)).scalar_one_or_none()
+    if receipt is None:
+        raise NotFound("No such receipt.", code="receipt_not_found")
+    return receipt
+
+
+async def list_receipts(
+    session: AsyncSession,
+    *,
+    fiscal_year: str | None,
+    status: str | None,
+    day_from: dt.date | None,
+    day_to: dt.date | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[Receipt]:
+    """Receipts in number order (fiscal year, sequence), keyset-paged after a receipt id."""
+    query = select(Receipt)
+    if fiscal_year:
+        query = query.where(Receipt.fiscal_year == fiscal_year)
+    if status:
+        query = query.where(Receipt.status == status)
+    bangkok_day = func.date(func.timezone("Asia/Bangkok", Receipt.issued_at))
+    if day_from:
+        query = query.where(bangkok_day >= day_from)
+    if day_to:
+        query = query.where(bangkok_day <= day_to)
+    if after:
+        cursor = await session.get(Receipt, after)
+        if cursor is None:
+            raise NotFound("Unknown cursor.", code="receipt_not_found")
+        query = query.where(
+            (Receipt.fiscal_year > cursor.fiscal_year)
+            | ((Receipt.fiscal_year == cursor.fiscal_year) & (Receipt.sequence > cursor.sequence))
+        )
+    query = query.order_by(Receipt.fiscal_year, Receipt.sequence).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def void_receipt(
+    session: AsyncSession, receipt_id: uuid.UUID, *, reason: str, staff_id: uuid.UUID | None
+) -> Receipt:
+    """Cancel a receipt (kept, marked void with the reason); its bill is open again.
+
+    The bank's payment stays recorded as it was. The receipt's number is not reused: the
+    sequence stays without gaps because the voided receipt is still there.
+    """
+    receipt = await get_receipt(session, receipt_id, for_update=True)
+    if receipt.status == "void":
+        raise ReceiptAlreadyVoid(data={"voided_at": receipt.voided_at.isoformat() if receipt.voided_at else None})
+    receipt.status = "void"
+    receipt.void_reason = reason
+    receipt.voided_at = dt.datetime.now(dt.UTC)
+    receipt.voided_by = staff_id
+    bill = (await session.execute(select(Bill).where(Bill.id == receipt.bill_id).with_for_update())).scalar_one()
+    if bill.status == "paid":
+        bill.status = "open"
+        bill.paid_at = None
+    await session.flush()
+    return receipt
+
+
+async def count_reprint(session: AsyncSession, receipt_id: uuid.UUID) -> Receipt:
+    """One more copy printed: returns the receipt with its new reprint count."""
+    receipt = await get_receipt(session, receipt_id, for_update=True)
+    receipt.reprints += 1
+    await session.flush()
+    return receipt
+
+
+def _address(payer: Payer) -> str | None:
+    parts = [
+        payer.house_no,
+        f"หมู่ {payer.moo}" if payer.moo else None,
+        f"ซอย{payer.soi}" if payer.soi else None,
+        f"ถนน{payer.road}" if payer.road else None,
+        f"ตำบล{payer.subdistrict}" if payer.subdistrict else None,
+        f"อำเภอ{payer.district}" if payer.district else None,
+        f"จังหวัด{payer.province}" if payer.province else None,
+        payer.postal_code,
+    ]
+    text = " ".join(p for p in parts if p)
+    return text or None
+
+
+async def receipt_document(
+    session: AsyncSession, receipt: Receipt, *, lao_name_th: str, copy_no: int | None = None
+) -> ReceiptDocument:
+    """What the PDF prints for ``receipt`` (a copy when ``copy_no`` is given)."""
+    payment = await session.get(Payment, receipt.payment_id)
+    bill = await session.get(Bill, receipt.bill_id)
+    if payment is None or bill is None:  # pragma: no cover - foreign keys
+        raise NotFound("The receipt's payment or bill is missing.", code="receipt_not_found")
+    payer = await session.get(Payer, bill.payer_id)
+    order = (BillItem.period.nulls_first(), BillItem.fee_code)
+    items = (await session.execute(select(BillItem).where(BillItem.bill_id == bill.id).order_by(*order))).scalars()
+    profile = await session.get(TenantProfile, 1)
+    return ReceiptDocument(
+        lao_name_th=lao_name_th,
+        lao_address_th=profile.address_th if profile else None,
+        fiscal_year=receipt.fiscal_year,
+        book_no=receipt.book_no,
+        receipt_no=receipt.receipt_no,
+        issued_at=receipt.issued_at,
+        paid_at=payment.paid_at,
+        payer_name=receipt.payer_name,
+        payer_address=_address(payer) if payer else None,
+        lines=[ReceiptLine(description=i.description_th, amount=i.amount, period=i.period) for i in items],
+        amount=receipt.amount,
+        amount_text_th=receipt.amount_text_th,
+        collector=receipt.collector,
+        bill_reference=bill.reference,
+        bank_txn_id=payment.bank_txn_id,
+        void=receipt.status == "void",
+        void_reason=receipt.void_reason,
+        voided_at=receipt.voided_at,
+        copy_no=copy_no,
+    )
+
+
+def bangkok_date(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(BANGKOK).date()
