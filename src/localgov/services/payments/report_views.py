@@ -16,7 +16,7 @@ from localgov.services.payments import reports as svc
 
 FINANCE = staff("payments.finance")
 TAG = "Payments: reports"
-CSV = "text/csv; charset=utf-8"
+CSV = "text/csv"  # Litestar adds "; charset=utf-8"
 DateFrom = Annotated[dt.date, QueryParameter(description="First day (Bangkok time), inclusive")]
 DateTo = Annotated[dt.date, QueryParameter(description="Last day (Bangkok time), inclusive")]
 
