@@ -354,11 +354,11 @@ async def record_notice(
         raise RuntimeError("matched without a bill")
     bill.status = "paid"
     bill.paid_at = notice.paid_at
+    await record_usage(session, PAYMENTS_CONFIRMED, 1, f"payments.confirmed:{payment.id}")
+    await record_usage(session, BAHT_COLLECTED, payment.amount, f"payments.baht:{payment.id}")
     receipt = await receipts.issue_receipt(
         session, payment=payment, bill=bill, collector=COLLECTORS[channel], book_size=book_size
     )
-    await record_usage(session, PAYMENTS_CONFIRMED, 1, f"payments.confirmed:{payment.id}")
-    await record_usage(session, BAHT_COLLECTED, payment.amount, f"payments.baht:{payment.id}")
     return Outcome(payment=payment, exception=None, receipt=receipt, bill=bill, replayed=False)
 
 

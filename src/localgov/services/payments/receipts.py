@@ -57,9 +57,12 @@ async def issue_receipt(
     """The receipt of a matched payment, numbered in the caller's transaction."""
     issued_at = now or dt.datetime.now(dt.UTC)
     fiscal_year = fiscal_period(bangkok_today(issued_at))
+    payer = await session.get(Payer, bill.payer_id)
+    await session.flush()
+    # The counter row stays locked until the transaction ends: everything else is done first,
+    # so concurrent payments queue on it for as short a time as possible.
     sequence = await next_number(session, SERIES, fiscal_year)
     book_no, receipt_no = book_and_number(sequence, book_size)
-    payer = await session.get(Payer, bill.payer_id)
     receipt = Receipt(
         payment_id=payment.id,
         bill_id=bill.id,
