@@ -24,9 +24,9 @@ def tenant_metadata() -> MetaData:
     import localgov.kernel.audit
     import localgov.kernel.idempotency
     import localgov.kernel.numbering
-    import localgov.services.payments.models
     import localgov.platform.models
-    import localgov.plugins  # noqa: F401  (plugins define their tenant tables on import)
+    import localgov.plugins
+    import localgov.services.payments.models  # noqa: F401  (plugins define their tenant tables on import)
     from localgov.kernel.db import TenantBase
 
     return TenantBase.metadata

@@ -10,9 +10,10 @@ import datetime as dt
 import secrets
 import uuid
 from decimal import Decimal
+from typing import TypeVar
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.errors import Conflict, DomainError
@@ -53,6 +54,25 @@ def new_verification_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
 
 
+class BillDraft(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything :func:`create_bills` needs to make one bill (see :func:`create_bill`)."""
+
+    payer_id: uuid.UUID
+    lines: list[BillLine]
+    due_date: dt.date
+    source: str
+    source_key: str
+    account_id: uuid.UUID | None = None
+    period: str | None = None
+    issue_date: dt.date | None = None
+    #: Late surcharge rule (e.g. +20 % for annual food fees): percent of the total, charged as a
+    #: surcharge bill once the bill is open ``late_surcharge_after_days`` past its due date.
+    late_surcharge_percent: Decimal | None = None
+    late_surcharge_after_days: int = 0
+    #: For a surcharge bill: the overdue bill it charges.
+    surcharge_of: uuid.UUID | None = None
+
+
 async def create_bill(
     session: AsyncSession,
     *,
@@ -64,62 +84,144 @@ async def create_bill(
     account_id: uuid.UUID | None = None,
     period: str | None = None,
     issue_date: dt.date | None = None,
+    late_surcharge_percent: Decimal | None = None,
+    late_surcharge_after_days: int = 0,
+    surcharge_of: uuid.UUID | None = None,
 ) -> Bill:
     """Create a bill in the caller's transaction, once per ``source_key``.
 
     Called again with the same ``source_key`` (a retried request, a bill run run twice) it
     returns the existing bill when the lines are the same, and refuses (409) when they differ.
     """
-    if not lines:
+    draft = BillDraft(
+        payer_id=payer_id,
+        lines=lines,
+        due_date=due_date,
+        source=source,
+        source_key=source_key,
+        account_id=account_id,
+        period=period,
+        issue_date=issue_date,
+        late_surcharge_percent=late_surcharge_percent,
+        late_surcharge_after_days=late_surcharge_after_days,
+        surcharge_of=surcharge_of,
+    )
+    bills, _ = await create_bills(session, [draft])
+    return bills[0]
+
+
+def _check_draft(draft: BillDraft) -> Decimal:
+    if not draft.lines:
         raise InvalidBill("A bill needs at least one line.")
-    for line in lines:
+    for line in draft.lines:
         if not line.amount.is_finite() or line.amount <= 0 or line.amount != line.amount.quantize(_CENT):
             raise InvalidBill(f"Line {line.fee_code}: the amount must be positive with at most 2 decimals.")
+        if not line.quantity.is_finite() or line.quantity <= 0:
+            raise InvalidBill(f"Line {line.fee_code}: the quantity must be positive.")
         if not line.fee_code or not line.description_th:
             raise InvalidBill("Every line needs a fee code and a description.")
-    total = sum((line.amount for line in lines), Decimal(0))
-    if len(source_key) > 200 or not source_key:
+    if len(draft.source_key) > 200 or not draft.source_key:
         raise InvalidBill("source_key must have 1-200 characters.")
-    existing = (await session.execute(select(Bill).where(Bill.source_key == source_key))).scalar_one_or_none()
-    if existing is not None:
-        if existing.total != total or existing.payer_id != payer_id:
+    percent = draft.late_surcharge_percent
+    if percent is not None and (
+        not percent.is_finite() or not 0 < percent <= 100 or percent != percent.quantize(_CENT)
+    ):
+        raise InvalidBill("The late surcharge must be a percentage above 0 and at most 100.")
+    if draft.late_surcharge_after_days < 0:
+        raise InvalidBill("late_surcharge_after_days cannot be negative.")
+    return sum((line.amount for line in draft.lines), Decimal(0))
+
+
+async def create_bills(session: AsyncSession, drafts: list[BillDraft]) -> tuple[list[Bill], int]:
+    """The batch form of :func:`create_bill` (a bill run): the bills in the order of ``drafts``,
+    and how many of them are new. Same rules, a few statements for the whole batch."""
+    totals = [_check_draft(draft) for draft in drafts]
+    keys = [draft.source_key for draft in drafts]
+    if len(set(keys)) != len(keys):
+        raise InvalidBill("Two drafts have the same source_key.")
+    existing: dict[str, Bill] = {}
+    for chunk in _chunks(keys):
+        for bill in (await session.execute(select(Bill).where(Bill.source_key.in_(chunk)))).scalars():
+            existing[bill.source_key] = bill
+    for draft, total in zip(drafts, totals, strict=True):
+        found = existing.get(draft.source_key)
+        if found is not None and (found.total != total or found.payer_id != draft.payer_id):
             raise Conflict(
                 "A different bill was already created for this source.",
                 code="bill_source_conflict",
-                data={"reference": existing.reference},
+                data={"reference": found.reference},
             )
-        return existing
-    if (await session.get(Payer, payer_id)) is None:
-        raise InvalidBill("Unknown payer.", code="unknown_payer", status=404)
-    today = issue_date or bangkok_today()
-    if due_date < today:
-        raise InvalidBill("The due date is before the issue date.")
-    bill = Bill(
-        reference=new_reference(),
-        verification_code=new_verification_code(),
-        payer_id=payer_id,
-        account_id=account_id,
-        source=source,
-        source_key=source_key,
-        period=period,
-        issue_date=today,
-        due_date=due_date,
-        total=total,
-    )
-    session.add(bill)
-    await session.flush()
-    session.add_all(
-        BillItem(
-            bill_id=bill.id,
-            fee_code=line.fee_code,
-            description_th=line.description_th,
-            quantity=line.quantity,
-            unit_price=(line.amount / line.quantity).quantize(_CENT),
-            amount=line.amount,
-            period=line.period or period,
-        )
-        for line in lines
-    )
-    await record_usage(session, BILLS_ISSUED, 1, f"bill:{bill.id}")
-    await session.flush()
-    return bill
+    new = [(draft, total) for draft, total in zip(drafts, totals, strict=True) if draft.source_key not in existing]
+    if new:
+        payer_ids = list({draft.payer_id for draft, _ in new})
+        known: set[uuid.UUID] = set()
+        for id_chunk in _chunks(payer_ids):
+            known.update((await session.execute(select(Payer.id).where(Payer.id.in_(id_chunk)))).scalars())
+        if len(known) != len(payer_ids):
+            raise InvalidBill("Unknown payer.", code="unknown_payer", status=404)
+        today = bangkok_today()
+        for draft, _ in new:
+            if draft.due_date < (draft.issue_date or today):
+                raise InvalidBill("The due date is before the issue date.")
+        references = await _fresh_references(session, len(new))
+        rows = [
+            {
+                "reference": reference,
+                "verification_code": new_verification_code(),
+                "payer_id": draft.payer_id,
+                "account_id": draft.account_id,
+                "source": draft.source,
+                "source_key": draft.source_key,
+                "period": draft.period,
+                "issue_date": draft.issue_date or today,
+                "due_date": draft.due_date,
+                "total": total,
+                "late_surcharge_percent": draft.late_surcharge_percent,
+                "late_surcharge_after_days": draft.late_surcharge_after_days,
+                "surcharge_of": draft.surcharge_of,
+            }
+            for (draft, total), reference in zip(new, references, strict=True)
+        ]
+        created: list[Bill] = []
+        for row_chunk in _chunks(rows):
+            created.extend((await session.execute(insert(Bill).returning(Bill), row_chunk)).scalars())
+        by_key = {bill.source_key: bill for bill in created}
+        items = [
+            {
+                "bill_id": by_key[draft.source_key].id,
+                "fee_code": line.fee_code,
+                "description_th": line.description_th,
+                "quantity": line.quantity,
+                "unit_price": (line.amount / line.quantity).quantize(_CENT),
+                "amount": line.amount,
+                "period": line.period or draft.period,
+            }
+            for draft, _ in new
+            for line in draft.lines
+        ]
+        for item_chunk in _chunks(items):
+            await session.execute(insert(BillItem), item_chunk)
+        for bill in created:
+            await record_usage(session, BILLS_ISSUED, 1, f"bill:{bill.id}")
+        existing.update(by_key)
+    return [existing[key] for key in keys], len(new)
+
+
+async def _fresh_references(session: AsyncSession, count: int) -> list[str]:
+    """``count`` distinct references no bill of the LAO has (35 random bits each: collisions are
+    rare, but a large LAO issues millions of bills, so they are checked rather than hoped away)."""
+    out: set[str] = set()
+    while len(out) < count:
+        batch = {new_reference() for _ in range(count - len(out))} - out
+        taken: set[str] = set()
+        for chunk in _chunks(list(batch)):
+            taken.update((await session.execute(select(Bill.reference).where(Bill.reference.in_(chunk)))).scalars())
+        out.update(batch - taken)
+    return list(out)
+
+
+_T = TypeVar("_T")
+
+
+def _chunks(values: list[_T], size: int = 2000) -> list[list[_T]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]

@@ -1,0 +1,91 @@
+"""Fee payments by Thai QR (ชำระค่าธรรมเนียม): the ``payments`` service plugin.
+
+Billing (payers, accounts, tariffs, meter readings, bills, QR, arrears, citizens' bills) and the
+money-in side (bank notifications, statements, reconciliation, receipts, reports) share one
+router, one set of roles and scopes, and one list of meters. To add controllers or meters, extend
+:data:`HANDLERS` or :data:`METERS` below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Router
+
+from localgov.kernel.db import TenantBase
+from localgov.kernel.plugins import Role, ScheduledJob, Scope, ServicePlugin, UsageMeter
+from localgov.services.payments import models  # noqa: F401  (defines the tables below)
+from localgov.services.payments.api import BILLS_ISSUED
+from localgov.services.payments.bank import BAHT_COLLECTED, PAYMENTS_CONFIRMED
+from localgov.services.payments.bank_views import BankController, PaymentController, PaymentExceptionController
+from localgov.services.payments.billing import late_surcharge_job, monthly_bill_run
+from localgov.services.payments.receipt_views import ReceiptController
+from localgov.services.payments.report_views import ReportController
+from localgov.services.payments.views import BILLING_HANDLERS
+
+#: Every controller of the service, mounted under ``/v1/payments``.
+HANDLERS: list[Any] = [
+    *BILLING_HANDLERS,
+    *(BankController, PaymentController, PaymentExceptionController, ReceiptController, ReportController),
+]
+
+#: What the service meters for the platform operator's invoices.
+METERS: tuple[UsageMeter, ...] = (BILLS_ISSUED, PAYMENTS_CONFIRMED, BAHT_COLLECTED)
+
+ROLES = (
+    Role(
+        code="payments.finance",
+        title_th="เจ้าหน้าที่การเงิน",
+        title_en="Finance officer",
+        permissions=("payments.read", "payments.write"),
+    ),
+    Role(
+        code="payments.cashier",
+        title_th="เจ้าหน้าที่รับชำระเงิน",
+        title_en="Cashier",
+        permissions=("payments.read",),
+    ),
+)
+
+SCOPES = (
+    Scope(code="payments.read", title_th="อ่านข้อมูลผู้ชำระและใบแจ้งหนี้", title_en="Read payers, accounts and bills"),
+    Scope(code="payments.write", title_th="สร้างและแก้ไขผู้ชำระและใบแจ้งหนี้", title_en="Create payers, accounts and bills"),
+)
+
+JOBS = (
+    #: Bills the previous month; idempotent, so running every few hours only bills what became
+    #: billable since (a late meter reading, a new account).
+    ScheduledJob(name="payments.monthly_bill_run", every=dt.timedelta(hours=6), run=monthly_bill_run, per_tenant=True),
+    ScheduledJob(name="payments.late_surcharges", every=dt.timedelta(hours=6), run=late_surcharge_job, per_tenant=True),
+)
+
+#: The service's tables (defined in :mod:`localgov.services.payments.models`).
+TABLES = tuple(
+    TenantBase.metadata.tables[name]
+    for name in (
+        "payment_settings",
+        "payers",
+        "fee_accounts",
+        "tariffs",
+        "meter_readings",
+        "bills",
+        "bill_items",
+        "payments",
+        "payment_exceptions",
+        "receipts",
+    )
+)
+
+PLUGIN = ServicePlugin(
+    slug="payments",
+    title_th="ชำระค่าธรรมเนียม",
+    title_en="Fee payments",
+    router=Router("/v1/payments", route_handlers=HANDLERS),
+    tables=TABLES,
+    roles=ROLES,
+    scopes=SCOPES,
+    meters=METERS,
+    jobs=JOBS,
+    handlers={},
+)

@@ -1,0 +1,163 @@
+"""``Idempotency-Key`` (kernel): replay, refusal of a reused key, in flight, per caller, expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov.kernel.idempotency import RETENTION, IdempotencyRecord, lock_id, purge_expired
+from localgov.kernel.thai import bangkok_today
+from localgov.services.payments import PLUGIN
+from localgov.services.payments.models import Bill
+from tests.conftest import ClientFactory, host
+from tests.support.payments import make_payer, payments_db, payments_tenant
+from tests.support.tokens import bearer
+
+URL = "/v1/payments/bills"
+
+
+def _body(payer_id: uuid.UUID, amount: str = "120.50") -> dict[str, Any]:
+    return {
+        "payer_id": str(payer_id),
+        "due_date": (bangkok_today() + dt.timedelta(days=15)).isoformat(),
+        "lines": [{"fee_code": "certificate.food", "description_th": "ค่าธรรมเนียมหนังสือรับรอง", "amount": amount}],
+    }
+
+
+async def _bills(engine: AsyncEngine, tenant: Any) -> int:
+    async with payments_db(engine, tenant) as session:
+        return int(await session.scalar(select(func.count()).select_from(Bill)) or 0)
+
+
+async def test_same_key_and_body_replays_the_response(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant = await payments_tenant(engine)
+    async with payments_db(engine, tenant) as session:
+        payer = await make_payer(session)
+    headers = {**host(tenant.slug), **bearer(tenant, roles=["payments.finance"]), "Idempotency-Key": "k-1"}
+    async with client_for(plugins=[PLUGIN]) as http:
+        first = await http.post(URL, json=_body(payer.id), headers=headers)
+        second = await http.post(URL, json=_body(payer.id), headers=headers)
+        other_body = await http.post(URL, json=_body(payer.id, "99.00"), headers=headers)
+        other_path = await http.post(
+            f"{URL}/{first.json()['id']}/cancel", json={"reason": "wrong"}, headers=headers
+        )  # cancel takes no key: the header is ignored there
+        new_key = await http.post(URL, json=_body(payer.id), headers={**headers, "Idempotency-Key": "k-2"})
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    assert second.status_code == 201
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.content == first.content
+    assert other_body.status_code == 422
+    assert other_body.json()["code"] == "idempotency_key_reused"
+    assert other_path.status_code == 200
+    assert new_key.status_code == 201
+    assert new_key.json()["id"] != first.json()["id"]
+    assert await _bills(engine, tenant) == 2
+
+
+async def test_keys_belong_to_one_caller_and_one_lao(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant = await payments_tenant(engine)
+    other = await payments_tenant(engine)
+    async with payments_db(engine, tenant) as session:
+        payer = await make_payer(session)
+    async with payments_db(engine, other) as session:
+        other_payer = await make_payer(session)
+    async with client_for(plugins=[PLUGIN]) as http:
+        responses = [
+            await http.post(
+                URL,
+                json=_body(payer.id),
+                headers={**host(tenant.slug), **bearer(tenant, roles=["payments.finance"], subject=who)}
+                | {"Idempotency-Key": "shared"},
+            )
+            for who in ("alice", "bob")
+        ]
+        elsewhere = await http.post(
+            URL,
+            json=_body(other_payer.id),
+            headers={**host(other.slug), **bearer(other, roles=["payments.finance"], subject="alice")}
+            | {"Idempotency-Key": "shared"},
+        )
+    assert [r.status_code for r in responses] == [201, 201]
+    assert responses[0].json()["id"] != responses[1].json()["id"]
+    assert elsewhere.status_code == 201
+    async with payments_db(engine, tenant) as session:
+        principals = sorted((await session.execute(select(IdempotencyRecord.principal))).scalars())
+    assert principals == ["staff:alice", "staff:bob"]
+
+
+async def test_a_key_in_flight_is_409(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant = await payments_tenant(engine)
+    async with payments_db(engine, tenant) as session:
+        payer = await make_payer(session)
+    headers = {**host(tenant.slug), **bearer(tenant, roles=["payments.finance"], subject="u")}
+    async with client_for(plugins=[PLUGIN]) as http, engine.connect() as holder:
+        # Another transaction is working on this key: it holds the key's advisory lock.
+        await holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id(tenant.schema, "staff:u", "busy")})
+        busy = await http.post(URL, json=_body(payer.id), headers={**headers, "Idempotency-Key": "busy"})
+        assert busy.status_code == 409
+        assert busy.json()["code"] == "idempotency_key_in_flight"
+        assert busy.headers["retry-after"] == "1"
+        await holder.rollback()
+        done = await http.post(URL, json=_body(payer.id), headers={**headers, "Idempotency-Key": "busy"})
+        assert done.status_code == 201
+
+
+async def test_concurrent_retries_make_one_bill(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant = await payments_tenant(engine)
+    async with payments_db(engine, tenant) as session:
+        payer = await make_payer(session)
+    headers = {**host(tenant.slug), **bearer(tenant, roles=["payments.finance"]), "Idempotency-Key": "storm"}
+    async with client_for(plugins=[PLUGIN]) as http:
+        responses = await asyncio.gather(*(http.post(URL, json=_body(payer.id), headers=headers) for _ in range(10)))
+        after = await http.post(URL, json=_body(payer.id), headers=headers)
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 409}
+    assert 201 in statuses
+    created = {r.json()["id"] for r in responses if r.status_code == 201}
+    assert len(created) == 1
+    assert after.json()["id"] in created
+    assert await _bills(engine, tenant) == 1
+
+
+async def test_a_failed_request_stores_nothing(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant = await payments_tenant(engine)
+    async with payments_db(engine, tenant) as session:
+        payer = await make_payer(session)
+    headers = {**host(tenant.slug), **bearer(tenant, roles=["payments.finance"]), "Idempotency-Key": "retry-me"}
+    async with client_for(plugins=[PLUGIN]) as http:
+        refused = await http.post(URL, json=_body(uuid.uuid4()), headers=headers)
+        assert refused.status_code == 404
+        fixed = await http.post(URL, json=_body(payer.id), headers=headers)
+        assert fixed.status_code == 201
+        bad_key = await http.post(URL, json=_body(payer.id), headers={**headers, "Idempotency-Key": "has space"})
+        assert bad_key.status_code == 400
+
+
+async def test_keys_expire(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant = await payments_tenant(engine)
+    async with payments_db(engine, tenant) as session:
+        payer = await make_payer(session)
+    headers = {**host(tenant.slug), **bearer(tenant, roles=["payments.finance"]), "Idempotency-Key": "old"}
+    async with client_for(plugins=[PLUGIN]) as http:
+        first = await http.post(URL, json=_body(payer.id), headers=headers)
+        async with payments_db(engine, tenant) as session:
+            await session.execute(
+                text("UPDATE idempotency_keys SET created_at = now() - make_interval(secs => :s)"),
+                {"s": RETENTION.total_seconds() + 60},
+            )
+        reused = await http.post(URL, json=_body(payer.id, "5.00"), headers=headers)
+        assert reused.status_code == 201
+        assert reused.json()["id"] != first.json()["id"]
+    async with payments_db(engine, tenant) as session:
+        await session.execute(
+            text("UPDATE idempotency_keys SET created_at = now() - make_interval(secs => :s)"),
+            {"s": RETENTION.total_seconds() + 60},
+        )
+        assert await purge_expired(session) == 1
+        assert await session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
