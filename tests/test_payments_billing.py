@@ -1135,3 +1135,29 @@ def test_png_renderer_round_trips_many_payloads() -> None:
     for n in range(20):
         payload = qr.build(qr.BillPayment(biller_id=BILLER_ID, ref1=f"B{n:09d}", amount=Decimal(n + 1) / 4))
         assert decode_png(billing.qr_png(payload)) == payload
+
+
+async def test_late_surcharge_job_charges_overdue_bills_once_and_forgets_old_keys(engine: AsyncEngine) -> None:
+    tenant = await payments_tenant(engine)
+    async with payments_db(engine, tenant) as session:
+        overdue = await make_bill(
+            session, amounts=["100.00"], issue_date=dt.date(2025, 1, 1), late_surcharge_percent=Decimal("12.5")
+        )
+        await session.execute(
+            text(
+                "INSERT INTO idempotency_keys (principal, key, request_hash, status, created_at)"
+                " VALUES ('staff:x', 'old', :h, 'done', now() - interval '3 days')"
+            ),
+            {"h": "0" * 64},
+        )
+    job = next(j for j in PLUGIN.jobs if j.name == "payments.late_surcharges")
+    assert job.per_tenant
+    for _ in range(2):
+        async with payments_db(engine, tenant) as session:
+            await job.run(JobContext(session, tenant, dt.datetime.now(dt.UTC)))
+    async with payments_db(engine, tenant) as session:
+        surcharges = (await session.execute(select(Bill).where(Bill.surcharge_of == overdue.id))).scalars().all()
+        keys = await session.scalar(text("SELECT count(*) FROM idempotency_keys"))
+    assert [s.total for s in surcharges] == [Decimal("12.50")]
+    assert surcharges[0].due_date > bangkok_today()
+    assert keys == 0

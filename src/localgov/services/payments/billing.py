@@ -49,6 +49,7 @@ from localgov.kernel.thai import bangkok_today
 from localgov.services.payments import qr
 from localgov.services.payments.api import BillDraft, BillLine, create_bill, create_bills
 from localgov.services.payments.models import Bill, BillItem, FeeAccount, MeterReading, Payer, PaymentSettings
+from localgov.services.payments.payers import get_account, get_payer
 from localgov.services.payments.tariffs import (
     NotChargeable,
     TariffMissing,
@@ -301,8 +302,6 @@ async def create_advance_bill(
 ) -> Bill:
     """One bill for ``months`` months of an account from ``from_period`` (default: the first month
     not yet billed, from the current one on)."""
-    from localgov.services.payments.payers import get_account
-
     today = today or bangkok_today()
     if not 1 <= months <= MAX_ADVANCE_MONTHS:
         raise InvalidInput("months", f"from 1 to {MAX_ADVANCE_MONTHS}")
@@ -470,8 +469,6 @@ class ManualBillCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 
 
 async def create_manual_bill(session: AsyncSession, data: ManualBillCreate) -> Bill:
-    from localgov.services.payments.payers import get_account, get_payer
-
     for n, line in enumerate(data.lines):
         parse_money(line.amount, f"lines[{n}].amount")
         parse_quantity(line.quantity, f"lines[{n}].quantity")
@@ -633,7 +630,7 @@ async def find_by_reference(session: AsyncSession, reference: str, verification_
     expected = bill.verification_code if bill is not None else "0" * 6
     matches = hmac.compare_digest(expected.encode(), verification_code.strip().encode())
     if bill is None or not matches:
-        raise BillNotFound("No bill has this reference and verification code.")
+        raise BillNotFound("ไม่พบใบแจ้งหนี้ที่มีเลขอ้างอิงและรหัสตรวจสอบนี้ / No bill has this reference and verification code.")
     return bill
 
 
@@ -652,7 +649,9 @@ async def link_citizen(
     bill = await find_by_reference(session, reference, verification_code)
     payer = (await session.execute(select(Payer).where(Payer.id == bill.payer_id).with_for_update())).scalar_one()
     if payer.citizen_id is not None and payer.citizen_id != citizen_id:
-        raise PayerLinkedElsewhere()
+        raise PayerLinkedElsewhere(
+            "ผู้ชำระรายนี้ผูกกับบัญชีผู้ใช้อื่นแล้ว โปรดติดต่อ อปท. / This payer is linked to another account: ask the LAO."
+        )
     if payer.citizen_id is None:
         payer.citizen_id = citizen_id
         await record_audit(
