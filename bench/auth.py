@@ -1,6 +1,6 @@
 """Benchmark of authentication: what verifying an access token costs a request, and logins per second.
 
-    .venv/bin/python bench/auth.py [--requests 4000] [--concurrency 16] [--rounds 3] [--logins 60]
+    .venv/bin/python bench/auth.py [--requests 1500] [--concurrency 16] [--rounds 6] [--logins 40]
                                    [--database-url URL]
 
 One run creates a database of its own (on the server given, else the local one at
@@ -68,7 +68,6 @@ from loadgen import (  # noqa: E402  (bench/ is not a package)
     _machine_busy_cpu_s,
     _percentile,
     _proc_cpu_s,
-    _process_tree_cpu_s,
     _read_response,
     _self_cpu_s,
 )
@@ -208,22 +207,14 @@ async def _drive(cfg: dict[str, Any]) -> dict[str, Any]:
     errors.clear()
     count = int(cfg["requests"])
     latencies = [-1.0] * count
-    server_pid, pg_pid = cfg.get("server_pid"), cfg.get("postgres_pid")
-    pg0, self0, server0, all0 = (
-        _process_tree_cpu_s(pg_pid),
-        _self_cpu_s(),
-        _proc_cpu_s(server_pid),
-        _machine_busy_cpu_s(),
-    )
+    server_pid = cfg.get("server_pid")
+    server0, all0 = _proc_cpu_s(server_pid), _machine_busy_cpu_s()
+    self0 = _self_cpu_s()
     started = time.perf_counter()
     await run(count, latencies, offset=warmup)
     elapsed = time.perf_counter() - started
-    pg1, self1, server1, all1 = (
-        _process_tree_cpu_s(pg_pid),
-        _self_cpu_s(),
-        _proc_cpu_s(server_pid),
-        _machine_busy_cpu_s(),
-    )
+    self1 = _self_cpu_s()
+    server1, all1 = _proc_cpu_s(server_pid), _machine_busy_cpu_s()
     for _, writer in conns:
         writer.close()
     done = sorted(x for x in latencies if x >= 0)
@@ -250,7 +241,6 @@ async def _drive(cfg: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": {
             "loadgen": self1 - self0,
             "server": delta(server0, server1),
-            "postgres": delta(pg0, pg1),
             "machine": delta(all0, all1),
         },
     }
@@ -349,29 +339,6 @@ async def drop_database(admin: str, url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-def postmaster_pid(url: str) -> int | None:
-    """The PostgreSQL postmaster's pid when it runs on this machine (for its CPU time)."""
-    import asyncpg
-
-    def parent_of(pid: int) -> int:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-
-    async def backend_parent() -> int:
-        conn = await asyncpg.connect(url)
-        try:  # read while the backend is alive
-            return parent_of(int(await conn.fetchval("SELECT pg_backend_pid()")))
-        finally:
-            await conn.close()
-
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        parent = asyncio.run(backend_parent())
-        with open(f"/proc/{parent}/comm", encoding="ascii", errors="replace") as f:
-            if f.read().strip() in ("postgres", "postmaster"):
-                return parent
-    return None
 
 
 async def setup(url: str, secret_key: str, operators: int, fresh_tokens: int) -> dict[str, Any]:
@@ -632,9 +599,21 @@ def argon2_facts() -> dict[str, Any]:
     }
 
 
+def median_or_none(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def cpu_ratio(public: dict[str, Any], guarded: dict[str, Any]) -> float | None:
+    """Server CPU per public request over server CPU per guarded request (1.0: no cost)."""
+    a, b = public["cpu_s"]["server"], guarded["cpu_s"]["server"]
+    if not a or not b:
+        return None
+    return float((a / public["completed"]) / (b / guarded["completed"]))
+
+
 def measure(url: str, fixture: dict[str, Any], secret_key: str, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
-    pg_pid = postmaster_pid(url)
     templates = phases(fixture)
     server_log = Path(tempfile.mkstemp(prefix="localgov-bench-auth-", suffix=".log")[1])
     try:
@@ -654,7 +633,6 @@ def measure(url: str, fixture: dict[str, Any], secret_key: str, args: argparse.N
                         "warmup": warmup,
                         "concurrency": concurrency,
                         "server_pid": proc.pid,
-                        "postgres_pid": pg_pid,
                         "per_request": name == FRESH,
                         "timeout_s": 60,
                         "deadline_s": 600,
@@ -671,6 +649,9 @@ def measure(url: str, fixture: dict[str, Any], secret_key: str, args: argparse.N
                 public = rnd["twin, public (no token)"]["requests_per_s"]
                 rnd["ratio"] = rnd["twin, guarded (token verified)"]["requests_per_s"] / public
                 rnd["ratio_fresh"] = rnd[FRESH]["requests_per_s"] / public
+                # Less sensitive to other load on the machine: the server's own CPU per request.
+                rnd["cpu_ratio"] = cpu_ratio(rnd["twin, public (no token)"], rnd["twin, guarded (token verified)"])
+                rnd["cpu_ratio_fresh"] = cpu_ratio(rnd["twin, public (no token)"], rnd[FRESH])
                 rounds.append(rnd)
             logins = {
                 name: load(name, args.logins, max(2, args.logins // 10), args.login_concurrency) for name in LOGINS
@@ -688,6 +669,8 @@ def measure(url: str, fixture: dict[str, Any], secret_key: str, args: argparse.N
         "rounds": rounds,
         "ratio_median": statistics.median(r["ratio"] for r in rounds),
         "ratio_fresh_median": statistics.median(r["ratio_fresh"] for r in rounds),
+        "cpu_ratio_median": median_or_none([r["cpu_ratio"] for r in rounds]),
+        "cpu_ratio_fresh_median": median_or_none([r["cpu_ratio_fresh"] for r in rounds]),
         "logins": logins,
         "failures": failures,
     }
@@ -701,6 +684,10 @@ def cpu_ms(phase: dict[str, Any], key: str) -> str:
     return "-" if value is None else f"{value / phase['completed'] * 1000:.2f}"
 
 
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def render(results: dict[str, Any]) -> str:
     m = results["measured"]
     a = results["argon2"]
@@ -709,28 +696,35 @@ def render(results: dict[str, Any]) -> str:
         f"localgov auth benchmark — {results['machine']['cpus']} CPUs, PostgreSQL {results['postgres_version']} "
         f"({results['database_server']} server), code {results['git_commit']}",
         "",
-        f"{'phase':<54}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'srv CPU ms/req':>16}{'pg CPU ms/req':>15}",
-        "-" * 112,
+        f"{'phase':<54}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'server CPU ms/req':>19}",
+        "-" * 100,
     ]
     for i, rnd in enumerate(m["rounds"], 1):
         for name in READS:
             p = rnd[name]
             lines.append(
                 f"{f'round {i}: {name}':<54}{p['requests_per_s']:>9.0f}{p['latency_ms']['p50']:>9.2f}"
-                f"{p['latency_ms']['p99']:>9.2f}{cpu_ms(p, 'server'):>16}{cpu_ms(p, 'postgres'):>15}"
+                f"{p['latency_ms']['p99']:>9.2f}{cpu_ms(p, 'server'):>19}"
             )
         ok = "ok" if rnd["ratio"] >= TARGET_RATIO else "MISS"
         lines.append(f"{f'round {i}: ratio guarded / public twin':<54}{rnd['ratio']:>9.3f}   target >= 0.9  {ok}")
         lines.append(f"{f'round {i}: ratio guarded, new tokens / public twin':<54}{rnd['ratio_fresh']:>9.3f}")
+        if rnd["cpu_ratio"] is not None and rnd["cpu_ratio_fresh"] is not None:
+            lines.append(
+                f"{f'round {i}: server CPU/req public / guarded (reused; new)':<54}"
+                f"{rnd['cpu_ratio']:>9.3f}{rnd['cpu_ratio_fresh']:>9.3f}"
+            )
     for name, p in m["logins"].items():
         lines.append(
             f"{name:<54}{p['requests_per_s']:>9.1f}{p['latency_ms']['p50']:>9.0f}"
-            f"{p['latency_ms']['p99']:>9.0f}{cpu_ms(p, 'server'):>16}{cpu_ms(p, 'postgres'):>15}"
+            f"{p['latency_ms']['p99']:>9.0f}{cpu_ms(p, 'server'):>19}"
         )
     lines += [
         "",
         f"ratio guarded / public twin, median of {len(m['rounds'])} rounds: {m['ratio_median']:.3f} (target >= 0.9); "
         f"with a new token on every request: {m['ratio_fresh_median']:.3f}",
+        f"server CPU per request, public / guarded, median: {fmt(m['cpu_ratio_median'])} with the token reused, "
+        f"{fmt(m['cpu_ratio_fresh_median'])} with a new token every request",
         f"argon2{a['type']} t={a['time_cost']}, m={a['memory_kib'] // 1024} MiB, p={a['parallelism']}: one "
         f"verification {a['verify_ms_median']:.0f} ms (median of 5, this process); logins use "
         f"{results['args']['login_concurrency']} connections, one account each",
@@ -772,11 +766,11 @@ def git_commit() -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=4000, help="measured requests per read phase")
-    parser.add_argument("--warmup", type=int, default=800, help="warm-up requests per read phase")
+    parser.add_argument("--requests", type=int, default=1500, help="measured requests per read phase")
+    parser.add_argument("--warmup", type=int, default=300, help="warm-up requests per read phase")
     parser.add_argument("--concurrency", type=int, default=16, help="connections of the read phases")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of read phases (order alternates)")
-    parser.add_argument("--logins", type=int, default=60, help="measured requests per login phase")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds of read phases (order alternates)")
+    parser.add_argument("--logins", type=int, default=40, help="measured requests per login phase")
     parser.add_argument("--login-concurrency", type=int, default=4, help="connections (and accounts) of logins")
     parser.add_argument("--database-url", default=None, help=f"admin URL of a loopback server (env {ENV_VAR})")
     parser.add_argument("--strict", action="store_true", help="exit 3 when the ratio misses its target")
