@@ -1,7 +1,9 @@
 """Bulk provisioning of LAOs from the DLA registry (pre-registration of the whole country).
 
 Resumable by construction: every LAO is created in its own transaction, and the ones already in
-the catalog are skipped, so an interrupted run is finished by running it again. Several LAOs are
+the catalog are skipped, so an interrupted run is finished by running it again. Two runs at once
+create each LAO once: the catalog's unique index makes the later insert wait for the earlier commit,
+and the later run counts the LAO as skipped. Several LAOs are
 provisioned at once on separate connections; the work is DDL on the server, so a few connections
 keep it busy.
 """
@@ -22,10 +24,16 @@ from localgov.platform.models import Tenant
 from localgov.platform.registry import LAO_TYPES, RegistryEntry, registry
 from localgov.platform.tenants import TenantSpec, create_tenant
 
+#: Unique constraints that say "this LAO is in the catalog already" (not a failure of ours).
+_ALREADY_THERE = ("uq_tenants_dla_code", "uq_tenants_schema_name")
+
 
 class BulkReport(msgspec.Struct):
     created: int = 0
+    #: Already in the catalog: when the run started, or created meanwhile by someone else.
     skipped: int = 0
+    #: Of ``skipped``, those created meanwhile (a concurrent run, a signup): each LAO is created once.
+    raced: int = 0
     failed: list[str] = msgspec.field(default_factory=list)
     seconds: float = 0.0
     #: Wall time of each tenant's transaction, in seconds.
@@ -56,6 +64,8 @@ async def provision_from_registry(
     progress: Callable[[BulkReport], None] | None = None,
 ) -> BulkReport:
     """Create and provision up to ``limit`` registry LAOs that are not yet in the catalog."""
+    if limit is not None and limit < 0:
+        raise ValueError("limit must be >= 0")
     started = time.perf_counter()
     report = BulkReport()
     async with engine.connect() as conn:
@@ -76,8 +86,14 @@ async def provision_from_registry(
                 async with engine.begin() as conn:
                     await create_tenant(conn, registry_spec(entry), source="registry")
             except IntegrityError as exc:
-                # Someone else created it meanwhile (another run, a signup): not ours to finish.
-                report.failed.append(f"{entry.dla_code}: {str(exc.orig).splitlines()[0]}")
+                message = str(exc.orig).splitlines()[0]
+                if any(name in message for name in _ALREADY_THERE):
+                    # Someone else created it meanwhile (a concurrent run, a signup); the unique
+                    # index made us wait for their commit, so it is there, provisioned.
+                    report.raced += 1
+                    report.skipped += 1
+                else:  # e.g. its slug is taken by another LAO
+                    report.failed.append(f"{entry.dla_code}: {message}")
                 continue
             report.per_tenant.append(time.perf_counter() - t0)
             report.created += 1
