@@ -57,6 +57,18 @@ async def assert_provisioned_exactly(engine: AsyncEngine, codes: list[str]) -> N
             assert profile.scalar_one() == 1
 
 
+def cli_env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALGOV_")}
+    env.update(
+        LOCALGOV_DATABASE_URL=url, LOCALGOV_ENV="test", LOCALGOV_SECRET_KEY=TEST_SECRET, LOCALGOV_LOG_LEVEL="WARNING"
+    )
+    return env
+
+
+def provision_command() -> list[str]:
+    return [sys.executable, "-m", "localgov", "tenants", "provision", "--from-registry", "--concurrency", "2"]
+
+
 async def test_small_limits(engine: AsyncEngine) -> None:
     report = await provision_from_registry(engine, limit=0)
     assert (report.created, report.skipped, report.failed) == (0, 0, [])
@@ -75,19 +87,34 @@ async def test_small_limits(engine: AsyncEngine) -> None:
         await provision_from_registry(engine, limit=-1)
 
 
-async def test_interrupted_run_is_finished_by_running_again(engine: AsyncEngine) -> None:
-    run = asyncio.create_task(provision_from_registry(engine, limit=10, concurrency=2))
-    # Cancel it midway, with transactions in flight: as Ctrl-C or a lost connection would.
-    for _ in range(600):
-        await asyncio.sleep(0.05)
+async def test_interrupted_run_is_finished_by_running_again(fresh_database_url: str, engine: AsyncEngine) -> None:
+    # The real command, killed midway with transactions in flight (a crash, a lost machine).
+    proc = await asyncio.create_subprocess_exec(
+        *provision_command(), "--limit", "10", env=cli_env(fresh_database_url), stdout=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(1200):
+            await asyncio.sleep(0.05)
+            async with engine.connect() as conn:
+                done = (await conn.execute(text("SELECT count(*) FROM platform.tenants"))).scalar_one()
+            if done >= 3 or proc.returncode is not None:
+                break
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await asyncio.wait_for(proc.wait(), 30)
+    # The server rolls the killed connections' transactions back once it sees them gone.
+    for _ in range(200):
         async with engine.connect() as conn:
-            done = (await conn.execute(text("SELECT count(*) FROM platform.tenants"))).scalar_one()
-        if done >= 3:
-            break
-    run.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await run
-    await engine.dispose()  # connections cancelled mid-statement are gone; their transactions rolled back
+            others = await conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            if others.scalar_one() == 0:
+                break
+        await asyncio.sleep(0.05)
 
     rows = await catalog(engine)
     assert 3 <= len(rows) < 10
@@ -133,14 +160,8 @@ async def test_two_runs_at_once_create_each_lao_once(fresh_database_url: str) ->
 
 
 def test_the_command_resumes_where_the_catalog_stands(fresh_database_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALGOV_")}
-    env.update(
-        LOCALGOV_DATABASE_URL=fresh_database_url,
-        LOCALGOV_ENV="test",
-        LOCALGOV_SECRET_KEY=TEST_SECRET,
-        LOCALGOV_LOG_LEVEL="WARNING",
-    )
-    command = [sys.executable, "-m", "localgov", "tenants", "provision", "--from-registry", "--concurrency", "2"]
+    env = cli_env(fresh_database_url)
+    command = provision_command()
     outputs = []
     for _ in range(2):
         proc = subprocess.run(  # noqa: S603 - our own interpreter and command
