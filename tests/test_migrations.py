@@ -489,3 +489,31 @@ async def test_verify_reads_each_schema_and_catches_drift_the_mirror_misses(
     assert (await migrate_tenants(engine, fresh_database_url, check_only=True)).behind == []
     verified = await migrate_tenants(engine, fresh_database_url, check_only=True, verify=True)
     assert verified.behind == [tenant.schema]
+
+
+# --- the shared schema's history matches its models ----------------------------------------------
+
+
+async def test_shared_migrations_match_the_shared_models(engine: AsyncEngine) -> None:
+    """Autogenerate finds nothing to add: every shared table, column, index and constraint is migrated."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from localgov.kernel.db import SHARED_SCHEMA
+    from localgov.metadata import shared_metadata
+
+    def diff(sync_conn: Any) -> list[Any]:
+        context = MigrationContext.configure(
+            sync_conn,
+            opts={
+                "include_schemas": True,
+                "include_name": lambda name, type_, _parent: type_ != "schema" or name == SHARED_SCHEMA,
+                "compare_server_default": True,
+                "version_table_schema": SHARED_SCHEMA,
+            },
+        )
+        return list(compare_metadata(context, shared_metadata()))
+
+    async with engine.connect() as conn:
+        differences = await conn.run_sync(diff)
+    assert differences == []

@@ -13,6 +13,7 @@ def test_from_env_reads_prefixed_variables_only() -> None:
             "LOCALGOV_DB_POOL_SIZE": "20",
             "LOCALGOV_TRUST_FORWARDED_FOR": "true",
             "LOCALGOV_TEST_DATABASE_URL": "ignored: belongs to the test suite",
+            "LOCALGOV_BENCH_TENANTS": "ignored: belongs to the benchmarks",
             "PATH": "/usr/bin",
         }
     )

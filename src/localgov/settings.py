@@ -40,7 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: Connections older than this are closed and replaced (bounds a backend's catalog cache).
     db_connection_lifetime_s: int = 600
     #: A pooled connection that has served this many distinct tenants is replaced.
-    db_max_tenants_per_connection: int = 200
+    #: 1000 measured best at 7,849 tenants (bench/README.md, "Scale"): 200 put the spread p99 over 100 ms.
+    db_max_tenants_per_connection: int = 1000
     db_statement_timeout_ms: int = 30_000
     #: How often each process re-reads the whole catalog even without a notification.
     catalog_refresh_s: float = 30.0
@@ -80,6 +81,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
     oidc_scopes: str = "openid profile email"
+    #: Self-service signup: approve verified requests without an operator.
+    signup_auto_approve: bool = False
+    signup_verify_ttl_s: int = 48 * 3600
+    #: Signup and verification requests per client address in ``signup_rate_window_s``.
+    signup_rate_limit: int = 5
+    signup_rate_window_s: int = 3600
+    #: Version of the terms of service the signup form asks the LAO to accept.
+    terms_version: str = "2026-11"
+    #: A closed tenant's schema is dropped this many days after closing (its export archive stays).
+    closed_retention_days: int = 90
+    #: Where export archives are written. Empty: ``<data_dir>/exports``.
+    export_dir: str = ""
 
     def __post_init__(self) -> None:
         if self.database_url and not self.database_url.startswith(
@@ -101,6 +114,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise SettingsError("LOCALGOV_ACCESS_TOKEN_TTL_S must be between 30 and 3600")
         if self.key_publish_s <= self.key_refresh_s:
             raise SettingsError("LOCALGOV_KEY_PUBLISH_S must exceed LOCALGOV_KEY_REFRESH_S")
+        if self.closed_retention_days < 0 or self.signup_rate_limit < 1 or self.signup_verify_ttl_s < 60:
+            raise SettingsError(
+                "LOCALGOV_CLOSED_RETENTION_DAYS must be >= 0, LOCALGOV_SIGNUP_RATE_LIMIT >= 1"
+                " and LOCALGOV_SIGNUP_VERIFY_TTL_S >= 60"
+            )
         if self.outbox_max_attempts < 1 or self.worker_batch_size < 1:
             raise SettingsError("LOCALGOV_OUTBOX_MAX_ATTEMPTS and LOCALGOV_WORKER_BATCH_SIZE must be >= 1")
 
@@ -111,7 +129,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         raw: dict[str, Any] = {}
         fields = set(cls.__struct_fields__)
         for key, value in env.items():
-            if not key.startswith(PREFIX) or key.startswith("LOCALGOV_TEST_"):
+            if not key.startswith(PREFIX) or key.startswith(("LOCALGOV_TEST_", "LOCALGOV_BENCH_")):
                 continue
             name = key[len(PREFIX) :].lower()
             if name not in fields:
@@ -130,6 +148,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).resolve()
+
+    @property
+    def export_path(self) -> Path:
+        return Path(self.export_dir).resolve() if self.export_dir else self.data_path / "exports"
 
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict safe to log: the password of the database URL is masked."""

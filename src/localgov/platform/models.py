@@ -7,22 +7,47 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
     Identity,
     Index,
+    Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import SharedBase, TenantBase
 
 TENANT_STATUSES = ("active", "suspended", "closed")
+#: Life of a signup request (DOMAIN: self-service signup). ``expired``: the e-mail was never verified.
+SIGNUP_STATUSES = (
+    "pending_verification", "pending_approval", "provisioning", "active", "rejected", "failed", "expired",
+)  # fmt: skip
+#: Requests in these states hold their DLA code and sub-domain: nobody else may ask for them.
+SIGNUP_OPEN_STATUSES = ("pending_verification", "pending_approval", "provisioning", "failed")
+
+
+class Plan(SharedBase):
+    """A subscription plan: which services an LAO on it may enable (priced by the billing module)."""
+
+    __tablename__ = "plans"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_th: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    #: Service slugs an LAO on this plan may enable.
+    services: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    #: Offered on the signup form (a retired plan keeps its tenants but takes no new ones).
+    open_for_signup: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    position: Mapped[int] = mapped_column(SmallInteger, server_default="0")
 
 
 class Tenant(SharedBase):
@@ -47,13 +72,19 @@ class Tenant(SharedBase):
     province_en: Mapped[str] = mapped_column(Text)
     district_th: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), server_default="active")
-    plan_code: Mapped[str] = mapped_column(String(40), server_default="standard")
+    plan_code: Mapped[str] = mapped_column(String(40), ForeignKey("platform.plans.code"), server_default="standard")
     enabled_services: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     schema_name: Mapped[str] = mapped_column(String(63), unique=True)
     #: Alembic revision of the tenant schema, written in the same transaction as its DDL.
     schema_revision: Mapped[str | None] = mapped_column(String(32))
     #: Where the record came from: ``file`` (tenants.yaml), ``registry`` (bulk) or ``signup``.
     source: Mapped[str] = mapped_column(String(16), server_default="file")
+    #: Why the operator suspended or closed it (shown to its staff), and since when.
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: A closed tenant's schema is dropped after this moment (its export archive is kept).
+    purge_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    schema_dropped_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -71,6 +102,85 @@ class TenantDomain(SharedBase):
         Index("ix_tenant_domains_tenant_id", "tenant_id"),
         CheckConstraint("domain = lower(domain)", name="lower"),
     )
+
+
+class SignupRequest(SharedBase):
+    """An LAO asking to join the platform (การสมัครใช้บริการ), from the form to its active tenant.
+
+    The LAO's names, type and province come from the registry at provisioning, never from the form.
+    Only SHA-256 digests of the e-mailed links are stored.
+    """
+
+    __tablename__ = "signup_requests"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in SIGNUP_STATUSES) + ")",
+            name="status",
+        ),
+        CheckConstraint("dla_code ~ '^[0-9]{7}$'", name="dla_code"),
+        CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$'", name="slug"),
+        CheckConstraint("contact_email = lower(contact_email)", name="email_lower"),
+        # At most one open request per DLA code and per sub-domain: two racing signups, one wins.
+        Index(
+            "uq_signup_requests_open_dla_code",
+            "dla_code",
+            unique=True,
+            postgresql_where=text("status IN ('pending_verification', 'pending_approval', 'provisioning', 'failed')"),
+        ),
+        Index(
+            "uq_signup_requests_open_slug",
+            "slug",
+            unique=True,
+            postgresql_where=text("status IN ('pending_verification', 'pending_approval', 'provisioning', 'failed')"),
+        ),
+        Index("ix_signup_requests_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    dla_code: Mapped[str] = mapped_column(String(7))
+    slug: Mapped[str] = mapped_column(String(40))
+    plan_code: Mapped[str] = mapped_column(String(40), ForeignKey("platform.plans.code"))
+    contact_name: Mapped[str] = mapped_column(Text)
+    contact_position: Mapped[str] = mapped_column(Text)
+    contact_email: Mapped[str] = mapped_column(String(254))
+    contact_phone: Mapped[str] = mapped_column(String(40))
+    terms_version: Mapped[str] = mapped_column(String(20))
+    terms_accepted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(24), server_default="pending_verification")
+    verify_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    verify_expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The status page link (sent with the verification mail) stays valid for the life of the request.
+    status_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: The last provisioning error (kept after a successful retry, for the record).
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    tenant_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("platform.tenants.id"))
+    source_ip: Mapped[str | None] = mapped_column(INET)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    provisioned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TenantArchive(SharedBase):
+    """An export of one tenant's data (a ZIP of CSV files with a manifest), kept on disk."""
+
+    __tablename__ = "tenant_archives"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.tenants.id"), index=True)
+    #: ``close`` (made when the operator closed the tenant) or ``request`` (asked for by a person).
+    reason: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: Rows per table, ``{"<schema or platform>.<table>": count}``.
+    row_counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class TenantProfile(TenantBase):
