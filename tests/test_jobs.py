@@ -221,11 +221,10 @@ async def test_outbox_purge_deletes_old_delivered_entries_only(
         assert len(result.all()) == 4
     factory = session_factory(engine)
     worker = Worker(fresh_settings, [])
-    assert (
-        [j.name for j in worker.jobs] == [j.name for j in CORE_JOBS] == ["core.outbox_purge", "core.rate_limit_purge"]
-    )
+    core = ["core.outbox_purge", "core.rate_limit_purge", "core.signup_expiry"]
+    assert [j.name for j in worker.jobs] == [j.name for j in CORE_JOBS] == core
     await register(factory, *worker.jobs)
-    assert await run_due_jobs(factory, worker.jobs, {}) == ["core.outbox_purge", "core.rate_limit_purge"]
+    assert await run_due_jobs(factory, worker.jobs, {}) == core
 
     async with engine.connect() as conn:
         left = (await conn.execute(text("SELECT topic FROM platform.outbox ORDER BY id"))).scalars().all()

@@ -28,6 +28,7 @@ from localgov.kernel.observability import Metrics, configure_logging
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, provide_db_session, require_service
 from localgov.platform.catalog import Catalog, CatalogListener
+from localgov.platform.signup_views import signup_handlers
 from localgov.platform.views import (
     HealthController,
     MetricsController,
@@ -106,6 +107,7 @@ def create_app(
         WellKnownController,
         OperatorTenantsController,
         *identity_handlers(),
+        *signup_handlers(),
     ]
     handlers.extend(_plugin_router(p) for p in plugins)
     tags = [
@@ -121,6 +123,10 @@ def create_app(
         Tag(name="My account", description="The calling staff member's own account and password"),
         Tag(name="Staff administration", description="An LAO's administrators manage its staff and their roles"),
         Tag(name="Audit", description="The LAO's audit log (บันทึกการตรวจสอบ)"),
+        Tag(name="Citizen login", description="Citizens log in through the national OpenID Connect provider"),
+        Tag(name="Citizens", description="The logged-in citizen's own record"),
+        Tag(name="Signup", description="An LAO asks to join the platform (การสมัครใช้บริการ), operator host"),
+        Tag(name="Signup requests (operator)", description="The operator approves or rejects signup requests"),
     ]
     app = Litestar(
         route_handlers=handlers,

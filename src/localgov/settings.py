@@ -84,8 +84,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: Self-service signup: approve verified requests without an operator.
     signup_auto_approve: bool = False
     signup_verify_ttl_s: int = 48 * 3600
-    #: Signup and verification requests per client address in ``signup_rate_window_s``.
+    #: Signups submitted per client address in ``signup_rate_window_s``.
     signup_rate_limit: int = 5
+    #: Verification and status-link requests per client address in the same window.
+    signup_link_rate_limit: int = 60
     signup_rate_window_s: int = 3600
     #: Version of the terms of service the signup form asks the LAO to accept.
     terms_version: str = "2026-11"

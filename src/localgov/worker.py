@@ -19,6 +19,7 @@ from localgov.kernel.outbox import deliver_batch, purge_delivered
 from localgov.kernel.plugins import DeliveryHandler, ScheduledJob, ServicePlugin
 from localgov.kernel.ratelimit import purge_expired
 from localgov.platform.catalog import Catalog, CatalogListener
+from localgov.platform.signup import PROVISION_TOPIC, expire_unverified, provision_consumer
 from localgov.settings import Settings
 
 log = structlog.get_logger("localgov.worker")
@@ -36,15 +37,21 @@ async def _purge_rate_limits(ctx: JobContext) -> None:
     log.info("rate_limit_buckets_purged", removed=removed)
 
 
+async def _expire_signups(ctx: JobContext) -> None:
+    expired = await expire_unverified(ctx.session)
+    log.info("signup_requests_expired", expired=expired)
+
+
 CORE_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob(name="core.outbox_purge", every=dt.timedelta(hours=6), run=_purge_outbox),
     ScheduledJob(name="core.rate_limit_purge", every=dt.timedelta(hours=6), run=_purge_rate_limits),
+    ScheduledJob(name="core.signup_expiry", every=dt.timedelta(hours=1), run=_expire_signups),
 )
 
 
-def core_handlers(settings: Settings) -> dict[str, DeliveryHandler]:
-    """Outbox consumers of the platform itself (plugins bring their own): outgoing mail."""
-    return {MAIL_TOPIC: mail_consumer(settings)}
+def core_handlers(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> dict[str, DeliveryHandler]:
+    """Outbox consumers of the platform itself (plugins bring their own): mail, signup provisioning."""
+    return {MAIL_TOPIC: mail_consumer(settings), PROVISION_TOPIC: provision_consumer(settings, plugins)}
 
 
 class Worker:
@@ -53,7 +60,7 @@ class Worker:
     def __init__(self, settings: Settings, plugins: Sequence[ServicePlugin]) -> None:
         self.settings = settings
         self.plugins = plugins
-        self.handlers: dict[str, DeliveryHandler] = core_handlers(settings)
+        self.handlers: dict[str, DeliveryHandler] = core_handlers(settings, plugins)
         for plugin in plugins:
             self.handlers.update(plugin.handlers)
         self.jobs: list[ScheduledJob] = [*CORE_JOBS, *(job for p in plugins for job in p.jobs)]

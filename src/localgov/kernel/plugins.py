@@ -17,6 +17,8 @@ from litestar import Router
 from sqlalchemy import Table
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from localgov.kernel.jobs import JobContext
     from localgov.kernel.outbox import Delivery
 
@@ -52,6 +54,8 @@ class UsageMeter(msgspec.Struct, frozen=True):
 
 JobFunc = Callable[["JobContext"], Awaitable[None]]
 DeliveryHandler = Callable[["Delivery"], Awaitable[None]]
+#: ``seed(session, today)``: a plugin's editable defaults for a new tenant.
+SeedFunc = Callable[["AsyncSession", dt.date], Awaitable[None]]
 
 
 class ScheduledJob(msgspec.Struct, frozen=True):
@@ -77,6 +81,9 @@ class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
     jobs: tuple[ScheduledJob, ...] = ()
     #: Outbox consumers by topic (``<slug>.<event>``). Each must be idempotent.
     handlers: Mapping[str, DeliveryHandler] = msgspec.field(default_factory=dict)
+    #: Writes the service's editable defaults (fee tables, manuals) into a new tenant's schema,
+    #: in the provisioning transaction (search path already on that schema). Must be idempotent.
+    seed: SeedFunc | None = None
 
     @property
     def path(self) -> str:

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from litestar import Router
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import Role, ScheduledJob, Scope, ServicePlugin, UsageMeter
@@ -22,6 +23,7 @@ from localgov.services.payments.bank_views import BankController, PaymentControl
 from localgov.services.payments.billing import late_surcharge_job, monthly_bill_run
 from localgov.services.payments.receipt_views import ReceiptController
 from localgov.services.payments.report_views import ReportController
+from localgov.services.payments.tariffs import seed_defaults
 from localgov.services.payments.views import BILLING_HANDLERS
 
 #: Every controller of the service, mounted under ``/v1/payments``.
@@ -60,6 +62,12 @@ JOBS = (
     ScheduledJob(name="payments.late_surcharges", every=dt.timedelta(hours=6), run=late_surcharge_job, per_tenant=True),
 )
 
+
+async def seed_tariffs(session: AsyncSession, today: dt.date) -> None:
+    """A new LAO starts with the default tariffs of DOMAIN.md §4, in force from this month."""
+    await seed_defaults(session, today.replace(day=1), created_by=None)
+
+
 #: The service's tables (defined in :mod:`localgov.services.payments.models`).
 TABLES = tuple(
     TenantBase.metadata.tables[name]
@@ -88,4 +96,5 @@ PLUGIN = ServicePlugin(
     meters=METERS,
     jobs=JOBS,
     handlers={},
+    seed=seed_tariffs,
 )
