@@ -462,3 +462,48 @@ async def test_worker_survives_a_failing_tick_and_stops_when_told(fresh_database
     await asyncio.wait_for(worker.run(), timeout=20)
     assert ticks == 2
     assert delivered == ids
+
+
+async def test_a_commit_that_writes_the_outbox_wakes_an_idle_worker(fresh_database_url: str) -> None:
+    """With a 30 s poll, an entry committed while the worker idles is delivered within seconds (NOTIFY)."""
+    settings = make_settings(fresh_database_url, worker_poll_s=30.0)
+    delivered = asyncio.Event()
+    ticks = 0
+
+    async def ok(delivery: Delivery) -> None:
+        delivered.set()
+
+    plugin = ServicePlugin(
+        slug="outboxwake",
+        title_th="ทดสอบ",
+        title_en="Outbox wake-up test",
+        router=Router(path="/v1/outboxwake", route_handlers=[]),
+        handlers={"t.wake": ok},
+    )
+    worker = Worker(settings, [plugin])
+    real_tick = worker.tick
+
+    async def tick(factory: async_sessionmaker[AsyncSession], catalog: Catalog) -> int:
+        nonlocal ticks
+        ticks += 1
+        return await real_tick(factory, catalog)
+
+    worker.tick = tick  # type: ignore[method-assign]
+    running = asyncio.create_task(worker.run())
+    engine = create_engine(settings)
+    try:
+        for _ in range(200):  # the first poll found nothing: the worker now idles for 30 s
+            if ticks:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # time to LISTEN
+        assert ticks == 1
+        started = time.perf_counter()
+        await enqueue_many(session_factory(engine), ["t.wake"])
+        await asyncio.wait_for(delivered.wait(), timeout=10)
+        assert time.perf_counter() - started < 5  # a poll would have taken 30 s
+        assert ticks == 2
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, timeout=10)
+        await engine.dispose()

@@ -7,7 +7,9 @@ import contextlib
 import datetime as dt
 import signal
 from collections.abc import Sequence
+from typing import Any
 
+import asyncpg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +17,7 @@ from localgov.app import plugin_dsn
 from localgov.kernel.db import create_engine, session_factory, tenant_session
 from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
 from localgov.kernel.mail import MAIL_TOPIC, mail_consumer
+from localgov.kernel.outbox import CHANNEL as OUTBOX_CHANNEL
 from localgov.kernel.outbox import deliver_batch, purge_delivered
 from localgov.kernel.plugins import DeliveryHandler, ScheduledJob, ServicePlugin
 from localgov.kernel.ratelimit import purge_expired
@@ -66,6 +69,33 @@ class Worker:
         self.jobs: list[ScheduledJob] = [*CORE_JOBS, *(job for p in plugins for job in p.jobs)]
         self._job_service = {job.name: p.slug for p in plugins for job in p.jobs}
         self.stopping = asyncio.Event()
+        #: Set by a NOTIFY on the outbox channel (or by stop): ends the pause between polls early.
+        self._nudge = asyncio.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._nudge.set()
+
+    async def _listen(self) -> None:
+        """Wake the loop when a transaction that wrote the outbox commits (polling stays the safety net)."""
+        while not self.stopping.is_set():
+            conn: Any = None
+            try:
+                conn = await asyncpg.connect(
+                    plugin_dsn(self.settings), server_settings={"application_name": "localgov-worker-listen"}
+                )
+                await conn.add_listener(OUTBOX_CHANNEL, lambda *_args: self._nudge.set())
+                while not conn.is_closed() and not self.stopping.is_set():
+                    with contextlib.suppress(TimeoutError):  # look at the connection every second
+                        await asyncio.wait_for(self.stopping.wait(), timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox_listener_error", exc_info=True)
+                await asyncio.sleep(1.0)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    await conn.close()
 
     async def run(self) -> None:
         engine = create_engine(self.settings, pool_size=2, max_overflow=2)
@@ -73,6 +103,7 @@ class Worker:
         catalog = Catalog(self.settings.base_domain)
         listener = CatalogListener(catalog, engine, plugin_dsn(self.settings), self.settings.catalog_refresh_s)
         await listener.start()
+        wake = asyncio.create_task(self._listen(), name="outbox-listener")
         try:
             async with tenant_session(factory, None) as session:
                 await register_jobs(session, self.jobs)
@@ -93,8 +124,12 @@ class Worker:
                         self.settings.worker_poll_s * 2 ** min(failures, 10), max(60.0, self.settings.worker_poll_s)
                     )
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stopping.wait(), timeout=pause)
+                        await asyncio.wait_for(self._nudge.wait(), timeout=pause)
+                self._nudge.clear()
         finally:
+            wake.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await wake
             await listener.stop()
             await engine.dispose()
             log.info("worker_stopped")
@@ -130,7 +165,7 @@ def run_worker(settings: Settings, plugins: Sequence[ServicePlugin] | None = Non
     async def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, worker.stopping.set)
+            loop.add_signal_handler(sig, worker.stop)
         await worker.run()
 
     asyncio.run(main())

@@ -68,11 +68,18 @@ class OutboxEntry(SharedBase):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+#: Workers LISTEN here; a commit that wrote the outbox wakes them at once instead of at their next poll.
+CHANNEL = "localgov_outbox"
+_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
+
+
 async def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any], *, tenant_id: int | None) -> OutboxEntry:
-    """Write a message in the caller's transaction."""
+    """Write a message in the caller's transaction (listening workers are notified at its commit)."""
     entry = OutboxEntry(topic=topic, payload=payload, tenant_id=tenant_id)
     session.add(entry)
     await session.flush()
+    # PostgreSQL folds identical notifications of one transaction into one, sent only on commit.
+    await session.execute(_NOTIFY)
     return entry
 
 
