@@ -7,13 +7,16 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 
+import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.platform.catalog import OPERATOR, Catalog, normalise_host
+from localgov.platform.tenants import TenantSpec, create_tenant
+from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
-from tests.support.factories import make_tenant, set_status
+from tests.support.factories import make_tenant, next_dla_code, set_status
 
 
 @pytest.mark.parametrize(
@@ -200,3 +203,30 @@ async def test_every_request_log_line_carries_request_id_and_tenant(
     access = [line for line in request_lines if line["event"] == "request"]
     assert len(access) == 1
     assert access[0]["status"] == 200
+
+
+async def test_the_periodic_check_reloads_only_when_the_catalog_changed(
+    engine: AsyncEngine, client_for: ClientFactory, settings: Settings
+) -> None:
+    """A lost notification is caught by the fingerprint; an unchanged catalog is not rebuilt."""
+    quick = msgspec.structs.replace(settings, catalog_refresh_s=0.2)
+    async with client_for(settings_=quick) as client:
+        catalog = client._transport.app.state.catalog  # type: ignore[attr-defined]
+        await asyncio.sleep(0.3)
+        version = catalog.version
+        await asyncio.sleep(0.8)  # several periods with nothing changed
+        assert catalog.version == version
+        async with engine.begin() as conn:
+            # Triggers do not fire in replica mode: no NOTIFY, as if the listener had missed it.
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            code = next_dla_code()
+            tenant = f"quiet-{code}"
+            await create_tenant(conn, TenantSpec(dla_code=code, slug=tenant, name_en="Quiet"), source="file")
+        await asyncio.sleep(0.05)
+        assert catalog.by_slug(tenant) is None
+
+        async def served() -> bool:
+            return (await client.get("/v1/tenant", headers=host(tenant))).status_code == 200
+
+        assert await _wait_for(served) < 2.0
+        assert catalog.version > version
