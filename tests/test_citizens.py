@@ -176,6 +176,35 @@ async def test_a_citizen_logs_in_through_the_provider_and_reads_his_record(
     assert spent[0][0] == 2
 
 
+async def test_a_callback_opened_in_another_browser_is_refused(
+    engine: AsyncEngine, provider: TestProvider, client_for: ClientFactory
+) -> None:
+    """Login CSRF: an attacker's callback URL (his code, his state) opened by a victim logs nobody in."""
+    tenant = await lao(engine, provider)
+    attacker = provider.add_user("sub-attacker", name="Attacker")
+    async with client_for() as attacker_browser, client_for() as victim_browser:
+        started = await attacker_browser.get(LOGIN, headers=host(tenant.slug))
+        cookie = started.headers["set-cookie"]
+        assert "localgov_citizen_login=" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+        assert "Path=/v1/auth/citizen" in cookie
+        callback = await authorize(started.headers["location"], attacker)
+        problem(await victim_browser.get(callback), 400, "login_not_bound")
+        # The state is spent: the attacker cannot use it afterwards either.
+        problem(await attacker_browser.get(callback), 400, "state_replayed")
+        # A forged cookie does not help.
+        other = await come_back(attacker_browser, tenant, attacker)
+        victim_browser.cookies.set("localgov_citizen_login", "0" * 64)
+        problem(await victim_browser.get(other), 400, "login_not_bound")
+    async with engine.connect() as conn:
+        citizens = (
+            await conn.execute(text(f'SELECT count(*) FROM "{tenant.schema}".citizens WHERE subject = :s'),
+                               {"s": "sub-attacker"})
+        ).scalar_one()  # fmt: skip
+    assert citizens == 0
+
+
 async def test_a_state_is_good_for_one_callback(
     engine: AsyncEngine, provider: TestProvider, client_for: ClientFactory
 ) -> None:

@@ -9,13 +9,14 @@ needs a citizen's access token and shows that citizen only.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import uuid
 from typing import Annotated, Any
 
 import msgspec
 import structlog
 from litestar import Controller, Request, get
-from litestar.datastructures import CacheControlHeader
+from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect
@@ -34,6 +35,8 @@ from localgov.kernel.web import current_principal, current_tenant, request_origi
 log = structlog.get_logger("localgov.identity.citizens")
 
 NO_STORE = CacheControlHeader(no_store=True)
+#: Ties a login state to the browser that started it (see :func:`localgov.identity.citizens.login_binding`).
+BINDING_COOKIE = "localgov_citizen_login"
 
 
 class CitizenLogin(msgspec.Struct):
@@ -96,13 +99,27 @@ class CitizenLoginController(Controller):
             limit=settings.login_rate_limit,
             window_s=settings.login_rate_window_s,
         )
-        url = await svc.start_login(
+        url, login_state = await svc.start_login(
             session=db_session,
             client=client,
             redirect_uri=svc.callback_url(settings, tenant.slug),
             return_to=return_to,
         )
-        return Redirect(url, status_code=302)
+        return Redirect(
+            url,
+            status_code=302,
+            cookies=[
+                Cookie(
+                    key=BINDING_COOKIE,
+                    value=svc.login_binding(settings.secret_key, tenant.id, login_state),
+                    path=CitizenLoginController.path,
+                    max_age=svc.LOGIN_STATE_TTL_S,
+                    httponly=True,
+                    secure=settings.public_url_scheme == "https",
+                    samesite="lax",
+                )
+            ],
+        )
 
     @get(
         "/callback",
@@ -110,7 +127,8 @@ class CitizenLoginController(Controller):
         summary="The identity provider's answer: this LAO's access and refresh tokens for the citizen",
         description=(
             "The redirect URI registered with the provider. Errors (`application/problem+json`): "
-            "`invalid_state`, `state_replayed`, `state_expired`, `invalid_callback` (400), `id_token_invalid` "
+            "`invalid_state`, `state_replayed`, `state_expired`, `login_not_bound` (400: the browser lacks the "
+            "cookie the login set), `invalid_callback` (400), `id_token_invalid` "
             "(401), `login_denied` (403, the provider refused), `citizen_login_disabled` (404), "
             "`rate_limited` (429), `provider_error` (502). A state is good for one callback."
         ),
@@ -148,6 +166,9 @@ class CitizenLoginController(Controller):
             if not login_state:
                 raise svc.InvalidState("The callback carries no state.")
             spent = await svc.spend_state(state.session_factory, tenant, login_state)
+            binding = request.cookies.get(BINDING_COOKIE, "")
+            if not hmac.compare_digest(binding, svc.login_binding(settings.secret_key, tenant.id, login_state)):
+                raise svc.LoginNotBound("Start the login again from this browser.")
             if error is not None:
                 raise svc.provider_denial(error)
             if not code:

@@ -22,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import hmac
 import json
 import re
@@ -89,6 +90,23 @@ class InvalidState(DomainError):
     code = "invalid_state"
     status = 400
     title = "Unknown login state"
+
+
+class LoginNotBound(InvalidState):
+    code = "login_not_bound"
+    title = "This login was not started in this browser"
+
+
+def login_binding(secret_key: str, tenant_id: int, state: str) -> str:
+    """The value of the cookie that ties a login state to the browser that started the login.
+
+    Without it, anyone could start a login with his own account, stop at the provider's redirect
+    and have a victim open that callback URL: the victim would be logged in as the attacker
+    (login CSRF). The cookie is host-only, HttpOnly and SameSite=Lax, so the provider's redirect
+    (a top-level GET) carries it back, and only the browser that started the login has it.
+    """
+    message = f"citizen-login:{tenant_id}:{state}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 class StateReplayed(InvalidState):
@@ -414,8 +432,10 @@ def check_return_to(return_to: str | None) -> str | None:
     return return_to
 
 
-async def start_login(*, session: AsyncSession, client: OidcClient, redirect_uri: str, return_to: str | None) -> str:
-    """Keep a new login state and return the provider's authorization URL for it."""
+async def start_login(
+    *, session: AsyncSession, client: OidcClient, redirect_uri: str, return_to: str | None
+) -> tuple[str, str]:
+    """Keep a new login state; return the provider's authorization URL for it, and the state."""
     return_to = check_return_to(return_to)
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), generate_token(64)
     url = await client.authorization_url(redirect_uri=redirect_uri, state=state, nonce=nonce, code_verifier=verifier)
@@ -433,7 +453,7 @@ async def start_login(*, session: AsyncSession, client: OidcClient, redirect_uri
         )
     )
     await session.flush()
-    return url
+    return url, state
 
 
 async def spend_state(sessions: async_sessionmaker[AsyncSession], tenant: TenantRef, state: str) -> LoginState:
