@@ -18,7 +18,7 @@ from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
 from localgov.kernel.plugins import ScheduledJob
 from localgov.platform.catalog import Catalog, TenantInfo
 from localgov.settings import Settings
-from localgov.worker import CORE_JOBS, Worker
+from localgov.worker import CORE_JOBS, Worker, core_jobs
 from tests.conftest import make_settings
 from tests.support.demo_plugin import DEMO
 from tests.support.factories import make_tenant
@@ -221,8 +221,9 @@ async def test_outbox_purge_deletes_old_delivered_entries_only(
         assert len(result.all()) == 4
     factory = session_factory(engine)
     worker = Worker(fresh_settings, [])
-    core = ["core.outbox_purge", "core.rate_limit_purge", "core.signup_expiry"]
-    assert [j.name for j in worker.jobs] == [j.name for j in CORE_JOBS] == core
+    core = ["core.outbox_purge", "core.rate_limit_purge", "core.signup_expiry", "core.closed_tenant_purge"]
+    assert [j.name for j in worker.jobs] == [j.name for j in core_jobs(fresh_settings)] == core
+    assert [j.name for j in CORE_JOBS] == core[:-1]  # the purge needs the settings (the export folder)
     await register(factory, *worker.jobs)
     assert await run_due_jobs(factory, worker.jobs, {}) == core
 

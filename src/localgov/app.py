@@ -28,6 +28,7 @@ from localgov.kernel.observability import Metrics, configure_logging
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, provide_db_session, require_service
 from localgov.platform.catalog import Catalog, CatalogListener
+from localgov.platform.lifecycle_views import OperatorTenantLifecycleController, TenantStatusController
 from localgov.platform.signup_views import signup_handlers
 from localgov.platform.views import (
     HealthController,
@@ -106,6 +107,8 @@ def create_app(
         TenantProfileController,
         WellKnownController,
         OperatorTenantsController,
+        OperatorTenantLifecycleController,
+        TenantStatusController,
         *identity_handlers(),
         *signup_handlers(),
     ]
@@ -114,7 +117,8 @@ def create_app(
         Tag(name="Tenant profile", description="The LAO served at the request's host"),
         Tag(name="Health", description="Liveness and readiness probes"),
         Tag(name="Keys and metadata", description="JWKS and OAuth 2.0 authorization server metadata"),
-        Tag(name="Tenants (operator)", description="The platform's tenant catalog"),
+        Tag(name="Tenants (operator)", description="The platform's tenant catalog and each tenant's life"),
+        Tag(name="Tenant status", description="Whether the LAO is served, and its data as an archive"),
         Tag(name="API clients", description="Integrators' OAuth 2.0 clients of an LAO (its administrators)"),
         Tag(name="OAuth 2.0", description="The LAO's token endpoint (client credentials grant)"),
         Tag(name="Operator staff", description="Login and sessions of the platform operator's staff"),

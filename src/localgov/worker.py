@@ -22,6 +22,7 @@ from localgov.kernel.outbox import deliver_batch, purge_delivered
 from localgov.kernel.plugins import DeliveryHandler, ScheduledJob, ServicePlugin
 from localgov.kernel.ratelimit import purge_expired
 from localgov.platform.catalog import Catalog, CatalogListener
+from localgov.platform.lifecycle import EXPORT_TOPIC, PURGE_JOB, export_consumer, purge_job
 from localgov.platform.signup import PROVISION_TOPIC, expire_unverified, provision_consumer
 from localgov.settings import Settings
 
@@ -52,9 +53,20 @@ CORE_JOBS: tuple[ScheduledJob, ...] = (
 )
 
 
+def core_jobs(settings: Settings) -> tuple[ScheduledJob, ...]:
+    """``CORE_JOBS`` and the platform's jobs that need the settings."""
+    # Hourly is plenty for a retention counted in days; each run drops a bounded number of schemas.
+    return (*CORE_JOBS, ScheduledJob(name=PURGE_JOB, every=dt.timedelta(hours=1), run=purge_job(settings)))
+
+
 def core_handlers(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> dict[str, DeliveryHandler]:
-    """Outbox consumers of the platform itself (plugins bring their own): mail, signup provisioning."""
-    return {MAIL_TOPIC: mail_consumer(settings), PROVISION_TOPIC: provision_consumer(settings, plugins)}
+    """Outbox consumers of the platform itself (plugins bring their own): mail, signup provisioning,
+    export archives."""
+    return {
+        MAIL_TOPIC: mail_consumer(settings),
+        PROVISION_TOPIC: provision_consumer(settings, plugins),
+        EXPORT_TOPIC: export_consumer(settings),
+    }
 
 
 class Worker:
@@ -66,7 +78,7 @@ class Worker:
         self.handlers: dict[str, DeliveryHandler] = core_handlers(settings, plugins)
         for plugin in plugins:
             self.handlers.update(plugin.handlers)
-        self.jobs: list[ScheduledJob] = [*CORE_JOBS, *(job for p in plugins for job in p.jobs)]
+        self.jobs: list[ScheduledJob] = [*core_jobs(settings), *(job for p in plugins for job in p.jobs)]
         self._job_service = {job.name: p.slug for p in plugins for job in p.jobs}
         self.stopping = asyncio.Event()
         #: Set by a NOTIFY on the outbox channel (or by stop): ends the pause between polls early.

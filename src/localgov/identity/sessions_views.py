@@ -27,7 +27,7 @@ from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.auth.hashing import token_digest
 from localgov.kernel.auth.tokens import Audience, PrincipalKind, Unauthenticated, issue_access_token
 from localgov.kernel.db import tenant_session
-from localgov.kernel.errors import DomainError, problem_responses
+from localgov.kernel.errors import DomainError, TenantSuspended, problem_responses
 from localgov.kernel.web import current_tenant, request_origin
 from localgov.platform.catalog import TenantInfo
 from localgov.settings import Settings
@@ -96,16 +96,31 @@ def _revoked() -> Unauthenticated:
 
 
 async def refresh_session(
-    factory: async_sessionmaker[AsyncSession], tenant: TenantInfo, settings: Settings, token: str, origin: Origin
+    factory: async_sessionmaker[AsyncSession],
+    tenant: TenantInfo,
+    settings: Settings,
+    token: str,
+    origin: Origin,
+    *,
+    staff_only: bool = False,
 ) -> SessionOutcome:
-    """Rotate ``token``; every refusal is a 401, and a reuse's revocation is committed first."""
+    """Rotate ``token``; every refusal is a 401, and a reuse's revocation is committed first.
+
+    ``staff_only`` (a suspended LAO) refuses other sessions with 403 ``tenant_suspended`` before the
+    token is spent, so the citizen's session still works once the LAO is served again.
+    """
     failure: DomainError | None = None
     outcome: SessionOutcome | None = None
     async with tenant_session(factory, tenant) as session:
         row = (
             await session.execute(select(RefreshToken).where(RefreshToken.token_hash == token_digest(token)))
         ).scalar_one_or_none()
-        if row is not None and row.revoked_at is not None and row.used_at is None:
+        if staff_only and row is not None and row.subject_kind != "staff":
+            failure = TenantSuspended(
+                "The platform operator has suspended this LAO; only its staff can sign in.",
+                data={"tenant": tenant.slug},
+            )
+        elif row is not None and row.revoked_at is not None and row.used_at is None:
             failure = _revoked()  # logged out, disabled, password changed, or a family revoked on reuse
         else:
             try:
@@ -181,13 +196,19 @@ class SessionController(Controller):
             "answers 401 `refresh_token_revoked`, an unknown or expired one 401 `invalid_grant`."
         ),
         responses=problem_responses(401, 403, 404, 410),
+        allow_suspended=True,  # staff only while the LAO is suspended (checked before the token is spent)
         **guarded(PUBLIC),  # the refresh token in the body is the credential
     )
     async def refresh(self, request: Request[Any, Any, Any], data: JSONBody[SessionToken]) -> Tokens:
         tenant = current_tenant(request)
         state = request.app.state
         outcome = await refresh_session(
-            state.session_factory, tenant, state.settings, data.refresh_token, request_origin(request)
+            state.session_factory,
+            tenant,
+            state.settings,
+            data.refresh_token,
+            request_origin(request),
+            staff_only=tenant.status == "suspended",
         )
         return token_response(
             request,
@@ -205,6 +226,7 @@ class SessionController(Controller):
         summary="End a session: revoke the refresh token and every token of its login",
         description="Answers 204 whether or not the token was known, so it can be retried safely.",
         responses=problem_responses(403, 404, 410),
+        allow_suspended=True,  # ending a session is always allowed
         **guarded(PUBLIC),  # the refresh token in the body is the credential
     )
     async def logout(

@@ -177,6 +177,7 @@ class StaffAuthController(Controller):
             "the right password gets 403 `account_disabled`."
         ),
         responses=problem_responses(401, 403, 404, 410, 423, 429),
+        allow_suspended=True,  # a suspended LAO's staff still log in to see why and to export
         **guarded(PUBLIC),  # the credentials are in the body
     )
     async def login(self, request: Request[Any, Any, Any], data: JSONBody[StaffLogin]) -> Tokens:
@@ -295,6 +296,7 @@ class MeController(Controller):
         operation_id="getMe",
         summary="The calling staff member's own account and roles",
         responses=problem_responses(401, 403, 404, 410),
+        allow_suspended=True,
         **guarded(staff()),
     )
     async def me(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Staff:

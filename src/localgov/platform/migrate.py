@@ -118,6 +118,9 @@ class MigrateReport(msgspec.Struct):
 async def tenant_revisions(conn: AsyncConnection, *, verify: bool = False) -> dict[str, str | None]:
     """Every provisioned tenant schema and its revision (None: at base, or its schema is gone).
 
+    A closed tenant whose schema the purge dropped on purpose (``schema_dropped_at``) is not
+    listed: there is nothing to migrate. A schema gone for any other reason is reported.
+
     By default the revision is the catalog's mirror (``platform.tenants.schema_revision``), which
     provisioning and every migration write in the same transaction as the schema's DDL: one query
     for any number of tenants. ``verify`` reads each schema's own ``alembic_version`` instead
@@ -130,6 +133,7 @@ async def tenant_revisions(conn: AsyncConnection, *, verify: bool = False) -> di
             text(
                 "SELECT t.schema_name, t.schema_revision, n.oid IS NOT NULL AS present"
                 " FROM platform.tenants t LEFT JOIN pg_namespace n ON n.nspname = t.schema_name"
+                " WHERE t.schema_dropped_at IS NULL"
                 " ORDER BY t.schema_name"
             )
         )
@@ -147,6 +151,7 @@ async def tenant_revisions(conn: AsyncConnection, *, verify: bool = False) -> di
                     "SELECT t.schema_name FROM platform.tenants t"
                     " JOIN pg_namespace n ON n.nspname = t.schema_name"
                     " JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'alembic_version'"
+                    " WHERE t.schema_dropped_at IS NULL"
                     " ORDER BY t.schema_name"
                 )
             )

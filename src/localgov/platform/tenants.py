@@ -296,7 +296,8 @@ async def sync_tenants(engine: AsyncEngine, specs: Sequence[TenantSpec]) -> Sync
     """Make the catalog match ``specs``: create and provision, update, leave the rest alone.
 
     Each tenant is its own transaction; running it again changes nothing. Contact details
-    seed a new tenant's profile only: afterwards they belong to the LAO's staff.
+    seed a new tenant's profile only: afterwards they belong to the LAO's staff. The status
+    is the file's until the operator changes it (suspend, reactivate, close): then it is the operator's.
     """
     report = SyncReport()
     declared = {s.dla_code for s in specs}
@@ -349,6 +350,10 @@ async def _sync_one(
         tenant_id = existing["id"]
         values = _catalog_values(spec, existing["source"])
         changes = {k: values[k] for k in tracked if existing[k] != values[k]}
+        if existing["status_changed_at"] is not None:
+            # The operator suspended, reactivated or closed it since: the file's status was only the
+            # starting point (a re-sync must not reopen a suspended LAO or revive a dropped schema).
+            changes.pop("status", None)
         if changes:
             await conn.execute(update(Tenant).where(Tenant.id == tenant_id).values(**changes, updated_at=func.now()))
         current = set(

@@ -216,6 +216,8 @@ class HealthController(Controller):
                         text(
                             "SELECT count(*) FROM platform.tenants"
                             " WHERE schema_revision IS DISTINCT FROM :head AND schema_revision IS NOT NULL"
+                            # A closed tenant's schema dropped by the purge has nothing to migrate.
+                            " AND schema_dropped_at IS NULL"
                         ),
                         {"head": tenant_head()},
                     )
