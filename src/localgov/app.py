@@ -30,6 +30,7 @@ from localgov.kernel.web import RequestContextMiddleware, add_request_id_header,
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.lifecycle_views import OperatorTenantLifecycleController, TenantStatusController
 from localgov.platform.signup_views import signup_handlers
+from localgov.platform.tenant_admin_views import TenantAdminController
 from localgov.platform.views import (
     HealthController,
     MetricsController,
@@ -109,6 +110,7 @@ def create_app(
         OperatorTenantsController,
         OperatorTenantLifecycleController,
         TenantStatusController,
+        TenantAdminController,
         *identity_handlers(),
         *signup_handlers(),
     ]
@@ -119,6 +121,7 @@ def create_app(
         Tag(name="Keys and metadata", description="JWKS and OAuth 2.0 authorization server metadata"),
         Tag(name="Tenants (operator)", description="The platform's tenant catalog and each tenant's life"),
         Tag(name="Tenant status", description="Whether the LAO is served, and its data as an archive"),
+        Tag(name="Tenant administration", description="An LAO's administrators: contact details, services, domains"),
         Tag(name="API clients", description="Integrators' OAuth 2.0 clients of an LAO (its administrators)"),
         Tag(name="OAuth 2.0", description="The LAO's token endpoint (client credentials grant)"),
         Tag(name="Operator staff", description="Login and sessions of the platform operator's staff"),

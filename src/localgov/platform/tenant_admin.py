@@ -1,0 +1,275 @@
+"""An LAO's administrators look after their own tenant: public contact details, the services it
+offers (within its plan and the platform's plugins) and its custom domains.
+
+Every change is written to the LAO's audit log. Services and domains live in the shared catalog
+(``platform.tenants``, ``platform.tenant_domains``): the catalog trigger tells every process at
+commit, so routing follows within a moment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.platform.catalog import normalise_host
+from localgov.platform.models import Plan, Tenant, TenantDomain, TenantProfile
+
+#: Custom domains one LAO may have (besides ``<slug>.<base domain>``).
+MAX_DOMAINS = 10
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class InvalidProfile(DomainError):
+    code = "invalid_profile"
+    status = 400
+    title = "ข้อมูลติดต่อไม่ถูกต้อง / The contact details are not valid"
+
+
+class UnknownService(NotFound):
+    code = "unknown_service"
+    title = "ไม่มีบริการนี้บนแพลตฟอร์ม / The platform has no such service"
+
+
+class ServiceNotInPlan(Conflict):
+    code = "service_not_in_plan"
+    title = "แผนบริการของ อปท. ไม่รวมบริการนี้ / The LAO's plan does not include this service"
+
+
+class InvalidDomain(DomainError):
+    code = "invalid_domain"
+    status = 400
+    title = "ชื่อโดเมนไม่ถูกต้อง / Not a usable domain name"
+
+
+class DomainTaken(Conflict):
+    code = "domain_taken"
+    title = "โดเมนนี้มีผู้ใช้แล้ว / This domain already serves an LAO"
+
+
+class TooManyDomains(Conflict):
+    code = "too_many_domains"
+    title = "มีโดเมนครบจำนวนสูงสุดแล้ว / The LAO has the most custom domains allowed"
+
+
+class DomainNotFound(NotFound):
+    code = "domain_not_found"
+    title = "ไม่พบโดเมนนี้ของ อปท. / The LAO has no such custom domain"
+
+
+# --- public contact details ----------------------------------------------------------------------
+
+#: Fields of ``profile`` the LAO's administrators edit, and their longest values.
+PROFILE_FIELDS: Mapping[str, int] = {
+    "address_th": 500,
+    "phone": 40,
+    "email": 254,
+    "website": 300,
+    "office_hours_th": 200,
+}
+_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ,()-]{6,37}[0-9]$")
+
+
+def _check_website(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or parts.username or parts.password:
+        return "must be an http:// or https:// address without credentials"
+    host = normalise_host(parts.hostname or "")
+    if host is None or "." not in host or any(c.isspace() for c in value):
+        return "must name a valid host"
+    return None
+
+
+def profile_problems(changes: Mapping[str, str | None]) -> list[dict[str, str]]:
+    """What is wrong with the submitted contact details (empty when valid)."""
+    from localgov.identity.staff import EMAIL_PATTERN
+
+    problems: list[dict[str, str]] = []
+    for field, value in changes.items():
+        if value is None:
+            continue
+        message: str | None = None
+        if not value.strip():
+            message = "must not be blank (send null to clear it)"
+        elif len(value) > PROFILE_FIELDS[field]:
+            message = f"must have at most {PROFILE_FIELDS[field]} characters"
+        elif _CONTROL.search(value) or (field != "address_th" and "\n" in value):
+            message = "must not contain control characters"
+        elif field == "phone" and not _PHONE_RE.fullmatch(value):
+            message = "must be a phone number (digits, spaces, hyphens, commas)"
+        elif field == "email" and not re.fullmatch(EMAIL_PATTERN, value):
+            message = "must be an e-mail address"
+        elif field == "website":
+            message = _check_website(value)
+        if message is not None:
+            problems.append({"key": field, "message": message})
+    return problems
+
+
+async def update_profile(
+    session: AsyncSession, changes: Mapping[str, str | None], *, actor: Actor, origin: Origin
+) -> TenantProfile:
+    """Apply ``changes`` (field → new value; None clears) to the LAO's one profile row."""
+    problems = profile_problems(changes)
+    if problems:
+        raise InvalidProfile(data={"errors": problems})
+    profile = (
+        await session.execute(select(TenantProfile).where(TenantProfile.id == 1).with_for_update())
+    ).scalar_one_or_none()
+    if profile is None:
+        profile = TenantProfile(id=1)
+        session.add(profile)
+    changed = {k: v.strip() if v is not None else None for k, v in changes.items()}
+    changed = {k: v for k, v in changed.items() if getattr(profile, k) != v}
+    for field, value in changed.items():
+        setattr(profile, field, value)
+    if changed:
+        profile.updated_at = dt.datetime.now(dt.UTC)
+        await session.flush()
+        await record_audit(
+            session, "profile.updated", actor=actor, origin=origin, target="profile", data={"changed": changed}
+        )
+    return profile
+
+
+# --- services ------------------------------------------------------------------------------------
+
+
+class ServiceState(msgspec.Struct, frozen=True, kw_only=True):
+    slug: str
+    title_th: str
+    title_en: str
+    in_plan: bool
+    enabled: bool
+
+
+async def tenant_plan(session: AsyncSession, tenant_id: int, *, for_update: bool = False) -> tuple[Tenant, Plan]:
+    query = select(Tenant).where(Tenant.id == tenant_id)
+    if for_update:
+        query = query.with_for_update()
+    tenant = (await session.execute(query)).scalar_one()
+    plan = (await session.execute(select(Plan).where(Plan.code == tenant.plan_code))).scalar_one()
+    return tenant, plan
+
+
+def service_states(tenant: Tenant, plan: Plan, titles: Mapping[str, tuple[str, str]]) -> list[ServiceState]:
+    """Every registered service, whether the plan allows it and whether the LAO enabled it."""
+    return [
+        ServiceState(
+            slug=slug,
+            title_th=title_th,
+            title_en=title_en,
+            in_plan=slug in plan.services,
+            enabled=slug in tenant.enabled_services,
+        )
+        for slug, (title_th, title_en) in sorted(titles.items())
+    ]
+
+
+async def set_service(
+    session: AsyncSession,
+    tenant_id: int,
+    slug: str,
+    *,
+    enabled: bool,
+    registered: Collection[str],
+    actor: Actor,
+    origin: Origin,
+) -> tuple[Tenant, Plan]:
+    """Enable or disable one service (idempotent). Enabling needs a registered plugin in the plan;
+    disabling is always allowed (a service the plan no longer offers can be switched off)."""
+    if slug not in registered:
+        raise UnknownService(data={"service": slug, "registered": sorted(registered)})
+    tenant, plan = await tenant_plan(session, tenant_id, for_update=True)
+    current = set(tenant.enabled_services)
+    if enabled and slug not in current and slug not in plan.services:
+        raise ServiceNotInPlan(
+            f"The plan {plan.code!r} offers {', '.join(sorted(plan.services)) or 'no services'}.",
+            data={"service": slug, "plan": plan.code, "allowed": sorted(plan.services)},
+        )
+    wanted = current | {slug} if enabled else current - {slug}
+    if wanted != current:
+        tenant.enabled_services = sorted(wanted)
+        tenant.updated_at = dt.datetime.now(dt.UTC)
+        await session.flush()
+        await record_audit(
+            session,
+            "service.enabled" if enabled else "service.disabled",
+            actor=actor,
+            origin=origin,
+            target=f"service:{slug}",
+            data={"enabled_services": sorted(wanted)},
+        )
+    return tenant, plan
+
+
+# --- custom domains ------------------------------------------------------------------------------
+
+
+def check_domain(raw: str, base_domain: str) -> str:
+    """A custom domain as ``tenants.yaml`` accepts it: a lower-case host name outside the base domain."""
+    host = normalise_host(raw)
+    if host is None or host != raw:
+        raise InvalidDomain("A domain is a lower-case host name such as www.example.go.th.", data={"domain": raw[:253]})
+    if "." not in host:
+        raise InvalidDomain("A domain needs at least two labels.", data={"domain": host})
+    if host == base_domain or host.endswith("." + base_domain):
+        raise InvalidDomain(
+            "Domains under the platform's own domain are given by the platform (the LAO's sub-domain).",
+            data={"domain": host},
+        )
+    return host
+
+
+async def list_domains(session: AsyncSession, tenant_id: int) -> list[TenantDomain]:
+    query = select(TenantDomain).where(TenantDomain.tenant_id == tenant_id).order_by(TenantDomain.domain)
+    return list((await session.execute(query)).scalars().all())
+
+
+async def add_domain(
+    session: AsyncSession, tenant_id: int, raw: str, *, base_domain: str, actor: Actor, origin: Origin
+) -> bool:
+    """Add a custom domain; True when it was added, False when the LAO had it already."""
+    domain = check_domain(raw, base_domain)
+    # One change to the LAO's domains at a time (the limit is checked against a stable count).
+    await session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+    owner = (await session.execute(select(TenantDomain.tenant_id).where(TenantDomain.domain == domain))).scalar()
+    if owner == tenant_id:
+        return False
+    if owner is not None:
+        raise DomainTaken(data={"domain": domain})
+    count = (
+        await session.execute(select(func.count()).select_from(TenantDomain).where(TenantDomain.tenant_id == tenant_id))
+    ).scalar_one()
+    if count >= MAX_DOMAINS:
+        raise TooManyDomains(data={"limit": MAX_DOMAINS})
+    try:
+        async with session.begin_nested():
+            session.add(TenantDomain(domain=domain, tenant_id=tenant_id))
+            await session.flush()
+    except IntegrityError as exc:  # another LAO took it in the meantime
+        raise DomainTaken(data={"domain": domain}) from exc
+    await record_audit(session, "domain.added", actor=actor, origin=origin, target=f"domain:{domain}", data={})
+    return True
+
+
+async def remove_domain(session: AsyncSession, tenant_id: int, domain: str, *, actor: Actor, origin: Origin) -> None:
+    result = await session.execute(
+        delete(TenantDomain).where(TenantDomain.tenant_id == tenant_id, TenantDomain.domain == domain)
+    )
+    if not getattr(result, "rowcount", 0):
+        raise DomainNotFound(data={"domain": domain[:253]})
+    await record_audit(session, "domain.removed", actor=actor, origin=origin, target=f"domain:{domain}", data={})
+
+
+def contact_of(profile: TenantProfile | None) -> dict[str, Any]:
+    return {field: getattr(profile, field) if profile else None for field in PROFILE_FIELDS}
