@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from localgov.kernel.db import create_engine, session_factory, tenant_session
 from localgov.kernel.mail import (
     MAIL_TOPIC,
+    SENT_BODY,
     FileBackend,
     OutgoingMail,
     SmtpBackend,
@@ -227,10 +229,12 @@ async def test_worker_sends_queued_mail_once_and_only_after_commit(
     assert message["From"].addresses[0].addr_spec == "no-reply@localhost"
     assert message.get_content() == THAI.text
     async with fresh_engine.connect() as conn:
-        status = (
-            await conn.execute(text("SELECT status FROM platform.outbox WHERE id = :i"), {"i": entry.id})
-        ).scalar()
+        status, payload = (
+            await conn.execute(text("SELECT status, payload FROM platform.outbox WHERE id = :i"), {"i": entry.id})
+        ).one()
     assert status == "delivered"
+    # The body (one-time links) does not stay in the database once sent; the rest is the record.
+    assert payload == {**msgspec.to_builtins(THAI), "text": SENT_BODY}
 
 
 async def test_a_failing_send_is_retried_and_the_message_comes_out_once(

@@ -41,6 +41,8 @@ log = structlog.get_logger("localgov.mail")
 
 #: The outbox topic of outgoing mail.
 MAIL_TOPIC = "mail.send"
+#: What a delivered mail's outbox entry keeps of its body.
+SENT_BODY = "[sent; the body is not kept]"
 SMTP_TIMEOUT_S = 30.0
 
 
@@ -180,7 +182,9 @@ def mail_consumer(settings: Settings, backend: MailBackend | None = None) -> Del
         mail = msgspec.convert(delivery.payload, OutgoingMail)
         key = delivery_key(delivery.entry)
         await chosen.send(build_message(mail, sender=settings.mail_from, key=key), key)
-        # Never the body: invitations and password resets carry one-time links.
+        # Never the body: invitations and password resets carry one-time links. Once sent, the
+        # body leaves the database too (the entry is kept a week for the record, without it).
+        delivery.entry.payload = {**delivery.payload, "text": SENT_BODY}
         log.info("mail_sent", entry_id=delivery.id, backend=type(chosen).__name__)
 
     return deliver
