@@ -15,12 +15,14 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.kernel.audit import AuditEvent
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.platform.catalog import TenantInfo
 from localgov.plugins import REGISTRY
 from localgov.services.payments import bank
 from localgov.services.payments.api import BillLine, create_bill
 from localgov.services.payments.models import Bill, Payer, Payment, PaymentException, PaymentSettings, Receipt
+from localgov.settings import Settings
 from tests.conftest import ClientFactory, host
 from tests.support.factories import make_tenant
 from tests.support.tokens import TEST_SECRET, bearer
@@ -224,6 +226,40 @@ async def test_bad_signatures_and_stale_timestamps_are_refused_and_change_nothin
         assert bad_ts.json()["code"] == "invalid_timestamp"
         within = await deliver(client, lao.tenant, lao.secret, payload, timestamp=now - 240)
         assert within.status_code == 200
+    assert await count(engine, lao.tenant, Payment) == 1
+
+
+async def test_refused_signatures_are_audited_and_have_a_budget_per_address(
+    engine: AsyncEngine, client_for: ClientFactory, settings: Settings
+) -> None:
+    lao, other = await setup_lao(engine), await setup_lao(engine)
+    (bill,) = await open_bills(engine, lao.tenant)
+    tight = msgspec.structs.replace(settings, login_rate_limit=3)
+    async with client_for(plugins=REGISTRY, settings_=tight) as client:
+        good = await deliver(client, lao.tenant, lao.secret, notice(lao, bill.reference, "80.00"))
+        assert good.status_code == 200  # correct deliveries cost nothing
+        codes = [
+            (await deliver(client, lao.tenant, "lgwh_guess", notice(lao, bill.reference, "80.00"))).status_code
+            for _ in range(4)
+        ]
+        assert codes == [401, 401, 401, 429]
+        # Now even a correctly signed delivery from that address waits for the window to end.
+        (second,) = await open_bills(engine, lao.tenant)
+        waiting = await deliver(client, lao.tenant, lao.secret, notice(lao, second.reference, "80.00"))
+        assert waiting.status_code == 429
+        assert int(waiting.headers["retry-after"]) > 0
+        # Another LAO's budget is its own.
+        (theirs,) = await open_bills(engine, other.tenant)
+        assert (
+            await deliver(client, other.tenant, other.secret, notice(other, theirs.reference, "80.00"))
+        ).status_code == 200
+    async with tenant_session(session_factory(engine), lao.tenant) as session:
+        refused = (
+            (await session.execute(select(AuditEvent.data).where(AuditEvent.action == "payments.notification_refused")))
+            .scalars()
+            .all()
+        )
+    assert refused == [{"code": "invalid_signature"}] * 3
     assert await count(engine, lao.tenant, Payment) == 1
 
 

@@ -60,6 +60,29 @@ async def hit(engine: AsyncEngine, key: str, *, limit: int, window_s: int) -> No
         raise error
 
 
+_PEEK = text(
+    """
+    SELECT count, extract(epoch FROM (window_start + make_interval(secs => :window) - now()))
+    FROM platform.rate_limit_buckets
+    WHERE key = :key AND window_start > now() - make_interval(secs => :window)
+    """
+)
+
+
+async def refuse_if_spent(engine: AsyncEngine, key: str, *, limit: int, window_s: int) -> None:
+    """Raise :class:`RateLimited` when ``key`` already reached ``limit`` in ``window_s``; count nothing.
+
+    For budgets of failures (count them with :func:`hit` when they happen): success costs nothing.
+    """
+    async with engine.connect() as conn:
+        row = (await conn.execute(_PEEK, {"key": key[:200], "window": window_s})).one_or_none()
+    if row is not None and row[0] >= limit:
+        wait = max(1, int(row[1] or window_s))
+        error = RateLimited(f"Too many failed attempts; try again in {wait} s.", data={"retry_after_s": wait})
+        error.headers = {"Retry-After": str(wait)}
+        raise error
+
+
 async def purge_expired(session: AsyncSession, older_than: dt.timedelta) -> int:
     """Delete buckets whose window ended more than ``older_than`` ago (they count nothing now)."""
     cutoff = dt.datetime.now(dt.UTC) - older_than

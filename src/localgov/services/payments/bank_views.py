@@ -3,6 +3,7 @@ secret, and the payments and exceptions finance staff work with."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import uuid
@@ -22,7 +23,8 @@ from localgov.kernel.audit import Actor, record_audit
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.web import current_principal, request_origin
+from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
+from localgov.kernel.web import current_principal, current_tenant, request_origin
 from localgov.services.payments import bank as svc
 from localgov.services.payments.models import Bill, Payment, PaymentException
 
@@ -251,10 +253,12 @@ class BankController(Controller):
             "Idempotent by `transaction_id`: a retried delivery answers the same result with `replayed: true`; "
             "the same id with other details is 409 `bank_transaction_conflict`. A payment that does not match "
             "exactly one open bill of this LAO for its exact amount is recorded as an exception (200), never "
-            "receipted. 401 `invalid_signature`, `missing_signature`, `invalid_timestamp`, `stale_timestamp`."
+            "receipted. 401 `invalid_signature`, `missing_signature`, `invalid_timestamp`, `stale_timestamp` "
+            "(each audited); after `LOCALGOV_LOGIN_RATE_LIMIT` refusals from one address in the window, 429 "
+            "`rate_limited` until it ends (correct deliveries do not count)."
         ),
         status_code=200,
-        responses=problem_responses(401, 404, 409, 410),
+        responses=problem_responses(401, 404, 409, 410, 429),
         **guarded(PUBLIC),  # authenticated by the HMAC signature, not by a bearer token
     )
     async def notification(
@@ -265,21 +269,43 @@ class BankController(Controller):
         timestamp: Annotated[str | None, HeaderParameter(name=svc.TIMESTAMP_HEADER, max_length=20)] = None,
         signature: Annotated[str | None, HeaderParameter(name=svc.SIGNATURE_HEADER, max_length=1000)] = None,
     ) -> NotificationResult:
-        outcome = await svc.process_notification(
-            db_session,
-            body=await request.body(),
-            notice_fields={
-                "transaction_id": data.transaction_id,
-                "biller_id": data.biller_id,
-                "ref1": data.ref1,
-                "ref2": data.ref2,
-                "amount": data.amount,
-                "paid_at": data.paid_at,
-            },
-            timestamp=timestamp,
-            signature=signature,
-            secret_key=request.app.state.settings.secret_key,
+        state, origin = request.app.state, request_origin(request)
+        settings = state.settings
+        # Failed signatures have a budget per LAO and address (guessing secrets, probing); the
+        # bank's correct deliveries cost nothing and are never limited by someone else's failures.
+        budget = f"bank-refused:{current_tenant(request).id}:{origin.source_ip}"
+        await refuse_if_spent(
+            state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s
         )
+        try:
+            outcome = await svc.process_notification(
+                db_session,
+                body=await request.body(),
+                notice_fields={
+                    "transaction_id": data.transaction_id,
+                    "biller_id": data.biller_id,
+                    "ref1": data.ref1,
+                    "ref2": data.ref2,
+                    "amount": data.amount,
+                    "paid_at": data.paid_at,
+                },
+                timestamp=timestamp,
+                signature=signature,
+                secret_key=settings.secret_key,
+            )
+        except svc.SignatureRefused as refused:
+            await record_audit(
+                db_session,
+                "payments.notification_refused",
+                actor=Actor("bank"),
+                origin=origin,
+                target=f"bank-transaction:{data.transaction_id}",
+                data={"code": refused.code},
+            )
+            await db_session.commit()  # the refusal is audited although the request fails
+            with contextlib.suppress(RateLimited):  # this one still answers 401; the next, 429
+                await hit(state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s)
+            raise
         return _notification_result(outcome)
 
     @post(
