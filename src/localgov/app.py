@@ -25,10 +25,12 @@ from localgov.kernel.auth.views import WellKnownController
 from localgov.kernel.db import create_engine, session_factory
 from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging
+from localgov.kernel.pages import AssetsController, template_config
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, provide_db_session, require_service
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.lifecycle_views import OperatorTenantLifecycleController, TenantStatusController
+from localgov.platform.signup_pages import signup_page_handlers
 from localgov.platform.signup_views import signup_handlers
 from localgov.platform.tenant_admin_views import TenantAdminController
 from localgov.platform.views import (
@@ -113,6 +115,9 @@ def create_app(
         TenantAdminController,
         *identity_handlers(),
         *signup_handlers(),
+        # Server-rendered pages (no JSON): the signup form and its e-mailed links, and their stylesheet.
+        *signup_page_handlers(),
+        AssetsController,
     ]
     handlers.extend(_plugin_router(p) for p in plugins)
     tags = [
@@ -142,6 +147,7 @@ def create_app(
         before_send=[add_request_id_header],
         exception_handlers=exception_handlers(),
         dependencies={"db_session": Provide(provide_db_session)},
+        template_config=template_config(),
         state=State({**_initial_state(settings, catalog, plugins), "signing_keys": keys}),
         openapi_config=OpenAPIConfig(
             title="localgov API",
