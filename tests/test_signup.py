@@ -274,6 +274,35 @@ async def test_an_expired_link_is_refused_and_frees_the_code(
         assert gone.status_code == 404
 
 
+async def test_thai_digits_are_read_as_arabic(
+    client_for: ClientFactory, signup_settings: Settings, engine: AsyncEngine
+) -> None:
+    async with client_for(settings_=signup_settings, plugins=REGISTRY) as http:
+        code = next_dla_code()
+        thai = code.translate(str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙"))
+        data = {**form(code, contact_phone="๐๕๓-๑๒๓๔๕๖"), "dla_code": thai}
+        response = await submit(http, data)
+        assert response.status_code == 201, response.text
+        row = await signup_row(engine, response.json()["request"]["id"])
+        assert (row["dla_code"], row["contact_phone"]) == (code, "053-123456")
+
+
+async def test_the_status_link_shows_an_expired_request_as_expired(
+    client_for: ClientFactory, signup_settings: Settings, engine: AsyncEngine
+) -> None:
+    async with client_for(settings_=signup_settings, plugins=REGISTRY) as http:
+        submitted = (await submit(http, form(next_dla_code()))).json()
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE platform.signup_requests SET verify_expires_at = now() - interval '1 second' WHERE id = :i"
+                ),
+                {"i": submitted["request"]["id"]},
+            )
+        status = await http.post("/v1/signup/status", json={"token": status_token(submitted)}, headers=OPERATOR)
+        assert (status.json()["status"], status.json()["status_en"]) == ("expired", "The verification link expired")
+
+
 async def test_invalid_tokens(client_for: ClientFactory, signup_settings: Settings) -> None:
     async with client_for(settings_=signup_settings, plugins=REGISTRY) as http:
         for token in ("nope", "x" * 200):

@@ -41,7 +41,7 @@ from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.mail import OutgoingMail, send_mail
 from localgov.kernel.outbox import Delivery, enqueue
 from localgov.kernel.plugins import DeliveryHandler, ServicePlugin
-from localgov.kernel.thai import BANGKOK, thai_date
+from localgov.kernel.thai import BANGKOK, thai_date, to_arabic_digits
 from localgov.platform.catalog import TenantInfo
 from localgov.platform.models import Plan, SignupRequest, Tenant
 from localgov.platform.provisioning import ProfileSeed
@@ -292,7 +292,8 @@ def _when_th(moment: dt.datetime) -> str:
 
 class Submitted(msgspec.Struct, frozen=True, kw_only=True):
     request: SignupView
-    #: The link that shows the request's status; also sent by e-mail.
+    #: The link that shows the request's status; also sent by e-mail. It works for the life of the
+    #: request (it shows only the request's own state, never the contact's details).
     status_url: str
     verify_expires_at: dt.datetime
 
@@ -317,6 +318,10 @@ async def _expire_stale(session: AsyncSession, dla_code: str, slug: str) -> None
 
 async def submit(session: AsyncSession, settings: Settings, form: SignupForm, *, origin: Origin) -> Submitted:
     """Record a request and e-mail its verification link, or refuse it with the reason."""
+    # Thai keyboards type ๐-๙: the registry and the phone format want Arabic digits.
+    form = msgspec.structs.replace(
+        form, dla_code=to_arabic_digits(form.dla_code), contact_phone=to_arabic_digits(form.contact_phone)
+    )
     errors = _field_errors(form)
     if errors:
         raise SignupInvalid(data={"errors": [msgspec.to_builtins(e) for e in errors]})
@@ -406,12 +411,13 @@ async def submit(session: AsyncSession, settings: Settings, form: SignupForm, *,
 # --- verifying --------------------------------------------------------------------------------------
 
 
-async def _by_token(session: AsyncSession, column: Any, token: str) -> SignupRequest:
+async def _by_token(session: AsyncSession, column: Any, token: str, *, for_update: bool = False) -> SignupRequest:
     if not token or len(token) > 200:
         raise InvalidLink()
-    request = (
-        await session.execute(select(SignupRequest).where(column == digest(token)).with_for_update())
-    ).scalar_one_or_none()
+    query = select(SignupRequest).where(column == digest(token))
+    if for_update:
+        query = query.with_for_update()
+    request = (await session.execute(query)).scalar_one_or_none()
     if request is None:
         raise InvalidLink()
     return request
@@ -419,7 +425,7 @@ async def _by_token(session: AsyncSession, column: Any, token: str) -> SignupReq
 
 async def verify(session: AsyncSession, settings: Settings, token: str, *, origin: Origin) -> SignupRequest:
     """Confirm the contact's e-mail; the request goes to the operator (or is approved at once)."""
-    request = await _by_token(session, SignupRequest.verify_token_hash, token)
+    request = await _by_token(session, SignupRequest.verify_token_hash, token, for_update=True)
     if request.status != "pending_verification":
         raise InvalidLink()
     if request.verify_expires_at <= dt.datetime.now(dt.UTC):
@@ -447,9 +453,12 @@ async def public_status(session: AsyncSession, settings: Settings, token: str) -
 
 
 async def public_status_of(request: SignupRequest, settings: Settings) -> PublicStatus:
-    th, en = STATUS_TEXT[request.status]
+    status = request.status
+    if status == "pending_verification" and request.verify_expires_at <= dt.datetime.now(dt.UTC):
+        status = "expired"  # the hourly job will record it; the LAO sees it now
+    th, en = STATUS_TEXT[status]
     return PublicStatus(
-        status=request.status,
+        status=status,
         status_th=th,
         status_en=en,
         dla_code=request.dla_code,
