@@ -43,8 +43,10 @@ from tests.support.tokens import bearer
 
 PLUGINS = (*REGISTRY, DEMO)
 ALL_ROLES = ["tenant_admin", *(r.code for p in PLUGINS for r in p.roles)]
-#: What a suspended LAO still answers: its staff see why and export their data.
+#: What a suspended LAO still answers: its staff see why and export their data, and the bank's
+#: notifications of money citizens already paid are recorded.
 ALLOWED_WHEN_SUSPENDED = {
+    ("POST", "/v1/payments/bank/notifications"),
     ("POST", "/v1/auth/staff/login"),
     ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/logout"),

@@ -24,7 +24,7 @@ from localgov.services.payments.api import BillLine, create_bill
 from localgov.services.payments.models import Bill, Payer, Payment, PaymentException, PaymentSettings, Receipt
 from localgov.settings import Settings
 from tests.conftest import ClientFactory, host
-from tests.support.factories import make_tenant
+from tests.support.factories import make_tenant, set_status
 from tests.support.tokens import TEST_SECRET, bearer
 
 FINANCE = ["payments.finance"]
@@ -261,6 +261,22 @@ async def test_refused_signatures_are_audited_and_have_a_budget_per_address(
         )
     assert refused == [{"code": "invalid_signature"}] * 3
     assert await count(engine, lao.tenant, Payment) == 1
+
+
+async def test_a_suspended_lao_still_records_what_citizens_paid(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    lao = await setup_lao(engine)
+    (bill,) = await open_bills(engine, lao.tenant)
+    await set_status(engine, lao.tenant, "suspended")
+    async with client_for(plugins=REGISTRY) as client:
+        paid = await deliver(client, lao.tenant, lao.secret, notice(lao, bill.reference, "80.00"))
+        assert paid.status_code == 200, paid.text
+        # The rest of the service stays closed while suspended.
+        listed = await client.get(
+            "/v1/payments/bills", headers={**host(lao.tenant.slug), **staff_headers(lao.tenant, ["payments.finance"])}
+        )
+        assert (listed.status_code, listed.json()["code"]) == (403, "tenant_suspended")
+    assert await count(engine, lao.tenant, Payment) == 1
+    assert await count(engine, lao.tenant, Receipt) == 1
 
 
 async def test_the_previous_secret_verifies_for_seven_days_after_a_rotation(

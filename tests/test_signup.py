@@ -684,3 +684,17 @@ def test_a_worker_killed_half_way_leaves_nothing_and_a_retry_finishes(fresh_data
     assert done["status"] == "active"
     assert (done["tenants"], done["schemas"], done["roles"], done["tariffs"]) == (1, 1, ["tenant_admin"], 3)
     assert len(done["staff"]) == 1
+
+
+async def test_nul_and_control_characters_are_refused_not_500(
+    client_for: ClientFactory, signup_settings: Settings, engine: AsyncEngine
+) -> None:
+    async with client_for(settings_=signup_settings, plugins=REGISTRY) as http:
+        refused = await submit(http, form(next_dla_code(), contact_name="สม\x00ชาย"))
+        assert (refused.status_code, refused.json()["code"]) == (422, "signup_invalid")
+        code = next_dla_code()
+        submitted = (await submit(http, form(code))).json()
+        reject = await http.post(
+            f"/v1/signups/{submitted['request']['id']}/reject", json={"reason": "bad\x00reason"}, headers=ADMIN
+        )
+        assert (reject.status_code, reject.json()["code"]) == (400, "validation_error")

@@ -23,13 +23,14 @@ from localgov.kernel.audit import AuditEvent as AuditEventRow
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.ratelimit import hit
+from localgov.kernel.text import ONE_LINE
 from localgov.kernel.web import current_principal, current_tenant, request_origin
 
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=svc.EMAIL_PATTERN, examples=["somchai@example.go.th"])]
 AnyEmail = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=svc.PASSWORD_MAX_LENGTH)]
 LinkToken = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-FullName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+FullName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 RoleCode = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 StaffId = Annotated[uuid.UUID, PathParameter(description="The staff member's id")]
 RoleParam = Annotated[str, PathParameter(description="A role code (`tenant_admin`, `<service>.<role>`)", max_length=80)]

@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger("localgov.errors")
@@ -191,6 +192,35 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
     )
 
 
+def _sqlstate(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
+def _handle_database(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[bytes]:
+    """A value PostgreSQL refused to store (SQLSTATE class 22: a NUL in text, a number out of range,
+    an impossible date) is the caller's input, not our failure: 400, the transaction rolled back."""
+    state = _sqlstate(exc)
+    if not state.startswith("22"):
+        return _handle_unexpected(request, exc)
+    log.warning("database_refused_input", sqlstate=state, error=str(getattr(exc, "orig", exc)).splitlines()[0][:300])
+    return problem_response(
+        ProblemDetails(
+            title="A value of the request cannot be stored",
+            status=400,
+            code="invalid_input",
+            detail="A value is out of range or contains characters that cannot be stored (e.g. NUL).",
+            data={"sqlstate": state},
+            instance=request.scope.get("path"),
+            request_id=_request_id(request),
+        )
+    )
+
+
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return problem_response(
@@ -211,6 +241,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         DomainError: _handle_domain,
         ValidationException: _handle_validation,
         HTTPException: _handle_http,
+        DBAPIError: _handle_database,
         Exception: _handle_unexpected,
     }
 

@@ -21,6 +21,7 @@ from localgov.kernel.audit import Actor, record_audit
 from localgov.kernel.auth.guards import guarded, operator, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.ratelimit import hit
+from localgov.kernel.text import ONE_LINE
 from localgov.kernel.web import current_principal, current_tenant, request_origin
 from localgov.platform import export, lifecycle
 from localgov.platform.models import Tenant, TenantArchive, TenantDomain
@@ -30,7 +31,7 @@ NO_STORE = CacheControlHeader(no_store=True)
 #: Exports an LAO's administrators may download per hour (each reads the whole schema).
 EXPORTS_PER_HOUR = 10
 #: One line of text, not blank, without control characters (PostgreSQL refuses NUL in text).
-REASON_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+REASON_PATTERN = ONE_LINE
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=REASON_PATTERN)]
 TenantId = Annotated[int, PathParameter(ge=1, description="The tenant's id in the catalog")]
 ArchiveId = Annotated[int, PathParameter(ge=1, description="The archive's id")]

@@ -41,6 +41,7 @@ from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.mail import OutgoingMail, send_mail
 from localgov.kernel.outbox import Delivery, enqueue
 from localgov.kernel.plugins import DeliveryHandler, ServicePlugin
+from localgov.kernel.text import is_one_line
 from localgov.kernel.thai import BANGKOK, thai_date, to_arabic_digits
 from localgov.platform.catalog import TenantInfo
 from localgov.platform.models import Plan, SignupRequest, Tenant
@@ -158,7 +159,7 @@ def _field_errors(form: SignupForm) -> list[FieldError]:
         ("contact_position", "กรุณากรอกตำแหน่งผู้ประสานงาน", "Enter the contact officer's position"),
     ):
         value = getattr(form, field).strip()
-        if not value or len(value) > 200:
+        if not value or len(value) > 200 or not is_one_line(value):
             bad(field, "required", th, en)
     try:
         normalise_email(form.contact_email)

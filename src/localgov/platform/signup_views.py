@@ -49,7 +49,7 @@ class LinkToken(msgspec.Struct, kw_only=True):
 class Rejection(msgspec.Struct, kw_only=True):
     """Why the operator refuses (sent to the LAO's contact officer as written)."""
 
-    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=2000)]
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=2000, pattern=r"^[^\x00]*$")]
 
 
 class SignupPage(msgspec.Struct):

@@ -259,6 +259,9 @@ class BankController(Controller):
         ),
         status_code=200,
         responses=problem_responses(401, 404, 409, 410, 429),
+        # Money already paid by citizens (bills printed before a suspension) is recorded, never
+        # bounced: the bank's retries are limited and a lost notification means a manual hunt.
+        allow_suspended=True,
         **guarded(PUBLIC),  # authenticated by the HMAC signature, not by a bearer token
     )
     async def notification(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.numbering import next_number
+from localgov.kernel.text import ONE_LINE
 from localgov.kernel.thai import bangkok_today, to_arabic_digits
 from localgov.services.payments.models import Bill, FeeAccount, MeterReading, Payer
 from localgov.services.payments.tariffs import ImportRowError, read_csv, reject
@@ -30,7 +31,7 @@ from localgov.services.payments.validation import (
 )
 
 Text = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 Short = Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[^\x00-\x1f\x7f]*$")]
 AccountNo = Annotated[str, msgspec.Meta(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")]
 PayerKind = Literal["person", "juristic"]

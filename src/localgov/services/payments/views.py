@@ -23,6 +23,7 @@ from localgov.kernel.auth.guards import PUBLIC, citizen, client, guarded, staff
 from localgov.kernel.errors import NotFound, problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
 from localgov.kernel.ratelimit import hit
+from localgov.kernel.text import ONE_LINE
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.web import current_principal, current_tenant, request_origin
 from localgov.services.payments import billing, payers, qr, tariffs
@@ -71,7 +72,7 @@ class CsvUpload(Operation):
 
 Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")]
 VerificationCode = Annotated[str, msgspec.Meta(min_length=1, max_length=8, pattern=r"^[0-9]+$")]
-Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=500, pattern=ONE_LINE)]
 
 _STAFF_ERRORS = (401, 403, 404, 410, 422)
 _QR_DESCRIPTION = (
