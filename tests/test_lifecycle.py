@@ -39,6 +39,7 @@ from tests.support.lifecycle import (
     seed_everything,
 )
 from tests.support.payments import payments_tenant
+from tests.support.routes import tenant_routes
 from tests.support.tokens import bearer
 
 PLUGINS = (*REGISTRY, DEMO)
@@ -243,24 +244,6 @@ async def test_operator_role_matrix(engine: AsyncEngine, client_for: ClientFacto
 
 
 # --- 2. a suspended tenant -------------------------------------------------------------------------
-
-
-def tenant_routes(app: Litestar) -> list[tuple[str, str, str]]:
-    """``(method, template, example path)`` of every tenant-surface route of the app."""
-    samples = {"uuid": str(uuid.uuid4()), "int": "1", "str": "x", "path": "x", "date": "2026-01-01"}
-    out: list[tuple[str, str, str]] = []
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", ()):
-            methods = set(getattr(handler, "http_methods", ())) - {"OPTIONS", "HEAD"}
-            if not methods:
-                continue
-            handler.resolve_opts()
-            if handler.opt.get("surface", "tenant") != "tenant":
-                continue
-            template = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
-            example = re.sub(r"\{\w+:(\w+)\}", lambda m: samples[m.group(1)], route.path)
-            out.extend((method, template, example) for method in sorted(methods))
-    return out
 
 
 async def test_a_suspended_tenant_refuses_every_route_but_what_its_staff_need(
