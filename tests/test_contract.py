@@ -50,12 +50,17 @@ async def test_plugin_routes_are_documented_and_gated(
 
 def test_contract_check_can_fail() -> None:
     bad = ServicePlugin(
-        slug="Bad Slug", title_th="English only", title_en="", router=Router(path="/v2/x", route_handlers=[])
+        slug="Bad Slug",
+        title_th="English only",
+        title_en="",
+        router=Router(path="/v2/x", route_handlers=[]),
+        solo_topics=frozenset({"bad.unhandled"}),
     )
     problems = contract_violations(bad, TenantBase.metadata.tables)
     assert any("slug" in p for p in problems)
     assert any("title_th" in p for p in problems)
     assert any("router path" in p for p in problems)
+    assert "solo topic 'bad.unhandled' has no handler" in problems
 
 
 def _resolve(document: dict[str, Any], ref: str) -> dict[str, Any]:

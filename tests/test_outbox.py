@@ -507,3 +507,36 @@ async def test_a_commit_that_writes_the_outbox_wakes_an_idle_worker(fresh_databa
         worker.stop()
         await asyncio.wait_for(running, timeout=10)
         await engine.dispose()
+
+
+async def test_solo_topics_commit_one_entry_per_transaction(fresh_database_url: str) -> None:
+    """Long work others wait to see (provisioning) is not held back until a whole batch commits."""
+    settings = make_settings(fresh_database_url)
+    transactions: dict[str, list[int]] = {"t.solo": [], "t.batch": []}
+
+    async def record(delivery: Delivery) -> None:
+        txid = (await delivery.session.execute(text("SELECT txid_current()"))).scalar_one()
+        transactions[delivery.entry.topic].append(int(txid))
+
+    plugin = ServicePlugin(
+        slug="outboxsolo",
+        title_th="ทดสอบ",
+        title_en="Solo topics test",
+        router=Router(path="/v1/outboxsolo", route_handlers=[]),
+        handlers={"t.solo": record, "t.batch": record},
+        solo_topics=frozenset({"t.solo"}),
+    )
+    engine = create_engine(settings)
+    try:
+        factory = session_factory(engine)
+        await enqueue_many(factory, ["t.batch", "t.solo", "t.batch", "t.solo", "t.solo"])
+        worker = Worker(settings, [plugin])
+        catalog = Catalog(settings.base_domain)
+        await catalog.load(engine)
+        assert await worker.tick(factory, catalog) == 5
+    finally:
+        await engine.dispose()
+    assert len(set(transactions["t.solo"])) == 3  # one transaction each
+    assert len(transactions["t.batch"]) == 2
+    assert len(set(transactions["t.batch"])) == 1  # the rest share the batch's
+    assert set(transactions["t.batch"]).isdisjoint(transactions["t.solo"])

@@ -80,6 +80,8 @@ class Worker:
             self.handlers.update(plugin.handlers)
         self.jobs: list[ScheduledJob] = [*core_jobs(settings), *(job for p in plugins for job in p.jobs)]
         self._job_service = {job.name: p.slug for p in plugins for job in p.jobs}
+        #: Delivered one per transaction: a tenant provisioned is live without waiting for a batch.
+        self.solo_topics = frozenset({PROVISION_TOPIC, EXPORT_TOPIC}).union(*(p.solo_topics for p in plugins))
         self.stopping = asyncio.Event()
         #: Set by a NOTIFY on the outbox channel (or by stop): ends the pause between polls early.
         self._nudge = asyncio.Event()
@@ -149,13 +151,28 @@ class Worker:
     async def tick(self, factory: async_sessionmaker[AsyncSession], catalog: Catalog) -> int:
         """Deliver one batch and run due jobs; returns how many outbox entries were handled."""
         schemas = {t.id: t.schema for t in catalog.all()}
+        handled = 0
+        for _ in range(self.settings.worker_batch_size):  # long work first, each committed alone
+            async with tenant_session(factory, None) as session:
+                solo = await deliver_batch(
+                    session,
+                    self.handlers,
+                    schemas,
+                    batch_size=1,
+                    max_attempts=self.settings.outbox_max_attempts,
+                    only=self.solo_topics,
+                )
+            handled += solo
+            if not solo or self.stopping.is_set():
+                break
         async with tenant_session(factory, None) as session:
-            handled = await deliver_batch(
+            handled += await deliver_batch(
                 session,
                 self.handlers,
                 schemas,
                 batch_size=self.settings.worker_batch_size,
                 max_attempts=self.settings.outbox_max_attempts,
+                skip=self.solo_topics,
             )
         if self.stopping.is_set():
             return handled  # told to stop: no new job run starts

@@ -14,7 +14,7 @@ entry id is the natural deduplication key).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import structlog
@@ -123,14 +123,22 @@ async def deliver_batch(
     *,
     batch_size: int,
     max_attempts: int,
+    only: Collection[str] | None = None,
+    skip: Collection[str] = (),
 ) -> int:
-    """Claim and deliver up to ``batch_size`` due entries in the session's transaction."""
+    """Claim and deliver up to ``batch_size`` due entries in the session's transaction.
+
+    ``only`` limits the claim to those topics, ``skip`` leaves those topics to another call.
+    """
+    query = select(OutboxEntry).where(OutboxEntry.status == "pending", OutboxEntry.available_at <= func.now())
+    if only is not None:
+        query = query.where(OutboxEntry.topic.in_(sorted(only)))
+    if skip:
+        query = query.where(OutboxEntry.topic.not_in(sorted(skip)))
     rows = (
         (
             await session.execute(
-                select(OutboxEntry)
-                .where(OutboxEntry.status == "pending", OutboxEntry.available_at <= func.now())
-                .order_by(OutboxEntry.available_at, OutboxEntry.id)
+                query.order_by(OutboxEntry.available_at, OutboxEntry.id)
                 .limit(batch_size)
                 .with_for_update(skip_locked=True)
             )

@@ -81,6 +81,9 @@ class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
     jobs: tuple[ScheduledJob, ...] = ()
     #: Outbox consumers by topic (``<slug>.<event>``). Each must be idempotent.
     handlers: Mapping[str, DeliveryHandler] = msgspec.field(default_factory=dict)
+    #: Topics whose consumers do long work that others wait to see (provisioning, archives): the
+    #: worker commits each such entry in a transaction of its own, not with the rest of a batch.
+    solo_topics: frozenset[str] = frozenset()
     #: Writes the service's editable defaults (fee tables, manuals) into a new tenant's schema,
     #: in the provisioning transaction (search path already on that schema). Must be idempotent.
     seed: SeedFunc | None = None
@@ -122,4 +125,5 @@ def contract_violations(plugin: ServicePlugin, tenant_tables: Mapping[str, Any])
     for job in plugin.jobs:
         if job.every < dt.timedelta(seconds=1):
             problems.append(f"job {job.name} runs more often than once a second")
+    problems.extend(f"solo topic {t!r} has no handler" for t in sorted(plugin.solo_topics - set(plugin.handlers)))
     return problems

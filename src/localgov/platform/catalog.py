@@ -250,8 +250,10 @@ class CatalogListener:
                         if await fingerprint(self.engine) != self.catalog.fingerprint:
                             log.warning("catalog_changed_without_notification")
                             self._full = True
-                    # Coalesce a burst of notifications (bulk provisioning) into one reload.
-                    await asyncio.sleep(0.05)
+                    # Coalesce a burst of notifications (bulk provisioning) into one reload; short,
+                    # since a new tenant waits for it (bench/README.md, "Signup": 50 ms was most
+                    # of the time from commit to the first 200).
+                    await asyncio.sleep(0.01)
                     self._changed.clear()
                     await self._apply()
             except asyncio.CancelledError:
