@@ -230,3 +230,20 @@ async def test_the_periodic_check_reloads_only_when_the_catalog_changed(
 
         assert await _wait_for(served) < 2.0
         assert catalog.version > version
+
+        # A notified change is re-read at once (partial), then the next check rebuilds once and
+        # adopts the new digest: afterwards quiet periods rebuild nothing again.
+        notified = await make_tenant(engine)
+
+        async def notified_served() -> bool:
+            return (await client.get("/v1/tenant", headers=host(notified.slug))).status_code == 200
+
+        assert await _wait_for(notified_served) < 2.0
+
+        async def digest_known() -> bool:
+            return catalog.fingerprint is not None
+
+        await _wait_for(digest_known)
+        settled = catalog.version
+        await asyncio.sleep(0.8)
+        assert catalog.version == settled
