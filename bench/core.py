@@ -340,6 +340,18 @@ async def catalog_facts(url: str) -> dict[str, Any]:
 # --- 3: the migrate CLI -------------------------------------------------------------------------------
 
 
+def stop_process(proc: subprocess.Popen[bytes], *, grace_s: float = 15) -> None:
+    """SIGTERM a child we started, then SIGKILL it if it has not stopped within ``grace_s``."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=15)
+
+
 def localgov_command() -> list[str]:
     exe = shutil.which("localgov", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "localgov"]
@@ -446,13 +458,7 @@ def running_server(url: str, port: int, log_path: Path, settings: dict[str, str]
         try:
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=15)
+            stop_process(proc)
 
 
 def wait_until_live(proc: subprocess.Popen[bytes], port: int, log_path: Path, timeout_s: float = 60) -> float:

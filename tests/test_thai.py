@@ -87,3 +87,14 @@ def test_buddhist_era_and_fiscal_year() -> None:
 def test_bangkok_today_crosses_midnight_seven_hours_early() -> None:
     assert bangkok_today(dt.datetime(2026, 12, 31, 17, 0, tzinfo=dt.UTC)) == dt.date(2027, 1, 1)
     assert bangkok_today(dt.datetime(2026, 12, 31, 16, 59, tzinfo=dt.UTC)) == dt.date(2026, 12, 31)
+
+
+def test_moments_for_people_are_bangkok_time_in_thai_and_english() -> None:
+    from localgov.kernel.thai import english_datetime, thai_datetime
+
+    moment = dt.datetime(2026, 11, 27, 2, 32, tzinfo=dt.UTC)  # 09:32 in Bangkok
+    assert thai_datetime(moment) == "27 พฤศจิกายน 2569 เวลา 09:32 น."
+    assert english_datetime(moment) == "27 November 2026, 09:32"
+    late = dt.datetime(2026, 12, 31, 17, 5, tzinfo=dt.UTC)  # already 1 January 2027 in Bangkok
+    assert thai_datetime(late) == "1 มกราคม 2570 เวลา 00:05 น."
+    assert english_datetime(late) == "1 January 2027, 00:05"

@@ -155,6 +155,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def export_path(self) -> Path:
         return Path(self.export_dir).resolve() if self.export_dir else self.data_path / "exports"
 
+    def public_url(self, path: str, *, slug: str | None = None) -> str:
+        """A link for people (e-mails): ``<scheme>://[<slug>.]<base domain>[:port]<path>``."""
+        port = f":{self.public_url_port}" if self.public_url_port else ""
+        host = f"{slug}.{self.base_domain}" if slug else self.base_domain
+        return f"{self.public_url_scheme}://{host}{port}{path}"
+
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict safe to log: the password of the database URL is masked."""
         out = msgspec.structs.asdict(self)

@@ -419,8 +419,7 @@ def oidc_client(state: Any) -> OidcClient:
 
 def callback_url(settings: Settings, tenant_slug: str) -> str:
     """This LAO's redirect URI, as registered with the provider."""
-    port = f":{settings.public_url_port}" if settings.public_url_port else ""
-    return f"{settings.public_url_scheme}://{tenant_slug}.{settings.base_domain}{port}{CALLBACK_PATH}"
+    return settings.public_url(CALLBACK_PATH, slug=tenant_slug)
 
 
 def check_return_to(return_to: str | None) -> str | None:

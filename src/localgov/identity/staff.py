@@ -34,7 +34,7 @@ from localgov.kernel.errors import DomainError, NotFound
 from localgov.kernel.mail import OutgoingMail, send_mail
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.ratelimit import RateLimited, hit
-from localgov.kernel.thai import BANGKOK, thai_date
+from localgov.kernel.thai import english_datetime, thai_datetime
 from localgov.platform.catalog import Catalog, TenantInfo
 from localgov.settings import Settings
 
@@ -216,17 +216,12 @@ def grantable_roles(plugins: Sequence[ServicePlugin], enabled_services: Iterable
 
 
 def tenant_url(settings: Settings, tenant: TenantInfo, path: str) -> str:
-    port = f":{settings.public_url_port}" if settings.public_url_port else ""
-    return f"{settings.public_url_scheme}://{tenant.slug}.{settings.base_domain}{port}{path}"
+    return settings.public_url(path, slug=tenant.slug)
 
 
 def _when(moment: dt.datetime) -> tuple[str, str]:
     """Thai and English renderings of a moment (Bangkok time)."""
-    local = moment.astimezone(BANGKOK)
-    return (
-        f"{thai_date(local.date(), digits='arabic')} เวลา {local:%H:%M} น.",
-        f"{local:%d %B %Y, %H:%M} (Bangkok time)",
-    )
+    return thai_datetime(moment), f"{english_datetime(moment)} (Bangkok time)"
 
 
 # --- reading ------------------------------------------------------------------------------------

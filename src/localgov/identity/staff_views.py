@@ -18,13 +18,12 @@ from localgov.identity import staff as svc
 from localgov.identity.models import RefreshToken
 from localgov.identity.refresh import issue_refresh_token
 from localgov.identity.sessions_views import Tokens, token_response
-from localgov.kernel.audit import Actor
 from localgov.kernel.audit import AuditEvent as AuditEventRow
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.text import ONE_LINE
-from localgov.kernel.web import current_principal, current_tenant, request_origin
+from localgov.kernel.web import current_actor, current_principal, current_tenant, request_origin
 
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=svc.EMAIL_PATTERN, examples=["somchai@example.go.th"])]
 AnyEmail = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
@@ -147,11 +146,6 @@ def _staff(view: svc.StaffView) -> Staff:
         last_login_at=user.last_login_at,
         locked_until=user.locked_until,
     )
-
-
-def _actor(request: Request[Any, Any, Any]) -> Actor:
-    principal = current_principal(request)
-    return Actor(principal.kind, principal.subject)
 
 
 def _grantable(request: Request[Any, Any, Any]) -> dict[str, svc.RoleInfo]:
@@ -403,7 +397,7 @@ class StaffAdminController(Controller):
             email=data.email,
             full_name=data.full_name,
             roles=data.roles,
-            actor=_actor(request),
+            actor=current_actor(request),
             origin=request_origin(request),
         )
         return _staff(svc.StaffView(user=invitation.user, roles=invitation.roles))
@@ -450,7 +444,7 @@ class StaffAdminController(Controller):
             staff_id,
             tenant=current_tenant(request),
             settings=request.app.state.settings,
-            actor=_actor(request),
+            actor=current_actor(request),
             origin=request_origin(request),
         )
         return _staff(svc.StaffView(user=invitation.user, roles=invitation.roles))
@@ -467,7 +461,9 @@ class StaffAdminController(Controller):
     async def disable(
         self, request: Request[Any, Any, Any], staff_id: StaffId, db_session: NamedDependency[AsyncSession]
     ) -> Staff:
-        view = await svc.disable_staff(db_session, staff_id, actor=_actor(request), origin=request_origin(request))
+        view = await svc.disable_staff(
+            db_session, staff_id, actor=current_actor(request), origin=request_origin(request)
+        )
         return _staff(view)
 
     @post(
@@ -481,7 +477,9 @@ class StaffAdminController(Controller):
     async def enable(
         self, request: Request[Any, Any, Any], staff_id: StaffId, db_session: NamedDependency[AsyncSession]
     ) -> Staff:
-        view = await svc.enable_staff(db_session, staff_id, actor=_actor(request), origin=request_origin(request))
+        view = await svc.enable_staff(
+            db_session, staff_id, actor=current_actor(request), origin=request_origin(request)
+        )
         return _staff(view)
 
     @put(
@@ -504,7 +502,7 @@ class StaffAdminController(Controller):
             staff_id,
             role,
             grantable=_grantable(request),
-            actor=_actor(request),
+            actor=current_actor(request),
             origin=request_origin(request),
         )
         return _staff(view)
@@ -525,7 +523,9 @@ class StaffAdminController(Controller):
         role: RoleParam,
         db_session: NamedDependency[AsyncSession],
     ) -> Staff:
-        view = await svc.revoke_role(db_session, staff_id, role, actor=_actor(request), origin=request_origin(request))
+        view = await svc.revoke_role(
+            db_session, staff_id, role, actor=current_actor(request), origin=request_origin(request)
+        )
         return _staff(view)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import MetaData, event, exc, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 
 from localgov.settings import Settings
@@ -85,6 +85,12 @@ def _bind_search_path(session: Session, transaction: SessionTransaction, connect
     if schema:
         served: set[str] = connection.info.setdefault(_INFO_TENANTS, set())
         served.add(schema)
+
+
+async def set_search_path(session: AsyncSession | AsyncConnection, schema: str | None) -> None:
+    """Point the current transaction at ``schema`` (validated), or at the void schema (None)."""
+    path = validate_schema_name(schema) if schema is not None else VOID_SCHEMA
+    await session.execute(_SET_SEARCH_PATH, {"path": path})
 
 
 def asyncpg_url(database_url: str) -> URL:

@@ -37,12 +37,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from localgov.kernel.db import VOID_SCHEMA, SharedBase, validate_schema_name
+from localgov.kernel.db import SharedBase, set_search_path
 from localgov.kernel.plugins import DeliveryHandler
 
 log = structlog.get_logger("localgov.outbox")
-
-_SET_SEARCH_PATH = text("SELECT set_config('search_path', :path, true)")
 
 
 class OutboxEntry(SharedBase):
@@ -103,8 +101,7 @@ class Delivery:
         """Point this transaction at the entry's tenant schema (for consumers that write tenant rows)."""
         if self.entry.tenant_id is None:
             raise RuntimeError("this outbox entry has no tenant")
-        schema = validate_schema_name(self._tenant_schemas[self.entry.tenant_id])
-        await self.session.execute(_SET_SEARCH_PATH, {"path": schema})
+        await set_search_path(self.session, self._tenant_schemas[self.entry.tenant_id])
 
 
 class NoConsumer(Exception):
@@ -165,9 +162,9 @@ async def deliver_batch(
                 entry.available_at = dt.datetime.now(dt.UTC) + backoff(entry.attempts)
                 log.warning("outbox_retry", entry_id=entry.id, topic=entry.topic, attempts=entry.attempts)
             # A consumer may have moved the search path; the next one starts from the void schema.
-            await session.execute(_SET_SEARCH_PATH, {"path": VOID_SCHEMA})
+            await set_search_path(session, None)
             continue
-        await session.execute(_SET_SEARCH_PATH, {"path": VOID_SCHEMA})
+        await set_search_path(session, None)
         entry.status = "delivered"
         entry.attempts += 1
         entry.delivered_at = dt.datetime.now(dt.UTC)

@@ -8,7 +8,6 @@ from leaking to any other page or server, and ``Cache-Control: no-store`` keeps 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from functools import cache
 from importlib import resources
@@ -21,7 +20,7 @@ from litestar.response import Template
 from litestar.template import TemplateConfig
 
 from localgov.kernel.auth.guards import PUBLIC, guarded
-from localgov.kernel.thai import BANGKOK, thai_date
+from localgov.kernel.thai import english_datetime, thai_datetime
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -52,18 +51,6 @@ def asset_url() -> str:
     return f"/assets/site.css?v={_stylesheet()[1]}"
 
 
-def when_th(moment: dt.datetime) -> str:
-    """``27 พฤศจิกายน 2569 เวลา 09:32 น.`` (Bangkok time)."""
-    local = moment.astimezone(BANGKOK)
-    return f"{thai_date(local.date(), digits='arabic')} เวลา {local:%H:%M} น."
-
-
-def when_en(moment: dt.datetime) -> str:
-    """``27 November 2026, 09:32`` (Bangkok time)."""
-    local = moment.astimezone(BANGKOK)
-    return f"{local.day} {local:%B %Y, %H:%M}"
-
-
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     """Templates from ``localgov/templates`` (works from a checkout, an editable install or a wheel)."""
     environment = Environment(
@@ -74,8 +61,8 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         lstrip_blocks=True,
     )
     environment.globals["asset_url"] = asset_url
-    environment.filters["when_th"] = when_th
-    environment.filters["when_en"] = when_en
+    environment.filters["when_th"] = thai_datetime
+    environment.filters["when_en"] = english_datetime
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 

@@ -56,6 +56,18 @@ def bangkok_today(now: dt.datetime | None = None) -> dt.date:
     return (now or dt.datetime.now(dt.UTC)).astimezone(BANGKOK).date()
 
 
+def thai_datetime(moment: dt.datetime) -> str:
+    """``27 พฤศจิกายน 2569 เวลา 09:32 น.``: a moment in Bangkok time, for people (mails, pages)."""
+    local = moment.astimezone(BANGKOK)
+    return f"{thai_date(local.date(), digits='arabic')} เวลา {local:%H:%M} น."
+
+
+def english_datetime(moment: dt.datetime) -> str:
+    """``27 November 2026, 09:32``: the same moment in English (Bangkok time)."""
+    local = moment.astimezone(BANGKOK)
+    return f"{local.day} {local:%B %Y, %H:%M}"
+
+
 def thai_date(
     day: dt.date, *, digits: Literal["thai", "arabic"] = "thai", month: Literal["full", "abbr"] = "full"
 ) -> str:

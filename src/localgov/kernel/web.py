@@ -24,7 +24,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import Origin
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy
 from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
 from localgov.kernel.db import session_for
@@ -200,6 +200,12 @@ def current_principal(request: Request[Any, Any, Any]) -> Principal:
     if not isinstance(principal, Principal):
         raise Unauthenticated(code="missing_token")
     return principal
+
+
+def current_actor(request: Request[Any, Any, Any]) -> Actor:
+    """The verified caller of a guarded route, as the audit log records it."""
+    principal = current_principal(request)
+    return Actor(principal.kind, principal.subject)
 
 
 def current_tenant(request: Request[Any, Any, Any]) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import asyncpg
@@ -174,26 +174,28 @@ async def _fetch(engine: AsyncEngine, tenant_ids: Collection[int] | None) -> lis
     per_tenant: dict[int, list[str]] = {}
     for d in domains:
         per_tenant.setdefault(d["tenant_id"], []).append(d["domain"])
-    return [
-        TenantInfo(
-            id=row["id"],
-            dla_code=row["dla_code"],
-            slug=row["slug"],
-            schema=row["schema_name"],
-            name_th=row["name_th"],
-            name_en=row["name_en"],
-            lao_type=row["lao_type"],
-            province_code=row["province_code"],
-            province_th=row["province_th"],
-            province_en=row["province_en"],
-            district_th=row["district_th"],
-            status=row["status"],
-            plan_code=row["plan_code"],
-            enabled_services=frozenset(row["enabled_services"] or ()),
-            domains=tuple(sorted(per_tenant.get(row["id"], ()))),
-        )
-        for row in tenants
-    ]
+    return [tenant_info(row, per_tenant.get(row["id"], ())) for row in tenants]
+
+
+def tenant_info(row: Mapping[Any, Any], domains: Iterable[str] = ()) -> TenantInfo:
+    """The router's view of one ``platform.tenants`` row (as a mapping of its columns)."""
+    return TenantInfo(
+        id=row["id"],
+        dla_code=row["dla_code"],
+        slug=row["slug"],
+        schema=row["schema_name"],
+        name_th=row["name_th"],
+        name_en=row["name_en"],
+        lao_type=row["lao_type"],
+        province_code=row["province_code"],
+        province_th=row["province_th"],
+        province_en=row["province_en"],
+        district_th=row["district_th"],
+        status=row["status"],
+        plan_code=row["plan_code"],
+        enabled_services=frozenset(row["enabled_services"] or ()),
+        domains=tuple(sorted(domains)),
+    )
 
 
 class CatalogListener:

@@ -26,7 +26,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.db import VOID_SCHEMA, quote_schema, validate_schema_name
+from localgov.kernel.db import quote_schema, set_search_path, validate_schema_name
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.outbox import Delivery, OutboxEntry, enqueue
@@ -43,7 +43,6 @@ PURGE_JOB = "core.closed_tenant_purge"
 #: Schemas dropped per run at most: each drop locks every table of its schema until the commit.
 #: A tenant still waiting for its closing archive is not due.
 PURGE_BATCH = 10
-_SET_SEARCH_PATH = text("SELECT set_config('search_path', :path, true)")
 
 
 class NoSuchTenant(NotFound):
@@ -79,9 +78,9 @@ async def _tenant_audit(
     session: AsyncSession, tenant: Tenant, action: str, *, actor: Actor, origin: Origin, data: dict[str, Any]
 ) -> None:
     """The same event in the LAO's own audit log, so its administrators see who did what and why."""
-    await session.execute(_SET_SEARCH_PATH, {"path": validate_schema_name(tenant.schema_name)})
+    await set_search_path(session, tenant.schema_name)
     await record_audit(session, action, actor=actor, origin=origin, target=f"tenant:{tenant.id}", data=data)
-    await session.execute(_SET_SEARCH_PATH, {"path": VOID_SCHEMA})
+    await set_search_path(session, None)
 
 
 async def _change_status(

@@ -17,12 +17,12 @@ from litestar.response import File
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import Actor, record_audit
+from localgov.kernel.audit import record_audit
 from localgov.kernel.auth.guards import guarded, operator, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.text import ONE_LINE
-from localgov.kernel.web import current_principal, current_tenant, request_origin
+from localgov.kernel.web import current_actor, current_tenant, request_origin
 from localgov.platform import export, lifecycle
 from localgov.platform.models import Tenant, TenantArchive, TenantDomain
 
@@ -155,11 +155,6 @@ async def _detail(session: AsyncSession, tenant: Tenant) -> TenantDetail:
     )
 
 
-def _actor(request: Request[Any, Any, Any]) -> Actor:
-    principal = current_principal(request)
-    return Actor(principal.kind, principal.subject)
-
-
 def _zip_response(path: Any, download_name: str, sha256: str) -> File:
     return File(
         path=path,
@@ -209,7 +204,11 @@ class OperatorTenantLifecycleController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> TenantDetail:
         tenant = await lifecycle.suspend(
-            db_session, tenant_id, reason=data.reason.strip(), actor=_actor(request), origin=request_origin(request)
+            db_session,
+            tenant_id,
+            reason=data.reason.strip(),
+            actor=current_actor(request),
+            origin=request_origin(request),
         )
         return await _detail(db_session, tenant)
 
@@ -226,7 +225,7 @@ class OperatorTenantLifecycleController(Controller):
         self, request: Request[Any, Any, Any], tenant_id: TenantId, db_session: NamedDependency[AsyncSession]
     ) -> TenantDetail:
         tenant = await lifecycle.reactivate(
-            db_session, tenant_id, actor=_actor(request), origin=request_origin(request)
+            db_session, tenant_id, actor=current_actor(request), origin=request_origin(request)
         )
         return await _detail(db_session, tenant)
 
@@ -255,7 +254,7 @@ class OperatorTenantLifecycleController(Controller):
             tenant_id,
             reason=data.reason.strip(),
             retention_days=request.app.state.settings.closed_retention_days,
-            actor=_actor(request),
+            actor=current_actor(request),
             origin=request_origin(request),
         )
         return await _detail(db_session, tenant)
@@ -276,7 +275,7 @@ class OperatorTenantLifecycleController(Controller):
         self, request: Request[Any, Any, Any], tenant_id: TenantId, db_session: NamedDependency[AsyncSession]
     ) -> ExportQueued:
         entry = await lifecycle.request_export(
-            db_session, tenant_id, actor=_actor(request), origin=request_origin(request)
+            db_session, tenant_id, actor=current_actor(request), origin=request_origin(request)
         )
         return ExportQueued(outbox_id=entry.id, reason=entry.payload["reason"])
 
@@ -303,7 +302,7 @@ class OperatorTenantLifecycleController(Controller):
         await record_audit(
             db_session,
             "tenant.archive_downloaded",
-            actor=_actor(request),
+            actor=current_actor(request),
             origin=request_origin(request),
             target=f"tenant:{tenant.id}",
             data={"archive_id": archive.id, "file_name": archive.file_name},
@@ -362,7 +361,7 @@ class TenantStatusController(Controller):
         info = current_tenant(request)
         state = request.app.state
         await hit(state.engine, f"export:{info.id}", limit=EXPORTS_PER_HOUR, window_s=3600)
-        actor = _actor(request)
+        actor = current_actor(request)
         created_by = f"{actor.kind}:{actor.id}"
         result = await export.write_archive(
             state.engine,

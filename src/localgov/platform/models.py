@@ -33,6 +33,7 @@ SIGNUP_STATUSES = (
 )  # fmt: skip
 #: Requests in these states hold their DLA code and sub-domain: nobody else may ask for them.
 SIGNUP_OPEN_STATUSES = ("pending_verification", "pending_approval", "provisioning", "failed")
+_OPEN_REQUEST = "status IN (" + ", ".join(f"'{s}'" for s in SIGNUP_OPEN_STATUSES) + ")"
 
 
 class Plan(SharedBase):
@@ -125,13 +126,13 @@ class SignupRequest(SharedBase):
             "uq_signup_requests_open_dla_code",
             "dla_code",
             unique=True,
-            postgresql_where=text("status IN ('pending_verification', 'pending_approval', 'provisioning', 'failed')"),
+            postgresql_where=text(_OPEN_REQUEST),
         ),
         Index(
             "uq_signup_requests_open_slug",
             "slug",
             unique=True,
-            postgresql_where=text("status IN ('pending_verification', 'pending_approval', 'provisioning', 'failed')"),
+            postgresql_where=text(_OPEN_REQUEST),
         ),
         Index("ix_signup_requests_status_created_at", "status", "created_at"),
     )

@@ -30,20 +30,21 @@ from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity.staff import add_tenant_admin, normalise_email
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import new_token
+from localgov.kernel.db import set_search_path
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.mail import OutgoingMail, send_mail
 from localgov.kernel.outbox import Delivery, enqueue
 from localgov.kernel.plugins import DeliveryHandler, ServicePlugin
 from localgov.kernel.text import is_one_line
-from localgov.kernel.thai import BANGKOK, thai_date, to_arabic_digits
-from localgov.platform.catalog import TenantInfo
+from localgov.kernel.thai import BANGKOK, english_datetime, thai_datetime, to_arabic_digits
+from localgov.platform.catalog import tenant_info
 from localgov.platform.models import Plan, SignupRequest, Tenant
 from localgov.platform.provisioning import ProfileSeed
 from localgov.platform.registry import LAO_TYPES, RegistryEntry, lookup
@@ -55,7 +56,6 @@ log = structlog.get_logger("localgov.signup")
 #: The outbox topic that makes the worker provision an approved request.
 PROVISION_TOPIC = "platform.signup_provision"
 _PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{7,18}[0-9]$")
-_SET_SEARCH_PATH = text("SELECT set_config('search_path', :path, true)")
 
 
 # --- errors (each a stable code; titles Thai first, then English) ------------------------------
@@ -268,24 +268,9 @@ def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def operator_url(settings: Settings, path: str) -> str:
-    port = f":{settings.public_url_port}" if settings.public_url_port else ""
-    return f"{settings.public_url_scheme}://{settings.base_domain}{port}{path}"
-
-
-def tenant_home(settings: Settings, slug: str) -> str:
-    port = f":{settings.public_url_port}" if settings.public_url_port else ""
-    return f"{settings.public_url_scheme}://{slug}.{settings.base_domain}{port}/"
-
-
 def full_name_th(entry: RegistryEntry) -> str:
     """``องค์การบริหารส่วนตำบลแม่เหียะ``: the registry keeps the type and the place apart."""
     return entry.name_th if entry.name_th.startswith(entry.type_th) else f"{entry.type_th}{entry.name_th}"
-
-
-def _when_th(moment: dt.datetime) -> str:
-    local = moment.astimezone(BANGKOK)
-    return f"{thai_date(local.date(), digits='arabic')} เวลา {local:%H:%M} น."
 
 
 # --- submitting -------------------------------------------------------------------------------------
@@ -373,8 +358,8 @@ async def submit(session: AsyncSession, settings: Settings, form: SignupForm, *,
         if "uq_signup_requests_open_dla_code" in message:
             raise DlaCodePending(data={"dla_code": dla_code}) from None
         raise
-    status_url = operator_url(settings, f"/signup/status?token={status_token}")
-    verify_url = operator_url(settings, f"/signup/verify?token={verify_token}")
+    status_url = settings.public_url(f"/signup/status?token={status_token}")
+    verify_url = settings.public_url(f"/signup/verify?token={verify_token}")
     name = full_name_th(entry)
     await send_mail(
         session,
@@ -385,13 +370,13 @@ async def submit(session: AsyncSession, settings: Settings, form: SignupForm, *,
             text=(
                 f"เรียน {request.contact_name}\n\n"
                 f"มีการสมัครใช้บริการแพลตฟอร์มบริการดิจิทัลท้องถิ่นในนามของ{name} (รหัส {dla_code})\n"
-                f"โดยระบุท่านเป็นผู้ประสานงาน กรุณายืนยันอีเมลที่ลิงก์ด้านล่างภายใน {_when_th(request.verify_expires_at)}\n\n"
+                f"โดยระบุท่านเป็นผู้ประสานงาน กรุณายืนยันอีเมลที่ลิงก์ด้านล่างภายใน {thai_datetime(request.verify_expires_at)}\n\n"
                 f"{verify_url}\n\n"
                 f"ติดตามสถานะคำขอได้ที่ / Follow the request at:\n{status_url}\n\n"
                 f"Dear {request.contact_name},\n\n"
                 f"Someone asked to bring {name} (DLA code {dla_code}) onto the localgov platform and named you\n"
                 f"as its contact officer. Confirm your e-mail address at the first link above; it expires on\n"
-                f"{request.verify_expires_at.astimezone(BANGKOK):%d %B %Y, %H:%M} (Bangkok time).\n\n"
+                f"{english_datetime(request.verify_expires_at)} (Bangkok time).\n\n"
                 "หากท่านไม่ได้สมัคร โปรดเพิกเฉยต่ออีเมลนี้ / If this was not you, ignore this message.\n"
             ),
         ),
@@ -450,10 +435,10 @@ async def verify(session: AsyncSession, settings: Settings, token: str, *, origi
 
 
 async def public_status(session: AsyncSession, settings: Settings, token: str) -> PublicStatus:
-    return await public_status_of(await _by_token(session, SignupRequest.status_token_hash, token), settings)
+    return public_status_of(await _by_token(session, SignupRequest.status_token_hash, token), settings)
 
 
-async def public_status_of(request: SignupRequest, settings: Settings) -> PublicStatus:
+def public_status_of(request: SignupRequest, settings: Settings) -> PublicStatus:
     status = request.status
     if status == "pending_verification" and request.verify_expires_at <= dt.datetime.now(dt.UTC):
         status = "expired"  # the hourly job will record it; the LAO sees it now
@@ -467,7 +452,7 @@ async def public_status_of(request: SignupRequest, settings: Settings) -> Public
         slug=request.slug,
         created_at=request.created_at,
         reason=request.reason if request.status == "rejected" else None,
-        tenant_url=tenant_home(settings, request.slug) if request.status == "active" else None,
+        tenant_url=settings.public_url("/", slug=request.slug) if request.status == "active" else None,
     )
 
 
@@ -603,24 +588,9 @@ async def provision_request(
     spec = _spec(request, entry, services)
     conn = await session.connection()
     tenant_id = await create_tenant(conn, spec, source="signup")
-    row = (await session.execute(select(Tenant).where(Tenant.id == tenant_id))).scalar_one()
-    tenant = TenantInfo(
-        id=row.id,
-        dla_code=row.dla_code,
-        slug=row.slug,
-        schema=row.schema_name,
-        name_th=row.name_th,
-        name_en=row.name_en,
-        lao_type=row.lao_type,
-        province_code=row.province_code,
-        province_th=row.province_th,
-        province_en=row.province_en,
-        district_th=row.district_th,
-        status=row.status,
-        plan_code=row.plan_code,
-        enabled_services=frozenset(row.enabled_services),
-    )
-    await session.execute(_SET_SEARCH_PATH, {"path": row.schema_name})
+    row = (await session.execute(select(Tenant.__table__).where(Tenant.id == tenant_id))).mappings().one()
+    tenant = tenant_info(row)  # a new tenant has no custom domains yet
+    await set_search_path(session, tenant.schema)
     today = dt.datetime.now(BANGKOK).date()
     for slug in services:
         seed = registered[slug].seed
@@ -634,7 +604,7 @@ async def provision_request(
         full_name=request.contact_name,
         actor=Actor("system", f"signup:{request.id}"),
     )
-    await session.execute(_SET_SEARCH_PATH, {"path": "tenant_void"})
+    await set_search_path(session, None)
     return tenant_id
 
 
@@ -656,7 +626,7 @@ def provision_consumer(settings: Settings, plugins: Sequence[ServicePlugin]) -> 
                 tenant_id = await provision_request(session, settings, plugins, request)
         except Exception as exc:
             error = f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"[:2000]
-            await session.execute(_SET_SEARCH_PATH, {"path": "tenant_void"})
+            await set_search_path(session, None)
             await session.execute(
                 update(SignupRequest)
                 .where(SignupRequest.id == request_id)

@@ -185,7 +185,7 @@ class SignupPagesController(Controller):
             await limit_link(request)
             async with db_session.begin_nested():
                 signup = await svc.verify(db_session, settings, token, origin=request_origin(request))
-                status = await svc.public_status_of(signup, settings)
+                status = svc.public_status_of(signup, settings)
         except (RateLimited, svc.InvalidLink, svc.LinkExpired) as exc:
             return _link_problem(exc)
         return page("signup/verified.html", {"status": status})

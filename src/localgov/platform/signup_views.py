@@ -17,11 +17,10 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import Actor
 from localgov.kernel.auth.guards import PUBLIC, guarded, operator
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.ratelimit import hit
-from localgov.kernel.web import current_principal, request_origin
+from localgov.kernel.web import current_actor, request_origin
 from localgov.platform import signup as svc
 
 NO_STORE = CacheControlHeader(no_store=True)
@@ -77,10 +76,6 @@ async def limit_link(request: Request[Any, Any, Any]) -> None:
     )
 
 
-def operator_actor(request: Request[Any, Any, Any]) -> Actor:
-    return Actor("operator", current_principal(request).subject)
-
-
 class SignupController(Controller):
     path = "/v1/signup"
     tags = ["Signup"]
@@ -129,7 +124,7 @@ class SignupController(Controller):
         await limit_link(request)
         settings = request.app.state.settings
         signup = await svc.verify(db_session, settings, data.token, origin=request_origin(request))
-        return await svc.public_status_of(signup, settings)
+        return svc.public_status_of(signup, settings)
 
     @post(
         "/status",
@@ -190,7 +185,7 @@ class SignupAdminController(Controller):
     async def approve(
         self, request: Request[Any, Any, Any], signup_id: SignupId, db_session: NamedDependency[AsyncSession]
     ) -> svc.SignupView:
-        signup = await svc.approve(db_session, signup_id, actor=operator_actor(request), origin=request_origin(request))
+        signup = await svc.approve(db_session, signup_id, actor=current_actor(request), origin=request_origin(request))
         return svc.view_of(signup)
 
     @post(
@@ -213,7 +208,7 @@ class SignupAdminController(Controller):
             request.app.state.settings,
             signup_id,
             data.reason.strip(),
-            actor=operator_actor(request),
+            actor=current_actor(request),
             origin=request_origin(request),
         )
         return svc.view_of(signup)
@@ -229,7 +224,7 @@ class SignupAdminController(Controller):
     async def retry(
         self, request: Request[Any, Any, Any], signup_id: SignupId, db_session: NamedDependency[AsyncSession]
     ) -> svc.SignupView:
-        signup = await svc.retry(db_session, signup_id, actor=operator_actor(request), origin=request_origin(request))
+        signup = await svc.retry(db_session, signup_id, actor=current_actor(request), origin=request_origin(request))
         return svc.view_of(signup)
 
 

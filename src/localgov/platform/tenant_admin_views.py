@@ -10,10 +10,9 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import Actor
 from localgov.kernel.auth.guards import guarded, staff
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.web import current_principal, current_tenant, request_origin
+from localgov.kernel.web import current_actor, current_tenant, request_origin
 from localgov.platform import tenant_admin as svc
 from localgov.platform.views import Contact
 
@@ -60,11 +59,6 @@ class DomainList(msgspec.Struct, kw_only=True):
     domains: list[str]
 
 
-def _actor(request: Request[Any, Any, Any]) -> Actor:
-    principal = current_principal(request)
-    return Actor(principal.kind, principal.subject)
-
-
 def _services(request: Request[Any, Any, Any], tenant: Any, plan: Any) -> ServiceList:
     states = svc.service_states(tenant, plan, request.app.state.service_titles)
     return ServiceList(
@@ -98,7 +92,9 @@ class TenantAdminController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[ContactUpdate], db_session: NamedDependency[AsyncSession]
     ) -> Contact:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        profile = await svc.update_profile(db_session, changes, actor=_actor(request), origin=request_origin(request))
+        profile = await svc.update_profile(
+            db_session, changes, actor=current_actor(request), origin=request_origin(request)
+        )
         return Contact(**svc.contact_of(profile))
 
     @get(
@@ -129,7 +125,7 @@ class TenantAdminController(Controller):
             slug,
             enabled=True,
             registered=request.app.state.service_titles.keys(),
-            actor=_actor(request),
+            actor=current_actor(request),
             origin=request_origin(request),
         )
         return _services(request, tenant, plan)
@@ -151,7 +147,7 @@ class TenantAdminController(Controller):
             slug,
             enabled=False,
             registered=request.app.state.service_titles.keys(),
-            actor=_actor(request),
+            actor=current_actor(request),
             origin=request_origin(request),
         )
         return _services(request, tenant, plan)
@@ -185,7 +181,7 @@ class TenantAdminController(Controller):
             current_tenant(request).id,
             domain,
             base_domain=request.app.state.settings.base_domain,
-            actor=_actor(request),
+            actor=current_actor(request),
             origin=request_origin(request),
         )
         return await _domains(request, db_session)
@@ -203,6 +199,6 @@ class TenantAdminController(Controller):
         self, request: Request[Any, Any, Any], domain: DomainParam, db_session: NamedDependency[AsyncSession]
     ) -> DomainList:
         await svc.remove_domain(
-            db_session, current_tenant(request).id, domain, actor=_actor(request), origin=request_origin(request)
+            db_session, current_tenant(request).id, domain, actor=current_actor(request), origin=request_origin(request)
         )
         return await _domains(request, db_session)

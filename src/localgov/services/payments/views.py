@@ -18,14 +18,13 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import JSONBody, PathParameter, QueryParameter, RawBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import Actor
 from localgov.kernel.auth.guards import PUBLIC, citizen, client, guarded, staff
 from localgov.kernel.errors import NotFound, problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.text import ONE_LINE
 from localgov.kernel.thai import bangkok_today
-from localgov.kernel.web import current_principal, current_tenant, request_origin
+from localgov.kernel.web import current_actor, current_principal, current_tenant, request_origin
 from localgov.services.payments import billing, payers, qr, tariffs
 from localgov.services.payments.models import Bill as BillRow
 from localgov.services.payments.models import BillItem as BillItemRow
@@ -399,11 +398,6 @@ async def _bill_page(session: AsyncSession, rows: list[BillRow], limit: int, off
     return BillPage(items=out, next_offset=offset + limit if len(rows) == limit else None)
 
 
-def _actor(request: Request[Any, Any, Any]) -> Actor:
-    principal = current_principal(request)
-    return Actor(principal.kind, principal.subject)
-
-
 def _staff_uuid(request: Request[Any, Any, Any]) -> uuid.UUID | None:
     try:
         return uuid.UUID(current_principal(request).subject)
@@ -462,7 +456,7 @@ class PaymentSettingsController(Controller):
         data: JSONBody[billing.BillerSettingsUpdate],
         db_session: NamedDependency[AsyncSession],
     ) -> billing.BillerSettings:
-        row = await billing.put_settings(db_session, data, actor=_actor(request), origin=request_origin(request))
+        row = await billing.put_settings(db_session, data, actor=current_actor(request), origin=request_origin(request))
         return billing.BillerSettings(
             biller_id=row.biller_id, merchant_name=row.merchant_name, updated_at=row.updated_at
         )
@@ -916,7 +910,7 @@ class BillController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> Bill:
         row = await billing.cancel_bill(
-            db_session, bill_id, reason=data.reason, actor=_actor(request), origin=request_origin(request)
+            db_session, bill_id, reason=data.reason, actor=current_actor(request), origin=request_origin(request)
         )
         return await _bill_view(db_session, row)
 
@@ -1069,7 +1063,7 @@ class MyBillsController(Controller):
             citizen_id,
             data.reference,
             data.verification_code,
-            actor=_actor(request),
+            actor=current_actor(request),
             origin=request_origin(request),
         )
         return _my_payer(row)
@@ -1096,7 +1090,7 @@ class MyBillsController(Controller):
         self, request: Request[Any, Any, Any], payer_id: PayerId, db_session: NamedDependency[AsyncSession]
     ) -> None:
         await billing.unlink_citizen(
-            db_session, _citizen_id(request), payer_id, actor=_actor(request), origin=request_origin(request)
+            db_session, _citizen_id(request), payer_id, actor=current_actor(request), origin=request_origin(request)
         )
 
     @get(
