@@ -7,7 +7,7 @@ One run creates a database of its own on a loopback PostgreSQL (``LOCALGOV_BENCH
 else ``postgresql://postgres@127.0.0.1:5432/postgres``), migrates it, provisions one LAO with the
 payments service, its Biller ID and webhook secret, and measures:
 
-1. **bill run**: ``billing.run_bills`` for the garbage fee of one month over ``--accounts`` fee
+1. **bill run**: ``bills.run_bills`` for the garbage fee of one month over ``--accounts`` fee
    accounts (default tariffs), in one transaction, as the scheduled job runs it: bills per second.
 2. **notifications**: the real ``localgov serve`` (production mode, one worker) in a subprocess on
    127.0.0.1; this process signs ``--notifications`` payment notifications (one per bill, HMAC as
@@ -126,7 +126,7 @@ async def prepare(url: str, accounts: int) -> dict[str, Any]:
     from localgov.platform.catalog import Catalog
     from localgov.platform.migrate import upgrade_shared
     from localgov.platform.tenants import TenantSpec, create_tenant
-    from localgov.services.payments import bank, billing, tariffs
+    from localgov.services.payments import bank, bills, tariffs
     from localgov.services.payments.models import Bill, FeeAccount, Payer, PaymentSettings
 
     settings = settings_for(url)
@@ -171,7 +171,7 @@ async def prepare(url: str, accounts: int) -> dict[str, Any]:
         log(f"{accounts} accounts ready; bill run for {period}")
         async with tenant_session(factory, tenant) as session:
             started = time.perf_counter()
-            result = await asyncio.wait_for(billing.run_bills(session, "garbage", period), PHASE_LIMIT_S)
+            result = await asyncio.wait_for(bills.run_bills(session, "garbage", period), PHASE_LIMIT_S)
             run_s = time.perf_counter() - started
         commit_s = time.perf_counter() - started - run_s
         async with tenant_session(factory, tenant) as session:
@@ -180,14 +180,14 @@ async def prepare(url: str, accounts: int) -> dict[str, Any]:
         if result.created != accounts or bills != accounts:
             raise BenchError(f"bill run made {result.created} bills ({bills} in the table) for {accounts} accounts")
         async with tenant_session(factory, tenant) as session:
-            again = await billing.run_bills(session, "garbage", period)
+            again = await bills.run_bills(session, "garbage", period)
         if again.created != 0:
             raise BenchError(f"a second run made {again.created} more bills")
         return {
             "secret": secret,
             "bills": [(r, t) for r, t in refs],
             "bill_run": {
-                "function": "localgov.services.payments.billing.run_bills",
+                "function": "localgov.services.payments.bills.run_bills",
                 "accounts": accounts,
                 "period": period,
                 "created": result.created,
@@ -337,7 +337,7 @@ async def check_receipts(url: str, expected: int) -> dict[str, Any]:
 
 
 def qr_renders(bills: list[tuple[str, Decimal]], count: int) -> dict[str, Any]:
-    from localgov.services.payments import billing, qr
+    from localgov.services.payments import bills, qr
 
     payloads = [
         qr.build(qr.BillPayment(biller_id=BILLER_ID, ref1=ref, amount=total, merchant_name="BENCH LAO"))
@@ -346,7 +346,7 @@ def qr_renders(bills: list[tuple[str, Decimal]], count: int) -> dict[str, Any]:
     started = time.perf_counter()
     size = 0
     for payload in payloads:
-        size += len(billing.qr_png(payload))
+        size += len(bills.qr_png(payload))
     elapsed = time.perf_counter() - started
     return {
         "renders": len(payloads),

@@ -18,7 +18,7 @@ from localgov.identity import clients as clients_module
 from localgov.kernel.auth.guards import AUTH_OPT, client, guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.plugins import Scope, ServicePlugin
-from localgov.platform.catalog import TenantInfo
+from localgov.kernel.tenancy import TenantInfo
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.demo_plugin import DEMO

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from localgov.identity.citizens import CALLBACK_PATH
 from localgov.kernel.auth.keys import KeyStore
 from localgov.kernel.auth.tokens import Audience, verify_access_token
-from localgov.platform.catalog import TenantInfo
+from localgov.kernel.tenancy import TenantInfo
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.factories import make_tenant

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from localgov.kernel.db import create_engine, session_factory, tenant_session
 from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
 from localgov.kernel.plugins import ScheduledJob
-from localgov.platform.catalog import Catalog, TenantInfo
+from localgov.kernel.tenancy import TenantInfo
+from localgov.platform.catalog import Catalog
 from localgov.settings import Settings
 from localgov.worker import CORE_JOBS, Worker, core_jobs
 from tests.conftest import make_settings

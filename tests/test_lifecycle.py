@@ -20,7 +20,7 @@ from litestar import Litestar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from localgov.platform.catalog import TenantInfo
+from localgov.kernel.tenancy import TenantInfo
 from localgov.platform.lifecycle import EXPORT_TOPIC
 from localgov.platform.tenant_admin import MAX_DOMAINS
 from localgov.platform.tenants import TenantSpec, sync_tenants

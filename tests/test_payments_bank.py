@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import AuditEvent
 from localgov.kernel.db import session_factory, tenant_session
-from localgov.platform.catalog import TenantInfo
+from localgov.kernel.tenancy import TenantInfo
 from localgov.plugins import REGISTRY
 from localgov.services.payments import bank
 from localgov.services.payments.api import BillLine, create_bill

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from localgov.platform.catalog import OPERATOR, Catalog, normalise_host
+from localgov.kernel.tenancy import OPERATOR
+from localgov.platform.catalog import Catalog, normalise_host
 from localgov.platform.tenants import TenantSpec, create_tenant
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings

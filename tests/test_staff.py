@@ -29,7 +29,7 @@ from localgov.kernel.auth.hashing import hash_secret
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.mail import MAIL_TOPIC
 from localgov.kernel.outbox import Delivery, OutboxEntry
-from localgov.platform.catalog import TenantInfo
+from localgov.kernel.tenancy import TenantInfo
 from localgov.settings import Settings
 from localgov.worker import Worker
 from tests.conftest import BASE, ClientFactory, host, make_settings

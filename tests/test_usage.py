@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.db import session_factory, session_for, tenant_session
+from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.usage import record_usage
-from localgov.platform.catalog import TenantInfo
 from tests.conftest import ClientFactory, host
 from tests.support.demo_plugin import PINGS
 from tests.support.factories import make_tenant

@@ -11,7 +11,6 @@ from typing import Any
 import structlog
 from litestar import Litestar, Router
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server, ServerVariable, Tag
@@ -27,7 +26,7 @@ from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging
 from localgov.kernel.pages import AssetsController, template_config
 from localgov.kernel.plugins import ServicePlugin
-from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, provide_db_session, require_service
+from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, request_dependencies, require_service
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.lifecycle_views import OperatorTenantLifecycleController, TenantStatusController
 from localgov.platform.signup_pages import signup_page_handlers
@@ -146,7 +145,7 @@ def create_app(
         middleware=[RequestContextMiddleware()],
         before_send=[add_request_id_header],
         exception_handlers=exception_handlers(),
-        dependencies={"db_session": Provide(provide_db_session)},
+        dependencies=request_dependencies(),
         template_config=template_config(),
         state=State({**_initial_state(settings, catalog, plugins), "signing_keys": keys}),
         openapi_config=OpenAPIConfig(

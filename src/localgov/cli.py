@@ -320,6 +320,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _add_admin(settings: Settings, slug: str, email: str, full_name: str) -> int:
+    """``localgov tenants add-admin``: invite (or promote) a tenant's administrator; prints the link."""
+    from localgov.identity.staff import TENANT_ADMIN, Invitation, add_tenant_admin
+    from localgov.kernel.audit import Actor
+    from localgov.kernel.db import create_engine, session_factory, tenant_session
+    from localgov.kernel.errors import DomainError
+    from localgov.platform.catalog import Catalog
+
+    engine = create_engine(settings)
+    try:
+        catalog = Catalog(settings.base_domain)
+        await catalog.load(engine)
+        tenant = catalog.by_slug(slug)
+        if tenant is None:
+            print(f"error: no tenant {slug!r} in the catalog", file=sys.stderr)
+            return 1
+        async with tenant_session(session_factory(engine), tenant) as session:
+            outcome = await add_tenant_admin(
+                session,
+                tenant=tenant,
+                settings=settings,
+                email=email,
+                full_name=full_name,
+                actor=Actor("system", "cli"),
+            )
+    except DomainError as exc:
+        print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    if isinstance(outcome, Invitation):
+        print(f"invited {outcome.user.email} as {TENANT_ADMIN} of {tenant.slug}; the invitation mail is queued")
+        print(f"invitation link (valid until {outcome.expires_at:%Y-%m-%d %H:%M} UTC): {outcome.link}")
+    else:
+        print(f"{outcome.user.email} is already active staff of {tenant.slug}; now holds {TENANT_ADMIN}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -351,8 +389,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.tenants_command == "provision":
             return asyncio.run(_provision(settings, args.limit, args.concurrency))
         if args.tenants_command == "add-admin":
-            from localgov.identity.staff import add_admin_command
-
-            return asyncio.run(add_admin_command(settings, args.tenant, args.email, args.name))
+            return asyncio.run(_add_admin(settings, args.tenant, args.email, args.name))
         return asyncio.run(_list(settings))
     return 2

@@ -24,6 +24,7 @@ def tenant_metadata() -> MetaData:
     import localgov.kernel.audit
     import localgov.kernel.idempotency
     import localgov.kernel.numbering
+    import localgov.kernel.tenancy
     import localgov.platform.models
     import localgov.plugins
     import localgov.services.payments.models  # noqa: F401  (plugins define their tenant tables on import)

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from localgov.app import plugin_dsn
+from localgov.identity.staff import add_tenant_admin
 from localgov.kernel.db import create_engine, session_factory, tenant_session
 from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
 from localgov.kernel.mail import MAIL_TOPIC, mail_consumer
@@ -64,7 +65,7 @@ def core_handlers(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> 
     export archives."""
     return {
         MAIL_TOPIC: mail_consumer(settings),
-        PROVISION_TOPIC: provision_consumer(settings, plugins),
+        PROVISION_TOPIC: provision_consumer(settings, plugins, add_tenant_admin),
         EXPORT_TOPIC: export_consumer(settings),
     }
 

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from localgov.platform.catalog import Catalog, TenantInfo
+from localgov.kernel.tenancy import TenantInfo
+from localgov.platform.catalog import Catalog
 from localgov.platform.provisioning import ProfileSeed
 from localgov.platform.registry import registry
 from localgov.platform.tenants import TenantSpec, create_tenant

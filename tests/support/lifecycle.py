@@ -19,8 +19,8 @@ from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import hash_secret, token_digest
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.outbox import Delivery, OutboxEntry
+from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.usage import record_usage
-from localgov.platform.catalog import TenantInfo
 from localgov.platform.lifecycle import EXPORT_TOPIC
 from localgov.services.payments import bank
 from localgov.services.payments.models import MeterReading, PaymentSettings

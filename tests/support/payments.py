@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from localgov.kernel.db import session_factory, tenant_session
-from localgov.platform.catalog import TenantInfo
+from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import payers, tariffs
 from localgov.services.payments.api import BillLine, create_bill
 from localgov.services.payments.models import Bill, FeeAccount, Payer, Tariff

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from localgov.kernel.auth.keys import ALGORITHM, KeyStore, SigningKey, encrypt_private
 from localgov.kernel.auth.tokens import Audience, PrincipalKind, issue_access_token
-from localgov.platform.catalog import TenantInfo
+from localgov.kernel.tenancy import TenantInfo
 
 TEST_SECRET = "test-secret-key-for-localgov-tests-only-0123456789"
 BASE = "localgov.test"

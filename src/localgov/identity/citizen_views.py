@@ -25,12 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.identity import citizens as svc
 from localgov.identity.models import RefreshToken
 from localgov.identity.refresh import issue_refresh_token
-from localgov.kernel.audit import Actor, record_audit
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import PUBLIC, citizen, guarded
-from localgov.kernel.auth.tokens import Audience, issue_access_token
+from localgov.kernel.auth.tokens import Audience, Principal, issue_access_token
 from localgov.kernel.errors import DomainError, problem_responses
 from localgov.kernel.ratelimit import hit
-from localgov.kernel.web import current_principal, current_tenant, request_origin
+from localgov.kernel.tenancy import TenantInfo
 
 log = structlog.get_logger("localgov.identity.citizens")
 
@@ -83,19 +83,20 @@ class CitizenLoginController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
         return_to: Annotated[
             str | None,
             QueryParameter(max_length=500, description="A relative path of the citizens' app to go to afterwards"),
         ] = None,
     ) -> Redirect:
-        tenant = current_tenant(request)
         state = request.app.state
         client = svc.oidc_client(state)
         settings = state.settings
         await hit(
             state.engine,
-            f"citizen-login:{tenant.id}:{request_origin(request).source_ip}",
+            f"citizen-login:{tenant.id}:{origin.source_ip}",
             limit=settings.login_rate_limit,
             window_s=settings.login_rate_window_s,
         )
@@ -139,6 +140,8 @@ class CitizenLoginController(Controller):
     async def callback(
         self,
         request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
         login_state: Annotated[
             str | None, QueryParameter(name="state", max_length=512, description="The state of the login")
@@ -150,11 +153,9 @@ class CitizenLoginController(Controller):
             str | None, QueryParameter(max_length=200, description="The provider's error (RFC 6749 §4.1.2.1)")
         ] = None,
     ) -> CitizenLogin:
-        tenant = current_tenant(request)
         state = request.app.state
         client = svc.oidc_client(state)
         settings = state.settings
-        origin = request_origin(request)
         await hit(
             state.engine,
             f"citizen-callback:{tenant.id}:{origin.source_ip}",
@@ -242,8 +243,8 @@ class CitizenController(Controller):
         responses=problem_responses(401, 403, 404, 410),
         **guarded(citizen()),
     )
-    async def me(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> CitizenOut:
-        row = await svc.get_citizen(db_session, current_principal(request).subject)
+    async def me(self, principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]) -> CitizenOut:
+        row = await svc.get_citizen(db_session, principal.subject)
         return CitizenOut(
             id=row.id,
             name=row.name,

@@ -23,12 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity import clients as svc
 from localgov.identity.models import ApiClient as ApiClientRow
-from localgov.kernel.audit import Actor, record_audit
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
 from localgov.kernel.auth.tokens import Audience, issue_access_token
 from localgov.kernel.errors import PROBLEM_MEDIA_TYPE, ProblemDetails, problem_responses
 from localgov.kernel.ratelimit import hit
-from localgov.kernel.web import current_principal, current_tenant, request_origin
+from localgov.kernel.tenancy import TenantInfo
+from localgov.kernel.web import current_principal
 
 log = structlog.get_logger("localgov.identity.clients")
 
@@ -113,10 +114,11 @@ class ApiClientController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
         data: JSONBody[ApiClientCreate],
         db_session: NamedDependency[AsyncSession],
     ) -> ApiClientSecret:
-        tenant = current_tenant(request)
         name = data.name.strip()
         if not name:
             raise ValidationException("name is blank", extra=[{"key": "name", "message": "must not be blank"}])
@@ -129,7 +131,7 @@ class ApiClientController(Controller):
             db_session,
             "api_client.created",
             actor=actor,
-            origin=request_origin(request),
+            origin=origin,
             target=row.client_id,
             data={"name": row.name, "scopes": sorted(row.scopes)},
         )
@@ -165,12 +167,14 @@ class ApiClientController(Controller):
         **guarded(ADMIN),
     )
     async def rotate(
-        self, request: Request[Any, Any, Any], client_id: ClientIdPath, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        client_id: ClientIdPath,
+        db_session: NamedDependency[AsyncSession],
     ) -> ApiClientSecret:
         row, secret = await svc.rotate_secret(db_session, client_id)
-        await record_audit(
-            db_session, "api_client.rotated", actor=_admin(request), origin=request_origin(request), target=client_id
-        )
+        await record_audit(db_session, "api_client.rotated", actor=_admin(request), origin=origin, target=client_id)
         return _with_secret(row, secret)
 
     @post(
@@ -182,7 +186,11 @@ class ApiClientController(Controller):
         **guarded(ADMIN),
     )
     async def disable(
-        self, request: Request[Any, Any, Any], client_id: ClientIdPath, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        client_id: ClientIdPath,
+        db_session: NamedDependency[AsyncSession],
     ) -> ApiClient:
         row, changed = await svc.disable_client(db_session, client_id)
         if changed:
@@ -190,7 +198,7 @@ class ApiClientController(Controller):
                 db_session,
                 "api_client.disabled",
                 actor=_admin(request),
-                origin=request_origin(request),
+                origin=origin,
                 target=client_id,
             )
         return api_client_out(row)
@@ -294,13 +302,13 @@ class TokenController(Controller):
     async def token(
         self,
         request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
         data: URLEncodedBody[TokenRequest],
     ) -> Response[TokenResponse]:
-        tenant = current_tenant(request)
         state = request.app.state
         settings = state.settings
-        origin = request_origin(request)
         await hit(
             state.engine,
             f"oauth-token:{tenant.id}:{origin.source_ip}",

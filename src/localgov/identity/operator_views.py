@@ -18,10 +18,11 @@ from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity import operators as svc
+from localgov.kernel.audit import Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded, operator
+from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import NotFound, problem_responses
 from localgov.kernel.ratelimit import hit
-from localgov.kernel.web import current_principal, request_origin
 
 NO_STORE = CacheControlHeader(no_store=True)
 
@@ -84,11 +85,14 @@ class OperatorAuthController(Controller):
         **guarded(PUBLIC),  # the credentials are the password in the body
     )
     async def login(
-        self, request: Request[Any, Any, Any], data: JSONBody[OperatorLogin], db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        data: JSONBody[OperatorLogin],
+        db_session: NamedDependency[AsyncSession],
     ) -> OperatorTokens:
         state = request.app.state
         settings = state.settings
-        origin = request_origin(request)
         await hit(
             state.engine,
             f"login:operator:{origin.source_ip}",
@@ -118,12 +122,12 @@ class OperatorAuthController(Controller):
     async def refresh(
         self,
         request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
         data: JSONBody[OperatorRefresh],
         db_session: NamedDependency[AsyncSession],
     ) -> OperatorTokens:
         state = request.app.state
         settings = state.settings
-        origin = request_origin(request)
         await hit(
             state.engine,
             f"refresh:operator:{origin.source_ip}",
@@ -145,11 +149,11 @@ class OperatorAuthController(Controller):
     )
     async def logout(
         self,
-        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
         data: JSONBody[OperatorRefresh],
         db_session: NamedDependency[AsyncSession],
     ) -> None:
-        await svc.logout(db_session, token=data.refresh_token, origin=request_origin(request))
+        await svc.logout(db_session, token=data.refresh_token, origin=origin)
 
     @get(
         "/me",
@@ -158,8 +162,8 @@ class OperatorAuthController(Controller):
         responses=problem_responses(401, 403, 404),
         **guarded(operator()),
     )
-    async def me(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Operator:
-        user = await svc.get_operator(db_session, current_principal(request).subject)
+    async def me(self, principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]) -> Operator:
+        user = await svc.get_operator(db_session, principal.subject)
         if user is None:
             raise NotFound("This operator account no longer exists.", code="operator_not_found")
         return Operator(

@@ -28,8 +28,7 @@ from localgov.kernel.auth.hashing import token_digest
 from localgov.kernel.auth.tokens import Audience, PrincipalKind, Unauthenticated, issue_access_token
 from localgov.kernel.db import tenant_session
 from localgov.kernel.errors import DomainError, TenantSuspended, problem_responses
-from localgov.kernel.web import current_tenant, request_origin
-from localgov.platform.catalog import TenantInfo
+from localgov.kernel.tenancy import TenantInfo
 from localgov.settings import Settings
 
 #: ``client_id`` of citizens' access tokens (the citizen login issues the same).
@@ -199,15 +198,20 @@ class SessionController(Controller):
         allow_suspended=True,  # staff only while the LAO is suspended (checked before the token is spent)
         **guarded(PUBLIC),  # the refresh token in the body is the credential
     )
-    async def refresh(self, request: Request[Any, Any, Any], data: JSONBody[SessionToken]) -> Tokens:
-        tenant = current_tenant(request)
+    async def refresh(
+        self,
+        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        data: JSONBody[SessionToken],
+    ) -> Tokens:
         state = request.app.state
         outcome = await refresh_session(
             state.session_factory,
             tenant,
             state.settings,
             data.refresh_token,
-            request_origin(request),
+            origin,
             staff_only=tenant.status == "suspended",
         )
         return token_response(
@@ -230,7 +234,7 @@ class SessionController(Controller):
         **guarded(PUBLIC),  # the refresh token in the body is the credential
     )
     async def logout(
-        self, request: Request[Any, Any, Any], data: JSONBody[SessionToken], db_session: NamedDependency[AsyncSession]
+        self, origin: NamedDependency[Origin], data: JSONBody[SessionToken], db_session: NamedDependency[AsyncSession]
     ) -> None:
         row = (
             await db_session.execute(
@@ -246,7 +250,7 @@ class SessionController(Controller):
                 db_session,
                 "logout",
                 actor=Actor(row.subject_kind, str(row.subject_id)),
-                origin=request_origin(request),
+                origin=origin,
                 target=f"{row.subject_kind}:{row.subject_id}",
                 data={"family_id": str(row.family_id)},
             )

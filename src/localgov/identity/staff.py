@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
-import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
@@ -29,24 +27,19 @@ from localgov.identity.models import OneTimeToken, RefreshToken, StaffRole, Staf
 from localgov.identity.refresh import RefreshGrant, issue_refresh_token, revoke_subject
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import hash_secret_async, new_token, token_digest, verify_secret_async
-from localgov.kernel.db import create_engine, session_factory, tenant_session
+from localgov.kernel.db import tenant_session
 from localgov.kernel.errors import DomainError, NotFound
 from localgov.kernel.mail import OutgoingMail, send_mail
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.ratelimit import RateLimited, hit
+from localgov.kernel.tenancy import TenantInfo
+from localgov.kernel.text import normalise_email
 from localgov.kernel.thai import english_datetime, thai_datetime
-from localgov.platform.catalog import Catalog, TenantInfo
 from localgov.settings import Settings
 
 TENANT_ADMIN = "tenant_admin"
 #: ``client_id`` of the access tokens staff get by logging in.
 STAFF_CLIENT_ID = "localgov-staff"
-#: What an address must look like (lower-cased before it is stored): no spaces, quotes or commas.
-EMAIL_PATTERN = (
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
-_EMAIL_RE = re.compile(EMAIL_PATTERN)
 #: Longest password accepted (argon2 hashes anything, but a megabyte "password" is an attack).
 PASSWORD_MAX_LENGTH = 1024
 #: Reset mails one address can receive per hour, whoever asks (no mail-bombing a colleague).
@@ -100,12 +93,6 @@ class WrongPassword(DomainError):
     code = "wrong_password"
     status = 400
     title = "รหัสผ่านปัจจุบันไม่ถูกต้อง / The current password is wrong"
-
-
-class InvalidEmail(DomainError):
-    code = "invalid_email"
-    status = 400
-    title = "อีเมลไม่ถูกต้อง / Not a valid e-mail address"
 
 
 class EmailTaken(DomainError):
@@ -176,13 +163,6 @@ def as_uuid(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
-
-
-def normalise_email(raw: str) -> str:
-    email = raw.strip().lower()
-    if len(email) > 254 or not _EMAIL_RE.fullmatch(email):
-        raise InvalidEmail(data={"email": raw[:254]})
-    return email
 
 
 def check_password(password: str, settings: Settings) -> None:
@@ -771,35 +751,3 @@ async def revoke_role(
             session, "role.revoked", actor=actor, origin=origin, target=f"staff:{user.id}", data={"role": role}
         )
     return await view_of(session, user)
-
-
-async def add_admin_command(settings: Settings, slug: str, email: str, full_name: str) -> int:
-    """``localgov tenants add-admin``: invite (or promote) a tenant's administrator; prints the link."""
-    engine = create_engine(settings)
-    try:
-        catalog = Catalog(settings.base_domain)
-        await catalog.load(engine)
-        tenant = catalog.by_slug(slug)
-        if tenant is None:
-            print(f"error: no tenant {slug!r} in the catalog", file=sys.stderr)
-            return 1
-        async with tenant_session(session_factory(engine), tenant) as session:
-            outcome = await add_tenant_admin(
-                session,
-                tenant=tenant,
-                settings=settings,
-                email=email,
-                full_name=full_name,
-                actor=Actor("system", "cli"),
-            )
-    except DomainError as exc:
-        print(f"error: {exc.detail or exc.title}", file=sys.stderr)
-        return 1
-    finally:
-        await engine.dispose()
-    if isinstance(outcome, Invitation):
-        print(f"invited {outcome.user.email} as {TENANT_ADMIN} of {tenant.slug}; the invitation mail is queued")
-        print(f"invitation link (valid until {outcome.expires_at:%Y-%m-%d %H:%M} UTC): {outcome.link}")
-    else:
-        print(f"{outcome.user.email} is already active staff of {tenant.slug}; now holds {TENANT_ADMIN}")
-    return 0

@@ -18,14 +18,18 @@ from localgov.identity import staff as svc
 from localgov.identity.models import RefreshToken
 from localgov.identity.refresh import issue_refresh_token
 from localgov.identity.sessions_views import Tokens, token_response
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.audit import AuditEvent as AuditEventRow
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
+from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.ratelimit import hit
-from localgov.kernel.text import ONE_LINE
-from localgov.kernel.web import current_actor, current_principal, current_tenant, request_origin
+from localgov.kernel.tenancy import TenantInfo
+from localgov.kernel.text import EMAIL_PATTERN, ONE_LINE
+from localgov.kernel.web import current_tenant
+from localgov.settings import Settings
 
-Email = Annotated[str, msgspec.Meta(max_length=254, pattern=svc.EMAIL_PATTERN, examples=["somchai@example.go.th"])]
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN, examples=["somchai@example.go.th"])]
 AnyEmail = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=svc.PASSWORD_MAX_LENGTH)]
 LinkToken = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -175,11 +179,15 @@ class StaffAuthController(Controller):
         allow_suspended=True,  # a suspended LAO's staff still log in to see why and to export
         **guarded(PUBLIC),  # the credentials are in the body
     )
-    async def login(self, request: Request[Any, Any, Any], data: JSONBody[StaffLogin]) -> Tokens:
-        tenant = current_tenant(request)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        data: JSONBody[StaffLogin],
+    ) -> Tokens:
         state = request.app.state
         settings = state.settings
-        origin = request_origin(request)
         await hit(
             state.engine,
             f"login:{tenant.id}:{origin.source_ip or 'unknown'}",
@@ -210,7 +218,8 @@ class StaffAuthController(Controller):
     )
     async def accept_invitation(
         self,
-        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
         data: JSONBody[InvitationAccept],
         db_session: NamedDependency[AsyncSession],
     ) -> None:
@@ -218,8 +227,8 @@ class StaffAuthController(Controller):
             db_session,
             token=data.token,
             password=data.password,
-            settings=request.app.state.settings,
-            origin=request_origin(request),
+            settings=settings,
+            origin=origin,
         )
 
     @post(
@@ -234,12 +243,12 @@ class StaffAuthController(Controller):
     async def request_password_reset(
         self,
         request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
         data: JSONBody[PasswordResetRequest],
         db_session: NamedDependency[AsyncSession],
     ) -> Accepted:
-        tenant = current_tenant(request)
         state = request.app.state
-        origin = request_origin(request)
         await hit(
             state.engine,
             f"password-reset:{tenant.id}:{origin.source_ip or 'unknown'}",
@@ -265,7 +274,8 @@ class StaffAuthController(Controller):
     )
     async def reset_password(
         self,
-        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
         data: JSONBody[PasswordReset],
         db_session: NamedDependency[AsyncSession],
     ) -> None:
@@ -273,8 +283,8 @@ class StaffAuthController(Controller):
             db_session,
             token=data.token,
             new_password=data.new_password,
-            settings=request.app.state.settings,
-            origin=request_origin(request),
+            settings=settings,
+            origin=origin,
         )
 
 
@@ -294,8 +304,8 @@ class MeController(Controller):
         allow_suspended=True,
         **guarded(staff()),
     )
-    async def me(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Staff:
-        user_id = svc.as_uuid(current_principal(request).subject)
+    async def me(self, principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]) -> Staff:
+        user_id = svc.as_uuid(principal.subject)
         if user_id is None:
             raise svc.StaffNotFound()
         user = await svc.get_staff(db_session, user_id)
@@ -318,13 +328,15 @@ class MeController(Controller):
     async def change_password(
         self,
         request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        principal: NamedDependency[Principal],
         data: JSONBody[PasswordChange],
         db_session: NamedDependency[AsyncSession],
     ) -> Tokens:
-        tenant = current_tenant(request)
         state = request.app.state
         settings = state.settings
-        user_id = svc.as_uuid(current_principal(request).subject)
+        user_id = svc.as_uuid(principal.subject)
         if user_id is None:
             raise svc.StaffNotFound()
         # Guessing the current password with a stolen access token is as limited as a login.
@@ -340,7 +352,7 @@ class MeController(Controller):
             current_password=data.current_password,
             new_password=data.new_password,
             settings=settings,
-            origin=request_origin(request),
+            origin=origin,
         )
         grant = await issue_refresh_token(
             db_session, RefreshToken, subject_kind="staff", subject_id=user.id, ttl_s=settings.refresh_token_ttl_s
@@ -387,18 +399,25 @@ class StaffAdminController(Controller):
         **guarded(ADMIN),
     )
     async def invite(
-        self, request: Request[Any, Any, Any], data: JSONBody[StaffCreate], db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        settings: NamedDependency[Settings],
+        data: JSONBody[StaffCreate],
+        db_session: NamedDependency[AsyncSession],
     ) -> Staff:
         invitation = await svc.invite_staff(
             db_session,
-            tenant=current_tenant(request),
-            settings=request.app.state.settings,
+            tenant=tenant,
+            settings=settings,
             grantable=_grantable(request),
             email=data.email,
             full_name=data.full_name,
             roles=data.roles,
-            actor=current_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
         )
         return _staff(svc.StaffView(user=invitation.user, roles=invitation.roles))
 
@@ -437,15 +456,21 @@ class StaffAdminController(Controller):
         **guarded(ADMIN),
     )
     async def resend_invitation(
-        self, request: Request[Any, Any, Any], staff_id: StaffId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        settings: NamedDependency[Settings],
+        staff_id: StaffId,
+        db_session: NamedDependency[AsyncSession],
     ) -> Staff:
         invitation = await svc.resend_invitation(
             db_session,
             staff_id,
-            tenant=current_tenant(request),
-            settings=request.app.state.settings,
-            actor=current_actor(request),
-            origin=request_origin(request),
+            tenant=tenant,
+            settings=settings,
+            actor=actor,
+            origin=origin,
         )
         return _staff(svc.StaffView(user=invitation.user, roles=invitation.roles))
 
@@ -459,11 +484,13 @@ class StaffAdminController(Controller):
         **guarded(ADMIN),
     )
     async def disable(
-        self, request: Request[Any, Any, Any], staff_id: StaffId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        staff_id: StaffId,
+        db_session: NamedDependency[AsyncSession],
     ) -> Staff:
-        view = await svc.disable_staff(
-            db_session, staff_id, actor=current_actor(request), origin=request_origin(request)
-        )
+        view = await svc.disable_staff(db_session, staff_id, actor=actor, origin=origin)
         return _staff(view)
 
     @post(
@@ -475,11 +502,13 @@ class StaffAdminController(Controller):
         **guarded(ADMIN),
     )
     async def enable(
-        self, request: Request[Any, Any, Any], staff_id: StaffId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        staff_id: StaffId,
+        db_session: NamedDependency[AsyncSession],
     ) -> Staff:
-        view = await svc.enable_staff(
-            db_session, staff_id, actor=current_actor(request), origin=request_origin(request)
-        )
+        view = await svc.enable_staff(db_session, staff_id, actor=actor, origin=origin)
         return _staff(view)
 
     @put(
@@ -493,6 +522,8 @@ class StaffAdminController(Controller):
     async def grant(
         self,
         request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         staff_id: StaffId,
         role: RoleParam,
         db_session: NamedDependency[AsyncSession],
@@ -502,8 +533,8 @@ class StaffAdminController(Controller):
             staff_id,
             role,
             grantable=_grantable(request),
-            actor=current_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
         )
         return _staff(view)
 
@@ -518,14 +549,13 @@ class StaffAdminController(Controller):
     )
     async def revoke(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         staff_id: StaffId,
         role: RoleParam,
         db_session: NamedDependency[AsyncSession],
     ) -> Staff:
-        view = await svc.revoke_role(
-            db_session, staff_id, role, actor=current_actor(request), origin=request_origin(request)
-        )
+        view = await svc.revoke_role(db_session, staff_id, role, actor=actor, origin=origin)
         return _staff(view)
 
 

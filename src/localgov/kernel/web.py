@@ -18,6 +18,7 @@ import structlog
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders, State
+from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
@@ -36,6 +37,8 @@ from localgov.kernel.errors import (
     TenantNotFound,
     TenantSuspended,
 )
+from localgov.kernel.tenancy import OperatorHost, TenantInfo
+from localgov.settings import Settings
 
 Surface = Literal["tenant", "operator", "any"]
 REQUEST_ID_HEADER = "x-request-id"
@@ -115,8 +118,6 @@ class RequestContextMiddleware(ASGIMiddleware):
             if not policy.public:
                 raise RuntimeError("routes served on any host must be public")
             return
-        from localgov.platform.catalog import OperatorHost
-
         match = state.catalog.resolve(_host_header(scope))
         if match is None:
             raise TenantNotFound()
@@ -208,12 +209,36 @@ def current_actor(request: Request[Any, Any, Any]) -> Actor:
     return Actor(principal.kind, principal.subject)
 
 
-def current_tenant(request: Request[Any, Any, Any]) -> Any:
+def current_tenant(request: Request[Any, Any, Any]) -> TenantInfo:
     """The tenant resolved for this request (tenant-surface routes only)."""
     tenant = request.scope.get("state", {}).get("tenant")
-    if tenant is None:
+    if not isinstance(tenant, TenantInfo):
         raise TenantNotFound()
     return tenant
+
+
+def current_settings(request: Request[Any, Any, Any]) -> Settings:
+    """The process's validated settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def request_dependencies() -> dict[str, Provide]:
+    """What a handler may declare by name (as ``NamedDependency[T]``) instead of reading ``request``.
+
+    ``tenant`` (:class:`TenantInfo`, tenant routes), ``principal`` (:class:`Principal`) and
+    ``actor`` (:class:`Actor`, guarded routes), ``origin`` (:class:`Origin`, for the audit log),
+    ``settings`` and ``db_session`` (the request's one transaction). Each provider is a dictionary
+    look-up, so it runs on the event loop, never in a thread.
+    """
+    return {
+        "tenant": Provide(current_tenant, sync_to_thread=False),
+        "principal": Provide(current_principal, sync_to_thread=False),
+        "actor": Provide(current_actor, sync_to_thread=False),
+        "origin": Provide(request_origin, sync_to_thread=False),
+        "settings": Provide(current_settings, sync_to_thread=False),
+        "db_session": Provide(provide_db_session),
+    }
 
 
 async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:

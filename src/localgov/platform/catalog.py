@@ -15,11 +15,11 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import asyncpg
-import msgspec
 import structlog
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.kernel.tenancy import OPERATOR, OperatorHost, TenantInfo
 from localgov.platform.models import Tenant, TenantDomain
 
 log = structlog.get_logger("localgov.catalog")
@@ -30,33 +30,6 @@ _HOST_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 _PORT_RE = re.compile(r"^[0-9]{1,5}$")
 #: Above this many changed tenants at once, one full reload is cheaper than a partial one.
 _PARTIAL_LIMIT = 200
-
-
-class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """A tenant as the router sees it (immutable snapshot of its catalog row)."""
-
-    id: int
-    dla_code: str
-    slug: str
-    schema: str
-    name_th: str
-    name_en: str
-    lao_type: str
-    province_code: str
-    province_th: str
-    province_en: str
-    district_th: str
-    status: str
-    plan_code: str
-    enabled_services: frozenset[str]
-    domains: tuple[str, ...] = ()
-
-
-class OperatorHost(msgspec.Struct, frozen=True):
-    """The bare base domain: the operator's API."""
-
-
-OPERATOR = OperatorHost()
 
 
 def normalise_host(raw: str | None) -> str | None:

@@ -17,14 +17,15 @@ from litestar.response import File
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import record_audit
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import guarded, operator, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.ratelimit import hit
+from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import ONE_LINE
-from localgov.kernel.web import current_actor, current_tenant, request_origin
 from localgov.platform import export, lifecycle
 from localgov.platform.models import Tenant, TenantArchive, TenantDomain
+from localgov.settings import Settings
 
 ZIP = "application/zip"
 NO_STORE = CacheControlHeader(no_store=True)
@@ -198,7 +199,8 @@ class OperatorTenantLifecycleController(Controller):
     )
     async def suspend(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         tenant_id: TenantId,
         data: JSONBody[StatusChange],
         db_session: NamedDependency[AsyncSession],
@@ -207,8 +209,8 @@ class OperatorTenantLifecycleController(Controller):
             db_session,
             tenant_id,
             reason=data.reason.strip(),
-            actor=current_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
         )
         return await _detail(db_session, tenant)
 
@@ -222,11 +224,13 @@ class OperatorTenantLifecycleController(Controller):
         **guarded(PLATFORM_ADMIN),
     )
     async def reactivate(
-        self, request: Request[Any, Any, Any], tenant_id: TenantId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant_id: TenantId,
+        db_session: NamedDependency[AsyncSession],
     ) -> TenantDetail:
-        tenant = await lifecycle.reactivate(
-            db_session, tenant_id, actor=current_actor(request), origin=request_origin(request)
-        )
+        tenant = await lifecycle.reactivate(db_session, tenant_id, actor=actor, origin=origin)
         return await _detail(db_session, tenant)
 
     @post(
@@ -244,7 +248,9 @@ class OperatorTenantLifecycleController(Controller):
     )
     async def close(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
         tenant_id: TenantId,
         data: JSONBody[StatusChange],
         db_session: NamedDependency[AsyncSession],
@@ -253,9 +259,9 @@ class OperatorTenantLifecycleController(Controller):
             db_session,
             tenant_id,
             reason=data.reason.strip(),
-            retention_days=request.app.state.settings.closed_retention_days,
-            actor=current_actor(request),
-            origin=request_origin(request),
+            retention_days=settings.closed_retention_days,
+            actor=actor,
+            origin=origin,
         )
         return await _detail(db_session, tenant)
 
@@ -272,11 +278,13 @@ class OperatorTenantLifecycleController(Controller):
         **guarded(PLATFORM_ADMIN),
     )
     async def request_export(
-        self, request: Request[Any, Any, Any], tenant_id: TenantId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant_id: TenantId,
+        db_session: NamedDependency[AsyncSession],
     ) -> ExportQueued:
-        entry = await lifecycle.request_export(
-            db_session, tenant_id, actor=current_actor(request), origin=request_origin(request)
-        )
+        entry = await lifecycle.request_export(db_session, tenant_id, actor=actor, origin=origin)
         return ExportQueued(outbox_id=entry.id, reason=entry.payload["reason"])
 
     @get(
@@ -291,19 +299,21 @@ class OperatorTenantLifecycleController(Controller):
     )
     async def download(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
         tenant_id: TenantId,
         archive_id: ArchiveId,
         db_session: NamedDependency[AsyncSession],
     ) -> File:
         tenant = await lifecycle.get_tenant(db_session, tenant_id)
         archive = await lifecycle.get_archive(db_session, tenant_id, archive_id)
-        path = lifecycle.existing_archive_path(request.app.state.settings, archive)
+        path = lifecycle.existing_archive_path(settings, archive)
         await record_audit(
             db_session,
             "tenant.archive_downloaded",
-            actor=current_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
             target=f"tenant:{tenant.id}",
             data={"archive_id": archive.id, "file_name": archive.file_name},
             operator=True,
@@ -326,8 +336,10 @@ class TenantStatusController(Controller):
         allow_suspended=True,
         **guarded(staff()),
     )
-    async def status(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> TenantStatus:
-        info = current_tenant(request)
+    async def status(
+        self, tenant: NamedDependency[TenantInfo], db_session: NamedDependency[AsyncSession]
+    ) -> TenantStatus:
+        info = tenant
         row = (
             await db_session.execute(
                 select(Tenant.status, Tenant.status_reason, Tenant.status_changed_at).where(Tenant.id == info.id)
@@ -357,11 +369,17 @@ class TenantStatusController(Controller):
         allow_suspended=True,
         **guarded(staff("tenant_admin")),
     )
-    async def export(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> File:
-        info = current_tenant(request)
+    async def export(
+        self,
+        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        db_session: NamedDependency[AsyncSession],
+    ) -> File:
+        info = tenant
         state = request.app.state
         await hit(state.engine, f"export:{info.id}", limit=EXPORTS_PER_HOUR, window_s=3600)
-        actor = current_actor(request)
         created_by = f"{actor.kind}:{actor.id}"
         result = await export.write_archive(
             state.engine,
@@ -376,7 +394,7 @@ class TenantStatusController(Controller):
             db_session,
             "tenant.exported",
             actor=actor,
-            origin=request_origin(request),
+            origin=origin,
             target=f"archive:{archive.id}",
             data={"file_name": result.file_name, "bytes": result.size_bytes, "sha256": result.sha256},
         )

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from localgov.kernel.db import SharedBase, TenantBase
+from localgov.kernel.db import SharedBase
 
 TENANT_STATUSES = ("active", "suspended", "closed")
 #: Life of a signup request (DOMAIN: self-service signup). ``expired``: the e-mail was never verified.
@@ -182,19 +182,3 @@ class TenantArchive(SharedBase):
     row_counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class TenantProfile(TenantBase):
-    """The LAO's own public contact details (one row), kept in its schema and edited by its staff."""
-
-    __tablename__ = "profile"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
-
-    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default="1")
-    address_th: Mapped[str | None] = mapped_column(Text)
-    phone: Mapped[str | None] = mapped_column(String(40))
-    email: Mapped[str | None] = mapped_column(String(254))
-    website: Mapped[str | None] = mapped_column(String(300))
-    office_hours_th: Mapped[str | None] = mapped_column(Text)
-    extra: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

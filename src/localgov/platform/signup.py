@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import structlog
@@ -34,7 +34,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.identity.staff import add_tenant_admin, normalise_email
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import new_token
 from localgov.kernel.db import set_search_path
@@ -42,7 +41,8 @@ from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.mail import OutgoingMail, send_mail
 from localgov.kernel.outbox import Delivery, enqueue
 from localgov.kernel.plugins import DeliveryHandler, ServicePlugin
-from localgov.kernel.text import is_one_line
+from localgov.kernel.tenancy import TenantInfo
+from localgov.kernel.text import is_one_line, normalise_email
 from localgov.kernel.thai import BANGKOK, english_datetime, thai_datetime, to_arabic_digits
 from localgov.platform.catalog import tenant_info
 from localgov.platform.models import Plan, SignupRequest, Tenant
@@ -577,10 +577,25 @@ def _spec(request: SignupRequest, entry: RegistryEntry, services: Sequence[str])
     )
 
 
+class InviteAdmin(Protocol):
+    """Invites a new tenant's first administrator (identity's ``add_tenant_admin``, wired by the worker).
+
+    Signup is the platform's and staff accounts are identity's: neither imports the other.
+    """
+
+    async def __call__(
+        self, session: AsyncSession, *, tenant: TenantInfo, settings: Settings, email: str, full_name: str, actor: Actor
+    ) -> object: ...
+
+
 async def provision_request(
-    session: AsyncSession, settings: Settings, plugins: Sequence[ServicePlugin], request: SignupRequest
+    session: AsyncSession,
+    settings: Settings,
+    plugins: Sequence[ServicePlugin],
+    request: SignupRequest,
+    invite_admin: InviteAdmin,
 ) -> int:
-    """Create the tenant of ``request`` in the caller's transaction; returns its id."""
+    """Create the tenant of ``request`` in the caller's transaction and invite its first admin; returns its id."""
     entry = _entry(request.dla_code)
     plan = await session.get(Plan, request.plan_code)
     registered = {p.slug: p for p in plugins}
@@ -596,7 +611,7 @@ async def provision_request(
         seed = registered[slug].seed
         if seed is not None:
             await seed(session, today)
-    await add_tenant_admin(
+    await invite_admin(
         session,
         tenant=tenant,
         settings=settings,
@@ -608,7 +623,9 @@ async def provision_request(
     return tenant_id
 
 
-def provision_consumer(settings: Settings, plugins: Sequence[ServicePlugin]) -> DeliveryHandler:
+def provision_consumer(
+    settings: Settings, plugins: Sequence[ServicePlugin], invite_admin: InviteAdmin
+) -> DeliveryHandler:
     """The worker's consumer of :data:`PROVISION_TOPIC` (idempotent: a finished request is left alone)."""
 
     async def handle(delivery: Delivery) -> None:
@@ -623,7 +640,7 @@ def provision_consumer(settings: Settings, plugins: Sequence[ServicePlugin]) -> 
         started = dt.datetime.now(dt.UTC)
         try:
             async with session.begin_nested():
-                tenant_id = await provision_request(session, settings, plugins, request)
+                tenant_id = await provision_request(session, settings, plugins, request, invite_admin)
         except Exception as exc:
             error = f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"[:2000]
             await set_search_path(session, None)

@@ -19,14 +19,15 @@ from litestar.params import QueryParameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.audit import Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.errors import DomainError
 from localgov.kernel.pages import page
 from localgov.kernel.ratelimit import RateLimited
-from localgov.kernel.web import request_origin
 from localgov.platform import signup as svc
 from localgov.platform.registry import lookup
 from localgov.platform.signup_views import limit_link, limit_submit
+from localgov.settings import Settings
 
 #: The form's text fields, in the order of the page.
 TEXT_FIELDS = ("dla_code", "slug", "plan_code", "contact_name", "contact_position", "contact_email", "contact_phone")
@@ -136,7 +137,13 @@ class SignupPagesController(Controller):
         return await _form_page(request, db_session, values=values)
 
     @post("/", status_code=200, **guarded(PUBLIC))  # no account yet; rate limited per address like the API
-    async def submit(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def submit(
+        self,
+        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Template:
         form = await request.form()
         values: dict[str, Any] = {name: _text(form.get(name)) for name in TEXT_FIELDS}
         values["accept_terms"] = form.get("accept_terms") == "yes"
@@ -154,9 +161,7 @@ class SignupPagesController(Controller):
         data = svc.SignupForm(**{name: values[name] for name in TEXT_FIELDS}, accept_terms=values["accept_terms"])
         try:
             async with db_session.begin_nested():
-                submitted = await svc.submit(
-                    db_session, request.app.state.settings, data, origin=request_origin(request)
-                )
+                submitted = await svc.submit(db_session, settings, data, origin=origin)
         except _REFUSALS as exc:
             return await _form_page(request, db_session, values=values, errors=_field_errors(exc), status=exc.status)
         entry = lookup(submitted.request.dla_code)
@@ -167,7 +172,7 @@ class SignupPagesController(Controller):
                 "name_th": svc.full_name_th(entry) if entry else submitted.request.name_th,
                 "status_url": submitted.status_url,
                 "expires_at": submitted.verify_expires_at,
-                "base_domain": request.app.state.settings.base_domain,
+                "base_domain": settings.base_domain,
             },
         )
 
@@ -178,13 +183,18 @@ class SignupPagesController(Controller):
         return page("signup/verify.html", {"token": token})
 
     @post("/verify", status_code=200, **guarded(PUBLIC))  # the one-time token in the form is the credential
-    async def verify(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def verify(
+        self,
+        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Template:
         token = _text((await request.form()).get("token"))
-        settings = request.app.state.settings
         try:
             await limit_link(request)
             async with db_session.begin_nested():
-                signup = await svc.verify(db_session, settings, token, origin=request_origin(request))
+                signup = await svc.verify(db_session, settings, token, origin=origin)
                 status = svc.public_status_of(signup, settings)
         except (RateLimited, svc.InvalidLink, svc.LinkExpired) as exc:
             return _link_problem(exc)
@@ -192,15 +202,19 @@ class SignupPagesController(Controller):
 
     @get("/status", **guarded(PUBLIC))  # the status token in the link is the credential
     async def status(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], token: TokenQuery = None
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+        token: TokenQuery = None,
     ) -> Template:
         try:
             await limit_link(request)
             async with db_session.begin_nested():
-                status = await svc.public_status(db_session, request.app.state.settings, token or "")
+                status = await svc.public_status(db_session, settings, token or "")
         except (RateLimited, svc.InvalidLink) as exc:
             return _link_problem(exc)
-        return page("signup/status.html", {"status": status, "base_domain": request.app.state.settings.base_domain})
+        return page("signup/status.html", {"status": status, "base_domain": settings.base_domain})
 
 
 def signup_page_handlers() -> list[Any]:

@@ -17,11 +17,13 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded, operator
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.ratelimit import hit
-from localgov.kernel.web import current_actor, request_origin
+from localgov.kernel.web import request_origin
 from localgov.platform import signup as svc
+from localgov.settings import Settings
 
 NO_STORE = CacheControlHeader(no_store=True)
 SignupId = Annotated[int, PathParameter(ge=1, description="The signup request's id")]
@@ -103,11 +105,13 @@ class SignupController(Controller):
     async def submit(
         self,
         request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
         data: JSONBody[svc.SignupForm],
         db_session: NamedDependency[AsyncSession],
     ) -> svc.Submitted:
         await limit_submit(request)
-        return await svc.submit(db_session, request.app.state.settings, data, origin=request_origin(request))
+        return await svc.submit(db_session, settings, data, origin=origin)
 
     @post(
         "/verify",
@@ -119,11 +123,15 @@ class SignupController(Controller):
         **guarded(PUBLIC),  # the credential is the one-time token in the body
     )
     async def verify(
-        self, request: Request[Any, Any, Any], data: JSONBody[LinkToken], db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
+        data: JSONBody[LinkToken],
+        db_session: NamedDependency[AsyncSession],
     ) -> svc.PublicStatus:
         await limit_link(request)
-        settings = request.app.state.settings
-        signup = await svc.verify(db_session, settings, data.token, origin=request_origin(request))
+        signup = await svc.verify(db_session, settings, data.token, origin=origin)
         return svc.public_status_of(signup, settings)
 
     @post(
@@ -136,10 +144,14 @@ class SignupController(Controller):
         **guarded(PUBLIC),  # the credential is the status token in the body
     )
     async def status(
-        self, request: Request[Any, Any, Any], data: JSONBody[LinkToken], db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        data: JSONBody[LinkToken],
+        db_session: NamedDependency[AsyncSession],
     ) -> svc.PublicStatus:
         await limit_link(request)
-        return await svc.public_status(db_session, request.app.state.settings, data.token)
+        return await svc.public_status(db_session, settings, data.token)
 
 
 class SignupAdminController(Controller):
@@ -183,9 +195,13 @@ class SignupAdminController(Controller):
         **guarded(operator("platform_admin")),
     )
     async def approve(
-        self, request: Request[Any, Any, Any], signup_id: SignupId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        signup_id: SignupId,
+        db_session: NamedDependency[AsyncSession],
     ) -> svc.SignupView:
-        signup = await svc.approve(db_session, signup_id, actor=current_actor(request), origin=request_origin(request))
+        signup = await svc.approve(db_session, signup_id, actor=actor, origin=origin)
         return svc.view_of(signup)
 
     @post(
@@ -198,18 +214,20 @@ class SignupAdminController(Controller):
     )
     async def reject(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
         signup_id: SignupId,
         data: JSONBody[Rejection],
         db_session: NamedDependency[AsyncSession],
     ) -> svc.SignupView:
         signup = await svc.reject(
             db_session,
-            request.app.state.settings,
+            settings,
             signup_id,
             data.reason.strip(),
-            actor=current_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
         )
         return svc.view_of(signup)
 
@@ -222,9 +240,13 @@ class SignupAdminController(Controller):
         **guarded(operator("platform_admin")),
     )
     async def retry(
-        self, request: Request[Any, Any, Any], signup_id: SignupId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        signup_id: SignupId,
+        db_session: NamedDependency[AsyncSession],
     ) -> svc.SignupView:
-        signup = await svc.retry(db_session, signup_id, actor=current_actor(request), origin=request_origin(request))
+        signup = await svc.retry(db_session, signup_id, actor=actor, origin=origin)
         return svc.view_of(signup)
 
 

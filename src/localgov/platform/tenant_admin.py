@@ -21,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.kernel.tenancy import TenantProfile
+from localgov.kernel.text import EMAIL_PATTERN
 from localgov.platform.catalog import normalise_host
-from localgov.platform.models import Plan, Tenant, TenantDomain, TenantProfile
+from localgov.platform.models import Plan, Tenant, TenantDomain
 
 #: Custom domains one LAO may have (besides ``<slug>.<base domain>``).
 MAX_DOMAINS = 10
@@ -91,8 +93,6 @@ def _check_website(value: str) -> str | None:
 
 def profile_problems(changes: Mapping[str, str | None]) -> list[dict[str, str]]:
     """What is wrong with the submitted contact details (empty when valid)."""
-    from localgov.identity.staff import EMAIL_PATTERN
-
     problems: list[dict[str, str]] = []
     for field, value in changes.items():
         if value is None:

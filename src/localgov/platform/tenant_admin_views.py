@@ -10,11 +10,14 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded, staff
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.web import current_actor, current_tenant, request_origin
+from localgov.kernel.tenancy import TenantInfo
+from localgov.kernel.web import current_tenant
 from localgov.platform import tenant_admin as svc
 from localgov.platform.views import Contact
+from localgov.settings import Settings
 
 ADMIN = staff("tenant_admin")
 ServiceSlug = Annotated[str, PathParameter(max_length=31, description="A service's slug (`payments` …)")]
@@ -89,12 +92,14 @@ class TenantAdminController(Controller):
         **guarded(ADMIN),
     )
     async def update_contact(
-        self, request: Request[Any, Any, Any], data: JSONBody[ContactUpdate], db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        data: JSONBody[ContactUpdate],
+        db_session: NamedDependency[AsyncSession],
     ) -> Contact:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        profile = await svc.update_profile(
-            db_session, changes, actor=current_actor(request), origin=request_origin(request)
-        )
+        profile = await svc.update_profile(db_session, changes, actor=actor, origin=origin)
         return Contact(**svc.contact_of(profile))
 
     @get(
@@ -104,9 +109,14 @@ class TenantAdminController(Controller):
         responses=problem_responses(401, 403, 404, 410),
         **guarded(ADMIN),
     )
-    async def services(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> ServiceList:
-        tenant, plan = await svc.tenant_plan(db_session, current_tenant(request).id)
-        return _services(request, tenant, plan)
+    async def services(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: NamedDependency[TenantInfo],
+        db_session: NamedDependency[AsyncSession],
+    ) -> ServiceList:
+        row, plan = await svc.tenant_plan(db_session, tenant.id)
+        return _services(request, row, plan)
 
     @put(
         "/services/{slug:str}",
@@ -117,18 +127,24 @@ class TenantAdminController(Controller):
         **guarded(ADMIN),
     )
     async def enable(
-        self, request: Request[Any, Any, Any], slug: ServiceSlug, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        slug: ServiceSlug,
+        db_session: NamedDependency[AsyncSession],
     ) -> ServiceList:
-        tenant, plan = await svc.set_service(
+        row, plan = await svc.set_service(
             db_session,
-            current_tenant(request).id,
+            tenant.id,
             slug,
             enabled=True,
             registered=request.app.state.service_titles.keys(),
-            actor=current_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
         )
-        return _services(request, tenant, plan)
+        return _services(request, row, plan)
 
     @delete(
         "/services/{slug:str}",
@@ -139,18 +155,24 @@ class TenantAdminController(Controller):
         **guarded(ADMIN),
     )
     async def disable(
-        self, request: Request[Any, Any, Any], slug: ServiceSlug, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        slug: ServiceSlug,
+        db_session: NamedDependency[AsyncSession],
     ) -> ServiceList:
-        tenant, plan = await svc.set_service(
+        row, plan = await svc.set_service(
             db_session,
-            current_tenant(request).id,
+            tenant.id,
             slug,
             enabled=False,
             registered=request.app.state.service_titles.keys(),
-            actor=current_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
         )
-        return _services(request, tenant, plan)
+        return _services(request, row, plan)
 
     @get(
         "/domains",
@@ -174,15 +196,22 @@ class TenantAdminController(Controller):
         **guarded(ADMIN),
     )
     async def add_domain(
-        self, request: Request[Any, Any, Any], domain: DomainParam, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        settings: NamedDependency[Settings],
+        domain: DomainParam,
+        db_session: NamedDependency[AsyncSession],
     ) -> DomainList:
         await svc.add_domain(
             db_session,
-            current_tenant(request).id,
+            tenant.id,
             domain,
-            base_domain=request.app.state.settings.base_domain,
-            actor=current_actor(request),
-            origin=request_origin(request),
+            base_domain=settings.base_domain,
+            actor=actor,
+            origin=origin,
         )
         return await _domains(request, db_session)
 
@@ -196,9 +225,13 @@ class TenantAdminController(Controller):
         **guarded(ADMIN),
     )
     async def remove_domain(
-        self, request: Request[Any, Any, Any], domain: DomainParam, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        domain: DomainParam,
+        db_session: NamedDependency[AsyncSession],
     ) -> DomainList:
-        await svc.remove_domain(
-            db_session, current_tenant(request).id, domain, actor=current_actor(request), origin=request_origin(request)
-        )
+        await svc.remove_domain(db_session, tenant.id, domain, actor=actor, origin=origin)
         return await _domains(request, db_session)

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, operator
 from localgov.kernel.errors import Unavailable, problem_responses
-from localgov.kernel.web import current_tenant
-from localgov.platform.catalog import TenantInfo
-from localgov.platform.models import Tenant, TenantDomain, TenantProfile
+from localgov.kernel.tenancy import TenantInfo, TenantProfile
+from localgov.platform.models import Tenant, TenantDomain
 from localgov.platform.registry import LAO_TYPES, lookup
+from localgov.settings import Settings
 
 
 class ServiceSummary(msgspec.Struct):
@@ -96,13 +96,16 @@ class TenantProfileController(Controller):
         responses=problem_responses(403, 404, 410),
     )
     async def get_profile(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        tenant: NamedDependency[TenantInfo],
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
     ) -> TenantProfileOut:
-        tenant: TenantInfo = current_tenant(request)
         profile = (await db_session.execute(select(TenantProfile).where(TenantProfile.id == 1))).scalar_one_or_none()
         titles = request.app.state.service_titles
         entry = lookup(tenant.dla_code)
-        base = request.app.state.settings.base_domain
+        base = settings.base_domain
         return TenantProfileOut(
             dla_code=tenant.dla_code,
             slug=tenant.slug,

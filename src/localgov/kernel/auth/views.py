@@ -6,11 +6,13 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 
 from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC
 from localgov.kernel.auth.tokens import Audience
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.web import current_tenant
+from localgov.kernel.tenancy import TenantInfo
+from localgov.settings import Settings
 
 
 class JsonWebKeySet(msgspec.Struct):
@@ -58,9 +60,10 @@ class WellKnownController(Controller):
         opt={"surface": "tenant", AUTH_OPT: PUBLIC},
         responses=problem_responses(403, 404, 410),
     )
-    async def metadata(self, request: Request[Any, Any, Any]) -> AuthorizationServerMetadata:
-        tenant = current_tenant(request)
-        audience = Audience.tenant(tenant.slug, tenant.dla_code, request.app.state.settings.base_domain)
+    async def metadata(
+        self, request: Request[Any, Any, Any], tenant: NamedDependency[TenantInfo], settings: NamedDependency[Settings]
+    ) -> AuthorizationServerMetadata:
+        audience = Audience.tenant(tenant.slug, tenant.dla_code, settings.base_domain)
         enabled = tenant.enabled_services
         return AuthorizationServerMetadata(
             issuer=audience.issuer,

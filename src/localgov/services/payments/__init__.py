@@ -20,16 +20,39 @@ from localgov.services.payments import models  # noqa: F401  (defines the tables
 from localgov.services.payments.api import BILLS_ISSUED
 from localgov.services.payments.bank import BAHT_COLLECTED, PAYMENTS_CONFIRMED
 from localgov.services.payments.bank_views import BankController, PaymentController, PaymentExceptionController
-from localgov.services.payments.billing import late_surcharge_job, monthly_bill_run
+from localgov.services.payments.bill_views import (
+    ArrearsController,
+    BillController,
+    BillRunController,
+    SurchargeController,
+)
+from localgov.services.payments.bills import late_surcharge_job, monthly_bill_run
+from localgov.services.payments.citizen_views import LookupController, MyBillsController
+from localgov.services.payments.payer_views import AccountController, PayerController
 from localgov.services.payments.receipt_views import ReceiptController
 from localgov.services.payments.report_views import ReportController
+from localgov.services.payments.settings_views import PaymentSettingsController
+from localgov.services.payments.tariff_views import MeterReadingController, TariffController
 from localgov.services.payments.tariffs import seed_defaults
-from localgov.services.payments.views import BILLING_HANDLERS
 
-#: Every controller of the service, mounted under ``/v1/payments``.
+#: Every controller of the service, mounted under ``/v1/payments``, in the order they are documented.
 HANDLERS: list[Any] = [
-    *BILLING_HANDLERS,
-    *(BankController, PaymentController, PaymentExceptionController, ReceiptController, ReportController),
+    PaymentSettingsController,
+    PayerController,
+    AccountController,
+    TariffController,
+    MeterReadingController,
+    BillRunController,
+    BillController,
+    SurchargeController,
+    ArrearsController,
+    LookupController,
+    MyBillsController,
+    BankController,
+    PaymentController,
+    PaymentExceptionController,
+    ReceiptController,
+    ReportController,
 ]
 
 #: What the service meters for the platform operator's invoices.

@@ -580,7 +580,7 @@ class ExceptionAlreadyResolved(Conflict):
     title = "This payment exception is already resolved"
 
 
-class PaymentRow(msgspec.Struct, kw_only=True):
+class PaymentRead(msgspec.Struct, kw_only=True):
     """A payment with what became of it: its exception or its receipt, and its bill's reference."""
 
     payment: Payment
@@ -598,11 +598,11 @@ def _payment_rows() -> Any:
     )
 
 
-async def get_payment(session: AsyncSession, payment_id: uuid.UUID) -> PaymentRow:
+async def get_payment(session: AsyncSession, payment_id: uuid.UUID) -> PaymentRead:
     row = (await session.execute(_payment_rows().where(Payment.id == payment_id))).one_or_none()
     if row is None:
         raise NotFound("No such payment.", code="payment_not_found")
-    return PaymentRow(payment=row[0], exception=row[1], receipt=row[2], bill_reference=row[3])
+    return PaymentRead(payment=row[0], exception=row[1], receipt=row[2], bill_reference=row[3])
 
 
 async def list_payments(
@@ -613,7 +613,7 @@ async def list_payments(
     day_to: dt.date | None,
     after: uuid.UUID | None,
     limit: int,
-) -> list[PaymentRow]:
+) -> list[PaymentRead]:
     """Payments in the order they were received, keyset-paged after a payment id."""
     query = _payment_rows()
     if status:
@@ -633,12 +633,12 @@ async def list_payments(
         )
     query = query.order_by(Payment.received_at, Payment.id).limit(limit)
     return [
-        PaymentRow(payment=r[0], exception=r[1], receipt=r[2], bill_reference=r[3])
+        PaymentRead(payment=r[0], exception=r[1], receipt=r[2], bill_reference=r[3])
         for r in (await session.execute(query)).all()
     ]
 
 
-class ExceptionRow(msgspec.Struct, kw_only=True):
+class PaymentExceptionRead(msgspec.Struct, kw_only=True):
     exception: PaymentException
     payment: Payment
     bill: Bill | None
@@ -652,16 +652,16 @@ def _exception_rows() -> Any:
     )
 
 
-async def get_exception(session: AsyncSession, exception_id: uuid.UUID) -> ExceptionRow:
+async def get_exception(session: AsyncSession, exception_id: uuid.UUID) -> PaymentExceptionRead:
     row = (await session.execute(_exception_rows().where(PaymentException.id == exception_id))).one_or_none()
     if row is None:
         raise NotFound("No such payment exception.", code="payment_exception_not_found")
-    return ExceptionRow(exception=row[0], payment=row[1], bill=row[2])
+    return PaymentExceptionRead(exception=row[0], payment=row[1], bill=row[2])
 
 
 async def list_exceptions(
     session: AsyncSession, *, status: str | None, kind: str | None, after: uuid.UUID | None, limit: int
-) -> list[ExceptionRow]:
+) -> list[PaymentExceptionRead]:
     """Exceptions, oldest first (the queue finance works through), keyset-paged after an id."""
     query = _exception_rows()
     if status:
@@ -677,12 +677,12 @@ async def list_exceptions(
             | ((PaymentException.created_at == cursor.created_at) & (PaymentException.id > cursor.id))
         )
     query = query.order_by(PaymentException.created_at, PaymentException.id).limit(limit)
-    return [ExceptionRow(exception=r[0], payment=r[1], bill=r[2]) for r in (await session.execute(query)).all()]
+    return [PaymentExceptionRead(exception=r[0], payment=r[1], bill=r[2]) for r in (await session.execute(query)).all()]
 
 
 async def resolve_exception(
     session: AsyncSession, exception_id: uuid.UUID, *, note: str, staff_id: uuid.UUID | None
-) -> ExceptionRow:
+) -> PaymentExceptionRead:
     """Close an exception with what finance did about it (refund, manual receipt …): a note only.
 
     Nothing about the payment or the bill changes here: a person decided and wrote down what was

@@ -19,14 +19,17 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import Actor, record_audit
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
+from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
 from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
-from localgov.kernel.web import current_principal, current_tenant, request_origin
+from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bank as svc
 from localgov.services.payments.models import Bill, Payment, PaymentException
+from localgov.services.payments.params import staff_uuid
+from localgov.settings import Settings
 
 FINANCE = staff("payments.finance")
 SECRET_ADMINS = staff("tenant_admin", "payments.finance")
@@ -37,18 +40,6 @@ Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size")]
 After = Annotated[uuid.UUID | None, QueryParameter(description="Cursor: the last id of the previous page")]
 DayFrom = Annotated[dt.date | None, QueryParameter(description="From this day (Bangkok time), inclusive")]
 DayTo = Annotated[dt.date | None, QueryParameter(description="To this day (Bangkok time), inclusive")]
-
-
-def staff_uuid(request: Request[Any, Any, Any]) -> uuid.UUID | None:
-    """The staff member's id, when the token's subject is one (it is for staff logins)."""
-    try:
-        return uuid.UUID(current_principal(request).subject)
-    except ValueError:
-        return None
-
-
-def staff_actor(request: Request[Any, Any, Any]) -> Actor:
-    return Actor("staff", current_principal(request).subject)
 
 
 class BankNotification(msgspec.Struct, kw_only=True):
@@ -183,7 +174,7 @@ def _receipt_ref(receipt: Any) -> ReceiptRef | None:
     )
 
 
-def _payment_out(row: svc.PaymentRow) -> PaymentOut:
+def _payment_out(row: svc.PaymentRead) -> PaymentOut:
     p = row.payment
     return PaymentOut(
         id=p.id,
@@ -267,16 +258,18 @@ class BankController(Controller):
     async def notification(
         self,
         request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
         data: JSONBody[BankNotification],
         db_session: NamedDependency[AsyncSession],
         timestamp: Annotated[str | None, HeaderParameter(name=svc.TIMESTAMP_HEADER, max_length=20)] = None,
         signature: Annotated[str | None, HeaderParameter(name=svc.SIGNATURE_HEADER, max_length=1000)] = None,
     ) -> NotificationResult:
-        state, origin = request.app.state, request_origin(request)
+        state, origin = request.app.state, origin
         settings = state.settings
         # Failed signatures have a budget per LAO and address (guessing secrets, probing); the
         # bank's correct deliveries cost nothing and are never limited by someone else's failures.
-        budget = f"bank-refused:{current_tenant(request).id}:{origin.source_ip}"
+        budget = f"bank-refused:{tenant.id}:{origin.source_ip}"
         await refuse_if_spent(
             state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s
         )
@@ -333,6 +326,8 @@ class BankController(Controller):
     async def statement(
         self,
         request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
         idempotency_key: OptionalIdempotencyKey = None,
     ) -> Response[svc.StatementReport]:
@@ -343,8 +338,8 @@ class BankController(Controller):
             await record_audit(
                 db_session,
                 "payments.statement_imported",
-                actor=staff_actor(request),
-                origin=request_origin(request),
+                actor=actor,
+                origin=origin,
                 target="sha256:" + hashlib.sha256(content).hexdigest(),
                 data={
                     "rows": report.rows,
@@ -381,14 +376,18 @@ class BankController(Controller):
         **guarded(SECRET_ADMINS),
     )
     async def rotate_secret(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
     ) -> WebhookSecret:
-        secret, row = await svc.rotate_webhook_secret(db_session, request.app.state.settings.secret_key)
+        secret, row = await svc.rotate_webhook_secret(db_session, settings.secret_key)
         await record_audit(
             db_session,
             "payments.webhook_secret_rotated",
-            actor=staff_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
             target="payment_settings",
         )
         return WebhookSecret(secret=secret, **msgspec.structs.asdict(_status(row)))
@@ -491,18 +490,20 @@ class PaymentExceptionController(Controller):
     )
     async def resolve(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        principal: NamedDependency[Principal],
         exception_id: IdPath,
         data: JSONBody[ExceptionResolution],
         db_session: NamedDependency[AsyncSession],
     ) -> PaymentExceptionOut:
         note = data.note.strip()
-        row = await svc.resolve_exception(db_session, exception_id, note=note, staff_id=staff_uuid(request))
+        row = await svc.resolve_exception(db_session, exception_id, note=note, staff_id=staff_uuid(principal))
         await record_audit(
             db_session,
             "payments.exception_resolved",
-            actor=staff_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
             target=str(exception_id),
             data={"kind": row.exception.kind, "payment_id": str(row.payment.id), "note": note},
         )

@@ -6,21 +6,23 @@ import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import record_audit
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import guarded, staff
+from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.web import current_tenant, request_origin
+from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import receipts as svc
-from localgov.services.payments.bank_views import After, DayFrom, DayTo, Limit, staff_actor, staff_uuid
+from localgov.services.payments.bank_views import After, DayFrom, DayTo, Limit
 from localgov.services.payments.models import Receipt
+from localgov.services.payments.params import staff_uuid
 from localgov.services.payments.pdf import render_receipt
 
 FINANCE = staff("payments.finance")
@@ -143,10 +145,10 @@ class ReceiptController(Controller):
         **guarded(READERS),
     )
     async def pdf(
-        self, request: Request[Any, Any, Any], receipt_id: ReceiptIdPath, db_session: NamedDependency[AsyncSession]
+        self, tenant: NamedDependency[TenantInfo], receipt_id: ReceiptIdPath, db_session: NamedDependency[AsyncSession]
     ) -> Response[bytes]:
         receipt = await svc.get_receipt(db_session, receipt_id)
-        doc = await svc.receipt_document(db_session, receipt, lao_name_th=current_tenant(request).name_th)
+        doc = await svc.receipt_document(db_session, receipt, lao_name_th=tenant.name_th)
         return _pdf(await asyncio.to_thread(render_receipt, doc), receipt, "")
 
     @post(
@@ -159,17 +161,20 @@ class ReceiptController(Controller):
         **guarded(READERS),
     )
     async def reprint(
-        self, request: Request[Any, Any, Any], receipt_id: ReceiptIdPath, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        receipt_id: ReceiptIdPath,
+        db_session: NamedDependency[AsyncSession],
     ) -> Response[bytes]:
         receipt = await svc.count_reprint(db_session, receipt_id)
-        doc = await svc.receipt_document(
-            db_session, receipt, lao_name_th=current_tenant(request).name_th, copy_no=receipt.reprints
-        )
+        doc = await svc.receipt_document(db_session, receipt, lao_name_th=tenant.name_th, copy_no=receipt.reprints)
         await record_audit(
             db_session,
             "payments.receipt_reprinted",
-            actor=staff_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
             target=str(receipt.id),
             data={"copy_no": receipt.reprints, "receipt": svc.receipt_label(receipt)},
         )
@@ -185,18 +190,20 @@ class ReceiptController(Controller):
     )
     async def void(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        principal: NamedDependency[Principal],
         receipt_id: ReceiptIdPath,
         data: JSONBody[ReceiptVoid],
         db_session: NamedDependency[AsyncSession],
     ) -> ReceiptOut:
         reason = data.reason.strip()
-        receipt = await svc.void_receipt(db_session, receipt_id, reason=reason, staff_id=staff_uuid(request))
+        receipt = await svc.void_receipt(db_session, receipt_id, reason=reason, staff_id=staff_uuid(principal))
         await record_audit(
             db_session,
             "payments.receipt_voided",
-            actor=staff_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
             target=str(receipt.id),
             data={"reason": reason, "receipt": svc.receipt_label(receipt), "amount": str(receipt.amount)},
         )

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.numbering import fiscal_period, next_number
+from localgov.kernel.tenancy import TenantProfile
 from localgov.kernel.thai import BANGKOK, baht_text, bangkok_today
-from localgov.platform.models import TenantProfile
 from localgov.services.payments.models import Bill, BillItem, Payer, Payment, Receipt
 from localgov.services.payments.pdf import ReceiptDocument, ReceiptLine
 

@@ -40,8 +40,8 @@ from sqlalchemy import and_, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from localgov.identity.models import Citizen
 from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.idempotency import purge_expired
 from localgov.kernel.jobs import JobContext
@@ -644,7 +644,7 @@ async def link_citizen(
     origin: Origin,
 ) -> Payer:
     """Prove a paper bill, become the payer's citizen account (to see all his bills)."""
-    if await session.get(Citizen, citizen_id) is None:
+    if await citizen_ref(session, citizen_id) is None:
         raise NotFound("Unknown citizen account.", code="citizen_not_found")
     bill = await find_by_reference(session, reference, verification_code)
     payer = (await session.execute(select(Payer).where(Payer.id == bill.payer_id).with_for_update())).scalar_one()

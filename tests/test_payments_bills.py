@@ -20,9 +20,9 @@ from localgov.app import create_app
 from localgov.kernel.auth.guards import AUTH_OPT, AuthPolicy
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.jobs import JobContext
+from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
-from localgov.platform.catalog import TenantInfo
-from localgov.services.payments import PLUGIN, billing, qr
+from localgov.services.payments import PLUGIN, bills, qr
 from localgov.services.payments.models import Bill, BillItem, FeeAccount, Payer, Tariff
 from localgov.services.payments.validation import add_months, period_of, thai_id_checksum_ok
 from localgov.settings import Settings
@@ -603,7 +603,7 @@ async def test_late_surcharge_is_a_separate_bill_under_the_rule_of_issue(
     async with payments_db(engine, tenant) as session:
         await make_tariff(session, "garbage", late_surcharge={"percent": "20", "after_days": 5}, due_days=10)
         account = await make_account(session, litres_per_day=50)  # 80.00 a month
-        await billing.run_bills(session, "garbage", "2024-12", today=long_ago)
+        await bills.run_bills(session, "garbage", "2024-12", today=long_ago)
         paid = await make_bill(session, amounts=["10.00"], issue_date=long_ago, late_surcharge_percent=Decimal("10"))
         paid.status = "paid"
         ruleless = await make_bill(session, amounts=["10.00"], issue_date=long_ago)
@@ -883,8 +883,8 @@ async def test_arrears_totals_by_fee_type_and_payer(engine: AsyncEngine, client_
         rich = await make_payer(session, name="ก ผู้ค้างมาก")
         poor = await make_payer(session, name="ข ผู้ค้างน้อย")
         account = await make_account(session, rich, litres_per_day=50)
-        await billing.run_bills(session, "garbage", "2024-11", today=old)
-        await billing.run_bills(session, "garbage", "2024-12", today=old)
+        await bills.run_bills(session, "garbage", "2024-11", today=old)
+        await bills.run_bills(session, "garbage", "2024-12", today=old)
         await make_bill(session, rich, amounts=["500.00"], issue_date=old, source="permits")
         await make_bill(session, poor, amounts=["20.00"], issue_date=old, source="permits")
         await make_bill(session, poor, amounts=["999.00"])  # not overdue
@@ -1106,7 +1106,7 @@ async def test_bill_items_keep_their_tariff_prices_in_the_database(engine: Async
     async with payments_db(engine, tenant) as session:
         tariff = await make_tariff(session, "garbage")
         await make_account(session, litres_per_day=10)
-        await billing.run_bills(session, "garbage", "2025-02")
+        await bills.run_bills(session, "garbage", "2025-02")
         tariff.definition = {
             "fee_type": "garbage",
             "bands": [{"max_litres": None, "collection": "999.00", "disposal": "0"}],
@@ -1134,7 +1134,7 @@ async def test_lookup_needs_no_token_but_ignores_a_bad_one(engine: AsyncEngine, 
 def test_png_renderer_round_trips_many_payloads() -> None:
     for n in range(20):
         payload = qr.build(qr.BillPayment(biller_id=BILLER_ID, ref1=f"B{n:09d}", amount=Decimal(n + 1) / 4))
-        assert decode_png(billing.qr_png(payload)) == payload
+        assert decode_png(bills.qr_png(payload)) == payload
 
 
 async def test_late_surcharge_job_charges_overdue_bills_once_and_forgets_old_keys(engine: AsyncEngine) -> None:

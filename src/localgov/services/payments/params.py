@@ -1,0 +1,88 @@
+"""What the payments endpoints share: who may call them, path and query parameters, and
+small response helpers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Response
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import PathParameter, QueryParameter
+
+from localgov.kernel.auth.guards import client, staff
+from localgov.kernel.auth.tokens import Principal
+from localgov.kernel.errors import NotFound, problem_responses
+from localgov.kernel.text import ONE_LINE
+
+FINANCE = staff("payments.finance")
+FINANCE_OR_ADMIN = staff("payments.finance", "tenant_admin")
+READ = staff("payments.finance", "payments.cashier") | client("payments.read", "payments.write")
+WRITE = staff("payments.finance") | client("payments.write")
+
+#: Public bill lookups: per client address, and per bill reference (a 6-digit code must not be
+#: guessable by many addresses together).
+LOOKUP_LIMIT_PER_ADDRESS = (30, 300)
+LOOKUP_LIMIT_PER_REFERENCE = (10, 3600)
+#: A citizen linking payers.
+LINK_LIMIT_PER_CITIZEN = (10, 3600)
+
+PayerId = Annotated[uuid.UUID, PathParameter(description="The payer's id")]
+AccountId = Annotated[uuid.UUID, PathParameter(description="The fee account's id")]
+TariffId = Annotated[uuid.UUID, PathParameter(description="The tariff version's id")]
+BillId = Annotated[uuid.UUID, PathParameter(description="The bill's id")]
+Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size")]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Rows to skip")]
+PeriodParam = Annotated[str | None, QueryParameter(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+FeeTypeParam = Annotated[Literal["garbage", "wastewater", "fixed"] | None, QueryParameter(description="Fee type")]
+_CSV_DESCRIPTION = "UTF-8 CSV (a BOM is accepted) with a header line; Thai digits accepted."
+
+
+@dataclass
+class CsvUpload(Operation):
+    """An operation whose request body is a CSV file (sent as ``text/csv``, read raw)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            content={"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+            description=_CSV_DESCRIPTION,
+            required=True,
+        )
+
+
+Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")]
+VerificationCode = Annotated[str, msgspec.Meta(min_length=1, max_length=8, pattern=r"^[0-9]+$")]
+Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=500, pattern=ONE_LINE)]
+
+STAFF_ERRORS = (401, 403, 404, 410, 422)
+QR_DESCRIPTION = (
+    "The bill's Thai QR (bill payment, tag 30): the LAO's biller ID, Ref1 = the bill reference, the "
+    "amount. 409 `biller_not_configured` until the biller ID is set; 409 `bill_not_open` for a paid "
+    "or cancelled bill."
+)
+
+
+def staff_uuid(principal: Principal) -> uuid.UUID | None:
+    """The calling staff member's id (None for an API client)."""
+    try:
+        return uuid.UUID(principal.subject)
+    except ValueError:
+        return None
+
+
+def citizen_uuid(principal: Principal) -> uuid.UUID:
+    """The calling citizen's id."""
+    try:
+        return uuid.UUID(principal.subject)
+    except ValueError:
+        raise NotFound("Unknown citizen account.", code="citizen_not_found") from None
+
+
+def image_response(content: bytes, media_type: str) -> Response[bytes]:
+    return Response(content, media_type=media_type, headers={"Cache-Control": "private, max-age=300"})
+
+
+def image_problems() -> dict[int, Any]:
+    return problem_responses(401, 403, 404, 409, 410)

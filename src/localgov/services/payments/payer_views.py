@@ -1,0 +1,229 @@
+"""HTTP endpoints of payers (ผู้ชำระ) and their fee accounts, with the CSV import."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter, RawBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.kernel.auth.guards import guarded
+from localgov.kernel.errors import problem_responses
+from localgov.kernel.idempotency import IdempotencyKey, idempotent
+from localgov.services.payments import bills, payers
+from localgov.services.payments.params import (
+    FINANCE,
+    READ,
+    WRITE,
+    AccountId,
+    CsvUpload,
+    FeeTypeParam,
+    Limit,
+    Offset,
+    PayerId,
+)
+from localgov.services.payments.schemas import (
+    AccountPage,
+    AccountRead,
+    AdvanceBillCreate,
+    BillRead,
+    PayerPage,
+    PayerRead,
+    account_read,
+    load_bill,
+    payer_read,
+)
+
+
+class PayerController(Controller):
+    path = "/payers"
+    tags = ["Payments: payers and accounts"]
+
+    @post(
+        "/",
+        operation_id="createPayer",
+        summary="Add a payer (person or juristic person)",
+        description="409 `payer_exists` when a payer has the same 13-digit ID; 422 for a wrong check digit.",
+        responses=problem_responses(401, 403, 404, 409, 410, 422),
+        **guarded(WRITE),
+    )
+    async def create(self, data: JSONBody[payers.PayerCreate], db_session: NamedDependency[AsyncSession]) -> PayerRead:
+        return payer_read(await payers.create_payer(db_session, data))
+
+    @get(
+        "/",
+        operation_id="listPayers",
+        summary="Payers by name, optionally searched by name/phone or by ID",
+        responses=problem_responses(401, 403, 404, 410, 422),
+        **guarded(READ),
+    )
+    async def index(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        q: Annotated[str | None, QueryParameter(max_length=100, description="Part of the name or phone")] = None,
+        tax_id: Annotated[str | None, QueryParameter(max_length=20, description="13-digit ID")] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> PayerPage:
+        rows = await payers.list_payers(db_session, q=q, tax_id=tax_id, limit=limit, offset=offset)
+        return PayerPage(
+            items=[payer_read(r) for r in rows], next_offset=offset + limit if len(rows) == limit else None
+        )
+
+    @get(
+        "/{payer_id:uuid}",
+        operation_id="getPayer",
+        summary="One payer",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(READ),
+    )
+    async def fetch(self, payer_id: PayerId, db_session: NamedDependency[AsyncSession]) -> PayerRead:
+        return payer_read(await payers.get_payer(db_session, payer_id))
+
+    @patch(
+        "/{payer_id:uuid}",
+        operation_id="updatePayer",
+        summary="Change a payer (only the fields sent; null clears)",
+        responses=problem_responses(401, 403, 404, 409, 410, 422),
+        **guarded(WRITE),
+    )
+    async def update(
+        self, payer_id: PayerId, data: JSONBody[payers.PayerUpdate], db_session: NamedDependency[AsyncSession]
+    ) -> PayerRead:
+        return payer_read(await payers.update_payer(db_session, payer_id, data))
+
+    @delete(
+        "/{payer_id:uuid}",
+        operation_id="deletePayer",
+        summary="Delete a payer entered by mistake (no account, no bill; else 409 `payer_in_use`)",
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(FINANCE),
+    )
+    async def remove(self, payer_id: PayerId, db_session: NamedDependency[AsyncSession]) -> None:
+        await payers.delete_payer(db_session, payer_id)
+
+    @post(
+        "/import",
+        status_code=200,
+        operation_id="importPayers",
+        operation_class=CsvUpload,
+        summary="Import payers and fee accounts from CSV, all or nothing",
+        description=(
+            "Columns: " + ", ".join(payers.IMPORT_COLUMNS) + ". One row per account (or a payer alone); rows "
+            "with the same `payer_ref` (else the same `tax_id`) are one payer, and a `tax_id` the LAO knows "
+            "reuses that payer. Any error imports nothing: 422 `import_rejected` with `data.errors` "
+            "`[{line, column, code, message}]` for every problem found."
+        ),
+        responses=problem_responses(401, 403, 404, 410, 422),
+        **guarded(FINANCE),
+    )
+    async def import_csv(self, body: RawBody, db_session: NamedDependency[AsyncSession]) -> payers.PayerImportResult:
+        return await payers.import_payers(db_session, body)
+
+
+class AccountController(Controller):
+    path = "/accounts"
+    tags = ["Payments: payers and accounts"]
+
+    @post(
+        "/",
+        operation_id="createAccount",
+        summary="Open a fee account for a payer",
+        description=(
+            "garbage needs `litres_per_day`; wastewater `customer_class` (and `meter_no`); fixed `fee_code` "
+            "(and its own `amount`, else the tariff's). 422 `required`/`not_applicable` otherwise."
+        ),
+        responses=problem_responses(401, 403, 404, 409, 410, 422),
+        **guarded(WRITE),
+    )
+    async def create(
+        self, data: JSONBody[payers.AccountCreate], db_session: NamedDependency[AsyncSession]
+    ) -> AccountRead:
+        return account_read(await payers.create_account(db_session, data))
+
+    @get(
+        "/",
+        operation_id="listAccounts",
+        summary="Fee accounts, by account number",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(READ),
+    )
+    async def index(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        payer_id: Annotated[uuid.UUID | None, QueryParameter(description="Accounts of this payer")] = None,
+        fee_type: FeeTypeParam = None,
+        account_no: Annotated[str | None, QueryParameter(max_length=30, description="Exact account number")] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> AccountPage:
+        rows = await payers.list_accounts(
+            db_session, payer_id=payer_id, fee_type=fee_type, account_no=account_no, limit=limit, offset=offset
+        )
+        return AccountPage(
+            items=[account_read(r) for r in rows], next_offset=offset + limit if len(rows) == limit else None
+        )
+
+    @get(
+        "/{account_id:uuid}",
+        operation_id="getAccount",
+        summary="One fee account",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(READ),
+    )
+    async def fetch(self, account_id: AccountId, db_session: NamedDependency[AsyncSession]) -> AccountRead:
+        return account_read(await payers.get_account(db_session, account_id))
+
+    @patch(
+        "/{account_id:uuid}",
+        operation_id="updateAccount",
+        summary="Change an account's parameters, or close it (status closed + end_date)",
+        description="Bills already issued keep their amounts; the next run uses the new parameters.",
+        responses=problem_responses(401, 403, 404, 410, 422),
+        **guarded(WRITE),
+    )
+    async def update(
+        self, account_id: AccountId, data: JSONBody[payers.AccountUpdate], db_session: NamedDependency[AsyncSession]
+    ) -> AccountRead:
+        return account_read(await payers.update_account(db_session, account_id, data))
+
+    @delete(
+        "/{account_id:uuid}",
+        operation_id="deleteAccount",
+        summary="Delete an account entered by mistake (never billed nor read; else 409 `account_in_use`)",
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(FINANCE),
+    )
+    async def remove(self, account_id: AccountId, db_session: NamedDependency[AsyncSession]) -> None:
+        await payers.delete_account(db_session, account_id)
+
+    @post(
+        "/{account_id:uuid}/advance-bills",
+        operation_id="createAdvanceBill",
+        summary="One bill paying several future months of an account in advance",
+        description=(
+            "Each month is priced by the tariff in force in it; the monthly run then skips those months. "
+            "409 `period_already_billed` (with `data.periods`) when a month is already billed; "
+            "409 `advance_not_possible` for wastewater. Needs an `Idempotency-Key`."
+        ),
+        responses=problem_responses(401, 403, 404, 409, 410, 422),
+        **guarded(FINANCE),
+    )
+    async def advance(
+        self,
+        request: Request[Any, Any, Any],
+        account_id: AccountId,
+        data: JSONBody[AdvanceBillCreate],
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: IdempotencyKey,
+    ) -> Response[BillRead]:
+        async def work() -> BillRead:
+            row = await bills.create_advance_bill(
+                db_session, account_id, months=data.months, from_period=data.from_period
+            )
+            return await load_bill(db_session, row)
+
+        return await idempotent(request, db_session, idempotency_key, work)

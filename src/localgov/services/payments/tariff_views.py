@@ -1,0 +1,181 @@
+"""HTTP endpoints of tariffs (อัตราค่าธรรมเนียม) and meter readings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter, RawBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.kernel.auth.guards import guarded
+from localgov.kernel.auth.tokens import Principal
+from localgov.kernel.errors import problem_responses
+from localgov.kernel.thai import bangkok_today
+from localgov.services.payments import tariffs
+from localgov.services.payments.models import MeterReading
+from localgov.services.payments.params import (
+    FINANCE,
+    FINANCE_OR_ADMIN,
+    READ,
+    WRITE,
+    CsvUpload,
+    FeeTypeParam,
+    Limit,
+    Offset,
+    PeriodParam,
+    TariffId,
+    staff_uuid,
+)
+from localgov.services.payments.schemas import (
+    MeterReadingPage,
+    MeterReadingRead,
+    SeedDefaults,
+    TariffList,
+    TariffRead,
+    tariff_read,
+)
+from localgov.services.payments.validation import period_of, period_start
+
+
+class TariffController(Controller):
+    path = "/tariffs"
+    tags = ["Payments: tariffs"]
+
+    @get(
+        "/",
+        operation_id="listTariffs",
+        summary="Every tariff version, by fee type and date",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(READ),
+    )
+    async def index(self, db_session: NamedDependency[AsyncSession], fee_type: FeeTypeParam = None) -> TariffList:
+        return TariffList(items=[tariff_read(r) for r in await tariffs.list_tariffs(db_session, fee_type)])
+
+    @post(
+        "/",
+        operation_id="createTariff",
+        summary="Add a tariff version, in force from the first day of a month",
+        description=(
+            "Bills already issued keep their prices; months from `effective_from` on are billed with this "
+            "version. 409 `tariff_exists` when a version of the fee already starts on that date."
+        ),
+        responses=problem_responses(401, 403, 404, 409, 410, 422),
+        **guarded(FINANCE),
+    )
+    async def create(
+        self,
+        principal: NamedDependency[Principal],
+        data: JSONBody[tariffs.TariffCreate],
+        db_session: NamedDependency[AsyncSession],
+    ) -> TariffRead:
+        return tariff_read(await tariffs.create_tariff(db_session, data, created_by=staff_uuid(principal)))
+
+    @post(
+        "/seed-defaults",
+        status_code=200,
+        operation_id="seedDefaultTariffs",
+        summary="Create the platform's default tariffs (DOMAIN examples) for fee types that have none",
+        description=(
+            "Idempotent: a fee type that already has a tariff is left alone. The defaults are examples to "
+            "check against the LAO's ordinance (ข้อบัญญัติ); nothing is seeded without this call."
+        ),
+        responses=problem_responses(401, 403, 404, 410, 422),
+        **guarded(FINANCE_OR_ADMIN),
+    )
+    async def seed(
+        self,
+        principal: NamedDependency[Principal],
+        data: JSONBody[SeedDefaults],
+        db_session: NamedDependency[AsyncSession],
+    ) -> TariffList:
+        start = data.effective_from or period_start(period_of(bangkok_today()))
+        created = await tariffs.seed_defaults(db_session, start, created_by=staff_uuid(principal))
+        return TariffList(items=[tariff_read(r) for r in created])
+
+    @get(
+        "/{tariff_id:uuid}",
+        operation_id="getTariff",
+        summary="One tariff version",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(READ),
+    )
+    async def fetch(self, tariff_id: TariffId, db_session: NamedDependency[AsyncSession]) -> TariffRead:
+        return tariff_read(await tariffs.get_tariff(db_session, tariff_id))
+
+    @put(
+        "/{tariff_id:uuid}",
+        operation_id="replaceTariff",
+        summary="Replace a version that is not in force yet (409 `tariff_in_force` otherwise)",
+        responses=problem_responses(401, 403, 404, 409, 410, 422),
+        **guarded(FINANCE),
+    )
+    async def replace(
+        self, tariff_id: TariffId, data: JSONBody[tariffs.TariffCreate], db_session: NamedDependency[AsyncSession]
+    ) -> TariffRead:
+        return tariff_read(await tariffs.replace_tariff(db_session, tariff_id, data))
+
+    @delete(
+        "/{tariff_id:uuid}",
+        operation_id="deleteTariff",
+        summary="Withdraw a version that is not in force yet (409 `tariff_in_force` otherwise)",
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(FINANCE),
+    )
+    async def remove(self, tariff_id: TariffId, db_session: NamedDependency[AsyncSession]) -> None:
+        await tariffs.delete_tariff(db_session, tariff_id)
+
+
+class MeterReadingController(Controller):
+    path = "/meter-readings"
+    tags = ["Payments: meter readings"]
+
+    @post(
+        "/import",
+        status_code=200,
+        operation_id="importMeterReadings",
+        operation_class=CsvUpload,
+        summary="Import wastewater meter readings from the water utility (CSV), all or nothing",
+        description=(
+            "Columns `account_no,period,usage_m3` (period `YYYY-MM`). Idempotent per (account, period): the "
+            "same value again changes nothing; a new value replaces an unbilled month's reading and is refused "
+            "for a billed month. Any error imports nothing: 422 `import_rejected` with `data.errors`."
+        ),
+        responses=problem_responses(401, 403, 404, 410, 422),
+        **guarded(WRITE),
+    )
+    async def import_csv(self, body: RawBody, db_session: NamedDependency[AsyncSession]) -> tariffs.ReadingImportResult:
+        return await tariffs.import_readings(db_session, body)
+
+    @get(
+        "/",
+        operation_id="listMeterReadings",
+        summary="Meter readings, newest month first",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(READ),
+    )
+    async def index(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        account_id: Annotated[uuid.UUID | None, QueryParameter(description="One account")] = None,
+        period: PeriodParam = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> MeterReadingPage:
+        rows = await tariffs.list_readings(db_session, account_id=account_id, period=period, limit=limit, offset=offset)
+        return MeterReadingPage(
+            items=[_reading(r, n) for r, n in rows], next_offset=offset + limit if len(rows) == limit else None
+        )
+
+
+def _reading(row: MeterReading, account_no: str) -> MeterReadingRead:
+    return MeterReadingRead(
+        id=row.id,
+        account_id=row.account_id,
+        account_no=account_no,
+        period=row.period,
+        usage_m3=row.usage_m3,
+        imported_at=row.imported_at,
+    )
