@@ -15,6 +15,7 @@ from localgov.kernel.db import create_engine
 from localgov.kernel.plugins import ServicePlugin
 from localgov.platform.migrate import upgrade_shared
 from localgov.settings import Settings
+from tests.support import tokens
 from tests.support.database import admin_url, create_database, drop_database
 from tests.support.demo_plugin import DEMO
 from tests.support.tokens import TEST_SECRET, install_test_key
@@ -109,3 +110,8 @@ def client_for(settings: Settings) -> ClientFactory:
             yield client
 
     return factory
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """From here on tests may mint tokens (see ``tests.support.tokens.COLLECTION_FINISHED``)."""
+    tokens.COLLECTION_FINISHED = True

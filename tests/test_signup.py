@@ -34,7 +34,13 @@ from tests.support.factories import make_tenant, next_dla_code
 from tests.support.tokens import TEST_SECRET, bearer
 
 OPERATOR = {"Host": BASE}
-ADMIN = {**OPERATOR, **bearer(None, kind="operator", roles=["platform_admin"], subject="op-1")}
+
+
+def admin() -> dict[str, str]:
+    """An operator's headers, minted when a test needs them (never at import: tokens expire)."""
+    return {**OPERATOR, **bearer(None, kind="operator", roles=["platform_admin"], subject="op-1")}
+
+
 VERIFY_RE = re.compile(r"/signup/verify\?token=([A-Za-z0-9_-]+)")
 
 
@@ -150,10 +156,10 @@ async def test_submit_verify_and_status(
         assert again.headers["content-type"].startswith("application/problem+json")
         assert again.json()["code"] == "invalid_link"
 
-        listed = await http.get("/v1/signups", params={"status": "pending_approval"}, headers=ADMIN)
+        listed = await http.get("/v1/signups", params={"status": "pending_approval"}, headers=admin())
         assert listed.status_code == 200
         assert request["id"] in [item["id"] for item in listed.json()["items"]]
-        one = await http.get(f"/v1/signups/{request['id']}", headers=ADMIN)
+        one = await http.get(f"/v1/signups/{request['id']}", headers=admin())
         assert one.status_code == 200
         assert one.json()["verified_at"] is not None
         assert "verify_token_hash" not in one.json()
@@ -319,14 +325,14 @@ async def test_the_operator_decides(client_for: ClientFactory, signup_settings: 
         submitted = (await submit(http, form(code))).json()
         signup_id = submitted["request"]["id"]
         # Not verified yet: cannot be approved, can be rejected.
-        early = await http.post(f"/v1/signups/{signup_id}/approve", headers=ADMIN)
+        early = await http.post(f"/v1/signups/{signup_id}/approve", headers=admin())
         assert (early.status_code, early.json()["code"]) == (409, "signup_wrong_state")
         await http.post("/v1/signup/verify", json={"token": await verify_token(engine, f"it.{code}@example.go.th")},
                         headers=OPERATOR)  # fmt: skip
-        short = await http.post(f"/v1/signups/{signup_id}/reject", json={"reason": "x"}, headers=ADMIN)
+        short = await http.post(f"/v1/signups/{signup_id}/reject", json={"reason": "x"}, headers=admin())
         assert short.status_code == 400
         rejected = await http.post(
-            f"/v1/signups/{signup_id}/reject", json={"reason": "ผู้ประสานงานไม่ใช่เจ้าหน้าที่ของ อปท."}, headers=ADMIN
+            f"/v1/signups/{signup_id}/reject", json={"reason": "ผู้ประสานงานไม่ใช่เจ้าหน้าที่ของ อปท."}, headers=admin()
         )
         assert rejected.status_code == 200, rejected.text
         assert rejected.json()["status"] == "rejected"
@@ -337,13 +343,13 @@ async def test_the_operator_decides(client_for: ClientFactory, signup_settings: 
         assert status.json()["reason"] == "ผู้ประสานงานไม่ใช่เจ้าหน้าที่ของ อปท."
 
         for action in ("approve", "retry"):
-            refused = await http.post(f"/v1/signups/{signup_id}/{action}", headers=ADMIN)
+            refused = await http.post(f"/v1/signups/{signup_id}/{action}", headers=admin())
             assert (refused.status_code, refused.json()["code"]) == (409, "signup_wrong_state"), action
-        again = await http.post(f"/v1/signups/{signup_id}/reject", json={"reason": "twice"}, headers=ADMIN)
+        again = await http.post(f"/v1/signups/{signup_id}/reject", json={"reason": "twice"}, headers=admin())
         assert again.status_code == 409
         # A rejected request frees the code: the LAO may try again.
         assert (await submit(http, form(code))).status_code == 201
-        missing = await http.get("/v1/signups/999999999", headers=ADMIN)
+        missing = await http.get("/v1/signups/999999999", headers=admin())
         assert (missing.status_code, missing.json()["code"]) == (404, "signup_not_found")
 
 
@@ -363,7 +369,7 @@ async def test_who_may_decide(client_for: ClientFactory, signup_settings: Settin
             assert (await http.request(method, path, headers=billing)).status_code == 403
             assert (await http.request(method, path, headers=tenant_admin)).status_code == 401
             assert (await http.request(method, path, headers=on_tenant_host)).status_code == 404
-            allowed = await http.request(method, path, headers=ADMIN)
+            allowed = await http.request(method, path, headers=admin())
             assert allowed.status_code == (200 if path == "/v1/signups" else 404)
         # The public signup routes exist on the operator host only.
         assert (await http.post("/v1/signup", json=form(next_dla_code()), headers=host(tenant.slug))).status_code == 404
@@ -434,7 +440,7 @@ async def approved(http: httpx.AsyncClient, engine: AsyncEngine, code: str, **ov
     token = await verify_token(engine, overrides.get("contact_email", f"it.{code}@example.go.th").lower().strip())
     assert (await http.post("/v1/signup/verify", json={"token": token}, headers=OPERATOR)).status_code == 200
     signup_id: int = submitted.json()["request"]["id"]
-    response = await http.post(f"/v1/signups/{signup_id}/approve", headers=ADMIN)
+    response = await http.post(f"/v1/signups/{signup_id}/approve", headers=admin())
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "provisioning"
     return signup_id
@@ -506,7 +512,7 @@ async def test_approval_provisions_through_the_worker(client_for: ClientFactory,
 
             invitation = await mails_to(engine, f"it.{code}@example.go.th")
             assert any("/staff/invitation#token=" in m["text"] for m in invitation)
-            status = await http.get(f"/v1/signups/{signup_id}", headers=ADMIN)
+            status = await http.get(f"/v1/signups/{signup_id}", headers=admin())
             assert status.json()["provisioned_at"] is not None
 
             # Delivered twice (at-least-once): nothing is duplicated.
@@ -536,14 +542,14 @@ async def test_a_failed_provisioning_is_kept_and_retried(client_for: ClientFacto
             assert row["attempts"] == 1
             counts = await tenant_counts(engine, code)
             assert counts["tenants"] == 0
-            status = await http.get(f"/v1/signups/{signup_id}", headers=ADMIN)
+            status = await http.get(f"/v1/signups/{signup_id}", headers=admin())
             assert status.json()["error"] == row["error"]
             # The failed request still holds its code.
             assert (await submit(http, form(code, slug=f"other-{code}"))).json()["code"] == "dla_code_pending"
 
             async with engine.begin() as conn:
                 await conn.execute(text(f'DROP SCHEMA "lao_{code}"'))
-            retried = await http.post(f"/v1/signups/{signup_id}/retry", headers=ADMIN)
+            retried = await http.post(f"/v1/signups/{signup_id}/retry", headers=admin())
             assert retried.status_code == 202
             assert retried.json()["status"] == "provisioning"
             await deliver_all(worker_settings)
@@ -695,6 +701,6 @@ async def test_nul_and_control_characters_are_refused_not_500(
         code = next_dla_code()
         submitted = (await submit(http, form(code))).json()
         reject = await http.post(
-            f"/v1/signups/{submitted['request']['id']}/reject", json={"reason": "bad\x00reason"}, headers=ADMIN
+            f"/v1/signups/{submitted['request']['id']}/reject", json={"reason": "bad\x00reason"}, headers=admin()
         )
         assert (reject.status_code, reject.json()["code"]) == (400, "validation_error")

@@ -40,6 +40,14 @@ class _TestKeys(KeyStore):
 
 _KEYS = _TestKeys(TEST_SECRET)
 
+#: Set by ``tests/conftest.py`` once collection is over. A token minted while test modules are
+#: imported would carry an expiry counted from the start of the run, and the suite must pass
+#: however long it takes: :func:`bearer` refuses to mint before then.
+COLLECTION_FINISHED = False
+
+#: Test tokens live a day (a test that takes longer has other problems); tests of expiry pass ``ttl_s``.
+TEST_TOKEN_TTL_S = 86_400
+
 
 def bearer(
     tenant: TenantInfo | None,
@@ -48,10 +56,12 @@ def bearer(
     roles: Iterable[str] = (),
     scopes: Iterable[str] = (),
     subject: str = "user-1",
-    ttl_s: int = 300,
+    ttl_s: int = TEST_TOKEN_TTL_S,
     now: dt.datetime | None = None,
 ) -> dict[str, str]:
     """``Authorization`` header for a principal of ``tenant`` (None: the operator)."""
+    if not COLLECTION_FINISHED:
+        raise RuntimeError("mint test tokens inside a test or fixture, not when a module is imported")
     audience = Audience.operator(BASE) if tenant is None else Audience.tenant(tenant.slug, tenant.dla_code, BASE)
     token = issue_access_token(
         _KEYS,

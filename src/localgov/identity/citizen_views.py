@@ -181,11 +181,7 @@ class CitizenLoginController(Controller):
         except DomainError as exc:
             why = {"code": exc.code, **{k: v for k, v in (exc.data or {}).items() if k in ("reason", "error")}}
             log.warning("citizen_login_failed", **why)
-            await record_audit(
-                db_session, "login.failed", actor=Actor("anonymous"), origin=origin, data={"method": "oidc", **why}
-            )
-            await db_session.commit()  # the failure is audited although the request fails
-            raise
+            raise exc.audited("login.failed", actor_kind="anonymous", data={"method": "oidc", **why}) from None
         citizen_id, created = await svc.upsert_citizen(db_session, identity)
         refresh = await issue_refresh_token(
             db_session,

@@ -323,17 +323,12 @@ class TokenController(Controller):
         client, reason = await svc.authenticate_client(db_session, credentials)
         if client is None:
             log.warning("client_authentication_failed", reason=reason, method=credentials.method)
+            refused = svc.OAuthError("invalid_client", "Client authentication failed.", status=401)
             if reason != "unknown_client":
-                await record_audit(
-                    db_session,
-                    "token.refused",
-                    actor=Actor("anonymous"),
-                    origin=origin,
-                    target=credentials.client_id,
-                    data={"reason": reason},
+                refused.audited(
+                    "token.refused", actor_kind="anonymous", target=credentials.client_id, data={"reason": reason}
                 )
-                await db_session.commit()  # the refusal is audited although the request fails
-            raise svc.OAuthError("invalid_client", "Client authentication failed.", status=401)
+            raise refused
         available = svc.enabled_scopes(state.plugins, tenant.enabled_services)
         scopes = svc.granted_scopes(client, available, data.scope)
         ttl = settings.access_token_ttl_s

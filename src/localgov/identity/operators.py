@@ -154,8 +154,7 @@ async def login(
             session, "login.failed", actor=Actor("anonymous"), origin=origin, target=address, data=data, operator=True
         )
         log.warning("operator_login_failed", reason=data.get("reason"))
-        await session.commit()
-        raise failure or InvalidCredentials()
+        raise (failure or InvalidCredentials()).keeping_changes()  # the failure counts towards the lockout
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -211,13 +210,11 @@ async def refresh(
             data={"family_id": str(exc.family_id)},
             operator=True,
         )
-        await session.commit()  # the family stays revoked although this request fails
-        raise
+        raise exc.keeping_changes() from None  # the family stays revoked although this request fails
     user = await session.get(OperatorUser, grant.subject_id)
     if user is None or user.status != "active":
         await revoke_family(session, OperatorRefreshToken, grant.family_id)
-        await session.commit()
-        raise Unauthenticated("This account may not log in any more.", code="invalid_grant")
+        raise Unauthenticated("This account may not log in any more.", code="invalid_grant").keeping_changes()
     await record_audit(
         session,
         "token.refreshed",

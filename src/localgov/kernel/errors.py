@@ -37,8 +37,25 @@ class ProblemDetails(msgspec.Struct, kw_only=True, omit_defaults=True):
     data: dict[str, Any] | None = None
 
 
+class RefusalAudit(msgspec.Struct, frozen=True, kw_only=True):
+    """An audit event to keep although the request that raised it fails (see :meth:`DomainError.audited`)."""
+
+    action: str
+    actor_kind: str
+    actor_id: str | None = None
+    target: str | None = None
+    data: dict[str, Any] | None = None
+
+
 class DomainError(Exception):
     """An expected failure with a stable code, an HTTP status and structured data."""
+
+    #: Written to the audit log by the request's session provider, in a transaction of its own
+    #: after the request's transaction is rolled back (refused logins, signatures, credentials).
+    audit: RefusalAudit | None = None
+    #: The request's writes stand although it answers with this error (a failed login counts
+    #: towards the lockout; a reused refresh token's family stays revoked). See :meth:`keeping_changes`.
+    keep_changes: bool = False
 
     code: str = "error"
     status: int = 400
@@ -64,6 +81,33 @@ class DomainError(Exception):
         if title is not None:
             self.title = title
         self.data = data
+
+    def audited(
+        self,
+        action: str,
+        *,
+        actor_kind: str,
+        actor_id: str | None = None,
+        target: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> DomainError:
+        """Mark this refusal to be audited however the request ends; returns the error to raise.
+
+        The handler does not commit anything: ``kernel.web.provide_db_session`` rolls the
+        request's work back, then records the event in the tenant's log (the operator's log on
+        the operator host) with the request's origin.
+        """
+        self.audit = RefusalAudit(action=action, actor_kind=actor_kind, actor_id=actor_id, target=target, data=data)
+        return self
+
+    def keeping_changes(self) -> DomainError:
+        """Commit the request's transaction although it answers with this error; returns the error.
+
+        For refusals whose bookkeeping is the point (failed-login counters, revocations): the
+        handler never commits in the middle of a request, the session provider decides.
+        """
+        self.keep_changes = True
+        return self
 
 
 class NotFound(DomainError):

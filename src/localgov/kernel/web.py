@@ -25,13 +25,14 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import Actor, Origin
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy
 from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
-from localgov.kernel.db import session_for
+from localgov.kernel.db import session_for, tenant_session
 from localgov.kernel.errors import (
     DomainError,
     NotFound,
+    RefusalAudit,
     ServiceNotEnabled,
     TenantClosed,
     TenantNotFound,
@@ -242,14 +243,42 @@ def request_dependencies() -> dict[str, Provide]:
 
 
 async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
-    """One request, one transaction: committed when the handler succeeds, rolled back otherwise."""
+    """One request, one transaction: committed when the handler succeeds, rolled back otherwise.
+
+    A :class:`DomainError` may ask for its request's writes to be kept (``keeping_changes``) or for
+    an audit event that outlives the rollback (``audited``); handlers never commit themselves.
+    """
     tenant = request.scope.get("state", {}).get("tenant")
     session = session_for(request.app.state.session_factory, tenant)
     try:
-        async with session.begin():
+        await session.begin()
+        try:
             yield session
+        except DomainError as exc:
+            await (session.commit() if exc.keep_changes else session.rollback())
+            if exc.audit is not None:
+                await _record_refusal(request, tenant, exc.audit)
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
     finally:
         await session.close()
+
+
+async def _record_refusal(request: Request[Any, Any, Any], tenant: TenantInfo | None, event: RefusalAudit) -> None:
+    """Keep the audit event of a refused request, in a transaction of its own."""
+    async with tenant_session(request.app.state.session_factory, tenant) as session:
+        await record_audit(
+            session,
+            event.action,
+            actor=Actor(event.actor_kind, event.actor_id),
+            origin=request_origin(request),
+            target=event.target,
+            data=event.data,
+            operator=tenant is None,
+        )
 
 
 def require_service(slug: str) -> Any:

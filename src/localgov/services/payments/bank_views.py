@@ -290,18 +290,14 @@ class BankController(Controller):
                 secret_key=settings.secret_key,
             )
         except svc.SignatureRefused as refused:
-            await record_audit(
-                db_session,
-                "payments.notification_refused",
-                actor=Actor("bank"),
-                origin=origin,
-                target=f"bank-transaction:{data.transaction_id}",
-                data={"code": refused.code},
-            )
-            await db_session.commit()  # the refusal is audited although the request fails
             with contextlib.suppress(RateLimited):  # this one still answers 401; the next, 429
                 await hit(state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s)
-            raise
+            raise refused.audited(
+                "payments.notification_refused",
+                actor_kind="bank",
+                target=f"bank-transaction:{data.transaction_id}",
+                data={"code": refused.code},
+            ) from None
         return _notification_result(outcome)
 
     @post(
