@@ -345,6 +345,7 @@ async def setup(url: str, secret_key: str, operators: int, fresh_tokens: int) ->
     """Shared schema, the first signing key, one LAO with API clients, operator accounts, a staff token."""
     from localgov.identity.clients import create_client, enabled_scopes
     from localgov.identity.operators import add_operator
+    from localgov.kernel.audit import Actor, Origin
     from localgov.kernel.auth.keys import KeyStore, ensure_key
     from localgov.kernel.auth.tokens import Audience, issue_access_token
     from localgov.kernel.db import create_engine, session_factory, tenant_session
@@ -385,7 +386,12 @@ async def setup(url: str, secret_key: str, operators: int, fresh_tokens: int) ->
         async with tenant_session(factory, tenant) as session:
             for i in range(API_CLIENTS):
                 row, secret = await create_client(
-                    session, name=f"Integration {i:02d}", scopes=list(available), available=available, created_by=""
+                    session,
+                    name=f"Integration {i:02d}",
+                    scopes=list(available),
+                    available=available,
+                    actor=Actor("system", "bench"),
+                    origin=Origin(),
                 )
                 clients.append((row.client_id, secret))
         emails = [f"operator{i}@bench.example" for i in range(operators)]

@@ -23,9 +23,7 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity import citizens as svc
-from localgov.identity.models import RefreshToken
-from localgov.identity.refresh import issue_refresh_token
-from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.audit import Origin
 from localgov.kernel.auth.guards import PUBLIC, citizen, guarded
 from localgov.kernel.auth.tokens import Audience, Principal, issue_access_token
 from localgov.kernel.errors import DomainError, problem_responses
@@ -182,30 +180,8 @@ class CitizenLoginController(Controller):
             why = {"code": exc.code, **{k: v for k, v in (exc.data or {}).items() if k in ("reason", "error")}}
             log.warning("citizen_login_failed", **why)
             raise exc.audited("login.failed", actor_kind="anonymous", data={"method": "oidc", **why}) from None
-        citizen_id, created = await svc.upsert_citizen(db_session, identity)
-        refresh = await issue_refresh_token(
-            db_session,
-            RefreshToken,
-            subject_kind="citizen",
-            subject_id=citizen_id,
-            ttl_s=settings.refresh_token_ttl_s,
-        )
-        actor, target = Actor("citizen", str(citizen_id)), f"citizen:{citizen_id}"
-        await record_audit(
-            db_session,
-            "login.succeeded",
-            actor=actor,
-            origin=origin,
-            target=target,
-            data={"method": "oidc", "first_login": created},
-        )
-        await record_audit(
-            db_session,
-            "token.issued",
-            actor=actor,
-            origin=origin,
-            target=target,
-            data={"grant": "authorization_code", "family_id": str(refresh.family_id), "roles": []},
+        citizen_id, created, refresh = await svc.sign_in(
+            db_session, identity, refresh_ttl_s=settings.refresh_token_ttl_s, origin=origin
         )
         log.info("citizen_logged_in", citizen=str(citizen_id), first_login=created)
         ttl = settings.access_token_ttl_s

@@ -44,7 +44,9 @@ from sqlalchemy import Boolean, delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from localgov.identity.models import Citizen, OidcLoginState
+from localgov.identity.models import Citizen, OidcLoginState, RefreshToken
+from localgov.identity.refresh import RefreshGrant, issue_refresh_token
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import token_digest
 from localgov.kernel.db import TenantRef, tenant_session
 from localgov.kernel.errors import DomainError, NotFound
@@ -526,3 +528,34 @@ async def get_citizen(session: AsyncSession, subject: str) -> Citizen:
     if citizen is None:
         raise CitizenNotFound()
     return citizen
+
+
+async def sign_in(
+    session: AsyncSession, identity: VerifiedIdentity, *, refresh_ttl_s: int, origin: Origin
+) -> tuple[uuid.UUID, bool, RefreshGrant]:
+    """A verified citizen's login: the citizen upserted, a refresh token issued, both audited.
+
+    Returns the citizen's id, whether this was the first login, and the refresh grant.
+    """
+    citizen_id, created = await upsert_citizen(session, identity)
+    refresh = await issue_refresh_token(
+        session, RefreshToken, subject_kind="citizen", subject_id=citizen_id, ttl_s=refresh_ttl_s
+    )
+    actor, target = Actor("citizen", str(citizen_id)), f"citizen:{citizen_id}"
+    await record_audit(
+        session,
+        "login.succeeded",
+        actor=actor,
+        origin=origin,
+        target=target,
+        data={"method": "oidc", "first_login": created},
+    )
+    await record_audit(
+        session,
+        "token.issued",
+        actor=actor,
+        origin=origin,
+        target=target,
+        data={"grant": "authorization_code", "family_id": str(refresh.family_id), "roles": []},
+    )
+    return citizen_id, created, refresh

@@ -23,13 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity import clients as svc
 from localgov.identity.models import ApiClient as ApiClientRow
-from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
 from localgov.kernel.auth.tokens import Audience, issue_access_token
 from localgov.kernel.errors import PROBLEM_MEDIA_TYPE, ProblemDetails, problem_responses
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.tenancy import TenantInfo
-from localgov.kernel.web import current_principal
 
 log = structlog.get_logger("localgov.identity.clients")
 
@@ -93,10 +92,6 @@ def _with_secret(row: ApiClientRow, secret: str) -> ApiClientSecret:
     return ApiClientSecret(client_secret=secret, **msgspec.structs.asdict(api_client_out(row)))
 
 
-def _admin(request: Request[Any, Any, Any]) -> Actor:
-    return Actor("staff", current_principal(request).subject)
-
-
 class ApiClientController(Controller):
     path = "/v1/api-clients"
     tags = ["API clients"]
@@ -114,6 +109,7 @@ class ApiClientController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
         origin: NamedDependency[Origin],
         tenant: NamedDependency[TenantInfo],
         data: JSONBody[ApiClientCreate],
@@ -123,17 +119,8 @@ class ApiClientController(Controller):
         if not name:
             raise ValidationException("name is blank", extra=[{"key": "name", "message": "must not be blank"}])
         available = svc.enabled_scopes(request.app.state.plugins, tenant.enabled_services)
-        actor = _admin(request)
         row, secret = await svc.create_client(
-            db_session, name=name, scopes=data.scopes, available=available, created_by=actor.id or ""
-        )
-        await record_audit(
-            db_session,
-            "api_client.created",
-            actor=actor,
-            origin=origin,
-            target=row.client_id,
-            data={"name": row.name, "scopes": sorted(row.scopes)},
+            db_session, name=name, scopes=data.scopes, available=available, actor=actor, origin=origin
         )
         return _with_secret(row, secret)
 
@@ -168,13 +155,12 @@ class ApiClientController(Controller):
     )
     async def rotate(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
         origin: NamedDependency[Origin],
         client_id: ClientIdPath,
         db_session: NamedDependency[AsyncSession],
     ) -> ApiClientSecret:
-        row, secret = await svc.rotate_secret(db_session, client_id)
-        await record_audit(db_session, "api_client.rotated", actor=_admin(request), origin=origin, target=client_id)
+        row, secret = await svc.rotate_secret(db_session, client_id, actor=actor, origin=origin)
         return _with_secret(row, secret)
 
     @post(
@@ -187,20 +173,12 @@ class ApiClientController(Controller):
     )
     async def disable(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
         origin: NamedDependency[Origin],
         client_id: ClientIdPath,
         db_session: NamedDependency[AsyncSession],
     ) -> ApiClient:
-        row, changed = await svc.disable_client(db_session, client_id)
-        if changed:
-            await record_audit(
-                db_session,
-                "api_client.disabled",
-                actor=_admin(request),
-                origin=origin,
-                target=client_id,
-            )
+        row, _changed = await svc.disable_client(db_session, client_id, actor=actor, origin=origin)
         return api_client_out(row)
 
 
@@ -341,14 +319,7 @@ class TokenController(Controller):
             scopes=frozenset(scopes),
             ttl_s=ttl,
         )
-        await record_audit(
-            db_session,
-            "token.issued",
-            actor=Actor("client", client.client_id),
-            origin=origin,
-            target=client.client_id,
-            data={"grant_type": svc.GRANT_TYPE, "scopes": scopes, "method": credentials.method},
-        )
+        await svc.record_token_issued(db_session, client, scopes=scopes, method=credentials.method, origin=origin)
         return Response(
             TokenResponse(
                 access_token=token,

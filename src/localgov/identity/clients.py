@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity.models import ApiClient
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import hash_secret_async, verify_secret_async
 from localgov.kernel.errors import DomainError, NotFound
 from localgov.kernel.plugins import Scope, ServicePlugin
@@ -110,9 +111,15 @@ def _check_scopes(requested: Iterable[str], available: dict[str, Scope]) -> list
 
 
 async def create_client(
-    session: AsyncSession, *, name: str, scopes: Iterable[str], available: dict[str, Scope], created_by: str
+    session: AsyncSession,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    available: dict[str, Scope],
+    actor: Actor,
+    origin: Origin,
 ) -> tuple[ApiClient, str]:
-    """Register a client; returns it and its secret (the only time the secret exists in clear)."""
+    """Register a client (audited); returns it and its secret (the only time the secret exists in clear)."""
     granted = _check_scopes(scopes, available)
     secret = new_client_secret()
     client = ApiClient(
@@ -121,11 +128,19 @@ async def create_client(
         secret_hash=await hash_secret_async(secret),
         scopes=granted,
         status="active",
-        created_by=_uuid_or_none(created_by),
+        created_by=_uuid_or_none(actor.id or ""),
     )
     session.add(client)
     await session.flush()
     await session.refresh(client)
+    await record_audit(
+        session,
+        "api_client.created",
+        actor=actor,
+        origin=origin,
+        target=client.client_id,
+        data={"name": client.name, "scopes": sorted(client.scopes)},
+    )
     return client, secret
 
 
@@ -150,8 +165,10 @@ async def get_client(session: AsyncSession, client_id: str, *, for_update: bool 
     return client
 
 
-async def rotate_secret(session: AsyncSession, client_id: str) -> tuple[ApiClient, str]:
-    """A new secret for an active client; the old one fails from the commit on."""
+async def rotate_secret(
+    session: AsyncSession, client_id: str, *, actor: Actor, origin: Origin
+) -> tuple[ApiClient, str]:
+    """A new secret for an active client (audited); the old one fails from the commit on."""
     client = await get_client(session, client_id, for_update=True)
     if client.status != "active":
         raise DomainError(
@@ -161,17 +178,35 @@ async def rotate_secret(session: AsyncSession, client_id: str) -> tuple[ApiClien
     client.secret_hash = await hash_secret_async(secret)
     client.rotated_at = dt.datetime.now(dt.UTC)
     await session.flush()
+    await record_audit(session, "api_client.rotated", actor=actor, origin=origin, target=client_id)
     return client, secret
 
 
-async def disable_client(session: AsyncSession, client_id: str) -> tuple[ApiClient, bool]:
-    """Disable a client (idempotent); returns it and whether this call changed it."""
+async def disable_client(
+    session: AsyncSession, client_id: str, *, actor: Actor, origin: Origin
+) -> tuple[ApiClient, bool]:
+    """Disable a client (idempotent, audited once); returns it and whether this call changed it."""
     client = await get_client(session, client_id, for_update=True)
     if client.status == "disabled":
         return client, False
     client.status = "disabled"
     await session.flush()
+    await record_audit(session, "api_client.disabled", actor=actor, origin=origin, target=client_id)
     return client, True
+
+
+async def record_token_issued(
+    session: AsyncSession, client: ApiClient, *, scopes: Iterable[str], method: str, origin: Origin
+) -> None:
+    """Audit an access token granted to ``client`` by the token endpoint."""
+    await record_audit(
+        session,
+        "token.issued",
+        actor=Actor("client", client.client_id),
+        origin=origin,
+        target=client.client_id,
+        data={"grant_type": GRANT_TYPE, "scopes": list(scopes), "method": method},
+    )
 
 
 # --- the token endpoint ------------------------------------------------------------------------------

@@ -16,18 +16,15 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.identity.models import Citizen, RefreshToken, StaffUser
-from localgov.identity.refresh import RefreshGrant, ReusedRefreshToken, revoke_family, rotate_refresh_token
-from localgov.identity.staff import STAFF_CLIENT_ID, roles_of
-from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.identity import sessions as svc
+from localgov.identity.refresh import RefreshGrant
+from localgov.identity.staff import STAFF_CLIENT_ID
+from localgov.kernel.audit import Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
-from localgov.kernel.auth.hashing import token_digest
-from localgov.kernel.auth.tokens import Audience, PrincipalKind, Unauthenticated, issue_access_token
-from localgov.kernel.db import tenant_session
-from localgov.kernel.errors import DomainError, TenantSuspended, problem_responses
+from localgov.kernel.auth.tokens import Audience, PrincipalKind, issue_access_token
+from localgov.kernel.errors import problem_responses
 from localgov.kernel.tenancy import TenantInfo
 from localgov.settings import Settings
 
@@ -49,13 +46,6 @@ class Tokens(msgspec.Struct, kw_only=True):
 
 class SessionToken(msgspec.Struct, kw_only=True):
     refresh_token: RefreshTokenText
-
-
-class SessionOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    kind: PrincipalKind
-    subject_id: uuid.UUID
-    roles: frozenset[str]
-    refresh: RefreshGrant
 
 
 def token_response(
@@ -87,98 +77,6 @@ def token_response(
     )
 
 
-def _revoked() -> Unauthenticated:
-    return Unauthenticated(
-        "This refresh token has been revoked; log in again.",
-        code="refresh_token_revoked",
-    )
-
-
-async def refresh_session(
-    factory: async_sessionmaker[AsyncSession],
-    tenant: TenantInfo,
-    settings: Settings,
-    token: str,
-    origin: Origin,
-    *,
-    staff_only: bool = False,
-) -> SessionOutcome:
-    """Rotate ``token``; every refusal is a 401, and a reuse's revocation is committed first.
-
-    ``staff_only`` (a suspended LAO) refuses other sessions with 403 ``tenant_suspended`` before the
-    token is spent, so the citizen's session still works once the LAO is served again.
-    """
-    failure: DomainError | None = None
-    outcome: SessionOutcome | None = None
-    async with tenant_session(factory, tenant) as session:
-        row = (
-            await session.execute(select(RefreshToken).where(RefreshToken.token_hash == token_digest(token)))
-        ).scalar_one_or_none()
-        if staff_only and row is not None and row.subject_kind != "staff":
-            failure = TenantSuspended(
-                "The platform operator has suspended this LAO; only its staff can sign in.",
-                data={"tenant": tenant.slug},
-            )
-        elif row is not None and row.revoked_at is not None and row.used_at is None:
-            failure = _revoked()  # logged out, disabled, password changed, or a family revoked on reuse
-        else:
-            try:
-                grant = await rotate_refresh_token(session, RefreshToken, token, ttl_s=settings.refresh_token_ttl_s)
-            except ReusedRefreshToken as exc:
-                failure = exc
-                subject = row.subject_id if row is not None else None
-                await record_audit(
-                    session,
-                    "refresh_token.reused",
-                    actor=Actor("anonymous"),
-                    origin=origin,
-                    target=f"{row.subject_kind}:{subject}" if row is not None else None,
-                    data={"family_id": str(exc.family_id)},
-                )
-            except Unauthenticated as exc:
-                failure = exc
-            else:
-                failure, outcome = await _subject_of(session, grant, origin)
-    if failure is not None:
-        raise failure
-    if outcome is None:
-        raise RuntimeError("refresh ended without a result")
-    return outcome
-
-
-async def _subject_of(
-    session: AsyncSession, grant: RefreshGrant, origin: Origin
-) -> tuple[DomainError | None, SessionOutcome | None]:
-    """Whether the family's subject may still have sessions, and its current roles."""
-    roles: frozenset[str] = frozenset()
-    kind: PrincipalKind
-    if grant.subject_kind == "staff":
-        kind = "staff"
-        user = (await session.execute(select(StaffUser).where(StaffUser.id == grant.subject_id))).scalar_one_or_none()
-        if user is None or user.status != "active":
-            await revoke_family(session, RefreshToken, grant.family_id)
-            return _revoked(), None
-        roles = frozenset((await roles_of(session, [user.id]))[user.id])
-    elif grant.subject_kind == "citizen":
-        kind = "citizen"
-        known = (await session.execute(select(Citizen.id).where(Citizen.id == grant.subject_id))).first()
-        if known is None:
-            await revoke_family(session, RefreshToken, grant.family_id)
-            return _revoked(), None
-    else:
-        await revoke_family(session, RefreshToken, grant.family_id)
-        return _revoked(), None
-    await record_audit(
-        session,
-        "token.issued",
-        actor=Actor(kind, str(grant.subject_id)),
-        origin=origin,
-        target=f"{kind}:{grant.subject_id}",
-        data={"grant": "refresh_token", "family_id": str(grant.family_id), "roles": sorted(roles)},
-    )
-    return None, SessionOutcome(kind=kind, subject_id=grant.subject_id, roles=roles, refresh=grant)
-
-
 class SessionController(Controller):
     path = "/v1/auth"
     tags = ["Sessions"]
@@ -206,7 +104,7 @@ class SessionController(Controller):
         data: JSONBody[SessionToken],
     ) -> Tokens:
         state = request.app.state
-        outcome = await refresh_session(
+        outcome = await svc.refresh_session(
             state.session_factory,
             tenant,
             state.settings,
@@ -236,21 +134,4 @@ class SessionController(Controller):
     async def logout(
         self, origin: NamedDependency[Origin], data: JSONBody[SessionToken], db_session: NamedDependency[AsyncSession]
     ) -> None:
-        row = (
-            await db_session.execute(
-                select(RefreshToken).where(RefreshToken.token_hash == token_digest(data.refresh_token))
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            return
-        already = row.revoked_at is not None
-        await revoke_family(db_session, RefreshToken, row.family_id)
-        if not already:
-            await record_audit(
-                db_session,
-                "logout",
-                actor=Actor(row.subject_kind, str(row.subject_id)),
-                origin=origin,
-                target=f"{row.subject_kind}:{row.subject_id}",
-                data={"family_id": str(row.family_id)},
-            )
+        await svc.logout(db_session, data.refresh_token, origin)

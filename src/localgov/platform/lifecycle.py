@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,50 @@ async def record_archive(
     session.add(archive)
     await session.flush()
     return archive
+
+
+async def export_for_admin(
+    engine: AsyncEngine, session: AsyncSession, settings: Settings, tenant_id: int, *, actor: Actor, origin: Origin
+) -> tuple[export.ArchiveResult, TenantArchive]:
+    """A fresh archive the LAO's administrator asked for: written, recorded and audited in its log."""
+    created_by = f"{actor.kind}:{actor.id}"
+    result = await export.write_archive(
+        engine,
+        tenant_id,
+        reason="request",
+        created_by=created_by,
+        export_dir=settings.export_path,
+        key=uuid.uuid4().hex[:16],
+    )
+    archive = await record_archive(session, tenant_id, result, reason="request", created_by=created_by)
+    await record_audit(
+        session,
+        "tenant.exported",
+        actor=actor,
+        origin=origin,
+        target=f"archive:{archive.id}",
+        data={"file_name": result.file_name, "bytes": result.size_bytes, "sha256": result.sha256},
+    )
+    return result, archive
+
+
+async def archive_for_download(
+    session: AsyncSession, settings: Settings, tenant_id: int, archive_id: int, *, actor: Actor, origin: Origin
+) -> tuple[Tenant, TenantArchive, Path]:
+    """An archive the operator downloads (audited in the operator's log), with its file on disk."""
+    tenant = await get_tenant(session, tenant_id)
+    archive = await get_archive(session, tenant_id, archive_id)
+    path = existing_archive_path(settings, archive)
+    await record_audit(
+        session,
+        "tenant.archive_downloaded",
+        actor=actor,
+        origin=origin,
+        target=f"tenant:{tenant.id}",
+        data={"archive_id": archive.id, "file_name": archive.file_name},
+        operator=True,
+    )
+    return tenant, archive, path
 
 
 def export_consumer(settings: Settings) -> DeliveryHandler:

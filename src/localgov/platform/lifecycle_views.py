@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import uuid
 from typing import Annotated, Any
 
 import msgspec
@@ -17,13 +16,13 @@ from litestar.response import File
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded, operator, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import ONE_LINE
-from localgov.platform import export, lifecycle
+from localgov.platform import lifecycle
 from localgov.platform.models import Tenant, TenantArchive, TenantDomain
 from localgov.settings import Settings
 
@@ -306,17 +305,8 @@ class OperatorTenantLifecycleController(Controller):
         archive_id: ArchiveId,
         db_session: NamedDependency[AsyncSession],
     ) -> File:
-        tenant = await lifecycle.get_tenant(db_session, tenant_id)
-        archive = await lifecycle.get_archive(db_session, tenant_id, archive_id)
-        path = lifecycle.existing_archive_path(settings, archive)
-        await record_audit(
-            db_session,
-            "tenant.archive_downloaded",
-            actor=actor,
-            origin=origin,
-            target=f"tenant:{tenant.id}",
-            data={"archive_id": archive.id, "file_name": archive.file_name},
-            operator=True,
+        tenant, archive, path = await lifecycle.archive_for_download(
+            db_session, settings, tenant_id, archive_id, actor=actor, origin=origin
         )
         return _zip_response(
             path, download_name(tenant.slug, tenant.dla_code, archive.reason, archive.created_at), archive.sha256
@@ -377,27 +367,13 @@ class TenantStatusController(Controller):
         tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
     ) -> File:
-        info = tenant
         state = request.app.state
-        await hit(state.engine, f"export:{info.id}", limit=EXPORTS_PER_HOUR, window_s=3600)
-        created_by = f"{actor.kind}:{actor.id}"
-        result = await export.write_archive(
-            state.engine,
-            info.id,
-            reason="request",
-            created_by=created_by,
-            export_dir=state.settings.export_path,
-            key=uuid.uuid4().hex[:16],
-        )
-        archive = await lifecycle.record_archive(db_session, info.id, result, reason="request", created_by=created_by)
-        await record_audit(
-            db_session,
-            "tenant.exported",
-            actor=actor,
-            origin=origin,
-            target=f"archive:{archive.id}",
-            data={"file_name": result.file_name, "bytes": result.size_bytes, "sha256": result.sha256},
+        await hit(state.engine, f"export:{tenant.id}", limit=EXPORTS_PER_HOUR, window_s=3600)
+        result, _archive = await lifecycle.export_for_admin(
+            state.engine, db_session, state.settings, tenant.id, actor=actor, origin=origin
         )
         return _zip_response(
-            result.path, download_name(info.slug, info.dla_code, "export", result.manifest.created_at), result.sha256
+            result.path,
+            download_name(tenant.slug, tenant.dla_code, "export", result.manifest.created_at),
+            result.sha256,
         )

@@ -1,9 +1,19 @@
 """Fee payments by Thai QR (ชำระค่าธรรมเนียม): the ``payments`` service plugin.
 
-Billing (payers, accounts, tariffs, meter readings, bills, QR, arrears, citizens' bills) and the
-money-in side (bank notifications, statements, reconciliation, receipts, reports) share one
-router, one set of roles and scopes, and one list of meters. To add controllers or meters, extend
-:data:`HANDLERS` or :data:`METERS` below.
+The package has the rooms every service has (docs/adding-a-service.md):
+
+* ``models.py`` — its tenant tables; ``api.py`` — what other services may call and the events it
+  publishes (the only module another service imports);
+* one service module per resource, owning its queries, rules and audit: ``payers.py``,
+  ``tariffs.py``, ``bills.py``, ``bank.py`` (money in), ``receipts.py``, ``reports.py``, ``qr.py``;
+* one ``*_views.py`` per resource with its thin controllers: ``settings_views``, ``payer_views``
+  (payers and accounts), ``tariff_views`` (tariffs and meter readings), ``bill_views`` (runs, bills,
+  surcharges, arrears), ``citizen_views`` (the public lookup and citizens' own bills),
+  ``bank_views``, ``receipt_views``, ``report_views``;
+* ``schemas.py`` (request and ``<Thing>Read`` response bodies) and ``params.py`` (who may call,
+  path and query parameters) shared by the views.
+
+The reference of the endpoints is docs/services/payments.md.
 """
 
 from __future__ import annotations
