@@ -282,9 +282,14 @@ async def _record_refusal(request: Request[Any, Any, Any], tenant: TenantInfo | 
 
 
 def require_service(slug: str) -> Any:
-    """A guard for a plugin's router: its service must be enabled for the tenant (else 404)."""
+    """A guard for a plugin's router: its service must be enabled for the tenant (else 404).
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    The request middleware already refuses such a request from the route's ``opt``; this guard
+    keeps the rule on the router itself. It is a coroutine: Litestar runs a plain-function guard in
+    a worker thread, a thread hop on every request of every plugin route.
+    """
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         tenant = connection.scope.get("state", {}).get("tenant")
         if tenant is None or slug not in tenant.enabled_services:
             raise ServiceNotEnabled(data={"service": slug})
