@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import Role, ScheduledJob, Scope, ServicePlugin, UsageMeter
 from localgov.services.payments import models  # noqa: F401  (defines the tables below)
-from localgov.services.payments.api import BILLS_ISSUED
+from localgov.services.payments.api import BILLS_ISSUED, EVENTS
 from localgov.services.payments.bank import BAHT_COLLECTED, PAYMENTS_CONFIRMED
 from localgov.services.payments.bank_views import BankController, PaymentController, PaymentExceptionController
 from localgov.services.payments.billing import late_surcharge_job, monthly_bill_run
@@ -95,6 +95,7 @@ PLUGIN = ServicePlugin(
     scopes=SCOPES,
     meters=METERS,
     jobs=JOBS,
+    events=EVENTS,
     handlers={},
     seed=seed_tariffs,
 )
