@@ -134,7 +134,12 @@ class Worker:
         try:
             async with tenant_session(factory, None) as session:
                 await register_jobs(session, self.jobs)
-            log.info("worker_started", handlers=sorted(self.handlers), jobs=[j.name for j in self.jobs])
+            log.info(
+                "worker_started",
+                handlers=sorted(self.handlers),
+                subscriptions={event: sorted(subs) for event, subs in sorted(self.subscribers.items())},
+                jobs=[j.name for j in self.jobs],
+            )
             failures = 0
             while not self.stopping.is_set():
                 try:
