@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Router
 from sqlalchemy import text
@@ -12,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.app import create_app
 from localgov.kernel.db import TenantBase
-from localgov.kernel.plugins import ServicePlugin, contract_violations
+from localgov.kernel.events import EventType
+from localgov.kernel.outbox import Delivery
+from localgov.kernel.plugins import ServicePlugin, contract_violations, routes
 from localgov.metadata import tenant_metadata
 from localgov.platform.migrate import tenant_head
 from localgov.plugins import REGISTRY
@@ -27,7 +30,7 @@ PLUGINS = [*REGISTRY, DEMO]
 
 @pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.slug)
 def test_plugin_fulfils_the_contract(plugin: ServicePlugin) -> None:
-    assert contract_violations(plugin, tenant_metadata().tables) == []
+    assert contract_violations(plugin, tenant_metadata().tables, others=PLUGINS) == []
 
 
 @pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.slug)
@@ -61,6 +64,71 @@ def test_contract_check_can_fail() -> None:
     assert any("title_th" in p for p in problems)
     assert any("router path" in p for p in problems)
     assert "solo topic 'bad.unhandled' has no handler" in problems
+
+
+class _Payload(msgspec.Struct):
+    n: int
+
+
+async def _noop(delivery: Delivery) -> None:
+    return None
+
+
+def test_events_and_subscriptions_are_part_of_the_contract() -> None:
+    """A handler names the plugin's own topic or an event some plugin declares, nothing else."""
+    payments = next(p for p in REGISTRY if p.slug == "payments")
+    assert {e.code for e in payments.events} == {
+        "payments.bill_paid",
+        "payments.bill_cancelled",
+        "payments.receipt_voided",
+    }
+    listener = ServicePlugin(
+        slug="listener",
+        title_th="ผู้ฟัง",
+        title_en="Listener",
+        router=Router(path="/v1/listener", route_handlers=[]),
+        events=(
+            EventType(code="listener.heard", title_th="ได้ยินแล้ว", title_en="Heard", payload=_Payload),
+            EventType(code="payments.bill_paid", title_th="ซ้ำ", title_en="Taken", payload=_Payload),
+            EventType(code="listener.untitled", title_th="Untitled", title_en=" ", payload=dict),  # type: ignore[type-var]
+        ),
+        handlers={
+            "payments.bill_paid": _noop,  # another plugin's event: fine
+            "listener.heard": _noop,  # its own event: fine
+            "listener.own_topic": _noop,  # its own topic: fine
+            "payments.bill_refunded": _noop,  # nobody declares it
+            "permits.issued": _noop,  # nobody declares it either
+        },
+    )
+    problems = contract_violations(listener, TenantBase.metadata.tables, others=PLUGINS)
+    assert sorted(p for p in problems if p.startswith("handler")) == [
+        "handler topic 'payments.bill_refunded' must be listener.<name> or an event some plugin declares",
+        "handler topic 'permits.issued' must be listener.<name> or an event some plugin declares",
+    ]
+    assert "event 'payments.bill_paid' must be listener.<name>" in problems
+    assert "event 'payments.bill_paid' is also declared by payments" in problems
+    assert "event listener.untitled: title_th must be Thai text" in problems
+    assert "event listener.untitled: title_en is empty" in problems
+    assert "event listener.untitled: the payload must be a msgspec.Struct type" in problems
+    assert not any("listener.heard" in p or "listener.own_topic" in p for p in problems)
+    # Without payments registered, its events are unknown: subscribing to them is refused too.
+    deaf = ServicePlugin(
+        slug="deaf",
+        title_th="ไม่ได้ยิน",
+        title_en="Deaf",
+        router=Router(path="/v1/deaf", route_handlers=[]),
+        handlers={"payments.bill_paid": _noop},
+    )
+    assert contract_violations(deaf, TenantBase.metadata.tables) == [
+        "handler topic 'payments.bill_paid' must be deaf.<name> or an event some plugin declares"
+    ]
+
+    # The worker's routing: own topics by topic; events by event, then by subscriber.
+    topics, subscribers = routes([*PLUGINS, listener])
+    assert {"demo.pinged", "demo.permit_reminder", "listener.own_topic"} <= set(topics)
+    assert "payments.bill_paid" not in topics
+    assert set(subscribers["payments.bill_paid"]) == {"demo", "listener"}
+    assert set(subscribers["listener.heard"]) == {"listener"}
 
 
 def _resolve(document: dict[str, Any], ref: str) -> dict[str, Any]:

@@ -222,7 +222,13 @@ async def test_outbox_purge_deletes_old_delivered_entries_only(
         assert len(result.all()) == 4
     factory = session_factory(engine)
     worker = Worker(fresh_settings, [])
-    core = ["core.outbox_purge", "core.rate_limit_purge", "core.signup_expiry", "core.closed_tenant_purge"]
+    core = [
+        "core.outbox_purge",
+        "core.rate_limit_purge",
+        "core.signup_expiry",
+        "core.idempotency_purge",
+        "core.closed_tenant_purge",
+    ]
     assert [j.name for j in worker.jobs] == [j.name for j in core_jobs(fresh_settings)] == core
     assert [j.name for j in CORE_JOBS] == core[:-1]  # the purge needs the settings (the export folder)
     await register(factory, *worker.jobs)
@@ -232,5 +238,46 @@ async def test_outbox_purge_deletes_old_delivered_entries_only(
         left = (await conn.execute(text("SELECT topic FROM platform.outbox ORDER BY id"))).scalars().all()
     assert left == ["t.recent", "t.dead", "t.pending"]
     state = await job_state(engine, "core.outbox_purge")
+    assert (state.run_count, state.last_error) == (1, None)
+    assert dt.timedelta(hours=5) < state.due_in <= dt.timedelta(hours=6)
+
+
+async def _keys(engine: AsyncEngine, tenant: TenantInfo) -> list[str]:
+    async with engine.connect() as conn:
+        result = await conn.execute(text(f'SELECT key FROM "{tenant.schema}".idempotency_keys ORDER BY key'))
+        return list(result.scalars())
+
+
+async def test_idempotency_purge_is_a_core_job_for_every_active_tenant(
+    fresh_settings: Settings, fresh_engine: AsyncEngine
+) -> None:
+    """Keys are a core table: their purge runs for each active tenant, whichever services it uses
+    (it used to be a payments job, so LAOs without payments kept their keys for ever)."""
+    engine = fresh_engine
+    no_service = await make_tenant(engine)
+    payments = await make_tenant(engine, services=["payments"])
+    suspended = await make_tenant(engine, status="suspended")
+    everyone = [no_service, payments, suspended]
+    for tenant in everyone:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    f'INSERT INTO "{tenant.schema}".idempotency_keys'
+                    " (principal, key, request_hash, status, response_status, response_body, created_at) VALUES"
+                    " ('staff:a', 'expired', 'h', 'done', 201, '', now() - interval '25 hours'),"
+                    " ('staff:a', 'recent', 'h', 'done', 201, '', now() - interval '23 hours')"
+                )
+            )
+
+    worker = Worker(fresh_settings, [])  # no plugin at all: the purge is the core's
+    assert "core.idempotency_purge" in [j.name for j in worker.jobs]
+    factory = session_factory(engine)
+    catalog = Catalog(fresh_settings.base_domain)
+    await catalog.load(engine)
+    await register(factory, *worker.jobs)
+    await worker.tick(factory, catalog)
+
+    assert [await _keys(engine, t) for t in everyone] == [["recent"], ["recent"], ["expired", "recent"]]
+    state = await job_state(engine, "core.idempotency_purge")
     assert (state.run_count, state.last_error) == (1, None)
     assert dt.timedelta(hours=5) < state.due_in <= dt.timedelta(hours=6)

@@ -258,6 +258,45 @@ async def test_consumer_writes_commit_with_the_delivered_mark(fresh_engine: Asyn
     assert await marks(fresh_engine) == {entry_id: "ok"}
 
 
+# --- delayed entries ---------------------------------------------------------------------------
+
+
+async def test_not_before_delays_delivery_until_then(fresh_engine: AsyncEngine) -> None:
+    """An entry is never claimed before its ``not_before``; one in the past is simply due."""
+    factory = session_factory(fresh_engine)
+    delivered: list[int] = []
+
+    async def ok(delivery: Delivery) -> None:
+        delivered.append(delivery.id)
+
+    in_an_hour = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    bangkok_yesterday = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))) - dt.timedelta(days=1)
+    async with tenant_session(factory, None) as session:
+        later = await enqueue(session, "t.ok", {}, tenant_id=None, not_before=in_an_hour)
+        past = await enqueue(session, "t.ok", {}, tenant_id=None, not_before=bangkok_yesterday)
+        now = await enqueue(session, "t.ok", {}, tenant_id=None)
+    state = await rows(fresh_engine)
+    assert dt.timedelta(minutes=59) < state[later.id].due_in <= dt.timedelta(hours=1)
+
+    assert await deliver(factory, {"t.ok": ok}) == 2
+    assert sorted(delivered) == sorted([past.id, now.id])
+    assert (await rows(fresh_engine))[later.id].status == "pending"
+    assert await deliver(factory, {"t.ok": ok}) == 0  # still an hour to go
+
+    # The hour passes (the clock is the database's: move the entry instead of waiting).
+    await make_due(fresh_engine)
+    assert await deliver(factory, {"t.ok": ok}) == 1
+    assert delivered[-1] == later.id
+    assert (await rows(fresh_engine))[later.id].status == "delivered"
+
+
+async def test_not_before_must_be_an_aware_datetime(engine: AsyncEngine) -> None:
+    factory = session_factory(engine)
+    with pytest.raises(ValueError, match="aware datetime"):
+        async with tenant_session(factory, None) as session:
+            await enqueue(session, "t.ok", {}, tenant_id=None, not_before=dt.datetime(2030, 1, 1))
+
+
 # --- two workers ------------------------------------------------------------------------------
 
 

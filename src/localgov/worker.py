@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from localgov.app import plugin_dsn
 from localgov.identity.staff import add_tenant_admin
 from localgov.kernel.db import create_engine, session_factory, tenant_session
+from localgov.kernel.events import fan_out_handlers
+from localgov.kernel.idempotency import PURGE_JOB as IDEMPOTENCY_PURGE_JOB
 from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
 from localgov.kernel.mail import MAIL_TOPIC, mail_consumer
 from localgov.kernel.outbox import CHANNEL as OUTBOX_CHANNEL
 from localgov.kernel.outbox import deliver_batch, purge_delivered
-from localgov.kernel.plugins import DeliveryHandler, ScheduledJob, ServicePlugin
+from localgov.kernel.plugins import DeliveryHandler, ScheduledJob, ServicePlugin, declared_events, routes
 from localgov.kernel.ratelimit import purge_expired
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.lifecycle import EXPORT_TOPIC, PURGE_JOB, export_consumer, purge_job
@@ -47,10 +49,12 @@ async def _expire_signups(ctx: JobContext) -> None:
     log.info("signup_requests_expired", expired=expired)
 
 
+#: A per-tenant core job runs for every active tenant (a plugin's, for those that enabled it).
 CORE_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob(name="core.outbox_purge", every=dt.timedelta(hours=6), run=_purge_outbox),
     ScheduledJob(name="core.rate_limit_purge", every=dt.timedelta(hours=6), run=_purge_rate_limits),
     ScheduledJob(name="core.signup_expiry", every=dt.timedelta(hours=1), run=_expire_signups),
+    IDEMPOTENCY_PURGE_JOB,
 )
 
 
@@ -76,11 +80,20 @@ class Worker:
     def __init__(self, settings: Settings, plugins: Sequence[ServicePlugin]) -> None:
         self.settings = settings
         self.plugins = plugins
-        self.handlers: dict[str, DeliveryHandler] = core_handlers(settings, plugins)
-        for plugin in plugins:
-            self.handlers.update(plugin.handlers)
-        self.jobs: list[ScheduledJob] = [*core_jobs(settings), *(job for p in plugins for job in p.jobs)]
-        self._job_service = {job.name: p.slug for p in plugins for job in p.jobs}
+        topics, self.subscribers = routes(plugins)
+        #: Enabled services by tenant id, refreshed from the catalog at each tick: an event is
+        #: copied to the subscribers whose service its tenant enabled.
+        self._tenant_services: dict[int, frozenset[str]] = {}
+        self.handlers: dict[str, DeliveryHandler] = {
+            **core_handlers(settings, plugins),
+            **topics,
+            **fan_out_handlers(self.subscribers, declared_events(plugins), self._tenant_services.get),
+        }
+        core = core_jobs(settings)
+        self.jobs: list[ScheduledJob] = [*core, *(job for p in plugins for job in p.jobs)]
+        #: The service whose enabled tenants run a per-tenant job; None: every active tenant (core).
+        self._job_service: dict[str, str | None] = {job.name: None for job in core if job.per_tenant}
+        self._job_service.update({job.name: p.slug for p in plugins for job in p.jobs})
         #: Delivered one per transaction: a tenant provisioned is live without waiting for a batch.
         self.solo_topics = frozenset({PROVISION_TOPIC, EXPORT_TOPIC}).union(*(p.solo_topics for p in plugins))
         self.stopping = asyncio.Event()
@@ -122,7 +135,12 @@ class Worker:
         try:
             async with tenant_session(factory, None) as session:
                 await register_jobs(session, self.jobs)
-            log.info("worker_started", handlers=sorted(self.handlers), jobs=[j.name for j in self.jobs])
+            log.info(
+                "worker_started",
+                handlers=sorted(self.handlers),
+                subscriptions={event: sorted(subs) for event, subs in sorted(self.subscribers.items())},
+                jobs=[j.name for j in self.jobs],
+            )
             failures = 0
             while not self.stopping.is_set():
                 try:
@@ -151,7 +169,10 @@ class Worker:
 
     async def tick(self, factory: async_sessionmaker[AsyncSession], catalog: Catalog) -> int:
         """Deliver one batch and run due jobs; returns how many outbox entries were handled."""
-        schemas = {t.id: t.schema for t in catalog.all()}
+        tenants = catalog.all()
+        schemas = {t.id: t.schema for t in tenants}
+        self._tenant_services.clear()
+        self._tenant_services.update({t.id: t.enabled_services for t in tenants})
         handled = 0
         for _ in range(self.settings.worker_batch_size):  # long work first, each committed alone
             async with tenant_session(factory, None) as session:
@@ -162,6 +183,7 @@ class Worker:
                     batch_size=1,
                     max_attempts=self.settings.outbox_max_attempts,
                     only=self.solo_topics,
+                    subscribers=self.subscribers,
                 )
             handled += solo
             if not solo or self.stopping.is_set():
@@ -174,12 +196,14 @@ class Worker:
                 batch_size=self.settings.worker_batch_size,
                 max_attempts=self.settings.outbox_max_attempts,
                 skip=self.solo_topics,
+                subscribers=self.subscribers,
             )
         if self.stopping.is_set():
             return handled  # told to stop: no new job run starts
         active = [t for t in catalog.all() if t.status == "active"]
         tenants_for_job = {
-            name: [t for t in active if slug in t.enabled_services] for name, slug in self._job_service.items()
+            name: [t for t in active if slug is None or slug in t.enabled_services]
+            for name, slug in self._job_service.items()
         }
         await run_due_jobs(factory, self.jobs, tenants_for_job)
         return handled

@@ -2,27 +2,56 @@
 
 It reads the tenant's own table, meters usage, enqueues an outbox message with an idempotent
 consumer, and has a per-tenant scheduled job. It is registered by tests only, never shipped.
+
+It is also a service written against the kernel alone: it imports ``localgov.kernel`` and the
+payments service's public ``api`` module, nothing else. A demo permit is issued "once its fee is
+paid": :func:`apply_for_permit` charges the fee through ``payments.api.create_bill``; the plugin
+subscribes to ``payments.bill_paid`` (and ``payments.bill_cancelled``) and issues the permit when
+its own bill (``source="demo"``) is paid, then schedules a reminder with ``enqueue(...,
+not_before=)``. Its table (``demo_permits``) is on a metadata of its own, created by the tests in
+the schemas they use (:func:`create_tables`), so the real migrations never see it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from localgov.kernel.auth.guards import PUBLIC, client, guarded, staff
+from localgov.kernel.db import set_search_path
 from localgov.kernel.errors import DomainError, problem_responses
 from localgov.kernel.jobs import JobContext
+from localgov.kernel.numbering import fiscal_period, next_number
 from localgov.kernel.outbox import Delivery, enqueue
 from localgov.kernel.plugins import Role, ScheduledJob, Scope, ServicePlugin, UsageMeter
+from localgov.kernel.thai import bangkok_today
 from localgov.kernel.usage import record_usage
 from localgov.kernel.web import current_tenant
+from localgov.services.payments.api import BILL_CANCELLED, BILL_PAID, BillLine, create_bill
 
 PINGS = UsageMeter(code="demo.pings", unit="count", title_th="จำนวนการทดสอบ", title_en="Pings")
 
@@ -93,6 +122,119 @@ async def tick(ctx: JobContext) -> None:
     )
 
 
+# --- a permit issued once its fee is paid -----------------------------------------------------
+
+#: What the plugin passes to ``create_bill`` as ``source``: how it recognises its own bills.
+SOURCE = "demo"
+REMINDER_TOPIC = "demo.permit_reminder"
+#: The reminder is due this long after the permit is issued.
+REMINDER_AFTER = dt.timedelta(days=30)
+
+METADATA = MetaData()
+PERMITS = Table(
+    "demo_permits",
+    METADATA,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("applicant", Text, nullable=False),
+    Column("fee", Numeric(12, 2), nullable=False),
+    #: ``awaiting_fee`` -> ``issued`` (bill paid) or ``withdrawn`` (bill cancelled).
+    Column("status", String(20), nullable=False, server_default="awaiting_fee"),
+    Column("bill_id", String(36)),
+    Column("bill_reference", String(15)),
+    Column("permit_no", String(20)),
+    Column("receipt_number", String(30)),
+    Column("issued_at", DateTime(timezone=True)),
+    Column("reminded_at", DateTime(timezone=True)),
+)
+
+
+async def create_tables(conn: AsyncConnection, schema: str) -> None:
+    """Create the demo's table in ``schema`` (in the connection's transaction)."""
+    await set_search_path(conn, schema)
+    await conn.run_sync(METADATA.create_all)
+    await set_search_path(conn, None)
+
+
+def source_key(application_id: int) -> str:
+    return f"demo.permit:{application_id}"
+
+
+async def apply_for_permit(session: AsyncSession, *, payer_id: uuid.UUID, applicant: str, fee: Decimal) -> int:
+    """An application waiting for its fee, and the fee's bill (through payments' public API)."""
+    application_id: int = (
+        await session.execute(insert(PERMITS).values(applicant=applicant, fee=fee).returning(PERMITS.c.id))
+    ).scalar_one()
+    today = bangkok_today()
+    bill = await create_bill(
+        session,
+        payer_id=payer_id,
+        lines=[BillLine(fee_code="demo.permit_fee", description_th="ค่าธรรมเนียมใบอนุญาตทดสอบ", amount=fee)],
+        due_date=today + dt.timedelta(days=30),
+        source=SOURCE,
+        source_key=source_key(application_id),
+    )
+    await session.execute(
+        update(PERMITS)
+        .where(PERMITS.c.id == application_id)
+        .values(bill_id=str(bill.id), bill_reference=bill.reference)
+    )
+    return application_id
+
+
+async def on_bill_paid(delivery: Delivery) -> None:
+    """Issue the permit whose fee this was (once: a redelivery finds it issued already)."""
+    paid = BILL_PAID.decode(delivery)
+    if paid.source != SOURCE:
+        return  # another service's bill
+    await delivery.use_tenant_schema()
+    permit_id = (
+        await delivery.session.execute(
+            select(PERMITS.c.id)
+            .where(PERMITS.c.bill_id == str(paid.bill_id), PERMITS.c.status == "awaiting_fee")
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if permit_id is None:
+        return
+    issued_at = dt.datetime.now(dt.UTC)
+    year = fiscal_period(bangkok_today(issued_at))
+    number = await next_number(delivery.session, "demo.permit", year)
+    await delivery.session.execute(
+        update(PERMITS)
+        .where(PERMITS.c.id == permit_id)
+        .values(status="issued", permit_no=f"{number}/{year}", receipt_number=paid.receipt_number, issued_at=issued_at)
+    )
+    await enqueue(
+        delivery.session,
+        REMINDER_TOPIC,
+        {"permit_id": permit_id},
+        tenant_id=delivery.tenant_id,
+        not_before=issued_at + REMINDER_AFTER,
+    )
+
+
+async def on_bill_cancelled(delivery: Delivery) -> None:
+    cancelled = BILL_CANCELLED.decode(delivery)
+    if cancelled.source != SOURCE:
+        return
+    await delivery.use_tenant_schema()
+    await delivery.session.execute(
+        update(PERMITS)
+        .where(PERMITS.c.bill_id == str(cancelled.bill_id), PERMITS.c.status == "awaiting_fee")
+        .values(status="withdrawn")
+    )
+
+
+async def on_permit_reminder(delivery: Delivery) -> None:
+    """Delayed work: remember that the reminder went out (once)."""
+    await delivery.use_tenant_schema()
+    await delivery.session.execute(
+        update(PERMITS)
+        .where(PERMITS.c.id == int(delivery.payload["permit_id"]), PERMITS.c.reminded_at.is_(None))
+        .values(reminded_at=func.now())
+    )
+
+
 DEMO = ServicePlugin(
     slug="demo",
     title_th="บริการทดสอบ",
@@ -102,5 +244,10 @@ DEMO = ServicePlugin(
     scopes=(Scope(code="demo.write", title_th="ส่งข้อความทดสอบ", title_en="Send pings"),),
     meters=(PINGS,),
     jobs=(ScheduledJob(name="demo.tick", every=dt.timedelta(seconds=1), run=tick, per_tenant=True),),
-    handlers={"demo.pinged": on_pinged},
+    handlers={
+        "demo.pinged": on_pinged,
+        REMINDER_TOPIC: on_permit_reminder,
+        BILL_PAID.code: on_bill_paid,
+        BILL_CANCELLED.code: on_bill_cancelled,
+    },
 )

@@ -19,7 +19,9 @@ How it works, inside the request's one transaction:
   commit or neither does (an error stores nothing, so a retry after a refusal runs again).
 
 Keys are per caller (``<kind>:<subject>``) and per LAO (the table is in the tenant's schema); they
-are kept :data:`RETENTION` and may be reused after that.
+are kept :data:`RETENTION` and may be reused after that. The table is a core table (every tenant
+schema has it, whichever services are enabled), so the purge of expired keys is a core per-tenant
+job (:data:`PURGE_JOB`, run by ``localgov worker`` for every active tenant).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import TenantBase
 from localgov.kernel.errors import DomainError
+from localgov.kernel.jobs import JobContext, ScheduledJob
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -178,3 +181,12 @@ async def purge_expired(session: AsyncSession, now: dt.datetime | None = None) -
     cutoff = (now or dt.datetime.now(dt.UTC)) - RETENTION
     result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _purge_job(ctx: JobContext) -> None:
+    await purge_expired(ctx.session, ctx.now)
+
+
+#: Forgets expired keys in each active tenant; a key past :data:`RETENTION` is ignored anyway (see
+#: :func:`idempotent`), so the purge only keeps the table small and every 6 hours is plenty.
+PURGE_JOB = ScheduledJob(name="core.idempotency_purge", every=dt.timedelta(hours=6), run=_purge_job, per_tenant=True)

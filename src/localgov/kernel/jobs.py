@@ -4,13 +4,18 @@ Each job has a row in ``platform.scheduled_jobs``; a worker takes a due row with
 ``FOR UPDATE SKIP LOCKED``, so with several workers a job still runs once per period. A
 per-tenant job runs once for each active tenant that enabled its plugin, each tenant in its own
 transaction, so one tenant's failure neither stops nor undoes the others.
+
+A job is declared as a :class:`ScheduledJob` (by a plugin in its ``jobs``, or by the core, see
+``localgov.worker.core_jobs``). This module imports nothing of the plugin contract: the contract
+(:mod:`localgov.kernel.plugins`) is built on top of it, never the other way round.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
+import msgspec
 import structlog
 from sqlalchemy import DateTime, Integer, String, Text, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -18,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import SharedBase, TenantRef, tenant_session
-from localgov.kernel.plugins import ScheduledJob
 
 log = structlog.get_logger("localgov.jobs")
 
@@ -43,6 +47,19 @@ class JobContext:
         self.session = session
         self.tenant = tenant
         self.now = now
+
+
+JobFunc = Callable[[JobContext], Awaitable[None]]
+
+
+class ScheduledJob(msgspec.Struct, frozen=True):
+    """A timer run by ``localgov worker``; ``per_tenant`` runs it once per tenant (for a plugin's
+    job: each active tenant that enabled the plugin; for a core job: each active tenant)."""
+
+    name: str
+    every: dt.timedelta
+    run: JobFunc
+    per_tenant: bool = False
 
 
 async def register_jobs(session: AsyncSession, jobs: Iterable[ScheduledJob]) -> None:

@@ -9,12 +9,20 @@ backoff, or after the last attempt moves it to the ``dead`` state with the last 
 A consumer's own database writes commit atomically with the "delivered" mark. Effects outside
 the database may repeat if a worker dies after them: every consumer must be idempotent (the
 entry id is the natural deduplication key).
+
+An entry is routed by its topic, and for events (:mod:`localgov.kernel.events`) also by its
+``consumer``: an entry without a consumer goes to the one handler of its topic; an entry with a
+consumer goes to that subscriber's handler of the event. ``enqueue(..., not_before=)`` delays an
+entry: it is never claimed before that moment.
+
+This module imports nothing of the plugin contract (:mod:`localgov.kernel.plugins` is built on
+top of it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import structlog
@@ -38,7 +46,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import SharedBase, set_search_path
-from localgov.kernel.plugins import DeliveryHandler
 
 log = structlog.get_logger("localgov.outbox")
 
@@ -57,6 +64,8 @@ class OutboxEntry(SharedBase):
         BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), index=True
     )
     topic: Mapped[str] = mapped_column(String(100))
+    #: The subscriber (a plugin's slug) an event's copy is for; None: the topic's one handler.
+    consumer: Mapped[str | None] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(16), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -71,13 +80,42 @@ CHANNEL = "localgov_outbox"
 _NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
 
 
-async def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any], *, tenant_id: int | None) -> OutboxEntry:
-    """Write a message in the caller's transaction (listening workers are notified at its commit)."""
-    entry = OutboxEntry(topic=topic, payload=payload, tenant_id=tenant_id)
+async def enqueue(
+    session: AsyncSession,
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    tenant_id: int | None,
+    not_before: dt.datetime | None = None,
+) -> OutboxEntry:
+    """Write a message in the caller's transaction (listening workers are notified at its commit).
+
+    ``not_before`` (an aware datetime) delays it: no worker claims it before that moment.
+    """
+    return await add_entry(session, topic, payload, tenant_id=tenant_id, not_before=not_before)
+
+
+async def add_entry(
+    session: AsyncSession,
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    tenant_id: int | None,
+    consumer: str | None = None,
+    not_before: dt.datetime | None = None,
+) -> OutboxEntry:
+    """:func:`enqueue` with a consumer (used for the copies of an event, one per subscriber)."""
+    entry = OutboxEntry(topic=topic, payload=payload, tenant_id=tenant_id, consumer=consumer)
+    if not_before is not None:
+        if not_before.tzinfo is None or not_before.utcoffset() is None:
+            raise ValueError("not_before must be an aware datetime (with a time zone)")
+        entry.available_at = not_before
     session.add(entry)
     await session.flush()
-    # PostgreSQL folds identical notifications of one transaction into one, sent only on commit.
-    await session.execute(_NOTIFY)
+    if not_before is None or not_before <= dt.datetime.now(dt.UTC):
+        # PostgreSQL folds identical notifications of one transaction into one, sent only on
+        # commit. A delayed entry wakes nobody: the poll finds it when it is due.
+        await session.execute(_NOTIFY)
     return entry
 
 
@@ -94,6 +132,18 @@ class Delivery:
         return self.entry.id
 
     @property
+    def topic(self) -> str:
+        return self.entry.topic
+
+    @property
+    def consumer(self) -> str | None:
+        return self.entry.consumer
+
+    @property
+    def tenant_id(self) -> int | None:
+        return self.entry.tenant_id
+
+    @property
     def payload(self) -> dict[str, Any]:
         return self.entry.payload
 
@@ -104,8 +154,12 @@ class Delivery:
         await set_search_path(self.session, self._tenant_schemas[self.entry.tenant_id])
 
 
+#: An outbox consumer. It must be idempotent (the entry id is its natural deduplication key).
+DeliveryHandler = Callable[[Delivery], Awaitable[None]]
+
+
 class NoConsumer(Exception):
-    """No plugin consumes this topic."""
+    """No plugin consumes this topic (or the entry's subscriber has no handler for it)."""
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -122,11 +176,15 @@ async def deliver_batch(
     max_attempts: int,
     only: Collection[str] | None = None,
     skip: Collection[str] = (),
+    subscribers: Mapping[str, Mapping[str, DeliveryHandler]] | None = None,
 ) -> int:
     """Claim and deliver up to ``batch_size`` due entries in the session's transaction.
 
-    ``only`` limits the claim to those topics, ``skip`` leaves those topics to another call.
+    ``handlers`` serve entries without a consumer, by topic; ``subscribers`` (event code ->
+    consumer -> handler) serve the copies of events. ``only`` limits the claim to those topics,
+    ``skip`` leaves those topics to another call.
     """
+    by_event = subscribers or {}
     query = select(OutboxEntry).where(OutboxEntry.status == "pending", OutboxEntry.available_at <= func.now())
     if only is not None:
         query = query.where(OutboxEntry.topic.in_(sorted(only)))
@@ -144,11 +202,15 @@ async def deliver_batch(
         .all()
     )
     for entry in rows:
-        handler = handlers.get(entry.topic)
+        if entry.consumer is None:
+            handler = handlers.get(entry.topic)
+        else:
+            handler = by_event.get(entry.topic, {}).get(entry.consumer)
         try:
             async with session.begin_nested():
                 if handler is None:
-                    raise NoConsumer(f"no consumer for topic {entry.topic!r}")
+                    whose = f" of subscriber {entry.consumer!r}" if entry.consumer is not None else ""
+                    raise NoConsumer(f"no consumer{whose} for topic {entry.topic!r}")
                 await handler(Delivery(entry, session, tenant_schemas))
         except Exception as exc:
             entry.attempts += 1
@@ -157,10 +219,22 @@ async def deliver_batch(
             # claim a topic that only the new code consumes.
             if entry.attempts >= max_attempts:
                 entry.status = "dead"
-                log.error("outbox_dead", entry_id=entry.id, topic=entry.topic, error=entry.last_error)
+                log.error(
+                    "outbox_dead",
+                    entry_id=entry.id,
+                    topic=entry.topic,
+                    consumer=entry.consumer,
+                    error=entry.last_error,
+                )
             else:
                 entry.available_at = dt.datetime.now(dt.UTC) + backoff(entry.attempts)
-                log.warning("outbox_retry", entry_id=entry.id, topic=entry.topic, attempts=entry.attempts)
+                log.warning(
+                    "outbox_retry",
+                    entry_id=entry.id,
+                    topic=entry.topic,
+                    consumer=entry.consumer,
+                    attempts=entry.attempts,
+                )
             # A consumer may have moved the search path; the next one starts from the void schema.
             await set_search_path(session, None)
             continue

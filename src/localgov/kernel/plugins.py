@@ -1,26 +1,44 @@
 """The contract every public-service plugin fulfils, and the objects it declares.
 
 A plugin is one object: its slug and titles, its Litestar router (mounted at ``/v1/<slug>``),
-its tables (on :class:`~localgov.kernel.db.TenantBase`), roles, usage meters, scheduled jobs and
-outbox consumers. The explicit list of plugins is :data:`localgov.plugins.REGISTRY`.
+its tables (on :class:`~localgov.kernel.db.TenantBase`), roles, usage meters, scheduled jobs,
+the events it publishes and its outbox consumers (of its own topics, and of other plugins'
+events). The explicit list of plugins is :data:`localgov.plugins.REGISTRY`.
+
+The contract is built on the mechanisms it declares: it imports :mod:`~localgov.kernel.jobs`,
+:mod:`~localgov.kernel.outbox` and :mod:`~localgov.kernel.events`, and none of them imports it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import msgspec
 from litestar import Router
 from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+from localgov.kernel.events import EVENT_CODE_RE, EventType
+from localgov.kernel.jobs import JobFunc, ScheduledJob
+from localgov.kernel.outbox import DeliveryHandler
 
-    from localgov.kernel.jobs import JobContext
-    from localgov.kernel.outbox import Delivery
+__all__ = [
+    "DeliveryHandler",
+    "EventType",
+    "JobFunc",
+    "Role",
+    "ScheduledJob",
+    "Scope",
+    "SeedFunc",
+    "ServicePlugin",
+    "UsageMeter",
+    "contract_violations",
+    "declared_events",
+    "routes",
+]
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -52,19 +70,8 @@ class UsageMeter(msgspec.Struct, frozen=True):
     title_en: str
 
 
-JobFunc = Callable[["JobContext"], Awaitable[None]]
-DeliveryHandler = Callable[["Delivery"], Awaitable[None]]
 #: ``seed(session, today)``: a plugin's editable defaults for a new tenant.
-SeedFunc = Callable[["AsyncSession", dt.date], Awaitable[None]]
-
-
-class ScheduledJob(msgspec.Struct, frozen=True):
-    """A timer run by ``localgov worker``; ``per_tenant`` runs it once per tenant that enabled the plugin."""
-
-    name: str
-    every: dt.timedelta
-    run: JobFunc
-    per_tenant: bool = False
+SeedFunc = Callable[[AsyncSession, dt.date], Awaitable[None]]
 
 
 class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,7 +86,11 @@ class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
     scopes: tuple[Scope, ...] = ()
     meters: tuple[UsageMeter, ...] = ()
     jobs: tuple[ScheduledJob, ...] = ()
-    #: Outbox consumers by topic (``<slug>.<event>``). Each must be idempotent.
+    #: The events the service publishes (``<slug>.<name>``, see :mod:`localgov.kernel.events`).
+    events: tuple[EventType[Any], ...] = ()
+    #: Outbox consumers, each idempotent, by topic: the plugin's own topics (``<slug>.<name>``,
+    #: written with ``enqueue``) and the codes of events it subscribes to (its own or another
+    #: plugin's, e.g. ``payments.bill_paid``).
     handlers: Mapping[str, DeliveryHandler] = msgspec.field(default_factory=dict)
     #: Topics whose consumers do long work that others wait to see (provisioning, archives): the
     #: worker commits each such entry in a transaction of its own, not with the rest of a batch.
@@ -93,8 +104,37 @@ class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
         return f"/v1/{self.slug}"
 
 
-def contract_violations(plugin: ServicePlugin, tenant_tables: Mapping[str, Any]) -> list[str]:
-    """Everything about ``plugin`` that breaks the contract (empty when it complies)."""
+def declared_events(plugins: Iterable[ServicePlugin]) -> dict[str, EventType[Any]]:
+    """Every event the plugins publish, by code."""
+    return {event.code: event for plugin in plugins for event in plugin.events}
+
+
+def routes(
+    plugins: Sequence[ServicePlugin],
+) -> tuple[dict[str, DeliveryHandler], dict[str, dict[str, DeliveryHandler]]]:
+    """The plugins' handlers split for the worker: topics (topic -> handler) and subscriptions to
+    the events the plugins declare (event code -> subscriber slug -> handler). A handler of a code
+    nobody declares stays a topic (the contract refuses one that is not the plugin's own)."""
+    events = declared_events(plugins)
+    topics: dict[str, DeliveryHandler] = {}
+    subscribers: dict[str, dict[str, DeliveryHandler]] = {}
+    for plugin in plugins:
+        for key, handler in plugin.handlers.items():
+            if key in events:
+                subscribers.setdefault(key, {})[plugin.slug] = handler
+            else:
+                topics[key] = handler
+    return topics, subscribers
+
+
+def contract_violations(
+    plugin: ServicePlugin, tenant_tables: Mapping[str, Any], *, others: Iterable[ServicePlugin] = ()
+) -> list[str]:
+    """Everything about ``plugin`` that breaks the contract (empty when it complies).
+
+    ``others`` are the plugins it is registered with: a handler may subscribe to their events,
+    and only to events somebody declares.
+    """
     problems: list[str] = []
     prefix = plugin.slug + "."
     if not SLUG_RE.fullmatch(plugin.slug):
@@ -108,22 +148,43 @@ def contract_violations(plugin: ServicePlugin, tenant_tables: Mapping[str, Any])
     for table in plugin.tables:
         if table.schema is not None or tenant_tables.get(table.name) is not table:
             problems.append(f"table {table.name} is not an unqualified table of the tenant metadata")
+    known_events = declared_events([*(p for p in others if p.slug != plugin.slug), plugin])
+    own_topics = [topic for topic in plugin.handlers if topic not in known_events]
     for label, codes in (
         ("role", [r.code for r in plugin.roles]),
         ("scope", [s.code for s in plugin.scopes]),
         ("meter", [m.code for m in plugin.meters]),
         ("job", [j.name for j in plugin.jobs]),
-        ("handler topic", list(plugin.handlers)),
+        ("event", [e.code for e in plugin.events]),
+        ("handler topic", own_topics),
     ):
         if len(codes) != len(set(codes)):
             problems.append(f"duplicate {label} codes")
         problems.extend(
             f"{label} {code!r} must be {prefix}<name>"
+            + (" or an event some plugin declares" if label == "handler topic" else "")
             for code in codes
             if not code.startswith(prefix) or not CODE_RE.fullmatch(code)
+        )
+    for event in plugin.events:
+        if not EVENT_CODE_RE.fullmatch(event.code):
+            problems.append(f"event {event.code!r} must be {prefix}<name> (one dot)")
+        if not re.search(r"[\u0e00-\u0e7f]", event.title_th):
+            problems.append(f"event {event.code}: title_th must be Thai text")
+        if not event.title_en.strip():
+            problems.append(f"event {event.code}: title_en is empty")
+        if not (isinstance(event.payload, type) and issubclass(event.payload, msgspec.Struct)):
+            problems.append(f"event {event.code}: the payload must be a msgspec.Struct type")
+    for other in others:
+        if other.slug == plugin.slug:
+            continue
+        problems.extend(
+            f"event {e.code!r} is also declared by {other.slug}"
+            for e in other.events
+            if e.code in {mine.code for mine in plugin.events}
         )
     for job in plugin.jobs:
         if job.every < dt.timedelta(seconds=1):
             problems.append(f"job {job.name} runs more often than once a second")
-    problems.extend(f"solo topic {t!r} has no handler" for t in sorted(plugin.solo_topics - set(plugin.handlers)))
+    problems.extend(f"solo topic {t!r} has no handler" for t in sorted(plugin.solo_topics - set(own_topics)))
     return problems

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import Role, ScheduledJob, Scope, ServicePlugin, UsageMeter
 from localgov.services.payments import models  # noqa: F401  (defines the tables below)
-from localgov.services.payments.api import BILLS_ISSUED
+from localgov.services.payments.api import BILLS_ISSUED, EVENTS
 from localgov.services.payments.bank import BAHT_COLLECTED, PAYMENTS_CONFIRMED
 from localgov.services.payments.bank_views import BankController, PaymentController, PaymentExceptionController
 from localgov.services.payments.bill_views import (
@@ -128,6 +128,7 @@ PLUGIN = ServicePlugin(
     scopes=SCOPES,
     meters=METERS,
     jobs=JOBS,
+    events=EVENTS,
     handlers={},
     seed=seed_tariffs,
 )

@@ -1,7 +1,21 @@
-"""What other services call to charge a fee: :func:`create_bill`, the one way a bill is made.
+"""What other services call to charge a fee: :func:`create_bill`, the one way a bill is made,
+and the events that tell them what became of it.
 
 Building permits, food-premises certificates and the monthly bill runs all end here, so every
 bill has the same reference, verification code, QR and metering, whoever issued it.
+
+Events (published in the transaction of the change, see :mod:`localgov.kernel.events`): a
+service subscribes by naming the code in its plugin's ``handlers`` and reads the payload with
+``BILL_PAID.decode(delivery)``; it recognises its own bills by ``source`` and ``source_key``
+(what it passed to :func:`create_bill`). Delivery is at least once: handlers must be idempotent.
+
+* :data:`BILL_PAID` (``payments.bill_paid``, :class:`BillPaid`): the bank's payment matched the
+  bill and a receipt was issued.
+* :data:`BILL_CANCELLED` (``payments.bill_cancelled``, :class:`BillCancelled`): finance cancelled
+  an open bill; it will never be paid.
+* :data:`RECEIPT_VOIDED` (``payments.receipt_voided``, :class:`ReceiptVoided`): a receipt was
+  cancelled; its bill is open again (``bill_reopened``), so what its payment unlocked should be
+  held until a new ``payments.bill_paid``.
 """
 
 from __future__ import annotations
@@ -17,6 +31,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.errors import Conflict, DomainError
+from localgov.kernel.events import EventType
 from localgov.kernel.plugins import UsageMeter
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.usage import record_usage
@@ -27,6 +42,65 @@ BILLS_ISSUED = UsageMeter(code="payments.bills_issued", unit="bill", title_th="�
 # Crockford base32 without I, L, O, U: nothing to misread on paper, and valid in Ref1 (A-Z, 0-9).
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CENT = Decimal("0.01")
+
+
+class BillPaid(msgspec.Struct, frozen=True, kw_only=True):
+    """Payload of ``payments.bill_paid``."""
+
+    bill_id: uuid.UUID
+    reference: str
+    #: What the issuing service passed to :func:`create_bill`.
+    source: str
+    source_key: str
+    amount: Decimal
+    #: When the payer paid (the bank's time).
+    paid_at: dt.datetime
+    #: The receipt's book/number/fiscal year (``3/17/2570``).
+    receipt_number: str
+    receipt_id: uuid.UUID
+    payment_id: uuid.UUID
+
+
+class BillCancelled(msgspec.Struct, frozen=True, kw_only=True):
+    """Payload of ``payments.bill_cancelled``."""
+
+    bill_id: uuid.UUID
+    reference: str
+    source: str
+    source_key: str
+    total: Decimal
+    reason: str
+    cancelled_at: dt.datetime
+
+
+class ReceiptVoided(msgspec.Struct, frozen=True, kw_only=True):
+    """Payload of ``payments.receipt_voided``."""
+
+    bill_id: uuid.UUID
+    reference: str
+    source: str
+    source_key: str
+    receipt_id: uuid.UUID
+    receipt_number: str
+    amount: Decimal
+    reason: str
+    voided_at: dt.datetime
+    #: The bill was paid by this receipt and is open (payable) again.
+    bill_reopened: bool
+
+
+BILL_PAID = EventType(code="payments.bill_paid", title_th="ชำระใบแจ้งหนี้แล้ว", title_en="Bill paid", payload=BillPaid)
+BILL_CANCELLED = EventType(
+    code="payments.bill_cancelled", title_th="ยกเลิกใบแจ้งหนี้", title_en="Bill cancelled", payload=BillCancelled
+)
+RECEIPT_VOIDED = EventType(
+    code="payments.receipt_voided",
+    title_th="ยกเลิกใบเสร็จรับเงิน",
+    title_en="Receipt voided (bill open again)",
+    payload=ReceiptVoided,
+)
+#: Every event the service publishes (its plugin's ``events``).
+EVENTS = (BILL_PAID, BILL_CANCELLED, RECEIPT_VOIDED)
 
 
 class BillLine(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,7 +15,8 @@ are idempotent by the bank's transaction id.
 Every notification becomes one :class:`Payment` (unique by transaction id). It is *matched* when
 the Biller ID is this LAO's, Ref1 names one of its open bills (Ref1 is the bill's unique
 reference, so it names the bill on its own; Ref2 is recorded as the bank sent it) and the amount
-is exactly what the bill asks: the bill is paid and a receipt issued in the same transaction.
+is exactly what the bill asks: the bill is paid, a receipt issued and ``payments.bill_paid``
+published in the same transaction.
 Anything else (unmatched, short, over, duplicate, a bill not open, another biller) is a payment
 with status ``exception`` and a :class:`PaymentException` row that finance staff resolve by hand,
 with a note: never a receipt, never corrected automatically.
@@ -42,10 +43,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.auth.keys import decrypt_private, encrypt_private
 from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.kernel.events import publish
 from localgov.kernel.plugins import UsageMeter
 from localgov.kernel.thai import BANGKOK
 from localgov.kernel.usage import record_usage
 from localgov.services.payments import receipts
+from localgov.services.payments.api import BILL_PAID, BillPaid
 from localgov.services.payments.models import Bill, Payment, PaymentException, PaymentSettings, Receipt
 
 log = structlog.get_logger("localgov.payments.bank")
@@ -359,6 +362,18 @@ async def record_notice(
     receipt = await receipts.issue_receipt(
         session, payment=payment, bill=bill, collector=COLLECTORS[channel], book_size=book_size
     )
+    paid = BillPaid(
+        bill_id=bill.id,
+        reference=bill.reference,
+        source=bill.source,
+        source_key=bill.source_key,
+        amount=payment.amount,
+        paid_at=notice.paid_at,
+        receipt_number=receipts.receipt_label(receipt),
+        receipt_id=receipt.id,
+        payment_id=payment.id,
+    )
+    await publish(session, BILL_PAID, paid)
     return Outcome(payment=payment, exception=None, receipt=receipt, bill=bill, replayed=False)
 
 

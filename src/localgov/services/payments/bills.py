@@ -43,11 +43,11 @@ from sqlalchemy.orm import aliased
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.errors import Conflict, DomainError, NotFound
-from localgov.kernel.idempotency import purge_expired
+from localgov.kernel.events import publish
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.thai import bangkok_today
 from localgov.services.payments import qr
-from localgov.services.payments.api import BillDraft, BillLine, create_bill, create_bills
+from localgov.services.payments.api import BILL_CANCELLED, BillCancelled, BillDraft, BillLine, create_bill, create_bills
 from localgov.services.payments.models import Bill, BillItem, FeeAccount, MeterReading, Payer, PaymentSettings
 from localgov.services.payments.payers import get_account, get_payer
 from localgov.services.payments.tariffs import (
@@ -258,9 +258,8 @@ async def monthly_bill_run(ctx: JobContext) -> None:
 
 
 async def late_surcharge_job(ctx: JobContext) -> None:
-    """Scheduled, per tenant: surcharge bills for overdue bills; forget expired idempotency keys."""
+    """Scheduled, per tenant: surcharge bills for overdue bills."""
     await issue_surcharges(ctx.session, today=bangkok_today(ctx.now))
-    await purge_expired(ctx.session, ctx.now)
 
 
 # --- advance payment --------------------------------------------------------------------------
@@ -427,7 +426,8 @@ async def bill_items(session: AsyncSession, bill_ids: Sequence[uuid.UUID]) -> di
 
 
 async def cancel_bill(session: AsyncSession, bill_id: uuid.UUID, *, reason: str, actor: Actor, origin: Origin) -> Bill:
-    """Cancel an open bill with a reason (kept with the bill and in the audit log)."""
+    """Cancel an open bill with a reason (kept with the bill and in the audit log); publishes
+    ``payments.bill_cancelled`` in the same transaction."""
     bill = await get_bill(session, bill_id, for_update=True)
     if bill.status != "open":
         raise BillNotOpen(data={"status": bill.status})
@@ -443,6 +443,16 @@ async def cancel_bill(session: AsyncSession, bill_id: uuid.UUID, *, reason: str,
         target=f"bill:{bill.reference}",
         data={"reason": bill.cancel_reason, "total": str(bill.total)},
     )
+    cancelled = BillCancelled(
+        bill_id=bill.id,
+        reference=bill.reference,
+        source=bill.source,
+        source_key=bill.source_key,
+        total=bill.total,
+        reason=bill.cancel_reason,
+        cancelled_at=bill.cancelled_at,
+    )
+    await publish(session, BILL_CANCELLED, cancelled)
     await session.flush()
     return bill
 

@@ -18,9 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.errors import Conflict, NotFound
+from localgov.kernel.events import publish
 from localgov.kernel.numbering import fiscal_period, next_number
 from localgov.kernel.tenancy import TenantProfile
 from localgov.kernel.thai import BANGKOK, baht_text, bangkok_today
+from localgov.services.payments.api import RECEIPT_VOIDED, ReceiptVoided
 from localgov.services.payments.models import Bill, BillItem, Payer, Payment, Receipt
 from localgov.services.payments.pdf import ReceiptDocument, ReceiptLine
 
@@ -127,7 +129,8 @@ async def list_receipts(
 async def void_receipt(
     session: AsyncSession, receipt_id: uuid.UUID, *, reason: str, staff_id: uuid.UUID | None
 ) -> Receipt:
-    """Cancel a receipt (kept, marked void with the reason); its bill is open again.
+    """Cancel a receipt (kept, marked void with the reason); its bill is open again
+    (``payments.receipt_voided`` is published in the same transaction).
 
     The bank's payment stays recorded as it was. The receipt's number is not reused: the
     sequence stays without gaps because the voided receipt is still there.
@@ -140,9 +143,23 @@ async def void_receipt(
     receipt.voided_at = dt.datetime.now(dt.UTC)
     receipt.voided_by = staff_id
     bill = (await session.execute(select(Bill).where(Bill.id == receipt.bill_id).with_for_update())).scalar_one()
-    if bill.status == "paid":
+    reopened = bill.status == "paid"
+    if reopened:
         bill.status = "open"
         bill.paid_at = None
+    voided = ReceiptVoided(
+        bill_id=bill.id,
+        reference=bill.reference,
+        source=bill.source,
+        source_key=bill.source_key,
+        receipt_id=receipt.id,
+        receipt_number=receipt_label(receipt),
+        amount=receipt.amount,
+        reason=reason,
+        voided_at=receipt.voided_at,
+        bill_reopened=reopened,
+    )
+    await publish(session, RECEIPT_VOIDED, voided)
     await session.flush()
     return receipt
 
