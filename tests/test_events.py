@@ -27,7 +27,7 @@ from localgov.kernel.outbox import Delivery, OutboxEntry, deliver_batch
 from localgov.kernel.plugins import ServicePlugin
 from localgov.platform.catalog import Catalog, TenantInfo
 from localgov.services.payments import PLUGIN as PAYMENTS
-from localgov.services.payments import bank, billing, receipts
+from localgov.services.payments import bank, bills, receipts
 from localgov.services.payments.api import (
     BILL_CANCELLED,
     BILL_PAID,
@@ -388,7 +388,7 @@ async def test_cancelling_a_bill_and_voiding_a_receipt_publish_their_events(engi
     actor = Actor(kind="staff", id=str(uuid.uuid4()))
     factory = session_factory(engine)
     async with tenant_session(factory, tenant) as session:
-        await billing.cancel_bill(session, to_cancel.id, reason="ยื่นคำขอซ้ำ", actor=actor, origin=Origin())
+        await bills.cancel_bill(session, to_cancel.id, reason="ยื่นคำขอซ้ำ", actor=actor, origin=Origin())
     async with tenant_session(factory, tenant) as session:
         (entry,) = await copies_of(session, tenant, BILL_CANCELLED)
         cancelled = BILL_CANCELLED.decode(Delivery(entry, session, {}))
@@ -441,7 +441,7 @@ async def test_the_demo_withdraws_its_application_when_the_bill_is_cancelled(
     tenant, _ = await demo_lao(engine)
     application, bill = await apply(engine, tenant)
     async with tenant_session(session_factory(engine), tenant) as session:
-        await billing.cancel_bill(session, bill.id, reason="ยกเลิกคำขอ", actor=Actor(kind="system"), origin=Origin())
+        await bills.cancel_bill(session, bill.id, reason="ยกเลิกคำขอ", actor=Actor(kind="system"), origin=Origin())
     worker = await running(fresh_settings, engine, [PAYMENTS, DEMO])
     await worker.drain()
     assert (await permit(engine, tenant, application)).status == "withdrawn"

@@ -10,10 +10,14 @@ import inspect
 
 from litestar import Litestar
 from litestar.di import Provide
+from sqlalchemy import text
 
+from localgov.kernel.db import TenantConnection, create_engine, session_factory, session_for, tenant_session
 from localgov.plugins import REGISTRY
+from localgov.settings import Settings
 from tests.conftest import ClientFactory
 from tests.support.demo_plugin import DEMO
+from tests.support.factories import make_tenant
 from tests.support.routes import routes_of
 
 
@@ -37,3 +41,28 @@ async def test_no_route_runs_anything_in_a_thread(client_for: ClientFactory) -> 
                         threaded.append(f"{where}: dependency {name}")
         assert checked > 100
         assert threaded == []
+
+
+async def test_begin_carries_the_search_path_and_never_leaks_it(settings: Settings) -> None:
+    """One round trip begins a session's transaction on its tenant; an unused note dies at checkin."""
+    engine = create_engine(settings, pool_size=1, max_overflow=0)
+    try:
+        tenant = await make_tenant(engine)
+        factory = session_factory(engine)
+        async with tenant_session(factory, tenant) as session:
+            path = (await session.execute(text("SELECT current_setting('search_path')"))).scalar_one()
+            raw = await (await session.connection()).get_raw_connection()
+            assert isinstance(raw.driver_connection, TenantConnection)
+        assert path == tenant.schema
+        # A session that begins and runs nothing leaves the schema noted on its connection ...
+        session = session_for(factory, tenant)
+        await session.connection()
+        await session.close()
+        # ... and the next plain transaction on that same connection must not inherit it.
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("SELECT current_setting('search_path')"))).scalar_one() == "tenant_void"
+        async with tenant_session(factory, None) as session:
+            path = (await session.execute(text("SELECT current_setting('search_path')"))).scalar_one()
+        assert path == "tenant_void"
+    finally:
+        await engine.dispose()

@@ -253,12 +253,16 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
             workers=workers,
             log_config=None,
             access_log=False,
+            # X-Forwarded-For is read by the application only, and only when
+            # LOCALGOV_TRUST_FORWARDED_FOR says a proxy of ours sets it (kernel.web.request_origin);
+            # uvicorn's own rewriting would believe any local client.
+            proxy_headers=False,
         )
         Multiprocess(config, sockets=[listening_socket(host, port)]).run()
         return 0
     from localgov.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
     return 0
 
 

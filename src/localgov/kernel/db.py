@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+import asyncpg
 from sqlalchemy import MetaData, event, exc, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -70,6 +71,34 @@ def quote_schema(name: str) -> str:
     return '"' + validate_schema_name(name) + '"'
 
 
+class TenantConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no type hints
+    """An asyncpg connection that sends a session's ``BEGIN`` and its search path in one round trip.
+
+    A session's transaction used to cost two round trips before its first query: ``BEGIN`` (sent
+    by SQLAlchemy's driver adapter right before the first statement) and ``SELECT set_config(...)``.
+    :func:`_bind_search_path` now only notes the schema here; the adapter's ``BEGIN`` goes out as
+    one simple-protocol script ``BEGIN; SELECT set_config('search_path', '<schema>', true);``. The
+    schema is a validated ``lao_<7 digits>`` (or the void schema), and the simple protocol prepares
+    nothing, so no statement per tenant is cached. The note is cleared when the connection goes
+    back to the pool, so a ``BEGIN`` outside a session never picks up another session's schema.
+    """
+
+    _localgov_begin_path: str | None = None
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109 (asyncpg's signature)
+        path = self._localgov_begin_path
+        if path is not None and not args and query.startswith("BEGIN"):
+            self._localgov_begin_path = None
+            query = f"{query.rstrip().rstrip(';')}; SELECT set_config('search_path', '{path}', true);"
+        result: str = await super().execute(query, *args, timeout=timeout)
+        return result
+
+
+def _driver(connection: Connection) -> TenantConnection | None:
+    driver = getattr(connection.connection.dbapi_connection, "driver_connection", None)
+    return driver if isinstance(driver, TenantConnection) else None
+
+
 class TenantBoundSession(Session):
     """A session whose transactions run inside ``info['tenant_schema']`` (or the void schema)."""
 
@@ -81,7 +110,12 @@ def _bind_search_path(session: Session, transaction: SessionTransaction, connect
         # may have moved it on purpose); resetting it here would silently undo that.
         return
     schema = session.info.get(_INFO_SCHEMA)
-    connection.execute(_SET_SEARCH_PATH, {"path": schema or VOID_SCHEMA})
+    path = validate_schema_name(schema) if schema else VOID_SCHEMA
+    driver = _driver(connection)
+    if driver is not None and not driver.is_in_transaction():
+        driver._localgov_begin_path = path  # sent with the BEGIN before the first statement
+    else:
+        connection.execute(_SET_SEARCH_PATH, {"path": path})
     if schema:
         served: set[str] = connection.info.setdefault(_INFO_TENANTS, set())
         served.add(schema)
@@ -108,12 +142,13 @@ def create_engine(settings: Settings, database_url: str | None = None, **overrid
         "pool_recycle": settings.db_connection_lifetime_s,
         "pool_pre_ping": False,
         "connect_args": {
+            "connection_class": TenantConnection,
             "server_settings": {
                 "search_path": VOID_SCHEMA,
                 "application_name": "localgov",
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "timezone": "UTC",
-            }
+            },
         },
     }
     options.update(overrides)
@@ -126,8 +161,20 @@ def create_engine(settings: Settings, database_url: str | None = None, **overrid
         # a connection that has served many tenants is replaced before it grows without bound.
         if len(record.info.get(_INFO_TENANTS, ())) >= limit:
             raise exc.DisconnectionError("connection served its share of tenants; recycling")
+        _forget_begin_path(dbapi_conn)
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _forget_on_checkin(dbapi_conn: Any, record: Any) -> None:
+        _forget_begin_path(dbapi_conn)
 
     return engine
+
+
+def _forget_begin_path(dbapi_conn: Any) -> None:
+    """A session that began but ran no statement leaves its schema noted: drop it."""
+    driver = getattr(dbapi_conn, "driver_connection", None)
+    if isinstance(driver, TenantConnection):
+        driver._localgov_begin_path = None
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
