@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import record_audit
 from localgov.kernel.auth.guards import guarded, staff
+from localgov.kernel.documents import QrStamp
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import After, Limit
 from localgov.kernel.web import current_tenant, request_origin
 from localgov.services.payments import receipts as svc
-from localgov.services.payments.bank_views import After, DayFrom, DayTo, Limit, staff_actor, staff_uuid
+from localgov.services.payments.bank_views import DayFrom, DayTo, staff_actor, staff_uuid
 from localgov.services.payments.models import Receipt
-from localgov.services.payments.pdf import render_receipt
+from localgov.services.payments.receipt_pdf import render_receipt
 
 FINANCE = staff("payments.finance")
 READERS = staff("payments.finance", "payments.cashier")
@@ -92,6 +94,19 @@ def _pdf(content: bytes, receipt: Receipt, suffix: str) -> Response[bytes]:
     )
 
 
+async def _stamp(request: Request[Any, Any, Any], session: AsyncSession, receipt: Receipt) -> QrStamp | None:
+    """The QR stamp linking the printed receipt to its verification page on this LAO's host."""
+    tenant = current_tenant(request)
+    settings = request.app.state.settings
+    return await svc.receipt_stamp(
+        session,
+        receipt,
+        secret_key=settings.secret_key,
+        tenant_id=tenant.id,
+        url=lambda path: settings.public_url(path, slug=tenant.slug),
+    )
+
+
 class ReceiptController(Controller):
     path = "/receipts"
     tags = [TAG]
@@ -146,7 +161,12 @@ class ReceiptController(Controller):
         self, request: Request[Any, Any, Any], receipt_id: ReceiptIdPath, db_session: NamedDependency[AsyncSession]
     ) -> Response[bytes]:
         receipt = await svc.get_receipt(db_session, receipt_id)
-        doc = await svc.receipt_document(db_session, receipt, lao_name_th=current_tenant(request).name_th)
+        doc = await svc.receipt_document(
+            db_session,
+            receipt,
+            lao_name_th=current_tenant(request).name_th,
+            stamp=await _stamp(request, db_session, receipt),
+        )
         return _pdf(await asyncio.to_thread(render_receipt, doc), receipt, "")
 
     @post(
@@ -163,7 +183,11 @@ class ReceiptController(Controller):
     ) -> Response[bytes]:
         receipt = await svc.count_reprint(db_session, receipt_id)
         doc = await svc.receipt_document(
-            db_session, receipt, lao_name_th=current_tenant(request).name_th, copy_no=receipt.reprints
+            db_session,
+            receipt,
+            lao_name_th=current_tenant(request).name_th,
+            copy_no=receipt.reprints,
+            stamp=await _stamp(request, db_session, receipt),
         )
         await record_audit(
             db_session,

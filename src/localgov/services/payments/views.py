@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.auth.guards import PUBLIC, citizen, client, guarded, staff
 from localgov.kernel.errors import NotFound, problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
+from localgov.kernel.pagination import Limit
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.text import ONE_LINE
 from localgov.kernel.thai import bangkok_today
+from localgov.kernel.validation import period_of, period_start
 from localgov.kernel.web import current_actor, current_principal, current_tenant, request_origin
 from localgov.services.payments import billing, payers, qr, tariffs
 from localgov.services.payments.models import Bill as BillRow
@@ -32,7 +34,6 @@ from localgov.services.payments.models import FeeAccount as AccountRow
 from localgov.services.payments.models import MeterReading as ReadingRow
 from localgov.services.payments.models import Payer as PayerRow
 from localgov.services.payments.models import Tariff as TariffRow
-from localgov.services.payments.validation import period_of, period_start
 
 FINANCE = staff("payments.finance")
 FINANCE_OR_ADMIN = staff("payments.finance", "tenant_admin")
@@ -50,7 +51,6 @@ PayerId = Annotated[uuid.UUID, PathParameter(description="The payer's id")]
 AccountId = Annotated[uuid.UUID, PathParameter(description="The fee account's id")]
 TariffId = Annotated[uuid.UUID, PathParameter(description="The tariff version's id")]
 BillId = Annotated[uuid.UUID, PathParameter(description="The bill's id")]
-Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Rows to skip")]
 PeriodParam = Annotated[str | None, QueryParameter(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 FeeTypeParam = Annotated[Literal["garbage", "wastewater", "fixed"] | None, QueryParameter(description="Fee type")]
