@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 from PIL import Image as PILImage
 from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +28,7 @@ from localgov.kernel.documents import (
     Signature,
     Table,
     Watermark,
+    views,
 )
 from localgov.kernel.pages import PAGE_HEADERS
 from localgov.kernel.thai import bangkok_today, thai_date
@@ -291,3 +293,22 @@ async def test_receipts_are_registered_stamped_and_voided(engine: AsyncEngine, c
         after = (await client.get(f"/v1/documents/verify/{code}", headers=host(lao.tenant.slug))).json()
         assert after["status"] == "void"
         assert after["status_changed_at"] is not None
+
+
+async def test_verification_is_limited_per_address(
+    engine: AsyncEngine, client_for: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "VERIFY_LIMIT_PER_ADDRESS", (3, 300))
+    lao = await make_tenant(engine, services=["certs"])
+    async with client_for(plugins=(CERTS,)) as client:
+        code = (await _issue(client, lao, "r1"))["code"]
+        answers = [await client.get(f"/v1/documents/verify/{code}", headers=host(lao.slug)) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        limited = await client.get(f"/v1/documents/verify/{code}", headers=host(lao.slug))
+        assert limited.status_code == 429
+        assert limited.json()["code"] == "rate_limited"
+        assert int(limited.headers["retry-after"]) > 0
+        page = await client.get(f"/documents/verify/{code}", headers=host(lao.slug))
+        assert page.status_code == 429
+        assert "มากเกินไป" in page.text
+        assert page.headers["retry-after"]
