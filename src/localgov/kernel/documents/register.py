@@ -66,6 +66,8 @@ class IssuedDocument(TenantBase):
         Index("uq_issued_documents_serial", "serial", unique=True),
         Index("uq_issued_documents_kind_source_key", "kind", "source_key", unique=True),
     )
+    #: The serial comes back in the INSERT's RETURNING (no second round trip in the caller's transaction).
+    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
@@ -202,7 +204,6 @@ async def issue(
     )
     session.add(document)
     await session.flush()
-    await session.refresh(document, ["serial"])
     return document
 
 

@@ -167,6 +167,7 @@ class DocumentPagesController(Controller):
             "tone": tone,
             "issued_th": thai_datetime(result.issued_at),
             "issued_en": english_datetime(result.issued_at),
+            "changed_en": _local_day(result.status_changed_at),
         }
         return page("documents/verify.html", context)
 
