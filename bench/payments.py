@@ -358,7 +358,7 @@ def qr_renders(bills: list[tuple[str, Decimal]], count: int) -> dict[str, Any]:
 
 def pdf_renders(count: int) -> dict[str, Any]:
     from localgov.kernel.thai import baht_text
-    from localgov.services.payments.pdf import ReceiptDocument, ReceiptLine, render_receipt
+    from localgov.services.payments.receipt_pdf import ReceiptDocument, ReceiptLine, render_receipt
 
     now = dt.datetime.now(dt.UTC)
     doc = ReceiptDocument(

@@ -22,9 +22,9 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
+from localgov.kernel.validation import add_months, period_of, thai_id_checksum_ok
 from localgov.services.payments import PLUGIN, bills, qr
 from localgov.services.payments.models import Bill, BillItem, FeeAccount, Payer, Tariff
-from localgov.services.payments.validation import add_months, period_of, thai_id_checksum_ok
 from localgov.settings import Settings
 from tests.conftest import ClientFactory, host
 from tests.support.payments import (

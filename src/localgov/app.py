@@ -22,6 +22,7 @@ from localgov.kernel.auth.guards import AUTH_OPT, BEARER, OAUTH2, PUBLIC, AuthPo
 from localgov.kernel.auth.keys import KeyStore
 from localgov.kernel.auth.views import WellKnownController
 from localgov.kernel.db import create_engine, session_factory
+from localgov.kernel.documents.views import document_handlers
 from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging
 from localgov.kernel.pages import AssetsController, template_config
@@ -114,6 +115,8 @@ def create_app(
         TenantAdminController,
         *identity_handlers(),
         *signup_handlers(),
+        # Public verification of issued documents (JSON and the page their QR stamp opens).
+        *document_handlers(),
         # Server-rendered pages (no JSON): the signup form and its e-mailed links, and their stylesheet.
         *signup_page_handlers(),
         AssetsController,
@@ -125,6 +128,7 @@ def create_app(
         Tag(name="Keys and metadata", description="JWKS and OAuth 2.0 authorization server metadata"),
         Tag(name="Tenants (operator)", description="The platform's tenant catalog and each tenant's life"),
         Tag(name="Tenant status", description="Whether the LAO is served, and its data as an archive"),
+        Tag(name="Document verification", description="Anyone checks an issued document by its printed code"),
         Tag(name="Tenant administration", description="An LAO's administrators: contact details, services, domains"),
         Tag(name="API clients", description="Integrators' OAuth 2.0 clients of an LAO (its administrators)"),
         Tag(name="OAuth 2.0", description="The LAO's token endpoint (client credentials grant)"),

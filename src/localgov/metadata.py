@@ -22,6 +22,7 @@ def shared_metadata() -> MetaData:
 def tenant_metadata() -> MetaData:
     import localgov.identity.models
     import localgov.kernel.audit
+    import localgov.kernel.documents.register
     import localgov.kernel.idempotency
     import localgov.kernel.numbering
     import localgov.kernel.tenancy

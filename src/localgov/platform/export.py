@@ -5,7 +5,11 @@ table, empty ones too), the tenant's rows of the shared tables, ``manifest.json`
 is, its columns, row count and SHA-256) and a bilingual ``README.txt``. Every file is read in one
 ``REPEATABLE READ READ ONLY`` transaction, so the archive is one consistent snapshot, with
 PostgreSQL's own ``COPY (SELECT …) TO STDOUT WITH (FORMAT csv, HEADER)``: the values are exactly
-the database's text forms and the files load back with ``COPY … FROM`` unchanged.
+the database's text forms and the files load back with ``COPY … FROM``. One change is made on the
+way out: a text value that a spreadsheet would run as a formula (it starts with ``=``, ``+``,
+``-``, ``@``, TAB or CR and is not a plain number) is written with a leading apostrophe, the rule of
+:mod:`localgov.kernel.csv` applied in SQL; the rule is reversible (``restore``) and the manifest
+and the README say how to undo it before loading.
 
 Left out on purpose (listed in the manifest): columns holding secrets or their digests (password
 hashes, token digests, client and webhook secrets: useless outside the platform, dangerous in a
@@ -31,6 +35,7 @@ from typing import IO, Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.kernel.csv import neutralise_sql
 from localgov.kernel.db import validate_schema_name
 from localgov.kernel.errors import DomainError
 
@@ -142,6 +147,20 @@ class ArchiveResult(msgspec.Struct, frozen=True, kw_only=True):
     manifest: Manifest
 
 
+#: Column types whose values are text people typed: the formula rule applies to these. Other types'
+#: text forms (numbers, dates, UUIDs, JSON, arrays) cannot start a formula a spreadsheet runs.
+_TEXT_TYPE = re.compile(r"^(text|citext|name|character varying(\(\d+\))?|character(\(\d+\))?)$")
+
+
+def is_text_column(column: ColumnInfo) -> bool:
+    return _TEXT_TYPE.fullmatch(column.type) is not None
+
+
+def _select_item(column: ColumnInfo) -> str:
+    name = _ident(column.name)
+    return f"{neutralise_sql(name)} AS {name}" if is_text_column(column) else name
+
+
 def is_secret_column(name: str) -> bool:
     return name not in _NOT_SECRET and _SECRET_COLUMN.search(name) is not None
 
@@ -244,7 +263,7 @@ async def _copy_table(
     order = await _primary_key(conn, relid)
     # Identifiers come from the catalog of our own schemas (validated schema name), never from input.
     query = (
-        f"SELECT {', '.join(_ident(c.name) for c in kept) or 'NULL'}"  # noqa: S608
+        f"SELECT {', '.join(_select_item(c) for c in kept) or 'NULL'}"  # noqa: S608
         f" FROM {_ident(schema)}.{_ident(table)}"
         + (f" WHERE {where}" if where else "")
         + (f" ORDER BY {', '.join(_ident(c) for c in order)}" if order else "")
@@ -285,6 +304,8 @@ Data of the Local Administrative Organisation: {name_en} (DLA code {dla_code})
 ไฟล์ CSV เป็น UTF-8 (มี BOM เพื่อให้ Excel แสดงภาษาไทยได้) คั่นด้วยจุลภาค แถวแรกเป็นชื่อคอลัมน์
 ช่องว่างที่ไม่มีเครื่องหมายคำพูดคือไม่มีค่า (NULL) ส่วน "" คือข้อความว่าง เวลาทั้งหมดเป็นเวลาสากล (UTC)
 ไม่รวมรหัสผ่าน ค่าแฮชของรหัสผ่านหรือโทเค็น และกุญแจลับ (ดูรายการใน manifest.json)
+ข้อความที่ขึ้นต้นด้วย = + - @ แท็บ หรือ CR (และไม่ใช่ตัวเลขล้วน) ถูกเติมเครื่องหมาย ' ข้างหน้า
+เพื่อไม่ให้โปรแกรมตารางคำนวณเรียกใช้เป็นสูตร ก่อนนำเข้าฐานข้อมูลให้ลบ ' ตัวแรกออกหนึ่งตัว
 
 English
 -------
@@ -296,8 +317,12 @@ This archive holds all of the LAO's data on the platform as of one moment (one t
 The CSV files are UTF-8 with a byte-order mark (so spreadsheet programs show Thai), comma-separated,
 with a header row. An unquoted empty field is "no value" (NULL); "" is empty text. Times are UTC.
 Passwords, password and token digests and secret keys are not included (see manifest.json).
-To load a file back into PostgreSQL: strip the first 3 bytes (the BOM), then
-COPY <table> (<columns>) FROM STDIN WITH (FORMAT csv, HEADER).
+A text value that starts with = + - @, a tab or a CR (and is not a plain number such as -12.50) is
+written with one extra leading apostrophe, so that a spreadsheet program shows it instead of running
+it as a formula; the rule also covers values that already started with apostrophes, so it can be
+undone exactly: in text columns, remove one leading ' from every value matching ^'+[=+\\-@\\t\\r].
+To load a file back into PostgreSQL: strip the first 3 bytes (the BOM), undo the apostrophes as
+above, then COPY <table> (<columns>) FROM STDIN WITH (FORMAT csv, HEADER).
 """
 
 
@@ -435,7 +460,9 @@ async def _write(
             created_by=created_by,
             csv=(
                 "UTF-8 with BOM; PostgreSQL COPY CSV: comma, double quotes, header row; an unquoted empty"
-                ' field is NULL, "" is empty text; PostgreSQL text forms, times in UTC'
+                ' field is NULL, "" is empty text; PostgreSQL text forms, times in UTC; text values'
+                " starting with = + - @ TAB or CR (after any apostrophes) and not a plain number carry one"
+                " added leading apostrophe (remove it from values matching ^'+[=+\\-@\\t\\r] to restore)"
             ),
             files=files,
             left_out=[LeftOut(what, why) for what, why in LEFT_OUT],

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from functools import cache
 from importlib import resources
 
 import msgspec
+
+from localgov.kernel.csv import read_csv
 
 LAO_TYPES: dict[str, str] = {
     "provincial_admin_org": "Provincial Administrative Organisation",
@@ -35,9 +35,9 @@ class RegistryEntry(msgspec.Struct, frozen=True):
 @cache
 def registry() -> dict[str, RegistryEntry]:
     """All LAOs by DLA code, read once per process."""
-    text = resources.files("localgov").joinpath("data/lao_registry.csv").read_text(encoding="utf-8")
-    rows = csv.DictReader(io.StringIO(text))
-    return {row["dla_code"]: RegistryEntry(**row) for row in rows}
+    content = resources.files("localgov").joinpath("data/lao_registry.csv").read_bytes()
+    table = read_csv(content, required=RegistryEntry.__struct_fields__)
+    return {row.values["dla_code"]: RegistryEntry(**row.values) for row in table.rows}
 
 
 def lookup(dla_code: str) -> RegistryEntry | None:

@@ -44,6 +44,7 @@ from localgov.kernel.plugins import DeliveryHandler, ServicePlugin
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import is_one_line, normalise_email
 from localgov.kernel.thai import BANGKOK, english_datetime, thai_datetime, to_arabic_digits
+from localgov.kernel.validation import is_phone
 from localgov.platform.catalog import tenant_info
 from localgov.platform.models import Plan, SignupRequest, Tenant
 from localgov.platform.provisioning import ProfileSeed
@@ -55,7 +56,6 @@ log = structlog.get_logger("localgov.signup")
 
 #: The outbox topic that makes the worker provision an approved request.
 PROVISION_TOPIC = "platform.signup_provision"
-_PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{7,18}[0-9]$")
 
 
 # --- errors (each a stable code; titles Thai first, then English) ------------------------------
@@ -165,7 +165,7 @@ def _field_errors(form: SignupForm) -> list[FieldError]:
         normalise_email(form.contact_email)
     except DomainError:
         bad("contact_email", "email_format", "อีเมลไม่ถูกต้อง", "Not a valid e-mail address")
-    if not _PHONE_RE.fullmatch(form.contact_phone.strip()):
+    if not is_phone(form.contact_phone):
         bad("contact_phone", "phone_format", "หมายเลขโทรศัพท์ไม่ถูกต้อง", "Not a valid phone number")
     if not form.accept_terms:
         bad("accept_terms", "terms_not_accepted", "กรุณายอมรับข้อตกลงการใช้บริการ", "Accept the terms of service")

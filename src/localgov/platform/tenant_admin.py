@@ -23,6 +23,7 @@ from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.tenancy import TenantProfile
 from localgov.kernel.text import EMAIL_PATTERN
+from localgov.kernel.validation import is_phone
 from localgov.platform.catalog import normalise_host
 from localgov.platform.models import Plan, Tenant, TenantDomain
 
@@ -78,7 +79,6 @@ PROFILE_FIELDS: Mapping[str, int] = {
     "website": 300,
     "office_hours_th": 200,
 }
-_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ,()-]{6,37}[0-9]$")
 
 
 def _check_website(value: str) -> str | None:
@@ -104,8 +104,8 @@ def profile_problems(changes: Mapping[str, str | None]) -> list[dict[str, str]]:
             message = f"must have at most {PROFILE_FIELDS[field]} characters"
         elif _CONTROL.search(value) or (field != "address_th" and "\n" in value):
             message = "must not contain control characters"
-        elif field == "phone" and not _PHONE_RE.fullmatch(value):
-            message = "must be a phone number (digits, spaces, hyphens, commas)"
+        elif field == "phone" and not all(is_phone(number) for number in value.split(",")):
+            message = "must be Thai phone numbers (0 and 8-9 digits, or +66), separated by commas"
         elif field == "email" and not re.fullmatch(EMAIL_PATTERN, value):
             message = "must be an e-mail address"
         elif field == "website":

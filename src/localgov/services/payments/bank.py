@@ -24,13 +24,8 @@ with a note: never a receipt, never corrected automatically.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
-import hmac
-import io
 import re
-import secrets
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -42,9 +37,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.auth.keys import decrypt_private, encrypt_private
+from localgov.kernel.csv import CsvRejected, read_csv
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.plugins import UsageMeter
+from localgov.kernel.signing import DEFAULT_SCHEME, new_secret, secrets_in_force
+from localgov.kernel.signing import SignatureRefused as SignatureRefused  # re-exported: bank_views, tests
 from localgov.kernel.thai import BANGKOK
 from localgov.kernel.usage import record_usage
 from localgov.services.payments import receipts
@@ -63,15 +61,15 @@ BAHT_COLLECTED = UsageMeter(
     code="payments.baht_collected", unit="baht", title_th="จำนวนเงินที่รับชำระ (บาท)", title_en="Baht collected"
 )
 
-TIMESTAMP_HEADER = "X-Localgov-Timestamp"
-SIGNATURE_HEADER = "X-Localgov-Signature"
-SIGNATURE_SCHEME = "v1"
-#: How far a notification's timestamp may be from our clock, either way.
-REPLAY_WINDOW = dt.timedelta(minutes=5)
+#: The bank signs with the platform's scheme (:mod:`localgov.kernel.signing`): these headers, ``v1``,
+#: a five-minute replay window.
+SIGNATURE = DEFAULT_SCHEME
+TIMESTAMP_HEADER = SIGNATURE.timestamp_header
+SIGNATURE_HEADER = SIGNATURE.signature_header
+REPLAY_WINDOW = SIGNATURE.window
 #: How long the previous secret keeps verifying after a rotation (the bank's time to switch).
 PREVIOUS_SECRET_VALID_FOR = dt.timedelta(days=7)
 _SECRET_KIND = "payments.webhook_secret"  # noqa: S105 (a label, not a secret)
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _REF = re.compile(r"^[A-Z0-9]{1,20}$")
 _CENT = Decimal("0.01")
 
@@ -81,12 +79,6 @@ COLLECTORS: dict[str, str] = {
     "webhook": "รับชำระผ่านธนาคาร (Thai QR)",
     "statement": "รับชำระผ่านธนาคาร (Thai QR, รายการเดินบัญชี)",
 }
-
-
-class SignatureRefused(DomainError):
-    code = "invalid_signature"
-    status = 401
-    title = "The notification is not signed with this LAO's webhook secret"
 
 
 class InvalidNotification(DomainError):
@@ -100,13 +92,12 @@ class InvalidNotification(DomainError):
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The signature header value a bank sends: ``v1=<hex HMAC-SHA256(secret, timestamp "." body)>``."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"{SIGNATURE_SCHEME}={digest}"
+    return SIGNATURE.sign(secret, timestamp, body)
 
 
 def new_webhook_secret() -> str:
     """256 random bits, printable (``lgwh_…``)."""
-    return "lgwh_" + secrets.token_urlsafe(32)
+    return new_secret("lgwh_")
 
 
 def _seal(secret_key: str, secret: str) -> bytes:
@@ -124,47 +115,21 @@ def valid_secrets(row: PaymentSettings | None, secret_key: str, now: dt.datetime
     """The secrets that verify now: the current one, and the previous one during its overlap."""
     if row is None or row.webhook_secret is None:
         return []
-    out = [_unseal(secret_key, row.webhook_secret)]
-    rotated = row.webhook_secret_rotated_at
-    if row.webhook_secret_previous is not None and rotated is not None and now < rotated + PREVIOUS_SECRET_VALID_FOR:
-        out.append(_unseal(secret_key, row.webhook_secret_previous))
-    return out
+    previous = row.webhook_secret_previous
+    return secrets_in_force(
+        _unseal(secret_key, row.webhook_secret),
+        _unseal(secret_key, previous) if previous is not None else None,
+        row.webhook_secret_rotated_at,
+        now,
+        overlap=PREVIOUS_SECRET_VALID_FOR,
+    )
 
 
 def verify_signature(
     secrets_: list[str], timestamp: str | None, signature: str | None, body: bytes, now: dt.datetime
 ) -> None:
-    """Refuse (401) unless ``signature`` holds an HMAC of ``timestamp.body`` under a valid secret.
-
-    Every candidate is compared with :func:`hmac.compare_digest` (constant time), and all of them
-    are compared, so timing tells nothing about which secret or which value came close.
-    """
-    if not timestamp or not signature:
-        raise SignatureRefused(
-            f"Both {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} are required.", code="missing_signature"
-        )
-    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
-        raise SignatureRefused(f"{TIMESTAMP_HEADER} must be Unix time in seconds.", code="invalid_timestamp")
-    skew = abs(now.timestamp() - int(timestamp))
-    if skew > REPLAY_WINDOW.total_seconds():
-        raise SignatureRefused(
-            "The timestamp is outside the 5-minute window (a replay, or a clock that is wrong).",
-            code="stale_timestamp",
-            data={"window_s": int(REPLAY_WINDOW.total_seconds())},
-        )
-    offered = [
-        value.strip()[len(SIGNATURE_SCHEME) + 1 :]
-        for value in signature.split(",")
-        if value.strip().startswith(SIGNATURE_SCHEME + "=")
-    ]
-    offered = [value for value in offered if _HEX64.fullmatch(value)][:4]
-    ok = False
-    for secret in secrets_:
-        expected = sign(secret, timestamp, body)[len(SIGNATURE_SCHEME) + 1 :]
-        for value in offered:
-            ok |= hmac.compare_digest(expected, value)
-    if not ok:
-        raise SignatureRefused()
+    """Refuse (401) unless ``signature`` holds an HMAC of ``timestamp.body`` under a valid secret."""
+    SIGNATURE.verify(secrets_, timestamp, signature, body, now)
 
 
 async def settings_row(session: AsyncSession, *, for_update: bool = False) -> PaymentSettings | None:
@@ -457,23 +422,21 @@ def _parse_paid_at(value: str) -> dt.datetime:
 def parse_statement(content: bytes) -> list[tuple[int, BankNotice]]:
     """Every line of a statement CSV as a notice; any bad line refuses the whole file (400)."""
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidStatement("The file must be UTF-8 text.") from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
-    missing = [c for c in STATEMENT_COLUMNS if c not in header and c != "ref2"]
-    if missing:
-        raise InvalidStatement(f"Missing columns: {', '.join(missing)}.", data={"missing": missing})
-    reader.fieldnames = header
+        table = read_csv(
+            content,
+            required=[c for c in STATEMENT_COLUMNS if c != "ref2"],
+            lower_header=True,
+            max_rows=MAX_STATEMENT_ROWS,
+        )
+    except CsvRejected as exc:
+        # The file itself cannot be read: the same 400 as bad lines, with the reader's reasons.
+        raise InvalidStatement(exc.detail, data=exc.data) from None
     errors: list[StatementRowError] = []
     notices: list[tuple[int, BankNotice]] = []
     seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        if len(notices) + len(errors) >= MAX_STATEMENT_ROWS:
-            raise InvalidStatement(f"At most {MAX_STATEMENT_ROWS} lines per file.")
-        fields = {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+    for row in table.rows:
+        line = row.line
+        fields = row.values
         try:
             amount = Decimal(fields.get("amount", "").replace(",", ""))
         except InvalidOperation:

@@ -24,6 +24,7 @@ from localgov.kernel.auth.guards import PUBLIC, guarded, staff
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
+from localgov.kernel.pagination import After, Limit
 from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bank as svc
@@ -36,8 +37,6 @@ SECRET_ADMINS = staff("tenant_admin", "payments.finance")
 TAG = "Payments: bank"
 NO_STORE = CacheControlHeader(no_store=True)
 IdPath = Annotated[uuid.UUID, PathParameter(description="The id")]
-Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size")]
-After = Annotated[uuid.UUID | None, QueryParameter(description="Cursor: the last id of the previous page")]
 DayFrom = Annotated[dt.date | None, QueryParameter(description="From this day (Bangkok time), inclusive")]
 DayTo = Annotated[dt.date | None, QueryParameter(description="To this day (Bangkok time), inclusive")]
 

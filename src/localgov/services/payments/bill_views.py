@@ -14,6 +14,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
+from localgov.kernel.pagination import Limit
 from localgov.services.payments import bills
 from localgov.services.payments.params import (
     FINANCE,
@@ -21,7 +22,6 @@ from localgov.services.payments.params import (
     READ,
     WRITE,
     BillId,
-    Limit,
     Offset,
     PeriodParam,
     image_problems,

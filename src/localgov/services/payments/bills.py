@@ -46,10 +46,23 @@ from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.thai import bangkok_today
+from localgov.kernel.validation import (
+    InvalidInput,
+    add_months,
+    next_period,
+    parse_money,
+    parse_period,
+    parse_quantity,
+    period_end,
+    period_of,
+    period_start,
+    round_baht,
+)
 from localgov.services.payments import qr
 from localgov.services.payments.api import BILL_CANCELLED, BillCancelled, BillDraft, BillLine, create_bill, create_bills
 from localgov.services.payments.models import Bill, BillItem, FeeAccount, MeterReading, Payer, PaymentSettings
-from localgov.services.payments.payers import get_account, get_payer
+from localgov.services.payments.payers import FEE_TYPES, get_account, get_payer
+from localgov.services.payments.qr import normalise_biller_id
 from localgov.services.payments.tariffs import (
     NotChargeable,
     TariffMissing,
@@ -58,20 +71,6 @@ from localgov.services.payments.tariffs import (
     lines_for,
     surcharge_of,
     tariff_for,
-)
-from localgov.services.payments.validation import (
-    FEE_TYPES,
-    InvalidInput,
-    add_months,
-    next_period,
-    normalise_biller_id,
-    parse_money,
-    parse_period,
-    parse_quantity,
-    period_end,
-    period_of,
-    period_start,
-    round_baht,
 )
 
 log = structlog.get_logger("localgov.payments")

@@ -14,6 +14,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, citizen, guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import Limit
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bills
@@ -23,7 +24,6 @@ from localgov.services.payments.params import (
     LOOKUP_LIMIT_PER_REFERENCE,
     QR_DESCRIPTION,
     BillId,
-    Limit,
     Offset,
     PayerId,
     citizen_uuid,

@@ -13,18 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, idempotent
+from localgov.kernel.pagination import Limit
 from localgov.services.payments import bills, payers
-from localgov.services.payments.params import (
-    FINANCE,
-    READ,
-    WRITE,
-    AccountId,
-    CsvUpload,
-    FeeTypeParam,
-    Limit,
-    Offset,
-    PayerId,
-)
+from localgov.services.payments.params import FINANCE, READ, WRITE, AccountId, CsvUpload, FeeTypeParam, Offset, PayerId
 from localgov.services.payments.schemas import (
     AccountPage,
     AccountRead,

@@ -17,18 +17,19 @@ from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.numbering import next_number
 from localgov.kernel.text import ONE_LINE
 from localgov.kernel.thai import bangkok_today, to_arabic_digits
-from localgov.services.payments.models import Bill, FeeAccount, MeterReading, Payer
-from localgov.services.payments.tariffs import ImportRowError, read_csv, reject
-from localgov.services.payments.validation import (
-    FEE_TYPES,
+from localgov.kernel.validation import (
     InvalidInput,
     check_code,
+    normalise_house_no,
+    normalise_moo,
     normalise_phone,
     normalise_postal_code,
     normalise_thai_id,
     parse_money,
     parse_quantity,
 )
+from localgov.services.payments.models import Bill, FeeAccount, MeterReading, Payer
+from localgov.services.payments.tariffs import ImportRowError, read_import, reject
 
 Text = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
@@ -40,6 +41,8 @@ _ADDRESS = ("house_no", "moo", "soi", "road", "subdistrict", "district", "provin
 #: The field a msgspec validation message names (``… at `$.name```, ``missing required field `name```).
 _FIELD_IN_MESSAGE = re.compile(r"`\$\.([a-z_]+)|required field `([a-z_]+)`")
 _ACCOUNT_PREFIX = {"garbage": "G", "wastewater": "W", "fixed": "F"}
+#: The recurring fees an account may have.
+FEE_TYPES = ("garbage", "wastewater", "fixed")
 
 
 class PayerCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -132,6 +135,10 @@ def _clean(field: str, value: str | None) -> str | None:
         return normalise_postal_code(value)
     if field == "phone":
         return normalise_phone(value)
+    if field == "moo":
+        return normalise_moo(value)
+    if field == "house_no":
+        return normalise_house_no(value)
     return value
 
 
@@ -384,19 +391,20 @@ async def import_payers(session: AsyncSession, content: bytes) -> PayerImportRes
     already known to the LAO reuses that payer. Any error in any row imports nothing and answers
     422 ``import_rejected`` with every problem found, by line and column.
     """
-    rows = read_csv(content, ("name",))
+    rows = read_import(content, ("name",))
     errors: list[ImportRowError] = []
     payers: dict[str, tuple[int, dict[str, Any]]] = {}
     accounts: list[tuple[int, str, AccountCreate]] = []
     numbers: dict[str, int] = {}
-    for line, row in rows:
-        if "__extra__" in row:
+    for csv_row in rows:
+        line, row = csv_row.line, csv_row.values
+        if csv_row.extra:
             errors.append(
                 ImportRowError(line=line, column=None, code="too_many_fields", message="more fields than the header")
             )
             continue
         unknown = sorted(set(row) - set(IMPORT_COLUMNS))
-        if unknown and line == rows[0][0]:
+        if unknown and line == rows[0].line:
             errors.append(ImportRowError(line=1, column=unknown[0], code="unknown_column", message=", ".join(unknown)))
         try:
             payer = msgspec.convert(

@@ -13,6 +13,9 @@ from decimal import Decimal
 
 import msgspec
 
+from localgov.kernel.thai import to_arabic_digits
+from localgov.kernel.validation import InvalidInput, thai_id_checksum_ok
+
 BILL_PAYMENT_AID = "A000000677010112"
 THB = "764"
 _REF_RE = re.compile(r"^[A-Z0-9]{1,20}$")
@@ -22,6 +25,16 @@ _ASCII_NAME_RE = re.compile(r"^[\x20-\x7e]{1,25}$")
 
 class QRError(ValueError):
     """A payload that cannot be built or is not a valid Thai QR."""
+
+
+def normalise_biller_id(value: str) -> str:
+    """A Thai QR biller ID: the LAO's 13-digit tax ID (checked) and a 2-digit suffix."""
+    digits = re.sub(r"[\s\-]", "", to_arabic_digits(value))
+    if len(digits) != 15 or not digits.isascii() or not digits.isdigit():
+        raise InvalidInput("biller_id", "must be 15 digits: tax ID + 2-digit suffix", code="invalid_biller_id")
+    if not thai_id_checksum_ok(digits[:13]):
+        raise InvalidInput("biller_id", "the tax ID part has a wrong check digit", code="invalid_biller_id")
+    return digits
 
 
 def crc16_ccitt_false(data: bytes) -> int:

@@ -17,13 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import guarded, staff
 from localgov.kernel.auth.tokens import Principal
+from localgov.kernel.documents import QrStamp
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import After, Limit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import receipts as svc
-from localgov.services.payments.bank_views import After, DayFrom, DayTo, Limit
+from localgov.services.payments.bank_views import DayFrom, DayTo
 from localgov.services.payments.models import Receipt
 from localgov.services.payments.params import staff_uuid
-from localgov.services.payments.pdf import render_receipt
+from localgov.services.payments.receipt_pdf import render_receipt
+from localgov.settings import Settings
 
 FINANCE = staff("payments.finance")
 READERS = staff("payments.finance", "payments.cashier")
@@ -94,6 +97,17 @@ def _pdf(content: bytes, receipt: Receipt, suffix: str) -> Response[bytes]:
     )
 
 
+async def _stamp(session: AsyncSession, tenant: TenantInfo, settings: Settings, receipt: Receipt) -> QrStamp | None:
+    """The QR stamp linking the printed receipt to its verification page on this LAO's host."""
+    return await svc.receipt_stamp(
+        session,
+        receipt,
+        secret_key=settings.secret_key,
+        tenant_id=tenant.id,
+        url=lambda path: settings.public_url(path, slug=tenant.slug),
+    )
+
+
 class ReceiptController(Controller):
     path = "/receipts"
     tags = [TAG]
@@ -145,10 +159,19 @@ class ReceiptController(Controller):
         **guarded(READERS),
     )
     async def pdf(
-        self, tenant: NamedDependency[TenantInfo], receipt_id: ReceiptIdPath, db_session: NamedDependency[AsyncSession]
+        self,
+        tenant: NamedDependency[TenantInfo],
+        settings: NamedDependency[Settings],
+        receipt_id: ReceiptIdPath,
+        db_session: NamedDependency[AsyncSession],
     ) -> Response[bytes]:
         receipt = await svc.get_receipt(db_session, receipt_id)
-        doc = await svc.receipt_document(db_session, receipt, lao_name_th=tenant.name_th)
+        doc = await svc.receipt_document(
+            db_session,
+            receipt,
+            lao_name_th=tenant.name_th,
+            stamp=await _stamp(db_session, tenant, settings, receipt),
+        )
         return _pdf(await asyncio.to_thread(render_receipt, doc), receipt, "")
 
     @post(
@@ -165,11 +188,18 @@ class ReceiptController(Controller):
         actor: NamedDependency[Actor],
         origin: NamedDependency[Origin],
         tenant: NamedDependency[TenantInfo],
+        settings: NamedDependency[Settings],
         receipt_id: ReceiptIdPath,
         db_session: NamedDependency[AsyncSession],
     ) -> Response[bytes]:
         receipt = await svc.count_reprint(db_session, receipt_id)
-        doc = await svc.receipt_document(db_session, receipt, lao_name_th=tenant.name_th, copy_no=receipt.reprints)
+        doc = await svc.receipt_document(
+            db_session,
+            receipt,
+            lao_name_th=tenant.name_th,
+            copy_no=receipt.reprints,
+            stamp=await _stamp(db_session, tenant, settings, receipt),
+        )
         await record_audit(
             db_session,
             "payments.receipt_reprinted",

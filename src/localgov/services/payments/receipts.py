@@ -7,26 +7,36 @@ a fiscal year is number ``(n-1) % book_size + 1`` of book ``(n-1) // book_size +
 
 A receipt is never deleted: voiding keeps it, marked cancelled with the reason, and opens the
 bill again. Reprints are copies (สำเนา), counted.
+
+Every receipt is registered as an issued document (:mod:`localgov.kernel.documents`, kind
+``payments.receipt``) in the transaction that issues it, and voided there with it: its printed QR
+stamp opens the public verification page, which shows it valid or cancelled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel import documents
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.numbering import fiscal_period, next_number
+from localgov.kernel.pagination import after_key
 from localgov.kernel.tenancy import TenantProfile
 from localgov.kernel.thai import BANGKOK, baht_text, bangkok_today
+from localgov.kernel.validation import ThaiAddress, address_line_th
 from localgov.services.payments.api import RECEIPT_VOIDED, ReceiptVoided
 from localgov.services.payments.models import Bill, BillItem, Payer, Payment, Receipt
-from localgov.services.payments.pdf import ReceiptDocument, ReceiptLine
+from localgov.services.payments.receipt_pdf import ReceiptDocument, ReceiptLine
 
 SERIES = "payments.receipt"
+#: The kind of a receipt in the register of issued documents.
+DOCUMENT_KIND = "payments.receipt"
 DEFAULT_BOOK_SIZE = 100
 
 
@@ -80,6 +90,16 @@ async def issue_receipt(
     )
     session.add(receipt)
     await session.flush()
+    await documents.issue(
+        session,
+        kind=DOCUMENT_KIND,
+        source_key=str(receipt.id),
+        number=receipt_label(receipt),
+        title_th="ใบเสร็จรับเงิน",
+        title_en="Receipt",
+        holder_name=receipt.payer_name,
+        issued_at=issued_at,
+    )
     return receipt
 
 
@@ -118,10 +138,7 @@ async def list_receipts(
         cursor = await session.get(Receipt, after)
         if cursor is None:
             raise NotFound("Unknown cursor.", code="receipt_not_found")
-        query = query.where(
-            (Receipt.fiscal_year > cursor.fiscal_year)
-            | ((Receipt.fiscal_year == cursor.fiscal_year) & (Receipt.sequence > cursor.sequence))
-        )
+        query = query.where(after_key((Receipt.fiscal_year, Receipt.sequence), (cursor.fiscal_year, cursor.sequence)))
     query = query.order_by(Receipt.fiscal_year, Receipt.sequence).limit(limit)
     return list((await session.execute(query)).scalars())
 
@@ -161,7 +178,29 @@ async def void_receipt(
     )
     await publish(session, RECEIPT_VOIDED, voided)
     await session.flush()
+    registered = await _registered(session, receipt)
+    if registered is not None:
+        await documents.void(session, registered, reason=reason, at=receipt.voided_at)
     return receipt
+
+
+async def _registered(session: AsyncSession, receipt: Receipt) -> documents.IssuedDocument | None:
+    """The receipt's entry in the register (None for a receipt issued before the register existed)."""
+    try:
+        return await documents.get_by_source(session, DOCUMENT_KIND, str(receipt.id))
+    except documents.DocumentNotFound:
+        return None
+
+
+async def receipt_stamp(
+    session: AsyncSession, receipt: Receipt, *, secret_key: str, tenant_id: int, url: Callable[[str], str]
+) -> documents.QrStamp | None:
+    """The QR stamp of the receipt's verification page; ``url`` makes a path absolute on the tenant's host."""
+    registered = await _registered(session, receipt)
+    if registered is None:
+        return None
+    code = documents.verification_code(secret_key, tenant_id, registered)
+    return documents.QrStamp(url=url(documents.verification_path(code)), code=code)
 
 
 async def count_reprint(session: AsyncSession, receipt_id: uuid.UUID) -> Receipt:
@@ -173,22 +212,27 @@ async def count_reprint(session: AsyncSession, receipt_id: uuid.UUID) -> Receipt
 
 
 def _address(payer: Payer) -> str | None:
-    parts = [
-        payer.house_no,
-        f"หมู่ {payer.moo}" if payer.moo else None,
-        f"ซอย{payer.soi}" if payer.soi else None,
-        f"ถนน{payer.road}" if payer.road else None,
-        f"ตำบล{payer.subdistrict}" if payer.subdistrict else None,
-        f"อำเภอ{payer.district}" if payer.district else None,
-        f"จังหวัด{payer.province}" if payer.province else None,
-        payer.postal_code,
-    ]
-    text = " ".join(p for p in parts if p)
-    return text or None
+    return address_line_th(
+        ThaiAddress(
+            house_no=payer.house_no,
+            moo=payer.moo,
+            soi=payer.soi,
+            road=payer.road,
+            subdistrict=payer.subdistrict,
+            district=payer.district,
+            province=payer.province,
+            postal_code=payer.postal_code,
+        )
+    )
 
 
 async def receipt_document(
-    session: AsyncSession, receipt: Receipt, *, lao_name_th: str, copy_no: int | None = None
+    session: AsyncSession,
+    receipt: Receipt,
+    *,
+    lao_name_th: str,
+    copy_no: int | None = None,
+    stamp: documents.QrStamp | None = None,
 ) -> ReceiptDocument:
     """What the PDF prints for ``receipt`` (a copy when ``copy_no`` is given)."""
     payment = await session.get(Payment, receipt.payment_id)
@@ -219,6 +263,7 @@ async def receipt_document(
         void_reason=receipt.void_reason,
         voided_at=receipt.voided_at,
         copy_no=copy_no,
+        stamp=stamp,
     )
 
 

@@ -4,14 +4,14 @@ Days are Bangkok days (UTC+7). Receipts count on the day they were issued, excep
 the bank's report of them was received. The CSV files are UTF-8 with a byte-order mark (so
 spreadsheet programs read the Thai), one header row whose names are Thai with the English column
 name in parentheses, ``,`` separators, amounts with two decimals and no thousands separator,
-dates ISO ``YYYY-MM-DD`` plus a Buddhist-Era ``DD/MM/YYYY`` column.
+dates ISO ``YYYY-MM-DD`` plus a Buddhist-Era ``DD/MM/YYYY`` column. Text that a spreadsheet would
+run as a formula (a payer's name starting with ``=`` …) is written with a leading apostrophe
+(:mod:`localgov.kernel.csv`).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -19,6 +19,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.csv import write_csv
 from localgov.kernel.errors import DomainError
 from localgov.kernel.thai import BANGKOK, be_year
 from localgov.services.payments.models import Bill, BillItem, Payment, PaymentException, Receipt
@@ -182,12 +183,8 @@ async def daily_collection(session: AsyncSession, day_from: dt.date, day_to: dt.
 
 
 def _csv(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[object]]) -> bytes:
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([f"{thai} ({english})" for english, thai in columns])
-    for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """The platform's CSV writer: BOM, CRLF, formula cells neutralised (amounts stay numbers)."""
+    return write_csv([f"{thai} ({english})" for english, thai in columns], rows, bom=True)
 
 
 def _be(day: dt.date) -> str:

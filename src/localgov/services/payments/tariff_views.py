@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import Limit
 from localgov.kernel.thai import bangkok_today
+from localgov.kernel.validation import period_of, period_start
 from localgov.services.payments import tariffs
 from localgov.services.payments.models import MeterReading
 from localgov.services.payments.params import (
@@ -23,7 +25,6 @@ from localgov.services.payments.params import (
     WRITE,
     CsvUpload,
     FeeTypeParam,
-    Limit,
     Offset,
     PeriodParam,
     TariffId,
@@ -37,7 +38,6 @@ from localgov.services.payments.schemas import (
     TariffRead,
     tariff_read,
 )
-from localgov.services.payments.validation import period_of, period_start
 
 
 class TariffController(Controller):

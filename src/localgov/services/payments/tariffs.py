@@ -18,9 +18,7 @@ CSV and are imported idempotently per (account, period).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -30,11 +28,10 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.csv import CsvRejected, CsvRow, CsvRowError, read_csv
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.thai import bangkok_today
-from localgov.services.payments.api import BillLine
-from localgov.services.payments.models import Bill, FeeAccount, MeterReading, Tariff
-from localgov.services.payments.validation import (
+from localgov.kernel.validation import (
     CENT,
     InvalidInput,
     parse_money,
@@ -44,6 +41,8 @@ from localgov.services.payments.validation import (
     period_start,
     round_baht,
 )
+from localgov.services.payments.api import BillLine
+from localgov.services.payments.models import Bill, FeeAccount, MeterReading, Tariff
 
 #: Baht as a JSON string or number ("50.00"); checked by the service (at most 2 decimals).
 Money = Decimal
@@ -423,13 +422,8 @@ async def seed_defaults(
 # --- meter readings --------------------------------------------------------------------------------
 
 
-class ImportRowError(msgspec.Struct, kw_only=True):
-    """One problem of an imported file: its line (1 = the header), column and what is wrong."""
-
-    line: int
-    column: str | None
-    code: str
-    message: str
+#: One problem of an imported file: its line (1 = the header), column and what is wrong.
+ImportRowError = CsvRowError
 
 
 class ImportRejected(DomainError):
@@ -438,47 +432,13 @@ class ImportRejected(DomainError):
     title = "The file has errors; nothing was imported"
 
 
-def read_csv(content: bytes, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-    """UTF-8 CSV (a BOM is accepted) with a header line; rows numbered by their line in the file."""
+def read_import(content: bytes, required: Sequence[str]) -> list[CsvRow]:
+    """The rows of an uploaded CSV file (:func:`localgov.kernel.csv.read_csv`); a file that cannot
+    be read is refused as 422 ``import_rejected`` with its problems by line and column."""
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportRejected(
-            "The file is not UTF-8 text.",
-            data={
-                "errors": [msgspec.to_builtins(ImportRowError(line=1, column=None, code="not_utf8", message=str(exc)))]
-            },
-        ) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in reader.fieldnames or ()]
-    missing = [name for name in required if name not in header]
-    if missing:
-        raise ImportRejected(
-            "The header lacks required columns.",
-            data={
-                "errors": [
-                    msgspec.to_builtins(ImportRowError(line=1, column=m, code="missing_column", message="required"))
-                    for m in missing
-                ]
-            },
-        )
-    reader.fieldnames = header
-    rows: list[tuple[int, dict[str, str]]] = []
-    for row in reader:
-        if None in row:
-            rows.append((reader.line_num, {"__extra__": "1"}))
-            continue
-        cleaned = {k: (v or "").strip() for k, v in row.items()}
-        if any(cleaned.values()):
-            rows.append((reader.line_num, cleaned))
-    if not rows:
-        raise ImportRejected(
-            "The file has no rows.",
-            data={
-                "errors": [msgspec.to_builtins(ImportRowError(line=1, column=None, code="empty", message="no rows"))]
-            },
-        )
-    return rows
+        return read_csv(content, required=required).rows
+    except CsvRejected as exc:
+        raise ImportRejected(exc.detail, data={"errors": (exc.data or {}).get("errors", [])}) from None
 
 
 def reject(errors: list[ImportRowError], rows: int) -> ImportRejected:
@@ -501,11 +461,12 @@ async def import_readings(session: AsyncSession, content: bytes) -> ReadingImpor
     Idempotent per (account, period): the same value again changes nothing; a new value replaces
     the old one only while that month is not yet billed (a billed month is refused).
     """
-    rows = read_csv(content, ("account_no", "period", "usage_m3"))
+    rows = read_import(content, ("account_no", "period", "usage_m3"))
     errors: list[ImportRowError] = []
     parsed: dict[tuple[str, str], tuple[int, Decimal]] = {}
-    for line, row in rows:
-        if "__extra__" in row:
+    for csv_row in rows:
+        line, row = csv_row.line, csv_row.values
+        if csv_row.extra:
             errors.append(
                 ImportRowError(line=line, column=None, code="too_many_fields", message="more fields than the header")
             )
