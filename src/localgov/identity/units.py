@@ -457,7 +457,11 @@ async def set_supervisor(
             actor=actor,
             origin=origin,
             target=_target(unit.id),
-            data={"staff_id": str(staff_id) if staff_id else None, "previous": str(previous) if previous else None},
+            data={
+                "staff_id": str(staff_id) if staff_id else None,
+                "previous": str(previous) if previous else None,
+                **({} if staff_id else {"reason": "vacated"}),
+            },
         )
     return await unit_view(session, unit)
 
