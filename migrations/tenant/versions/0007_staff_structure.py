@@ -47,8 +47,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_units")),
     )
     op.create_index("uq_units_code", "units", ["code"], unique=True)
-    op.create_index("ix_units_parent_id", "units", ["parent_id"], unique=False)
-    op.create_index("ix_units_supervisor_id", "units", ["supervisor_id"], unique=False)
     op.create_table(
         "positions",
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
@@ -68,20 +66,14 @@ def upgrade() -> None:
     op.create_foreign_key(
         op.f("fk_staff_users_position_id_positions"), "staff_users", "positions", ["position_id"], ["id"]
     )
-    op.create_index("ix_staff_users_unit_id", "staff_users", ["unit_id"], unique=False)
-    op.create_index("ix_staff_users_position_id", "staff_users", ["position_id"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_staff_users_position_id", table_name="staff_users")
-    op.drop_index("ix_staff_users_unit_id", table_name="staff_users")
     op.drop_constraint(op.f("fk_staff_users_position_id_positions"), "staff_users", type_="foreignkey")
     op.drop_constraint(op.f("fk_staff_users_unit_id_units"), "staff_users", type_="foreignkey")
     op.drop_column("staff_users", "position_id")
     op.drop_column("staff_users", "unit_id")
     op.drop_index("uq_positions_title_th_level", table_name="positions")
     op.drop_table("positions")
-    op.drop_index("ix_units_supervisor_id", table_name="units")
-    op.drop_index("ix_units_parent_id", table_name="units")
     op.drop_index("uq_units_code", table_name="units")
     op.drop_table("units")

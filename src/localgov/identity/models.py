@@ -53,10 +53,11 @@ class StaffUser(_Account, TenantBase):
         CheckConstraint("status IN ('invited', 'active', 'disabled')", name="status"),
         CheckConstraint("email = lower(email)", name="email_lower"),
         Index("uq_staff_users_email", "email", unique=True),
-        Index("ix_staff_users_unit_id", "unit_id"),
-        Index("ix_staff_users_position_id", "position_id"),
     )
 
+    # No index on these (nor on units.parent_id / supervisor_id): an LAO has tens to a few thousand
+    # staff and tens of units, which a sequential scan reads faster than an index, and every index
+    # is one more relation in each of thousands of schemas (catalog size bounds schema-per-tenant).
     unit_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("units.id"))
     position_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("positions.id"))
 
@@ -78,8 +79,6 @@ class Unit(TenantBase):
         CheckConstraint("code = lower(code)", name="code_lower"),
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="parent_not_self"),
         Index("uq_units_code", "code", unique=True),
-        Index("ix_units_parent_id", "parent_id"),
-        Index("ix_units_supervisor_id", "supervisor_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
