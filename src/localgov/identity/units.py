@@ -442,7 +442,8 @@ async def set_supervisor(
     await _lock_structure(session)
     unit = await get_unit(session, unit_id, for_update=True)
     if staff_id is not None:
-        user = await get_staff(session, staff_id)
+        # Locked as ``disable_staff`` locks it: a member disabled meanwhile is seen disabled here.
+        user = await get_staff(session, staff_id, for_update=True)
         reason = await _eligibility(session, unit.id, user)
         if reason is not None:
             raise SupervisorNotEligible(data={"staff_id": str(staff_id), "reason": reason})
