@@ -65,7 +65,7 @@ class StaffUser(_Account, TenantBase):
 _KINDS_SQL = ", ".join(f"'{kind}'" for kind in UNIT_KINDS)
 
 
-class Unit(TenantBase):
+class OrgUnit(TenantBase):
     """A unit of the LAO's structure (ส่วนราชการ): สำนักปลัด, สำนัก, กอง, ส่วน, ฝ่าย or งาน, in a tree.
 
     A child is always of a lower rank than its parent (a ฝ่าย under a กอง, never the reverse),
@@ -98,7 +98,7 @@ class Unit(TenantBase):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class Position(TenantBase):
+class StaffPosition(TenantBase):
     """A position (ตำแหน่ง) staff hold: นายก อบต., ปลัด อบต., นักวิชาการเงินและบัญชี …, with an optional level."""
 
     __tablename__ = "positions"

@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from localgov.identity.models import OneTimeToken, RefreshToken, StaffRole, StaffUser, Unit
+from localgov.identity.models import OneTimeToken, OrgUnit, RefreshToken, StaffRole, StaffUser
 from localgov.identity.refresh import RefreshGrant, issue_refresh_token, revoke_subject
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import hash_secret_async, new_token, token_digest, verify_secret_async
@@ -729,13 +729,13 @@ async def release_supervision(
     origin: Origin,
 ) -> list[uuid.UUID]:
     """The member stops supervising ``unit_ids`` (None: every unit); each unit released is audited."""
-    query = update(Unit).where(Unit.supervisor_id == user_id)
+    query = update(OrgUnit).where(OrgUnit.supervisor_id == user_id)
     if unit_ids is not None:
-        query = query.where(Unit.id.in_(unit_ids))
+        query = query.where(OrgUnit.id.in_(unit_ids))
     released = list(
         (
             await session.execute(
-                query.values(supervisor_id=None, updated_at=dt.datetime.now(dt.UTC)).returning(Unit.id),
+                query.values(supervisor_id=None, updated_at=dt.datetime.now(dt.UTC)).returning(OrgUnit.id),
                 execution_options={"synchronize_session": "fetch"},
             )
         )

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity import staff as staff_svc
 from localgov.identity import units as svc
-from localgov.identity.models import Position as PositionRow
+from localgov.identity.models import StaffPosition
 from localgov.kernel.auth.guards import guarded, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.org import UNIT_KINDS, StaffRef
@@ -191,7 +191,7 @@ def _member(ref: StaffRef) -> UnitMember:
     )
 
 
-def _position(row: PositionRow) -> Position:
+def _position(row: StaffPosition) -> Position:
     return Position(
         id=row.id,
         title_th=row.title_th,

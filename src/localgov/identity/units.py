@@ -30,7 +30,7 @@ import msgspec
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.identity.models import Position, StaffUser, Unit
+from localgov.identity.models import OrgUnit, StaffPosition, StaffUser
 from localgov.identity.staff import StaffView, get_staff, release_supervision, view_of
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import DomainError, NotFound
@@ -118,7 +118,7 @@ class Supervisor(msgspec.Struct, frozen=True, kw_only=True):
 class UnitView(msgspec.Struct, frozen=True, kw_only=True):
     """A unit, how deep it sits (0 at the top) and its supervisor."""
 
-    unit: Unit
+    unit: OrgUnit
     depth: int
     supervisor: Supervisor | None
 
@@ -150,8 +150,8 @@ def _check_rank(kind: str, parent_kind: str | None) -> None:
 # --- reading ------------------------------------------------------------------------------------
 
 
-async def get_unit(session: AsyncSession, unit_id: uuid.UUID, *, for_update: bool = False) -> Unit:
-    query = select(Unit).where(Unit.id == unit_id)
+async def get_unit(session: AsyncSession, unit_id: uuid.UUID, *, for_update: bool = False) -> OrgUnit:
+    query = select(OrgUnit).where(OrgUnit.id == unit_id)
     if for_update:
         query = query.with_for_update()
     unit = (await session.execute(query)).scalar_one_or_none()
@@ -160,8 +160,8 @@ async def get_unit(session: AsyncSession, unit_id: uuid.UUID, *, for_update: boo
     return unit
 
 
-async def get_position(session: AsyncSession, position_id: uuid.UUID, *, for_update: bool = False) -> Position:
-    query = select(Position).where(Position.id == position_id)
+async def get_position(session: AsyncSession, position_id: uuid.UUID, *, for_update: bool = False) -> StaffPosition:
+    query = select(StaffPosition).where(StaffPosition.id == position_id)
     if for_update:
         query = query.with_for_update()
     position = (await session.execute(query)).scalar_one_or_none()
@@ -179,7 +179,7 @@ async def _supervisors(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.
     return {r.id: Supervisor(id=r.id, full_name=r.full_name, status=r.status) for r in rows.all()}
 
 
-async def unit_view(session: AsyncSession, unit: Unit) -> UnitView:
+async def unit_view(session: AsyncSession, unit: OrgUnit) -> UnitView:
     depth = len(await unit_path(session, unit.id)) - 1
     supervisors = await _supervisors(session, {unit.supervisor_id} if unit.supervisor_id else set())
     return UnitView(
@@ -189,8 +189,8 @@ async def unit_view(session: AsyncSession, unit: Unit) -> UnitView:
 
 async def list_units(session: AsyncSession, *, active: bool | None = None) -> list[UnitView]:
     """The whole structure, depth first (siblings by code). An LAO has tens of units, not thousands."""
-    units = list((await session.execute(select(Unit).order_by(Unit.code))).scalars().all())
-    children: dict[uuid.UUID | None, list[Unit]] = {}
+    units = list((await session.execute(select(OrgUnit).order_by(OrgUnit.code))).scalars().all())
+    children: dict[uuid.UUID | None, list[OrgUnit]] = {}
     for unit in units:
         children.setdefault(unit.parent_id, []).append(unit)
     supervisors = await _supervisors(session, {u.supervisor_id for u in units if u.supervisor_id})
@@ -213,8 +213,10 @@ async def members(session: AsyncSession, unit_id: uuid.UUID, *, include_subunits
     return await unit_members(session, unit_id, include_subunits=include_subunits)
 
 
-async def list_positions(session: AsyncSession) -> list[Position]:
-    query = select(Position).order_by(Position.title_th, func.coalesce(Position.level, ""), Position.id)
+async def list_positions(session: AsyncSession) -> list[StaffPosition]:
+    query = select(StaffPosition).order_by(
+        StaffPosition.title_th, func.coalesce(StaffPosition.level, ""), StaffPosition.id
+    )
     return list((await session.execute(query)).scalars().all())
 
 
@@ -222,14 +224,14 @@ async def list_positions(session: AsyncSession) -> list[Position]:
 
 
 async def _code_taken(session: AsyncSession, code: str, *, other_than: uuid.UUID | None = None) -> None:
-    query = select(Unit.id).where(Unit.code == code)
+    query = select(OrgUnit.id).where(OrgUnit.code == code)
     if other_than is not None:
-        query = query.where(Unit.id != other_than)
+        query = query.where(OrgUnit.id != other_than)
     if (await session.execute(query)).first() is not None:
         raise UnitCodeTaken(data={"code": code})
 
 
-async def _parent(session: AsyncSession, parent_id: uuid.UUID | None) -> Unit | None:
+async def _parent(session: AsyncSession, parent_id: uuid.UUID | None) -> OrgUnit | None:
     if parent_id is None:
         return None
     parent = await get_unit(session, parent_id)
@@ -254,7 +256,7 @@ async def create_unit(
     await _code_taken(session, code)
     parent = await _parent(session, parent_id)
     _check_rank(kind, parent.kind if parent else None)
-    unit = Unit(
+    unit = OrgUnit(
         code=code,
         name_th=name_th.strip(),
         name_en=name_en.strip() if name_en else None,
@@ -295,7 +297,7 @@ async def update_unit(
     if "kind" in values and values["kind"] != unit.kind:
         parent = await get_unit(session, unit.parent_id) if unit.parent_id else None
         _check_rank(values["kind"], parent.kind if parent else None)
-        child_kinds = (await session.execute(select(Unit.kind).where(Unit.parent_id == unit.id))).scalars().all()
+        child_kinds = (await session.execute(select(OrgUnit.kind).where(OrgUnit.parent_id == unit.id))).scalars().all()
         for child_kind in set(child_kinds):
             _check_rank(child_kind, values["kind"])
     changed = {k: v for k, v in values.items() if getattr(unit, k) != v}
@@ -325,7 +327,9 @@ async def _recheck_supervisors(
     """Release the supervisors of ``unit_ids`` who no longer satisfy the rule."""
     rows = (
         await session.execute(
-            select(Unit.id, Unit.supervisor_id).where(Unit.id.in_(unit_ids), Unit.supervisor_id.is_not(None))
+            select(OrgUnit.id, OrgUnit.supervisor_id).where(
+                OrgUnit.id.in_(unit_ids), OrgUnit.supervisor_id.is_not(None)
+            )
         )
     ).all()
     for unit_id, supervisor_id in rows:
@@ -385,7 +389,7 @@ async def set_unit_active(
     else:
         children = (
             await session.execute(
-                select(func.count()).select_from(Unit).where(Unit.parent_id == unit.id, Unit.active.is_(True))
+                select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id == unit.id, OrgUnit.active.is_(True))
             )
         ).scalar_one()
         if children:
@@ -411,7 +415,7 @@ async def delete_unit(session: AsyncSession, unit_id: uuid.UUID, *, actor: Actor
     await _lock_structure(session)
     unit = await get_unit(session, unit_id, for_update=True)
     children = (
-        await session.execute(select(func.count()).select_from(Unit).where(Unit.parent_id == unit.id))
+        await session.execute(select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id == unit.id))
     ).scalar_one()
     if children:
         raise UnitHasChildren("Move or delete the units below it first.", data={"units": children})
@@ -473,9 +477,11 @@ async def set_supervisor(
 async def _position_taken(
     session: AsyncSession, title_th: str, level: str | None, *, other_than: uuid.UUID | None = None
 ) -> None:
-    query = select(Position.id).where(Position.title_th == title_th, func.coalesce(Position.level, "") == (level or ""))
+    query = select(StaffPosition.id).where(
+        StaffPosition.title_th == title_th, func.coalesce(StaffPosition.level, "") == (level or "")
+    )
     if other_than is not None:
-        query = query.where(Position.id != other_than)
+        query = query.where(StaffPosition.id != other_than)
     if (await session.execute(query)).first() is not None:
         raise PositionExists(data={"title_th": title_th, "level": level})
 
@@ -488,12 +494,12 @@ async def create_position(
     level: str | None,
     actor: Actor,
     origin: Origin,
-) -> Position:
+) -> StaffPosition:
     await _lock_structure(session)
     title_th = title_th.strip()
     level = level.strip() if level else None
     await _position_taken(session, title_th, level)
-    position = Position(title_th=title_th, title_en=title_en.strip() if title_en else None, level=level)
+    position = StaffPosition(title_th=title_th, title_en=title_en.strip() if title_en else None, level=level)
     session.add(position)
     await session.flush()
     await session.refresh(position)
@@ -510,7 +516,7 @@ async def create_position(
 
 async def update_position(
     session: AsyncSession, position_id: uuid.UUID, changes: Mapping[str, Any], *, actor: Actor, origin: Origin
-) -> Position:
+) -> StaffPosition:
     unknown = set(changes) - POSITION_FIELDS
     if unknown:
         raise ValueError(f"not position fields: {sorted(unknown)}")
@@ -609,7 +615,9 @@ async def assign_staff(
         },
     )
     if previous["unit_id"] != unit_id:
-        supervised = list((await session.execute(select(Unit.id).where(Unit.supervisor_id == user.id))).scalars().all())
+        supervised = list(
+            (await session.execute(select(OrgUnit.id).where(OrgUnit.supervisor_id == user.id))).scalars().all()
+        )
         if supervised:
             await _recheck_supervisors(session, supervised, reason="staff_reassigned", actor=actor, origin=origin)
     return await view_of(session, user)
