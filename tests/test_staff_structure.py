@@ -564,6 +564,12 @@ async def test_changes_need_the_structure_permission_reads_any_staff(
         citizen = {**host(tenant.slug), **bearer(tenant, kind="citizen")}
         problem(await client.get("/v1/units", headers=citizen), 403, "forbidden")
         problem(await client.get("/v1/units", headers=host(tenant.slug)), 401, "missing_token")
+        # The administrator sees what each role grants.
+        roles = await ok(await client.get("/v1/staff/roles", headers=admin(tenant)))
+        assert {r["code"]: r["permissions"] for r in roles["items"]} == {
+            TENANT_ADMIN: [STRUCTURE_WRITE],
+            "demo.clerk": ["demo.write"],
+        }
 
 
 def test_grants_come_from_role_declarations() -> None:

@@ -146,14 +146,15 @@ class RoleInfo(msgspec.Struct, frozen=True):
     title_th: str
     title_en: str
     service: str | None = None
+    permissions: tuple[str, ...] = ()
 
 
-ADMIN_ROLE = RoleInfo(TENANT_ADMIN, "ผู้ดูแลระบบขององค์กร", "LAO administrator")
 #: Change the LAO's structure: units, positions, supervisors, where staff sit.
 STRUCTURE_WRITE = "staff.structure.write"
+ADMIN_ROLE = RoleInfo(TENANT_ADMIN, "ผู้ดูแลระบบขององค์กร", "LAO administrator", permissions=(STRUCTURE_WRITE,))
 #: The roles of the core, with the permissions they grant (plugins declare theirs on the plugin).
 CORE_ROLES: tuple[Role, ...] = (
-    Role(TENANT_ADMIN, ADMIN_ROLE.title_th, ADMIN_ROLE.title_en, permissions=(STRUCTURE_WRITE,)),
+    Role(TENANT_ADMIN, ADMIN_ROLE.title_th, ADMIN_ROLE.title_en, permissions=ADMIN_ROLE.permissions),
 )
 
 
@@ -218,7 +219,7 @@ def grantable_roles(plugins: Sequence[ServicePlugin], enabled_services: Iterable
     for plugin in plugins:
         if plugin.slug in enabled:
             for role in plugin.roles:
-                roles[role.code] = RoleInfo(role.code, role.title_th, role.title_en, plugin.slug)
+                roles[role.code] = RoleInfo(role.code, role.title_th, role.title_en, plugin.slug, role.permissions)
     return roles
 
 

@@ -119,6 +119,8 @@ class Role(msgspec.Struct, kw_only=True):
     title_en: str
     #: The service that declares it; null for ``tenant_admin``.
     service: str | None
+    #: What the role grants (routes guarded by a permission admit any role that grants it).
+    permissions: list[str]
 
 
 class RoleList(msgspec.Struct, kw_only=True):
@@ -426,7 +428,13 @@ class StaffAdminController(Controller):
     async def roles(self, request: Request[Any, Any, Any]) -> RoleList:
         return RoleList(
             items=[
-                Role(code=r.code, title_th=r.title_th, title_en=r.title_en, service=r.service)
+                Role(
+                    code=r.code,
+                    title_th=r.title_th,
+                    title_en=r.title_en,
+                    service=r.service,
+                    permissions=sorted(r.permissions),
+                )
                 for r in _grantable(request).values()
             ]
         )
