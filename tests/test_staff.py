@@ -678,6 +678,13 @@ async def test_role_matrix_of_every_staff_route(
         ("POST", "/v1/staff/{staff_id:uuid}/enable", f"/v1/staff/{member}/enable", None, 200),
         ("PUT", "/v1/staff/{staff_id:uuid}/roles/{role:str}", f"/v1/staff/{member}/roles/tenant_admin", None, 200),
         ("DELETE", "/v1/staff/{staff_id:uuid}/roles/{role:str}", f"/v1/staff/{member}/roles/tenant_admin", None, 200),
+        (
+            "PUT",
+            "/v1/staff/{staff_id:uuid}/assignment",
+            f"/v1/staff/{member}/assignment",
+            {"unit_id": None, "position_id": None},
+            200,
+        ),
         ("GET", "/v1/audit-events", "/v1/audit-events", None, 200),
     ]
     assert {f"{m} {p}" for m, p, *_ in cases} | {"GET /v1/me", "POST /v1/me/password"} == _admin_routes()

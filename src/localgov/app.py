@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov import __version__
 from localgov.identity.routes import identity_handlers
-from localgov.kernel.auth.guards import AUTH_OPT, BEARER, OAUTH2, PUBLIC, AuthPolicy
+from localgov.identity.staff import CORE_ROLES
+from localgov.kernel.auth.guards import AUTH_OPT, BEARER, OAUTH2, PUBLIC, AuthPolicy, Grants
 from localgov.kernel.auth.keys import KeyStore
 from localgov.kernel.auth.views import WellKnownController
 from localgov.kernel.db import create_engine, session_factory
@@ -138,6 +139,8 @@ def create_app(
         Tag(name="My account", description="The calling staff member's own account and password"),
         Tag(name="Staff administration", description="An LAO's administrators manage its staff and their roles"),
         Tag(name="Audit", description="The LAO's audit log (บันทึกการตรวจสอบ)"),
+        Tag(name="Units", description="The LAO's units (ส่วนราชการ) as a tree, and each unit's supervisor"),
+        Tag(name="Positions", description="The positions (ตำแหน่ง) the LAO's staff hold"),
         Tag(name="Citizen login", description="Citizens log in through the national OpenID Connect provider"),
         Tag(name="Citizens", description="The logged-in citizen's own record"),
         Tag(name="Signup", description="An LAO asks to join the platform (การสมัครใช้บริการ), operator host"),
@@ -240,6 +243,8 @@ def _initial_state(settings: Settings, catalog: Catalog, plugins: Sequence[Servi
         "catalog": catalog,
         "metrics": Metrics(),
         "plugins": tuple(plugins),
+        # What each staff role grants, for routes guarded by a permission (core roles and the plugins').
+        "grants": Grants.of([*CORE_ROLES, *(role for p in plugins for role in p.roles)]),
         "service_titles": {p.slug: (p.title_th, p.title_en) for p in plugins},
     }
 

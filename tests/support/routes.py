@@ -8,7 +8,7 @@ import uuid
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 
-from localgov.kernel.auth.guards import AUTH_OPT, AuthPolicy
+from localgov.kernel.auth.guards import AUTH_OPT, AuthPolicy, Grants
 
 _SAMPLES = {"uuid": str(uuid.uuid4()), "int": "1", "str": "x", "path": "x", "date": "2026-01-01"}
 
@@ -39,3 +39,10 @@ def policy_of(handler: HTTPRouteHandler) -> AuthPolicy:
     policy = handler.opt.get(AUTH_OPT)
     assert isinstance(policy, AuthPolicy), handler
     return policy
+
+
+def grants_of(app: Litestar) -> Grants:
+    """What each staff role grants in ``app`` (resolves the routes guarded by a permission)."""
+    grants = app.state.grants
+    assert isinstance(grants, Grants)
+    return grants

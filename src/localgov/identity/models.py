@@ -1,4 +1,5 @@
-"""Accounts, credentials and sessions. Secrets are never stored: only argon2 or SHA-256 digests."""
+"""Accounts, credentials and sessions, and the LAO's structure (units, positions) staff belong to.
+Secrets are never stored: only argon2 or SHA-256 digests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -21,6 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import SharedBase, TenantBase
+from localgov.kernel.org import UNIT_KINDS
 
 _UUID_DEFAULT = text("gen_random_uuid()")
 
@@ -43,7 +46,7 @@ class _Account:
 
 
 class StaffUser(_Account, TenantBase):
-    """A member of an LAO's staff (เจ้าหน้าที่)."""
+    """A member of an LAO's staff (เจ้าหน้าที่), placed in one unit with one position (both optional)."""
 
     __tablename__ = "staff_users"
     __table_args__ = (
@@ -51,6 +54,63 @@ class StaffUser(_Account, TenantBase):
         CheckConstraint("email = lower(email)", name="email_lower"),
         Index("uq_staff_users_email", "email", unique=True),
     )
+
+    # No index on these (nor on units.parent_id / supervisor_id): an LAO has tens to a few thousand
+    # staff and tens of units, which a sequential scan reads faster than an index, and every index
+    # is one more relation in each of thousands of schemas (catalog size bounds schema-per-tenant).
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("units.id"))
+    position_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("positions.id"))
+
+
+_KINDS_SQL = ", ".join(f"'{kind}'" for kind in UNIT_KINDS)
+
+
+class OrgUnit(TenantBase):
+    """A unit of the LAO's structure (ส่วนราชการ): สำนักปลัด, สำนัก, กอง, ส่วน, ฝ่าย or งาน, in a tree.
+
+    A child is always of a lower rank than its parent (a ฝ่าย under a กอง, never the reverse),
+    which also makes a cycle impossible. ``supervisor_id`` is the head (หัวหน้าหน่วยงาน): a member
+    of this unit or of one above it.
+    """
+
+    __tablename__ = "units"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_KINDS_SQL})", name="kind"),
+        CheckConstraint("code = lower(code)", name="code_lower"),
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="parent_not_self"),
+        Index("uq_units_code", "code", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
+    #: Short, stable, lower-case (``finance``, ``palad.admin``); unique in the LAO.
+    code: Mapped[str] = mapped_column(String(40))
+    name_th: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    #: One of :data:`localgov.kernel.org.UNIT_KINDS`.
+    kind: Mapped[str] = mapped_column(String(24))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("units.id"))
+    # ``use_alter``: staff_users.unit_id and units.supervisor_id reference each other's table.
+    supervisor_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("staff_users.id", ondelete="SET NULL", use_alter=True)
+    )
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StaffPosition(TenantBase):
+    """A position (ตำแหน่ง) staff hold: นายก อบต., ปลัด อบต., นักวิชาการเงินและบัญชี …, with an optional level."""
+
+    __tablename__ = "positions"
+    __table_args__ = (Index("uq_positions_title_th_level", "title_th", text("coalesce(level, '')"), unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
+    title_th: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str | None] = mapped_column(Text)
+    #: Free text as the LAO writes it (``ชำนาญการ``, ``อำนวยการท้องถิ่น ระดับกลาง``).
+    level: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class StaffRole(TenantBase):

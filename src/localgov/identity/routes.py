@@ -9,12 +9,14 @@ from localgov.identity.client_views import ApiClientController, TokenController
 from localgov.identity.operator_views import OperatorAuthController
 from localgov.identity.sessions_views import SessionController
 from localgov.identity.staff_views import AuditController, MeController, StaffAdminController, StaffAuthController
+from localgov.identity.unit_views import PositionController, UnitController
 
 
 def identity_handlers() -> list[Any]:
-    """Controllers of staff, citizen, API-client and operator identity."""
+    """Controllers of staff, the LAO's structure, citizen, API-client and operator identity."""
     handlers: list[Any] = []
     handlers += [ApiClientController, TokenController, OperatorAuthController]
     handlers += [CitizenLoginController, CitizenController]
     handlers += [StaffAuthController, SessionController, MeController, StaffAdminController, AuditController]
+    handlers += [UnitController, PositionController]
     return handlers

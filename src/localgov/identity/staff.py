@@ -1,5 +1,6 @@
 """Staff of an LAO (เจ้าหน้าที่): invitations, password login with rate limit and lockout, password
 change and reset by e-mail, roles, and the rule that an LAO always keeps one administrator.
+(Where staff sit in the LAO's structure is :mod:`localgov.identity.units`.)
 
 Everything here runs in a tenant-bound session (the tenant's schema). Functions that must leave a
 trace although the request fails (a failed login counts towards the lockout and is audited)
@@ -23,14 +24,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from localgov.identity.models import OneTimeToken, RefreshToken, StaffRole, StaffUser
+from localgov.identity.models import OneTimeToken, OrgUnit, RefreshToken, StaffRole, StaffUser
 from localgov.identity.refresh import RefreshGrant, issue_refresh_token, revoke_subject
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import hash_secret_async, new_token, token_digest, verify_secret_async
 from localgov.kernel.db import tenant_session
 from localgov.kernel.errors import DomainError, NotFound
 from localgov.kernel.mail import OutgoingMail, send_mail
-from localgov.kernel.plugins import ServicePlugin
+from localgov.kernel.plugins import Role, ServicePlugin
 from localgov.kernel.ratelimit import RateLimited, hit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import normalise_email
@@ -132,9 +133,16 @@ class RoleInfo(msgspec.Struct, frozen=True):
     title_th: str
     title_en: str
     service: str | None = None
+    permissions: tuple[str, ...] = ()
 
 
-ADMIN_ROLE = RoleInfo(TENANT_ADMIN, "ผู้ดูแลระบบขององค์กร", "LAO administrator")
+#: Change the LAO's structure: units, positions, supervisors, where staff sit.
+STRUCTURE_WRITE = "staff.structure.write"
+ADMIN_ROLE = RoleInfo(TENANT_ADMIN, "ผู้ดูแลระบบขององค์กร", "LAO administrator", permissions=(STRUCTURE_WRITE,))
+#: The roles of the core, with the permissions they grant (plugins declare theirs on the plugin).
+CORE_ROLES: tuple[Role, ...] = (
+    Role(TENANT_ADMIN, ADMIN_ROLE.title_th, ADMIN_ROLE.title_en, permissions=ADMIN_ROLE.permissions),
+)
 
 
 class StaffView(msgspec.Struct, frozen=True, kw_only=True):
@@ -191,7 +199,7 @@ def grantable_roles(plugins: Sequence[ServicePlugin], enabled_services: Iterable
     for plugin in plugins:
         if plugin.slug in enabled:
             for role in plugin.roles:
-                roles[role.code] = RoleInfo(role.code, role.title_th, role.title_en, plugin.slug)
+                roles[role.code] = RoleInfo(role.code, role.title_th, role.title_en, plugin.slug, role.permissions)
     return roles
 
 
@@ -688,7 +696,43 @@ async def disable_staff(session: AsyncSession, user_id: uuid.UUID, *, actor: Act
         update(OneTimeToken).where(OneTimeToken.user_id == user.id, OneTimeToken.used_at.is_(None)).values(used_at=now)
     )
     await record_audit(session, "staff.disabled", actor=actor, origin=origin, target=f"staff:{user.id}")
+    await release_supervision(session, user.id, unit_ids=None, reason="staff_disabled", actor=actor, origin=origin)
     return await view_of(session, user)
+
+
+async def release_supervision(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    unit_ids: Sequence[uuid.UUID] | None,
+    reason: str,
+    actor: Actor,
+    origin: Origin,
+) -> list[uuid.UUID]:
+    """The member stops supervising ``unit_ids`` (None: every unit); each unit released is audited."""
+    query = update(OrgUnit).where(OrgUnit.supervisor_id == user_id)
+    if unit_ids is not None:
+        query = query.where(OrgUnit.id.in_(unit_ids))
+    released = list(
+        (
+            await session.execute(
+                query.values(supervisor_id=None, updated_at=dt.datetime.now(dt.UTC)).returning(OrgUnit.id),
+                execution_options={"synchronize_session": "fetch"},
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for unit_id in released:
+        await record_audit(
+            session,
+            "unit.supervisor_cleared",
+            actor=actor,
+            origin=origin,
+            target=f"unit:{unit_id}",
+            data={"staff_id": None, "previous": str(user_id), "reason": reason},
+        )
+    return released
 
 
 async def enable_staff(session: AsyncSession, user_id: uuid.UUID, *, actor: Actor, origin: Origin) -> StaffView:

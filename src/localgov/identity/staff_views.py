@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity import staff as svc
+from localgov.identity import units
 from localgov.identity.models import RefreshToken
 from localgov.identity.refresh import issue_refresh_token
 from localgov.identity.sessions_views import Tokens, token_response
@@ -84,6 +85,10 @@ class Staff(msgspec.Struct, kw_only=True):
     #: ``invited`` (no password yet), ``active`` or ``disabled``.
     status: str
     roles: list[str]
+    #: The unit the member sits in (``/v1/units``), if placed.
+    unit_id: uuid.UUID | None
+    #: The position the member holds (``/v1/positions``), if any.
+    position_id: uuid.UUID | None
     created_at: dt.datetime
     updated_at: dt.datetime
     last_login_at: dt.datetime | None
@@ -99,6 +104,13 @@ class StaffCreate(msgspec.Struct, kw_only=True):
     roles: list[RoleCode] = msgspec.field(default_factory=list)
 
 
+class StaffAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Where a member sits: both fields are set as given (null: none)."""
+
+    unit_id: uuid.UUID | None
+    position_id: uuid.UUID | None
+
+
 class StaffPage(msgspec.Struct, kw_only=True):
     items: list[Staff]
     #: Pass as ``after`` for the next page; null on the last page.
@@ -111,6 +123,8 @@ class Role(msgspec.Struct, kw_only=True):
     title_en: str
     #: The service that declares it; null for ``tenant_admin``.
     service: str | None
+    #: What the role grants (routes guarded by a permission admit any role that grants it).
+    permissions: list[str]
 
 
 class RoleList(msgspec.Struct, kw_only=True):
@@ -145,6 +159,8 @@ def _staff(view: svc.StaffView) -> Staff:
         full_name=user.full_name,
         status=user.status,
         roles=list(view.roles),
+        unit_id=user.unit_id,
+        position_id=user.position_id,
         created_at=user.created_at,
         updated_at=user.updated_at,
         last_login_at=user.last_login_at,
@@ -431,7 +447,13 @@ class StaffAdminController(Controller):
     async def roles(self, request: Request[Any, Any, Any]) -> RoleList:
         return RoleList(
             items=[
-                Role(code=r.code, title_th=r.title_th, title_en=r.title_en, service=r.service)
+                Role(
+                    code=r.code,
+                    title_th=r.title_th,
+                    title_en=r.title_en,
+                    service=r.service,
+                    permissions=sorted(r.permissions),
+                )
                 for r in _grantable(request).values()
             ]
         )
@@ -556,6 +578,35 @@ class StaffAdminController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> Staff:
         view = await svc.revoke_role(db_session, staff_id, role, actor=actor, origin=origin)
+        return _staff(view)
+
+    @put(
+        "/{staff_id:uuid}/assignment",
+        operation_id="assignStaff",
+        summary="Place a member in a unit with a position (null clears either)",
+        description=(
+            "Needs `staff.structure.write`. 409 `unit_inactive`; 404 `unit_not_found`, `position_not_found`. "
+            "Units the member supervised and may no longer supervise from the new unit lose them as "
+            "supervisor (audited)."
+        ),
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(staff(permission=svc.STRUCTURE_WRITE)),
+    )
+    async def assign(
+        self,
+        request: Request[Any, Any, Any],
+        staff_id: StaffId,
+        data: JSONBody[StaffAssignment],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Staff:
+        view = await units.assign_staff(
+            db_session,
+            staff_id,
+            unit_id=data.unit_id,
+            position_id=data.position_id,
+            actor=current_actor(request),
+            origin=request_origin(request),
+        )
         return _staff(view)
 
 

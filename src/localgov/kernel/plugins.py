@@ -45,7 +45,13 @@ CODE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
 class Role(msgspec.Struct, frozen=True):
-    """A role staff can hold in a tenant, with the permissions it grants."""
+    """A role staff can hold in a tenant, with the permissions it grants.
+
+    Routes guarded by ``staff(permission=...)`` (:mod:`localgov.kernel.auth.guards`) admit a member
+    holding any role whose ``permissions`` include it. A plugin's role grants only the plugin's
+    own permissions (``<slug>.<name>``, checked by :func:`contract_violations`), so no plugin can
+    hand out a core permission or another service's.
+    """
 
     code: str
     title_th: str
@@ -183,6 +189,12 @@ def contract_violations(
             for e in other.events
             if e.code in {mine.code for mine in plugin.events}
         )
+    problems.extend(
+        f"permission {permission!r} of role {role.code} must be {prefix}<name>"
+        for role in plugin.roles
+        for permission in role.permissions
+        if not permission.startswith(prefix) or not CODE_RE.fullmatch(permission)
+    )
     for job in plugin.jobs:
         if job.every < dt.timedelta(seconds=1):
             problems.append(f"job {job.name} runs more often than once a second")

@@ -162,7 +162,7 @@ def _authorize(scope: Scope, state: State, policy: AuthPolicy, audience: Audienc
         raise Unauthenticated("This resource needs a bearer access token.", code="missing_token")
     principal = verify_access_token(token, state.signing_keys, audience)
     structlog.contextvars.bind_contextvars(principal=f"{principal.kind}:{principal.subject}")
-    if not policy.admits(principal):
+    if not policy.admits(principal, state.grants):
         raise Forbidden(data={"required": policy.describe()})
     scope["state"]["principal"] = principal
 

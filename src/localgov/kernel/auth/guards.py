@@ -3,16 +3,27 @@
 ``create_app`` refuses to build an application with a route that declares none, so a route can
 not be public by omission: public routes say ``PUBLIC`` on purpose. The request middleware
 verifies the bearer token against the host's audience and applies the policy (401 without a
-valid token, 403 when the principal lacks the role or scope).
+valid token, 403 when the principal lacks the role, permission or scope).
+
+A staff rule names either roles (``staff("payments.finance")``) or a permission
+(``staff(permission="payments.write")``). Tokens carry roles only; which permissions a role grants
+is declared once, by :class:`~localgov.kernel.plugins.Role` (the core roles and those of the
+plugins), gathered by the application into :class:`Grants` and consulted per request. So a new
+role that grants ``payments.write`` opens every route that needs it without touching a route,
+and revoking a role takes effect at the member's next token, as with roles.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from localgov.kernel.auth.tokens import Principal, PrincipalKind
+
+if TYPE_CHECKING:
+    from localgov.kernel.plugins import Role
 
 AUTH_OPT = "auth"
 BEARER = "bearer"
@@ -20,19 +31,61 @@ BEARER = "bearer"
 OAUTH2 = "oauth2"
 
 
+class Grants(msgspec.Struct, frozen=True):
+    """The permissions each staff role grants: the core roles and those of the application's plugins.
+
+    There is no wildcard: ``tenant_admin`` grants what it declares, not everything. An LAO's
+    administrator manages accounts and structure; handling money (issuing bills, voiding
+    receipts) stays with the roles a service declares for it (separation of duties).
+    """
+
+    by_role: Mapping[str, frozenset[str]] = msgspec.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, roles: Iterable[Role]) -> Grants:
+        """Gathered from role declarations; a role code declared twice grants the union."""
+        by_role: dict[str, set[str]] = {}
+        for role in roles:
+            by_role.setdefault(role.code, set()).update(role.permissions)
+        return cls(by_role={code: frozenset(perms) for code, perms in by_role.items()})
+
+    def permissions_of(self, roles: Iterable[str]) -> frozenset[str]:
+        """Every permission granted by any of ``roles`` (unknown roles grant nothing)."""
+        out: set[str] = set()
+        for role in roles:
+            out |= self.by_role.get(role, frozenset())
+        return frozenset(out)
+
+    def roles_granting(self, permission: str) -> frozenset[str]:
+        """The roles that grant ``permission``."""
+        return frozenset(code for code, perms in self.by_role.items() if permission in perms)
+
+
+#: No role grants anything: a permission rule checked against it admits nobody (fails closed).
+NO_GRANTS = Grants()
+
+
 class Allow(msgspec.Struct, frozen=True):
-    """One kind of principal, with any one of ``roles`` (staff, operator) or ``scopes`` (clients)."""
+    """One kind of principal, with any one of ``roles`` (staff, operator), a role granting any one
+    of ``permissions`` (staff), or any one of ``scopes`` (clients)."""
 
     kind: PrincipalKind
     roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
+    permissions: frozenset[str] = frozenset()
 
-    def admits(self, principal: Principal) -> bool:
+    def admits(self, principal: Principal, grants: Grants = NO_GRANTS) -> bool:
         if principal.kind != self.kind:
             return False
         if self.roles and not self.roles & principal.roles:
             return False
+        if self.permissions and not self.permissions & grants.permissions_of(principal.roles):
+            return False
         return not (self.scopes and not self.scopes & principal.scopes)
+
+    def describe(self) -> str:
+        names = sorted(self.roles | self.scopes) + [f"permission:{p}" for p in sorted(self.permissions)]
+        return self.kind + (f"[{','.join(names)}]" if names else "")
 
 
 class AuthPolicy(msgspec.Struct, frozen=True):
@@ -41,8 +94,9 @@ class AuthPolicy(msgspec.Struct, frozen=True):
     public: bool = False
     allow: tuple[Allow, ...] = ()
 
-    def admits(self, principal: Principal) -> bool:
-        return any(rule.admits(principal) for rule in self.allow)
+    def admits(self, principal: Principal, grants: Grants = NO_GRANTS) -> bool:
+        """``grants`` resolves permission rules (the application's; without it they admit nobody)."""
+        return any(rule.admits(principal, grants) for rule in self.allow)
 
     def __or__(self, other: AuthPolicy) -> AuthPolicy:
         if self.public or other.public:
@@ -52,19 +106,26 @@ class AuthPolicy(msgspec.Struct, frozen=True):
     def describe(self) -> str:
         if self.public:
             return "public"
-        return " or ".join(
-            rule.kind + (f"[{','.join(sorted(rule.roles | rule.scopes))}]" if rule.roles or rule.scopes else "")
-            for rule in self.allow
-        )
+        return " or ".join(rule.describe() for rule in self.allow)
 
 
 #: Deliberately open to anyone (a public profile, health probes, key sets, the API document).
 PUBLIC = AuthPolicy(public=True)
 
 
-def staff(*roles: str) -> AuthPolicy:
-    """LAO staff holding any of ``roles`` (none given: any staff member)."""
-    return AuthPolicy(allow=(Allow("staff", roles=frozenset(roles)),))
+def staff(*roles: str, permission: str | None = None) -> AuthPolicy:
+    """LAO staff holding any of ``roles``, or a role that grants ``permission`` (neither: any staff member).
+
+    Give one or the other: a route guarded by a permission names no roles, so which roles open it
+    is decided by the role declarations alone.
+    """
+    if permission is None:
+        return AuthPolicy(allow=(Allow("staff", roles=frozenset(roles)),))
+    if roles:
+        raise ValueError("a staff rule names roles or a permission, not both")
+    if not permission.strip():
+        raise ValueError("an empty permission")
+    return AuthPolicy(allow=(Allow("staff", permissions=frozenset({permission})),))
 
 
 def citizen() -> AuthPolicy:
