@@ -594,7 +594,8 @@ class StaffAdminController(Controller):
     )
     async def assign(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         staff_id: StaffId,
         data: JSONBody[StaffAssignment],
         db_session: NamedDependency[AsyncSession],
@@ -604,8 +605,8 @@ class StaffAdminController(Controller):
             staff_id,
             unit_id=data.unit_id,
             position_id=data.position_id,
-            actor=current_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
         )
         return _staff(view)
 

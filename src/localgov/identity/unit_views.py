@@ -12,7 +12,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.identity import staff as staff_svc
 from localgov.identity import units as svc
 from localgov.identity.models import StaffPosition
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.org import UNIT_KINDS, StaffRef
 from localgov.kernel.text import ONE_LINE
-from localgov.kernel.web import current_actor, request_origin
 
 #: Reading the structure: any member of staff.
 READ = staff()
@@ -243,7 +243,11 @@ class UnitController(Controller):
         **guarded(WRITE),
     )
     async def create(
-        self, request: Request[Any, Any, Any], data: JSONBody[UnitCreate], db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        data: JSONBody[UnitCreate],
+        db_session: NamedDependency[AsyncSession],
     ) -> Unit:
         view = await svc.create_unit(
             db_session,
@@ -252,8 +256,8 @@ class UnitController(Controller):
             name_en=data.name_en,
             kind=data.kind,
             parent_id=data.parent_id,
-            actor=current_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
         )
         return _unit(view)
 
@@ -278,14 +282,13 @@ class UnitController(Controller):
     )
     async def update(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         unit_id: UnitId,
         data: JSONBody[UnitUpdate],
         db_session: NamedDependency[AsyncSession],
     ) -> Unit:
-        view = await svc.update_unit(
-            db_session, unit_id, _changes(data), actor=current_actor(request), origin=request_origin(request)
-        )
+        view = await svc.update_unit(db_session, unit_id, _changes(data), actor=actor, origin=origin)
         return _unit(view)
 
     @post(
@@ -302,14 +305,13 @@ class UnitController(Controller):
     )
     async def move(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         unit_id: UnitId,
         data: JSONBody[UnitMove],
         db_session: NamedDependency[AsyncSession],
     ) -> Unit:
-        view = await svc.move_unit(
-            db_session, unit_id, data.parent_id, actor=current_actor(request), origin=request_origin(request)
-        )
+        view = await svc.move_unit(db_session, unit_id, data.parent_id, actor=actor, origin=origin)
         return _unit(view)
 
     @post(
@@ -322,11 +324,13 @@ class UnitController(Controller):
         **guarded(WRITE),
     )
     async def deactivate(
-        self, request: Request[Any, Any, Any], unit_id: UnitId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        unit_id: UnitId,
+        db_session: NamedDependency[AsyncSession],
     ) -> Unit:
-        view = await svc.set_unit_active(
-            db_session, unit_id, False, actor=current_actor(request), origin=request_origin(request)
-        )
+        view = await svc.set_unit_active(db_session, unit_id, False, actor=actor, origin=origin)
         return _unit(view)
 
     @post(
@@ -339,11 +343,13 @@ class UnitController(Controller):
         **guarded(WRITE),
     )
     async def activate(
-        self, request: Request[Any, Any, Any], unit_id: UnitId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        unit_id: UnitId,
+        db_session: NamedDependency[AsyncSession],
     ) -> Unit:
-        view = await svc.set_unit_active(
-            db_session, unit_id, True, actor=current_actor(request), origin=request_origin(request)
-        )
+        view = await svc.set_unit_active(db_session, unit_id, True, actor=actor, origin=origin)
         return _unit(view)
 
     @delete(
@@ -359,9 +365,13 @@ class UnitController(Controller):
         **guarded(WRITE),
     )
     async def remove(
-        self, request: Request[Any, Any, Any], unit_id: UnitId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        unit_id: UnitId,
+        db_session: NamedDependency[AsyncSession],
     ) -> None:
-        await svc.delete_unit(db_session, unit_id, actor=current_actor(request), origin=request_origin(request))
+        await svc.delete_unit(db_session, unit_id, actor=actor, origin=origin)
 
     @put(
         "/{unit_id:uuid}/supervisor",
@@ -376,14 +386,13 @@ class UnitController(Controller):
     )
     async def set_supervisor(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         unit_id: UnitId,
         data: JSONBody[SupervisorSet],
         db_session: NamedDependency[AsyncSession],
     ) -> Unit:
-        view = await svc.set_supervisor(
-            db_session, unit_id, data.staff_id, actor=current_actor(request), origin=request_origin(request)
-        )
+        view = await svc.set_supervisor(db_session, unit_id, data.staff_id, actor=actor, origin=origin)
         return _unit(view)
 
     @delete(
@@ -395,11 +404,13 @@ class UnitController(Controller):
         **guarded(WRITE),
     )
     async def clear_supervisor(
-        self, request: Request[Any, Any, Any], unit_id: UnitId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        unit_id: UnitId,
+        db_session: NamedDependency[AsyncSession],
     ) -> Unit:
-        view = await svc.set_supervisor(
-            db_session, unit_id, None, actor=current_actor(request), origin=request_origin(request)
-        )
+        view = await svc.set_supervisor(db_session, unit_id, None, actor=actor, origin=origin)
         return _unit(view)
 
     @get(
@@ -448,7 +459,8 @@ class PositionController(Controller):
     )
     async def create(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         data: JSONBody[PositionCreate],
         db_session: NamedDependency[AsyncSession],
     ) -> Position:
@@ -457,8 +469,8 @@ class PositionController(Controller):
             title_th=data.title_th,
             title_en=data.title_en,
             level=data.level,
-            actor=current_actor(request),
-            origin=request_origin(request),
+            actor=actor,
+            origin=origin,
         )
         return _position(row)
 
@@ -482,14 +494,13 @@ class PositionController(Controller):
     )
     async def update(
         self,
-        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         position_id: PositionId,
         data: JSONBody[PositionUpdate],
         db_session: NamedDependency[AsyncSession],
     ) -> Position:
-        row = await svc.update_position(
-            db_session, position_id, _changes(data), actor=current_actor(request), origin=request_origin(request)
-        )
+        row = await svc.update_position(db_session, position_id, _changes(data), actor=actor, origin=origin)
         return _position(row)
 
     @delete(
@@ -502,6 +513,10 @@ class PositionController(Controller):
         **guarded(WRITE),
     )
     async def remove(
-        self, request: Request[Any, Any, Any], position_id: PositionId, db_session: NamedDependency[AsyncSession]
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        position_id: PositionId,
+        db_session: NamedDependency[AsyncSession],
     ) -> None:
-        await svc.delete_position(db_session, position_id, actor=current_actor(request), origin=request_origin(request))
+        await svc.delete_position(db_session, position_id, actor=actor, origin=origin)

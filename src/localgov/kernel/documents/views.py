@@ -25,6 +25,7 @@ from localgov.kernel.documents.register import DocumentNotFound, IssuedDocument,
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.pages import page
 from localgov.kernel.ratelimit import RateLimited, hit
+from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import BANGKOK, english_datetime, thai_date, thai_datetime
 from localgov.kernel.web import current_tenant, request_origin
 
@@ -145,9 +146,12 @@ class DocumentPagesController(Controller):
 
     @get("/verify/{code:str}", **guarded(PUBLIC))  # the page the QR stamp opens
     async def verify_page(
-        self, request: Request[Any, Any, Any], code: CodePath, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        tenant: NamedDependency[TenantInfo],
+        code: CodePath,
+        db_session: NamedDependency[AsyncSession],
     ) -> Template:
-        tenant = current_tenant(request)
         try:
             result = await _verify(request, db_session, code)
         except DocumentNotFound:
