@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Request, Response, Router, get, post
+from litestar import Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,8 @@ from localgov.kernel import documents
 from localgov.kernel.auth.guards import guarded, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.plugins import Role, ServicePlugin
-from localgov.kernel.web import current_tenant
+from localgov.kernel.tenancy import TenantInfo
+from localgov.settings import Settings
 
 CLERK = staff("certs.clerk")
 KIND = "certs.food_premises"
@@ -45,13 +46,6 @@ class CertificateOut(msgspec.Struct, kw_only=True):
 class EndIn(msgspec.Struct, kw_only=True):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     void: bool = False
-
-
-def _stamp(request: Request[Any, Any, Any], doc: documents.IssuedDocument) -> documents.QrStamp:
-    tenant = current_tenant(request)
-    settings = request.app.state.settings
-    code = documents.verification_code(settings.secret_key, tenant.id, doc)
-    return documents.QrStamp(url=settings.public_url(documents.verification_path(code), slug=tenant.slug), code=code)
 
 
 def layout(
@@ -79,7 +73,10 @@ def layout(
 
 @post("/certificates", operation_id="certsIssue", responses=problem_responses(401, 403, 404), **guarded(CLERK))
 async def issue_certificate(
-    request: Request[Any, Any, Any], data: JSONBody[CertificateIn], db_session: NamedDependency[AsyncSession]
+    tenant: NamedDependency[TenantInfo],
+    settings: NamedDependency[Settings],
+    data: JSONBody[CertificateIn],
+    db_session: NamedDependency[AsyncSession],
 ) -> CertificateOut:
     doc = await documents.issue(
         db_session,
@@ -92,16 +89,19 @@ async def issue_certificate(
         valid_from=data.valid_from,
         valid_until=data.valid_until,
     )
-    stamp = _stamp(request, doc)
+    stamp = documents.qr_stamp(settings, tenant, doc)
     return CertificateOut(code=stamp.code, url=stamp.url)
 
 
 @get("/certificates/{key:str}/pdf", operation_id="certsPdf", media_type="application/pdf", **guarded(CLERK))
 async def certificate_pdf(
-    request: Request[Any, Any, Any], key: SourceKey, db_session: NamedDependency[AsyncSession]
+    tenant: NamedDependency[TenantInfo],
+    settings: NamedDependency[Settings],
+    key: SourceKey,
+    db_session: NamedDependency[AsyncSession],
 ) -> Response[bytes]:
     doc = await documents.get_by_source(db_session, KIND, key)
-    printed = layout(current_tenant(request).name_th, doc, "ร้านข้าวแกงป้าน้ำ ตลาดสด", _stamp(request, doc))
+    printed = layout(tenant.name_th, doc, "ร้านข้าวแกงป้าน้ำ ตลาดสด", documents.qr_stamp(settings, tenant, doc))
     return Response(await asyncio.to_thread(documents.render, printed), media_type="application/pdf")
 
 

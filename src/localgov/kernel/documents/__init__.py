@@ -11,9 +11,7 @@ A service issues a document in its own transaction and prints the stamp::
 
     doc = await documents.issue(session, kind="permits.building", source_key=str(permit.id),
                                 number="12/2569", title_th="ใบอนุญาตก่อสร้างอาคาร", holder_name=name)
-    code = documents.verification_code(settings.secret_key, tenant.id, doc)
-    url = settings.public_url(documents.verification_path(code), slug=tenant.slug)
-    pdf = documents.render(OfficialDocument(..., stamp=QrStamp(url=url, code=code)))
+    pdf = documents.render(OfficialDocument(..., stamp=documents.qr_stamp(settings, tenant, doc)))
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from localgov.kernel.documents.register import (
     verification_path,
     void,
 )
+from localgov.kernel.documents.stamp import qr_stamp
 from localgov.kernel.documents.template import (
     Block,
     Column,
@@ -76,6 +75,7 @@ __all__ = [
     "issue",
     "mask_name",
     "public_status",
+    "qr_stamp",
     "render",
     "revoke",
     "verification_code",

@@ -73,7 +73,7 @@ ROLES = (
         code="payments.finance",
         title_th="เจ้าหน้าที่การเงิน",
         title_en="Finance officer",
-        permissions=("payments.read", "payments.write"),
+        permissions=("payments.read", "payments.write", "payments.manage"),
     ),
     Role(
         code="payments.cashier",

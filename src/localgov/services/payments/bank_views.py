@@ -20,7 +20,7 @@ from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.auth.guards import PUBLIC, guarded, staff
+from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
@@ -29,11 +29,9 @@ from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bank as svc
 from localgov.services.payments.models import Bill, Payment, PaymentException
-from localgov.services.payments.params import staff_uuid
+from localgov.services.payments.params import FINANCE_OR_ADMIN, MANAGE, staff_uuid
 from localgov.settings import Settings
 
-FINANCE = staff("payments.finance")
-SECRET_ADMINS = staff("tenant_admin", "payments.finance")
 TAG = "Payments: bank"
 NO_STORE = CacheControlHeader(no_store=True)
 IdPath = Annotated[uuid.UUID, PathParameter(description="The id")]
@@ -316,7 +314,7 @@ class BankController(Controller):
         status_code=200,
         operation_class=CsvUploadOperation,
         responses=problem_responses(401, 403, 404, 409, 410, 422),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def statement(
         self,
@@ -356,7 +354,7 @@ class BankController(Controller):
         summary="Whether the bank webhook secret is set, and how the bank must sign (never the secret)",
         cache_control=NO_STORE,
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(SECRET_ADMINS),
+        **guarded(FINANCE_OR_ADMIN),
     )
     async def secret_status(self, db_session: NamedDependency[AsyncSession]) -> WebhookSecretStatus:
         return _status(await svc.settings_row(db_session))
@@ -368,7 +366,7 @@ class BankController(Controller):
         status_code=200,
         cache_control=NO_STORE,
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(SECRET_ADMINS),
+        **guarded(FINANCE_OR_ADMIN),
     )
     async def rotate_secret(
         self,
@@ -410,7 +408,7 @@ class PaymentController(Controller):
         operation_id="listBankPayments",
         summary="Payments the bank reported, in the order received (filter by status and day)",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def list_payments(
         self,
@@ -431,7 +429,7 @@ class PaymentController(Controller):
         operation_id="getBankPayment",
         summary="One payment, with its receipt or its exception",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def show(self, payment_id: IdPath, db_session: NamedDependency[AsyncSession]) -> PaymentOut:
         return _payment_out(await svc.get_payment(db_session, payment_id))
@@ -448,7 +446,7 @@ class PaymentExceptionController(Controller):
         operation_id="listPaymentExceptions",
         summary="Payments that matched no bill exactly (unmatched, short, over, duplicate …), oldest first",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def list_exceptions(
         self,
@@ -469,7 +467,7 @@ class PaymentExceptionController(Controller):
         operation_id="getPaymentException",
         summary="One payment exception",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def show(self, exception_id: IdPath, db_session: NamedDependency[AsyncSession]) -> PaymentExceptionOut:
         row = await svc.get_exception(db_session, exception_id)
@@ -481,7 +479,7 @@ class PaymentExceptionController(Controller):
         summary="Close an exception with a note of what was done (nothing is corrected automatically)",
         status_code=200,
         responses=problem_responses(401, 403, 404, 409, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def resolve(
         self,

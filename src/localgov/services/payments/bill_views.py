@@ -17,7 +17,7 @@ from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, 
 from localgov.kernel.pagination import Limit
 from localgov.services.payments import bills
 from localgov.services.payments.params import (
-    FINANCE,
+    MANAGE,
     QR_DESCRIPTION,
     READ,
     WRITE,
@@ -53,7 +53,7 @@ class BillRunController(Controller):
             "An `Idempotency-Key` may be sent."
         ),
         responses=problem_responses(401, 403, 404, 409, 410, 422),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def run(
         self,
@@ -141,7 +141,7 @@ class BillController(Controller):
         summary="Cancel an open bill with a reason (409 `bill_not_open` for a paid or cancelled bill)",
         description="The bill is kept, marked cancelled with the reason, who and when; audited.",
         responses=problem_responses(401, 403, 404, 409, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def cancel(
         self,
@@ -195,7 +195,7 @@ class SurchargeController(Controller):
             "total, by the rule the bill was issued under. An `Idempotency-Key` may be sent."
         ),
         responses=problem_responses(401, 403, 404, 409, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def issue(
         self,
@@ -218,7 +218,7 @@ class ArrearsController(Controller):
         operation_id="getArrears",
         summary="Arrears: open bills past their due date, totals by fee type and by payer",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def arrears(
         self,

@@ -17,10 +17,17 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import NotFound, problem_responses
 from localgov.kernel.text import ONE_LINE
 
-FINANCE = staff("payments.finance")
+#: Who may call what. Staff rights are permissions, granted by the roles the plugin declares
+#: (``payments.finance``: read, write, manage; ``payments.cashier``: read); integrators' API
+#: clients hold the scopes of the same names. ``tenant_admin`` is a core role and grants no
+#: ``payments.*`` permission, so the two routes it shares with finance name both roles.
+READ = staff(permission="payments.read") | client("payments.read", "payments.write")
+WRITE = staff(permission="payments.write") | client("payments.write")
+#: Money and bookkeeping: bill runs, deletions, imports, the bank, voids, reports.
+MANAGE = staff(permission="payments.manage")
+#: Receipts: finance and cashiers.
+RECEIPTS = staff(permission="payments.read")
 FINANCE_OR_ADMIN = staff("payments.finance", "tenant_admin")
-READ = staff("payments.finance", "payments.cashier") | client("payments.read", "payments.write")
-WRITE = staff("payments.finance") | client("payments.write")
 
 #: Public bill lookups: per client address, and per bill reference (a 6-digit code must not be
 #: guessable by many addresses together).

@@ -15,7 +15,16 @@ from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, idempotent
 from localgov.kernel.pagination import Limit
 from localgov.services.payments import bills, payers
-from localgov.services.payments.params import FINANCE, READ, WRITE, AccountId, CsvUpload, FeeTypeParam, Offset, PayerId
+from localgov.services.payments.params import (
+    MANAGE,
+    READ,
+    WRITE,
+    AccountId,
+    CsvUpload,
+    FeeTypeParam,
+    Offset,
+    PayerId,
+)
 from localgov.services.payments.schemas import (
     AccountPage,
     AccountRead,
@@ -91,7 +100,7 @@ class PayerController(Controller):
         operation_id="deletePayer",
         summary="Delete a payer entered by mistake (no account, no bill; else 409 `payer_in_use`)",
         responses=problem_responses(401, 403, 404, 409, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def remove(self, payer_id: PayerId, db_session: NamedDependency[AsyncSession]) -> None:
         await payers.delete_payer(db_session, payer_id)
@@ -109,7 +118,7 @@ class PayerController(Controller):
             "`[{line, column, code, message}]` for every problem found."
         ),
         responses=problem_responses(401, 403, 404, 410, 422),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def import_csv(self, body: RawBody, db_session: NamedDependency[AsyncSession]) -> payers.PayerImportResult:
         return await payers.import_payers(db_session, body)
@@ -186,7 +195,7 @@ class AccountController(Controller):
         operation_id="deleteAccount",
         summary="Delete an account entered by mistake (never billed nor read; else 409 `account_in_use`)",
         responses=problem_responses(401, 403, 404, 409, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def remove(self, account_id: AccountId, db_session: NamedDependency[AsyncSession]) -> None:
         await payers.delete_account(db_session, account_id)
@@ -201,7 +210,7 @@ class AccountController(Controller):
             "409 `advance_not_possible` for wastewater. Needs an `Idempotency-Key`."
         ),
         responses=problem_responses(401, 403, 404, 409, 410, 422),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def advance(
         self,

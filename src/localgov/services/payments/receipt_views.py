@@ -15,21 +15,18 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.auth.guards import guarded, staff
+from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
-from localgov.kernel.documents import QrStamp
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.pagination import After, Limit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import receipts as svc
 from localgov.services.payments.bank_views import DayFrom, DayTo
 from localgov.services.payments.models import Receipt
-from localgov.services.payments.params import staff_uuid
+from localgov.services.payments.params import MANAGE, RECEIPTS, staff_uuid
 from localgov.services.payments.receipt_pdf import render_receipt
 from localgov.settings import Settings
 
-FINANCE = staff("payments.finance")
-READERS = staff("payments.finance", "payments.cashier")
 TAG = "Payments: receipts"
 ReceiptIdPath = Annotated[uuid.UUID, PathParameter(description="The receipt's id")]
 PDF = "application/pdf"
@@ -97,17 +94,6 @@ def _pdf(content: bytes, receipt: Receipt, suffix: str) -> Response[bytes]:
     )
 
 
-async def _stamp(session: AsyncSession, tenant: TenantInfo, settings: Settings, receipt: Receipt) -> QrStamp | None:
-    """The QR stamp linking the printed receipt to its verification page on this LAO's host."""
-    return await svc.receipt_stamp(
-        session,
-        receipt,
-        secret_key=settings.secret_key,
-        tenant_id=tenant.id,
-        url=lambda path: settings.public_url(path, slug=tenant.slug),
-    )
-
-
 class ReceiptController(Controller):
     path = "/receipts"
     tags = [TAG]
@@ -117,7 +103,7 @@ class ReceiptController(Controller):
         operation_id="listReceipts",
         summary="Receipts in number order (filter by fiscal year, status, day of issue)",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(READERS),
+        **guarded(RECEIPTS),
     )
     async def list_receipts(
         self,
@@ -145,7 +131,7 @@ class ReceiptController(Controller):
         operation_id="getReceipt",
         summary="One receipt",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(READERS),
+        **guarded(RECEIPTS),
     )
     async def show(self, receipt_id: ReceiptIdPath, db_session: NamedDependency[AsyncSession]) -> ReceiptOut:
         return receipt_out(await svc.get_receipt(db_session, receipt_id))
@@ -156,7 +142,7 @@ class ReceiptController(Controller):
         summary="The receipt as a Thai PDF (the original; a cancelled one carries the CANCELLED mark)",
         media_type=PDF,
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(READERS),
+        **guarded(RECEIPTS),
     )
     async def pdf(
         self,
@@ -170,7 +156,7 @@ class ReceiptController(Controller):
             db_session,
             receipt,
             lao_name_th=tenant.name_th,
-            stamp=await _stamp(db_session, tenant, settings, receipt),
+            stamp=await svc.receipt_stamp(db_session, receipt, settings=settings, tenant=tenant),
         )
         return _pdf(await asyncio.to_thread(render_receipt, doc), receipt, "")
 
@@ -181,7 +167,7 @@ class ReceiptController(Controller):
         status_code=200,
         media_type=PDF,
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(READERS),
+        **guarded(RECEIPTS),
     )
     async def reprint(
         self,
@@ -198,7 +184,7 @@ class ReceiptController(Controller):
             receipt,
             lao_name_th=tenant.name_th,
             copy_no=receipt.reprints,
-            stamp=await _stamp(db_session, tenant, settings, receipt),
+            stamp=await svc.receipt_stamp(db_session, receipt, settings=settings, tenant=tenant),
         )
         await record_audit(
             db_session,
@@ -216,7 +202,7 @@ class ReceiptController(Controller):
         summary="Cancel a receipt with a reason: it is kept, marked cancelled, and its bill is open again",
         status_code=200,
         responses=problem_responses(401, 403, 404, 409, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def void(
         self,

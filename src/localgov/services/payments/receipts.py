@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,12 +26,13 @@ from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.numbering import fiscal_period, next_number
 from localgov.kernel.pagination import after_key
-from localgov.kernel.tenancy import TenantProfile
+from localgov.kernel.tenancy import TenantInfo, TenantProfile
 from localgov.kernel.thai import BANGKOK, baht_text, bangkok_today
 from localgov.kernel.validation import ThaiAddress, address_line_th
 from localgov.services.payments.api import RECEIPT_VOIDED, ReceiptVoided
 from localgov.services.payments.models import Bill, BillItem, Payer, Payment, Receipt
 from localgov.services.payments.receipt_pdf import ReceiptDocument, ReceiptLine
+from localgov.settings import Settings
 
 SERIES = "payments.receipt"
 #: The kind of a receipt in the register of issued documents.
@@ -193,14 +193,11 @@ async def _registered(session: AsyncSession, receipt: Receipt) -> documents.Issu
 
 
 async def receipt_stamp(
-    session: AsyncSession, receipt: Receipt, *, secret_key: str, tenant_id: int, url: Callable[[str], str]
+    session: AsyncSession, receipt: Receipt, *, settings: Settings, tenant: TenantInfo
 ) -> documents.QrStamp | None:
-    """The QR stamp of the receipt's verification page; ``url`` makes a path absolute on the tenant's host."""
+    """The QR stamp of the receipt's verification page (None for a receipt older than the register)."""
     registered = await _registered(session, receipt)
-    if registered is None:
-        return None
-    code = documents.verification_code(secret_key, tenant_id, registered)
-    return documents.QrStamp(url=url(documents.verification_path(code)), code=code)
+    return None if registered is None else documents.qr_stamp(settings, tenant, registered)
 
 
 async def count_reprint(session: AsyncSession, receipt_id: uuid.UUID) -> Receipt:

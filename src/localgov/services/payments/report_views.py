@@ -10,11 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.auth.guards import guarded, staff
+from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
 from localgov.services.payments import reports as svc
+from localgov.services.payments.params import MANAGE
 
-FINANCE = staff("payments.finance")
 TAG = "Payments: reports"
 CSV = "text/csv"  # Litestar adds "; charset=utf-8"
 DateFrom = Annotated[dt.date, QueryParameter(description="First day (Bangkok time), inclusive")]
@@ -39,7 +39,7 @@ class ReportController(Controller):
         operation_id="getDailyCollectionReport",
         summary="Daily collection report: receipts, cancellations and exceptions per Bangkok day (≤366 days)",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def daily_collection(
         self, db_session: NamedDependency[AsyncSession], date_from: DateFrom, date_to: DateTo
@@ -52,7 +52,7 @@ class ReportController(Controller):
         summary="Payments received in a range (≤31 days) as CSV for e-LAAS (UTF-8 with BOM, Thai (English) headers)",
         media_type=CSV,
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def payments_csv(
         self, db_session: NamedDependency[AsyncSession], date_from: DateFrom, date_to: DateTo
@@ -65,7 +65,7 @@ class ReportController(Controller):
         summary="Receipts issued in a range (≤31 days), one row per line, as CSV for e-LAAS",
         media_type=CSV,
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def receipts_csv(
         self, db_session: NamedDependency[AsyncSession], date_from: DateFrom, date_to: DateTo

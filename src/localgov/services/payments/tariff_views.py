@@ -19,8 +19,8 @@ from localgov.kernel.validation import period_of, period_start
 from localgov.services.payments import tariffs
 from localgov.services.payments.models import MeterReading
 from localgov.services.payments.params import (
-    FINANCE,
     FINANCE_OR_ADMIN,
+    MANAGE,
     READ,
     WRITE,
     CsvUpload,
@@ -63,7 +63,7 @@ class TariffController(Controller):
             "version. 409 `tariff_exists` when a version of the fee already starts on that date."
         ),
         responses=problem_responses(401, 403, 404, 409, 410, 422),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def create(
         self,
@@ -110,7 +110,7 @@ class TariffController(Controller):
         operation_id="replaceTariff",
         summary="Replace a version that is not in force yet (409 `tariff_in_force` otherwise)",
         responses=problem_responses(401, 403, 404, 409, 410, 422),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def replace(
         self, tariff_id: TariffId, data: JSONBody[tariffs.TariffCreate], db_session: NamedDependency[AsyncSession]
@@ -122,7 +122,7 @@ class TariffController(Controller):
         operation_id="deleteTariff",
         summary="Withdraw a version that is not in force yet (409 `tariff_in_force` otherwise)",
         responses=problem_responses(401, 403, 404, 409, 410),
-        **guarded(FINANCE),
+        **guarded(MANAGE),
     )
     async def remove(self, tariff_id: TariffId, db_session: NamedDependency[AsyncSession]) -> None:
         await tariffs.delete_tariff(db_session, tariff_id)
