@@ -122,6 +122,7 @@ def settings_for(url: str) -> Any:
 async def prepare(url: str, accounts: int) -> dict[str, Any]:
     """Shared schema, one LAO, default tariffs, ``accounts`` payers with a garbage account, the
     Biller ID and a webhook secret; then the timed bill run."""
+    from localgov.kernel.audit import Actor, Origin
     from localgov.kernel.db import create_engine, session_factory, tenant_session
     from localgov.platform.catalog import Catalog
     from localgov.platform.migrate import upgrade_shared
@@ -149,7 +150,9 @@ async def prepare(url: str, accounts: int) -> dict[str, Any]:
             await tariffs.seed_defaults(session, period_start.replace(month=1), created_by=None)
             session.add(PaymentSettings(id=1, biller_id=BILLER_ID, merchant_name="BENCH LAO"))
             await session.flush()
-            secret, _ = await bank.rotate_webhook_secret(session, SECRET_KEY)
+            secret, _ = await bank.rotate_webhook_secret(
+                session, SECRET_KEY, actor=Actor("system", "bench"), origin=Origin()
+            )
             payer_ids = [uuid.uuid4() for _ in range(accounts)]
             await session.execute(
                 insert(Payer),

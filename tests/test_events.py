@@ -73,7 +73,7 @@ async def demo_lao(engine: AsyncEngine, *services: str) -> tuple[TenantInfo, str
         await demo_plugin.create_tables(conn, tenant.schema)
     async with tenant_session(session_factory(engine), tenant) as session:
         await set_biller(session)
-        secret, _ = await bank.rotate_webhook_secret(session, TEST_SECRET)
+        secret, _ = await bank.rotate_webhook_secret(session, TEST_SECRET, actor=Actor("system"), origin=Origin())
     return tenant, secret
 
 
@@ -408,7 +408,9 @@ async def test_cancelling_a_bill_and_voiding_a_receipt_publish_their_events(engi
         outcome = await pay(session, to_pay)
         assert outcome.receipt is not None
     async with tenant_session(factory, tenant) as session:
-        await receipts.void_receipt(session, outcome.receipt.id, reason="รับเงินผิดบัญชี", staff_id=None)
+        await receipts.void_receipt(
+            session, outcome.receipt.id, reason="รับเงินผิดบัญชี", staff_id=None, actor=Actor("system"), origin=Origin()
+        )
     async with tenant_session(factory, tenant) as session:
         receipt = (await session.execute(select(Receipt).where(Receipt.id == outcome.receipt.id))).scalar_one()
         (entry,) = await copies_of(session, tenant, RECEIPT_VOIDED)
@@ -429,7 +431,9 @@ async def test_cancelling_a_bill_and_voiding_a_receipt_publish_their_events(engi
         # A refused void (already void) rolls back and publishes nothing more.
     with pytest.raises(receipts.ReceiptAlreadyVoid):
         async with tenant_session(factory, tenant) as session:
-            await receipts.void_receipt(session, receipt.id, reason="ซ้ำ", staff_id=None)
+            await receipts.void_receipt(
+                session, receipt.id, reason="ซ้ำ", staff_id=None, actor=Actor("system"), origin=Origin()
+            )
     async with tenant_session(factory, tenant) as session:
         assert len(await copies_of(session, tenant, RECEIPT_VOIDED)) == 1
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from localgov.kernel.audit import AuditEvent
+from localgov.kernel.audit import Actor, AuditEvent, Origin
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.tenancy import TenantInfo
 from localgov.plugins import REGISTRY
@@ -47,7 +47,7 @@ async def setup_lao(engine: AsyncEngine, *, book_size: int = 100, biller_id: str
     async with tenant_session(session_factory(engine), tenant) as session:
         session.add(PaymentSettings(id=1, biller_id=biller, receipt_book_size=book_size))
         await session.flush()
-        secret, _ = await bank.rotate_webhook_secret(session, TEST_SECRET)
+        secret, _ = await bank.rotate_webhook_secret(session, TEST_SECRET, actor=Actor("system"), origin=Origin())
     return Lao(tenant=tenant, biller_id=biller, secret=secret)
 
 

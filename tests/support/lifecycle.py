@@ -119,7 +119,7 @@ async def seed_everything(engine: AsyncEngine, tenant: TenantInfo) -> dict[str, 
         session.add(PaymentSettings(id=1, biller_id=BILLER_ID, merchant_name="TEST LAO", receipt_book_size=50))
         await session.flush()
         webhook_secret, _ = await bank.rotate_webhook_secret(
-            session, "test-secret-key-for-localgov-tests-only-0123456789"
+            session, "test-secret-key-for-localgov-tests-only-0123456789", actor=Actor("system"), origin=Origin()
         )
         secrets["webhook_secret"] = webhook_secret
         await make_tariff(session, "garbage")

@@ -25,6 +25,7 @@ with a note: never a receipt, never corrected automatically.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -36,6 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.keys import decrypt_private, encrypt_private
 from localgov.kernel.csv import CsvRejected, read_csv
 from localgov.kernel.errors import Conflict, DomainError, NotFound
@@ -139,8 +141,10 @@ async def settings_row(session: AsyncSession, *, for_update: bool = False) -> Pa
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def rotate_webhook_secret(session: AsyncSession, secret_key: str) -> tuple[str, PaymentSettings]:
-    """A new current secret (returned once, stored encrypted); the current one becomes the previous."""
+async def rotate_webhook_secret(
+    session: AsyncSession, secret_key: str, *, actor: Actor, origin: Origin
+) -> tuple[str, PaymentSettings]:
+    """A new current secret (returned once, stored encrypted, audited); the current one becomes the previous."""
     await session.execute(insert(PaymentSettings).values(id=1).on_conflict_do_nothing(index_elements=["id"]))
     row = await settings_row(session, for_update=True)
     if row is None:  # pragma: no cover - inserted just above
@@ -152,6 +156,9 @@ async def rotate_webhook_secret(session: AsyncSession, secret_key: str) -> tuple
     row.webhook_secret_rotated_at = now
     row.updated_at = now
     await session.flush()
+    await record_audit(
+        session, "payments.webhook_secret_rotated", actor=actor, origin=origin, target="payment_settings"
+    )
     return secret, row
 
 
@@ -474,7 +481,7 @@ def parse_statement(content: bytes) -> list[tuple[int, BankNotice]]:
     return notices
 
 
-async def import_statement(session: AsyncSession, content: bytes) -> StatementReport:
+async def import_statement(session: AsyncSession, content: bytes, *, actor: Actor, origin: Origin) -> StatementReport:
     """Reconcile a daily statement: record what the webhook missed, report what differs.
 
     Same matching, same idempotency (by transaction id) as the webhook. One transaction: the
@@ -537,7 +544,7 @@ async def import_statement(session: AsyncSession, content: bytes) -> StatementRe
         )
     ).scalars()
     count = {k: sum(1 for item in lines if item.outcome == k) for k in ("matched", "exception", "known", "conflict")}
-    return StatementReport(
+    report = StatementReport(
         rows=len(lines),
         new=count["matched"] + count["exception"],
         matched=count["matched"],
@@ -548,6 +555,23 @@ async def import_statement(session: AsyncSession, content: bytes) -> StatementRe
         not_in_statement=list(missing),
         lines=lines,
     )
+    await record_audit(
+        session,
+        "payments.statement_imported",
+        actor=actor,
+        origin=origin,
+        target="sha256:" + hashlib.sha256(content).hexdigest(),
+        data={
+            "rows": report.rows,
+            "matched": report.matched,
+            "exceptions": report.exceptions,
+            "known": report.known,
+            "conflicts": report.conflicts,
+            "amount_new": str(report.amount_new),
+            "not_in_statement": len(report.not_in_statement),
+        },
+    )
+    return report
 
 
 # --- payments and exceptions for finance staff ------------------------------------------------------
@@ -659,7 +683,13 @@ async def list_exceptions(
 
 
 async def resolve_exception(
-    session: AsyncSession, exception_id: uuid.UUID, *, note: str, staff_id: uuid.UUID | None
+    session: AsyncSession,
+    exception_id: uuid.UUID,
+    *,
+    note: str,
+    staff_id: uuid.UUID | None,
+    actor: Actor,
+    origin: Origin,
 ) -> PaymentExceptionRead:
     """Close an exception with what finance did about it (refund, manual receipt …): a note only.
 
@@ -677,4 +707,12 @@ async def resolve_exception(
     exception.resolved_by = staff_id
     exception.resolved_at = dt.datetime.now(dt.UTC)
     await session.flush()
+    await record_audit(
+        session,
+        "payments.exception_resolved",
+        actor=actor,
+        origin=origin,
+        target=str(exception_id),
+        data={"kind": exception.kind, "payment_id": str(row.payment.id), "note": note},
+    )
     return row

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,7 +18,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
@@ -327,23 +326,7 @@ class BankController(Controller):
         content = await request.body()
 
         async def work() -> svc.StatementReport:
-            report = await svc.import_statement(db_session, content)
-            await record_audit(
-                db_session,
-                "payments.statement_imported",
-                actor=actor,
-                origin=origin,
-                target="sha256:" + hashlib.sha256(content).hexdigest(),
-                data={
-                    "rows": report.rows,
-                    "matched": report.matched,
-                    "exceptions": report.exceptions,
-                    "known": report.known,
-                    "conflicts": report.conflicts,
-                    "amount_new": str(report.amount_new),
-                    "not_in_statement": len(report.not_in_statement),
-                },
-            )
+            report = await svc.import_statement(db_session, content, actor=actor, origin=origin)
             return report
 
         return await idempotent(request, db_session, idempotency_key, work, status_code=200)
@@ -375,14 +358,7 @@ class BankController(Controller):
         settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
     ) -> WebhookSecret:
-        secret, row = await svc.rotate_webhook_secret(db_session, settings.secret_key)
-        await record_audit(
-            db_session,
-            "payments.webhook_secret_rotated",
-            actor=actor,
-            origin=origin,
-            target="payment_settings",
-        )
+        secret, row = await svc.rotate_webhook_secret(db_session, settings.secret_key, actor=actor, origin=origin)
         return WebhookSecret(secret=secret, **msgspec.structs.asdict(_status(row)))
 
 
@@ -491,13 +467,7 @@ class PaymentExceptionController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> PaymentExceptionOut:
         note = data.note.strip()
-        row = await svc.resolve_exception(db_session, exception_id, note=note, staff_id=staff_uuid(principal))
-        await record_audit(
-            db_session,
-            "payments.exception_resolved",
-            actor=actor,
-            origin=origin,
-            target=str(exception_id),
-            data={"kind": row.exception.kind, "payment_id": str(row.payment.id), "note": note},
+        row = await svc.resolve_exception(
+            db_session, exception_id, note=note, staff_id=staff_uuid(principal), actor=actor, origin=origin
         )
         return _exception_out(row.exception, row.payment, row.bill)

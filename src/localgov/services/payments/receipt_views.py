@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
@@ -178,21 +178,13 @@ class ReceiptController(Controller):
         receipt_id: ReceiptIdPath,
         db_session: NamedDependency[AsyncSession],
     ) -> Response[bytes]:
-        receipt = await svc.count_reprint(db_session, receipt_id)
+        receipt = await svc.count_reprint(db_session, receipt_id, actor=actor, origin=origin)
         doc = await svc.receipt_document(
             db_session,
             receipt,
             lao_name_th=tenant.name_th,
             copy_no=receipt.reprints,
             stamp=await svc.receipt_stamp(db_session, receipt, settings=settings, tenant=tenant),
-        )
-        await record_audit(
-            db_session,
-            "payments.receipt_reprinted",
-            actor=actor,
-            origin=origin,
-            target=str(receipt.id),
-            data={"copy_no": receipt.reprints, "receipt": svc.receipt_label(receipt)},
         )
         return _pdf(await asyncio.to_thread(render_receipt, doc), receipt, f"-copy-{receipt.reprints}")
 
@@ -214,13 +206,7 @@ class ReceiptController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> ReceiptOut:
         reason = data.reason.strip()
-        receipt = await svc.void_receipt(db_session, receipt_id, reason=reason, staff_id=staff_uuid(principal))
-        await record_audit(
-            db_session,
-            "payments.receipt_voided",
-            actor=actor,
-            origin=origin,
-            target=str(receipt.id),
-            data={"reason": reason, "receipt": svc.receipt_label(receipt), "amount": str(receipt.amount)},
+        receipt = await svc.void_receipt(
+            db_session, receipt_id, reason=reason, staff_id=staff_uuid(principal), actor=actor, origin=origin
         )
         return receipt_out(receipt)

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel import documents
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.numbering import fiscal_period, next_number
@@ -144,7 +145,13 @@ async def list_receipts(
 
 
 async def void_receipt(
-    session: AsyncSession, receipt_id: uuid.UUID, *, reason: str, staff_id: uuid.UUID | None
+    session: AsyncSession,
+    receipt_id: uuid.UUID,
+    *,
+    reason: str,
+    staff_id: uuid.UUID | None,
+    actor: Actor,
+    origin: Origin,
 ) -> Receipt:
     """Cancel a receipt (kept, marked void with the reason); its bill is open again
     (``payments.receipt_voided`` is published in the same transaction).
@@ -181,6 +188,14 @@ async def void_receipt(
     registered = await _registered(session, receipt)
     if registered is not None:
         await documents.void(session, registered, reason=reason, at=receipt.voided_at)
+    await record_audit(
+        session,
+        "payments.receipt_voided",
+        actor=actor,
+        origin=origin,
+        target=str(receipt.id),
+        data={"reason": reason, "receipt": receipt_label(receipt), "amount": str(receipt.amount)},
+    )
     return receipt
 
 
@@ -200,11 +215,19 @@ async def receipt_stamp(
     return None if registered is None else documents.qr_stamp(settings, tenant, registered)
 
 
-async def count_reprint(session: AsyncSession, receipt_id: uuid.UUID) -> Receipt:
-    """One more copy printed: returns the receipt with its new reprint count."""
+async def count_reprint(session: AsyncSession, receipt_id: uuid.UUID, *, actor: Actor, origin: Origin) -> Receipt:
+    """One more copy printed (audited): returns the receipt with its new reprint count."""
     receipt = await get_receipt(session, receipt_id, for_update=True)
     receipt.reprints += 1
     await session.flush()
+    await record_audit(
+        session,
+        "payments.receipt_reprinted",
+        actor=actor,
+        origin=origin,
+        target=str(receipt.id),
+        data={"copy_no": receipt.reprints, "receipt": receipt_label(receipt)},
+    )
     return receipt
 
 
