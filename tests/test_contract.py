@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import msgspec
@@ -43,9 +44,18 @@ async def test_plugin_routes_are_documented_and_gated(
         plugin_paths = {p: ops for p, ops in document["paths"].items() if p.startswith(plugin.path + "/")}
         assert plugin_paths, "a plugin must serve at least one documented route"
         for path, operations in plugin_paths.items():
-            # Path parameters get a well-formed value (typed ones such as `{id:uuid}` match nothing else).
-            url = re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
-            for method in operations:
+            for method, operation in operations.items():
+                # Path parameters get a well-formed value of their type (`{id:uuid}` matches nothing else).
+                types = {
+                    p["name"]: p.get("schema", {}).get("type")
+                    for p in operation.get("parameters", [])
+                    if p.get("in") == "path"
+                }
+                url = re.sub(
+                    r"\{([^}]+)\}",
+                    lambda m, types=types: "1" if types.get(m.group(1)) == "integer" else str(uuid.UUID(int=0)),
+                    path,
+                )
                 response = await client.request(method.upper(), url, headers=host(without.slug))
                 assert response.status_code == 404, (method, path)
                 assert response.json()["code"] == "service_not_enabled"

@@ -8,6 +8,7 @@ their own: the worker claims every due entry of its database.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 from litestar import Router
+from pypdf import PdfReader
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -44,7 +46,7 @@ from tests.support import demo_plugin
 from tests.support.demo_plugin import DEMO, REMINDER_AFTER, REMINDER_TOPIC
 from tests.support.factories import make_tenant
 from tests.support.payments import BILLER_ID, make_payer, set_biller
-from tests.support.tokens import TEST_SECRET
+from tests.support.tokens import TEST_SECRET, bearer
 
 NOTIFY = "/v1/payments/bank/notifications"
 FEE = Decimal("350.00")
@@ -214,6 +216,26 @@ async def test_demo_plugin_issues_its_permit_only_after_the_bank_pays_the_bill(
     assert issued.permit_no.startswith("1/")
     assert issued.receipt_number == receipt_number
     assert issued.reminded_at is None
+
+    # The permit is a document: printed with its QR stamp, verified by anyone on the LAO's host.
+    clerk = bearer(tenant, roles=["demo.clerk"])
+    async with client_for(plugins=plugins, settings_=fresh_settings) as client:
+        shown = await client.get(f"/v1/demo/permits/{application}", headers={**host(tenant.slug), **clerk})
+        assert shown.status_code == 200, shown.text
+        url = shown.json()["verification_url"]
+        assert url.startswith(f"https://{tenant.slug}.")
+        assert "/documents/verify/" in url
+        code = url.rsplit("/", 1)[1]
+        verified = await client.get(f"/v1/documents/verify/{code}", headers=host(tenant.slug))
+        assert verified.status_code == 200, verified.text
+        assert (verified.json()["number"], verified.json()["status"]) == (issued.permit_no, "valid")
+        assert verified.json()["holder"] == "นายขออนุญาต ท***"
+        pdf = await client.get(f"/v1/demo/permits/{application}/pdf", headers={**host(tenant.slug), **clerk})
+        assert pdf.status_code == 200
+        text_layer = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+        assert f"เลขที่ {issued.permit_no}" in text_layer
+        assert code in text_layer  # the code is printed under the QR stamp
+
     entries = await outbox(engine, tenant)
     assert [(e.topic, e.consumer, e.status) for e in entries] == [
         ("payments.bill_paid", None, "delivered"),  # fanned out …

@@ -7,22 +7,24 @@ It is also a service written against the kernel alone: it imports ``localgov.ker
 payments service's public ``api`` module, nothing else. A demo permit is issued "once its fee is
 paid": :func:`apply_for_permit` charges the fee through ``payments.api.create_bill``; the plugin
 subscribes to ``payments.bill_paid`` (and ``payments.bill_cancelled``) and issues the permit when
-its own bill (``source="demo"``) is paid, then schedules a reminder with ``enqueue(...,
+its own bill (``source="demo"``) is paid, registers it as a kernel document (printed with its QR
+stamp, verifiable on the LAO's public page), then schedules a reminder with ``enqueue(...,
 not_before=)``. Its table (``demo_permits``) is on a metadata of its own, created by the tests in
 the schemas they use (:func:`create_tables`), so the real migrations never see it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import HeaderParameter, JSONBody
+from litestar.params import HeaderParameter, JSONBody, PathParameter
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -41,17 +43,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from localgov.kernel import documents
 from localgov.kernel.auth.guards import PUBLIC, client, guarded, staff
 from localgov.kernel.db import set_search_path
-from localgov.kernel.errors import DomainError, problem_responses
+from localgov.kernel.errors import DomainError, NotFound, problem_responses
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.numbering import fiscal_period, next_number
 from localgov.kernel.outbox import Delivery, enqueue
 from localgov.kernel.plugins import Role, ScheduledJob, Scope, ServicePlugin, UsageMeter
+from localgov.kernel.tenancy import TenantInfo, lao_profile
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.usage import record_usage
 from localgov.kernel.web import current_tenant
 from localgov.services.payments.api import BILL_CANCELLED, BILL_PAID, BillLine, create_bill
+from localgov.settings import Settings
 
 PINGS = UsageMeter(code="demo.pings", unit="count", title_th="จำนวนการทดสอบ", title_en="Pings")
 
@@ -127,6 +132,7 @@ async def tick(ctx: JobContext) -> None:
 #: What the plugin passes to ``create_bill`` as ``source``: how it recognises its own bills.
 SOURCE = "demo"
 REMINDER_TOPIC = "demo.permit_reminder"
+DOCUMENT_KIND = "demo.permit"
 #: The reminder is due this long after the permit is issued.
 REMINDER_AFTER = dt.timedelta(days=30)
 
@@ -199,10 +205,27 @@ async def on_bill_paid(delivery: Delivery) -> None:
     issued_at = dt.datetime.now(dt.UTC)
     year = fiscal_period(bangkok_today(issued_at))
     number = await next_number(delivery.session, "demo.permit", year)
-    await delivery.session.execute(
-        update(PERMITS)
-        .where(PERMITS.c.id == permit_id)
-        .values(status="issued", permit_no=f"{number}/{year}", receipt_number=paid.receipt_number, issued_at=issued_at)
+    applicant = (
+        await delivery.session.execute(
+            update(PERMITS)
+            .where(PERMITS.c.id == permit_id)
+            .values(
+                status="issued", permit_no=f"{number}/{year}", receipt_number=paid.receipt_number, issued_at=issued_at
+            )
+            .returning(PERMITS.c.applicant)
+        )
+    ).scalar_one()
+    # The permit as a document anyone can verify from its QR stamp (kernel register).
+    await documents.issue(
+        delivery.session,
+        kind=DOCUMENT_KIND,
+        source_key=str(permit_id),
+        number=f"{number}/{year}",
+        title_th="ใบอนุญาตทดสอบ",
+        title_en="Demo permit",
+        holder_name=applicant,
+        issued_at=issued_at,
+        valid_from=bangkok_today(issued_at),
     )
     await enqueue(
         delivery.session,
@@ -235,11 +258,81 @@ async def on_permit_reminder(delivery: Delivery) -> None:
     )
 
 
+class PermitRead(msgspec.Struct, kw_only=True):
+    id: int
+    status: str
+    permit_no: str | None
+    #: The verification page the permit's QR stamp opens (null until the permit is issued).
+    verification_url: str | None
+
+
+PermitId = Annotated[int, PathParameter(ge=1)]
+
+
+async def _permit_document(session: AsyncSession, permit_id: int) -> documents.IssuedDocument | None:
+    try:
+        return await documents.get_by_source(session, DOCUMENT_KIND, str(permit_id))
+    except documents.DocumentNotFound:
+        return None
+
+
+@get(
+    "/permits/{permit_id:int}",
+    operation_id="demoGetPermit",
+    tags=["Demo"],
+    responses=problem_responses(401, 403, 404),
+    **guarded(staff("demo.clerk")),
+)
+async def get_permit(
+    permit_id: PermitId,
+    tenant: NamedDependency[TenantInfo],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+) -> PermitRead:
+    row = (await db_session.execute(select(PERMITS).where(PERMITS.c.id == permit_id))).one_or_none()
+    if row is None:
+        raise NotFound("No such permit.", code="permit_not_found")
+    document = await _permit_document(db_session, permit_id)
+    url = documents.qr_stamp(settings, tenant, document).url if document else None
+    return PermitRead(id=row.id, status=row.status, permit_no=row.permit_no, verification_url=url)
+
+
+@get(
+    "/permits/{permit_id:int}/pdf",
+    operation_id="demoPermitPdf",
+    tags=["Demo"],
+    media_type="application/pdf",
+    responses=problem_responses(401, 403, 404),
+    **guarded(staff("demo.clerk")),
+)
+async def permit_pdf(
+    permit_id: PermitId,
+    tenant: NamedDependency[TenantInfo],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+) -> Response[bytes]:
+    document = await _permit_document(db_session, permit_id)
+    if document is None:
+        raise NotFound("This permit is not issued.", code="permit_not_found")
+    profile = await lao_profile(db_session, tenant)
+    layout = documents.OfficialDocument(
+        issuer_th=profile.name_th,
+        title_th=document.title_th,
+        title_en=document.title_en,
+        body=[
+            documents.Pairs(rows=[(f"เลขที่ {document.number}", "")]),
+            documents.Fields(items=[documents.Field("ผู้ได้รับอนุญาต", document.holder_masked or "-")]),
+        ],
+        stamp=documents.qr_stamp(settings, tenant, document),
+    )
+    return Response(await asyncio.to_thread(documents.render, layout), media_type="application/pdf")
+
+
 DEMO = ServicePlugin(
     slug="demo",
     title_th="บริการทดสอบ",
     title_en="Demo service",
-    router=Router(path="/v1/demo", route_handlers=[whoami, ping]),
+    router=Router(path="/v1/demo", route_handlers=[whoami, ping, get_permit, permit_pdf]),
     roles=(Role(code="demo.clerk", title_th="เจ้าหน้าที่ทดสอบ", title_en="Clerk", permissions=("demo.write",)),),
     scopes=(Scope(code="demo.write", title_th="ส่งข้อความทดสอบ", title_en="Send pings"),),
     meters=(PINGS,),
