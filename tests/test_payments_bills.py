@@ -42,6 +42,7 @@ from tests.support.payments import (
     set_biller,
     thai_id,
 )
+from tests.support.routes import grants_of
 from tests.support.tokens import bearer
 
 FIN = ["payments.finance"]
@@ -1037,6 +1038,7 @@ async def test_role_matrix(engine: AsyncEngine, client_for: ClientFactory, setti
     finance-only routes refuse cashiers and clients."""
     tenant = await payments_tenant(engine)
     app = create_app(settings, plugins=[PLUGIN])
+    grants = grants_of(app)
     policies: dict[str, AuthPolicy] = {}
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):
@@ -1060,7 +1062,7 @@ async def test_role_matrix(engine: AsyncEngine, client_for: ClientFactory, setti
                 continue
             assert anonymous.status_code == 401, (method, path)
             for candidate in CANDIDATES:
-                admitted = policy.admits(_principal(candidate))
+                admitted = policy.admits(_principal(candidate), grants)
                 token = bearer(tenant, **candidate)
                 response = await http.request(method.upper(), url, headers={**host(tenant.slug), **token})
                 if admitted:
@@ -1070,9 +1072,10 @@ async def test_role_matrix(engine: AsyncEngine, client_for: ClientFactory, setti
                     assert response.json()["code"] == "forbidden"
                     checked += 1
             if operation["operationId"] in finance_only:
-                assert not policy.admits(_principal({"kind": "staff", "roles": ["payments.cashier"]}))
-                assert not policy.admits(_principal({"kind": "client", "scopes": ["payments.read", "payments.write"]}))
-                assert policy.admits(_principal({"kind": "staff", "roles": ["payments.finance"]}))
+                assert not policy.admits(_principal({"kind": "staff", "roles": ["payments.cashier"]}), grants)
+                refused_client = _principal({"kind": "client", "scopes": ["payments.read", "payments.write"]})
+                assert not policy.admits(refused_client, grants)
+                assert policy.admits(_principal({"kind": "staff", "roles": ["payments.finance"]}), grants)
     assert checked > 100
 
 

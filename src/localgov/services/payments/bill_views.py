@@ -33,6 +33,7 @@ from localgov.services.payments.schemas import (
     BillRead,
     BillRunCreate,
     bill_page,
+    bill_view_read,
     load_bill,
 )
 
@@ -132,7 +133,7 @@ class BillController(Controller):
         **guarded(READ),
     )
     async def fetch(self, bill_id: BillId, db_session: NamedDependency[AsyncSession]) -> BillRead:
-        return await load_bill(db_session, await bills.get_bill(db_session, bill_id))
+        return bill_view_read(await bills.bill_view(db_session, bill_id))
 
     @post(
         "/{bill_id:uuid}/cancel",

@@ -36,7 +36,7 @@ from typing import Annotated, Literal
 import msgspec
 import segno
 import structlog
-from sqlalchemy import and_, exists, func, or_, select, text
+from sqlalchemy import RowMapping, and_, bindparam, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -45,6 +45,7 @@ from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.jobs import JobContext
+from localgov.kernel.reads import fetch_one, json_rows
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import (
     InvalidInput,
@@ -411,6 +412,53 @@ async def get_bill(session: AsyncSession, bill_id: uuid.UUID, *, for_update: boo
     if bill is None:
         raise BillNotFound()
     return bill
+
+
+_BILLS = Bill.__table__
+_ITEMS = BillItem.__table__
+_SETTINGS = PaymentSettings.__table__
+#: A bill with its lines (folded into JSON) and the biller settings its QR needs: one statement,
+#: built once (kernel/reads.py). What ``getBill`` serves.
+BILL_VIEW = (
+    select(
+        *_BILLS.c,
+        json_rows(
+            [
+                _ITEMS.c.fee_code,
+                _ITEMS.c.description_th,
+                _ITEMS.c.quantity,
+                _ITEMS.c.unit_price,
+                _ITEMS.c.amount,
+                _ITEMS.c.period,
+            ],
+            where=_ITEMS.c.bill_id == _BILLS.c.id,
+            order_by=[_ITEMS.c.period, _ITEMS.c.fee_code],
+        ).label("items"),
+        _SETTINGS.c.biller_id,
+        _SETTINGS.c.merchant_name,
+    )
+    .select_from(_BILLS.outerjoin(_SETTINGS, _SETTINGS.c.id == 1))
+    .where(_BILLS.c.id == bindparam("bill_id"))
+)
+
+
+async def bill_view(session: AsyncSession, bill_id: uuid.UUID) -> RowMapping:
+    """The bill, its lines and its biller settings in one read (404 ``bill_not_found``)."""
+    row = await fetch_one(session, BILL_VIEW, {"bill_id": bill_id})
+    if row is None:
+        raise BillNotFound()
+    return row
+
+
+def view_qr_payload(row: RowMapping) -> str | None:
+    """The QR payload of a :data:`BILL_VIEW` row: only while open, once the biller ID is set."""
+    if row["status"] != "open" or row["biller_id"] is None:
+        return None
+    return qr.build(
+        qr.BillPayment(
+            biller_id=row["biller_id"], ref1=row["reference"], amount=row["total"], merchant_name=row["merchant_name"]
+        )
+    )
 
 
 async def bill_items(session: AsyncSession, bill_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[BillItem]]:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.thai import bangkok_today
@@ -310,6 +311,44 @@ def bill_read(row: Bill, items: list[BillItem], payload: str | None) -> BillRead
         ],
         qr_payload=payload,
         created_at=row.created_at,
+    )
+
+
+def bill_view_read(row: RowMapping) -> BillRead:
+    """A :data:`bills.BILL_VIEW` row (one statement: bill, lines, biller) as the response."""
+    items = [
+        BillItemRead(
+            fee_code=i["fee_code"],
+            description_th=i["description_th"],
+            quantity=Decimal(i["quantity"]),
+            unit_price=Decimal(i["unit_price"]),
+            amount=Decimal(i["amount"]),
+            period=i["period"],
+        )
+        for i in row["items"]
+    ]
+    return BillRead(
+        id=row["id"],
+        reference=row["reference"],
+        verification_code=row["verification_code"],
+        payer_id=row["payer_id"],
+        account_id=row["account_id"],
+        source=row["source"],
+        period=row["period"],
+        issue_date=row["issue_date"],
+        due_date=row["due_date"],
+        total=row["total"],
+        status=row["status"],
+        overdue=row["status"] == "open" and row["due_date"] < bangkok_today(),
+        cancel_reason=row["cancel_reason"],
+        cancelled_at=row["cancelled_at"],
+        paid_at=row["paid_at"],
+        late_surcharge_percent=row["late_surcharge_percent"],
+        late_surcharge_after_days=row["late_surcharge_after_days"],
+        surcharge_of=row["surcharge_of"],
+        items=items,
+        qr_payload=bills.view_qr_payload(row),
+        created_at=row["created_at"],
     )
 
 
