@@ -124,7 +124,7 @@ class TenantAdminController(Controller):
             current_tenant(request).id,
             slug,
             enabled=True,
-            registered=request.app.state.service_titles.keys(),
+            plugins=request.app.state.plugins,
             actor=current_actor(request),
             origin=request_origin(request),
         )
@@ -146,7 +146,7 @@ class TenantAdminController(Controller):
             current_tenant(request).id,
             slug,
             enabled=False,
-            registered=request.app.state.service_titles.keys(),
+            plugins=request.app.state.plugins,
             actor=current_actor(request),
             origin=request_origin(request),
         )

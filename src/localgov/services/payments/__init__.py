@@ -9,6 +9,7 @@ router, one set of roles and scopes, and one list of meters. To add controllers 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from litestar import Router
@@ -97,4 +98,5 @@ PLUGIN = ServicePlugin(
     jobs=JOBS,
     handlers={},
     seed=seed_tariffs,
+    migrations=Path(__file__).parent / "migrations",
 )
