@@ -300,7 +300,8 @@ async def test_sync_updates_changed_fields_and_reports_the_undeclared(engine: As
     rows = await catalog_rows(engine)
     maehia = rows["maehia"]
     assert (maehia["name_en"], maehia["status"]) == ("Mae Hia Town", "suspended")
-    assert maehia["enabled_services"] == ["demo", "permits"]
+    # Services seed a new tenant only: afterwards they are the LAO administrators' (issue 10).
+    assert maehia["enabled_services"] == []
     assert maehia["domains"] == ["e-service.maehia.go.th", "maehia.example"]
     assert maehia["updated_at"] > before["maehia"]["updated_at"]
     assert (maehia["id"], maehia["created_at"]) == (before["maehia"]["id"], before["maehia"]["created_at"])
