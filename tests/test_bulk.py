@@ -180,3 +180,22 @@ def test_the_command_resumes_where_the_catalog_stands(fresh_database_url: str) -
             await eng.dispose()
 
     asyncio.run(check())
+
+
+async def test_bulk_provisioning_with_a_service_creates_and_seeds_its_tables(engine: AsyncEngine) -> None:
+    with pytest.raises(ValueError, match="unknown services: nope"):
+        await provision_from_registry(engine, limit=1, services=["nope"])
+    report = await provision_from_registry(engine, limit=2, concurrency=2, services=["payments"])
+    assert (report.created, report.failed) == (2, [])
+    await assert_provisioned_exactly(engine, FIRST[:2])
+    async with engine.connect() as conn:
+        for code in FIRST[:2]:
+            tariffs = await conn.execute(text(f'SELECT count(*) FROM "lao_{code}".tariffs'))
+            assert tariffs.scalar_one() == 3  # the payments plugin's seed, in each tenant's transaction
+        rows = await conn.execute(text("SELECT enabled_services, service_revisions FROM platform.tenants"))
+        assert {(tuple(e), tuple(s)) for e, s in rows} == {(("payments",), ("payments",))}
+    # Without services, no service tables at all.
+    await provision_from_registry(engine, limit=1)
+    async with engine.connect() as conn:
+        bare = await conn.execute(text("SELECT to_regclass(:t)"), {"t": f"lao_{FIRST[2]}.tariffs"})
+        assert bare.scalar() is None
