@@ -119,6 +119,12 @@ async def _provision(settings: Settings, limit: int | None, concurrency: int, se
     from localgov.kernel.db import create_engine
     from localgov.platform.bulk import BulkReport, provision_from_registry
 
+    unknown = sorted(set(services) - _known_services())
+    if unknown:
+        known = ", ".join(sorted(_known_services()))
+        print(f"error: unknown services: {', '.join(unknown)} (known: {known})", file=sys.stderr)
+        return 2
+
     def progress(report: BulkReport) -> None:
         print(f"  {report.created} provisioned ({time.perf_counter() - started:.1f} s)", flush=True)
 
@@ -334,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--service",
         action="append",
         default=[],
-        choices=sorted(_known_services()),
+        metavar="SLUG",
         help="a service each LAO starts with (repeatable): its tables created and seeded",
     )
     return parser
