@@ -102,9 +102,9 @@ async def provision_schema(
     """Create ``schema`` at head with the tables of ``services``, stamped and seeded, inside the
     caller's transaction.
 
-    Returns the seconds spent. The catalog row (``tenant_id``) must already exist when there are
-    services to seed; its ``schema_revision`` and ``service_revisions`` are set here, which is what
-    makes the tenant routable.
+    Returns the seconds spent. The catalog row must already exist (``tenant_id``: its id, needed
+    when a service has a seed); its ``schema_revision`` and ``service_revisions`` are set here,
+    which is what makes the tenant routable.
     """
     schema = validate_schema_name(schema)
     started = time.perf_counter()
@@ -127,9 +127,9 @@ async def provision_schema(
         ),
         msgspec.structs.asdict(seed),
     )
-    if plugins:
+    if any(p.seed is not None for p in plugins):
         if tenant_id is None:
-            raise ValueError("seeding services needs the tenant's catalog row")
+            raise ValueError("seeding a service needs the tenant's catalog row (tenant_id)")
         await run_seeds(conn, schema, tenant_id, plugins)
     await conn.execute(
         text(
@@ -148,9 +148,10 @@ async def install_services(
     """Create the tables of ``services`` in a live tenant's schema at head, stamp their histories
     and seed them, inside the caller's transaction (which holds the tenant's catalog row locked).
 
-    A service whose tables the schema already holds (its version table has a revision: it was
-    enabled before) is left as it is. Returns the slugs installed now. The search path is
-    restored to what it was.
+    A service whose tables the schema already holds (its version table is there: it was enabled
+    before, or the schema was converted from the single history) is left as it is: no second
+    creation, no second seed. Returns the slugs installed now. The search path is restored to what
+    it was.
     """
     schema = validate_schema_name(schema)
     plugins = _with_history(services)
