@@ -377,8 +377,21 @@ async def test_a_schema_of_the_single_history_converts_once(fresh_database_url: 
     at_0005 = await make_tenant(engine, services=["payments"])
     at_0004 = await make_tenant(engine)  # the old layout gave every schema the payments tables
     reference = await make_tenant(engine, services=["payments"])
+    enabled_before_migrate = await make_tenant(engine)
     await make_legacy(engine, at_0005, "0005")
     await make_legacy(engine, at_0004, "0004")
+    await make_legacy(engine, enabled_before_migrate, "0005")
+    # Enabling payments before `migrate` converted the schema: its tables are there already.
+    async with tenant_session(session_factory(engine), enabled_before_migrate) as session:
+        await set_service(
+            session,
+            enabled_before_migrate.id,
+            "payments",
+            enabled=True,
+            plugins=REGISTRY,
+            actor=Actor("t"),
+            origin=Origin(),
+        )
     async with engine.connect() as conn:
         legacy = await schema_snapshot(conn, at_0005.schema)
     assert legacy["alembic_version"] == [("0005",)]
@@ -389,7 +402,7 @@ async def test_a_schema_of_the_single_history_converts_once(fresh_database_url: 
         )
 
     report = await migrate_tenants(engine, fresh_database_url, processes=1)
-    assert report.behind == sorted([at_0005.schema, at_0004.schema])
+    assert report.behind == sorted([at_0005.schema, at_0004.schema, enabled_before_migrate.schema])
     assert not report.failed, report.failed
     head = history_head(str(PAYMENTS.migrations))
     by_schema = {r.schema: r for r in report.results}
@@ -405,6 +418,7 @@ async def test_a_schema_of_the_single_history_converts_once(fresh_database_url: 
     assert await mirror(engine, at_0005.schema) == (tenant_head(), {"payments": head}, ["payments"])
     # Payments stays installed where it was not enabled: its tables are there, with their data.
     assert await mirror(engine, at_0004.schema) == (tenant_head(), {"payments": head}, [])
+    assert await mirror(engine, enabled_before_migrate.schema) == (tenant_head(), {"payments": head}, ["payments"])
     assert (await migrate_tenants(engine, fresh_database_url, check_only=True)).behind == []
     assert (await migrate_tenants(engine, fresh_database_url, check_only=True, verify=True)).behind == []
 
