@@ -270,6 +270,7 @@ async def test_sync_creates_and_is_idempotent(engine: AsyncEngine) -> None:
 
     second = await sync_tenants(engine, specs)
     assert second.unchanged == ["maehia", "pakkret"]
+    assert second.services_kept == []
     assert (second.created, second.updated, second.provisioned, second.not_in_file) == ([], [], [], [])
     assert await catalog_rows(engine) == rows  # not even updated_at moved
 
@@ -424,4 +425,5 @@ async def test_sync_never_undoes_what_the_lao_administrators_changed(engine: Asy
 
     report = await sync_tenants(engine, specs)
     assert report.unchanged == ["maehia", "pakkret"]
+    assert report.services_kept == ["maehia", "pakkret"]
     assert await catalog_rows(engine) == before

@@ -110,6 +110,8 @@ async def _sync(settings: Settings, path: Path) -> int:
     )
     for slug in report.not_in_file:
         print(f"note: {slug} came from tenants.yaml earlier and is no longer declared (left unchanged)")
+    for slug in report.services_kept:
+        print(f"note: {slug} offers other services than tenants.yaml declares (its administrators' choice, kept)")
     for failure in report.failed:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if report.failed else 0

@@ -232,6 +232,8 @@ class SyncReport(msgspec.Struct):
     not_in_file: list[str] = msgspec.field(default_factory=list)
     #: ``"<slug>: <reason>"`` for declarations the catalog refused (their transaction rolled back).
     failed: list[str] = msgspec.field(default_factory=list)
+    #: Existing tenants whose enabled services differ from the file's: left as the LAO set them.
+    services_kept: list[str] = msgspec.field(default_factory=list)
 
 
 def _catalog_values(spec: TenantSpec, source: str) -> dict[str, Any]:
@@ -381,6 +383,8 @@ async def _sync_one(
         tenant_id = existing["id"]
         values = _catalog_values(spec, existing["source"])
         changes = {k: values[k] for k in tracked if existing[k] != values[k]}
+        if sorted(existing["enabled_services"] or ()) != values["enabled_services"]:
+            report.services_kept.append(spec.slug)
         if existing["status_changed_at"] is not None:
             # The operator suspended, reactivated or closed it since: the file's status was only the
             # starting point (a re-sync must not reopen a suspended LAO or revive a dropped schema).
