@@ -48,7 +48,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import make_url
 
 BENCH = Path(__file__).resolve().parent
@@ -128,7 +128,7 @@ async def prepare(url: str, accounts: int) -> dict[str, Any]:
     from localgov.platform.migrate import upgrade_shared
     from localgov.platform.tenants import TenantSpec, create_tenant
     from localgov.services.payments import bank, bills, tariffs
-    from localgov.services.payments.models import Bill, FeeAccount, Payer, PaymentSettings
+    from localgov.services.payments.models import Bill, FeeAccount, Payer, PaymentSettings, Tariff
 
     settings = settings_for(url)
     engine = create_engine(settings)
@@ -147,6 +147,8 @@ async def prepare(url: str, accounts: int) -> dict[str, Any]:
         period_start = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
         period = period_start.strftime("%Y-%m")
         async with tenant_session(factory, tenant) as session:
+            # The service's seed gave the defaults from this month; the run bills last month.
+            await session.execute(delete(Tariff))
             await tariffs.seed_defaults(session, period_start.replace(month=1), created_by=None)
             session.add(PaymentSettings(id=1, biller_id=BILLER_ID, merchant_name="BENCH LAO"))
             await session.flush()

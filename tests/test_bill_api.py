@@ -17,7 +17,7 @@ from tests.support.factories import make_tenant
 
 
 async def test_create_bill_is_idempotent_by_source_key_and_metered(engine: AsyncEngine) -> None:
-    tenant = await make_tenant(engine)
+    tenant = await make_tenant(engine, services=["payments"])
     factory = session_factory(engine)
     due = dt.date.today() + dt.timedelta(days=30)
     lines = [
@@ -55,7 +55,7 @@ async def test_create_bill_is_idempotent_by_source_key_and_metered(engine: Async
 
 @pytest.mark.parametrize("amount", [Decimal("0"), Decimal("-5"), Decimal("1.005"), Decimal("NaN")])
 async def test_invalid_lines_are_refused(engine: AsyncEngine, amount: Decimal) -> None:
-    tenant = await make_tenant(engine)
+    tenant = await make_tenant(engine, services=["payments"])
     async with tenant_session(session_factory(engine), tenant) as session:
         payer = Payer(kind="person", name="x")
         session.add(payer)

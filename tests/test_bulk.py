@@ -180,3 +180,42 @@ def test_the_command_resumes_where_the_catalog_stands(fresh_database_url: str) -
             await eng.dispose()
 
     asyncio.run(check())
+
+
+async def test_bulk_provisioning_with_a_service_creates_and_seeds_its_tables(engine: AsyncEngine) -> None:
+    with pytest.raises(ValueError, match="unknown services: nope"):
+        await provision_from_registry(engine, limit=1, services=["nope"])
+    report = await provision_from_registry(engine, limit=2, concurrency=2, services=["payments"])
+    assert (report.created, report.failed) == (2, [])
+    await assert_provisioned_exactly(engine, FIRST[:2])
+    async with engine.connect() as conn:
+        for code in FIRST[:2]:
+            tariffs = await conn.execute(text(f'SELECT count(*) FROM "lao_{code}".tariffs'))
+            assert tariffs.scalar_one() == 3  # the payments plugin's seed, in each tenant's transaction
+        rows = await conn.execute(text("SELECT enabled_services, service_revisions FROM platform.tenants"))
+        assert {(tuple(e), tuple(s)) for e, s in rows} == {(("payments",), ("payments",))}
+    # Without services, no service tables at all.
+    await provision_from_registry(engine, limit=1)
+    async with engine.connect() as conn:
+        bare = await conn.execute(text("SELECT to_regclass(:t)"), {"t": f"lao_{FIRST[2]}.tariffs"})
+        assert bare.scalar() is None
+
+
+async def run_cli(url: str, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *provision_command(), *args, env=cli_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 300)
+    return int(proc.returncode or 0), out.decode(), err.decode()
+
+
+async def test_cli_provision_with_a_service(fresh_database_url: str, engine: AsyncEngine) -> None:
+    code, _, err = await run_cli(fresh_database_url, "--limit", "1", "--service", "nope")
+    assert code == 2
+    assert "unknown services: nope" in err
+    code, out, err = await run_cli(fresh_database_url, "--limit", "1", "--service", "payments")
+    assert code == 0, err
+    assert "registry: 1 provisioned" in out
+    async with engine.connect() as conn:
+        tariffs = await conn.execute(text(f'SELECT count(*) FROM "lao_{FIRST[0]}".tariffs'))
+        assert tariffs.scalar_one() == 3

@@ -125,6 +125,17 @@ async def schema_snapshot(conn: AsyncConnection, schema: str) -> dict[str, list[
         snapshot[name] = sorted(tuple(normalise(v) for v in row) for row in rows)
     versions = (await conn.execute(text(f"SELECT version_num FROM {quote_schema(schema)}.alembic_version"))).all()
     snapshot["alembic_version"] = sorted(tuple(row) for row in versions)
+    # The version tables of the service histories (``alembic_version_<slug>``) and their rows.
+    tables = await conn.execute(
+        text(
+            "SELECT relname FROM pg_class WHERE relnamespace = to_regnamespace(:s) AND relkind = 'r'"
+            r" AND relname LIKE 'alembic\_version\_%' ORDER BY 1"
+        ),
+        {"s": schema},
+    )
+    for table in tables.scalars().all():
+        rows = (await conn.execute(text(f'SELECT version_num FROM {quote_schema(schema)}."{table}"'))).all()
+        snapshot[table] = sorted(tuple(row) for row in rows)
     return snapshot
 
 

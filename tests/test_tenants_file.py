@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from localgov import cli
 from localgov.kernel.db import create_engine, quote_schema
 from localgov.platform.catalog import Catalog
-from localgov.platform.migrate import tenant_head
+from localgov.platform.migrate import history_head, history_locations, tenant_head
 from localgov.platform.models import Tenant
 from localgov.platform.provisioning import ProfileSeed
 from localgov.platform.tenants import (
@@ -270,6 +270,7 @@ async def test_sync_creates_and_is_idempotent(engine: AsyncEngine) -> None:
 
     second = await sync_tenants(engine, specs)
     assert second.unchanged == ["maehia", "pakkret"]
+    assert second.services_kept == []
     assert (second.created, second.updated, second.provisioned, second.not_in_file) == ([], [], [], [])
     assert await catalog_rows(engine) == rows  # not even updated_at moved
 
@@ -300,7 +301,8 @@ async def test_sync_updates_changed_fields_and_reports_the_undeclared(engine: As
     rows = await catalog_rows(engine)
     maehia = rows["maehia"]
     assert (maehia["name_en"], maehia["status"]) == ("Mae Hia Town", "suspended")
-    assert maehia["enabled_services"] == ["demo", "permits"]
+    # Services seed a new tenant only: afterwards they are the LAO administrators' (issue 10).
+    assert maehia["enabled_services"] == []
     assert maehia["domains"] == ["e-service.maehia.go.th", "maehia.example"]
     assert maehia["updated_at"] > before["maehia"]["updated_at"]
     assert (maehia["id"], maehia["created_at"]) == (before["maehia"]["id"], before["maehia"]["created_at"])
@@ -384,3 +386,44 @@ async def test_a_catalog_conflict_fails_that_tenant_only(engine: AsyncEngine) ->
             await conn.execute(text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"), {"s": f"lao_{PAKKRET}"})
         ).scalar()
     assert orphan == 0
+
+
+async def test_sync_creates_and_seeds_the_tables_of_the_declared_services(engine: AsyncEngine) -> None:
+    report = await sync_tenants(
+        engine, [spec(MAEHIA, "maehia", enabled_services=["payments"]), spec(PAKKRET, "pakkret")]
+    )
+    assert report.created == ["maehia", "pakkret"]
+    async with engine.connect() as conn:
+        tariffs = (await conn.execute(text(f"SELECT count(*) FROM {quote_schema(f'lao_{MAEHIA}')}.tariffs"))).scalar()
+        bare = (await conn.execute(text("SELECT to_regclass(:t)"), {"t": f"lao_{PAKKRET}.tariffs"})).scalar()
+    assert tariffs == 3  # the payments plugin's seed ran in the tenant's provisioning transaction
+    assert bare is None  # no payments tables where the service is not used
+    head = history_head(history_locations()["payments"])
+    assert (await catalog_rows(engine))["maehia"]["service_revisions"] == {"payments": head}
+
+
+async def test_sync_never_undoes_what_the_lao_administrators_changed(engine: AsyncEngine) -> None:
+    """Issue 10: ``serve`` re-syncs tenants.yaml; a service an LAO enabled or disabled stays so."""
+    from localgov.kernel.audit import Actor, Origin
+    from localgov.kernel.db import session_factory, tenant_session
+    from localgov.platform.tenant_admin import set_service
+    from localgov.plugins import REGISTRY
+
+    specs = [spec(MAEHIA, "maehia"), spec(PAKKRET, "pakkret", enabled_services=["payments"])]
+    await sync_tenants(engine, specs)
+    catalog = Catalog(BASE)
+    await catalog.load(engine)
+    for slug, enabled in (("maehia", True), ("pakkret", False)):
+        tenant = catalog.by_slug(slug)
+        assert tenant is not None
+        async with tenant_session(session_factory(engine), tenant) as session:
+            await set_service(
+                session, tenant.id, "payments", enabled=enabled, plugins=REGISTRY, actor=Actor("staff"), origin=Origin()
+            )
+    before = await catalog_rows(engine)
+    assert (before["maehia"]["enabled_services"], before["pakkret"]["enabled_services"]) == (["payments"], [])
+
+    report = await sync_tenants(engine, specs)
+    assert report.unchanged == ["maehia", "pakkret"]
+    assert report.services_kept == ["maehia", "pakkret"]
+    assert await catalog_rows(engine) == before

@@ -9,10 +9,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from localgov.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from localgov.platform.migrate import MigrateReport
 
 
 def _settings_with_database(settings: Settings) -> Settings:
@@ -67,16 +71,23 @@ async def _migrate(settings: Settings, check: bool, processes: int, verify: bool
     if check:
         for schema in report.behind:
             print(f"behind: {schema}")
-        print(f"{report.total} tenant schemas, {len(report.behind)} behind head {report.head} ({report.seconds:.2f} s)")
+        print(
+            f"{report.total} tenant schemas, {len(report.behind)} behind head {_heads(report)} ({report.seconds:.2f} s)"
+        )
         return 1 if report.behind else 0
     for failed in report.failed:
         print(f"FAILED {failed.schema} (kept at {failed.from_revision}): {failed.error}", file=sys.stderr)
     upgraded = len(report.results) - len(report.failed)
     print(
         f"{report.total} tenant schemas: {upgraded} upgraded, {len(report.failed)} failed, "
-        f"{report.total - len(report.behind)} already at head {report.head} ({report.seconds:.2f} s)"
+        f"{report.total - len(report.behind)} already at head {_heads(report)} ({report.seconds:.2f} s)"
     )
     return 1 if report.failed else 0
+
+
+def _heads(report: MigrateReport) -> str:
+    """``core 0004_idempotency, payments 0005``: the head of each tenant history."""
+    return ", ".join(f"{name} {head}" for name, head in report.heads.items()) or report.head
 
 
 async def _sync(settings: Settings, path: Path) -> int:
@@ -99,14 +110,22 @@ async def _sync(settings: Settings, path: Path) -> int:
     )
     for slug in report.not_in_file:
         print(f"note: {slug} came from tenants.yaml earlier and is no longer declared (left unchanged)")
+    for slug in report.services_kept:
+        print(f"note: {slug} offers other services than tenants.yaml declares (its administrators' choice, kept)")
     for failure in report.failed:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if report.failed else 0
 
 
-async def _provision(settings: Settings, limit: int | None, concurrency: int) -> int:
+async def _provision(settings: Settings, limit: int | None, concurrency: int, services: Sequence[str] = ()) -> int:
     from localgov.kernel.db import create_engine
     from localgov.platform.bulk import BulkReport, provision_from_registry
+
+    unknown = sorted(set(services) - _known_services())
+    if unknown:
+        known = ", ".join(sorted(_known_services()))
+        print(f"error: unknown services: {', '.join(unknown)} (known: {known})", file=sys.stderr)
+        return 2
 
     def progress(report: BulkReport) -> None:
         print(f"  {report.created} provisioned ({time.perf_counter() - started:.1f} s)", flush=True)
@@ -114,7 +133,9 @@ async def _provision(settings: Settings, limit: int | None, concurrency: int) ->
     started = time.perf_counter()
     engine = create_engine(settings, pool_size=concurrency, max_overflow=0)
     try:
-        report = await provision_from_registry(engine, limit=limit, concurrency=concurrency, progress=progress)
+        report = await provision_from_registry(
+            engine, limit=limit, concurrency=concurrency, progress=progress, services=services
+        )
     finally:
         await engine.dispose()
     print(
@@ -321,6 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument(
         "--concurrency", type=int, default=2, help="LAOs provisioned at once (2: the best measured on 2 cores)"
     )
+    provision.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        metavar="SLUG",
+        help="a service each LAO starts with (repeatable): its tables created and seeded",
+    )
     return parser
 
 
@@ -391,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.tenants_command == "sync":
             return asyncio.run(_sync(settings, args.file or Path(settings.tenants_file)))
         if args.tenants_command == "provision":
-            return asyncio.run(_provision(settings, args.limit, args.concurrency))
+            return asyncio.run(_provision(settings, args.limit, args.concurrency, args.service))
         if args.tenants_command == "add-admin":
             return asyncio.run(_add_admin(settings, args.tenant, args.email, args.name))
         return asyncio.run(_list(settings))

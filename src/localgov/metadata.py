@@ -1,8 +1,15 @@
-"""Imports every model module so the two metadata trees are complete (migrations, provisioning)."""
+"""Imports every model module so the two metadata trees are complete (migrations, provisioning),
+and tells the core tenant tables from the tables of the services."""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import MetaData, Table
+
+if TYPE_CHECKING:
+    from localgov.kernel.plugins import ServicePlugin
 
 
 def shared_metadata() -> MetaData:
@@ -32,3 +39,22 @@ def tenant_metadata() -> MetaData:
     from localgov.kernel.db import TenantBase
 
     return TenantBase.metadata
+
+
+def service_plugins() -> tuple[ServicePlugin, ...]:
+    """The registry's service plugins: whose tables and tenant histories the platform knows."""
+    from localgov.plugins import REGISTRY
+
+    return REGISTRY
+
+
+def core_tables(plugins: Iterable[ServicePlugin] = ()) -> list[Table]:
+    """The tables every tenant schema has: the tenant metadata minus the tables of every service.
+
+    A service's tables are created only in the schemas of tenants that enabled it (by its own
+    history, :attr:`ServicePlugin.migrations`). ``plugins`` adds services outside the registry
+    (tests) whose tables are on the tenant metadata too.
+    """
+    metadata = tenant_metadata()
+    owned = {table.name for plugin in (*service_plugins(), *plugins) for table in plugin.tables}
+    return [table for table in metadata.sorted_tables if table.name not in owned]

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from localgov.kernel.db import session_factory, tenant_session
@@ -44,8 +44,12 @@ MERCHANT = "TEST LAO"
 
 
 async def payments_tenant(engine: AsyncEngine, **kwargs: Any) -> TenantInfo:
-    """A tenant with the payments service enabled."""
-    return await make_tenant(engine, services=["payments", *kwargs.pop("services", ())], **kwargs)
+    """A tenant with the payments service enabled, without the default tariffs its seed wrote
+    (each test sets the tariffs it bills with)."""
+    tenant = await make_tenant(engine, services=["payments", *kwargs.pop("services", ())], **kwargs)
+    async with payments_db(engine, tenant) as session:
+        await session.execute(delete(Tariff))
+    return tenant
 
 
 @asynccontextmanager

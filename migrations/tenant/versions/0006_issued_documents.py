@@ -1,7 +1,7 @@
 """Tenant schema (core): the register of issued documents, for their public verification.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0004_idempotency
 Create Date: 2026-12-06 22:00:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "0004_idempotency"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -104,6 +105,9 @@ class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
     #: Writes the service's editable defaults (fee tables, manuals) into a new tenant's schema,
     #: in the provisioning transaction (search path already on that schema). Must be idempotent.
     seed: SeedFunc | None = None
+    #: The folder of the service's own tenant Alembic history (shipped in its package), which
+    #: creates and upgrades its ``tables``; its version table is ``alembic_version_<slug>``.
+    migrations: Path | None = None
 
     @property
     def path(self) -> str:
@@ -198,5 +202,7 @@ def contract_violations(
     for job in plugin.jobs:
         if job.every < dt.timedelta(seconds=1):
             problems.append(f"job {job.name} runs more often than once a second")
+    if plugin.tables and plugin.migrations is None:
+        problems.append("tables need a migrations history (ServicePlugin.migrations)")
     problems.extend(f"solo topic {t!r} has no handler" for t in sorted(plugin.solo_topics - set(own_topics)))
     return problems

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.kernel.plugins import ServicePlugin
 from localgov.platform.models import Tenant
 from localgov.platform.registry import LAO_TYPES, RegistryEntry, registry
 from localgov.platform.tenants import TenantSpec, create_tenant
@@ -47,12 +48,13 @@ class BulkReport(msgspec.Struct):
         return statistics.quantiles(self.per_tenant, n=100, method="inclusive")[round(q * 100) - 1]
 
 
-def registry_spec(entry: RegistryEntry) -> TenantSpec:
+def registry_spec(entry: RegistryEntry, services: Sequence[str] = ()) -> TenantSpec:
     """How a pre-registered LAO enters the catalog: slug ``lao-<code>``, an English name from its type."""
     return TenantSpec(
         dla_code=entry.dla_code,
         slug=f"lao-{entry.dla_code}",
         name_en=f"{LAO_TYPES.get(entry.type, entry.type)} {entry.dla_code}, {entry.province_en}",
+        enabled_services=list(services),
     )
 
 
@@ -62,10 +64,24 @@ async def provision_from_registry(
     limit: int | None = None,
     concurrency: int = 4,
     progress: Callable[[BulkReport], None] | None = None,
+    services: Sequence[str] = (),
+    plugins: Sequence[ServicePlugin] | None = None,
 ) -> BulkReport:
-    """Create and provision up to ``limit`` registry LAOs that are not yet in the catalog."""
+    """Create and provision up to ``limit`` registry LAOs that are not yet in the catalog.
+
+    Each starts with ``services`` enabled: their tables created and seeded in its transaction.
+    ``plugins``: the service plugins the platform runs (None: the registry); ``services`` must be
+    among them.
+    """
     if limit is not None and limit < 0:
         raise ValueError("limit must be >= 0")
+    if plugins is None:
+        from localgov.metadata import service_plugins
+
+        plugins = service_plugins()
+    unknown = sorted(set(services) - {p.slug for p in plugins})
+    if unknown:
+        raise ValueError(f"unknown services: {', '.join(unknown)}")
     started = time.perf_counter()
     report = BulkReport()
     async with engine.connect() as conn:
@@ -84,7 +100,7 @@ async def provision_from_registry(
             t0 = time.perf_counter()
             try:
                 async with engine.begin() as conn:
-                    await create_tenant(conn, registry_spec(entry), source="registry")
+                    await create_tenant(conn, registry_spec(entry, services), source="registry", plugins=plugins)
             except IntegrityError as exc:
                 message = str(exc.orig).splitlines()[0]
                 if any(name in message for name in _ALREADY_THERE):

@@ -78,6 +78,8 @@ class Tenant(SharedBase):
     schema_name: Mapped[str] = mapped_column(String(63), unique=True)
     #: Alembic revision of the tenant schema, written in the same transaction as its DDL.
     schema_revision: Mapped[str | None] = mapped_column(String(32))
+    #: Revision of each service history whose tables the schema holds (``{slug: revision}``), same rule.
+    service_revisions: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
     #: Where the record came from: ``file`` (tenants.yaml), ``registry`` (bulk) or ``signup``.
     source: Mapped[str] = mapped_column(String(16), server_default="file")
     #: Why the operator suspended or closed it (shown to its staff), and since when.

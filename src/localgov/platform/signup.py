@@ -43,7 +43,7 @@ from localgov.kernel.outbox import Delivery, enqueue
 from localgov.kernel.plugins import DeliveryHandler, ServicePlugin
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import is_one_line, normalise_email
-from localgov.kernel.thai import BANGKOK, english_datetime, thai_datetime, to_arabic_digits
+from localgov.kernel.thai import english_datetime, thai_datetime, to_arabic_digits
 from localgov.kernel.validation import is_phone
 from localgov.platform.catalog import tenant_info
 from localgov.platform.models import Plan, SignupRequest, Tenant
@@ -602,15 +602,11 @@ async def provision_request(
     services = sorted(s for s in (plan.services if plan else []) if s in registered)
     spec = _spec(request, entry, services)
     conn = await session.connection()
-    tenant_id = await create_tenant(conn, spec, source="signup")
+    # Creates the plan's services' tables and runs their seeds in this transaction too.
+    tenant_id = await create_tenant(conn, spec, source="signup", plugins=list(plugins))
     row = (await session.execute(select(Tenant.__table__).where(Tenant.id == tenant_id))).mappings().one()
     tenant = tenant_info(row)  # a new tenant has no custom domains yet
     await set_search_path(session, tenant.schema)
-    today = dt.datetime.now(BANGKOK).date()
-    for slug in services:
-        seed = registered[slug].seed
-        if seed is not None:
-            await seed(session, today)
     await invite_admin(
         session,
         tenant=tenant,

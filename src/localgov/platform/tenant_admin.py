@@ -21,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.tenancy import TenantProfile
 from localgov.kernel.text import EMAIL_PATTERN
 from localgov.kernel.validation import is_phone
 from localgov.platform.catalog import normalise_host
 from localgov.platform.models import Plan, Tenant, TenantDomain
+from localgov.platform.provisioning import install_services
 
 #: Custom domains one LAO may have (besides ``<slug>.<base domain>``).
 MAX_DOMAINS = 10
@@ -181,12 +183,17 @@ async def set_service(
     slug: str,
     *,
     enabled: bool,
-    registered: Collection[str],
+    plugins: Collection[ServicePlugin],
     actor: Actor,
     origin: Origin,
 ) -> tuple[Tenant, Plan]:
     """Enable or disable one service (idempotent). Enabling needs a registered plugin in the plan;
-    disabling is always allowed (a service the plan no longer offers can be switched off)."""
+    disabling is always allowed (a service the plan no longer offers can be switched off).
+
+    Enabling creates the service's tables in the LAO's schema and seeds them, in this transaction,
+    the first time only; disabling keeps tables and data, so enabling again finds them as they were.
+    """
+    registered = {p.slug: p for p in plugins}
     if slug not in registered:
         raise UnknownService(data={"service": slug, "registered": sorted(registered)})
     tenant, plan = await tenant_plan(session, tenant_id, for_update=True)
@@ -197,6 +204,8 @@ async def set_service(
             data={"service": slug, "plan": plan.code, "allowed": sorted(plan.services)},
         )
     wanted = current | {slug} if enabled else current - {slug}
+    if enabled:  # also when it was enabled already: its tables must be there
+        await install_services(await session.connection(), tenant.schema_name, tenant.id, [registered[slug]])
     if wanted != current:
         tenant.enabled_services = sorted(wanted)
         tenant.updated_at = dt.datetime.now(dt.UTC)

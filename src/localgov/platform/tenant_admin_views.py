@@ -140,7 +140,7 @@ class TenantAdminController(Controller):
             tenant.id,
             slug,
             enabled=True,
-            registered=request.app.state.service_titles.keys(),
+            plugins=request.app.state.plugins,
             actor=actor,
             origin=origin,
         )
@@ -168,7 +168,7 @@ class TenantAdminController(Controller):
             tenant.id,
             slug,
             enabled=False,
-            registered=request.app.state.service_titles.keys(),
+            plugins=request.app.state.plugins,
             actor=actor,
             origin=origin,
         )

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from localgov.kernel.db import tenant_schema_name
+from localgov.kernel.plugins import ServicePlugin
 from localgov.platform.catalog import normalise_host
 from localgov.platform.models import Tenant, TenantDomain
 from localgov.platform.provisioning import ProfileSeed, provision_schema
@@ -231,6 +232,8 @@ class SyncReport(msgspec.Struct):
     not_in_file: list[str] = msgspec.field(default_factory=list)
     #: ``"<slug>: <reason>"`` for declarations the catalog refused (their transaction rolled back).
     failed: list[str] = msgspec.field(default_factory=list)
+    #: Existing tenants whose enabled services differ from the file's: left as the LAO set them.
+    services_kept: list[str] = msgspec.field(default_factory=list)
 
 
 def _catalog_values(spec: TenantSpec, source: str) -> dict[str, Any]:
@@ -255,16 +258,35 @@ def _catalog_values(spec: TenantSpec, source: str) -> dict[str, Any]:
     }
 
 
-async def create_tenant(conn: AsyncConnection, spec: TenantSpec, *, source: str) -> int:
-    """Insert the catalog row, add its domains and provision its schema, in the caller's transaction.
+def _plugins_of(services: Collection[str], plugins: Sequence[ServicePlugin] | None) -> list[ServicePlugin]:
+    """The plugins of ``services`` (``plugins`` None: the registry's); unknown slugs have no tables."""
+    if plugins is None:
+        from localgov.metadata import service_plugins
 
-    Returns the new tenant id. Nothing of it is visible to others until the caller commits.
+        plugins = service_plugins()
+    return [p for p in plugins if p.slug in services]
+
+
+async def create_tenant(
+    conn: AsyncConnection, spec: TenantSpec, *, source: str, plugins: Sequence[ServicePlugin] | None = None
+) -> int:
+    """Insert the catalog row, add its domains and provision its schema with the tables of its
+    services (each seeded), in the caller's transaction.
+
+    ``plugins``: the service plugins the platform runs (None: the registry). Returns the new tenant
+    id. Nothing of it is visible to others until the caller commits.
     """
     values = _catalog_values(spec, source)
     tenant_id = (await conn.execute(insert(Tenant).values(**values).returning(Tenant.id))).scalar_one()
     if spec.domains:
         await conn.execute(insert(TenantDomain), [{"domain": d, "tenant_id": tenant_id} for d in spec.domains])
-    await provision_schema(conn, values["schema_name"], spec.contact)
+    await provision_schema(
+        conn,
+        values["schema_name"],
+        spec.contact,
+        services=_plugins_of(values["enabled_services"], plugins),
+        tenant_id=int(tenant_id),
+    )
     return int(tenant_id)
 
 
@@ -292,12 +314,16 @@ async def _release_domains(
     return set(released.scalars())
 
 
-async def sync_tenants(engine: AsyncEngine, specs: Sequence[TenantSpec]) -> SyncReport:
+async def sync_tenants(
+    engine: AsyncEngine, specs: Sequence[TenantSpec], *, plugins: Sequence[ServicePlugin] | None = None
+) -> SyncReport:
     """Make the catalog match ``specs``: create and provision, update, leave the rest alone.
 
-    Each tenant is its own transaction; running it again changes nothing. Contact details
-    seed a new tenant's profile only: afterwards they belong to the LAO's staff. The status
-    is the file's until the operator changes it (suspend, reactivate, close): then it is the operator's.
+    Each tenant is its own transaction; running it again changes nothing. Contact details and
+    enabled services seed a new tenant only: afterwards its profile belongs to the LAO's staff and
+    its services to its administrators (a re-sync never switches off a service they enabled, nor
+    back on one they disabled). The status is the file's until the operator changes it (suspend,
+    reactivate, close): then it is the operator's. ``plugins``: as for :func:`create_tenant`.
     """
     report = SyncReport()
     declared = {s.dla_code for s in specs}
@@ -309,7 +335,7 @@ async def sync_tenants(engine: AsyncEngine, specs: Sequence[TenantSpec]) -> Sync
     released: set[str] = set()  # tenants that lost a domain to a tenant synced before them
     for spec in specs:
         try:
-            await _sync_one(engine, spec, declared, released, report)
+            await _sync_one(engine, spec, declared, released, report, plugins)
         except IntegrityError as exc:
             report.failed.append(f"{spec.slug}: {_conflict_message(exc)}")
     async with engine.connect() as conn:
@@ -331,10 +357,17 @@ def _conflict_message(exc: IntegrityError) -> str:
 
 
 async def _sync_one(
-    engine: AsyncEngine, spec: TenantSpec, declared: set[str], released: set[str], report: SyncReport
+    engine: AsyncEngine,
+    spec: TenantSpec,
+    declared: set[str],
+    released: set[str],
+    report: SyncReport,
+    plugins: Sequence[ServicePlugin] | None,
 ) -> None:
     """One declared tenant in one transaction: create and provision, or update."""
-    tracked = ("slug", "name_en", "status", "plan_code", "enabled_services")
+    # Not ``enabled_services``: after creation they are the LAO's (issue 10: a re-sync by
+    # ``serve`` switched off a service its administrator had enabled through the API).
+    tracked = ("slug", "name_en", "status", "plan_code")
     async with engine.begin() as conn:
         existing = (
             (await conn.execute(select(Tenant.__table__).where(Tenant.dla_code == spec.dla_code).with_for_update()))
@@ -343,13 +376,15 @@ async def _sync_one(
         )
         if existing is None:
             released |= await _release_domains(conn, spec.dla_code, spec.domains, declared)
-            await create_tenant(conn, spec, source="file")
+            await create_tenant(conn, spec, source="file", plugins=plugins)
             report.created.append(spec.slug)
             report.provisioned.append(spec.slug)
             return
         tenant_id = existing["id"]
         values = _catalog_values(spec, existing["source"])
         changes = {k: values[k] for k in tracked if existing[k] != values[k]}
+        if sorted(existing["enabled_services"] or ()) != values["enabled_services"]:
+            report.services_kept.append(spec.slug)
         if existing["status_changed_at"] is not None:
             # The operator suspended, reactivated or closed it since: the file's status was only the
             # starting point (a re-sync must not reopen a suspended LAO or revive a dropped schema).
@@ -372,7 +407,13 @@ async def _sync_one(
                 insert(TenantDomain), [{"domain": d, "tenant_id": tenant_id} for d in sorted(wanted - current)]
             )
         if existing["schema_revision"] is None:
-            await provision_schema(conn, existing["schema_name"], spec.contact)
+            await provision_schema(
+                conn,
+                existing["schema_name"],
+                spec.contact,
+                services=_plugins_of(existing["enabled_services"] or (), plugins),
+                tenant_id=tenant_id,
+            )
             report.provisioned.append(spec.slug)
         changed = bool(changes) or current != wanted or spec.dla_code in released
         (report.updated if changed else report.unchanged).append(spec.slug)

@@ -207,24 +207,17 @@ class HealthController(Controller):
         responses=problem_responses(503),
     )
     async def ready(self, request: Request[Any, Any, Any]) -> HealthOut:
-        from localgov.platform.migrate import tenant_head
+        from localgov.platform.migrate import behind_count_sql, history_heads, history_locations
 
         checks: dict[str, str] = {}
         try:
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
                 checks["database"] = "ok"
-                behind = (
-                    await conn.execute(
-                        text(
-                            "SELECT count(*) FROM platform.tenants"
-                            " WHERE schema_revision IS DISTINCT FROM :head AND schema_revision IS NOT NULL"
-                            # A closed tenant's schema dropped by the purge has nothing to migrate.
-                            " AND schema_dropped_at IS NULL"
-                        ),
-                        {"head": tenant_head()},
-                    )
-                ).scalar_one()
+                # From the catalog's mirror: the core and every service a schema uses at its head
+                # (a closed tenant's schema dropped by the purge has nothing to migrate).
+                heads = msgspec.json.encode(history_heads(history_locations())).decode()
+                behind = (await conn.execute(text(behind_count_sql()), {"heads": heads})).scalar_one()
                 checks["tenant_schemas"] = "ok" if behind == 0 else f"{behind} behind head"
         except Exception as exc:
             checks.setdefault("database", f"unreachable: {type(exc).__name__}")

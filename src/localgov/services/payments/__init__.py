@@ -19,6 +19,7 @@ The reference of the endpoints is docs/services/payments.md.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from litestar import Router
@@ -131,4 +132,5 @@ PLUGIN = ServicePlugin(
     events=EVENTS,
     handlers={},
     seed=seed_tariffs,
+    migrations=Path(__file__).parent / "migrations",
 )

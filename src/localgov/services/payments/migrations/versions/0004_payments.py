@@ -1,8 +1,13 @@
-"""Tenant schema: fee payments (payers, accounts, tariffs, meter readings, bills, payments,
-exceptions, receipts, biller settings) and Idempotency-Key records.
+"""Payments service: payers, accounts, tariffs, meter readings, bills, payments, exceptions,
+receipts, biller settings.
+
+The first revision of the payments history. Until the histories were split it was revision 0004
+of the one tenant history (which also created ``idempotency_keys``, now the core's
+``0004_idempotency``); its id is kept so that a schema built then converts by copying its
+revision into ``alembic_version_payments``.
 
 Revision ID: 0004
-Revises: 0003
+Revises:
 Create Date: 2026-11-26 17:23:37.117001
 """
 
@@ -15,23 +20,12 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0004"
-down_revision: str | None = "0003"
+down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("principal", sa.String(length=150), nullable=False),
-        sa.Column("key", sa.String(length=100), nullable=False),
-        sa.Column("request_hash", sa.String(length=64), nullable=False),
-        sa.Column("status", sa.String(length=10), nullable=False),
-        sa.Column("response_status", sa.Integer(), nullable=True),
-        sa.Column("response_body", sa.LargeBinary(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.PrimaryKeyConstraint("principal", "key", name=op.f("pk_idempotency_keys")),
-    )
     op.create_table(
         "payers",
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
@@ -259,4 +253,3 @@ def downgrade() -> None:
     op.drop_index("ix_payers_tax_id", table_name="payers")
     op.drop_index("ix_payers_citizen_id", table_name="payers")
     op.drop_table("payers")
-    op.drop_table("idempotency_keys")

@@ -1,4 +1,4 @@
-"""Tenant schema: bills keep the late surcharge rule they were issued under, a link from a
+"""Payments service: bills keep the late surcharge rule they were issued under, a link from a
 surcharge bill to the overdue bill, who cancelled a bill and when; index for bill runs.
 
 Revision ID: 0005
