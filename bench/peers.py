@@ -145,6 +145,36 @@ def missing_prerequisites(peers: Path, venv: Path) -> list[str]:
     return problems
 
 
+def versions(venv: Path) -> dict[str, str]:
+    """wrk's, the peers' and the product's main packages' versions (for the record)."""
+    out: dict[str, str] = {}
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        first = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10, check=False)
+        out["wrk"] = (first.stdout + first.stderr).strip().splitlines()[0]
+    script = "import importlib.metadata as m, json, sys\nprint(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
+    for prefix, python, names in (
+        ("peers", str(venv / "bin" / "python"), ["django", "django-tenants", "gunicorn", "psycopg2-binary"]),
+        ("both", str(venv / "bin" / "python"), ["litestar", "uvicorn", "asyncpg"]),
+        ("product", sys.executable, ["litestar", "uvicorn", "asyncpg", "sqlalchemy"]),
+    ):
+        with contextlib.suppress(OSError, subprocess.SubprocessError, ValueError):
+            env = peer_env() if prefix != "product" else None
+            found = subprocess.run(
+                [python, "-c", script, *names], capture_output=True, text=True, timeout=30, check=True, env=env
+            )
+            label = "peers" if prefix == "both" else prefix
+            out.update({f"{label} {k}": v for k, v in json.loads(found.stdout).items()})
+    return out
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
 def admin_url(explicit: str | None) -> str:
     """The admin URL of the one database server: loopback TCP only (the peers connect by host and port)."""
     url = explicit or os.environ.get(ENV_VAR) or DEFAULT_URL
@@ -692,6 +722,8 @@ def render(results: dict[str, Any]) -> str:
         "cpu ms: CPU of the server's processes per request; other: cores used during the phase by processes",
         f"other than the server, PostgreSQL and wrk (* more than {PERTURBED_CORES}: the neighbours weigh on it)",
         f"busy cores before the run: {background['busy_cores']:.2f}" if background else "",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items() if k != "wrk"),
+        results["versions"].get("wrk", ""),
         f"set-up: peers {results['setup']['peers']['seconds']:.0f} s, product provisioning "
         f"{results['setup']['provision']['seconds']:.0f} s, bills {results['setup']['bills']['seconds']:.1f} s; "
         f"whole run {results['run_seconds']:.0f} s",
@@ -769,11 +801,14 @@ def main(argv: list[str] | None = None) -> int:
             "code": core.code_under_test(),
             "machine": {
                 "cpus": os.cpu_count(),
+                "cpu_model": cpu_model(),
+                "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
                 "python": platform.python_version(),
                 "platform": platform.platform(),
                 "loadavg_at_start": os.getloadavg(),
             },
             "postgres": facts,
+            "versions": versions(args.peers_venv),
             "tenants": args.tenants,
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "database_url"},
             "targets": TARGETS,
