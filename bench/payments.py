@@ -395,6 +395,10 @@ def pdf_renders(count: int) -> dict[str, Any]:
 
 
 def main() -> int:
+    from localgov.metadata import INSTALLATION
+    from localgov.platform.installation import install
+
+    install(INSTALLATION)  # a composition root: the platform provisions the core tables and the registry
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--notifications", type=int, default=2_000)

@@ -1157,6 +1157,10 @@ def _terminate(signum: int, _frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from localgov.metadata import INSTALLATION
+    from localgov.platform.installation import install
+
+    install(INSTALLATION)  # a composition root: the platform provisions the core tables and the registry
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     run_started = time.perf_counter()

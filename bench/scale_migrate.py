@@ -65,6 +65,10 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> int:
+    from localgov.metadata import INSTALLATION
+    from localgov.platform.installation import install
+
+    install(INSTALLATION)  # a composition root: the platform provisions the core tables and the registry
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--location", required=True, help="a tenant history folder")

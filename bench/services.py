@@ -260,6 +260,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from localgov.metadata import INSTALLATION
+    from localgov.platform.installation import install
+
+    install(INSTALLATION)  # a composition root: the platform provisions the core tables and the registry
     args = parse_args(argv)
     stamp = dt.datetime.now(dt.UTC)
     keep: dict[str, Any] = {}

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from localgov.app import create_app
 from localgov.kernel.db import create_engine
 from localgov.kernel.plugins import ServicePlugin
+from localgov.metadata import INSTALLATION
+from localgov.platform.installation import install
 from localgov.platform.migrate import upgrade_shared
 from localgov.settings import Settings
 from tests.support import tokens
@@ -110,6 +112,11 @@ def client_for(settings: Settings) -> ClientFactory:
             yield client
 
     return factory
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests are a composition root too: the platform provisions the core tables and the registry."""
+    install(INSTALLATION)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

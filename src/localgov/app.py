@@ -29,7 +29,9 @@ from localgov.kernel.observability import Metrics, configure_logging
 from localgov.kernel.pages import AssetsController, template_config
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, request_dependencies, require_service
+from localgov.metadata import INSTALLATION
 from localgov.platform.catalog import Catalog, CatalogListener
+from localgov.platform.installation import install
 from localgov.platform.lifecycle_views import OperatorTenantLifecycleController, TenantStatusController
 from localgov.platform.signup_pages import signup_page_handlers
 from localgov.platform.signup_views import signup_handlers
@@ -76,6 +78,7 @@ def create_app(
         from localgov.plugins import REGISTRY
 
         plugins = REGISTRY
+    install(INSTALLATION)  # what the platform provisions when a tenant enables a service
     configure_logging(settings.log_level, settings.log_json)
     if not settings.secret_key:
         raise ValueError("create_app needs LOCALGOV_SECRET_KEY; `localgov serve` makes one in development mode")

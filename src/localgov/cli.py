@@ -397,6 +397,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    from localgov.metadata import INSTALLATION
+    from localgov.platform.installation import install
+
+    install(INSTALLATION)  # what the platform provisions and migrates: core tables and the registry
     if args.command == "serve":
         return _serve(settings, args.host, args.port, args.workers)
     if args.command == "worker":

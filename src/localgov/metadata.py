@@ -10,6 +10,7 @@ from sqlalchemy import MetaData, Table
 
 if TYPE_CHECKING:
     from localgov.kernel.plugins import ServicePlugin
+    from localgov.platform.installation import Installation
 
 
 def shared_metadata() -> MetaData:
@@ -58,3 +59,16 @@ def core_tables(plugins: Iterable[ServicePlugin] = ()) -> list[Table]:
     metadata = tenant_metadata()
     owned = {table.name for plugin in (*service_plugins(), *plugins) for table in plugin.tables}
     return [table for table in metadata.sorted_tables if table.name not in owned]
+
+
+#: What the composition roots (cli, app, tests) pass to ``localgov.platform.installation.install``.
+INSTALLATION = "localgov.metadata:installation"
+
+
+def installation(factory: str = INSTALLATION) -> Installation:
+    """The core tenant tables and the registry's service plugins, for the platform."""
+    from localgov.platform.installation import Installation
+
+    return Installation(
+        metadata=tenant_metadata(), core_tables=tuple(core_tables()), plugins=service_plugins(), factory=factory
+    )

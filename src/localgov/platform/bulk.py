@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.plugins import ServicePlugin
+from localgov.platform.installation import installed
 from localgov.platform.models import Tenant
 from localgov.platform.registry import LAO_TYPES, RegistryEntry, registry
 from localgov.platform.tenants import TenantSpec, create_tenant
@@ -76,9 +77,7 @@ async def provision_from_registry(
     if limit is not None and limit < 0:
         raise ValueError("limit must be >= 0")
     if plugins is None:
-        from localgov.metadata import service_plugins
-
-        plugins = service_plugins()
+        plugins = installed().plugins
     unknown = sorted(set(services) - {p.slug for p in plugins})
     if unknown:
         raise ValueError(f"unknown services: {', '.join(unknown)}")

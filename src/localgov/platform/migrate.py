@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 import localgov
 from localgov.kernel.db import asyncpg_url, quote_schema, validate_schema_name
-from localgov.metadata import service_plugins
+from localgov.platform.installation import install, installed
 
 #: Schemas per ``UNION ALL`` of ``--verify``, one transaction each. At 7,849 schemas, batches of
 #: 1000 in one transaction ran out of lock table ("out of shared memory": two locks per schema,
@@ -93,7 +93,7 @@ def history_locations(location: str | None = None, locations: Mapping[str, str] 
     ``locations`` replaces any of them (tests use copies with an extra revision).
     """
     out = {CORE: location or str(migrations_root() / "tenant")}
-    for plugin in service_plugins():
+    for plugin in installed().plugins:
         if plugin.migrations is not None:
             out[plugin.slug] = str(plugin.migrations)
     out.update(locations or {})
@@ -417,13 +417,14 @@ async def migrate_schema(
             whole = history == CORE and not down and _resolve_target(location_, target) == history_head(location_)
             if whole:
                 enabled = set(tenant.enabled_services or ()) if tenant is not None else set()
-                installed = {name for name in versions if name != CORE}
-                for name in sorted((installed | enabled) & (set(locs) - {CORE})):
+                present = {name for name in versions if name != CORE}
+                for name in sorted((present | enabled) & (set(locs) - {CORE})):
                     await conn.run_sync(_alembic_run, schema, name, locs[name], "head", False)
-                    if name not in installed and tenant is not None:
+                    if name not in present and tenant is not None:
                         from localgov.platform.provisioning import run_seeds
 
-                        await run_seeds(conn, schema, int(tenant.id), [p for p in service_plugins() if p.slug == name])
+                        plugins = [p for p in installed().plugins if p.slug == name]
+                        await run_seeds(conn, schema, int(tenant.id), plugins)
                         await conn.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
             after = await read_versions(conn, schema)
             await conn.execute(
@@ -471,7 +472,8 @@ _worker: dict[str, Any] = {}
 WORKER_SCHEMAS_PER_CONNECTION = 500
 
 
-def _worker_init(url: str) -> None:
+def _worker_init(url: str, installation: str) -> None:
+    install(installation)  # a spawned process starts with nothing installed
     loop = asyncio.new_event_loop()
     _worker["loop"] = loop
     _worker["engine"] = create_async_engine(asyncpg_url(url), pool_size=1, max_overflow=0)
@@ -563,7 +565,9 @@ async def migrate_tenants(
         loop = asyncio.get_running_loop()
         # spawn, not fork: a forked child would inherit the parent's event loop and open connections.
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, ctx, initializer=_worker_init, initargs=(database_url,)) as pool:
+        with ProcessPoolExecutor(
+            workers, ctx, initializer=_worker_init, initargs=(database_url, installed().factory)
+        ) as pool:
             futures = [
                 loop.run_in_executor(pool, _worker_run, chunk, locs, history, goal, down)
                 for chunk in _chunks(behind, size)

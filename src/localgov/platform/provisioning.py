@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from localgov.kernel.db import TenantBoundSession, quote_schema, session_for, validate_schema_name
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.thai import bangkok_today
-from localgov.metadata import core_tables, tenant_metadata
+from localgov.platform.installation import installed
 from localgov.platform.migrate import CORE, history_head, tenant_head, version_table
 
 
@@ -58,7 +58,8 @@ def render_ddl(metadata: MetaData, tables: Sequence[Table] | None = None, *, his
 @cache
 def head_ddl() -> str:
     """The core tables of a tenant schema at head as one SQL script of unqualified DDL."""
-    return render_ddl(tenant_metadata(), core_tables())
+    current = installed()
+    return render_ddl(current.metadata, current.core_tables)
 
 
 def service_ddl(plugin: ServicePlugin) -> str:
@@ -68,7 +69,7 @@ def service_ddl(plugin: ServicePlugin) -> str:
 
 @cache
 def _service_ddl(slug: str, tables: tuple[Table, ...]) -> str:
-    return render_ddl(tenant_metadata(), tables, history=slug)
+    return render_ddl(installed().metadata, tables, history=slug)
 
 
 class ProfileSeed(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

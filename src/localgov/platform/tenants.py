@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from localgov.kernel.db import tenant_schema_name
 from localgov.kernel.plugins import ServicePlugin
 from localgov.platform.catalog import normalise_host
+from localgov.platform.installation import installed
 from localgov.platform.models import Tenant, TenantDomain
 from localgov.platform.provisioning import ProfileSeed, provision_schema
 from localgov.platform.registry import lookup
@@ -261,9 +262,7 @@ def _catalog_values(spec: TenantSpec, source: str) -> dict[str, Any]:
 def _plugins_of(services: Collection[str], plugins: Sequence[ServicePlugin] | None) -> list[ServicePlugin]:
     """The plugins of ``services`` (``plugins`` None: the registry's); unknown slugs have no tables."""
     if plugins is None:
-        from localgov.metadata import service_plugins
-
-        plugins = service_plugins()
+        plugins = installed().plugins
     return [p for p in plugins if p.slug in services]
 
 
