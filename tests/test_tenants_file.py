@@ -26,6 +26,7 @@ from localgov.platform.tenants import (
     load_tenants_file,
     sync_tenants,
 )
+from localgov.plugins import REGISTRY
 from tests.conftest import BASE, make_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,8 +50,9 @@ def load(path: Path) -> list[TenantSpec]:
 
 
 def test_the_repository_file_is_valid() -> None:
-    specs = load_tenants_file(REPO / "tenants.yaml", "localhost", set())
+    specs = load_tenants_file(REPO / "tenants.yaml", "localhost", {p.slug for p in REGISTRY})
     assert {s.dla_code for s in specs} >= {MAEHIA, PAKKRET, CHANGPHUEAK}
+    assert "payments" in next(s for s in specs if s.dla_code == MAEHIA).enabled_services
 
 
 def test_a_valid_file(tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ prices they were issued with (their lines are stored), and a bill for a month us
 force on the first day of that month. Versions already in force are never edited; a version still
 in the future may be replaced or withdrawn.
 
-Defaults (DOMAIN.md §4) are seeded when an LAO joins through self-service signup (the plugin's
-``seed``, as editable defaults its finance staff review) or when an LAO asks for them
-(:func:`seed_defaults`); an LAO declared in ``tenants.yaml`` or provisioned in bulk starts
-without. They are examples marked "verify"; nothing is billed before accounts exist, and a bill run
+Defaults (DOMAIN.md §4) are seeded whenever the payments tables are created for an LAO (the
+plugin's ``seed``: signup, ``tenants.yaml``, bulk provisioning, or enabling the service later), as
+editable defaults its finance staff review, or when an LAO asks for them (:func:`seed_defaults`).
+They are examples marked "verify"; nothing is billed before accounts exist, and a bill run
 without a tariff says so (``tariff_missing``).
 
 Meter readings (m³ of tap water per wastewater account and month) come from the water utility as
