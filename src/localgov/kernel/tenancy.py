@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import TenantBase
+from localgov.kernel.reads import fetch_one
 
 
 class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,20 +85,20 @@ class LaoProfile(msgspec.Struct, frozen=True, kw_only=True):
     office_hours_th: str | None = None
 
 
+#: The profile's contact columns: built once (kernel/reads.py), one prepared statement for every tenant.
+_CONTACT = select(
+    TenantProfile.__table__.c.address_th,
+    TenantProfile.__table__.c.phone,
+    TenantProfile.__table__.c.email,
+    TenantProfile.__table__.c.website,
+    TenantProfile.__table__.c.office_hours_th,
+).where(TenantProfile.__table__.c.id == 1)
+
+
 async def lao_profile(session: AsyncSession, tenant: TenantInfo) -> LaoProfile:
     """The calling tenant's public profile (the session must be bound to ``tenant``)."""
-    row = (
-        await session.execute(
-            select(
-                TenantProfile.address_th,
-                TenantProfile.phone,
-                TenantProfile.email,
-                TenantProfile.website,
-                TenantProfile.office_hours_th,
-            ).where(TenantProfile.id == 1)
-        )
-    ).one_or_none()
-    contact: dict[str, Any] = dict(row._mapping) if row is not None else {}
+    row = await fetch_one(session, _CONTACT)
+    contact: dict[str, Any] = dict(row) if row is not None else {}
     return LaoProfile(
         name_th=tenant.name_th,
         name_en=tenant.name_en,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, operator
 from localgov.kernel.errors import Unavailable, problem_responses
-from localgov.kernel.tenancy import TenantInfo, TenantProfile
+from localgov.kernel.tenancy import TenantInfo, lao_profile
 from localgov.platform.models import Tenant, TenantDomain
 from localgov.platform.registry import LAO_TYPES, lookup
 from localgov.settings import Settings
@@ -102,7 +102,7 @@ class TenantProfileController(Controller):
         settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
     ) -> TenantProfileOut:
-        profile = (await db_session.execute(select(TenantProfile).where(TenantProfile.id == 1))).scalar_one_or_none()
+        profile = await lao_profile(db_session, tenant)
         titles = request.app.state.service_titles
         entry = lookup(tenant.dla_code)
         base = settings.base_domain
@@ -119,11 +119,11 @@ class TenantProfileController(Controller):
             hosts=[f"{tenant.slug}.{base}", *tenant.domains],
             services=[ServiceSummary(s, *titles[s]) for s in sorted(tenant.enabled_services) if s in titles],
             contact=Contact(
-                address_th=profile.address_th if profile else None,
-                phone=profile.phone if profile else None,
-                email=profile.email if profile else None,
-                website=profile.website if profile else None,
-                office_hours_th=profile.office_hours_th if profile else None,
+                address_th=profile.address_th,
+                phone=profile.phone,
+                email=profile.email,
+                website=profile.website,
+                office_hours_th=profile.office_hours_th,
             ),
         )
 
