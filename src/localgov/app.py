@@ -25,7 +25,7 @@ from localgov.kernel.auth.views import WellKnownController
 from localgov.kernel.db import create_engine, session_factory
 from localgov.kernel.documents.views import document_handlers
 from localgov.kernel.errors import exception_handlers
-from localgov.kernel.observability import Metrics, configure_logging
+from localgov.kernel.observability import Metrics, configure_logging, tune_gc_for_serving
 from localgov.kernel.pages import AssetsController, template_config
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, request_dependencies, require_service
@@ -253,5 +253,8 @@ def _initial_state(settings: Settings, catalog: Catalog, plugins: Sequence[Servi
 
 
 def create_app_from_env() -> Litestar:
-    """Factory for ``uvicorn --factory`` (reads ``LOCALGOV_*`` when called, not at import)."""
-    return create_app(Settings.from_env())
+    """Factory for ``uvicorn --factory`` (reads ``LOCALGOV_*`` when called, not at import): each
+    worker process of ``localgov serve --workers N`` builds its application here."""
+    app = create_app(Settings.from_env())
+    tune_gc_for_serving()
+    return app

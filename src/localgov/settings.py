@@ -34,8 +34,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     env: Literal["development", "production", "test"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
-    db_pool_size: int = msgspec.field(default=10)
-    db_max_overflow: int = 5
+    #: Connections each process keeps open. Under load a request waits for one rather than opening
+    #: an overflow connection that the pool closes again on return: that churn (a backend started
+    #: and its codecs set up on every other request) put getBill's p99 over 120 ms at 32 clients
+    #: (bench/README.md "Peers"); hence 16 kept and no overflow by default.
+    db_pool_size: int = msgspec.field(default=16)
+    db_max_overflow: int = 0
     db_pool_timeout_s: float = 10.0
     #: Connections older than this are closed and replaced (bounds a backend's catalog cache).
     db_connection_lifetime_s: int = 600
