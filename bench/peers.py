@@ -582,7 +582,8 @@ def measure_server(
     peers: Path = ctx["peers"]
     cmd = server_command(server, port, args.workers, ctx["venv"])
     if server == "product":
-        env = scale.cli_env(ctx["product_db"], LOCALGOV_BASE_DOMAIN=BASE)
+        extra = {f"LOCALGOV_{k.upper()}": v for k, v in (item.split("=", 1) for item in args.server_setting)}
+        env = scale.cli_env(ctx["product_db"], LOCALGOV_BASE_DOMAIN=BASE, **extra)
         cwd = ROOT
     else:
         env = peer_env(ctx["peers_db"], ctx["password"])
@@ -754,6 +755,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"the peers' virtualenv (env PEERS_VENV, default {DEFAULT_VENV})",
     )
     parser.add_argument("--seed", type=int, default=2026, help="seed of the product's DLA code sample")
+    parser.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra LOCALGOV_<NAME> for the product's server (repeatable), e.g. db_pool_size=8",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
     args = parser.parse_args(argv)
     if not 1 <= args.tenants <= 7849:
