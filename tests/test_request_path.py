@@ -12,7 +12,14 @@ from litestar import Litestar
 from litestar.di import Provide
 from sqlalchemy import text
 
-from localgov.kernel.db import TenantConnection, create_engine, session_factory, session_for, tenant_session
+from localgov.kernel.db import (
+    TenantConnection,
+    create_engine,
+    session_factory,
+    session_for,
+    tenant_connection,
+    tenant_session,
+)
 from localgov.plugins import REGISTRY
 from localgov.settings import Settings
 from tests.conftest import ClientFactory
@@ -64,5 +71,12 @@ async def test_begin_carries_the_search_path_and_never_leaks_it(settings: Settin
         async with tenant_session(factory, None) as session:
             path = (await session.execute(text("SELECT current_setting('search_path')"))).scalar_one()
         assert path == "tenant_void"
+        # The read path (no ORM session): the same one-round-trip begin, the same clean checkin.
+        async with tenant_connection(engine, tenant) as conn:
+            assert (await conn.execute(text("SELECT current_setting('search_path')"))).scalar_one() == tenant.schema
+        async with tenant_connection(engine, tenant):
+            pass  # began, ran nothing
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("SELECT current_setting('search_path')"))).scalar_one() == "tenant_void"
     finally:
         await engine.dispose()

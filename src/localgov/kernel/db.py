@@ -200,6 +200,33 @@ def session_for(factory: async_sessionmaker[AsyncSession], tenant: TenantRef | N
 
 
 @asynccontextmanager
+async def tenant_connection(engine: AsyncEngine, tenant: TenantRef | None) -> AsyncIterator[AsyncConnection]:
+    """One read-only unit of work on a bare connection (no ORM session), rolled back at the end.
+
+    The read path of :mod:`localgov.kernel.reads`: the transaction begins with the tenant's search
+    path in the same round trip as ``BEGIN`` (:class:`TenantConnection`) and is ended with a
+    ``ROLLBACK`` (nothing was written; it costs what a ``COMMIT`` would).
+    """
+    path = validate_schema_name(tenant.schema) if tenant is not None else VOID_SCHEMA
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        if isinstance(driver, TenantConnection) and not driver.is_in_transaction():
+            driver._localgov_begin_path = path
+            await conn.begin()
+        else:
+            await conn.begin()
+            await conn.execute(_SET_SEARCH_PATH, {"path": path})
+        if tenant is not None:
+            served: set[str] = conn.info.setdefault(_INFO_TENANTS, set())
+            served.add(path)
+        try:
+            yield conn
+        finally:
+            await conn.rollback()
+
+
+@asynccontextmanager
 async def tenant_session(
     factory: async_sessionmaker[AsyncSession], tenant: TenantRef | None
 ) -> AsyncIterator[AsyncSession]:

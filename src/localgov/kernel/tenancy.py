@@ -14,11 +14,10 @@ from typing import Any, Protocol
 import msgspec
 from sqlalchemy import CheckConstraint, DateTime, SmallInteger, String, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import TenantBase
-from localgov.kernel.reads import fetch_one
+from localgov.kernel.reads import Reader, fetch_one
 
 
 class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,9 +94,9 @@ _CONTACT = select(
 ).where(TenantProfile.__table__.c.id == 1)
 
 
-async def lao_profile(session: AsyncSession, tenant: TenantInfo) -> LaoProfile:
-    """The calling tenant's public profile (the session must be bound to ``tenant``)."""
-    row = await fetch_one(session, _CONTACT)
+async def lao_profile(reader: Reader, tenant: TenantInfo) -> LaoProfile:
+    """The calling tenant's public profile (the session or connection must be bound to ``tenant``)."""
+    row = await fetch_one(reader, _CONTACT)
     contact: dict[str, Any] = dict(row) if row is not None else {}
     return LaoProfile(
         name_th=tenant.name_th,

@@ -23,12 +23,12 @@ from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy
 from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
-from localgov.kernel.db import session_for, tenant_session
+from localgov.kernel.db import session_for, tenant_connection, tenant_session
 from localgov.kernel.errors import (
     DomainError,
     NotFound,
@@ -229,8 +229,9 @@ def request_dependencies() -> dict[str, Provide]:
 
     ``tenant`` (:class:`TenantInfo`, tenant routes), ``principal`` (:class:`Principal`) and
     ``actor`` (:class:`Actor`, guarded routes), ``origin`` (:class:`Origin`, for the audit log),
-    ``settings`` and ``db_session`` (the request's one transaction). Each provider is a dictionary
-    look-up, so it runs on the event loop, never in a thread.
+    ``settings``, ``db_session`` (the request's one transaction) and ``db_read`` (a read-only
+    connection for handlers that only read: no ORM session, rolled back at the end). Each provider
+    runs on the event loop, never in a thread.
     """
     return {
         "tenant": Provide(current_tenant, sync_to_thread=False),
@@ -239,6 +240,7 @@ def request_dependencies() -> dict[str, Provide]:
         "origin": Provide(request_origin, sync_to_thread=False),
         "settings": Provide(current_settings, sync_to_thread=False),
         "db_session": Provide(provide_db_session),
+        "db_read": Provide(provide_db_read),
     }
 
 
@@ -265,6 +267,13 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
         await session.commit()
     finally:
         await session.close()
+
+
+async def provide_db_read(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncConnection, None]:
+    """A read-only handler's connection, in the tenant's schema (``kernel.reads``): nothing to commit."""
+    tenant = request.scope.get("state", {}).get("tenant")
+    async with tenant_connection(request.app.state.engine, tenant) as connection:
+        yield connection
 
 
 async def _record_refusal(request: Request[Any, Any, Any], tenant: TenantInfo | None, event: RefusalAudit) -> None:

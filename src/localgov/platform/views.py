@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, operator
 from localgov.kernel.errors import Unavailable, problem_responses
@@ -100,9 +100,9 @@ class TenantProfileController(Controller):
         request: Request[Any, Any, Any],
         tenant: NamedDependency[TenantInfo],
         settings: NamedDependency[Settings],
-        db_session: NamedDependency[AsyncSession],
+        db_read: NamedDependency[AsyncConnection],
     ) -> TenantProfileOut:
-        profile = await lao_profile(db_session, tenant)
+        profile = await lao_profile(db_read, tenant)
         titles = request.app.state.service_titles
         entry = lookup(tenant.dla_code)
         base = settings.base_domain

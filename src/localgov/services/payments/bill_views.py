@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
@@ -132,8 +132,8 @@ class BillController(Controller):
         responses=problem_responses(401, 403, 404, 410),
         **guarded(READ),
     )
-    async def fetch(self, bill_id: BillId, db_session: NamedDependency[AsyncSession]) -> BillRead:
-        return bill_view_read(await bills.bill_view(db_session, bill_id))
+    async def fetch(self, bill_id: BillId, db_read: NamedDependency[AsyncConnection]) -> BillRead:
+        return bill_view_read(await bills.bill_view(db_read, bill_id))
 
     @post(
         "/{bill_id:uuid}/cancel",

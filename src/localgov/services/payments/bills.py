@@ -45,7 +45,7 @@ from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.jobs import JobContext
-from localgov.kernel.reads import fetch_one, json_rows
+from localgov.kernel.reads import Reader, fetch_one, json_rows
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import (
     InvalidInput,
@@ -442,9 +442,9 @@ BILL_VIEW = (
 )
 
 
-async def bill_view(session: AsyncSession, bill_id: uuid.UUID) -> RowMapping:
+async def bill_view(reader: Reader, bill_id: uuid.UUID) -> RowMapping:
     """The bill, its lines and its biller settings in one read (404 ``bill_not_found``)."""
-    row = await fetch_one(session, BILL_VIEW, {"bill_id": bill_id})
+    row = await fetch_one(reader, BILL_VIEW, {"bill_id": bill_id})
     if row is None:
         raise BillNotFound()
     return row
