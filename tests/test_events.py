@@ -71,8 +71,6 @@ async def demo_lao(engine: AsyncEngine, *services: str) -> tuple[TenantInfo, str
     """A tenant with payments and the demo enabled (plus ``services``), a biller ID, a webhook
     secret and the demo's table; returns it and the secret."""
     tenant = await make_tenant(engine, services=["payments", "demo", *services])
-    async with engine.begin() as conn:
-        await demo_plugin.create_tables(conn, tenant.schema)
     async with tenant_session(session_factory(engine), tenant) as session:
         await set_biller(session)
         secret, _ = await bank.rotate_webhook_secret(session, TEST_SECRET, actor=Actor("system"), origin=Origin())

@@ -27,7 +27,6 @@ from localgov.platform.tenants import TenantSpec, sync_tenants
 from localgov.plugins import REGISTRY
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
-from tests.support import demo_plugin
 from tests.support.demo_plugin import DEMO
 from tests.support.factories import make_tenant
 from tests.support.lifecycle import (
@@ -251,8 +250,6 @@ async def test_a_suspended_tenant_refuses_every_route_but_what_its_staff_need(
     engine: AsyncEngine, client_for: ClientFactory
 ) -> None:
     tenant = await make_tenant(engine, services=[p.slug for p in PLUGINS])
-    async with engine.begin() as conn:
-        await demo_plugin.create_tables(conn, tenant.schema)  # the test plugin's own table
     await add_staff(engine, tenant, "walk@example.go.th", "tenant_admin")
     async with client_for(plugins=PLUGINS, listen=False) as http:
         app: Litestar = http._transport.app  # type: ignore[attr-defined]

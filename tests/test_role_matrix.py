@@ -23,7 +23,6 @@ from localgov.kernel.db import create_engine
 from localgov.plugins import REGISTRY
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
-from tests.support import demo_plugin
 from tests.support.demo_plugin import DEMO
 from tests.support.factories import make_tenant
 from tests.support.routes import grants_of, policy_of, routes_of
@@ -89,8 +88,6 @@ async def test_every_guarded_route_admits_its_roles_and_refuses_the_rest(
     engine = create_engine(walk_settings)
     try:
         tenant = await make_tenant(engine, services=[p.slug for p in PLUGINS])
-        async with engine.begin() as conn:
-            await demo_plugin.create_tables(conn, tenant.schema)
     finally:
         await engine.dispose()
     async with client_for(settings_=walk_settings, plugins=PLUGINS, listen=False) as http:

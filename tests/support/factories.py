@@ -8,11 +8,15 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.kernel.db import tenant_schema_name
 from localgov.kernel.tenancy import TenantInfo
 from localgov.platform.catalog import Catalog
 from localgov.platform.provisioning import ProfileSeed
 from localgov.platform.registry import registry
 from localgov.platform.tenants import TenantSpec, create_tenant
+from tests.support import demo_plugin
+
+DEMO_SLUG = demo_plugin.DEMO.slug
 
 # Every test takes fresh DLA codes, so tenants never collide inside one test database.
 _codes = itertools.cycle(sorted(registry()))
@@ -45,6 +49,10 @@ async def make_tenant(
     )
     async with engine.begin() as conn:
         await create_tenant(conn, spec, source="file")
+        if DEMO_SLUG in spec.enabled_services:
+            # The test-only demo plugin is not in the registry and has no migration history of
+            # its own: its table is created here, wherever a test tenant enables it.
+            await demo_plugin.create_tables(conn, tenant_schema_name(code))
     catalog = Catalog("localhost")
     await catalog.load(engine)
     tenant = catalog.by_slug(spec.slug)

@@ -33,9 +33,11 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
 from localgov.kernel.errors import DomainError
 
@@ -235,3 +237,17 @@ class RowErrors:
     def as_data(self, *, limit: int = 1000) -> list[dict[str, Any]]:
         """The first ``limit`` problems in reading order, for ``DomainError.data``."""
         return [msgspec.to_builtins(e) for e in self.sorted()[:limit]]
+
+
+@dataclass
+class CsvUpload(Operation):
+    """``operation_class`` of a route whose request body is a CSV file, sent as ``text/csv`` and read
+    raw (``RawBody``), then parsed with :func:`read_csv`; the route's own ``description`` names the
+    columns."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            content={"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+            description="UTF-8 CSV (a byte-order mark is accepted) with a header line.",
+            required=True,
+        )

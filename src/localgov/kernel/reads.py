@@ -12,7 +12,6 @@ search path selects the tenant, the SQL text never changes). Writes keep the ORM
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -63,8 +62,7 @@ def json_rows(
 ) -> ColumnElement[Any]:
     """A correlated sub-select folding child rows into one JSON array (``[]`` when there is none).
 
-    Numerics travel as text (JSON numbers would come back as floats); read them back with
-    :func:`decimal`.
+    Numerics travel as text (JSON numbers would come back as floats): read them back with ``Decimal``.
     """
     pairs: list[Any] = []
     for column in columns:
@@ -74,8 +72,3 @@ def json_rows(
     aggregate = func.json_agg(aggregate_order_by(row, *order_by) if order_by else row)
     folded = select(func.coalesce(aggregate, literal_column("'[]'::json"))).where(where).scalar_subquery()
     return type_coerce(folded, JSON)
-
-
-def decimal(value: str | None) -> Decimal | None:
-    """A numeric that travelled as JSON text, back as an exact Decimal."""
-    return None if value is None else Decimal(value)

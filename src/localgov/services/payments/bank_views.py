@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -14,13 +13,13 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.auth.tokens import Principal
+from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
 from localgov.kernel.pagination import After, Limit
@@ -47,18 +46,6 @@ class BankNotification(msgspec.Struct, kw_only=True):
     amount: Annotated[Decimal, msgspec.Meta(description="Baht, at most 2 decimals (a JSON string or number)")]
     paid_at: Annotated[dt.datetime, msgspec.Meta(tz=True, description="When the payer paid (with offset)")]
     ref2: Annotated[str, msgspec.Meta(max_length=20, description="Tag 30/03")] | None = None
-
-
-@dataclass
-class CsvUploadOperation(Operation):
-    """An operation whose request body is a CSV file read raw (its bytes are what is hashed and parsed)."""
-
-    def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            required=True,
-            description="The statement file as the bank produced it (UTF-8, optional BOM)",
-            content={"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
-        )
 
 
 class ReceiptRef(msgspec.Struct):
@@ -311,7 +298,7 @@ class BankController(Controller):
             "the file does not list. An optional `Idempotency-Key` replays the first report on a retry."
         ),
         status_code=200,
-        operation_class=CsvUploadOperation,
+        operation_class=CsvUpload,
         responses=problem_responses(401, 403, 404, 409, 410, 422),
         **guarded(MANAGE),
     )

@@ -452,13 +452,11 @@ async def bill_view(reader: Reader, bill_id: uuid.UUID) -> RowMapping:
 
 def view_qr_payload(row: RowMapping) -> str | None:
     """The QR payload of a :data:`BILL_VIEW` row: only while open, once the biller ID is set."""
-    if row["status"] != "open" or row["biller_id"] is None:
+    try:
+        payment = _payment(row["status"], row["reference"], row["total"], row["biller_id"], row["merchant_name"])
+    except (BillerNotConfigured, BillNotOpen):
         return None
-    return qr.build(
-        qr.BillPayment(
-            biller_id=row["biller_id"], ref1=row["reference"], amount=row["total"], merchant_name=row["merchant_name"]
-        )
-    )
+    return qr.build(payment)
 
 
 async def bill_items(session: AsyncSession, bill_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[BillItem]]:
@@ -640,15 +638,21 @@ async def put_settings(
 
 def bill_payment(bill: Bill, settings: PaymentSettings | None) -> qr.BillPayment:
     """What the QR of an open bill says: the LAO's biller, Ref1 = the bill reference, its total."""
-    if settings is None or settings.biller_id is None:
+    biller_id, merchant = (settings.biller_id, settings.merchant_name) if settings else (None, None)
+    return _payment(bill.status, bill.reference, bill.total, biller_id, merchant)
+
+
+def _payment(
+    status: str, reference: str, total: Decimal, biller_id: str | None, merchant_name: str | None
+) -> qr.BillPayment:
+    """The one rule for a bill's QR: the biller ID is set and the bill is open."""
+    if biller_id is None:
         raise BillerNotConfigured(
             "Set the LAO's biller ID first (ตั้งค่า Biller ID ของ อปท. ก่อน).",
         )
-    if bill.status != "open":
-        raise BillNotOpen(data={"status": bill.status})
-    return qr.BillPayment(
-        biller_id=settings.biller_id, ref1=bill.reference, amount=bill.total, merchant_name=settings.merchant_name
-    )
+    if status != "open":
+        raise BillNotOpen(data={"status": status})
+    return qr.BillPayment(biller_id=biller_id, ref1=reference, amount=total, merchant_name=merchant_name)
 
 
 async def qr_payload(session: AsyncSession, bill: Bill) -> str:

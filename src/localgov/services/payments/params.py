@@ -4,12 +4,10 @@ small response helpers."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Response
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import PathParameter, QueryParameter
 
 from localgov.kernel.auth.guards import client, staff
@@ -43,21 +41,6 @@ BillId = Annotated[uuid.UUID, PathParameter(description="The bill's id")]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Rows to skip")]
 PeriodParam = Annotated[str | None, QueryParameter(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 FeeTypeParam = Annotated[Literal["garbage", "wastewater", "fixed"] | None, QueryParameter(description="Fee type")]
-_CSV_DESCRIPTION = "UTF-8 CSV (a BOM is accepted) with a header line; Thai digits accepted."
-
-
-@dataclass
-class CsvUpload(Operation):
-    """An operation whose request body is a CSV file (sent as ``text/csv``, read raw)."""
-
-    def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            content={"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
-            description=_CSV_DESCRIPTION,
-            required=True,
-        )
-
-
 Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")]
 VerificationCode = Annotated[str, msgspec.Meta(min_length=1, max_length=8, pattern=r"^[0-9]+$")]
 Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=500, pattern=ONE_LINE)]

@@ -11,6 +11,7 @@ from litestar.params import JSONBody, QueryParameter, RawBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.auth.guards import guarded
+from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, idempotent
 from localgov.kernel.pagination import Limit
@@ -20,7 +21,6 @@ from localgov.services.payments.params import (
     READ,
     WRITE,
     AccountId,
-    CsvUpload,
     FeeTypeParam,
     Offset,
     PayerId,

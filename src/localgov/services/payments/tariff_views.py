@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
+from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.pagination import Limit
 from localgov.kernel.thai import bangkok_today
@@ -23,7 +24,6 @@ from localgov.services.payments.params import (
     MANAGE,
     READ,
     WRITE,
-    CsvUpload,
     FeeTypeParam,
     Offset,
     PeriodParam,
