@@ -36,6 +36,7 @@ def tenant_metadata() -> MetaData:
     import localgov.kernel.tenancy
     import localgov.platform.models
     import localgov.plugins
+    import localgov.services.oss.models
     import localgov.services.payments.models  # noqa: F401  (plugins define their tenant tables on import)
     from localgov.kernel.db import TenantBase
 

@@ -1,0 +1,100 @@
+"""One Stop Service (ศูนย์บริการร่วม, ระบบบริหารจัดการจุดเดียวเบ็ดเสร็จ): the ``oss`` service plugin.
+
+Built so far: the catalogue of services with their public manuals (คู่มือสำหรับประชาชน) and the
+counter's queue. Case intake, the inbox, deficiency records and notifications come on top, on the
+kernel's case engine. The package has the rooms every service has (docs/adding-a-service.md):
+
+* ``models.py`` — its tenant tables (``oss_*``); ``migrations/`` — its own history
+  (``alembic_version_oss``); ``api.py`` — what other services may use (the manuals);
+* ``catalogue.py`` (manuals: checks, versions, publishing; the defaults of ``defaults.py``) and
+  ``counter.py`` (service points, tickets, call-next, statistics): the rules and queries;
+* ``catalogue_views.py``, ``counter_views.py``: the JSON endpoints; ``page_views.py``: the
+  server-rendered pages (templates in ``localgov/templates/oss``, stylesheet in ``static/``);
+* ``schemas.py`` (request and response bodies) and ``params.py`` (who may call, parameters).
+
+The reference of the endpoints is docs/services/oss.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from litestar import Router
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.kernel.db import TenantBase
+from localgov.kernel.plugins import Role, Scope, ServicePlugin
+from localgov.services.oss import models  # noqa: F401  (defines the tables below)
+from localgov.services.oss.catalogue import seed_catalogue
+from localgov.services.oss.catalogue_views import CatalogueController, ServiceController
+from localgov.services.oss.counter import seed_point
+from localgov.services.oss.counter_views import (
+    PointController,
+    QueueController,
+    QueueStatsController,
+    TicketController,
+)
+from localgov.services.oss.defaults import DEFAULT_POINT, default_catalogue
+from localgov.services.oss.page_views import OssAssetsController, OssPagesController
+
+#: Every controller of the service, mounted under ``/v1/oss``, in the order they are documented.
+HANDLERS: list[Any] = [
+    ServiceController,
+    CatalogueController,
+    PointController,
+    TicketController,
+    QueueController,
+    QueueStatsController,
+    OssPagesController,
+    OssAssetsController,
+]
+
+ROLES = (
+    Role(
+        code="oss.manager",
+        title_th="หัวหน้าศูนย์บริการร่วม",
+        title_en="One Stop Service manager",
+        permissions=("oss.read", "oss.catalogue", "oss.publish", "oss.counter", "oss.manage"),
+    ),
+    Role(
+        code="oss.editor",
+        title_th="เจ้าหน้าที่จัดทำคู่มือสำหรับประชาชน",
+        title_en="Service manual editor",
+        permissions=("oss.read", "oss.catalogue"),
+    ),
+    Role(
+        code="oss.officer",
+        title_th="เจ้าหน้าที่ประจำจุดบริการ",
+        title_en="Counter officer",
+        permissions=("oss.read", "oss.counter"),
+    ),
+)
+
+SCOPES = (Scope(code="oss.queue", title_th="ออกบัตรคิว (ตู้กดบัตรคิว)", title_en="Issue queue tickets (a kiosk)"),)
+
+
+async def seed(session: AsyncSession, today: dt.date) -> None:
+    """A new LAO starts with the default catalogue (drafts to check and publish) and one service point."""
+    await seed_catalogue(session, default_catalogue())
+    await seed_point(session, DEFAULT_POINT)
+
+
+#: The service's tables (defined in :mod:`localgov.services.oss.models`).
+TABLES = tuple(
+    TenantBase.metadata.tables[name]
+    for name in ("oss_services", "oss_service_versions", "oss_service_points", "oss_queue_tickets")
+)
+
+PLUGIN = ServicePlugin(
+    slug="oss",
+    title_th="ศูนย์บริการร่วม",
+    title_en="One Stop Service",
+    router=Router("/v1/oss", route_handlers=HANDLERS),
+    tables=TABLES,
+    roles=ROLES,
+    scopes=SCOPES,
+    seed=seed,
+    migrations=Path(__file__).parent / "migrations",
+)
