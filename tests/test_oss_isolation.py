@@ -1,0 +1,134 @@
+"""Tenant isolation of every One Stop Service endpoint: what one LAO has is invisible from another.
+
+Every route of the plugin that takes an id, a code or a token is called on LAO B's host, by B's
+staff holding every OSS role, with A's values: each answers 404 and A's data is unchanged. The
+list endpoints of B show nothing of A. The walk reads the routes from the application, so a new
+route with a path parameter fails this test until it is added here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov.plugins import REGISTRY
+from tests.conftest import ClientFactory, host
+from tests.support.factories import make_tenant
+from tests.support.oss import manual, oss_tenant, point_a, staff
+from tests.support.routes import routes_of
+
+#: The body each route with a path parameter is sent (valid, so that a 404 is the lookup's answer).
+BODIES: dict[tuple[str, str], Any] = {
+    ("GET", "/v1/oss/services/{service_id}"): None,
+    ("PUT", "/v1/oss/services/{service_id}"): {"version": 1, "manual": manual()},
+    ("DELETE", "/v1/oss/services/{service_id}"): None,
+    ("POST", "/v1/oss/services/{service_id}/publish"): {"version": 1},
+    ("POST", "/v1/oss/services/{service_id}/unpublish"): None,
+    ("GET", "/v1/oss/services/{service_id}/versions"): None,
+    ("GET", "/v1/oss/services/{service_id}/versions/{version}"): None,
+    ("GET", "/v1/oss/catalogue/{code}"): None,
+    ("GET", "/v1/oss/points/{point_id}"): None,
+    ("PATCH", "/v1/oss/points/{point_id}"): {"name_th": "เปลี่ยนชื่อ"},
+    ("POST", "/v1/oss/points/{point_id}/tickets"): {},
+    ("GET", "/v1/oss/points/{point_id}/tickets"): None,
+    ("POST", "/v1/oss/points/{point_id}/call-next"): {"desk": "1"},
+    ("GET", "/v1/oss/points/{point_id}/board"): None,
+    ("GET", "/v1/oss/tickets/{ticket_id}"): None,
+    ("POST", "/v1/oss/tickets/{ticket_id}/served"): None,
+    ("POST", "/v1/oss/tickets/{ticket_id}/no-show"): None,
+    ("POST", "/v1/oss/tickets/{ticket_id}/cancel"): None,
+    ("GET", "/v1/oss/queue/{token}"): None,
+    ("GET", "/v1/oss/pages/services/{code}"): None,
+    ("GET", "/v1/oss/pages/queue/{token}"): None,
+    ("GET", "/v1/oss/pages/queue/{token}/slip"): None,
+    ("GET", "/v1/oss/pages/points/{point_id}/display"): None,
+}
+
+
+async def test_every_oss_endpoint_hides_another_laos_data(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    a = await oss_tenant(engine)
+    b = await oss_tenant(engine)
+    a_point = await point_a(engine, a)
+    b_point = await point_a(engine, b)
+    async with client_for(plugins=REGISTRY, listen=False) as http:
+        created = await http.post("/v1/oss/services", json={"code": "only-in-a", "manual": manual()}, headers=staff(a))
+        service = created.json()
+        await http.post(f"/v1/oss/services/{service['id']}/publish", json={"version": 1}, headers=staff(a))
+        waiting = (await http.post(f"/v1/oss/points/{a_point}/tickets", json={}, headers=staff(a))).json()
+        await http.post(f"/v1/oss/points/{a_point}/tickets", json={}, headers=staff(a))
+        values = {
+            "service_id": service["id"],
+            "version": "1",
+            "code": "only-in-a",
+            "point_id": str(a_point),
+            "ticket_id": waiting["id"],
+            "token": waiting["follow_path"].rsplit("/", 1)[1],
+        }
+
+        app: Litestar = http._transport.app  # type: ignore[attr-defined]
+        walked = {
+            (method, template)
+            for method, template, _, _ in routes_of(app, "tenant")
+            if template.startswith("/v1/oss/") and "{" in template
+        }
+        assert walked == set(BODIES), walked ^ set(BODIES)
+        for (method, template), body in BODIES.items():
+            path = template.format(**values)
+            response = await http.request(method, path, json=body, headers=staff(b))
+            assert response.status_code == 404, (method, template, response.status_code, response.text[:200])
+
+        # The lists of B show nothing of A.
+        b_services = (await http.get("/v1/oss/services", headers=staff(b))).json()["items"]
+        assert "only-in-a" not in {s["code"] for s in b_services}
+        assert service["id"] not in {s["id"] for s in b_services}
+        assert (await http.get("/v1/oss/catalogue", headers=host(b.slug))).json()["items"] == []
+        assert "only-in-a" not in (await http.get("/v1/oss/pages/services", headers=host(b.slug))).text
+        assert [p["id"] for p in (await http.get("/v1/oss/points", headers=staff(b))).json()["items"]] == [str(b_point)]
+        assert (await http.get(f"/v1/oss/points/{b_point}/tickets", headers=staff(b))).json()["items"] == []
+        after = await http.get(f"/v1/oss/points/{b_point}/tickets", params={"after": waiting["id"]}, headers=staff(b))
+        assert after.status_code == 404
+        board = (await http.get(f"/v1/oss/points/{b_point}/board", headers=host(b.slug))).json()
+        assert (board["serving"], board["next"], board["waiting"]) == ([], [], 0)
+        stats = await http.get(
+            "/v1/oss/queue-stats",
+            params={"date_from": waiting["service_day"], "date_to": waiting["service_day"], "point_id": str(a_point)},
+            headers=staff(b),
+        )
+        assert stats.status_code == 404
+        all_stats = await http.get(
+            "/v1/oss/queue-stats",
+            params={"date_from": waiting["service_day"], "date_to": waiting["service_day"]},
+            headers=staff(b),
+        )
+        assert all_stats.json()["items"] == []
+        # B's first ticket is B's A001: numbers are per LAO too.
+        own = (await http.post(f"/v1/oss/points/{b_point}/tickets", json={}, headers=staff(b))).json()
+        assert own["number"] == "A001"
+
+        # A's data is as it was.
+        assert (await http.get(f"/v1/oss/services/{service['id']}", headers=staff(a))).json()["version"] == 1
+        assert (await http.get("/v1/oss/catalogue/only-in-a", headers=host(a.slug))).status_code == 200
+        point = (await http.get(f"/v1/oss/points/{a_point}", headers=staff(a))).json()
+        assert point["name_th"] == "ศูนย์บริการร่วม"
+        ticket = (await http.get(f"/v1/oss/tickets/{waiting['id']}", headers=staff(a))).json()
+        assert ticket["status"] == "waiting"
+        a_tickets = (await http.get(f"/v1/oss/points/{a_point}/tickets", headers=staff(a))).json()["items"]
+        assert [t["number"] for t in a_tickets] == ["A001", "A002"]
+
+
+async def test_a_tenant_without_the_service_gets_404_on_every_oss_route(
+    engine: AsyncEngine, client_for: ClientFactory
+) -> None:
+    a = await oss_tenant(engine)
+    without = await make_tenant(engine, services=["payments"])
+    async with client_for(plugins=REGISTRY, listen=False) as http:
+        app: Litestar = http._transport.app  # type: ignore[attr-defined]
+        for method, template, path, _ in routes_of(app, "tenant"):
+            if not template.startswith("/v1/oss/"):
+                continue
+            response = await http.request(method, path, headers=staff(without))
+            assert response.status_code == 404, (method, template)
+            assert response.json()["code"] == "service_not_enabled"
+        assert (await http.get("/v1/oss/catalogue", headers=host(a.slug))).status_code == 200
