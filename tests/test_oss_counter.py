@@ -285,6 +285,9 @@ async def test_the_estimated_wait_learns_from_served_tickets(engine: AsyncEngine
     # Two tickets ahead (A003, A004), 600 s a visit, two desks called in the last hour.
     assert (row["ahead"], estimate) == (2, 15)
     assert (called["status"], called["desk"], none) == ("called", "2", None)
+    async with oss_db(engine, tenant) as session:
+        _, tomorrow = await counter.public_ticket(session, tickets[4]["token"], at(24 * 60))
+    assert tomorrow is None  # a ticket of a day gone by is not called any more
 
 
 async def test_tickets_over_http_kiosk_idempotency_and_the_public_queue(

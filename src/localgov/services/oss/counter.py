@@ -260,8 +260,8 @@ async def public_ticket(reader: Reader, token: str, now: dt.datetime) -> tuple[R
     row = await fetch_one(reader, PUBLIC_TICKET, {"token": token, "now": now})
     if row is None:
         raise TicketNotFound()
-    if row["status"] != "waiting":
-        return row, None
+    if row["status"] != "waiting" or row["service_day"] != bangkok_today(now):
+        return row, None  # called, finished, or a ticket of a day gone by
     mean = row["mean_service_seconds"] or DEFAULT_SERVICE_SECONDS
     desks = max(1, row["active_desks"] or 0)
     return row, math.ceil((row["ahead"] + 1) * mean / desks / 60)
