@@ -212,7 +212,6 @@ def decode_manual(content: Any) -> ServiceManual:
 _S = cast(Table, CatalogueService.__table__)
 _V = cast(Table, CatalogueServiceVersion.__table__)
 _NAME_TH = _S.c.content["name_th"].astext
-_UNPUBLISHED = and_(_S.c.published_version.is_not(None), _S.c.published_version < _S.c.version)
 
 SERVICE_VIEW = select(*_S.c).where(_S.c.id == bindparam("service_id"))
 _SUMMARY = select(
