@@ -10,16 +10,17 @@ import inspect
 
 from litestar import Litestar
 from litestar.di import Provide
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from localgov.kernel.db import (
     TenantConnection,
     create_engine,
     session_factory,
     session_for,
-    tenant_connection,
+    tenant_reader,
     tenant_session,
 )
+from localgov.kernel.reads import fetch_one
 from localgov.plugins import REGISTRY
 from localgov.settings import Settings
 from tests.conftest import ClientFactory
@@ -72,9 +73,10 @@ async def test_begin_carries_the_search_path_and_never_leaks_it(settings: Settin
             path = (await session.execute(text("SELECT current_setting('search_path')"))).scalar_one()
         assert path == "tenant_void"
         # The read path (no ORM session): the same one-round-trip begin, the same clean checkin.
-        async with tenant_connection(engine, tenant) as conn:
-            assert (await conn.execute(text("SELECT current_setting('search_path')"))).scalar_one() == tenant.schema
-        async with tenant_connection(engine, tenant):
+        current_path = select(func.current_setting("search_path").label("path"))
+        async with tenant_reader(engine, tenant) as reader:
+            assert await fetch_one(reader, current_path) == {"path": tenant.schema}
+        async with tenant_reader(engine, tenant):
             pass  # began, ran nothing
         async with engine.begin() as conn:
             assert (await conn.execute(text("SELECT current_setting('search_path')"))).scalar_one() == "tenant_void"

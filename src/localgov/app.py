@@ -28,7 +28,7 @@ from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging, tune_gc_for_serving
 from localgov.kernel.pages import AssetsController, template_config
 from localgov.kernel.plugins import ServicePlugin
-from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, request_dependencies, require_service
+from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, request_dependencies
 from localgov.metadata import INSTALLATION
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.installation import install
@@ -46,11 +46,14 @@ from localgov.settings import Settings
 
 
 def _plugin_router(plugin: ServicePlugin) -> Router:
-    """Mount a plugin's router behind the "service enabled for this tenant" check."""
+    """Mount a plugin's router behind the "service enabled for this tenant" check.
+
+    The check is the request middleware's (``opt["service"]``, before the token is looked at), not a
+    Litestar guard: a guard costs a copy of the route handler on every request.
+    """
     return Router(
         path="/",
         route_handlers=[plugin.router],
-        guards=[require_service(plugin.slug)],
         opt={"surface": "tenant", "service": plugin.slug},
     )
 

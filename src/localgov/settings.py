@@ -46,6 +46,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: A pooled connection that has served this many distinct tenants is replaced.
     #: 1000 measured best at 7,849 tenants (bench/README.md, "Scale"): 200 put the spread p99 over 100 ms.
     db_max_tenants_per_connection: int = 1000
+    #: Send each tenant to the same few pooled connections (``localgov.kernel.pool``), so that a
+    #: backend caches the catalog of a few tenants rather than of all of them. Off: any idle one.
+    db_tenant_affinity: bool = True
     db_statement_timeout_ms: int = 30_000
     #: How often each process re-reads the whole catalog even without a notification.
     catalog_refresh_s: float = 30.0

@@ -16,19 +16,18 @@ from typing import Any, Literal
 
 import structlog
 from litestar import Request
-from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders, State
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy
 from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
-from localgov.kernel.db import session_for, tenant_connection, tenant_session
+from localgov.kernel.db import session_for, tenant_reader, tenant_session
 from localgov.kernel.errors import (
     DomainError,
     NotFound,
@@ -38,6 +37,7 @@ from localgov.kernel.errors import (
     TenantNotFound,
     TenantSuspended,
 )
+from localgov.kernel.reads import ReadConnection
 from localgov.kernel.tenancy import OperatorHost, TenantInfo
 from localgov.settings import Settings
 
@@ -269,10 +269,10 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
         await session.close()
 
 
-async def provide_db_read(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncConnection, None]:
-    """A read-only handler's connection, in the tenant's schema (``kernel.reads``): nothing to commit."""
+async def provide_db_read(request: Request[Any, Any, Any]) -> AsyncGenerator[ReadConnection, None]:
+    """A read-only handler's transaction, in the tenant's schema (``kernel.reads``): nothing to commit."""
     tenant = request.scope.get("state", {}).get("tenant")
-    async with tenant_connection(request.app.state.engine, tenant) as connection:
+    async with tenant_reader(request.app.state.engine, tenant) as connection:
         yield connection
 
 
@@ -288,19 +288,3 @@ async def _record_refusal(request: Request[Any, Any, Any], tenant: TenantInfo | 
             data=event.data,
             operator=tenant is None,
         )
-
-
-def require_service(slug: str) -> Any:
-    """A guard for a plugin's router: its service must be enabled for the tenant (else 404).
-
-    The request middleware already refuses such a request from the route's ``opt``; this guard
-    keeps the rule on the router itself. It is a coroutine: Litestar runs a plain-function guard in
-    a worker thread, a thread hop on every request of every plugin route.
-    """
-
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        tenant = connection.scope.get("state", {}).get("tenant")
-        if tenant is None or slug not in tenant.enabled_services:
-            raise ServiceNotEnabled(data={"service": slug})
-
-    return guard
