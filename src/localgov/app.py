@@ -28,7 +28,12 @@ from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging, tune_gc_for_serving
 from localgov.kernel.pages import AssetsController, template_config
 from localgov.kernel.plugins import ServicePlugin
-from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, request_dependencies
+from localgov.kernel.web import (
+    RequestContextMiddleware,
+    add_request_id_header,
+    request_dependencies,
+    resolve_dependencies_in_order,
+)
 from localgov.metadata import INSTALLATION
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.installation import install
@@ -152,6 +157,7 @@ def create_app(
         Tag(name="Signup", description="An LAO asks to join the platform (การสมัครใช้บริการ), operator host"),
         Tag(name="Signup requests (operator)", description="The operator approves or rejects signup requests"),
     ]
+    resolve_dependencies_in_order()
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import structlog
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders, State
 from litestar.di import Provide
 from litestar.enums import ScopeType
@@ -288,3 +289,40 @@ async def _record_refusal(request: Request[Any, Any, Any], tenant: TenantInfo | 
             data=event.data,
             operator=tenant is None,
         )
+
+
+def _generators_last(dependency: Any) -> tuple[bool, str]:
+    provide = dependency.provide
+    return (provide.has_async_generator_dependency or provide.has_sync_generator_dependency, dependency.key)
+
+
+def resolve_dependencies_in_order() -> None:
+    """Resolve a handler's dependencies one after the other, on the request's own task.
+
+    Litestar resolves each batch of independent dependencies in an anyio task group: a task per
+    dependency, on every request that declares two or more (``tenant`` and ``db_read`` already do).
+    Ours are a dictionary look-up or a pool checkout; the tasks cost more than the work (about a
+    fifth of ``GET /v1/tenant``'s CPU under cProfile, bench/README.md "Peers"). Within a batch the
+    providers that hold a resource (generators: ``db_session``, ``db_read``) go last, so a refusal
+    by a cheap one (no principal) is raised before a connection is taken. Applied by
+    :func:`localgov.app.create_app`; ``tests/test_request_path.py`` checks it still takes effect on
+    the installed Litestar.
+    """
+    from litestar._kwargs.cleanup import DependencyCleanupGroup
+    from litestar._kwargs.dependencies import resolve_dependency
+    from litestar._kwargs.kwargs_model import KwargsModel
+
+    if getattr(KwargsModel.resolve_dependencies, "localgov_in_order", False):
+        return
+
+    async def resolve_dependencies(
+        self: KwargsModel, connection: ASGIConnection[Any, Any, Any, Any], kwargs: dict[str, Any]
+    ) -> DependencyCleanupGroup:
+        cleanup_group = DependencyCleanupGroup()
+        for batch in self.dependency_batches:
+            for dependency in sorted(batch, key=_generators_last):
+                await resolve_dependency(dependency, connection, kwargs, cleanup_group)
+        return cleanup_group
+
+    resolve_dependencies.localgov_in_order = True  # type: ignore[attr-defined]
+    setattr(KwargsModel, "resolve_dependencies", resolve_dependencies)  # noqa: B010
