@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import ARRAY, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -66,6 +67,12 @@ async def test_the_fast_path_answers_what_the_core_path_answers(engine: AsyncEng
     assert isinstance(fast["id"], uuid.UUID)
     assert sorted(item["fee_code"] for item in fast["items"]) == ["garbage", "wastewater"]
     assert missing is None
+    # A list of ids: an array parameter (an expanding IN list is refused by the fast path).
+    items = BillItem.__table__
+    by_bills = select(items.c.amount).where(items.c.bill_id == any_(bindparam("ids", type_=ARRAY(PgUUID))))
+    async with tenant_reader(engine, tenant) as reader:
+        amounts = await fetch_all(reader, by_bills, {"ids": [bill_id, uuid.uuid4()]})
+    assert sorted(row["amount"] for row in amounts) == [Decimal("12.50"), Decimal("40.00")]
 
 
 async def test_the_fast_path_reads_only_the_tenants_own_schema(engine: AsyncEngine) -> None:
