@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import ARRAY, any_, bindparam, func, select, text
+from sqlalchemy import ARRAY, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -88,10 +88,13 @@ async def test_the_fast_path_reads_only_the_tenants_own_schema(engine: AsyncEngi
 
 
 async def test_the_fast_path_is_read_only(engine: AsyncEngine) -> None:
-    tenant = await make_tenant(engine)
+    tenant = await make_tenant(engine, phone="0-3333")
+    changed = update(_PROFILE).values(phone="0-4444").returning(_PROFILE.c.id).cte("changed")
     async with tenant_reader(engine, tenant) as reader:
         with pytest.raises(Exception, match="read-only transaction"):
-            await fetch_all(reader, select(func.lo_create(0).label("oid")))  # a write, refused
+            await fetch_all(reader, select(changed.c.id))  # an UPDATE inside the SELECT: refused
+    async with tenant_reader(engine, tenant) as reader:
+        assert await fetch_all(reader, select(_PROFILE.c.phone)) == [{"phone": "0-3333"}]
 
 
 async def test_a_failed_or_cancelled_read_never_pools_a_connection_in_a_transaction(settings: Settings) -> None:
