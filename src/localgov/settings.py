@@ -162,7 +162,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise SettingsError(
                 "LOCALGOV_STORAGE_S3_ACCESS_KEY_ID and LOCALGOV_STORAGE_S3_SECRET_ACCESS_KEY are required for s3"
             )
-        if not _S3_PREFIX_RE.match(self.storage_s3_prefix):
+        if not _S3_PREFIX_RE.match(self.storage_s3_prefix) or {".", ".."} & set(self.storage_s3_prefix.split("/")):
             raise SettingsError("LOCALGOV_STORAGE_S3_PREFIX must be empty or path segments ending in '/'")
         if self.storage_s3_timeout_s <= 0:
             raise SettingsError("LOCALGOV_STORAGE_S3_TIMEOUT_S must be positive")

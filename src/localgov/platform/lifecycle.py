@@ -32,6 +32,7 @@ from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.outbox import Delivery, OutboxEntry, enqueue
 from localgov.kernel.plugins import DeliveryHandler, JobFunc
+from localgov.kernel.storage import blob_store
 from localgov.platform import export
 from localgov.platform.models import Tenant, TenantArchive
 from localgov.settings import Settings
@@ -227,18 +228,33 @@ async def record_archive(
     return archive
 
 
+async def write_archive(
+    engine: AsyncEngine, settings: Settings, tenant_id: int, *, reason: str, created_by: str | None, key: str
+) -> export.ArchiveResult:
+    """:func:`export.write_archive` into the configured export folder, with the stored files' bytes
+    read from the configured blob store."""
+    store = blob_store(settings)
+    try:
+        return await export.write_archive(
+            engine,
+            tenant_id,
+            reason=reason,
+            created_by=created_by,
+            export_dir=settings.export_path,
+            key=key,
+            store=store,
+        )
+    finally:
+        await store.aclose()
+
+
 async def export_for_admin(
     engine: AsyncEngine, session: AsyncSession, settings: Settings, tenant_id: int, *, actor: Actor, origin: Origin
 ) -> tuple[export.ArchiveResult, TenantArchive]:
     """A fresh archive the LAO's administrator asked for: written, recorded and audited in its log."""
     created_by = f"{actor.kind}:{actor.id}"
-    result = await export.write_archive(
-        engine,
-        tenant_id,
-        reason="request",
-        created_by=created_by,
-        export_dir=settings.export_path,
-        key=uuid.uuid4().hex[:16],
+    result = await write_archive(
+        engine, settings, tenant_id, reason="request", created_by=created_by, key=uuid.uuid4().hex[:16]
     )
     archive = await record_archive(session, tenant_id, result, reason="request", created_by=created_by)
     await record_audit(
@@ -292,13 +308,8 @@ def export_consumer(settings: Settings) -> DeliveryHandler:
         engine = delivery.session.bind
         if not isinstance(engine, AsyncEngine):
             raise RuntimeError("the worker's session must be bound to an engine")
-        result = await export.write_archive(
-            engine,
-            tenant_id,
-            reason=reason,
-            created_by=created_by,
-            export_dir=settings.export_path,
-            key=f"o{delivery.id}",
+        result = await write_archive(
+            engine, settings, tenant_id, reason=reason, created_by=created_by, key=f"o{delivery.id}"
         )
         archive = await record_archive(delivery.session, tenant_id, result, reason=reason, created_by=created_by)
         await record_audit(
