@@ -451,3 +451,40 @@ async def test_purge_waits_for_an_intact_archive(
     path.write_bytes(original)
     await purge(engine, settings)
     assert not await schema_exists(engine, tenant.schema)
+
+
+async def test_purge_deletes_the_stored_files_with_the_schema(
+    engine: AsyncEngine, settings: Settings, client_for: ClientFactory
+) -> None:
+    """The closed LAO's files go with its schema (their bytes are in the closing archive); another
+    LAO's copy of the same content stays."""
+    leaving, staying = await make_tenant(engine), await make_tenant(engine)
+    store = blob_store(settings)
+    content = b"%PDF-1.7\n" + b"the same document" * 50
+    for tenant in (leaving, staying):
+        async with tenant_session(session_factory(engine), tenant) as session:
+            await store_upload(
+                session,
+                store,
+                data=content,
+                filename="เอกสาร.pdf",
+                owner=FileOwner("oss.case", "1"),
+                uploaded_by=Actor("citizen", "c1"),
+                limits=UploadLimits(max_bytes=10_000),
+            )
+    sha = hashlib.sha256(content).hexdigest()
+    await close_via_api(settings, client_for, leaving.id)
+    await run_exports(engine, settings, leaving.id)
+    await purge(engine, settings)
+    assert not await schema_exists(engine, leaving.schema)
+    assert not await store.exists(blob_key(leaving.schema, sha))
+    assert not (settings.storage_path / leaving.schema).exists()
+    assert await store.exists(blob_key(staying.schema, sha))
+    async with engine.connect() as conn:
+        name = (
+            await conn.execute(
+                text("SELECT file_name FROM platform.tenant_archives WHERE tenant_id = :t"), {"t": leaving.id}
+            )
+        ).scalar_one()
+    files = read_zip(settings.export_path / name)
+    assert [content] == [data for path, data in files.items() if path.startswith("files/")]

@@ -1,7 +1,8 @@
 """Stored files (kernel.storage): uploads judged by content, SHA-256, per-tenant blob keys, owner
 and tenant checks on every read, streamed downloads with safe headers, the filesystem store that
-names nothing after the uploader, and the S3-compatible store against a real S3 server (moto's, in
-a subprocess, with signature checking on) and AWS's published Signature V4 examples."""
+names nothing after the uploader, the purge of a tenant's blobs, and the S3-compatible store against
+a real S3 server (moto's, over HTTP on loopback, checking every signature) and AWS's published
+Signature V4 examples."""
 
 from __future__ import annotations
 
@@ -11,9 +12,6 @@ import hashlib
 import io
 import os
 import re
-import shutil
-import subprocess
-import sys
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -357,6 +355,14 @@ async def test_identical_content_shares_a_blob_within_a_tenant_never_across(
     async with tenant_session(session_factory(engine), first) as session:
         keys = set((await session.execute(select(StoredFile.storage_key))).scalars())
     assert keys == {blob_key(first.schema, a.sha256)}
+    assert await store.delete_tenant(second.schema) == 1
+    assert await store.delete_tenant(second.schema) == 0
+    assert not await store.exists(blob_key(second.schema, c.sha256))
+    assert await read_back(engine, first, store, a.id) == content
+    with pytest.raises(FileContentMissing):
+        await read_back(engine, second, store, c.id)
+    await upload(engine, second, store, content)  # uploaded again: stored again
+    assert await read_back(engine, second, store, c.id) == content
     # Each tenant reads its own copy: losing one tenant's blob leaves the other's intact.
     (store.root / first.schema).rename(store.root / "gone")
     assert await read_back(engine, second, store, c.id) == content
@@ -630,23 +636,18 @@ class S3Server:
         self.credentials = credentials
         self.bucket = bucket
 
-    def store(self, credentials: Credentials | None = None, *, prefix: str = "") -> S3BlobStore:
+    def store(self, credentials: Credentials | None = None, *, prefix: str = "", page_size: int = 1000) -> S3BlobStore:
         return S3BlobStore(
-            endpoint=self.endpoint, bucket=self.bucket, credentials=credentials or self.credentials, prefix=prefix
+            endpoint=self.endpoint,
+            bucket=self.bucket,
+            credentials=credentials or self.credentials,
+            prefix=prefix,
+            list_page_size=page_size,
         )
 
 
 #: Requests moto serves before it starts checking signatures: the set-up below (user, key, policy, bucket).
 _SETUP_REQUESTS = 4
-
-
-def _moto_server() -> str:
-    found = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
-    if not Path(found).exists():
-        if os.environ.get("CI"):
-            pytest.fail("moto_server is missing: install the dev extras (moto[s3], flask, flask-cors)")
-        pytest.skip("moto_server is not installed (dev extras)")
-    return found
 
 
 async def _set_up_s3(endpoint: str) -> S3Server:
@@ -692,32 +693,27 @@ async def _set_up_s3(endpoint: str) -> S3Server:
 
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[S3Server]:
-    """moto's S3 server in a subprocess on a free loopback port, checking every signature after set-up."""
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(_SETUP_REQUESTS)}
-    process = subprocess.Popen(  # noqa: S603 (our own dev dependency)
-        [_moto_server(), "-H", "127.0.0.1", "-p", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    """moto's S3 server (its Flask app over HTTP on a free loopback port, in a thread of its own),
+    checking the signature of every request after the set-up."""
     try:
-        assert process.stderr is not None
-        endpoint = None
-        for _ in range(50):  # werkzeug announces the address in its first lines
-            line = process.stderr.readline().decode(errors="replace")
-            match = re.search(r"Running on (http://127\.0\.0\.1:[0-9]+)", line)
-            if match:
-                endpoint = match.group(1)
-                break
-            if not line:
-                break
-        assert endpoint, "moto_server did not start"
-        yield asyncio.run(_set_up_s3(endpoint))
+        from moto import settings as moto_settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("moto's server is missing: install the dev extras (moto[s3], flask, flask-cors)")
+        pytest.skip("moto's server is not installed (dev extras)")
+    saved = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = _SETUP_REQUESTS
+    ActionAuthenticatorMixin.request_count = 0
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield asyncio.run(_set_up_s3(f"http://{host}:{port}"))
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        if process.stderr is not None:
-            process.stderr.close()
+        server.stop()
+        moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = saved
 
 
 async def test_s3_store_puts_heads_gets_and_deletes(s3_server: S3Server) -> None:
@@ -742,6 +738,25 @@ async def test_s3_store_puts_heads_gets_and_deletes(s3_server: S3Server) -> None
         await store.delete(key)
         assert not await store.exists(key)
         await store.delete(key)  # deleting what is gone is no error
+        # A purged tenant's objects, page by page (and nothing of another tenant's).
+        paged = s3_server.store(prefix="purge/", page_size=2)
+        try:
+            keys = {}
+            for schema in ("lao_1000001", "lao_1000002"):
+                for i in range(5):
+                    blob = StagedBlob()
+                    await blob.write(pdf_bytes(100, seed=i))
+                    await blob.finish()
+                    keys[schema, i] = blob_key(schema, blob.sha256)
+                    await paged.put(keys[schema, i], blob, content_type="application/pdf")
+                    blob.close()
+            assert await paged.delete_tenant("lao_1000001") == 5
+            assert await paged.delete_tenant("lao_1000001") == 0
+            assert [await paged.exists(keys["lao_1000001", i]) for i in range(5)] == [False] * 5
+            assert [await paged.exists(keys["lao_1000002", i]) for i in range(5)] == [True] * 5
+            assert not await store.exists(keys["lao_1000002", 0])  # another prefix: another place
+        finally:
+            await paged.aclose()
     finally:
         await store.aclose()
 

@@ -10,7 +10,8 @@ A suspended LAO keeps all its data; its staff can still log in, see why (``/v1/t
 and export. Closing is final: routing answers 410, the worker writes the closing export archive
 (an outbox message written in the closing transaction), and once ``purge_after`` has passed
 (``LOCALGOV_CLOSED_RETENTION_DAYS`` after closing) and a ``close`` archive is on disk and intact,
-the scheduled job ``core.closed_tenant_purge`` drops the schema. The catalog row, its domains,
+the scheduled job ``core.closed_tenant_purge`` drops the schema and deletes the LAO's stored files
+from the blob store (their bytes are in the archive). The catalog row, its domains,
 usage events and archives stay: billing and the archive outlive the schema.
 """
 
@@ -32,7 +33,7 @@ from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.outbox import Delivery, OutboxEntry, enqueue
 from localgov.kernel.plugins import DeliveryHandler, JobFunc
-from localgov.kernel.storage import blob_store
+from localgov.kernel.storage import BlobStore, blob_store
 from localgov.platform import export
 from localgov.platform.models import Tenant, TenantArchive
 from localgov.settings import Settings
@@ -342,11 +343,16 @@ def _intact(path: Path, archive: TenantArchive) -> str | None:
     return None
 
 
-async def purge_closed_tenants(session: AsyncSession, *, export_dir: Path, now: dt.datetime) -> list[str]:
-    """Drop the schemas of closed tenants past ``purge_after`` that have an intact ``close`` archive.
+async def purge_closed_tenants(
+    session: AsyncSession, *, export_dir: Path, now: dt.datetime, store: BlobStore
+) -> list[str]:
+    """Drop the schemas of closed tenants past ``purge_after`` that have an intact ``close`` archive,
+    and their stored files' bytes in ``store``.
 
     Each drop runs in a savepoint under the schema's migration lock; returns the schemas dropped.
     A tenant without a usable archive is skipped (and logged): its data is never dropped unsaved.
+    The blobs go after the drop (the archive holds their bytes); should the job's transaction then
+    fail, the schema is dropped again at the next run and finding no blob left is no error.
     """
     has_archive = (
         select(TenantArchive.id).where(TenantArchive.tenant_id == Tenant.id, TenantArchive.reason == "close").exists()
@@ -406,7 +412,8 @@ async def purge_closed_tenants(session: AsyncSession, *, export_dir: Path, now: 
                 operator=True,
             )
         dropped.append(schema)
-        log.info("tenant_schema_dropped", tenant_id=tenant.id, schema=schema, archive_id=archive.id)
+        files = await store.delete_tenant(schema)
+        log.info("tenant_schema_dropped", tenant_id=tenant.id, schema=schema, archive_id=archive.id, files=files)
     return dropped
 
 
@@ -414,6 +421,10 @@ def purge_job(settings: Settings) -> JobFunc:
     """The scheduled job ``core.closed_tenant_purge``."""
 
     async def run(ctx: JobContext) -> None:
-        await purge_closed_tenants(ctx.session, export_dir=settings.export_path, now=ctx.now)
+        store = blob_store(settings)
+        try:
+            await purge_closed_tenants(ctx.session, export_dir=settings.export_path, now=ctx.now, store=store)
+        finally:
+            await store.aclose()
 
     return run

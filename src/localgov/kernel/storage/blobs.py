@@ -200,6 +200,11 @@ class BlobStore(Protocol):
         """Remove the blob (nothing happens when there is none)."""
         ...
 
+    async def delete_tenant(self, schema: str) -> int:
+        """Remove every blob of a tenant whose schema was dropped (orphans of rolled-back uploads
+        too); returns how many. Only the platform's purge calls this."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections (the end of the process or of a worker's job)."""
         ...

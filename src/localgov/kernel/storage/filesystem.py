@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from localgov.kernel.db import validate_schema_name
 from localgov.kernel.storage.blobs import CHUNK_BYTES, BlobMissing, BlobStream, StagedBlob, validate_key
 
 
@@ -75,6 +77,17 @@ class FilesystemBlobStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.path_of(key).unlink, missing_ok=True)
+
+    async def delete_tenant(self, schema: str) -> int:
+        return await asyncio.to_thread(self._delete_tree, self.root / validate_schema_name(schema))
+
+    @staticmethod
+    def _delete_tree(folder: Path) -> int:
+        if not folder.is_dir():
+            return 0
+        count = sum(1 for path in folder.rglob("*") if path.is_file())
+        shutil.rmtree(folder)
+        return count
 
     async def aclose(self) -> None:
         return None

@@ -14,10 +14,12 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx2
 import structlog
 
+from localgov.kernel.db import validate_schema_name
 from localgov.kernel.storage.blobs import (
     CHUNK_BYTES,
     BlobMissing,
@@ -31,6 +33,11 @@ from localgov.kernel.storage.sigv4 import EMPTY_SHA256, Credentials, sign, uri_e
 log = structlog.get_logger("localgov.storage")
 
 _ERROR_CODE = re.compile(rb"<Code>([A-Za-z0-9.]{1,80})</Code>")
+
+
+def _local(tag: str) -> str:
+    """An XML tag without its namespace (``{http://s3.amazonaws.com/doc/2006-03-01/}Key`` → ``Key``)."""
+    return tag.rsplit("}", 1)[-1]
 
 
 def _utcnow() -> dt.datetime:
@@ -51,6 +58,7 @@ class S3BlobStore:
         prefix: str = "",
         timeout_s: float = 30.0,
         transport: httpx2.AsyncBaseTransport | None = None,
+        list_page_size: int = 1000,
         clock: Callable[[], dt.datetime] = _utcnow,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
@@ -60,12 +68,22 @@ class S3BlobStore:
         self._timeout_s = timeout_s
         self._transport = transport
         self._clock = clock
+        self._list_page_size = list_page_size
         self._client: httpx2.AsyncClient | None = None
 
     def url_of(self, key: str) -> str:
         """The object's URL (path-style), its path URI-encoded once as S3 expects."""
-        path = uri_encode(f"{self.prefix}{validate_key(key)}", keep_slash=True)
-        return f"{self.endpoint}/{uri_encode(self.bucket, keep_slash=False)}/{path}"
+        return self._url(f"{self.prefix}{validate_key(key)}")
+
+    def _url(self, object_name: str | None, query: dict[str, str] | None = None) -> str:
+        url = f"{self.endpoint}/{uri_encode(self.bucket, keep_slash=False)}"
+        if object_name is not None:
+            url += "/" + uri_encode(object_name, keep_slash=True)
+        if query:
+            url += "?" + "&".join(
+                f"{uri_encode(k, keep_slash=False)}={uri_encode(v, keep_slash=False)}" for k, v in sorted(query.items())
+            )
+        return url
 
     def _http(self) -> httpx2.AsyncClient:
         if self._client is None:
@@ -83,8 +101,9 @@ class S3BlobStore:
         content: AsyncIterator[bytes] | None = None,
         payload_sha256: str = EMPTY_SHA256,
         stream: bool = False,
+        url: str | None = None,
     ) -> httpx2.Response:
-        url = self.url_of(key)
+        url = url or self.url_of(key)
         signed = sign(
             method,
             url,
@@ -159,6 +178,33 @@ class S3BlobStore:
         response = await self._send("DELETE", key)
         if response.status_code not in (200, 204, 404):
             raise await self._refusal(response, "DELETE", key)
+
+    async def delete_tenant(self, schema: str) -> int:
+        """Delete every object under ``<prefix><schema>/`` (listed with ListObjectsV2, page by page)."""
+        prefix = f"{self.prefix}{validate_schema_name(schema)}/"
+        deleted = 0
+        token: str | None = None
+        while True:
+            query = {"list-type": "2", "prefix": prefix, "max-keys": str(self._list_page_size)}
+            if token:
+                query["continuation-token"] = token
+            response = await self._send("GET", prefix, url=self._url(None, query))
+            if response.status_code != 200:
+                raise await self._refusal(response, "GET", prefix)
+            # The answer of the operator's own store (configured, not user input).
+            listing = ElementTree.fromstring(response.content)  # noqa: S314
+            names = [el.text or "" for el in listing.iter() if _local(el.tag) == "Key"]
+            for name in names:
+                if not name.startswith(prefix):
+                    continue
+                gone = await self._send("DELETE", name, url=self._url(name))
+                if gone.status_code not in (200, 204, 404):
+                    raise await self._refusal(gone, "DELETE", name)
+                deleted += 1
+            truncated = next((el.text for el in listing.iter() if _local(el.tag) == "IsTruncated"), "false")
+            token = next((el.text for el in listing.iter() if _local(el.tag) == "NextContinuationToken"), None)
+            if truncated != "true" or not token:
+                return deleted
 
     async def aclose(self) -> None:
         if self._client is not None:
