@@ -28,6 +28,7 @@ from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging, tune_gc_for_serving
 from localgov.kernel.pages import AssetsController, template_config
 from localgov.kernel.plugins import ServicePlugin
+from localgov.kernel.storage import blob_store
 from localgov.kernel.web import (
     RequestContextMiddleware,
     add_request_id_header,
@@ -113,6 +114,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await key_refresh
             await listener.stop()
+            await app.state.blob_store.aclose()
             if own_engine:
                 await eng.dispose()
 
@@ -253,6 +255,8 @@ def _initial_state(settings: Settings, catalog: Catalog, plugins: Sequence[Servi
     return {
         "settings": settings,
         "catalog": catalog,
+        # Uploaded files' bytes (a folder, or an S3-compatible bucket): one client per process.
+        "blob_store": blob_store(settings),
         "metrics": Metrics(),
         "plugins": tuple(plugins),
         # What each staff role grants, for routes guarded by a permission (core roles and the plugins').

@@ -33,6 +33,7 @@ def tenant_metadata() -> MetaData:
     import localgov.kernel.documents.register
     import localgov.kernel.idempotency
     import localgov.kernel.numbering
+    import localgov.kernel.storage
     import localgov.kernel.tenancy
     import localgov.platform.models
     import localgov.plugins

@@ -256,3 +256,11 @@ def session_tenant_id(session: AsyncSession) -> int:
     if not isinstance(tenant_id, int):
         raise RuntimeError("this operation needs a tenant-bound session")
     return tenant_id
+
+
+def session_tenant_schema(session: AsyncSession) -> str:
+    """The schema of the tenant a session is bound to; an error outside tenant context."""
+    schema = session.info.get(_INFO_SCHEMA)
+    if not isinstance(schema, str):
+        raise RuntimeError("this operation needs a tenant-bound session")
+    return validate_schema_name(schema)

@@ -39,6 +39,7 @@ from localgov.kernel.errors import (
     TenantSuspended,
 )
 from localgov.kernel.reads import ReadConnection
+from localgov.kernel.storage import BlobStore
 from localgov.kernel.tenancy import OperatorHost, TenantInfo
 from localgov.settings import Settings
 
@@ -225,13 +226,20 @@ def current_settings(request: Request[Any, Any, Any]) -> Settings:
     return settings
 
 
+def current_blob_store(request: Request[Any, Any, Any]) -> BlobStore:
+    """The process's store of uploaded files' bytes (``kernel.storage``)."""
+    store: BlobStore = request.app.state.blob_store
+    return store
+
+
 def request_dependencies() -> dict[str, Provide]:
     """What a handler may declare by name (as ``NamedDependency[T]``) instead of reading ``request``.
 
     ``tenant`` (:class:`TenantInfo`, tenant routes), ``principal`` (:class:`Principal`) and
     ``actor`` (:class:`Actor`, guarded routes), ``origin`` (:class:`Origin`, for the audit log),
-    ``settings``, ``db_session`` (the request's one transaction) and ``db_read`` (a read-only
-    connection for handlers that only read: no ORM session, rolled back at the end). Each provider
+    ``settings``, ``db_session`` (the request's one transaction), ``db_read`` (a read-only
+    connection for handlers that only read: no ORM session, rolled back at the end) and
+    ``blob_store`` (:class:`~localgov.kernel.storage.BlobStore`, for stored files). Each provider
     runs on the event loop, never in a thread.
     """
     return {
@@ -240,6 +248,7 @@ def request_dependencies() -> dict[str, Provide]:
         "actor": Provide(current_actor, sync_to_thread=False),
         "origin": Provide(request_origin, sync_to_thread=False),
         "settings": Provide(current_settings, sync_to_thread=False),
+        "blob_store": Provide(current_blob_store, sync_to_thread=False),
         "db_session": Provide(provide_db_session),
         "db_read": Provide(provide_db_read),
     }
