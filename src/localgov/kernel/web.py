@@ -26,7 +26,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy
+from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy, Grants
 from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
 from localgov.kernel.db import session_for, tenant_connection, tenant_session
 from localgov.kernel.errors import (
@@ -210,6 +210,15 @@ def current_actor(request: Request[Any, Any, Any]) -> Actor:
     return Actor(principal.kind, principal.subject)
 
 
+def current_permissions(request: Request[Any, Any, Any]) -> frozenset[str]:
+    """What the caller's roles grant (staff; any other caller: nothing), e.g. to act on a case."""
+    principal = current_principal(request)
+    if principal.kind != "staff":
+        return frozenset()
+    grants: Grants = request.app.state.grants
+    return grants.permissions_of(principal.roles)
+
+
 def current_tenant(request: Request[Any, Any, Any]) -> TenantInfo:
     """The tenant resolved for this request (tenant-surface routes only)."""
     tenant = request.scope.get("state", {}).get("tenant")
@@ -228,7 +237,8 @@ def request_dependencies() -> dict[str, Provide]:
     """What a handler may declare by name (as ``NamedDependency[T]``) instead of reading ``request``.
 
     ``tenant`` (:class:`TenantInfo`, tenant routes), ``principal`` (:class:`Principal`) and
-    ``actor`` (:class:`Actor`, guarded routes), ``origin`` (:class:`Origin`, for the audit log),
+    ``actor`` (:class:`Actor`, guarded routes), ``permissions`` (what a staff caller's roles grant),
+    ``origin`` (:class:`Origin`, for the audit log),
     ``settings``, ``db_session`` (the request's one transaction) and ``db_read`` (a read-only
     connection for handlers that only read: no ORM session, rolled back at the end). Each provider
     runs on the event loop, never in a thread.
@@ -237,6 +247,7 @@ def request_dependencies() -> dict[str, Provide]:
         "tenant": Provide(current_tenant, sync_to_thread=False),
         "principal": Provide(current_principal, sync_to_thread=False),
         "actor": Provide(current_actor, sync_to_thread=False),
+        "permissions": Provide(current_permissions, sync_to_thread=False),
         "origin": Provide(request_origin, sync_to_thread=False),
         "settings": Provide(current_settings, sync_to_thread=False),
         "db_session": Provide(provide_db_session),
