@@ -23,10 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Integer, Uuid, bindparam, func, insert, literal, select, update
+from sqlalchemy import Integer, Table, Uuid, bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -76,8 +76,8 @@ _CURRENT = select(
 ).where(_C.id == bindparam("id", type_=Uuid))
 
 #: The next step of a case's history (its row is locked by the update just made: no race on seq).
-_RECORD_STEP = insert(CaseTransitionRecord).from_select(
-    ["case_id", "seq", "action", "from_state", "to_state", "actor_kind", "actor_id", "at", "comment"],
+_RECORD_STEP = insert(cast(Table, CaseTransitionRecord.__table__)).from_select(
+    [_T.case_id, _T.seq, _T.action, _T.from_state, _T.to_state, _T.actor_kind, _T.actor_id, _T.at, _T.comment],
     select(
         bindparam("case_id", type_=Uuid),
         func.coalesce(func.max(_T.seq), 0) + literal(1, Integer),
@@ -225,7 +225,7 @@ async def open_case(
     }
     inserted = (
         await session.execute(
-            pg_insert(CaseRecord)
+            pg_insert(cast(Table, CaseRecord.__table__))
             .values(**values)
             .on_conflict_do_nothing(index_elements=[_C.tracking_number])
             .returning(_C.id)

@@ -118,9 +118,8 @@ _BY_STAFF = _page(_C.assigned_staff_id == bindparam("staff_id", type_=Uuid))
 
 
 def _states_in(types: str, states: str) -> Any:
-    pairs = func.unnest(bindparam(types, type_=ARRAY(String)), bindparam(states, type_=ARRAY(String))).table_valued(
-        "case_type", "state"
-    )
+    arrays = (bindparam(types, type_=ARRAY(String)), bindparam(states, type_=ARRAY(String)))
+    pairs = func.unnest(*arrays).table_valued("case_type", "state").render_derived(name=f"{types}_pairs")
     return tuple_(_C.case_type, _C.state).in_(select(pairs.c.case_type, pairs.c.state))
 
 
