@@ -1,21 +1,38 @@
 """A test-only plugin with one case type: a small permit application on the kernel's case engine.
 
-Written against the kernel alone. Its workflow uses every rule the engine knows::
+Written against the kernel alone. Its workflow uses every rule the engine knows:
 
-    submitted ──accept (clerk)──────────────▶ review ──recommend (engineer, of the assigned unit)──▶ decision
-        │  ▲                                    │                                                  │ approve / refuse
-        │  └──resubmit (applicant)── awaiting_applicant (pauses the clock) ──expire (system)──▶ returned
-        └──request_documents (clerk, comment)──┘                                                   ▼
-    submitted / review ──withdraw (applicant)──▶ withdrawn                        approved / refused (decisions)
+- ``submitted`` (the application form on file; 1 working day): the clerk accepts it into
+  ``review`` (the site plan on file too), or asks for missing documents (a comment required) and
+  it waits in ``awaiting_applicant`` (7 working days; the overall clock stops), from where the
+  applicant resubmits it, or the platform's timer returns it (``returned``) when the time is up;
+- ``review`` (5 working days): an engineer *of the unit the case is assigned to* recommends it to
+  ``decision`` (2 working days), where the licensing officer approves or refuses it (a comment
+  required): ``approved`` and ``refused`` are decisions;
+- the applicant may withdraw it while it is submitted or under review (``withdrawn``).
 
-Time limits: submitted 1 working day, review 5, decision 2, awaiting the applicant 7; overall 10.
+Overall: 10 working days. Every terminal state closes the case.
+
+Its one route shows how a service's view builds the actor the engine checks: the caller's
+``principal`` and the ``permissions`` its roles grant, the member's place in the structure.
 """
 
 from __future__ import annotations
 
-from litestar import Router
+import uuid
+from typing import Annotated
 
+import msgspec
+from litestar import Router, get
+from litestar.di import NamedDependency
+from litestar.params import PathParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.kernel import cases
+from localgov.kernel.auth.guards import citizen, guarded, staff
+from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.cases import Action, CaseType, State
+from localgov.kernel.errors import problem_responses
 from localgov.kernel.plugins import Role, ServicePlugin
 
 INTAKE = "casework.intake"
@@ -127,11 +144,43 @@ PERMIT = CaseType(
     ),
 )
 
+
+class CaseActions(msgspec.Struct, kw_only=True):
+    state: str
+    version: int
+    #: What the caller may do to the case now.
+    actions: list[str]
+
+
+@get(
+    "/cases/{case_id:uuid}/actions",
+    operation_id="caseworkCaseActions",
+    tags=["Casework"],
+    responses=problem_responses(401, 403, 404),
+    **guarded(staff() | citizen()),
+)
+async def case_actions(
+    case_id: Annotated[uuid.UUID, PathParameter()],
+    principal: NamedDependency[Principal],
+    permissions: NamedDependency[frozenset[str]],
+    db_session: NamedDependency[AsyncSession],
+) -> CaseActions:
+    subject = uuid.UUID(principal.subject)
+    if principal.kind == "staff":
+        actor = await cases.staff_actor(db_session, subject, permissions)
+    else:
+        actor = cases.citizen_actor(subject)
+    case = await cases.get_case(db_session, case_id)
+    return CaseActions(
+        state=case.state, version=case.version, actions=[a.code for a in cases.available_actions(case, actor)]
+    )
+
+
 CASEWORK = ServicePlugin(
     slug="casework",
     title_th="งานคำขอทดสอบ",
     title_en="Test casework",
-    router=Router(path="/v1/casework", route_handlers=[]),
+    router=Router(path="/v1/casework", route_handlers=[case_actions]),
     roles=(
         Role(code="casework.clerk", title_th="เจ้าหน้าที่รับคำขอ", title_en="Intake clerk", permissions=(INTAKE,)),
         Role(code="casework.engineer", title_th="นายช่าง", title_en="Engineer", permissions=(REVIEW,)),

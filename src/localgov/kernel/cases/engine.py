@@ -103,6 +103,13 @@ def _comment(comment: str | None, required: bool) -> str | None:
     return text_
 
 
+def _aware(now: dt.datetime) -> dt.datetime:
+    """``now`` must say its time zone: a deadline is a Bangkok date of an exact instant."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime (e.g. datetime.now(UTC))")
+    return now
+
+
 def _json(data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` as the JSON object stored (dates, UUIDs, decimals as their text)."""
     stored: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(dict(data)))
@@ -188,6 +195,7 @@ async def open_case(
     are the codes of the documents on file (the initial state's ``required_documents`` must be
     among them); ``tracking_number`` is the service's number for the case (unique in the LAO).
     """
+    _aware(now)
     if get_case_type(case_type.code) != case_type:
         raise RuntimeError(f"case type {case_type.code} is not the registered one (register_case_types)")
     name = applicant_name.strip()
@@ -292,6 +300,7 @@ async def act(
     ``case_comment_required``; 422 ``case_documents_missing`` (``documents``, the codes on file,
     lack what the next state requires). ``data`` is merged into the case's own data.
     """
+    _aware(now)
     row = await _current(session, case_id, expected_version)
     case_type = get_case_type(row["case_type"])
     step = case_type.action(action)

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from sqlalchemy import ARRAY, DateTime, Integer, String, Uuid, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy import ARRAY, DateTime, Integer, String, Uuid, and_, bindparam, func, select, true, tuple_, union_all
 from sqlalchemy.sql import Select
 
 from localgov.kernel.cases.actors import CaseActor, refusal
@@ -117,20 +117,34 @@ _BY_UNIT = _page(_C.assigned_unit_id == bindparam("unit_id", type_=Uuid))
 _BY_STAFF = _page(_C.assigned_staff_id == bindparam("staff_id", type_=Uuid))
 
 
-def _states_in(types: str, states: str) -> Any:
+def _pairs(types: str, states: str) -> Any:
     arrays = (bindparam(types, type_=ARRAY(String)), bindparam(states, type_=ARRAY(String)))
-    pairs = func.unnest(*arrays).table_valued("case_type", "state").render_derived(name=f"{types}_pairs")
-    return tuple_(_C.case_type, _C.state).in_(select(pairs.c.case_type, pairs.c.state))
+    return func.unnest(*arrays).table_valued("case_type", "state").render_derived(name=f"{types}_pairs")
 
 
-_BY_PERMISSION = _page(
-    or_(
-        _states_in("any_types", "any_states"),
-        and_(
-            _states_in("unit_types", "unit_states"),
-            _C.assigned_unit_id == func.any(bindparam("unit_ids", type_=ARRAY(Uuid))),
-        ),
-    )
+def _actionable_anywhere() -> Select[Any]:
+    """A page of the open cases of each (case type, state) pair, each pair read in order from
+    ``ix_cases_open_state`` with its own LIMIT (a lateral subquery per pair)."""
+    pairs = _pairs("any_types", "any_states")
+    page = _page(and_(_C.case_type == pairs.c.case_type, _C.state == pairs.c.state)).lateral("any_page")
+    return select(page).select_from(pairs).join(page, true())
+
+
+def _actionable_in_units() -> Select[Any]:
+    """A page of the open cases assigned to each of ``unit_ids`` that are in one of the pairs, each
+    unit's read in order from ``ix_cases_open_unit`` with its own LIMIT (a lateral subquery per
+    unit): a unit's own cases are mostly in the states routed to it, and a unit above the actor's
+    has few assigned to it directly."""
+    pairs = _pairs("unit_types", "unit_states")
+    units = func.unnest(bindparam("unit_ids", type_=ARRAY(Uuid))).table_valued("unit_id").render_derived(name="units")
+    in_pairs = tuple_(_C.case_type, _C.state).in_(select(pairs.c.case_type, pairs.c.state))
+    page = _page(and_(_C.assigned_unit_id == units.c.unit_id, in_pairs)).lateral("unit_page")
+    return select(page).select_from(units).join(page, true())
+
+
+_EITHER = union_all(_actionable_anywhere(), _actionable_in_units()).subquery("actionable")
+_BY_PERMISSION = (
+    select(_EITHER).order_by(_EITHER.c.state_entered_at, _EITHER.c.id).limit(bindparam("limit", type_=Integer))
 )
 
 _LEAST_DUE = func.least(_C.state_due_at, _C.due_at)
@@ -238,6 +252,8 @@ async def overdue(reader: Reader, now: dt.datetime, *, limit: int = 500) -> list
     """Open cases late at ``now`` in their state or overall, the longest late first (SLA sweeps)."""
     if not 1 <= limit <= 10_000:
         raise ValueError("limit is between 1 and 10,000")
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
     rows = await fetch_all(reader, _OVERDUE, {"now": now, "limit": limit})
     return [_summary(row) for row in rows]
 
