@@ -28,9 +28,7 @@ receipt itself is not counted, as the Civil and Commercial Code s.193/3 counts p
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -43,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.csv import read_csv
 from localgov.kernel.db import TenantBase
 from localgov.kernel.errors import DomainError, NotFound
 from localgov.kernel.reads import Reader, fetch_all
@@ -75,13 +74,14 @@ class Holiday(msgspec.Struct, frozen=True, kw_only=True):
 def national_holidays() -> Mapping[dt.date, Holiday]:
     """Every government holiday of the package's list, by date (read once per process)."""
     text = resources.files("localgov.kernel").joinpath("thai_holidays.csv").read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    # The file explains itself in comment lines (``#``); the rest is a CSV with a header.
+    content = "\n".join(line for line in text.splitlines() if not line.startswith("#")).encode()
     holidays: dict[dt.date, Holiday] = {}
-    for row in csv.DictReader(io.StringIO("\n".join(lines))):
-        day = dt.date.fromisoformat(row["date"])
-        if day in holidays:
-            raise ValueError(f"thai_holidays.csv lists {day} twice")
-        holidays[day] = msgspec.convert({**row, "day": row["date"]}, Holiday, strict=False)
+    for row in read_csv(content, required=("date", "kind", "source", "name_th", "name_en")).rows:
+        holiday = msgspec.convert({**row.values, "day": row.get("date")}, Holiday, strict=False)
+        if holiday.day in holidays:
+            raise ValueError(f"thai_holidays.csv lists {holiday.day} twice")
+        holidays[holiday.day] = holiday
     return holidays
 
 

@@ -3,7 +3,8 @@
 A plugin is one object: its slug and titles, its Litestar router (mounted at ``/v1/<slug>``),
 its tables (on :class:`~localgov.kernel.db.TenantBase`), roles, usage meters, scheduled jobs,
 the events it publishes and its outbox consumers (of its own topics, and of other plugins'
-events). The explicit list of plugins is :data:`localgov.plugins.REGISTRY`.
+events), and the kinds of case it runs on the case engine. The explicit list of plugins is
+:data:`localgov.plugins.REGISTRY`.
 
 The contract is built on the mechanisms it declares: it imports :mod:`~localgov.kernel.jobs`,
 :mod:`~localgov.kernel.outbox`, :mod:`~localgov.kernel.events` and :mod:`~localgov.kernel.cases`,
