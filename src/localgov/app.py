@@ -27,7 +27,7 @@ from localgov.kernel.documents.views import document_handlers
 from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging, tune_gc_for_serving
 from localgov.kernel.pages import AssetsController, template_config
-from localgov.kernel.plugins import ServicePlugin
+from localgov.kernel.plugins import ServicePlugin, register_plugin_case_types
 from localgov.kernel.storage import blob_store
 from localgov.kernel.web import (
     RequestContextMiddleware,
@@ -88,6 +88,7 @@ def create_app(
 
         plugins = REGISTRY
     install(INSTALLATION)  # what the platform provisions when a tenant enables a service
+    register_plugin_case_types(plugins)  # the case engine acts on the cases of the plugins served
     configure_logging(settings.log_level, settings.log_json)
     if not settings.secret_key:
         raise ValueError("create_app needs LOCALGOV_SECRET_KEY; `localgov serve` makes one in development mode")

@@ -30,6 +30,8 @@ def shared_metadata() -> MetaData:
 def tenant_metadata() -> MetaData:
     import localgov.identity.models
     import localgov.kernel.audit
+    import localgov.kernel.calendar
+    import localgov.kernel.cases.models
     import localgov.kernel.documents.register
     import localgov.kernel.idempotency
     import localgov.kernel.numbering

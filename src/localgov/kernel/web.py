@@ -26,7 +26,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy
+from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy, Grants
 from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
 from localgov.kernel.db import session_for, tenant_reader, tenant_session
 from localgov.kernel.errors import (
@@ -212,6 +212,15 @@ def current_actor(request: Request[Any, Any, Any]) -> Actor:
     return Actor(principal.kind, principal.subject)
 
 
+def current_permissions(request: Request[Any, Any, Any]) -> frozenset[str]:
+    """What the caller's roles grant (staff; any other caller: nothing), e.g. to act on a case."""
+    principal = current_principal(request)
+    if principal.kind != "staff":
+        return frozenset()
+    grants: Grants = request.app.state.grants
+    return grants.permissions_of(principal.roles)
+
+
 def current_tenant(request: Request[Any, Any, Any]) -> TenantInfo:
     """The tenant resolved for this request (tenant-surface routes only)."""
     tenant = request.scope.get("state", {}).get("tenant")
@@ -236,16 +245,18 @@ def request_dependencies() -> dict[str, Provide]:
     """What a handler may declare by name (as ``NamedDependency[T]``) instead of reading ``request``.
 
     ``tenant`` (:class:`TenantInfo`, tenant routes), ``principal`` (:class:`Principal`) and
-    ``actor`` (:class:`Actor`, guarded routes), ``origin`` (:class:`Origin`, for the audit log),
-    ``settings``, ``db_session`` (the request's one transaction), ``db_read`` (a read-only
-    connection for handlers that only read: no ORM session, rolled back at the end) and
-    ``blob_store`` (:class:`~localgov.kernel.storage.BlobStore`, for stored files). Each provider
+    ``actor`` (:class:`Actor`, guarded routes), ``permissions`` (what a staff caller's roles
+    grant), ``origin`` (:class:`Origin`, for the audit log), ``settings``, ``db_session`` (the
+    request's one transaction), ``db_read`` (:class:`ReadConnection`, a read-only transaction for
+    handlers that only read: no ORM session, rolled back at the end) and ``blob_store``
+    (:class:`~localgov.kernel.storage.BlobStore`, for stored files). Each provider
     runs on the event loop, never in a thread.
     """
     return {
         "tenant": Provide(current_tenant, sync_to_thread=False),
         "principal": Provide(current_principal, sync_to_thread=False),
         "actor": Provide(current_actor, sync_to_thread=False),
+        "permissions": Provide(current_permissions, sync_to_thread=False),
         "origin": Provide(request_origin, sync_to_thread=False),
         "settings": Provide(current_settings, sync_to_thread=False),
         "blob_store": Provide(current_blob_store, sync_to_thread=False),
