@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel import csv as kcsv
 from localgov.kernel.db import quote_schema, session_factory, tenant_session
+from localgov.kernel.storage import FilesystemBlobStore
 from localgov.kernel.thai import BANGKOK
 from localgov.platform import export
 from localgov.plugins import REGISTRY
@@ -208,7 +209,14 @@ async def test_export_archives_neutralise_formula_cells(engine: AsyncEngine, tmp
             ),
             values,
         )
-    result = await export.write_archive(engine, tenant.id, reason="request", created_by=None, export_dir=tmp_path)
+    result = await export.write_archive(
+        engine,
+        tenant.id,
+        reason="request",
+        created_by=None,
+        export_dir=tmp_path,
+        store=FilesystemBlobStore(tmp_path / "files"),
+    )
     with zipfile.ZipFile(result.path) as archive:
         content = archive.read("tenant/profile.csv").decode("utf-8-sig")
         manifest = archive.read("manifest.json").decode()

@@ -20,10 +20,12 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov import cli
+from localgov.kernel.audit import Actor
 from localgov.kernel.db import create_engine, quote_schema, session_factory, tenant_session
 from localgov.kernel.jobs import JobContext
+from localgov.kernel.storage import FileOwner, StoredFileRead, UploadLimits, blob_key, blob_store, store_upload
 from localgov.platform import export
-from localgov.platform.lifecycle import PURGE_JOB
+from localgov.platform.lifecycle import PURGE_JOB, write_archive
 from localgov.platform.migrate import migrate_tenants, tenant_head, tenant_revisions
 from localgov.platform.models import TenantArchive
 from localgov.plugins import REGISTRY
@@ -48,7 +50,12 @@ PLUGINS = (*REGISTRY, DEMO)
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, export_dir=str(tmp_path / "exports"), closed_retention_days=0)
+    return make_settings(
+        database_url,
+        export_dir=str(tmp_path / "exports"),
+        storage_dir=str(tmp_path / "files"),
+        closed_retention_days=0,
+    )
 
 
 def read_zip(path: Path) -> dict[str, bytes]:
@@ -213,6 +220,67 @@ async def test_the_closing_archive_holds_every_stored_row(
     assert count == 1
 
 
+async def test_the_archive_holds_the_stored_files(engine: AsyncEngine, settings: Settings) -> None:
+    """Every stored file's bytes under files/<id>/<name>, listed with its SHA-256; another LAO's
+    files are not there; a file whose bytes the store lost is listed as missing, not dropped."""
+    tenant, other = await make_tenant(engine), await make_tenant(engine)
+    store = blob_store(settings)
+    staff = Actor("staff", "22222222-2222-2222-2222-222222222222")
+    limits = UploadLimits(max_bytes=1_000_000)
+    plan = b"%PDF-1.7\n" + bytes(range(256)) * 400 + b"\n%%EOF\n"
+    photo = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200)
+    lost = b"%PDF-1.4\n" + b"lost" * 100
+    uploads = (
+        (tenant, plan, "แบบแปลน ชั้น ๑.pdf", "case-1"),
+        (tenant, photo, "../../รูปถ่าย.png", "case-1"),
+        (tenant, plan, "สำเนา.pdf", "case-2"),  # the same bytes for another case: one blob, two files
+        (tenant, lost, "หาย.pdf", "case-3"),
+        (other, b"%PDF-1.7\nother LAO's file", "ของ อปท. อื่น.pdf", "case-1"),
+    )
+    stored: list[StoredFileRead] = []
+    for owner_tenant, data, name, ref in uploads:
+        async with tenant_session(session_factory(engine), owner_tenant) as session:
+            stored.append(
+                await store_upload(
+                    session,
+                    store,
+                    data=data,
+                    filename=name,
+                    owner=FileOwner("oss.case", ref),
+                    uploaded_by=staff,
+                    limits=limits,
+                )
+            )
+    await store.delete(blob_key(tenant.schema, stored[3].sha256))
+
+    result = await write_archive(engine, settings, tenant.id, reason="request", created_by=None, key="files1")
+    files = read_zip(result.path)
+    with zipfile.ZipFile(result.path) as archive:
+        kinds = {info.filename: info.compress_type for info in archive.infolist()}
+    manifest = json.loads(files["manifest.json"])
+    listed = {entry["file_id"]: entry for entry in manifest["stored_files"]}
+    assert list(listed) == [str(f.id) for f in stored[:4]]  # upload order; the other LAO's file is not there
+    for file, content in zip(stored[:3], (plan, photo, plan), strict=True):
+        entry = listed[str(file.id)]
+        assert entry["path"] == f"files/{file.id}/{file.filename}"
+        assert (entry["status"], entry["bytes"], entry["sha256"]) == ("included", len(content), file.sha256)
+        assert files[entry["path"]] == content
+        assert hashlib.sha256(files[entry["path"]]).hexdigest() == file.sha256
+        assert kinds[entry["path"]] == zipfile.ZIP_STORED
+    assert files[f"files/{stored[1].id}/รูปถ่าย.png"] == photo
+    missing = listed[str(stored[3].id)]
+    assert (missing["path"], missing["status"], missing["sha256"]) == (None, "missing", stored[3].sha256)
+    assert not [name for name in files if name.startswith("files/") and ".." in name]
+    assert [name for name in files if name.startswith("files/")] == [listed[str(f.id)]["path"] for f in stored[:3]]
+    assert b"other LAO's file" not in b"".join(files.values())
+    rows = list(csv.DictReader(io.StringIO(files["tenant/stored_files.csv"].decode("utf-8-sig"))))
+    assert sorted(r["id"] for r in rows) == sorted(str(f.id) for f in stored[:4])
+    assert {r["sha256"] for r in rows} == {f.sha256 for f in stored[:4]}
+    readme = files["README.txt"].decode()
+    assert "files/" in readme
+    assert "ไฟล์แนบ" in readme
+
+
 async def test_the_archive_is_one_snapshot(
     engine: AsyncEngine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -240,7 +308,14 @@ async def test_the_archive_is_one_snapshot(
 
     monkeypatch.setattr(export, "_copy_table", slow_copy)
     result, _ = await asyncio.gather(
-        export.write_archive(engine, tenant.id, reason="request", created_by=None, export_dir=settings.export_path),
+        export.write_archive(
+            engine,
+            tenant.id,
+            reason="request",
+            created_by=None,
+            export_dir=settings.export_path,
+            store=blob_store(settings),
+        ),
         write_meanwhile(),
     )
     files = read_zip(result.path)
@@ -376,3 +451,40 @@ async def test_purge_waits_for_an_intact_archive(
     path.write_bytes(original)
     await purge(engine, settings)
     assert not await schema_exists(engine, tenant.schema)
+
+
+async def test_purge_deletes_the_stored_files_with_the_schema(
+    engine: AsyncEngine, settings: Settings, client_for: ClientFactory
+) -> None:
+    """The closed LAO's files go with its schema (their bytes are in the closing archive); another
+    LAO's copy of the same content stays."""
+    leaving, staying = await make_tenant(engine), await make_tenant(engine)
+    store = blob_store(settings)
+    content = b"%PDF-1.7\n" + b"the same document" * 50
+    for tenant in (leaving, staying):
+        async with tenant_session(session_factory(engine), tenant) as session:
+            await store_upload(
+                session,
+                store,
+                data=content,
+                filename="เอกสาร.pdf",
+                owner=FileOwner("oss.case", "1"),
+                uploaded_by=Actor("citizen", "c1"),
+                limits=UploadLimits(max_bytes=10_000),
+            )
+    sha = hashlib.sha256(content).hexdigest()
+    await close_via_api(settings, client_for, leaving.id)
+    await run_exports(engine, settings, leaving.id)
+    await purge(engine, settings)
+    assert not await schema_exists(engine, leaving.schema)
+    assert not await store.exists(blob_key(leaving.schema, sha))
+    assert not (settings.storage_path / leaving.schema).exists()
+    assert await store.exists(blob_key(staying.schema, sha))
+    async with engine.connect() as conn:
+        name = (
+            await conn.execute(
+                text("SELECT file_name FROM platform.tenant_archives WHERE tenant_id = :t"), {"t": leaving.id}
+            )
+        ).scalar_one()
+    files = read_zip(settings.export_path / name)
+    assert [content] == [data for path, data in files.items() if path.startswith("files/")]

@@ -6,20 +6,25 @@ one thread hop per request cost the payments bill read about a sixth of a worker
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+from collections.abc import AsyncGenerator
 
-from litestar import Litestar
-from litestar.di import Provide
-from sqlalchemy import text
+from litestar import Litestar, get
+from litestar.di import NamedDependency, Provide
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select, text
 
 from localgov.kernel.db import (
     TenantConnection,
     create_engine,
     session_factory,
     session_for,
-    tenant_connection,
+    tenant_reader,
     tenant_session,
 )
+from localgov.kernel.reads import fetch_one
+from localgov.kernel.web import resolve_dependencies_in_order
 from localgov.plugins import REGISTRY
 from localgov.settings import Settings
 from tests.conftest import ClientFactory
@@ -72,11 +77,43 @@ async def test_begin_carries_the_search_path_and_never_leaks_it(settings: Settin
             path = (await session.execute(text("SELECT current_setting('search_path')"))).scalar_one()
         assert path == "tenant_void"
         # The read path (no ORM session): the same one-round-trip begin, the same clean checkin.
-        async with tenant_connection(engine, tenant) as conn:
-            assert (await conn.execute(text("SELECT current_setting('search_path')"))).scalar_one() == tenant.schema
-        async with tenant_connection(engine, tenant):
+        current_path = select(func.current_setting("search_path").label("path"))
+        async with tenant_reader(engine, tenant) as reader:
+            assert await fetch_one(reader, current_path) == {"path": tenant.schema}
+        async with tenant_reader(engine, tenant):
             pass  # began, ran nothing
         async with engine.begin() as conn:
             assert (await conn.execute(text("SELECT current_setting('search_path')"))).scalar_one() == "tenant_void"
     finally:
         await engine.dispose()
+
+
+async def test_dependencies_run_on_the_request_task_cheap_ones_first(client_for: ClientFactory) -> None:
+    """No task per dependency (Litestar's default for a batch of independent ones): the providers run
+    on the handler's own task, the resource-holding generator after the plain ones."""
+    seen: list[tuple[str, object]] = []
+
+    async def plain() -> str:
+        seen.append(("plain", asyncio.current_task()))
+        return "p"
+
+    async def other() -> str:
+        seen.append(("plain", asyncio.current_task()))
+        return "p"
+
+    async def held() -> AsyncGenerator[str, None]:
+        seen.append(("generator", asyncio.current_task()))
+        yield "g"
+
+    @get("/probe", dependencies={"a_held": Provide(held), "b_plain": Provide(plain), "c_plain": Provide(other)})
+    async def probe(
+        a_held: NamedDependency[str], b_plain: NamedDependency[str], c_plain: NamedDependency[str]
+    ) -> dict[str, str]:
+        seen.append(("handler", asyncio.current_task()))
+        return {"v": a_held + b_plain + c_plain}
+
+    resolve_dependencies_in_order()
+    async with AsyncTestClient(Litestar(route_handlers=[probe])) as client:
+        assert (await client.get("/probe")).json() == {"v": "gpp"}
+    assert [name for name, _ in seen] == ["plain", "plain", "generator", "handler"]
+    assert len({task for _, task in seen}) == 1

@@ -27,8 +27,14 @@ from localgov.kernel.documents.views import document_handlers
 from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging, tune_gc_for_serving
 from localgov.kernel.pages import AssetsController, template_config
-from localgov.kernel.plugins import ServicePlugin
-from localgov.kernel.web import RequestContextMiddleware, add_request_id_header, request_dependencies, require_service
+from localgov.kernel.plugins import ServicePlugin, register_plugin_case_types
+from localgov.kernel.storage import blob_store
+from localgov.kernel.web import (
+    RequestContextMiddleware,
+    add_request_id_header,
+    request_dependencies,
+    resolve_dependencies_in_order,
+)
 from localgov.metadata import INSTALLATION
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.installation import install
@@ -46,11 +52,14 @@ from localgov.settings import Settings
 
 
 def _plugin_router(plugin: ServicePlugin) -> Router:
-    """Mount a plugin's router behind the "service enabled for this tenant" check."""
+    """Mount a plugin's router behind the "service enabled for this tenant" check.
+
+    The check is the request middleware's (``opt["service"]``, before the token is looked at), not a
+    Litestar guard: a guard costs a copy of the route handler on every request.
+    """
     return Router(
         path="/",
         route_handlers=[plugin.router],
-        guards=[require_service(plugin.slug)],
         opt={"surface": "tenant", "service": plugin.slug},
     )
 
@@ -79,6 +88,7 @@ def create_app(
 
         plugins = REGISTRY
     install(INSTALLATION)  # what the platform provisions when a tenant enables a service
+    register_plugin_case_types(plugins)  # the case engine acts on the cases of the plugins served
     configure_logging(settings.log_level, settings.log_json)
     if not settings.secret_key:
         raise ValueError("create_app needs LOCALGOV_SECRET_KEY; `localgov serve` makes one in development mode")
@@ -105,6 +115,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await key_refresh
             await listener.stop()
+            await app.state.blob_store.aclose()
             if own_engine:
                 await eng.dispose()
 
@@ -149,6 +160,7 @@ def create_app(
         Tag(name="Signup", description="An LAO asks to join the platform (การสมัครใช้บริการ), operator host"),
         Tag(name="Signup requests (operator)", description="The operator approves or rejects signup requests"),
     ]
+    resolve_dependencies_in_order()
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
@@ -244,6 +256,8 @@ def _initial_state(settings: Settings, catalog: Catalog, plugins: Sequence[Servi
     return {
         "settings": settings,
         "catalog": catalog,
+        # Uploaded files' bytes (a folder, or an S3-compatible bucket): one client per process.
+        "blob_store": blob_store(settings),
         "metrics": Metrics(),
         "plugins": tuple(plugins),
         # What each staff role grants, for routes guarded by a permission (core roles and the plugins').

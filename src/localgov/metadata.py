@@ -30,9 +30,12 @@ def shared_metadata() -> MetaData:
 def tenant_metadata() -> MetaData:
     import localgov.identity.models
     import localgov.kernel.audit
+    import localgov.kernel.calendar
+    import localgov.kernel.cases.models
     import localgov.kernel.documents.register
     import localgov.kernel.idempotency
     import localgov.kernel.numbering
+    import localgov.kernel.storage
     import localgov.kernel.tenancy
     import localgov.platform.models
     import localgov.plugins

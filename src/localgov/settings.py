@@ -15,6 +15,11 @@ import msgspec
 
 PREFIX = "LOCALGOV_"
 
+_S3_ENDPOINT_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
+#: S3 bucket names (path-style addressing): 3-63 lower-case letters, digits, dots and hyphens.
+_S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_S3_REGION_RE = re.compile(r"^[a-z0-9-]{1,40}$")
+_S3_PREFIX_RE = re.compile(r"^([A-Za-z0-9_.-]+/)*$")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
 
@@ -46,6 +51,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: A pooled connection that has served this many distinct tenants is replaced.
     #: 1000 measured best at 7,849 tenants (bench/README.md, "Scale"): 200 put the spread p99 over 100 ms.
     db_max_tenants_per_connection: int = 1000
+    #: Send each tenant to the same few pooled connections (``localgov.kernel.pool``), so that a
+    #: backend caches the catalog of a few tenants rather than of all of them. Off: any idle one.
+    db_tenant_affinity: bool = True
     db_statement_timeout_ms: int = 30_000
     #: How often each process re-reads the whole catalog even without a notification.
     catalog_refresh_s: float = 30.0
@@ -99,6 +107,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     closed_retention_days: int = 90
     #: Where export archives are written. Empty: ``<data_dir>/exports``.
     export_dir: str = ""
+    #: Where uploaded files (attachments) are kept: ``filesystem`` (under ``storage_dir``) or ``s3``
+    #: (any S3-compatible store, path-style addressing, AWS Signature V4).
+    storage_backend: Literal["filesystem", "s3"] = "filesystem"
+    #: The filesystem store's folder. Empty: ``<data_dir>/files``. API and worker must see the same one.
+    storage_dir: str = ""
+    #: The S3-compatible store: ``https://s3.ap-southeast-1.amazonaws.com``, ``http://127.0.0.1:9000``.
+    storage_s3_endpoint: str = ""
+    storage_s3_region: str = "us-east-1"
+    storage_s3_bucket: str = ""
+    storage_s3_access_key_id: str = ""
+    storage_s3_secret_access_key: str = ""
+    #: A key prefix inside the bucket (empty, or ending in ``/``: ``localgov/``).
+    storage_s3_prefix: str = ""
+    storage_s3_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.database_url and not self.database_url.startswith(
@@ -127,6 +149,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             )
         if self.outbox_max_attempts < 1 or self.worker_batch_size < 1:
             raise SettingsError("LOCALGOV_OUTBOX_MAX_ATTEMPTS and LOCALGOV_WORKER_BATCH_SIZE must be >= 1")
+        if self.storage_backend == "s3":
+            self._check_s3()
+
+    def _check_s3(self) -> None:
+        if not _S3_ENDPOINT_RE.match(self.storage_s3_endpoint):
+            raise SettingsError(
+                "LOCALGOV_STORAGE_S3_ENDPOINT must be http(s)://host[:port] when LOCALGOV_STORAGE_BACKEND=s3"
+            )
+        if not _S3_BUCKET_RE.match(self.storage_s3_bucket) or ".." in self.storage_s3_bucket:
+            raise SettingsError(f"LOCALGOV_STORAGE_S3_BUCKET is not a valid bucket name: {self.storage_s3_bucket!r}")
+        if not _S3_REGION_RE.match(self.storage_s3_region):
+            raise SettingsError(f"LOCALGOV_STORAGE_S3_REGION is not a region name: {self.storage_s3_region!r}")
+        if not self.storage_s3_access_key_id or not self.storage_s3_secret_access_key:
+            raise SettingsError(
+                "LOCALGOV_STORAGE_S3_ACCESS_KEY_ID and LOCALGOV_STORAGE_S3_SECRET_ACCESS_KEY are required for s3"
+            )
+        if not _S3_PREFIX_RE.match(self.storage_s3_prefix) or {".", ".."} & set(self.storage_s3_prefix.split("/")):
+            raise SettingsError("LOCALGOV_STORAGE_S3_PREFIX must be empty or path segments ending in '/'")
+        if self.storage_s3_timeout_s <= 0:
+            raise SettingsError("LOCALGOV_STORAGE_S3_TIMEOUT_S must be positive")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -159,6 +201,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def export_path(self) -> Path:
         return Path(self.export_dir).resolve() if self.export_dir else self.data_path / "exports"
 
+    @property
+    def storage_path(self) -> Path:
+        """The filesystem store's folder (``LOCALGOV_STORAGE_DIR`` or ``<data dir>/files``)."""
+        return Path(self.storage_dir).resolve() if self.storage_dir else self.data_path / "files"
+
     def public_url(self, path: str, *, slug: str | None = None) -> str:
         """A link for people (e-mails): ``<scheme>://[<slug>.]<base domain>[:port]<path>``."""
         port = f":{self.public_url_port}" if self.public_url_port else ""
@@ -169,5 +216,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         """Settings as a dict safe to log: the password of the database URL is masked."""
         out = msgspec.structs.asdict(self)
         out["secret_key"] = "***" if self.secret_key else ""
+        out["storage_s3_secret_access_key"] = "***" if self.storage_s3_secret_access_key else ""
         out["database_url"] = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.database_url)
         return out

@@ -22,7 +22,14 @@ from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
 from localgov.kernel.mail import MAIL_TOPIC, mail_consumer
 from localgov.kernel.outbox import CHANNEL as OUTBOX_CHANNEL
 from localgov.kernel.outbox import deliver_batch, purge_delivered
-from localgov.kernel.plugins import DeliveryHandler, ScheduledJob, ServicePlugin, declared_events, routes
+from localgov.kernel.plugins import (
+    DeliveryHandler,
+    ScheduledJob,
+    ServicePlugin,
+    declared_events,
+    register_plugin_case_types,
+    routes,
+)
 from localgov.kernel.ratelimit import purge_expired
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.lifecycle import EXPORT_TOPIC, PURGE_JOB, export_consumer, purge_job
@@ -80,6 +87,7 @@ class Worker:
     def __init__(self, settings: Settings, plugins: Sequence[ServicePlugin]) -> None:
         self.settings = settings
         self.plugins = plugins
+        register_plugin_case_types(plugins)  # timers act on the cases of the plugins run
         topics, self.subscribers = routes(plugins)
         #: Enabled services by tenant id, refreshed from the catalog at each tick: an event is
         #: copied to the subscribers whose service its tenant enabled.

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from localgov.kernel.audit import Actor
 from localgov.kernel.db import session_factory, tenant_session
+from localgov.kernel.reads import Row
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.oss import counter
 from tests.conftest import host
@@ -91,18 +91,16 @@ async def point_a(engine: AsyncEngine, tenant: TenantInfo) -> uuid.UUID:
     return next(p["id"] for p in points if p["code"] == "A")
 
 
-async def issue(engine: AsyncEngine, tenant: TenantInfo, point_id: uuid.UUID, now: dt.datetime) -> RowMapping:
+async def issue(engine: AsyncEngine, tenant: TenantInfo, point_id: uuid.UUID, now: dt.datetime) -> Row:
     async with oss_db(engine, tenant) as session:
         return await counter.issue_ticket(session, point_id, None, actor=STAFF, now=now)
 
 
-async def call(engine: AsyncEngine, tenant: TenantInfo, point_id: uuid.UUID, desk: str, now: dt.datetime) -> RowMapping:
+async def call(engine: AsyncEngine, tenant: TenantInfo, point_id: uuid.UUID, desk: str, now: dt.datetime) -> Row:
     async with oss_db(engine, tenant) as session:
         return await counter.call_next(session, point_id, desk, actor=STAFF, now=now)
 
 
-async def finish(
-    engine: AsyncEngine, tenant: TenantInfo, ticket_id: uuid.UUID, outcome: str, now: dt.datetime
-) -> RowMapping:
+async def finish(engine: AsyncEngine, tenant: TenantInfo, ticket_id: uuid.UUID, outcome: str, now: dt.datetime) -> Row:
     async with oss_db(engine, tenant) as session:
         return await counter.finish_ticket(session, ticket_id, outcome, actor=STAFF, now=now)  # type: ignore[arg-type]

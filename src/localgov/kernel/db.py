@@ -20,6 +20,8 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 
+from localgov.kernel.pool import TenantAffinePool, prefer_tenant
+from localgov.kernel.reads import ReadConnection
 from localgov.settings import Settings
 
 #: The shared schema: catalog, outbox, usage. Always referenced schema-qualified.
@@ -151,6 +153,8 @@ def create_engine(settings: Settings, database_url: str | None = None, **overrid
             },
         },
     }
+    if settings.db_tenant_affinity:
+        options["poolclass"] = TenantAffinePool
     options.update(overrides)
     engine = create_async_engine(url, **options)
     limit = settings.db_max_tenants_per_connection
@@ -196,34 +200,41 @@ def session_for(factory: async_sessionmaker[AsyncSession], tenant: TenantRef | N
     info: dict[str, Any] = {_INFO_SCHEMA: None, _INFO_TENANT_ID: None}
     if tenant is not None:
         info = {_INFO_SCHEMA: validate_schema_name(tenant.schema), _INFO_TENANT_ID: tenant.id}
+    prefer_tenant(info[_INFO_SCHEMA])  # its connection, once checked out, from the tenant's few (kernel.pool)
     return factory(info=info)
 
 
 @asynccontextmanager
-async def tenant_connection(engine: AsyncEngine, tenant: TenantRef | None) -> AsyncIterator[AsyncConnection]:
-    """One read-only unit of work on a bare connection (no ORM session), rolled back at the end.
+async def tenant_reader(engine: AsyncEngine, tenant: TenantRef | None) -> AsyncIterator[ReadConnection]:
+    """A read-only transaction in ``tenant``'s schema (None: the void schema) on a pooled connection.
 
-    The read path of :mod:`localgov.kernel.reads`: the transaction begins with the tenant's search
-    path in the same round trip as ``BEGIN`` (:class:`TenantConnection`) and is ended with a
-    ``ROLLBACK`` (nothing was written; it costs what a ``COMMIT`` would).
+    The fast read path of :mod:`localgov.kernel.reads`: the raw asyncpg connection is taken from the
+    engine's pool (no SQLAlchemy connection or session around it), ``BEGIN READ ONLY`` and the
+    search path go out in one round trip, and ``ROLLBACK`` ends it. A connection that cannot be
+    rolled back (an error or a cancellation in the middle) is invalidated, never pooled again in a
+    transaction: the next user would otherwise inherit this tenant's search path.
     """
     path = validate_schema_name(tenant.schema) if tenant is not None else VOID_SCHEMA
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        if isinstance(driver, TenantConnection) and not driver.is_in_transaction():
-            driver._localgov_begin_path = path
-            await conn.begin()
-        else:
-            await conn.begin()
-            await conn.execute(_SET_SEARCH_PATH, {"path": path})
+    prefer_tenant(tenant.schema if tenant is not None else None)
+    pooled = await engine.raw_connection()
+    clean = False
+    try:
+        driver = pooled.driver_connection
+        if not isinstance(driver, asyncpg.Connection) or driver.is_in_transaction():
+            raise RuntimeError("a pooled connection was handed out inside a transaction")
+        await driver.execute(f"BEGIN READ ONLY; SELECT set_config('search_path', '{path}', true);")
         if tenant is not None:
-            served: set[str] = conn.info.setdefault(_INFO_TENANTS, set())
+            served: set[str] = pooled.info.setdefault(_INFO_TENANTS, set())
             served.add(path)
         try:
-            yield conn
+            yield ReadConnection(driver)
         finally:
-            await conn.rollback()
+            await driver.execute("ROLLBACK")
+            clean = True
+    finally:
+        if not clean:
+            pooled.invalidate()
+        pooled.close()
 
 
 @asynccontextmanager
@@ -245,3 +256,11 @@ def session_tenant_id(session: AsyncSession) -> int:
     if not isinstance(tenant_id, int):
         raise RuntimeError("this operation needs a tenant-bound session")
     return tenant_id
+
+
+def session_tenant_schema(session: AsyncSession) -> str:
+    """The schema of the tenant a session is bound to; an error outside tenant context."""
+    schema = session.info.get(_INFO_SCHEMA)
+    if not isinstance(schema, str):
+        raise RuntimeError("this operation needs a tenant-bound session")
+    return validate_schema_name(schema)

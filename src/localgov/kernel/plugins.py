@@ -3,10 +3,12 @@
 A plugin is one object: its slug and titles, its Litestar router (mounted at ``/v1/<slug>``),
 its tables (on :class:`~localgov.kernel.db.TenantBase`), roles, usage meters, scheduled jobs,
 the events it publishes and its outbox consumers (of its own topics, and of other plugins'
-events). The explicit list of plugins is :data:`localgov.plugins.REGISTRY`.
+events), and the kinds of case it runs on the case engine. The explicit list of plugins is
+:data:`localgov.plugins.REGISTRY`.
 
 The contract is built on the mechanisms it declares: it imports :mod:`~localgov.kernel.jobs`,
-:mod:`~localgov.kernel.outbox` and :mod:`~localgov.kernel.events`, and none of them imports it.
+:mod:`~localgov.kernel.outbox`, :mod:`~localgov.kernel.events` and :mod:`~localgov.kernel.cases`,
+and none of them imports it.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from litestar import Router
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.cases import CaseType, register_case_types, workflow_problems
 from localgov.kernel.events import EVENT_CODE_RE, EventType
 from localgov.kernel.jobs import JobFunc, ScheduledJob
 from localgov.kernel.outbox import DeliveryHandler
 
 __all__ = [
+    "CaseType",
     "DeliveryHandler",
     "EventType",
     "JobFunc",
@@ -38,6 +42,7 @@ __all__ = [
     "UsageMeter",
     "contract_violations",
     "declared_events",
+    "register_plugin_case_types",
     "routes",
 ]
 
@@ -105,6 +110,9 @@ class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
     #: Writes the service's editable defaults (fee tables, manuals) into a new tenant's schema,
     #: in the provisioning transaction (search path already on that schema). Must be idempotent.
     seed: SeedFunc | None = None
+    #: The kinds of case the service runs on the case engine (``<slug>.<name>``, see
+    #: :mod:`localgov.kernel.cases`); registered with the engine when the plugin is installed.
+    case_types: tuple[CaseType, ...] = ()
     #: The folder of the service's own tenant Alembic history (shipped in its package), which
     #: creates and upgrades its ``tables``; its version table is ``alembic_version_<slug>``.
     migrations: Path | None = None
@@ -117,6 +125,11 @@ class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
 def declared_events(plugins: Iterable[ServicePlugin]) -> dict[str, EventType[Any]]:
     """Every event the plugins publish, by code."""
     return {event.code: event for plugin in plugins for event in plugin.events}
+
+
+def register_plugin_case_types(plugins: Iterable[ServicePlugin]) -> None:
+    """Make the plugins' case types known to the case engine (the composition root, once at start)."""
+    register_case_types(case_type for plugin in plugins for case_type in plugin.case_types)
 
 
 def routes(
@@ -166,6 +179,7 @@ def contract_violations(
         ("meter", [m.code for m in plugin.meters]),
         ("job", [j.name for j in plugin.jobs]),
         ("event", [e.code for e in plugin.events]),
+        ("case type", [c.code for c in plugin.case_types]),
         ("handler topic", own_topics),
     ):
         if len(codes) != len(set(codes)):
@@ -202,7 +216,30 @@ def contract_violations(
     for job in plugin.jobs:
         if job.every < dt.timedelta(seconds=1):
             problems.append(f"job {job.name} runs more often than once a second")
+    problems.extend(_case_type_violations(plugin, others))
     if plugin.tables and plugin.migrations is None:
         problems.append("tables need a migrations history (ServicePlugin.migrations)")
     problems.extend(f"solo topic {t!r} has no handler" for t in sorted(plugin.solo_topics - set(own_topics)))
+    return problems
+
+
+def _case_type_violations(plugin: ServicePlugin, others: Iterable[ServicePlugin]) -> list[str]:
+    """A case type is a valid workflow whose every staff permission some role of the plugin grants,
+    and no other plugin declares its code."""
+    problems: list[str] = []
+    granted = {permission for role in plugin.roles for permission in role.permissions}
+    for case_type in plugin.case_types:
+        problems.extend(f"case type {case_type.code}: {p}" for p in workflow_problems(case_type))
+        problems.extend(
+            f"case type {case_type.code}: permission {p!r} is granted by no role of the plugin"
+            for p in sorted(case_type.permissions - granted)
+        )
+    for other in others:
+        if other.slug == plugin.slug:
+            continue
+        problems.extend(
+            f"case type {c.code!r} is also declared by {other.slug}"
+            for c in other.case_types
+            if c.code in {mine.code for mine in plugin.case_types}
+        )
     return problems

@@ -2,23 +2,28 @@
 
 A read endpoint builds its statement once, at import, with SQLAlchemy Core on the tables (never
 ORM entities), fetches everything the response needs in **one** statement (child rows folded in
-with :func:`json_rows`), and runs it with :func:`fetch_one` / :func:`fetch_all` on the request's
-read-only connection (a handler declares ``db_read: NamedDependency[AsyncConnection]``; no ORM
-session at all) or on a session's connection: no ORM compile state, no identity map,
-SQLAlchemy's compiled cache and asyncpg's prepared statement both hit on every request (the
-search path selects the tenant, the SQL text never changes). Writes keep the ORM.
+with :func:`json_rows`), and runs it with :func:`fetch_one` / :func:`fetch_all`, either on the
+request's read-only connection (a handler declares ``db_read: NamedDependency[ReadConnection]``)
+or on a session's connection inside a unit of work that also writes.
+
+On a :class:`ReadConnection` the statement is compiled once for asyncpg (:func:`compiled`) and
+sent straight to the asyncpg connection, whose prepared-statement cache serves every tenant (the
+search path selects the schema, the SQL text never changes): no ORM, no SQLAlchemy execution
+context, no greenlet hand-off. Measured on getBill, the SQLAlchemy Core path cost about twice the
+CPU of this one (bench/README.md, "Peers"). Writes keep the ORM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
+import asyncpg
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Float,
     Numeric,
-    RowMapping,
     String,
     cast,
     func,
@@ -28,33 +33,126 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-#: Where a read runs: the request's read-only connection (``db_read``, the fast path of a GET) or
-#: a session's connection (inside a unit of work that also writes).
-Reader = AsyncSession | AsyncConnection
+Row = Mapping[str, Any]
+_Processor = Callable[[Any], Any]
 
 
-async def _connection(reader: Reader) -> AsyncConnection:
-    return await reader.connection() if isinstance(reader, AsyncSession) else reader
+class ReadConnection:
+    """A read-only transaction in one tenant's schema on a pooled asyncpg connection.
+
+    Made by :func:`localgov.kernel.db.tenant_reader` (the ``db_read`` dependency): ``BEGIN READ
+    ONLY`` and the search path in one round trip, ``ROLLBACK`` at the end. Only
+    :func:`fetch_one` and :func:`fetch_all` use it.
+    """
+
+    __slots__ = ("_driver",)
+
+    def __init__(self, driver: asyncpg.Connection) -> None:
+        self._driver = driver
+
+    async def fetch(self, statement: Select[Any], params: Mapping[str, Any] | None) -> list[Row]:
+        query = compiled(statement)
+        records = await self._driver.fetch(query.sql, *query.arguments(params or {}))
+        return [query.row(record) for record in records]
 
 
-async def fetch_one(
-    reader: Reader, statement: Executable, params: Mapping[str, Any] | None = None
-) -> RowMapping | None:
-    """The statement's only row as a mapping (None without one)."""
-    connection = await _connection(reader)
-    return (await connection.execute(statement, params)).mappings().one_or_none()
+#: Where a read runs: the request's read-only connection (``db_read``, the fast path of a GET), a
+#: session (inside a unit of work that also writes) or a connection of the engine.
+Reader = ReadConnection | AsyncSession | AsyncConnection
+
+_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+#: PostgreSQL type OIDs given to the numeric result processors (asyncpg returns Decimal or float).
+_NUMERIC_OID, _FLOAT8_OID = 1700, 701
 
 
-async def fetch_all(
-    reader: Reader, statement: Executable, params: Mapping[str, Any] | None = None
-) -> Sequence[RowMapping]:
-    """Every row of the statement as mappings."""
-    connection = await _connection(reader)
-    return (await connection.execute(statement, params)).mappings().all()
+class CompiledRead(NamedTuple):
+    """A Core select compiled once for asyncpg: its SQL, its parameters in order, its columns."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    binds: tuple[_Processor | None, ...]
+    keys: tuple[str, ...]
+    results: tuple[_Processor | None, ...]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        for name, process in zip(self.names, self.binds, strict=True):
+            value = params[name] if name in params else self.defaults[name]
+            out.append(process(value) if process is not None and value is not None else value)
+        return out
+
+    def row(self, record: asyncpg.Record) -> Row:
+        return {
+            key: (process(value) if process is not None and value is not None else value)
+            for key, process, value in zip(self.keys, self.results, record.values(), strict=True)
+        }
+
+
+_COMPILED: dict[Select[Any], CompiledRead] = {}
+#: Statements are module-level constants; a bound keeps a mistake (one built per call) from growing.
+_COMPILED_LIMIT = 1024
+
+
+def compiled(statement: Select[Any]) -> CompiledRead:
+    """``statement`` compiled for the read fast path (once per statement object)."""
+    hit = _COMPILED.get(statement)
+    if hit is not None:
+        return hit
+    if not isinstance(statement, Select):
+        raise TypeError("the read fast path runs SELECT statements only")
+    result = statement.compile(dialect=_DIALECT)
+    names = tuple(result.positiontup or ())
+    defaults: dict[str, Any] = {}
+    for name in names:
+        bind = result.binds[name]
+        if bind.expanding or bind.literal_execute or bind.callable is not None:
+            raise TypeError(
+                f"parameter {name!r}: IN lists, literal_execute and callables are not supported on the read fast path"
+            )
+        if not bind.required:
+            defaults[name] = bind.value
+    binds = tuple(result.binds[name].type.dialect_impl(_DIALECT).bind_processor(_DIALECT) for name in names)
+    keys = tuple(statement.selected_columns.keys())
+    if len(set(keys)) != len(keys):
+        raise TypeError(f"duplicate column keys in a fast-path read: {keys}")
+    results: list[_Processor | None] = []
+    for column in statement.selected_columns:
+        impl = column.type.dialect_impl(_DIALECT)
+        oid = (
+            (_FLOAT8_OID if isinstance(column.type, Float) else _NUMERIC_OID)
+            if isinstance(column.type, Numeric)
+            else None
+        )
+        results.append(impl.result_processor(_DIALECT, oid))
+    query = CompiledRead(str(result), names, defaults, binds, keys, tuple(results))
+    if len(_COMPILED) >= _COMPILED_LIMIT:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[statement] = query
+    return query
+
+
+async def fetch_all(reader: Reader, statement: Select[Any], params: Mapping[str, Any] | None = None) -> Sequence[Row]:
+    """Every row of the statement as mappings (column key -> value)."""
+    if isinstance(reader, ReadConnection):
+        return await reader.fetch(statement, params)
+    connection = await reader.connection() if isinstance(reader, AsyncSession) else reader
+    rows: Sequence[Row] = (await connection.execute(statement, params)).mappings().all()
+    return rows
+
+
+async def fetch_one(reader: Reader, statement: Select[Any], params: Mapping[str, Any] | None = None) -> Row | None:
+    """The statement's only row as a mapping (None without one; more than one is an error)."""
+    rows = await fetch_all(reader, statement, params)
+    if len(rows) > 1:
+        raise MultipleResultsFound("fetch_one: the statement returned more than one row")
+    return rows[0] if rows else None
 
 
 def json_rows(

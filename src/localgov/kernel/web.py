@@ -23,12 +23,12 @@ from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy
+from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy, Grants
 from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
-from localgov.kernel.db import session_for, tenant_connection, tenant_session
+from localgov.kernel.db import session_for, tenant_reader, tenant_session
 from localgov.kernel.errors import (
     DomainError,
     NotFound,
@@ -38,6 +38,8 @@ from localgov.kernel.errors import (
     TenantNotFound,
     TenantSuspended,
 )
+from localgov.kernel.reads import ReadConnection
+from localgov.kernel.storage import BlobStore
 from localgov.kernel.tenancy import OperatorHost, TenantInfo
 from localgov.settings import Settings
 
@@ -210,6 +212,15 @@ def current_actor(request: Request[Any, Any, Any]) -> Actor:
     return Actor(principal.kind, principal.subject)
 
 
+def current_permissions(request: Request[Any, Any, Any]) -> frozenset[str]:
+    """What the caller's roles grant (staff; any other caller: nothing), e.g. to act on a case."""
+    principal = current_principal(request)
+    if principal.kind != "staff":
+        return frozenset()
+    grants: Grants = request.app.state.grants
+    return grants.permissions_of(principal.roles)
+
+
 def current_tenant(request: Request[Any, Any, Any]) -> TenantInfo:
     """The tenant resolved for this request (tenant-surface routes only)."""
     tenant = request.scope.get("state", {}).get("tenant")
@@ -224,21 +235,31 @@ def current_settings(request: Request[Any, Any, Any]) -> Settings:
     return settings
 
 
+def current_blob_store(request: Request[Any, Any, Any]) -> BlobStore:
+    """The process's store of uploaded files' bytes (``kernel.storage``)."""
+    store: BlobStore = request.app.state.blob_store
+    return store
+
+
 def request_dependencies() -> dict[str, Provide]:
     """What a handler may declare by name (as ``NamedDependency[T]``) instead of reading ``request``.
 
     ``tenant`` (:class:`TenantInfo`, tenant routes), ``principal`` (:class:`Principal`) and
-    ``actor`` (:class:`Actor`, guarded routes), ``origin`` (:class:`Origin`, for the audit log),
-    ``settings``, ``db_session`` (the request's one transaction) and ``db_read`` (a read-only
-    connection for handlers that only read: no ORM session, rolled back at the end). Each provider
+    ``actor`` (:class:`Actor`, guarded routes), ``permissions`` (what a staff caller's roles
+    grant), ``origin`` (:class:`Origin`, for the audit log), ``settings``, ``db_session`` (the
+    request's one transaction), ``db_read`` (:class:`ReadConnection`, a read-only transaction for
+    handlers that only read: no ORM session, rolled back at the end) and ``blob_store``
+    (:class:`~localgov.kernel.storage.BlobStore`, for stored files). Each provider
     runs on the event loop, never in a thread.
     """
     return {
         "tenant": Provide(current_tenant, sync_to_thread=False),
         "principal": Provide(current_principal, sync_to_thread=False),
         "actor": Provide(current_actor, sync_to_thread=False),
+        "permissions": Provide(current_permissions, sync_to_thread=False),
         "origin": Provide(request_origin, sync_to_thread=False),
         "settings": Provide(current_settings, sync_to_thread=False),
+        "blob_store": Provide(current_blob_store, sync_to_thread=False),
         "db_session": Provide(provide_db_session),
         "db_read": Provide(provide_db_read),
     }
@@ -269,10 +290,10 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
         await session.close()
 
 
-async def provide_db_read(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncConnection, None]:
-    """A read-only handler's connection, in the tenant's schema (``kernel.reads``): nothing to commit."""
+async def provide_db_read(request: Request[Any, Any, Any]) -> AsyncGenerator[ReadConnection, None]:
+    """A read-only handler's transaction, in the tenant's schema (``kernel.reads``): nothing to commit."""
     tenant = request.scope.get("state", {}).get("tenant")
-    async with tenant_connection(request.app.state.engine, tenant) as connection:
+    async with tenant_reader(request.app.state.engine, tenant) as connection:
         yield connection
 
 
@@ -290,17 +311,38 @@ async def _record_refusal(request: Request[Any, Any, Any], tenant: TenantInfo | 
         )
 
 
-def require_service(slug: str) -> Any:
-    """A guard for a plugin's router: its service must be enabled for the tenant (else 404).
+def _generators_last(dependency: Any) -> tuple[bool, str]:
+    provide = dependency.provide
+    return (provide.has_async_generator_dependency or provide.has_sync_generator_dependency, dependency.key)
 
-    The request middleware already refuses such a request from the route's ``opt``; this guard
-    keeps the rule on the router itself. It is a coroutine: Litestar runs a plain-function guard in
-    a worker thread, a thread hop on every request of every plugin route.
+
+def resolve_dependencies_in_order() -> None:
+    """Resolve a handler's dependencies one after the other, on the request's own task.
+
+    Litestar resolves each batch of independent dependencies in an anyio task group: a task per
+    dependency, on every request that declares two or more (``tenant`` and ``db_read`` already do).
+    Ours are a dictionary look-up or a pool checkout; the tasks cost more than the work (about a
+    fifth of ``GET /v1/tenant``'s CPU under cProfile, bench/README.md "Peers"). Within a batch the
+    providers that hold a resource (generators: ``db_session``, ``db_read``) go last, so a refusal
+    by a cheap one (no principal) is raised before a connection is taken. Applied by
+    :func:`localgov.app.create_app`; ``tests/test_request_path.py`` checks it still takes effect on
+    the installed Litestar.
     """
+    from litestar._kwargs.cleanup import DependencyCleanupGroup
+    from litestar._kwargs.dependencies import resolve_dependency
+    from litestar._kwargs.kwargs_model import KwargsModel
 
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        tenant = connection.scope.get("state", {}).get("tenant")
-        if tenant is None or slug not in tenant.enabled_services:
-            raise ServiceNotEnabled(data={"service": slug})
+    if getattr(KwargsModel.resolve_dependencies, "localgov_in_order", False):
+        return
 
-    return guard
+    async def resolve_dependencies(
+        self: KwargsModel, connection: ASGIConnection[Any, Any, Any, Any], kwargs: dict[str, Any]
+    ) -> DependencyCleanupGroup:
+        cleanup_group = DependencyCleanupGroup()
+        for batch in self.dependency_batches:
+            for dependency in sorted(batch, key=_generators_last):
+                await resolve_dependency(dependency, connection, kwargs, cleanup_group)
+        return cleanup_group
+
+    resolve_dependencies.localgov_in_order = True  # type: ignore[attr-defined]
+    setattr(KwargsModel, "resolve_dependencies", resolve_dependencies)  # noqa: B010

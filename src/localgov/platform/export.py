@@ -16,6 +16,14 @@ hashes, token digests, client and webhook secrets: useless outside the platform,
 file that travels), and shared tables that are not the LAO's records (the outbox's transient mail
 payloads carry one-time links; the operator's own audit log, rate-limit counters, job timers, keys).
 
+**Stored files.** The bytes of the LAO's stored files (attachments, ``kernel.storage``) are in the
+archive too, one entry per file at ``files/<file id>/<file name>`` (stored, not compressed again:
+PDFs and images are compressed already), read from the blob store while the snapshot is open;
+``tenant/stored_files.csv`` has their metadata and the manifest lists each with its SHA-256,
+checked while it was copied. A file whose bytes the store has lost, or returns altered, is
+listed with that status rather than stopping the export: its loss happened before, and the
+archive says so.
+
 Archives are written under ``LOCALGOV_EXPORT_DIR`` through a temporary file renamed into place, so
 a half-written archive never carries the final name.
 """
@@ -33,11 +41,15 @@ from pathlib import Path
 from typing import IO, Any
 
 import msgspec
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.csv import neutralise_sql
 from localgov.kernel.db import validate_schema_name
 from localgov.kernel.errors import DomainError
+from localgov.kernel.storage import BlobMissing, BlobStore
+
+log = structlog.get_logger("localgov.export")
 
 FORMAT = "localgov-tenant-export"
 FORMAT_VERSION = 1
@@ -122,6 +134,21 @@ class LeftOut(msgspec.Struct, frozen=True):
     why: str
 
 
+class ExportedStoredFile(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored file's bytes in the archive (its metadata row is in ``tenant/stored_files.csv``)."""
+
+    #: ``files/<id>/<name>``; None when the bytes could not be included.
+    path: str | None
+    file_id: str
+    filename: str
+    content_type: str
+    bytes: int
+    sha256: str
+    #: ``included``; ``missing`` (the store has no bytes for it); ``altered`` (the bytes written
+    #: differ from the recorded size or SHA-256: kept in the archive as found).
+    status: str
+
+
 class Manifest(msgspec.Struct, frozen=True, kw_only=True):
     """``manifest.json``: what the archive holds."""
 
@@ -135,6 +162,8 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
     csv: str
     files: list[ExportedFile]
     left_out: list[LeftOut]
+    #: The bytes of the tenant's stored files (``files/``), in upload order.
+    stored_files: list[ExportedStoredFile] = msgspec.field(default_factory=list)
 
 
 class ArchiveResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -287,6 +316,65 @@ async def _copy_table(
     )
 
 
+#: What an archive entry's name may not carry from a stored file's name (it is cleaned on upload;
+#: this is the archive's own guard against a path leaving ``files/<id>/``).
+_ENTRY_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+async def _copy_stored_files(
+    conn: Any, archive: zipfile.ZipFile, schema: str, store: BlobStore, moment: dt.datetime
+) -> list[ExportedStoredFile]:
+    """Every stored file's bytes into ``files/<id>/<name>``, checked against its recorded hash."""
+    rows = await conn.fetch(
+        "SELECT id, filename, content_type, size_bytes, sha256, storage_key"  # noqa: S608 (validated schema)
+        f" FROM {_ident(schema)}.stored_files ORDER BY created_at, id"
+    )
+    out: list[ExportedStoredFile] = []
+    for row in rows:
+        file_id = str(row["id"])
+        name = _ENTRY_UNSAFE.sub("_", row["filename"]).lstrip(".") or "file"
+
+        def listed(path: str | None, status: str, row: Any = row, file_id: str = file_id) -> ExportedStoredFile:
+            return ExportedStoredFile(
+                path=path,
+                file_id=file_id,
+                filename=row["filename"],
+                content_type=row["content_type"],
+                bytes=row["size_bytes"],
+                sha256=row["sha256"],
+                status=status,
+            )
+
+        try:
+            stream = await store.open(row["storage_key"])
+        except BlobMissing:
+            log.error("export_stored_file_missing", schema=schema, file_id=file_id)
+            out.append(listed(None, "missing"))
+            continue
+        entry = f"files/{file_id}/{name}"
+        info = zipfile.ZipInfo(entry, date_time=moment.timetuple()[:6])
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o600 << 16
+        digest = hashlib.sha256()
+        size = 0
+        with archive.open(info, "w", force_zip64=True) as target:
+            buffer = bytearray()
+            async for chunk in stream:
+                digest.update(chunk)
+                size += len(chunk)
+                buffer += chunk
+                if len(buffer) >= _FLUSH_BYTES:
+                    await asyncio.to_thread(target.write, bytes(buffer))
+                    buffer.clear()
+            if buffer:
+                await asyncio.to_thread(target.write, bytes(buffer))
+        intact = size == row["size_bytes"] and digest.hexdigest() == row["sha256"]
+        if not intact:
+            log.error("export_stored_file_altered", schema=schema, file_id=file_id, bytes=size)
+        out.append(listed(entry, "included" if intact else "altered"))
+    return out
+
+
 README = """\
 ข้อมูลขององค์กรปกครองส่วนท้องถิ่น: {name_th} (รหัส อปท. {dla_code})
 Data of the Local Administrative Organisation: {name_en} (DLA code {dla_code})
@@ -300,6 +388,8 @@ Data of the Local Administrative Organisation: {name_en} (DLA code {dla_code})
 - โฟลเดอร์ tenant/ : หนึ่งไฟล์ CSV ต่อหนึ่งตารางข้อมูลของ อปท. (ทุกตาราง รวมถึงตารางที่ไม่มีข้อมูล)
 - โฟลเดอร์ platform/ : ข้อมูลของ อปท. ในตารางกลางของระบบ (ทะเบียน อปท., โดเมน, แผนบริการ,
   คำขอสมัคร, การใช้งานที่นับค่าบริการ, รายการไฟล์ส่งออก)
+- โฟลเดอร์ files/ : ไฟล์แนบที่อัปโหลดเข้าระบบ หนึ่งโฟลเดอร์ต่อหนึ่งไฟล์ (ชื่อโฟลเดอร์คือรหัสไฟล์
+  ตามตาราง tenant/stored_files.csv ภายในคือไฟล์ตามชื่อเดิม)
 - manifest.json : รายการไฟล์ คอลัมน์ จำนวนแถว และค่า SHA-256 ของแต่ละไฟล์
 ไฟล์ CSV เป็น UTF-8 (มี BOM เพื่อให้ Excel แสดงภาษาไทยได้) คั่นด้วยจุลภาค แถวแรกเป็นชื่อคอลัมน์
 ช่องว่างที่ไม่มีเครื่องหมายคำพูดคือไม่มีค่า (NULL) ส่วน "" คือข้อความว่าง เวลาทั้งหมดเป็นเวลาสากล (UTC)
@@ -313,7 +403,9 @@ This archive holds all of the LAO's data on the platform as of one moment (one t
 - tenant/ : one CSV file per table of the LAO's own data (every table, empty ones too)
 - platform/ : the LAO's rows in the platform's shared tables (catalog entry, domains, plan,
   signup requests, metered usage, the list of export archives)
-- manifest.json : every file with its columns, row count and SHA-256
+- files/ : the uploaded files (attachments), one folder per file named by its id in
+  tenant/stored_files.csv, holding the file under its original name
+- manifest.json : every file with its columns, row count and SHA-256 (stored files too)
 The CSV files are UTF-8 with a byte-order mark (so spreadsheet programs show Thai), comma-separated,
 with a header row. An unquoted empty field is "no value" (NULL); "" is empty text. Times are UTC.
 Passwords, password and token digests and secret keys are not included (see manifest.json).
@@ -334,11 +426,12 @@ async def write_archive(
     created_by: str | None,
     export_dir: Path,
     key: str | None = None,
+    store: BlobStore,
 ) -> ArchiveResult:
     """Write one tenant's archive under ``export_dir`` and return what was written.
 
     ``key`` makes the file name (a redelivered job passes the same key and rewrites the same
-    file); without one a random key is used.
+    file); without one a random key is used. ``store`` holds the stored files' bytes.
     """
     await asyncio.to_thread(export_dir.mkdir, parents=True, exist_ok=True)
     moment = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -366,7 +459,9 @@ async def write_archive(
             final = export_dir / file_name
             temporary = export_dir / f".{file_name}.{uuid.uuid4().hex}.tmp"
             try:
-                result = await _write(conn, row, schema, temporary, reason=reason, created_by=created_by, moment=moment)
+                result = await _write(
+                    conn, row, schema, temporary, reason=reason, created_by=created_by, moment=moment, store=store
+                )
                 await asyncio.to_thread(_publish, temporary, final)
             except BaseException:
                 temporary.unlink(missing_ok=True)
@@ -401,11 +496,13 @@ async def _write(
     reason: str,
     created_by: str | None,
     moment: dt.datetime,
+    store: BlobStore,
 ) -> Manifest:
     files: list[ExportedFile] = []
     archive = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
     try:
-        for relid, table in await _tables(conn, schema):
+        tables = await _tables(conn, schema)
+        for relid, table in tables:
             files.append(
                 await _copy_table(
                     conn,
@@ -442,6 +539,11 @@ async def _write(
                     moment=moment,
                 )
             )
+        stored = (
+            await _copy_stored_files(conn, archive, schema, store, moment)
+            if "stored_files" in {name for _, name in tables}
+            else []
+        )
         manifest = Manifest(
             format=FORMAT,
             format_version=FORMAT_VERSION,
@@ -466,6 +568,7 @@ async def _write(
             ),
             files=files,
             left_out=[LeftOut(what, why) for what, why in LEFT_OUT],
+            stored_files=stored,
         )
         readme = README.format(
             name_th=row["name_th"],

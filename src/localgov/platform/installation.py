@@ -16,7 +16,7 @@ from collections.abc import Callable
 import msgspec
 from sqlalchemy import MetaData, Table
 
-from localgov.kernel.plugins import ServicePlugin
+from localgov.kernel.plugins import ServicePlugin, register_plugin_case_types
 
 
 class Installation(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,10 +33,12 @@ _current: list[Installation] = []
 
 
 def install(factory: str) -> Installation:
-    """Build the installation with ``factory`` (``"module:function"``) and make it this process's."""
+    """Build the installation with ``factory`` (``"module:function"``) and make it this process's;
+    its plugins' case types become known to the case engine."""
     module, _, name = factory.partition(":")
     build: Callable[[str], Installation] = getattr(importlib.import_module(module), name)
     installation = build(factory)
+    register_plugin_case_types(installation.plugins)
     _current[:] = [installation]
     return installation
 

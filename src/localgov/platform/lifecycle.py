@@ -10,7 +10,8 @@ A suspended LAO keeps all its data; its staff can still log in, see why (``/v1/t
 and export. Closing is final: routing answers 410, the worker writes the closing export archive
 (an outbox message written in the closing transaction), and once ``purge_after`` has passed
 (``LOCALGOV_CLOSED_RETENTION_DAYS`` after closing) and a ``close`` archive is on disk and intact,
-the scheduled job ``core.closed_tenant_purge`` drops the schema. The catalog row, its domains,
+the scheduled job ``core.closed_tenant_purge`` drops the schema and deletes the LAO's stored files
+from the blob store (their bytes are in the archive). The catalog row, its domains,
 usage events and archives stay: billing and the archive outlive the schema.
 """
 
@@ -32,6 +33,7 @@ from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.outbox import Delivery, OutboxEntry, enqueue
 from localgov.kernel.plugins import DeliveryHandler, JobFunc
+from localgov.kernel.storage import BlobStore, blob_store
 from localgov.platform import export
 from localgov.platform.models import Tenant, TenantArchive
 from localgov.settings import Settings
@@ -227,18 +229,33 @@ async def record_archive(
     return archive
 
 
+async def write_archive(
+    engine: AsyncEngine, settings: Settings, tenant_id: int, *, reason: str, created_by: str | None, key: str
+) -> export.ArchiveResult:
+    """:func:`export.write_archive` into the configured export folder, with the stored files' bytes
+    read from the configured blob store."""
+    store = blob_store(settings)
+    try:
+        return await export.write_archive(
+            engine,
+            tenant_id,
+            reason=reason,
+            created_by=created_by,
+            export_dir=settings.export_path,
+            key=key,
+            store=store,
+        )
+    finally:
+        await store.aclose()
+
+
 async def export_for_admin(
     engine: AsyncEngine, session: AsyncSession, settings: Settings, tenant_id: int, *, actor: Actor, origin: Origin
 ) -> tuple[export.ArchiveResult, TenantArchive]:
     """A fresh archive the LAO's administrator asked for: written, recorded and audited in its log."""
     created_by = f"{actor.kind}:{actor.id}"
-    result = await export.write_archive(
-        engine,
-        tenant_id,
-        reason="request",
-        created_by=created_by,
-        export_dir=settings.export_path,
-        key=uuid.uuid4().hex[:16],
+    result = await write_archive(
+        engine, settings, tenant_id, reason="request", created_by=created_by, key=uuid.uuid4().hex[:16]
     )
     archive = await record_archive(session, tenant_id, result, reason="request", created_by=created_by)
     await record_audit(
@@ -292,13 +309,8 @@ def export_consumer(settings: Settings) -> DeliveryHandler:
         engine = delivery.session.bind
         if not isinstance(engine, AsyncEngine):
             raise RuntimeError("the worker's session must be bound to an engine")
-        result = await export.write_archive(
-            engine,
-            tenant_id,
-            reason=reason,
-            created_by=created_by,
-            export_dir=settings.export_path,
-            key=f"o{delivery.id}",
+        result = await write_archive(
+            engine, settings, tenant_id, reason=reason, created_by=created_by, key=f"o{delivery.id}"
         )
         archive = await record_archive(delivery.session, tenant_id, result, reason=reason, created_by=created_by)
         await record_audit(
@@ -331,11 +343,16 @@ def _intact(path: Path, archive: TenantArchive) -> str | None:
     return None
 
 
-async def purge_closed_tenants(session: AsyncSession, *, export_dir: Path, now: dt.datetime) -> list[str]:
-    """Drop the schemas of closed tenants past ``purge_after`` that have an intact ``close`` archive.
+async def purge_closed_tenants(
+    session: AsyncSession, *, export_dir: Path, now: dt.datetime, store: BlobStore
+) -> list[str]:
+    """Drop the schemas of closed tenants past ``purge_after`` that have an intact ``close`` archive,
+    and their stored files' bytes in ``store``.
 
     Each drop runs in a savepoint under the schema's migration lock; returns the schemas dropped.
     A tenant without a usable archive is skipped (and logged): its data is never dropped unsaved.
+    The blobs go after the drop (the archive holds their bytes); should the job's transaction then
+    fail, the schema is dropped again at the next run and finding no blob left is no error.
     """
     has_archive = (
         select(TenantArchive.id).where(TenantArchive.tenant_id == Tenant.id, TenantArchive.reason == "close").exists()
@@ -395,7 +412,8 @@ async def purge_closed_tenants(session: AsyncSession, *, export_dir: Path, now: 
                 operator=True,
             )
         dropped.append(schema)
-        log.info("tenant_schema_dropped", tenant_id=tenant.id, schema=schema, archive_id=archive.id)
+        files = await store.delete_tenant(schema)
+        log.info("tenant_schema_dropped", tenant_id=tenant.id, schema=schema, archive_id=archive.id, files=files)
     return dropped
 
 
@@ -403,6 +421,10 @@ def purge_job(settings: Settings) -> JobFunc:
     """The scheduled job ``core.closed_tenant_purge``."""
 
     async def run(ctx: JobContext) -> None:
-        await purge_closed_tenants(ctx.session, export_dir=settings.export_path, now=ctx.now)
+        store = blob_store(settings)
+        try:
+            await purge_closed_tenants(ctx.session, export_dir=settings.export_path, now=ctx.now, store=store)
+        finally:
+            await store.aclose()
 
     return run

@@ -10,10 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, operator
 from localgov.kernel.errors import Unavailable, problem_responses
+from localgov.kernel.reads import ReadConnection
 from localgov.kernel.tenancy import TenantInfo, lao_profile
 from localgov.platform.models import Tenant, TenantDomain
 from localgov.platform.registry import LAO_TYPES, lookup
@@ -100,7 +101,7 @@ class TenantProfileController(Controller):
         request: Request[Any, Any, Any],
         tenant: NamedDependency[TenantInfo],
         settings: NamedDependency[Settings],
-        db_read: NamedDependency[AsyncConnection],
+        db_read: NamedDependency[ReadConnection],
     ) -> TenantProfileOut:
         profile = await lao_profile(db_read, tenant)
         titles = request.app.state.service_titles

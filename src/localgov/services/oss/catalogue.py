@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import RowMapping, Select, Table, and_, bindparam, func, select
+from sqlalchemy import Select, Table, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.org import UnitRef, unit_ref
-from localgov.kernel.reads import Reader, fetch_all, fetch_one, json_rows
+from localgov.kernel.reads import Reader, Row, fetch_all, fetch_one, json_rows
 from localgov.kernel.validation import InvalidInput, parse_money
 from localgov.services.oss.models import CatalogueService, CatalogueServiceVersion
 from localgov.services.oss.params import actor_label
@@ -263,25 +263,25 @@ def version_rows(raw: Any) -> list[VersionRow]:
     return msgspec.convert(raw, list[VersionRow], strict=False)
 
 
-async def service_view(reader: Reader, service_id: uuid.UUID) -> RowMapping:
+async def service_view(reader: Reader, service_id: uuid.UUID) -> Row:
     row = await fetch_one(reader, SERVICE_VIEW, {"service_id": service_id})
     if row is None:
         raise ServiceNotFound()
     return row
 
 
-async def list_services(reader: Reader, status: str | None) -> Sequence[RowMapping]:
+async def list_services(reader: Reader, status: str | None) -> Sequence[Row]:
     return await fetch_all(reader, SERVICE_LISTS[status])
 
 
-async def versions_view(reader: Reader, service_id: uuid.UUID) -> RowMapping:
+async def versions_view(reader: Reader, service_id: uuid.UUID) -> Row:
     row = await fetch_one(reader, VERSIONS_VIEW, {"service_id": service_id})
     if row is None:
         raise ServiceNotFound()
     return row
 
 
-async def version_view(reader: Reader, service_id: uuid.UUID, version: int) -> RowMapping:
+async def version_view(reader: Reader, service_id: uuid.UUID, version: int) -> Row:
     row = await fetch_one(reader, VERSION_VIEW, {"service_id": service_id, "version": version})
     if row is None:
         await service_view(reader, service_id)  # an unknown service says so
@@ -289,11 +289,11 @@ async def version_view(reader: Reader, service_id: uuid.UUID, version: int) -> R
     return row
 
 
-async def published_services(reader: Reader) -> Sequence[RowMapping]:
+async def published_services(reader: Reader) -> Sequence[Row]:
     return await fetch_all(reader, PUBLIC_LIST)
 
 
-async def published_service(reader: Reader, code: str) -> RowMapping:
+async def published_service(reader: Reader, code: str) -> Row:
     row = await fetch_one(reader, PUBLIC_VIEW, {"code": code})
     if row is None:
         raise ServiceNotFound(data={"code": code})

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.reads import ReadConnection, Row
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import BANGKOK, thai_date
 from localgov.services.oss import catalogue
@@ -47,11 +47,11 @@ StatusFilter = Annotated[
 ]
 
 
-def _unpublished(row: RowMapping) -> bool:
+def _unpublished(row: Row) -> bool:
     return row["published_version"] is not None and row["published_version"] < row["version"]
 
 
-def service_read(row: RowMapping) -> ServiceRead:
+def service_read(row: Row) -> ServiceRead:
     manual = catalogue.decode_manual(row["content"])
     return ServiceRead(
         id=row["id"],
@@ -72,7 +72,7 @@ def service_read(row: RowMapping) -> ServiceRead:
     )
 
 
-def public_service(row: RowMapping, tenant: TenantInfo) -> PublicService:
+def public_service(row: Row, tenant: TenantInfo) -> PublicService:
     manual = catalogue.decode_manual(row["content"])
     return PublicService(
         code=row["code"],
@@ -88,7 +88,7 @@ def public_service(row: RowMapping, tenant: TenantInfo) -> PublicService:
     )
 
 
-def public_summary(row: RowMapping) -> PublicServiceSummary:
+def public_summary(row: Row) -> PublicServiceSummary:
     manual = catalogue.decode_manual(row["content"])
     return PublicServiceSummary(
         code=row["code"],
@@ -112,7 +112,7 @@ class ServiceController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ),
     )
-    async def index(self, db_read: NamedDependency[AsyncConnection], status: StatusFilter = None) -> ServiceList:
+    async def index(self, db_read: NamedDependency[ReadConnection], status: StatusFilter = None) -> ServiceList:
         rows = await catalogue.list_services(db_read, status)
         return ServiceList(
             items=[
@@ -160,7 +160,7 @@ class ServiceController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ),
     )
-    async def fetch(self, service_id: ServiceId, db_read: NamedDependency[AsyncConnection]) -> ServiceRead:
+    async def fetch(self, service_id: ServiceId, db_read: NamedDependency[ReadConnection]) -> ServiceRead:
         return service_read(await catalogue.service_view(db_read, service_id))
 
     @put(
@@ -249,7 +249,7 @@ class ServiceController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ),
     )
-    async def versions(self, service_id: ServiceId, db_read: NamedDependency[AsyncConnection]) -> ServiceVersionList:
+    async def versions(self, service_id: ServiceId, db_read: NamedDependency[ReadConnection]) -> ServiceVersionList:
         row = await catalogue.versions_view(db_read, service_id)
         return ServiceVersionList(
             service_id=row["id"],
@@ -274,7 +274,7 @@ class ServiceController(Controller):
         **guarded(READ),
     )
     async def version(
-        self, service_id: ServiceId, version: VersionNo, db_read: NamedDependency[AsyncConnection]
+        self, service_id: ServiceId, version: VersionNo, db_read: NamedDependency[ReadConnection]
     ) -> ServiceVersionRead:
         row = await catalogue.version_view(db_read, service_id, version)
         manual = catalogue.decode_manual(row["content"])
@@ -301,7 +301,7 @@ class CatalogueController(Controller):
         **guarded(PUBLIC),  # the public manuals are published for everyone, by law
     )
     async def index(
-        self, tenant: NamedDependency[TenantInfo], db_read: NamedDependency[AsyncConnection]
+        self, tenant: NamedDependency[TenantInfo], db_read: NamedDependency[ReadConnection]
     ) -> PublicServiceList:
         rows = await catalogue.published_services(db_read)
         return PublicServiceList(
@@ -316,6 +316,6 @@ class CatalogueController(Controller):
         **guarded(PUBLIC),
     )
     async def fetch(
-        self, tenant: NamedDependency[TenantInfo], code: ServiceCodePath, db_read: NamedDependency[AsyncConnection]
+        self, tenant: NamedDependency[TenantInfo], code: ServiceCodePath, db_read: NamedDependency[ReadConnection]
     ) -> PublicService:
         return public_service(await catalogue.published_service(db_read, code), tenant)

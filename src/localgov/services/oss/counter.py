@@ -25,8 +25,7 @@ from typing import Any, Literal
 import msgspec
 from sqlalchemy import (
     DateTime,
-    Float,
-    RowMapping,
+    Numeric,
     Select,
     Table,
     and_,
@@ -35,6 +34,7 @@ from sqlalchemy import (
     extract,
     func,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.numbering import next_number
-from localgov.kernel.reads import Reader, fetch_all, fetch_one, json_rows
+from localgov.kernel.reads import Reader, Row, fetch_all, fetch_one, json_rows
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import InvalidInput
 from localgov.services.oss.catalogue import service_exists
@@ -160,7 +160,7 @@ PUBLIC_TICKET = (
         _P.c.name_th.label("point_name_th"),
         _P.c.name_en.label("point_name_en"),
         _AHEAD.label("ahead"),
-        cast(_MEAN_SERVICE, Float).label("mean_service_seconds"),
+        cast(_MEAN_SERVICE, Numeric).label("mean_service_seconds"),
         _ACTIVE_DESKS.label("active_desks"),
     )
     .select_from(_T.join(_P, _P.c.id == _T.c.point_id))
@@ -188,10 +188,15 @@ def _seconds(start: Any, end: Any) -> Any:
 
 
 def _spread(column: Any, where: Any, name: str) -> list[Any]:
+    """Mean, median and 90th percentile of ``column`` over the rows ``where`` holds (as numeric)."""
     return [
-        func.avg(column).filter(where).label(f"{name}_mean"),
-        func.percentile_cont(literal_column("0.5")).within_group(column).filter(where).label(f"{name}_p50"),
-        func.percentile_cont(literal_column("0.9")).within_group(column).filter(where).label(f"{name}_p90"),
+        cast(func.avg(column).filter(where), Numeric).label(f"{name}_mean"),
+        cast(func.percentile_cont(literal_column("0.5")).within_group(column).filter(where), Numeric).label(
+            f"{name}_p50"
+        ),
+        cast(func.percentile_cont(literal_column("0.9")).within_group(column).filter(where), Numeric).label(
+            f"{name}_p90"
+        ),
     ]
 
 
@@ -204,7 +209,7 @@ _STATS = (
         func.count().filter(_T.c.status == "served").label("served"),
         func.count().filter(_T.c.status == "no_show").label("no_show"),
         func.count().filter(_T.c.status == "cancelled").label("cancelled"),
-        func.count().filter(_T.c.status.in_(("waiting", "called"))).label("open"),
+        func.count().filter(or_(_T.c.status == "waiting", _T.c.status == "called")).label("open"),
         *_spread(_seconds(_T.c.issued_at, _T.c.called_at), _T.c.called_at.is_not(None), "wait"),
         *_spread(_seconds(_T.c.called_at, _T.c.finished_at), _T.c.status == "served", "service"),
     )
@@ -216,18 +221,18 @@ _STATS = (
 STATS = {False: _STATS, True: _STATS.where(_T.c.point_id == bindparam("point_id"))}
 
 
-async def point_view(reader: Reader, point_id: uuid.UUID) -> RowMapping:
+async def point_view(reader: Reader, point_id: uuid.UUID) -> Row:
     row = await fetch_one(reader, POINT_VIEW, {"point_id": point_id})
     if row is None:
         raise PointNotFound()
     return row
 
 
-async def list_points(reader: Reader) -> Sequence[RowMapping]:
+async def list_points(reader: Reader) -> Sequence[Row]:
     return await fetch_all(reader, POINT_LIST)
 
 
-async def ticket_view(reader: Reader, ticket_id: uuid.UUID) -> RowMapping:
+async def ticket_view(reader: Reader, ticket_id: uuid.UUID) -> Row:
     row = await fetch_one(reader, TICKET_VIEW, {"ticket_id": ticket_id})
     if row is None:
         raise TicketNotFound()
@@ -242,7 +247,7 @@ async def day_tickets(
     status: str | None,
     after: uuid.UUID | None,
     limit: int,
-) -> Sequence[RowMapping]:
+) -> Sequence[Row]:
     """The tickets of a point and day in number order, a page at a time (``after``: a ticket id)."""
     await point_view(reader, point_id)
     seq = 0
@@ -255,7 +260,7 @@ async def day_tickets(
     return await fetch_all(reader, DAY_TICKETS[status], params)
 
 
-async def public_ticket(reader: Reader, token: str, now: dt.datetime) -> tuple[RowMapping, int | None]:
+async def public_ticket(reader: Reader, token: str, now: dt.datetime) -> tuple[Row, int | None]:
     """The ticket of a slip's code and, while it waits, the estimated minutes until its call."""
     row = await fetch_one(reader, PUBLIC_TICKET, {"token": token, "now": now})
     if row is None:
@@ -267,7 +272,7 @@ async def public_ticket(reader: Reader, token: str, now: dt.datetime) -> tuple[R
     return row, math.ceil((row["ahead"] + 1) * mean / desks / 60)
 
 
-async def board(reader: Reader, point_id: uuid.UUID, day: dt.date) -> RowMapping:
+async def board(reader: Reader, point_id: uuid.UUID, day: dt.date) -> Row:
     row = await fetch_one(reader, BOARD, {"point_id": point_id, "day": day})
     if row is None:
         raise PointNotFound()
@@ -276,7 +281,7 @@ async def board(reader: Reader, point_id: uuid.UUID, day: dt.date) -> RowMapping
 
 async def queue_stats(
     reader: Reader, date_from: dt.date, date_to: dt.date, point_id: uuid.UUID | None
-) -> Sequence[RowMapping]:
+) -> Sequence[Row]:
     """Per point and day: tickets by outcome, waiting and service times (mean, p50, p90 in seconds)."""
     if date_to < date_from:
         raise InvalidInput("date_to", "before date_from", code="invalid_range")
@@ -361,7 +366,7 @@ CALL_NEXT = (
 
 async def issue_ticket(
     session: AsyncSession, point_id: uuid.UUID, service_id: uuid.UUID | None, *, actor: Actor, now: dt.datetime
-) -> RowMapping:
+) -> Row:
     """The next ticket of the point for today (Bangkok); 409 ``point_inactive`` for a closed point."""
     point = await fetch_one(session, _ISSUE_POINT, {"point_id": point_id})
     if point is None:
@@ -372,8 +377,7 @@ async def issue_ticket(
         raise InvalidInput("service_id", "no service of the catalogue has this id", code="unknown_service")
     day = bangkok_today(now)
     seq = await next_number(session, f"oss.queue.{point_id}", day.isoformat())
-    row = await fetch_one(
-        session,
+    result = await session.execute(
         insert(_T)
         .values(
             point_id=point_id,
@@ -388,14 +392,10 @@ async def issue_ticket(
         )
         .returning(*_T.c),
     )
-    if row is None:  # an INSERT … RETURNING returns its row
-        raise RuntimeError("the ticket was not inserted")
-    return row
+    return dict(result.mappings().one())
 
 
-async def call_next(
-    session: AsyncSession, point_id: uuid.UUID, desk: str, *, actor: Actor, now: dt.datetime
-) -> RowMapping:
+async def call_next(session: AsyncSession, point_id: uuid.UUID, desk: str, *, actor: Actor, now: dt.datetime) -> Row:
     """The first waiting ticket of the point today, now called to ``desk``."""
     await point_view(session, point_id)
     day = bangkok_today(now)
@@ -404,13 +404,13 @@ async def call_next(
         raise DeskBusy(data={"desk": desk, "number": busy["number"]})
     params = {"b_point": point_id, "b_day": day, "b_desk": desk, "b_now": now, "b_by": actor_label(actor)}
     try:
-        row = await fetch_one(session, CALL_NEXT, params)
+        called = (await session.execute(CALL_NEXT, params)).mappings().one_or_none()
     except IntegrityError:
         # The same desk called twice at once: the partial unique index let one through.
         raise DeskBusy(data={"desk": desk}) from None
-    if row is None:
+    if called is None:
         raise QueueEmpty(data={"day": day.isoformat()})
-    return row
+    return dict(called)
 
 
 async def finish_ticket(
@@ -420,7 +420,7 @@ async def finish_ticket(
     *,
     actor: Actor,
     now: dt.datetime,
-) -> RowMapping:
+) -> Row:
     """A called ticket served or a no-show; a waiting one cancelled."""
     query = select(QueueTicket).where(QueueTicket.id == ticket_id).with_for_update()
     ticket = (await session.execute(query)).scalar_one_or_none()

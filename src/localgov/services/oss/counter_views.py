@@ -10,8 +10,7 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
@@ -19,6 +18,7 @@ from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
 from localgov.kernel.pagination import After, Limit
 from localgov.kernel.ratelimit import hit
+from localgov.kernel.reads import ReadConnection, Row
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
 from localgov.services.oss import counter
@@ -65,7 +65,7 @@ DateTo = Annotated[dt.date, QueryParameter(description="Last day (Bangkok), incl
 PointFilter = Annotated[uuid.UUID | None, QueryParameter(description="One service point")]
 
 
-def point_read(row: RowMapping) -> ServicePointRead:
+def point_read(row: Row) -> ServicePointRead:
     return ServicePointRead(
         id=row["id"],
         code=row["code"],
@@ -79,7 +79,7 @@ def point_read(row: RowMapping) -> ServicePointRead:
     )
 
 
-def ticket_read(row: RowMapping, settings: Settings, tenant: TenantInfo) -> TicketRead:
+def ticket_read(row: Row, settings: Settings, tenant: TenantInfo) -> TicketRead:
     follow = ticket_follow_path(row["token"])
     return TicketRead(
         id=row["id"],
@@ -98,7 +98,7 @@ def ticket_read(row: RowMapping, settings: Settings, tenant: TenantInfo) -> Tick
     )
 
 
-def public_ticket_read(row: RowMapping, estimate: int | None) -> PublicTicket:
+def public_ticket_read(row: Row, estimate: int | None) -> PublicTicket:
     waiting = row["status"] == "waiting"
     return PublicTicket(
         number=row["number"],
@@ -113,7 +113,7 @@ def public_ticket_read(row: RowMapping, estimate: int | None) -> PublicTicket:
     )
 
 
-def board_read(row: RowMapping, day: dt.date) -> Board:
+def board_read(row: Row, day: dt.date) -> Board:
     waiting = list(row["waiting_numbers"] or [])
     return Board(
         point=PointRef(code=row["code"], name_th=row["name_th"], name_en=row["name_en"]),
@@ -133,7 +133,7 @@ def _round(value: Any) -> float | None:
     return float(Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def _spread(row: RowMapping, name: str) -> Spread:
+def _spread(row: Row, name: str) -> Spread:
     return Spread(mean=_round(row[f"{name}_mean"]), p50=_round(row[f"{name}_p50"]), p90=_round(row[f"{name}_p90"]))
 
 
@@ -155,7 +155,7 @@ class PointController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ),
     )
-    async def index(self, db_read: NamedDependency[AsyncConnection]) -> ServicePointList:
+    async def index(self, db_read: NamedDependency[ReadConnection]) -> ServicePointList:
         return ServicePointList(items=[point_read(r) for r in await counter.list_points(db_read)])
 
     @post(
@@ -182,7 +182,7 @@ class PointController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ),
     )
-    async def fetch(self, point_id: PointId, db_read: NamedDependency[AsyncConnection]) -> ServicePointRead:
+    async def fetch(self, point_id: PointId, db_read: NamedDependency[ReadConnection]) -> ServicePointRead:
         return point_read(await counter.point_view(db_read, point_id))
 
     @patch(
@@ -245,7 +245,7 @@ class PointController(Controller):
         tenant: NamedDependency[TenantInfo],
         settings: NamedDependency[Settings],
         point_id: PointId,
-        db_read: NamedDependency[AsyncConnection],
+        db_read: NamedDependency[ReadConnection],
         day: DayParam = None,
         status: StatusParam = None,
         after: After = None,
@@ -294,7 +294,7 @@ class PointController(Controller):
         tenant: NamedDependency[TenantInfo],
         origin: NamedDependency[Origin],
         point_id: PointId,
-        db_read: NamedDependency[AsyncConnection],
+        db_read: NamedDependency[ReadConnection],
     ) -> Board:
         await limit_public(request, tenant, origin)
         day = bangkok_today()
@@ -317,7 +317,7 @@ class TicketController(Controller):
         tenant: NamedDependency[TenantInfo],
         settings: NamedDependency[Settings],
         ticket_id: TicketId,
-        db_read: NamedDependency[AsyncConnection],
+        db_read: NamedDependency[ReadConnection],
     ) -> TicketRead:
         return ticket_read(await counter.ticket_view(db_read, ticket_id), settings, tenant)
 
@@ -405,7 +405,7 @@ class QueueController(Controller):
         tenant: NamedDependency[TenantInfo],
         origin: NamedDependency[Origin],
         token: TicketToken,
-        db_read: NamedDependency[AsyncConnection],
+        db_read: NamedDependency[ReadConnection],
     ) -> PublicTicket:
         await limit_public(request, tenant, origin)
         row, estimate = await counter.public_ticket(db_read, token, dt.datetime.now(dt.UTC))
@@ -426,7 +426,7 @@ class QueueStatsController(Controller):
     )
     async def stats(
         self,
-        db_read: NamedDependency[AsyncConnection],
+        db_read: NamedDependency[ReadConnection],
         date_from: DateFrom,
         date_to: DateTo,
         point_id: PointFilter = None,

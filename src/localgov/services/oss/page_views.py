@@ -21,12 +21,12 @@ import segno
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from localgov.kernel.audit import Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.pages import page
 from localgov.kernel.ratelimit import RateLimited
+from localgov.kernel.reads import ReadConnection
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import BANGKOK, thai_date
 from localgov.kernel.validation import format_money
@@ -105,14 +105,14 @@ class OssPagesController(Controller):
 
     @get("/services", **guarded(PUBLIC))  # the public catalogue, published by law
     async def catalogue_page(
-        self, tenant: NamedDependency[TenantInfo], db_read: NamedDependency[AsyncConnection]
+        self, tenant: NamedDependency[TenantInfo], db_read: NamedDependency[ReadConnection]
     ) -> Template:
         items = [public_summary(row) for row in await catalogue.published_services(db_read)]
         return page("oss/catalogue.html", _context(tenant, items=items), headers=CATALOGUE_HEADERS)
 
     @get("/services/{code:str}", **guarded(PUBLIC))  # one published manual
     async def service_page(
-        self, tenant: NamedDependency[TenantInfo], code: ServiceCodePath, db_read: NamedDependency[AsyncConnection]
+        self, tenant: NamedDependency[TenantInfo], code: ServiceCodePath, db_read: NamedDependency[ReadConnection]
     ) -> Template:
         try:
             service = public_service(await catalogue.published_service(db_read, code), tenant)
@@ -139,7 +139,7 @@ class OssPagesController(Controller):
         tenant: NamedDependency[TenantInfo],
         origin: NamedDependency[Origin],
         token: TicketToken,
-        db_read: NamedDependency[AsyncConnection],
+        db_read: NamedDependency[ReadConnection],
     ) -> Template:
         try:
             await limit_public(request, tenant, origin)
@@ -167,7 +167,7 @@ class OssPagesController(Controller):
         origin: NamedDependency[Origin],
         settings: NamedDependency[Settings],
         token: TicketToken,
-        db_read: NamedDependency[AsyncConnection],
+        db_read: NamedDependency[ReadConnection],
     ) -> Template:
         try:
             await limit_public(request, tenant, origin)
@@ -195,7 +195,7 @@ class OssPagesController(Controller):
         tenant: NamedDependency[TenantInfo],
         origin: NamedDependency[Origin],
         point_id: PointId,
-        db_read: NamedDependency[AsyncConnection],
+        db_read: NamedDependency[ReadConnection],
     ) -> Template:
         now = dt.datetime.now(dt.UTC)
         day = now.astimezone(BANGKOK).date()

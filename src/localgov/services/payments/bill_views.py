@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
 from localgov.kernel.pagination import Limit
+from localgov.kernel.reads import ReadConnection
 from localgov.services.payments import bills
 from localgov.services.payments.params import (
     MANAGE,
@@ -132,7 +133,7 @@ class BillController(Controller):
         responses=problem_responses(401, 403, 404, 410),
         **guarded(READ),
     )
-    async def fetch(self, bill_id: BillId, db_read: NamedDependency[AsyncConnection]) -> BillRead:
+    async def fetch(self, bill_id: BillId, db_read: NamedDependency[ReadConnection]) -> BillRead:
         return bill_view_read(await bills.bill_view(db_read, bill_id))
 
     @post(

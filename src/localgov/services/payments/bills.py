@@ -36,7 +36,7 @@ from typing import Annotated, Literal
 import msgspec
 import segno
 import structlog
-from sqlalchemy import RowMapping, and_, bindparam, exists, func, or_, select, text
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -45,7 +45,7 @@ from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.jobs import JobContext
-from localgov.kernel.reads import Reader, fetch_one, json_rows
+from localgov.kernel.reads import Reader, Row, fetch_one, json_rows
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import (
     InvalidInput,
@@ -442,7 +442,7 @@ BILL_VIEW = (
 )
 
 
-async def bill_view(reader: Reader, bill_id: uuid.UUID) -> RowMapping:
+async def bill_view(reader: Reader, bill_id: uuid.UUID) -> Row:
     """The bill, its lines and its biller settings in one read (404 ``bill_not_found``)."""
     row = await fetch_one(reader, BILL_VIEW, {"bill_id": bill_id})
     if row is None:
@@ -450,7 +450,7 @@ async def bill_view(reader: Reader, bill_id: uuid.UUID) -> RowMapping:
     return row
 
 
-def view_qr_payload(row: RowMapping) -> str | None:
+def view_qr_payload(row: Row) -> str | None:
     """The QR payload of a :data:`BILL_VIEW` row: only while open, once the biller ID is set."""
     try:
         payment = _payment(row["status"], row["reference"], row["total"], row["biller_id"], row["merchant_name"])

@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.reads import Row
 from localgov.kernel.thai import bangkok_today
 from localgov.services.payments import bills, qr, tariffs
 from localgov.services.payments.models import Bill, BillItem, FeeAccount, Payer, Tariff
@@ -314,7 +314,7 @@ def bill_read(row: Bill, items: list[BillItem], payload: str | None) -> BillRead
     )
 
 
-def bill_view_read(row: RowMapping) -> BillRead:
+def bill_view_read(row: Row) -> BillRead:
     """A :data:`bills.BILL_VIEW` row (one statement: bill, lines, biller) as the response."""
     items = [
         BillItemRead(

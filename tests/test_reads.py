@@ -1,0 +1,259 @@
+"""The read fast path (kernel.reads.ReadConnection via kernel.db.tenant_reader) and the tenant-affine pool.
+
+The fast path skips SQLAlchemy's execution machinery, so these tests hold it to the same answers
+as the Core path, to read-only transactions, and to never handing a connection back to the pool
+inside a transaction (the next user would inherit a tenant's search path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import ARRAY, any_, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.exc import MultipleResultsFound
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov.kernel.db import create_engine, session_factory, tenant_reader, tenant_session
+from localgov.kernel.pool import TenantAffineQueue, prefer_tenant
+from localgov.kernel.reads import compiled, fetch_all, fetch_one
+from localgov.kernel.tenancy import TenantProfile
+from localgov.services.payments.api import BillLine, create_bill
+from localgov.services.payments.bills import BILL_VIEW
+from localgov.services.payments.models import BillItem, Payer, PaymentSettings
+from localgov.settings import Settings
+from tests.support.factories import make_tenant
+
+_PROFILE = TenantProfile.__table__
+
+
+async def _bill(engine: AsyncEngine, tenant: Any) -> uuid.UUID:
+    async with tenant_session(session_factory(engine), tenant) as session:
+        session.add(PaymentSettings(id=1, biller_id="099400016650001", merchant_name="TEST LAO"))
+        payer = Payer(kind="person", name="นางทดสอบ อ่านเร็ว")
+        session.add(payer)
+        await session.flush()
+        bill = await create_bill(
+            session,
+            payer_id=payer.id,
+            lines=[
+                BillLine(fee_code="garbage", description_th="ค่าขยะ", amount=Decimal("40.00"), period="2026-11"),
+                BillLine(fee_code="wastewater", description_th="ค่าบำบัดน้ำเสีย", amount=Decimal("12.50")),
+            ],
+            due_date=dt.date(2027, 1, 31),
+            source="test",
+            source_key=f"reads-{uuid.uuid4()}",
+        )
+        return bill.id
+
+
+async def test_the_fast_path_answers_what_the_core_path_answers(engine: AsyncEngine) -> None:
+    tenant = await make_tenant(engine, services=["payments"])
+    bill_id = await _bill(engine, tenant)
+    async with tenant_session(session_factory(engine), tenant) as session:
+        core = await fetch_one(session, BILL_VIEW, {"bill_id": bill_id})
+    async with tenant_reader(engine, tenant) as reader:
+        fast = await fetch_one(reader, BILL_VIEW, {"bill_id": bill_id})
+        missing = await fetch_one(reader, BILL_VIEW, {"bill_id": uuid.uuid4()})
+    assert core is not None
+    assert fast is not None
+    assert dict(fast) == dict(core)
+    assert fast["total"] == Decimal("52.50")
+    assert isinstance(fast["id"], uuid.UUID)
+    assert sorted(item["fee_code"] for item in fast["items"]) == ["garbage", "wastewater"]
+    assert missing is None
+    # A list of ids: an array parameter (an expanding IN list is refused by the fast path).
+    items = BillItem.__table__
+    by_bills = select(items.c.amount).where(items.c.bill_id == any_(bindparam("ids", type_=ARRAY(PgUUID))))
+    async with tenant_reader(engine, tenant) as reader:
+        amounts = await fetch_all(reader, by_bills, {"ids": [bill_id, uuid.uuid4()]})
+    assert sorted(row["amount"] for row in amounts) == [Decimal("12.50"), Decimal("40.00")]
+
+
+async def test_the_fast_path_reads_only_the_tenants_own_schema(engine: AsyncEngine) -> None:
+    first, second = await make_tenant(engine, phone="0-1111"), await make_tenant(engine, phone="0-2222")
+    statement = select(_PROFILE.c.phone).where(_PROFILE.c.id == 1)
+    async with tenant_reader(engine, first) as reader:
+        assert await fetch_all(reader, statement) == [{"phone": "0-1111"}]
+    async with tenant_reader(engine, second) as reader:
+        assert await fetch_all(reader, statement) == [{"phone": "0-2222"}]
+    async with tenant_reader(engine, None) as reader:  # no tenant: the void schema has no tables
+        with pytest.raises(Exception, match="does not exist"):
+            await fetch_all(reader, statement)
+
+
+async def test_the_fast_path_is_read_only(engine: AsyncEngine) -> None:
+    tenant = await make_tenant(engine, phone="0-3333")
+    changed = update(_PROFILE).values(phone="0-4444").returning(_PROFILE.c.id).cte("changed")
+    async with tenant_reader(engine, tenant) as reader:
+        with pytest.raises(Exception, match="read-only transaction"):
+            await fetch_all(reader, select(changed.c.id))  # an UPDATE inside the SELECT: refused
+    async with tenant_reader(engine, tenant) as reader:
+        assert await fetch_all(reader, select(_PROFILE.c.phone)) == [{"phone": "0-3333"}]
+
+
+async def test_a_failed_or_cancelled_read_never_pools_a_connection_in_a_transaction(settings: Settings) -> None:
+    engine = create_engine(settings, pool_size=1, max_overflow=0)
+    try:
+        tenant = await make_tenant(engine)
+        path = select(func.current_setting("search_path").label("path"))
+        # An error inside the block: the transaction is rolled back, the connection stays usable.
+        with pytest.raises(ZeroDivisionError):
+            await _fail_inside(engine, tenant)
+        # A query cancelled while the server runs it (blocked on a lock another session holds).
+        other = create_engine(settings, pool_size=1, max_overflow=0)  # the lock holder's own connection
+        try:
+            async with other.connect() as holder:
+                await holder.execute(text("SELECT pg_advisory_lock(4242)"))
+                blocked = asyncio.ensure_future(_read_locked(engine, tenant))
+                await _until_waiting_on_lock(holder)
+                blocked.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await blocked
+                await holder.execute(text("SELECT pg_advisory_unlock(4242)"))
+        finally:
+            await other.dispose()
+        # The one pooled connection comes back outside any transaction, on the void schema.
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            assert not raw.driver_connection.is_in_transaction()  # type: ignore[union-attr]
+            assert (await conn.execute(text("SELECT current_setting('search_path')"))).scalar_one() == "tenant_void"
+        async with tenant_reader(engine, None) as reader:
+            assert await fetch_one(reader, path) == {"path": "tenant_void"}
+    finally:
+        await engine.dispose()
+
+
+async def _fail_inside(engine: AsyncEngine, tenant: Any) -> None:
+    async with tenant_reader(engine, tenant) as reader:
+        assert await fetch_one(reader, select(func.current_setting("search_path").label("p"))) == {"p": tenant.schema}
+        raise ZeroDivisionError
+
+
+async def _read_locked(engine: AsyncEngine, tenant: Any) -> None:
+    async with tenant_reader(engine, tenant) as reader:
+        await fetch_all(reader, select(func.pg_advisory_lock(4242)))
+
+
+async def _until_waiting_on_lock(holder: Any) -> None:
+    """Until another backend waits on an advisory lock (bounded: a few thousand polls)."""
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'")
+    for _ in range(5000):
+        if (await holder.execute(query)).scalar_one():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the read never reached the lock")
+
+
+def test_statements_the_fast_path_cannot_run_are_refused_when_compiled() -> None:
+    table = BillItem.__table__
+    with pytest.raises(TypeError, match="IN lists"):
+        compiled(select(table.c.id).where(table.c.bill_id.in_(bindparam("ids", expanding=True))))
+    with pytest.raises(TypeError, match="SELECT statements only"):
+        compiled(text("SELECT 1"))  # type: ignore[arg-type]
+    statement = select(table.c.amount).where(table.c.bill_id == bindparam("bill_id"))
+    assert compiled(statement) is compiled(statement)  # compiled once
+    assert compiled(statement).names == ("bill_id",)
+
+
+async def test_fetch_one_refuses_more_than_one_row(engine: AsyncEngine) -> None:
+    tenant = await make_tenant(engine)
+    async with tenant_reader(engine, tenant) as reader:
+        with pytest.raises(MultipleResultsFound):
+            await fetch_one(reader, select(func.generate_series(1, 2).label("n")))
+
+
+class _Entry:
+    """What the queue needs of a pooled connection record."""
+
+    def __init__(self) -> None:
+        self.record_info: dict[str, Any] = {}
+
+
+def test_a_tenant_is_handed_its_home_connection_then_the_next_one() -> None:
+    queue = TenantAffineQueue(maxsize=4)
+    entries = [_Entry() for _ in range(4)]
+    for entry in entries:
+        queue.put_nowait(entry)  # type: ignore[arg-type]
+    assert [entry.record_info["localgov_slot"] for entry in entries] == [0, 1, 2, 3]
+    schema = next(f"lao_{n:07d}" for n in range(1000, 9999) if _home(f"lao_{n:07d}", 4) == 2)
+    prefer_tenant(schema)
+    assert queue.get_nowait() is entries[2]  # its home
+    assert queue.get_nowait() is entries[3]  # home taken: the next slot
+    assert queue.get_nowait() is entries[0]  # and round the ring
+    queue.put_nowait(entries[2])  # type: ignore[arg-type]
+    assert queue.get_nowait() is entries[2]
+    prefer_tenant(None)  # no tenant: the most recently returned
+    queue.put_nowait(entries[3])  # type: ignore[arg-type]
+    assert queue.get_nowait() is entries[3]
+    assert queue.qsize() == 1
+    assert queue.get_nowait() is entries[1]
+    assert queue.empty()
+
+
+def _home(schema: str, size: int) -> int:
+    import zlib
+
+    return zlib.crc32(schema.encode("ascii")) % size
+
+
+async def test_affinity_keeps_each_tenant_on_few_backends(settings: Settings) -> None:
+    """Sequential reads of 6 tenants on a pool of 3: each tenant always meets the same backend."""
+    engine = create_engine(settings, pool_size=3, max_overflow=0)
+    try:
+        tenants = [await make_tenant(engine) for _ in range(6)]
+        backends: dict[str, set[int]] = {}
+        pid = select(func.pg_backend_pid().label("pid"))
+        # Open all three connections first, so every slot exists.
+        async with (
+            tenant_reader(engine, tenants[0]),
+            tenant_reader(engine, tenants[1]),
+            tenant_reader(engine, tenants[2]),
+        ):
+            pass
+        for _ in range(3):
+            for tenant in tenants:
+                async with tenant_reader(engine, tenant) as reader:
+                    row = await fetch_one(reader, pid)
+                    assert row is not None
+                    backends.setdefault(tenant.schema, set()).add(row["pid"])
+        assert all(len(pids) == 1 for pids in backends.values()), backends
+    finally:
+        await engine.dispose()
+
+
+async def test_a_checkout_waits_for_a_busy_pool_and_gets_the_returned_connection(settings: Settings) -> None:
+    engine = create_engine(settings, pool_size=1, max_overflow=0, pool_timeout=30)
+    try:
+        first, second = await make_tenant(engine), await make_tenant(engine)
+        path = select(func.current_setting("search_path").label("path"))
+        release, holding = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with tenant_reader(engine, first) as reader:
+                assert await fetch_one(reader, path) == {"path": first.schema}
+                holding.set()
+                await release.wait()
+
+        holder = asyncio.ensure_future(hold())
+        await holding.wait()
+        waiter = asyncio.ensure_future(_path_of(engine, second))
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        release.set()
+        await holder
+        assert await waiter == second.schema
+    finally:
+        await engine.dispose()
+
+
+async def _path_of(engine: AsyncEngine, tenant: Any) -> str:
+    async with tenant_reader(engine, tenant) as reader:
+        row = await fetch_one(reader, select(func.current_setting("search_path").label("path")))
+        assert row is not None
+        return str(row["path"])
