@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import Actor
-from localgov.kernel.db import session_factory, tenant_connection, tenant_session
+from localgov.kernel.db import session_factory, tenant_reader, tenant_session
 from localgov.kernel.errors import exception_handlers
 from localgov.kernel.storage import (
     BlobMissing,
@@ -115,7 +115,7 @@ async def upload(
 
 
 async def read_back(engine: AsyncEngine, tenant: TenantInfo, store: BlobStore, file_id: uuid.UUID) -> bytes:
-    async with tenant_connection(engine, tenant) as conn:
+    async with tenant_reader(engine, tenant) as conn:
         opened = await open_file(conn, store, file_id, owner=CASE)
     return await opened.chunks.read_all()
 
@@ -165,7 +165,7 @@ async def test_roundtrip_records_the_content_type_size_and_sha256(
     assert (stored.owner_kind, stored.owner_ref, stored.uploaded_by) == ("oss.case", "case-1", f"staff:{STAFF.id}")
     assert await read_back(engine, tenant, store, stored.id) == content
 
-    async with tenant_connection(engine, tenant) as conn:
+    async with tenant_reader(engine, tenant) as conn:
         assert await get_file(conn, stored.id, owner=CASE) == stored
         assert await list_files(conn, CASE) == [stored]
         assert await list_files(conn, OTHER_CASE) == []
@@ -282,14 +282,14 @@ async def test_an_empty_file_is_refused(engine: AsyncEngine, store: FilesystemBl
 async def test_another_tenants_or_owners_file_is_not_found(engine: AsyncEngine, store: FilesystemBlobStore) -> None:
     mine, theirs = await make_tenant(engine), await make_tenant(engine)
     stored = await upload(engine, theirs, store, pdf_bytes())
-    async with tenant_connection(engine, mine) as conn:
+    async with tenant_reader(engine, mine) as conn:
         with pytest.raises(FileNotFound) as missing:
             await open_file(conn, store, stored.id, owner=CASE)  # same owner kind and ref, another LAO
         assert (missing.value.status, missing.value.code) == (404, "file_not_found")
         with pytest.raises(FileNotFound):
             await get_file(conn, stored.id, owner=CASE)
         assert await list_files(conn, CASE) == []
-    async with tenant_connection(engine, theirs) as conn:
+    async with tenant_reader(engine, theirs) as conn:
         with pytest.raises(FileNotFound):
             await open_file(conn, store, stored.id, owner=OTHER_CASE)  # the right LAO, another case
         with pytest.raises(FileNotFound):
@@ -382,7 +382,7 @@ async def test_altered_bytes_are_not_served_as_the_file(engine: AsyncEngine, sto
         await read_back(engine, tenant, store, stored.id)
     assert altered.value.data == {"file_id": str(stored.id), "reason": "altered"}
     path.write_bytes(content + b"more")  # another size: refused before any byte
-    async with tenant_connection(engine, tenant) as conn:
+    async with tenant_reader(engine, tenant) as conn:
         with pytest.raises(FileContentMissing):
             await open_file(conn, store, stored.id, owner=CASE)
 
@@ -416,7 +416,7 @@ def files_app(engine: AsyncEngine, tenant: TenantInfo, store: BlobStore, limits:
         file_id: Annotated[uuid.UUID, PathParameter()],
         inline: Annotated[bool, QueryParameter(description="show, not save")] = False,
     ) -> Stream:
-        async with tenant_connection(engine, tenant) as conn:
+        async with tenant_reader(engine, tenant) as conn:
             opened = await open_file(conn, store, file_id, owner=CASE)
         return download_response(opened, inline=inline)
 
@@ -800,7 +800,7 @@ async def test_uploads_through_the_s3_store(engine: AsyncEngine, s3_server: S3Se
         assert await store.exists(blob_key(first.schema, stored.sha256))
         assert await store.exists(blob_key(second.schema, stored.sha256))
         assert again.sha256 == stored.sha256
-        async with tenant_connection(engine, second) as conn:
+        async with tenant_reader(engine, second) as conn:
             with pytest.raises(FileNotFound):
                 await open_file(conn, store, stored.id, owner=CASE)
         await store.delete(blob_key(first.schema, stored.sha256))

@@ -18,7 +18,7 @@ shared work) takes the most recently returned one. Correctness never depends on 
 path is set by every transaction (:mod:`localgov.kernel.db`).
 
 The tenant comes from :func:`prefer_tenant` (a context variable, set where a tenant's transaction
-is opened: :func:`localgov.kernel.db.session_for`, :func:`localgov.kernel.db.tenant_connection`),
+is opened: :func:`localgov.kernel.db.session_for`, :func:`localgov.kernel.db.tenant_reader`),
 because SQLAlchemy's pool is not told whom a checkout is for.
 """
 

@@ -22,7 +22,7 @@ A service's upload and download, in its views::
                                                uploaded_by=actor, limits=LIMITS)
 
     @get("/{case_id:uuid}/files/{file_id:uuid}", **guarded(...))
-    async def download(self, ..., db_read: NamedDependency[AsyncConnection], blob_store: ...) -> Stream:
+    async def download(self, ..., db_read: NamedDependency[ReadConnection], blob_store: ...) -> Stream:
         await cases.check_can_see(db_read, case_id, actor)                    # again, on every download
         opened = await storage.open_file(db_read, blob_store, file_id, owner=FileOwner("oss.case", str(case_id)))
         return storage.download_response(opened)
