@@ -91,9 +91,7 @@ def upgrade() -> None:
         sa.Column("actor_id", sa.UUID(), nullable=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
-        sa.CheckConstraint(
-            "actor_kind IN ('staff', 'citizen', 'system')", name=op.f("ck_case_transitions_actor_kind")
-        ),
+        sa.CheckConstraint("actor_kind IN ('staff', 'citizen', 'system')", name=op.f("ck_case_transitions_actor_kind")),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_case_transitions_case_id_cases"), ondelete="CASCADE"
         ),

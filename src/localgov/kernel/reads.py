@@ -125,11 +125,11 @@ def compiled(statement: Select[Any]) -> CompiledRead:
     results: list[_Processor | None] = []
     for column in statement.selected_columns:
         impl = column.type.dialect_impl(_DIALECT)
-        oid = (
-            (_FLOAT8_OID if isinstance(column.type, Float) else _NUMERIC_OID)
-            if isinstance(column.type, Numeric)
-            else None
-        )
+        oid = None
+        if isinstance(column.type, Float):  # not a Numeric in SQLAlchemy 2.1
+            oid = _FLOAT8_OID
+        elif isinstance(column.type, Numeric):
+            oid = _NUMERIC_OID
         results.append(impl.result_processor(_DIALECT, oid))
     query = CompiledRead(str(result), names, defaults, binds, keys, tuple(results))
     if len(_COMPILED) >= _COMPILED_LIMIT:
