@@ -33,7 +33,7 @@ be case types of their own, on the same engine.
 
 from __future__ import annotations
 
-from localgov.kernel.cases import Action, CaseType, State, get_case_type
+from localgov.kernel.cases import Action, CaseType, State
 
 #: See the LAO's cases, inboxes, attachments and comments; comment.
 CASE_READ = "oss.case.read"
@@ -171,15 +171,17 @@ OWN_ENDPOINT = {
     "supply": "POST /v1/oss/me/cases/{case_id}/deficiencies/{record_id}/supplied",
 }
 
-#: Steps whose comment the applicant reads in his history (the reasons given to him); the
-#: comments of the office's own steps (checking, accepting) stay internal.
+#: Steps whose comment the applicant reads in his history (the reasons given to him, his own); the
+#: comments of the office's own steps (the officer's note at intake, checking, accepting) stay internal.
 APPLICANT_COMMENTS = frozenset(
-    {"open", "record_deficiency", "supply", "supply_at_counter", "expire", "approve", "refuse", "withdraw",
-     "withdraw_at_counter"}
-)  # fmt: skip
-
-
-def state_titles(case_type_code: str, state: str) -> tuple[str, str]:
-    """The Thai and English titles of a state of a registered case type."""
-    found = get_case_type(case_type_code).state(state)
-    return found.title_th, found.title_en
+    {
+        "record_deficiency",
+        "supply",
+        "supply_at_counter",
+        "expire",
+        "approve",
+        "refuse",
+        "withdraw",
+        "withdraw_at_counter",
+    }
+)
