@@ -272,10 +272,9 @@ async def test_the_receipt_and_the_public_status(
         printed = pdf_text(receipt.content)
         assert "ใบรับคำขอ" in printed
         assert case["tracking_number"] in printed
-        assert code in printed  # the same code on every print
-        assert (await http.get(f"/v1/oss/cases/{case['id']}/receipt", headers=w.headers("officer"))).content == (
-            receipt.content
-        )
+        assert code in printed
+        reprint = await http.get(f"/v1/oss/cases/{case['id']}/receipt", headers=w.headers("officer"))
+        assert pdf_text(reprint.content) == printed  # the same code on every print
 
         number = case["tracking_number"]
         status = await http.post("/v1/oss/track", json={"tracking_number": number, "verification_code": code},
@@ -290,7 +289,7 @@ async def test_the_receipt_and_the_public_status(
         assert THAI_ID not in status.text
         # Typed sloppily from paper: Thai digits, lower case, no hyphen, O for 0.
         thai_digits = number.translate(str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙"))
-        sloppy = code.replace("-", "").lower()
+        sloppy = " ".join(code.replace("-", "").lower().replace("0", "o").replace("1", "l"))
         forgiving = await http.post(
             "/v1/oss/track", json={"tracking_number": thai_digits, "verification_code": sloppy}, headers=w.public()
         )

@@ -333,7 +333,6 @@ _PUBLISHED = (
     .select_from(_S.join(_V, and_(_V.c.service_id == _S.c.id, _V.c.version == _S.c.published_version)))
     .where(_S.c.status == "published", _S.c.code == bindparam("code"))
 )
-_SALT = select(_O.c.code_salt).where(_O.c.case_id == _CASE_ID)
 _TICKET = select(_Q.c.id).where(_Q.c.id == bindparam("ticket_id", type_=Uuid))
 _UNIT = select(org.UNITS.c.id).where(org.UNITS.c.id == bindparam("unit_id", type_=Uuid))
 _MEMBER = select(org.STAFF.c.id).where(org.STAFF.c.id == bindparam("staff_id", type_=Uuid))
@@ -762,14 +761,6 @@ async def new_verification_code(session: AsyncSession, case_id: uuid.UUID, *, ac
     salt = new_salt()
     await session.execute(update(_O).where(_O.c.case_id == case_id).values(code_salt=salt))
     await record_audit(session, "oss.case.code_renewed", actor=actor, origin=origin, target=f"case:{case_id}", data={})
-    return salt
-
-
-async def code_salt(reader: Reader, case_id: uuid.UUID) -> str:
-    row = await fetch_one(reader, _SALT, {"case_id": case_id})
-    if row is None:
-        raise engine.CaseNotFound(data={"case_id": str(case_id)})
-    salt: str = row["code_salt"]
     return salt
 
 

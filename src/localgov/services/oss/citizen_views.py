@@ -11,6 +11,7 @@ another LAO's.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -26,7 +27,7 @@ from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.documents import mask_name
-from localgov.kernel.errors import problem_responses
+from localgov.kernel.errors import NotFound, problem_responses
 from localgov.kernel.pagination import After, Limit
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.reads import ReadConnection, Reader
@@ -40,7 +41,6 @@ from localgov.services.oss.case_views import (
     applicant_read,
     comment_read,
     file_read,
-    opened,
     pdf_response,
     receipt_pdf,
     record_read,
@@ -59,13 +59,14 @@ from localgov.services.oss.params import (
     RecordId,
     citizen_uuid,
     receipt_path,
+    track_page_path,
 )
 from localgov.services.oss.schemas import (
     ApplicantCommentCreate,
     CaseFileRead,
-    CaseOpened,
     CommentRead,
     DeficiencySupplied,
+    MyCaseOpened,
     MyCasePage,
     MyCaseRead,
     MyCaseSummary,
@@ -127,7 +128,7 @@ def my_case_read(view: cases.CaseView) -> MyCaseRead:
     )
 
 
-async def _mine(reader: Reader, principal: Principal, case_id: Any) -> cases.CaseView:
+async def _mine(reader: Reader, principal: Principal, case_id: uuid.UUID) -> cases.CaseView:
     return await cases.applicant_view(reader, case_id, citizen_uuid(principal))
 
 
@@ -156,13 +157,13 @@ class MyCasesController(Controller):
         origin: NamedDependency[Origin],
         data: JSONBody[OnlineCreate],
         db_session: NamedDependency[AsyncSession],
-    ) -> CaseOpened:
+    ) -> MyCaseOpened:
         citizen_id = citizen_uuid(principal)
         limit, window = ONLINE_INTAKE_LIMIT_PER_CITIZEN
         await hit(request.app.state.engine, f"oss.intake:{tenant.id}:{citizen_id}", limit=limit, window_s=window)
         account = await citizen_ref(db_session, citizen_id)
         if account is None:
-            raise engine.InvalidCaseInput("No such citizen in this LAO.", code="citizen_not_found", status=404)
+            raise NotFound("No such citizen in this LAO.", code="citizen_not_found")
         name = data.applicant_name or account.name
         if not name:
             raise engine.InvalidCaseInput(
@@ -187,7 +188,12 @@ class MyCasesController(Controller):
             now=now,
             origin=origin,
         )
-        return opened(await cases.staff_view(db_session, case_id), settings=settings, tenant=tenant, now=now)
+        view = await cases.applicant_view(db_session, case_id, citizen_id)
+        return MyCaseOpened(
+            case=my_case_read(view),
+            verification_code=cases.verification_code(settings.secret_key, tenant.id, view.id, view.code_salt),
+            track_url=settings.public_url(track_page_path(view.tracking_number), slug=tenant.slug),
+        )
 
     @get(
         "/",

@@ -33,7 +33,7 @@ from localgov.kernel.calendar import end_of_day, load_calendar
 from localgov.kernel.cases import CaseRecord
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.jobs import JobContext, ScheduledJob
-from localgov.kernel.reads import Reader, Row, fetch_all, fetch_one
+from localgov.kernel.reads import Row, fetch_all, fetch_one
 from localgov.kernel.thai import bangkok_today, thai_date
 from localgov.kernel.validation import InvalidInput
 from localgov.services.oss import cases
@@ -100,13 +100,6 @@ async def _record(session: AsyncSession, case_id: uuid.UUID, record_id: uuid.UUI
     if row is None:
         raise DeficiencyRecordNotFound(data={"record_id": str(record_id)})
     return dict(row)
-
-
-async def record_view(reader: Reader, case_id: uuid.UUID, record_id: uuid.UUID) -> Row:
-    row = await fetch_one(reader, _RECORD, {"record_id": record_id, "case_id": case_id})
-    if row is None:
-        raise DeficiencyRecordNotFound(data={"record_id": str(record_id)})
-    return row
 
 
 def _items(data: cases.RequestData, body: DeficiencyCreate) -> list[dict[str, Any]]:

@@ -818,6 +818,14 @@ class MyCaseSummary(msgspec.Struct, kw_only=True):
     closed_at: dt.datetime | None
 
 
+class MyCaseOpened(msgspec.Struct, kw_only=True):
+    """A request filed online, with the verification code the public status lookup asks for."""
+
+    case: MyCaseRead
+    verification_code: str
+    track_url: str
+
+
 class MyCasePage(msgspec.Struct, kw_only=True):
     """The citizen's requests, newest first; the next page: ``?after=<id of the last item>``."""
 
