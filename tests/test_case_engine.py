@@ -822,6 +822,43 @@ async def test_deadlines_count_working_days_across_weekends_and_holidays(engine:
         assert case.overdue(at(2026, 4, 10, 16))
 
 
+async def test_a_case_opened_with_its_own_time_limit_keeps_it(engine: AsyncEngine) -> None:
+    """``open_case(..., sla_days=)`` replaces the type's overall limit and the LAO's setting of it,
+    for that case, through every transition (the paused clock moves it as for any case)."""
+    w = await make_world(engine)
+    async with w.session() as session:
+        await cases.set_case_type_setting(session, PERMIT, None, sla_days=20, actor=ADMIN, origin=Origin())
+        # Thursday 26 February 2026; Tuesday 3 March is Makha Bucha: 3 working days end on 4 March.
+        own = await open_permit(w, session, at(2026, 2, 26, 15), sla_days=3)
+        typed = await open_permit(w, session, at(2026, 2, 26, 15))
+        assert (own.sla_days, own.due_at) == (3, day_end(2026, 3, 4))
+        assert (typed.sla_days, typed.due_at) == (None, day_end(2026, 3, 27))  # the LAO's 20 days
+        own = await cases.act(
+            session,
+            own.id,
+            "request_documents",
+            actor=w.actors["clerk"],
+            expected_version=own.version,
+            now=at(2026, 2, 27, 9),
+            comment="ขาดแผนผังบริเวณ",
+        )
+        assert own.due_at is None
+        own = await cases.act(
+            session,
+            own.id,
+            "resubmit",
+            actor=w.actors["applicant"],
+            expected_version=own.version,
+            now=at(2026, 3, 10, 13),
+            documents=ALL_DOCUMENTS,
+        )
+        assert own.paused_days == 6
+        assert (own.sla_days, own.due_at) == (3, day_end(2026, 3, 12))  # 3 + 6 working days after 26 Feb
+        for bad in (0, 2601):
+            with pytest.raises(cases.InvalidCaseInput):
+                await open_permit(w, session, at(2026, 2, 26), sla_days=bad)
+
+
 async def test_the_sla_sweep_finds_late_open_cases(engine: AsyncEngine) -> None:
     w = await make_world(engine)
     async with w.session() as session:

@@ -25,7 +25,7 @@ from tests.support.factories import make_tenant
 from tests.support.tokens import bearer
 
 #: Every role of the plugin: a member holding them all may do everything.
-ALL_ROLES = ("oss.manager", "oss.editor", "oss.officer")
+ALL_ROLES = ("oss.manager", "oss.editor", "oss.officer", "oss.approver")
 STAFF = Actor("staff", "00000000-0000-0000-0000-00000000000a")
 
 #: A small valid manual: one of everything the rules look at.

@@ -15,7 +15,9 @@ the two requests read before.
 the overall deadline is the overall ``sla_days`` after the day it was opened, plus the working
 days it spent in states that pause the clock (while it waits in one, it has no overall deadline).
 A deadline on day D is stored as the instant D ends in Bangkok (``calendar.end_of_day``): the
-case is late from then on.
+case is late from then on. A case opened with its own overall limit (``open_case(...,
+sla_days=)``: One Stop Service gives the total time of the manual of the service applied for)
+keeps it for its whole life, instead of the case type's or the LAO's setting of it.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from localgov.kernel.cases.models import CaseRecord, CaseTransitionRecord
 from localgov.kernel.cases.overrides import StateSetting, case_type_settings, check_assignee, sla_days
 from localgov.kernel.cases.queries import Case, get_case
 from localgov.kernel.cases.registry import get_case_type
-from localgov.kernel.cases.workflow import OPEN_ACTION, CaseType
+from localgov.kernel.cases.workflow import MAX_SLA_DAYS, OPEN_ACTION, CaseType
 from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.reads import fetch_one
 from localgov.kernel.text import is_one_line
@@ -71,6 +73,7 @@ _CURRENT = select(
     _C.opened_at,
     _C.state_entered_at,
     _C.paused_days,
+    _C.sla_days,
     _C.decided_at,
     _C.closed_at,
 ).where(_C.id == bindparam("id", type_=Uuid))
@@ -142,10 +145,11 @@ def _overall_due(
     state: str,
     opened: dt.datetime,
     paused_days: int,
+    own_days: int | None,
 ) -> dt.datetime | None:
     if case_type.state(state).pauses_clock:
         return None
-    days = sla_days(case_type, settings, None)
+    days = own_days if own_days is not None else sla_days(case_type, settings, None)
     return None if days is None else end_of_day(calendar.add_working_days(bangkok_today(opened), days + paused_days))
 
 
@@ -186,6 +190,7 @@ async def open_case(
     data: Mapping[str, Any] | None = None,
     documents: Collection[str] = (),
     comment: str | None = None,
+    sla_days: int | None = None,
     origin: Origin = _NO_ORIGIN,
 ) -> Case:
     """Open a case of ``case_type`` in its initial state, for an applicant (a citizen account, or a
@@ -194,6 +199,9 @@ async def open_case(
     Who may open one is the route's policy (a citizen online, staff at the counter). ``documents``
     are the codes of the documents on file (the initial state's ``required_documents`` must be
     among them); ``tracking_number`` is the service's number for the case (unique in the LAO).
+    ``sla_days`` is this case's own overall time limit in working days, when the service knows
+    one per case (One Stop Service: the total time of the manual of the service applied for); it
+    replaces the case type's overall limit and the LAO's setting of it, for this case only.
     """
     _aware(now)
     if get_case_type(case_type.code) != case_type:
@@ -207,6 +215,8 @@ async def open_case(
         raise InvalidCaseInput(
             "A tracking number is one line of at most 40 characters.", data={"field": "tracking_number"}
         )
+    if sla_days is not None and not 1 <= sla_days <= MAX_SLA_DAYS:
+        raise InvalidCaseInput(f"sla_days is between 1 and {MAX_SLA_DAYS}.", data={"field": "sla_days"})
     if applicant_citizen_id is not None and await citizen_ref(session, applicant_citizen_id) is None:
         raise InvalidCaseInput("No such citizen in this LAO.", data={"field": "applicant_citizen_id"})
     state = case_type.initial
@@ -227,7 +237,8 @@ async def open_case(
         "opened_at": now,
         "state_entered_at": now,
         "state_due_at": _state_due(calendar, case_type, settings, state, now),
-        "due_at": _overall_due(calendar, case_type, settings, state, now, 0),
+        "due_at": _overall_due(calendar, case_type, settings, state, now, 0, sla_days),
+        "sla_days": sla_days,
         "paused_days": 0,
         "data": _json(data or {}),
     }
@@ -329,7 +340,7 @@ async def act(
         "state": target,
         "state_entered_at": entered,
         "state_due_at": _state_due(calendar, case_type, settings, target, entered),
-        "due_at": _overall_due(calendar, case_type, settings, target, row["opened_at"], paused_days),
+        "due_at": _overall_due(calendar, case_type, settings, target, row["opened_at"], paused_days, row["sla_days"]),
         "paused_days": paused_days,
     }
     setting = settings.get(target)

@@ -38,6 +38,7 @@ class CaseRecord(TenantBase):
     __tablename__ = "cases"
     __table_args__ = (
         CheckConstraint("version >= 1", name="version"),
+        CheckConstraint("sla_days IS NULL OR sla_days BETWEEN 1 AND 2600", name="sla_days"),
         Index("uq_cases_tracking_number", "tracking_number", unique=True),
         # Inboxes: open cases of a unit, of a person, in given states; oldest arrival first.
         Index("ix_cases_open_unit", "assigned_unit_id", "state_entered_at", "id", postgresql_where=_OPEN),
@@ -79,6 +80,9 @@ class CaseRecord(TenantBase):
     state_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: When the case is late overall (None: no overall limit, or the clock is paused).
     due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: This case's own overall time limit in working days, given when it was opened (One Stop Service:
+    #: the total time of the service's manual); None: the case type's (or the LAO's setting of it).
+    sla_days: Mapped[int | None] = mapped_column(SmallInteger)
     #: Working days spent in states that pause the clock (added to the overall time).
     paused_days: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     #: When it first entered a decision state.

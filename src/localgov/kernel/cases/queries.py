@@ -75,6 +75,8 @@ class Case(CaseSummary, frozen=True, kw_only=True):
     """A case with its own data and its history (oldest step first)."""
 
     paused_days: int
+    #: The case's own overall time limit (working days), when it was opened with one.
+    sla_days: int | None
     data: dict[str, Any]
     history: tuple[CaseTransition, ...]
 
@@ -87,6 +89,7 @@ _ORDER = (_C.state_entered_at, _C.id)
 _CASE = select(
     *_SUMMARY,
     _C.paused_days,
+    _C.sla_days,
     _C.data,
     json_rows(
         [_T.seq, _T.action, _T.from_state, _T.to_state, _T.actor_kind, _T.actor_id, _T.at, _T.comment],

@@ -19,7 +19,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import IO, Protocol
+from typing import IO, Protocol, runtime_checkable
 
 from localgov.kernel.db import validate_schema_name
 from localgov.kernel.errors import DomainError
@@ -174,8 +174,12 @@ class BlobStream:
             await self._close()
 
 
+@runtime_checkable
 class BlobStore(Protocol):
     """Where the bytes of stored files live. Keys come from :func:`blob_key` only.
+
+    Runtime-checkable: a handler declares ``blob_store: NamedDependency[BlobStore]`` and Litestar
+    checks the injected value against the type (an ``isinstance`` a plain protocol refuses).
 
     Blobs are immutable: a key names one content (its SHA-256), so writing a key again writes the
     same bytes, and a reader never sees half a blob.

@@ -1,14 +1,21 @@
 """One Stop Service (ศูนย์บริการร่วม, ระบบบริหารจัดการจุดเดียวเบ็ดเสร็จ): the ``oss`` service plugin.
 
-Built so far: the catalogue of services with their public manuals (คู่มือสำหรับประชาชน) and the
-counter's queue. Case intake, the inbox, deficiency records and notifications come on top, on the
-kernel's case engine. The package has the rooms every service has (docs/adding-a-service.md):
+Built so far: the catalogue of services with their public manuals (คู่มือสำหรับประชาชน), the
+counter's queue, and requests on the kernel's case engine (intake online and at the counter,
+tracking numbers, attachments, inboxes, deficiency records, the public status). The package has
+the rooms every service has (docs/adding-a-service.md):
 
 * ``models.py`` — its tenant tables (``oss_*``); ``migrations/`` — its own history
-  (``alembic_version_oss``); ``api.py`` — what other services may use (the manuals);
-* ``catalogue.py`` (manuals: checks, versions, publishing; the defaults of ``defaults.py``) and
-  ``counter.py`` (service points, tickets, call-next, statistics): the rules and queries;
-* ``catalogue_views.py``, ``counter_views.py``: the JSON endpoints; ``page_views.py``: the
+  (``alembic_version_oss``); ``api.py`` — what other services may use (the manuals, requests);
+* ``workflow.py`` — its case type (``oss.request``) as data for the engine;
+* ``catalogue.py`` (manuals: checks, versions, publishing; the defaults of ``defaults.py``),
+  ``counter.py`` (service points, tickets, call-next, statistics), ``cases.py`` (requests: intake,
+  numbers and codes, actions, comments, attachments, the public status) and ``deficiency.py``
+  (deficiency records and the job that returns requests whose deadline passed): the rules and
+  queries; ``case_pdf.py``: the receipt and the deficiency record as printed;
+* ``catalogue_views.py``, ``counter_views.py``, ``case_views.py`` (staff: requests, inboxes,
+  settings), ``deficiency_views.py``, ``citizen_views.py`` (the applicant's own requests, the
+  public status): the JSON endpoints; ``page_views.py`` and ``case_pages.py``: the
   server-rendered pages (templates in ``localgov/templates/oss``, stylesheet in ``static/``);
 * ``schemas.py`` (request and response bodies) and ``params.py`` (who may call, parameters).
 
@@ -27,8 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import Role, Scope, ServicePlugin
 from localgov.services.oss import models  # noqa: F401  (defines the tables below)
+from localgov.services.oss.case_pages import TrackPagesController
+from localgov.services.oss.case_views import CaseController, CaseSettingsController, InboxController
+from localgov.services.oss.cases import CASES_DECIDED, CASES_OPENED
 from localgov.services.oss.catalogue import seed_catalogue
 from localgov.services.oss.catalogue_views import CatalogueController, ServiceController
+from localgov.services.oss.citizen_views import MyCasesController, TrackController
 from localgov.services.oss.counter import seed_point
 from localgov.services.oss.counter_views import (
     PointController,
@@ -37,7 +48,10 @@ from localgov.services.oss.counter_views import (
     TicketController,
 )
 from localgov.services.oss.defaults import DEFAULT_POINT, default_catalogue
+from localgov.services.oss.deficiency import EXPIRE_JOB
+from localgov.services.oss.deficiency_views import DeficiencyController
 from localgov.services.oss.page_views import OssAssetsController, OssPagesController
+from localgov.services.oss.workflow import CASE_ASSIGN, CASE_DECIDE, CASE_INTAKE, CASE_READ, CASE_TYPES
 
 #: Every controller of the service, mounted under ``/v1/oss``, in the order they are documented.
 HANDLERS: list[Any] = [
@@ -47,7 +61,14 @@ HANDLERS: list[Any] = [
     TicketController,
     QueueController,
     QueueStatsController,
+    CaseController,
+    DeficiencyController,
+    InboxController,
+    CaseSettingsController,
+    MyCasesController,
+    TrackController,
     OssPagesController,
+    TrackPagesController,
     OssAssetsController,
 ]
 
@@ -56,7 +77,16 @@ ROLES = (
         code="oss.manager",
         title_th="หัวหน้าศูนย์บริการร่วม",
         title_en="One Stop Service manager",
-        permissions=("oss.read", "oss.catalogue", "oss.publish", "oss.counter", "oss.manage"),
+        permissions=(
+            "oss.read",
+            "oss.catalogue",
+            "oss.publish",
+            "oss.counter",
+            "oss.manage",
+            CASE_READ,
+            CASE_INTAKE,
+            CASE_ASSIGN,
+        ),
     ),
     Role(
         code="oss.editor",
@@ -68,7 +98,13 @@ ROLES = (
         code="oss.officer",
         title_th="เจ้าหน้าที่ประจำจุดบริการ",
         title_en="Counter officer",
-        permissions=("oss.read", "oss.counter"),
+        permissions=("oss.read", "oss.counter", CASE_READ, CASE_INTAKE),
+    ),
+    Role(
+        code="oss.approver",
+        title_th="ผู้มีอำนาจพิจารณาอนุญาต",
+        title_en="Licensing authority",
+        permissions=("oss.read", CASE_READ, CASE_DECIDE),
     ),
 )
 
@@ -84,7 +120,17 @@ async def seed(session: AsyncSession, today: dt.date) -> None:
 #: The service's tables (defined in :mod:`localgov.services.oss.models`).
 TABLES = tuple(
     TenantBase.metadata.tables[name]
-    for name in ("oss_services", "oss_service_versions", "oss_service_points", "oss_queue_tickets")
+    for name in (
+        "oss_services",
+        "oss_service_versions",
+        "oss_service_points",
+        "oss_queue_tickets",
+        "oss_cases",
+        "oss_case_files",
+        "oss_case_comments",
+        "oss_deficiency_records",
+        "oss_deficiency_items",
+    )
 )
 
 PLUGIN = ServicePlugin(
@@ -95,6 +141,9 @@ PLUGIN = ServicePlugin(
     tables=TABLES,
     roles=ROLES,
     scopes=SCOPES,
+    meters=(CASES_OPENED, CASES_DECIDED),
+    jobs=(EXPIRE_JOB,),
+    case_types=CASE_TYPES,
     seed=seed,
     migrations=Path(__file__).parent / "migrations",
 )

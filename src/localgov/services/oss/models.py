@@ -1,5 +1,7 @@
-"""One Stop Service (ศูนย์บริการร่วม): the catalogue of services with their public manuals, and the
-counter's queue (service points and queue tickets).
+"""One Stop Service (ศูนย์บริการร่วม): the catalogue of services with their public manuals, the
+counter's queue (service points and queue tickets), and what the service keeps beside the kernel's
+cases (``cases``, ``case_transitions``): the request's own row, its attachments, comments and
+deficiency records.
 
 Table names start with ``oss_``: the tables of every service share the LAO's schema.
 """
@@ -158,3 +160,150 @@ class QueueTicket(TenantBase):
     #: When it was served, marked a no-show, or cancelled.
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_by: Mapped[str | None] = mapped_column(String(150))
+
+
+class OssCase(TenantBase):
+    """A One Stop Service request (คำขอ): its row beside the kernel's case (same id).
+
+    The kernel's case holds the workflow (state, deadlines, history) and the request's own fields
+    in ``data`` (the manual's snapshot, the applicant's details); this row holds what the service
+    joins on or must not show: the catalogue service, the channel, the counter's ticket, and the
+    salt of the verification code printed on the receipt.
+    """
+
+    __tablename__ = "oss_cases"
+    __table_args__ = (
+        CheckConstraint("channel IN ('online', 'counter')", name="channel"),
+        Index("ix_oss_cases_service_id", "service_id"),
+    )
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The service of the catalogue applied for (its published manual at intake is in the case's data).
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("oss_services.id"))
+    #: ``online`` (the citizen) or ``counter`` (a walk-in, by staff).
+    channel: Mapped[str] = mapped_column(String(10))
+    #: The queue ticket of the walk-in, when the officer linked it.
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("oss_queue_tickets.id", ondelete="SET NULL")
+    )
+    #: Random: the verification code is an HMAC of the case and this salt (a new salt, a new code).
+    code_salt: Mapped[str] = mapped_column(String(32))
+    #: ``<kind>:<subject>`` of who opened it.
+    opened_by: Mapped[str] = mapped_column(String(150))
+
+
+class CaseFile(TenantBase):
+    """An attachment of a request (a ``stored_files`` row owned by ``oss.case``) and which of the
+    manual's required documents it is, if any (``doc.1`` …)."""
+
+    __tablename__ = "oss_case_files"
+    __table_args__ = (Index("ix_oss_case_files_case_id", "case_id"),)
+
+    file_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("stored_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("cases.id", ondelete="CASCADE"))
+    document_code: Mapped[str | None] = mapped_column(String(80))
+
+
+class CaseComment(TenantBase):
+    """A comment on a request: staff's internal note, or a message the applicant reads (his own
+    messages are always visible to both sides)."""
+
+    __tablename__ = "oss_case_comments"
+    __table_args__ = (
+        CheckConstraint("author_kind IN ('staff', 'citizen')", name="author_kind"),
+        CheckConstraint("author_kind = 'staff' OR visible_to_applicant", name="citizen_visible"),
+        Index("ix_oss_case_comments_case_id_created_at", "case_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("cases.id", ondelete="CASCADE"))
+    author_kind: Mapped[str] = mapped_column(String(10))
+    author_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    body: Mapped[str] = mapped_column(Text)
+    visible_to_applicant: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeficiencyRecord(TenantBase):
+    """A deficiency record (บันทึกความบกพร่อง): what the application lacks, and by when.
+
+    Signed by the officer who makes it (``staff_id``, at ``created_at``) and acknowledged by the
+    applicant, online or by his signature on the paper at the counter (``applicant_ack_*``).
+    ``open`` while the case waits in ``deficient``; then ``supplied`` (the applicant brought the
+    items), ``expired`` (the deadline passed: the request was returned) or ``closed`` (withdrawn).
+    At most one is open per case; each is registered as an issued document (QR verification).
+    """
+
+    __tablename__ = "oss_deficiency_records"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'supplied', 'expired', 'closed')", name="status"),
+        CheckConstraint("seq >= 1", name="seq"),
+        CheckConstraint(
+            "applicant_ack_method IS NULL OR applicant_ack_method IN ('online', 'counter_signature')",
+            name="ack_method",
+        ),
+        CheckConstraint("(applicant_ack_at IS NULL) = (applicant_ack_method IS NULL)", name="ack_complete"),
+        CheckConstraint("(status = 'open') = (resolved_at IS NULL)", name="resolved_at"),
+        Index("uq_oss_deficiency_records_case_id_seq", "case_id", "seq", unique=True),
+        Index(
+            "uq_oss_deficiency_records_open_case_id", "case_id", unique=True, postgresql_where=text("status = 'open'")
+        ),
+        #: The sweep that returns requests whose deadline passed reads the open records by deadline.
+        Index("ix_oss_deficiency_records_open_deadline_at", "deadline_at", postgresql_where=text("status = 'open'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("cases.id", ondelete="CASCADE"))
+    #: The n-th record of the case.
+    seq: Mapped[int] = mapped_column(Integer)
+    #: Printed on the record: ``<tracking number>/<seq>``.
+    number: Mapped[str] = mapped_column(String(60))
+    #: The last day (Bangkok) to supply the items; ``deadline_at`` is the instant it ends.
+    deadline: Mapped[dt.date] = mapped_column(Date)
+    deadline_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    note_th: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: The officer who made and signed it, and the name printed under the signature.
+    staff_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    staff_name: Mapped[str] = mapped_column(Text)
+    applicant_ack_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: ``online`` (the citizen, signed in) or ``counter_signature`` (he signed the paper; an officer recorded it).
+    applicant_ack_method: Mapped[str | None] = mapped_column(String(20))
+    applicant_ack_recorded_by: Mapped[str | None] = mapped_column(String(150))
+    #: The scan of the paper the applicant signed (an attachment of the case), if kept.
+    signed_copy_file_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("stored_files.id", ondelete="SET NULL")
+    )
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(150))
+
+
+class DeficiencyItem(TenantBase):
+    """One missing item of a deficiency record: a required document of the manual (by its code in
+    the case, ``doc.2``) or a criterion not met, with the officer's note. A refusal may cite only
+    these items (``case_id`` is kept for that check)."""
+
+    __tablename__ = "oss_deficiency_items"
+    __table_args__ = (
+        CheckConstraint("kind IN ('document', 'criterion')", name="kind"),
+        CheckConstraint("kind <> 'document' OR document_code IS NOT NULL", name="document_code"),
+        Index("uq_oss_deficiency_items_record_id_seq", "record_id", "seq", unique=True),
+        Index("ix_oss_deficiency_items_case_id", "case_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    record_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("oss_deficiency_records.id", ondelete="CASCADE")
+    )
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("cases.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    document_code: Mapped[str | None] = mapped_column(String(80))
+    #: What is missing, as printed (the document's name, or the criterion).
+    label_th: Mapped[str] = mapped_column(Text)
+    note_th: Mapped[str | None] = mapped_column(Text)

@@ -452,3 +452,495 @@ class QueueStats(msgspec.Struct, kw_only=True):
     date_from: dt.date
     date_to: dt.date
     items: list[PointDayStats]
+
+
+# --- requests (cases): intake --------------------------------------------------------------------------
+
+#: A Thai ID as people type it (Thai digits, spaces and hyphens accepted); checked by its check digit.
+ThaiIdText = Annotated[str, msgspec.Meta(min_length=13, max_length=20, examples=["1101700203451"])]
+PhoneText = Annotated[str, msgspec.Meta(min_length=9, max_length=40, examples=["053-123456"])]
+EmailText = Annotated[str, msgspec.Meta(min_length=3, max_length=254, examples=["somchai@example.com"])]
+Version = Annotated[int, msgspec.Meta(ge=1, le=2_000_000_000, description="The case's version the caller saw")]
+CommentText = Annotated[str, msgspec.Meta(min_length=1, max_length=4000, pattern=PARAGRAPH)]
+
+
+class WalkInCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A request received at the counter for a citizen (walk-in): the officer types it in.
+
+    ``ticket_id`` links the visitor's queue ticket. The check starts at once (the officer is at the
+    counter with the applicant): the case is received and goes to ``checking`` in one request.
+    """
+
+    service_code: ServiceCode
+    applicant_name: Line300
+    #: The applicant's 13-digit Thai ID (checked by its check digit; Thai digits accepted).
+    applicant_thai_id: ThaiIdText
+    phone: PhoneText | None = None
+    email: EmailText | None = None
+    address_th: Line500 | None = None
+    #: What the applicant asks for, in his words.
+    details_th: Paragraph | None = None
+    ticket_id: uuid.UUID | None = None
+    #: The officer's note on the opening (internal).
+    note: CommentText | None = None
+
+
+class OnlineCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A request a signed-in citizen files online (the applicant is his account)."""
+
+    service_code: ServiceCode
+    #: Default: the name of the citizen's account.
+    applicant_name: Line300 | None = None
+    applicant_thai_id: ThaiIdText | None = None
+    phone: PhoneText | None = None
+    email: EmailText | None = None
+    address_th: Line500 | None = None
+    details_th: Paragraph | None = None
+
+
+# --- requests (cases): work on a case -----------------------------------------------------------------
+
+
+class RefusalGrounds(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Why a request is refused: items of the case's deficiency records (their ids), and/or a legal
+    ground in words. Items that were not on a record of this case are refused (422
+    ``refusal_item_not_recorded``); with no item, the legal ground is required."""
+
+    items: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
+    legal_ground_th: Paragraph | None = None
+
+
+class ActionTake(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Take an action on a case, against the ``version`` the caller saw (409 when it changed)."""
+
+    version: Version
+    comment: CommentText | None = None
+    #: Only for ``refuse`` (required there).
+    refusal: RefusalGrounds | None = None
+
+
+class CaseAssign(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Assign the case to a unit and/or a member of staff (null clears)."""
+
+    version: Version
+    unit_id: uuid.UUID | None = None
+    staff_id: uuid.UUID | None = None
+
+
+class CommentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A comment on a case: an internal note, or a message the applicant reads."""
+
+    body: CommentText
+    visible_to_applicant: bool = False
+
+
+class ApplicantCommentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The applicant's message on his request (staff read it)."""
+
+    body: CommentText
+
+
+class Withdrawal(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    version: Version
+    comment: CommentText | None = None
+
+
+class DeficiencyItemCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A missing item: a required document of the case's manual (``document_code``: ``doc.1`` …)
+    or a criterion not met (``criterion_th``), with a note."""
+
+    kind: Literal["document", "criterion"]
+    document_code: Annotated[str, msgspec.Meta(pattern=r"^doc\.[1-9][0-9]{0,2}$")] | None = None
+    criterion_th: Line500 | None = None
+    note_th: Line500 | None = None
+
+
+class DeficiencyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A deficiency record (บันทึกความบกพร่อง) for a case being checked: the case waits in
+    ``deficient`` (its clock stops) until the applicant supplies the items, or the deadline — in
+    working days from today, the LAO's calendar — passes and the request is returned."""
+
+    version: Version
+    items: Annotated[list[DeficiencyItemCreate], msgspec.Meta(min_length=1, max_length=50)]
+    deadline_working_days: Annotated[int, msgspec.Meta(ge=1, le=90)]
+    note_th: Paragraph | None = None
+    #: The applicant, at the counter, signed the printed record at once.
+    applicant_signed: bool = False
+
+
+class ApplicantSignature(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The applicant signed the printed record at the counter; ``signed_copy_file_id``: its scan,
+    an attachment of the case (optional)."""
+
+    signed_copy_file_id: uuid.UUID | None = None
+
+
+class DeficiencySupplied(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The applicant supplied the items (uploaded, or brought to the counter): the check resumes."""
+
+    version: Version
+    comment: CommentText | None = None
+
+
+class StateSettingUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The LAO's time limit and default assignee of one open state of an OSS case type; all null
+    removes the setting (the workflow's defaults apply)."""
+
+    case_type: Annotated[str, msgspec.Meta(max_length=80, pattern=r"^oss\.[a-z][a-z0-9_]{0,46}$")]
+    state: Annotated[str, msgspec.Meta(max_length=60, pattern=r"^[a-z][a-z0-9_]{0,59}$")]
+    sla_days: Annotated[int, msgspec.Meta(ge=1, le=2600)] | None = None
+    assignee_unit_id: uuid.UUID | None = None
+    assignee_staff_id: uuid.UUID | None = None
+
+
+class TrackQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The tracking number and the verification code printed on the receipt (Thai digits accepted)."""
+
+    tracking_number: Annotated[str, msgspec.Meta(min_length=1, max_length=40, examples=["5500101-2570-000042"])]
+    verification_code: Annotated[str, msgspec.Meta(min_length=1, max_length=40, examples=["7KQ2M-X9TRB"])]
+
+
+# --- responses (cases) --------------------------------------------------------------------------------
+
+
+class ServiceRef(msgspec.Struct, kw_only=True):
+    """The catalogue service a request is for, and the version of its manual at intake."""
+
+    id: uuid.UUID
+    code: str
+    version: int
+    name_th: str
+    name_en: str
+
+
+class RequiredDocumentRead(msgspec.Struct, kw_only=True):
+    """A document the manual requires (as it stood at intake) and whether a file of it is on file."""
+
+    code: str
+    name_th: str
+    name_en: str | None
+    issued_by_th: str
+    originals: int
+    copies: int
+    on_file: bool
+
+
+class ApplicantRead(msgspec.Struct, kw_only=True):
+    name: str
+    citizen_id: uuid.UUID | None
+    thai_id: str | None
+    phone: str | None
+    email: str | None
+    address_th: str | None
+
+
+class CaseStep(msgspec.Struct, kw_only=True):
+    """One step of a case's history."""
+
+    seq: int
+    action: str
+    action_title_th: str
+    action_title_en: str
+    from_state: str | None
+    to_state: str
+    to_state_title_th: str
+    actor_kind: str
+    #: The member of staff or the citizen (staff's view only).
+    actor_id: uuid.UUID | None
+    at: dt.datetime
+    comment: str | None
+
+
+class CaseFileRead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str
+    created_at: dt.datetime
+    #: Which required document it is (``doc.1`` …), if the uploader said.
+    document_code: str | None
+    download_path: str
+
+
+class DeficiencyItemRead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    seq: int
+    kind: Literal["document", "criterion"]
+    document_code: str | None
+    label_th: str
+    note_th: str | None
+
+
+class DeficiencyRecordRead(msgspec.Struct, kw_only=True):
+    """A deficiency record, its items and who acknowledged it."""
+
+    id: uuid.UUID
+    seq: int
+    number: str
+    status: Literal["open", "supplied", "expired", "closed"]
+    deadline: dt.date
+    deadline_at: dt.datetime
+    note_th: str | None
+    created_at: dt.datetime
+    staff_name: str
+    applicant_ack_at: dt.datetime | None
+    applicant_ack_method: Literal["online", "counter_signature"] | None
+    resolved_at: dt.datetime | None
+    items: list[DeficiencyItemRead]
+    #: The printable record (PDF, with its QR to the public verification page).
+    pdf_path: str
+
+
+class CommentRead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    author_kind: Literal["staff", "citizen"]
+    #: The member of staff or the citizen (staff's view only).
+    author_id: uuid.UUID | None
+    body: str
+    visible_to_applicant: bool
+    created_at: dt.datetime
+
+
+class OssCaseRead(msgspec.Struct, kw_only=True):
+    """A request as staff see it: the case, its manual at intake, files, deficiency records, comments."""
+
+    id: uuid.UUID
+    case_type: str
+    tracking_number: str
+    state: str
+    state_title_th: str
+    state_title_en: str
+    version: int
+    channel: Literal["online", "counter"]
+    service: ServiceRef
+    applicant: ApplicantRead
+    details_th: str | None
+    ticket_id: uuid.UUID | None
+    assigned_unit_id: uuid.UUID | None
+    assigned_staff_id: uuid.UUID | None
+    opened_at: dt.datetime
+    state_entered_at: dt.datetime
+    state_due_at: dt.datetime | None
+    due_at: dt.datetime | None
+    #: The case's overall time in working days (the manual's total time).
+    sla_days: int | None
+    paused_days: int
+    decided_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    overdue: bool
+    required_documents: list[RequiredDocumentRead]
+    refusal: RefusalGrounds | None
+    history: list[CaseStep]
+    files: list[CaseFileRead]
+    deficiencies: list[DeficiencyRecordRead]
+    comments: list[CommentRead]
+    #: The printable receipt (ใบรับคำขอ) with the tracking number and the verification code.
+    receipt_path: str
+
+
+class CaseOpened(msgspec.Struct, kw_only=True):
+    """A new request, with the verification code the public status lookup asks for."""
+
+    case: OssCaseRead
+    verification_code: str
+    #: The public status page of the request (the QR on the receipt).
+    track_url: str
+
+
+class VerificationCodeRead(msgspec.Struct, kw_only=True):
+    tracking_number: str
+    verification_code: str
+    track_url: str
+
+
+class CaseSummaryRead(msgspec.Struct, kw_only=True):
+    """A case as an inbox lists it (any service's case: the One Stop Service is the front door)."""
+
+    id: uuid.UUID
+    case_type: str
+    case_type_title_th: str
+    tracking_number: str | None
+    state: str
+    state_title_th: str
+    state_title_en: str
+    version: int
+    applicant_name: str
+    assigned_unit_id: uuid.UUID | None
+    assigned_staff_id: uuid.UUID | None
+    opened_at: dt.datetime
+    state_entered_at: dt.datetime
+    state_due_at: dt.datetime | None
+    due_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    overdue: bool
+
+
+class CasePage(msgspec.Struct, kw_only=True):
+    """A page of cases; the next page: ``?after=<id of the last item>``."""
+
+    items: list[CaseSummaryRead]
+
+
+class ActionRead(msgspec.Struct, kw_only=True):
+    code: str
+    title_th: str
+    title_en: str
+    to_state: str
+    comment_required: bool
+    #: Where it is taken when not at ``POST .../actions/{code}`` (deficiency records).
+    endpoint: str | None
+
+
+class AvailableActions(msgspec.Struct, kw_only=True):
+    """What the caller may do to the case now."""
+
+    case_id: uuid.UUID
+    state: str
+    version: int
+    actions: list[ActionRead]
+
+
+class MyCaseSummary(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tracking_number: str
+    service_name_th: str
+    service_name_en: str
+    state: str
+    state_title_th: str
+    state_title_en: str
+    version: int
+    opened_at: dt.datetime
+    due_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    closed_at: dt.datetime | None
+
+
+class MyCaseOpened(msgspec.Struct, kw_only=True):
+    """A request filed online, with the verification code the public status lookup asks for."""
+
+    case: MyCaseRead
+    verification_code: str
+    track_url: str
+
+
+class MyCasePage(msgspec.Struct, kw_only=True):
+    """The citizen's requests, newest first; the next page: ``?after=<id of the last item>``."""
+
+    items: list[MyCaseSummary]
+
+
+class MyCaseRead(msgspec.Struct, kw_only=True):
+    """A request as its applicant sees it: no staff identities, no internal notes."""
+
+    id: uuid.UUID
+    tracking_number: str
+    state: str
+    state_title_th: str
+    state_title_en: str
+    version: int
+    channel: Literal["online", "counter"]
+    service: ServiceRef
+    applicant: ApplicantRead
+    details_th: str | None
+    opened_at: dt.datetime
+    due_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    required_documents: list[RequiredDocumentRead]
+    refusal: RefusalGrounds | None
+    history: list[CaseStep]
+    files: list[CaseFileRead]
+    deficiencies: list[DeficiencyRecordRead]
+    comments: list[CommentRead]
+    #: What he may do now (``withdraw``, ``supply``).
+    actions: list[str]
+    receipt_path: str
+
+
+class PublicStep(msgspec.Struct, kw_only=True):
+    at: dt.datetime
+    title_th: str
+    title_en: str
+
+
+class PublicDeficiency(msgspec.Struct, kw_only=True):
+    deadline: dt.date
+    items_th: list[str]
+
+
+class PublicCaseStatus(msgspec.Struct, kw_only=True):
+    """Where a request stands, for whoever holds its receipt (tracking number + verification code)."""
+
+    tracking_number: str
+    lao_name_th: str
+    lao_name_en: str
+    service_name_th: str
+    service_name_en: str
+    #: The applicant's name, masked (``สมชาย ใ***``).
+    applicant_masked: str
+    state: str
+    state_title_th: str
+    state_title_en: str
+    received_at: dt.datetime
+    due_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    steps: list[PublicStep]
+    #: The open deficiency record: what to bring, by when.
+    deficiency: PublicDeficiency | None
+
+
+class StateSettingRead(msgspec.Struct, kw_only=True):
+    sla_days: int | None
+    assignee_unit_id: uuid.UUID | None
+    assignee_staff_id: uuid.UUID | None
+
+
+class CaseStateRead(msgspec.Struct, kw_only=True):
+    code: str
+    title_th: str
+    title_en: str
+    #: The workflow's time limit in working days (null: none of its own).
+    sla_days: int | None
+    terminal: bool
+    decision: bool
+    pauses_clock: bool
+    #: The LAO's own setting of the state (null: the workflow's defaults).
+    setting: StateSettingRead | None
+
+
+class CaseActionDef(msgspec.Struct, kw_only=True):
+    code: str
+    title_th: str
+    title_en: str
+    from_states: list[str]
+    to_state: str
+    permissions: list[str]
+    applicant: bool
+    system: bool
+    comment_required: bool
+
+
+class CaseTypeRead(msgspec.Struct, kw_only=True):
+    """A case type of the One Stop Service, its workflow and the LAO's settings of its states."""
+
+    code: str
+    title_th: str
+    title_en: str
+    states: list[CaseStateRead]
+    actions: list[CaseActionDef]
+
+
+class CaseTypeList(msgspec.Struct, kw_only=True):
+    items: list[CaseTypeRead]
+
+
+class CaseFileList(msgspec.Struct, kw_only=True):
+    items: list[CaseFileRead]
+
+
+class CommentList(msgspec.Struct, kw_only=True):
+    items: list[CommentRead]
