@@ -17,6 +17,7 @@ from localgov.plugins import REGISTRY
 from tests.conftest import ClientFactory, host
 from tests.support.factories import make_tenant
 from tests.support.oss import manual, oss_tenant, point_a, staff
+from tests.support.oss_deadlines import late_case_notice
 from tests.support.routes import routes_of
 
 #: The body each route with a path parameter is sent (valid, so that a 404 is the lookup's answer).
@@ -44,6 +45,15 @@ BODIES: dict[tuple[str, str], Any] = {
     ("GET", "/v1/oss/pages/queue/{token}"): None,
     ("GET", "/v1/oss/pages/queue/{token}/slip"): None,
     ("GET", "/v1/oss/pages/points/{point_id}/display"): None,
+    ("GET", "/v1/oss/notices/{notice_id}"): None,
+    ("POST", "/v1/oss/notices/{notice_id}/hand-delivery"): {"how": "letter", "on": "2026-03-20"},
+}
+#: Routes whose path parameter is not an object of the LAO but a day or a year of its calendar:
+#: B reads and sets its own days there (tests/test_oss_deadlines.py checks that they are B's own).
+CALENDAR_ROUTES = {
+    ("GET", "/v1/oss/calendar/{year}"),
+    ("PUT", "/v1/oss/calendar/days/{day}"),
+    ("DELETE", "/v1/oss/calendar/days/{day}"),
 }
 
 
@@ -65,13 +75,14 @@ async def test_every_oss_endpoint_hides_another_laos_data(engine: AsyncEngine, c
             "point_id": str(a_point),
             "ticket_id": waiting["id"],
             "token": waiting["follow_path"].rsplit("/", 1)[1],
+            "notice_id": str(await late_case_notice(engine, a)),
         }
 
         app: Litestar = http._transport.app  # type: ignore[attr-defined]
         walked = {
             (method, template)
             for method, template, _, _ in routes_of(app, "tenant")
-            if template.startswith("/v1/oss/") and "{" in template
+            if template.startswith("/v1/oss/") and "{" in template and (method, template) not in CALENDAR_ROUTES
         }
         assert walked == set(BODIES), walked ^ set(BODIES)
         for (method, template), body in BODIES.items():
@@ -116,6 +127,8 @@ async def test_every_oss_endpoint_hides_another_laos_data(engine: AsyncEngine, c
         assert ticket["status"] == "waiting"
         a_tickets = (await http.get(f"/v1/oss/points/{a_point}/tickets", headers=staff(a))).json()["items"]
         assert [t["number"] for t in a_tickets] == ["A001", "A002"]
+        notice = (await http.get(f"/v1/oss/notices/{values['notice_id']}", headers=staff(a))).json()
+        assert (notice["kind"], notice["hand_delivery"]) == ("delay", None)
 
 
 async def test_a_tenant_without_the_service_gets_404_on_every_oss_route(

@@ -132,10 +132,19 @@ async def office(engine: AsyncEngine, *, opdc_email: str | None = None, opdc_cop
 
 
 async def open_case(
-    o: Office, now: dt.datetime, *, walk_in: str | None = None, email: str | None = None, number: str | None = None
+    o: Office,
+    now: dt.datetime,
+    *,
+    walk_in: str | None = None,
+    email: str | None = None,
+    number: str | None = None,
+    service: str | None = None,
 ) -> cases.Case:
     """A case opened at ``now``: the citizen ``applicant``'s, or a walk-in's (``walk_in``: the name;
-    ``email``: the address the case's data keeps, if any)."""
+    ``email``: the address the case's data keeps, if any); ``service``: its catalogue service's code."""
+    data: dict[str, str] = {"service_code": service} if service else {}
+    if email:
+        data[notices.APPLICANT_EMAIL_FIELD] = email
     async with o.session() as session:
         if walk_in is None:
             return await cases.open_case(
@@ -146,6 +155,7 @@ async def open_case(
                 applicant_name="นางสาวสมศรี ใจดี",
                 applicant_citizen_id=o.citizens["applicant"],
                 tracking_number=number,
+                data=data,
                 documents=DOCUMENTS,
             )
         return await cases.open_case(
@@ -155,7 +165,7 @@ async def open_case(
             now=now,
             applicant_name=walk_in,
             tracking_number=number,
-            data={notices.APPLICANT_EMAIL_FIELD: email} if email else {},
+            data=data,
             documents=DOCUMENTS,
         )
 
@@ -203,3 +213,22 @@ async def notification_of(o: Office, notice_id: uuid.UUID) -> NotificationRecord
             await session.execute(select(CaseNotice.notification_id).where(CaseNotice.id == notice_id))
         ).scalar_one()
     return None if notification_id is None else await notification(o, notification_id)
+
+
+async def late_case_notice(engine: AsyncEngine, tenant: TenantInfo) -> uuid.UUID:
+    """A delay notice in ``tenant`` (an LAO with the service): a walk-in's case opened on Monday
+    2 March 2026 and swept on Wednesday 18 March, its first day late."""
+    register_plugin_case_types([CASEWORK])
+    factory = session_factory(engine)
+    async with tenant_session(factory, tenant) as session:
+        case = await cases.open_case(
+            session,
+            PERMIT,
+            actor=cases.SYSTEM,
+            now=at(2026, 3, 2, 10),
+            applicant_name="นายมีชัย ยืนยง",
+            documents=DOCUMENTS,
+        )
+        await deadlines.sweep(session, tenant, at(2026, 3, 18))
+        found = await notices.case_notices(session, case.id)
+    return next(n.id for n in found if n.kind == "delay" and n.recipient_kind == "applicant")

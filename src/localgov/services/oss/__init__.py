@@ -1,14 +1,18 @@
 """One Stop Service (ศูนย์บริการร่วม, ระบบบริหารจัดการจุดเดียวเบ็ดเสร็จ): the ``oss`` service plugin.
 
-Built so far: the catalogue of services with their public manuals (คู่มือสำหรับประชาชน) and the
-counter's queue. Case intake, the inbox, deficiency records and notifications come on top, on the
-kernel's case engine. The package has the rooms every service has (docs/adding-a-service.md):
+Built so far: the catalogue of services with their public manuals (คู่มือสำหรับประชาชน), the
+counter's queue, and the deadlines of cases (delay notices, result notices, escalations, the
+working-day calendar) with the OPDC's reports. Case intake, the inbox and deficiency records come
+on top, on the kernel's case engine. The package has the rooms every service has (docs/adding-a-service.md):
 
 * ``models.py`` — its tenant tables (``oss_*``); ``migrations/`` — its own history
   (``alembic_version_oss``); ``api.py`` — what other services may use (the manuals);
 * ``catalogue.py`` (manuals: checks, versions, publishing; the defaults of ``defaults.py``) and
   ``counter.py`` (service points, tickets, call-next, statistics): the rules and queries;
-* ``catalogue_views.py``, ``counter_views.py``: the JSON endpoints; ``page_views.py``: the
+* ``deadlines.py`` (the worker's sweep of every LAO: SLA timers, delay notices, escalations, result
+  notices), ``notices.py`` (the letters and their record) and ``reports.py`` (the OPDC's reports);
+* ``catalogue_views.py``, ``counter_views.py``, ``calendar_views.py``, ``notice_views.py``,
+  ``report_views.py``: the JSON endpoints; ``page_views.py``: the
   server-rendered pages (templates in ``localgov/templates/oss``, stylesheet in ``static/``);
 * ``schemas.py`` (request and response bodies) and ``params.py`` (who may call, parameters).
 
@@ -27,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import Role, Scope, ServicePlugin
 from localgov.services.oss import models  # noqa: F401  (defines the tables below)
+from localgov.services.oss.calendar_views import CalendarController
 from localgov.services.oss.catalogue import seed_catalogue
 from localgov.services.oss.catalogue_views import CatalogueController, ServiceController
 from localgov.services.oss.counter import seed_point
@@ -36,8 +41,11 @@ from localgov.services.oss.counter_views import (
     QueueStatsController,
     TicketController,
 )
+from localgov.services.oss.deadlines import DEADLINES_JOB
 from localgov.services.oss.defaults import DEFAULT_POINT, default_catalogue
+from localgov.services.oss.notice_views import NoticeController, NoticeSettingsController
 from localgov.services.oss.page_views import OssAssetsController, OssPagesController
+from localgov.services.oss.report_views import ReportController
 
 #: Every controller of the service, mounted under ``/v1/oss``, in the order they are documented.
 HANDLERS: list[Any] = [
@@ -47,6 +55,10 @@ HANDLERS: list[Any] = [
     TicketController,
     QueueController,
     QueueStatsController,
+    CalendarController,
+    NoticeSettingsController,
+    NoticeController,
+    ReportController,
     OssPagesController,
     OssAssetsController,
 ]
@@ -84,7 +96,14 @@ async def seed(session: AsyncSession, today: dt.date) -> None:
 #: The service's tables (defined in :mod:`localgov.services.oss.models`).
 TABLES = tuple(
     TenantBase.metadata.tables[name]
-    for name in ("oss_services", "oss_service_versions", "oss_service_points", "oss_queue_tickets")
+    for name in (
+        "oss_services",
+        "oss_service_versions",
+        "oss_service_points",
+        "oss_queue_tickets",
+        "oss_notice_settings",
+        "oss_case_notices",
+    )
 )
 
 PLUGIN = ServicePlugin(
@@ -95,6 +114,7 @@ PLUGIN = ServicePlugin(
     tables=TABLES,
     roles=ROLES,
     scopes=SCOPES,
+    jobs=(DEADLINES_JOB,),
     seed=seed,
     migrations=Path(__file__).parent / "migrations",
 )
