@@ -182,7 +182,7 @@ def _seed_rows(now: dt.datetime, code: str) -> list[dict[str, Any]]:
             "case_type": CASE_TYPE,
             "tracking_number": f"{code}-{n}",
             "applicant_name": f"ผู้ยื่นคำขอ {n}",
-            "data": {"applicant_email": f"applicant{n}@lao{code}.example"},
+            "data": {"applicant": {"email": f"applicant{n}@lao{code}.example"}},
             "decided_at": None,
             "closed_at": None,
             **row,
@@ -458,7 +458,7 @@ async def intake_figures(url: str, intakes: int) -> dict[str, Any]:
                     now=now,
                     applicant_name=f"ผู้ยื่นคำขอ {n}",
                     tracking_number=f"{tenant.dla_code}-{period}-{number:06d}",
-                    data={"applicant_email": f"walkin{n}@bench.example"},
+                    data={"applicant": {"email": f"walkin{n}@bench.example"}},
                 )
                 for filename, content in files:
                     await storage.store_upload(

@@ -8,10 +8,12 @@ endpoints and the notices' endpoints, validated, guarded and isolated."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel import cases
@@ -188,7 +190,11 @@ async def test_a_walk_in_without_an_email_gets_a_notice_the_lao_delivers_itself(
     o = await office(engine)
     with_mail = await open_case(o, at(2026, 3, 2, 10), walk_in="นายมานะ ขยัน", email="mana@example.go.th")
     without = await open_case(o, at(2026, 3, 2, 10), walk_in="นายมีชัย ยืนยง")
-    assert (await sweep(o, at(2026, 3, 18))).delay_notices == 2
+    # A citizen who gave an address at intake is written to there, not at the account's.
+    given = await open_case(o, at(2026, 3, 2, 10), email="somsri.work@example.go.th")
+    assert (await sweep(o, at(2026, 3, 18))).delay_notices == 3
+    [to_given] = [n for n in await notices_of(o, given.id, "delay") if n.recipient_kind == "applicant"]
+    assert to_given.address == "somsri.work@example.go.th"
     [mailed] = [n for n in await notices_of(o, with_mail.id, "delay") if n.recipient_kind == "applicant"]
     assert (mailed.channel, mailed.address, mailed.delivery_status) == ("email", "mana@example.go.th", "queued")
     [unmailed] = [n for n in await notices_of(o, without.id, "delay") if n.recipient_kind == "applicant"]
@@ -617,3 +623,24 @@ async def test_anyone_reads_the_calendar_and_the_manager_sets_the_laos_own_days(
         ("calendar.day_set", "calendar:2026-03-21"),
         ("calendar.day_cleared", "calendar:2026-03-25"),
     ]
+
+
+async def test_the_sweeps_reads_are_served_by_their_indexes(engine: AsyncEngine) -> None:
+    """The recent decisions and the pending result notices are read from their partial indexes,
+    never by a scan of every case or notice an LAO ever had."""
+    o = await office(engine)
+    async with o.session() as session:
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        for statement, params, index in (
+            (
+                notices.UNNOTIFIED_DECISIONS,
+                {"since": at(2026, 3, 1), "now": at(2026, 3, 31), "limit": 1000},
+                "ix_cases_decided",
+            ),
+            (notices.PENDING_RESULTS, {"limit": 1000}, "ix_oss_case_notices_pending_results"),
+        ):
+            compiled = statement.compile(dialect=PGDialect_psycopg2())  # type: ignore[no-untyped-call]
+            sql = re.sub(r"%\((\w+)\)s", r":\1", str(compiled))
+            values = {**{k: v for k, v in compiled.params.items() if v is not None}, **params}
+            plan = "\n".join(row[0] for row in (await session.execute(text("EXPLAIN " + sql), values)).all())
+            assert index in plan, plan

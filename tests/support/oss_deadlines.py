@@ -142,9 +142,9 @@ async def open_case(
 ) -> cases.Case:
     """A case opened at ``now``: the citizen ``applicant``'s, or a walk-in's (``walk_in``: the name;
     ``email``: the address the case's data keeps, if any); ``service``: its catalogue service's code."""
-    data: dict[str, str] = {"service_code": service} if service else {}
+    data: dict[str, Any] = {"service": {"code": service}} if service else {}
     if email:
-        data[notices.APPLICANT_EMAIL_FIELD] = email
+        data["applicant"] = {"email": email}
     async with o.session() as session:
         if walk_in is None:
             return await cases.open_case(

@@ -25,7 +25,21 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import ARRAY, DateTime, Integer, Uuid, any_, bindparam, func, literal, select, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Integer,
+    String,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,9 +64,10 @@ OPDC_TH = "สำนักงานคณะกรรมการพัฒนา
 OPDC_EN = "Office of the Public Sector Development Commission (OPDC)"
 ACT_TH = "มาตรา 10 แห่งพระราชบัญญัติการอำนวยความสะดวกในการพิจารณาอนุญาตของทางราชการ พ.ศ. 2558"
 ACT_EN = "section 10 of the Licensing Facilitation Act B.E. 2558 (2015)"
-#: Where a walk-in applicant's e-mail is kept in a case's own data (an applicant with a citizen
-#: account is written to at the account's address).
-APPLICANT_EMAIL_FIELD = "applicant_email"
+#: Where a case keeps the applicant's e-mail in its own data (``data.applicant.email``, as One Stop
+#: Service's requests do: the address given at intake, a walk-in's too); without one, an applicant
+#: with a citizen account is written to at the account's address.
+APPLICANT_EMAIL_PATH = ("applicant", "email")
 #: The channel notices go by (the only one built; an SMS or LINE provider adds its own).
 CHANNEL = "email"
 
@@ -610,21 +625,23 @@ PENDING_RESULTS = (
     .limit(bindparam("limit", type_=Integer))
 )
 #: A case's e-mail for a walk-in applicant, kept in its own data.
-APPLICANT_EMAIL = select(_C.data[APPLICANT_EMAIL_FIELD].astext.label("email")).where(
-    _C.id == bindparam("case_id", type_=Uuid)
-)
+APPLICANT_EMAIL = select(
+    _C.data.op("#>>", return_type=String)(literal_column("'{" + ",".join(APPLICANT_EMAIL_PATH) + "}'")).label("email")
+).where(_C.id == bindparam("case_id", type_=Uuid))
 
 
 async def applicant_address(session: AsyncSession, case: CaseSummary) -> tuple[str | None, uuid.UUID | None]:
-    """Where the applicant is written to: their citizen account's e-mail, or the e-mail the case's
-    data keeps (``applicant_email``, a walk-in's); and the citizen's id."""
+    """Where the applicant is written to: the e-mail the case keeps (``data.applicant.email``, given
+    at intake), else their citizen account's; and the citizen's id."""
+    row = await fetch_one(session, APPLICANT_EMAIL, {"case_id": case.id})
+    email = row["email"].strip() if row is not None and isinstance(row["email"], str) else ""
+    if email:
+        return email, case.applicant_citizen_id
     if case.applicant_citizen_id is not None:
         citizen = await citizen_ref(session, case.applicant_citizen_id)
         if citizen is not None and citizen.email:
             return citizen.email, citizen.id
-    row = await fetch_one(session, APPLICANT_EMAIL, {"case_id": case.id})
-    email = row["email"] if row is not None else None
-    return (email.strip() if isinstance(email, str) and email.strip() else None), case.applicant_citizen_id
+    return None, case.applicant_citizen_id
 
 
 async def settle_result(session: AsyncSession, row: Row, *, now: dt.datetime) -> Literal["notified", "flagged"] | None:

@@ -15,8 +15,8 @@ Every report works on the kernel's case tables, whatever the case type. JSON and
 byte-order mark, Thai headers with the English name in parentheses, formula cells neutralised by
 ``kernel.csv``); dates ISO plus the Buddhist-Era date where a person reads them.
 
-The catalogue service of a case is ``data.service_code`` (a case type whose cases belong to a
-service of the catalogue keeps its code there); None for the others.
+The catalogue service of a case is ``data.service.code`` (a case type whose cases belong to a
+service of the catalogue keeps it there, as One Stop Service's requests do); None for the others.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ _NOTIFIED = NotificationRecord.__table__.c
 _START = bindparam("start", type_=DateTime(timezone=True))
 _END = bindparam("end", type_=DateTime(timezone=True))
 #: The catalogue service of a case (see the module doc).
-SERVICE_CODE = _C.data.op("->>", return_type=String)(literal_column("'service_code'"))
+SERVICE_CODE = _C.data.op("#>>", return_type=String)(literal_column("'{service,code}'"))
 
 
 class Period(msgspec.Struct, frozen=True, kw_only=True):
