@@ -192,7 +192,11 @@ async def test_a_walk_in_without_an_email_gets_a_notice_the_lao_delivers_itself(
     without = await open_case(o, at(2026, 3, 2, 10), walk_in="นายมีชัย ยืนยง")
     # A citizen who gave an address at intake is written to there, not at the account's.
     given = await open_case(o, at(2026, 3, 2, 10), email="somsri.work@example.go.th")
-    assert (await sweep(o, at(2026, 3, 18))).delay_notices == 3
+    # An address the e-mail channel refuses is no address: the LAO delivers that notice itself.
+    malformed = await open_case(o, at(2026, 3, 2, 10), walk_in="นายสับสน", email="not an address")
+    assert (await sweep(o, at(2026, 3, 18))).delay_notices == 4
+    [unsendable] = [n for n in await notices_of(o, malformed.id, "delay") if n.recipient_kind == "applicant"]
+    assert (unsendable.channel, unsendable.address) == (None, None)
     [to_given] = [n for n in await notices_of(o, given.id, "delay") if n.recipient_kind == "applicant"]
     assert to_given.address == "somsri.work@example.go.th"
     [mailed] = [n for n in await notices_of(o, with_mail.id, "delay") if n.recipient_kind == "applicant"]

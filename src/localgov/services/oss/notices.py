@@ -391,7 +391,9 @@ async def issue(session: AsyncSession, draft: NoticeDraft, letter: Letter, *, no
                 subject_en=letter.subject_en,
                 body_en=letter.body_en,
             )
-        except InvalidNotification:
+        except InvalidNotification as refused:
+            if (refused.data or {}).get("field") != "to":
+                raise
             address = None
         else:
             channel, notification = CHANNEL, queued.id

@@ -83,8 +83,8 @@ def _share(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) * _HUNDRED / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def _one_decimal(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+def _tenths(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 def _be(day: dt.date | None) -> str | None:
@@ -402,8 +402,8 @@ async def time_per_step(reader: Reader, when: Period) -> TimePerStep:
                 state_th=state_th,
                 state_en=state_en,
                 visits=len(days),
-                mean_working_days=_one_decimal(statistics.fmean(days)) or Decimal("0.0"),
-                median_working_days=_one_decimal(statistics.median(days)) or Decimal("0.0"),
+                mean_working_days=_tenths(statistics.fmean(days)),
+                median_working_days=_tenths(statistics.median(days)),
                 max_working_days=max(days),
                 sla_days=limit,
                 over_limit=sum(d > limit for d in days) if limit is not None else 0,
