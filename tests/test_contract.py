@@ -34,6 +34,10 @@ def test_plugin_fulfils_the_contract(plugin: ServicePlugin) -> None:
     assert contract_violations(plugin, tenant_metadata().tables, others=PLUGINS) == []
 
 
+#: A well-formed value of a path parameter by its type or format (any other: a UUID).
+PATH_SAMPLES = {"integer": "2026", "date": "2026-01-01"}
+
+
 @pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.slug)
 async def test_plugin_routes_are_documented_and_gated(
     plugin: ServicePlugin, engine: AsyncEngine, client_for: ClientFactory
@@ -47,13 +51,13 @@ async def test_plugin_routes_are_documented_and_gated(
             for method, operation in operations.items():
                 # Path parameters get a well-formed value of their type (`{id:uuid}` matches nothing else).
                 types = {
-                    p["name"]: p.get("schema", {}).get("type")
+                    p["name"]: p.get("schema", {}).get("format") or p.get("schema", {}).get("type")
                     for p in operation.get("parameters", [])
                     if p.get("in") == "path"
                 }
                 url = re.sub(
                     r"\{([^}]+)\}",
-                    lambda m, types=types: "1" if types.get(m.group(1)) == "integer" else str(uuid.UUID(int=0)),
+                    lambda m, types=types: PATH_SAMPLES.get(types.get(m.group(1)) or "", str(uuid.UUID(int=0))),
                     path,
                 )
                 response = await client.request(method.upper(), url, headers=host(without.slug))

@@ -21,6 +21,7 @@ from tests.conftest import ClientFactory, host, make_settings
 from tests.support.factories import make_tenant
 from tests.support.oss import manual, oss_tenant, point_a, staff
 from tests.support.oss_cases import make_case_world, png_bytes, walk_in
+from tests.support.oss_deadlines import late_case_notice
 from tests.support.routes import routes_of
 from tests.support.tokens import bearer
 
@@ -83,6 +84,15 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/oss/me/cases/{case_id}/deficiencies/{record_id}/acknowledge"): None,
     ("POST", "/v1/oss/me/cases/{case_id}/deficiencies/{record_id}/supplied"): {"version": 3},
     ("GET", "/v1/oss/me/cases/{case_id}/deficiencies/{record_id}/pdf"): None,
+    ("GET", "/v1/oss/notices/{notice_id}"): None,
+    ("POST", "/v1/oss/notices/{notice_id}/hand-delivery"): {"how": "letter", "on": "2026-03-20"},
+}
+#: Routes whose path parameter is not an object of the LAO but a day or a year of its calendar:
+#: B reads and sets its own days there (tests/test_oss_deadlines.py checks that they are B's own).
+CALENDAR_ROUTES = {
+    ("GET", "/v1/oss/calendar/{year}"),
+    ("PUT", "/v1/oss/calendar/days/{day}"),
+    ("DELETE", "/v1/oss/calendar/days/{day}"),
 }
 #: Upload routes: sent a valid multipart body.
 UPLOADS = {("POST", "/v1/oss/cases/{case_id}/files"), ("POST", "/v1/oss/me/cases/{case_id}/files")}
@@ -149,13 +159,14 @@ async def test_every_oss_endpoint_hides_another_laos_data(
             "record_id": recorded.json()["id"],
             "unit_id": str(world.units["counter"]),
             "staff_id": str(world.staff["officer"]),
+            "notice_id": str(await late_case_notice(engine, a)),
         }
 
         app: Litestar = http._transport.app  # type: ignore[attr-defined]
         walked = {
             (method, template)
             for method, template, _, _ in routes_of(app, "tenant")
-            if template.startswith("/v1/oss/") and "{" in template
+            if template.startswith("/v1/oss/") and "{" in template and (method, template) not in CALENDAR_ROUTES
         }
         assert walked == set(BODIES), walked ^ set(BODIES)
         for (method, template), body in BODIES.items():
@@ -229,6 +240,8 @@ async def test_every_oss_endpoint_hides_another_laos_data(
         assert len(a_request["files"]) == 1
         assert a_request["deficiencies"][0]["applicant_ack_at"] is None
         assert a_request["assigned_unit_id"] is None
+        notice = (await http.get(f"/v1/oss/notices/{values['notice_id']}", headers=staff(a))).json()
+        assert (notice["kind"], notice["hand_delivery"]) == ("delay", None)
 
 
 async def test_a_tenant_without_the_service_gets_404_on_every_oss_route(

@@ -34,6 +34,7 @@ def tenant_metadata() -> MetaData:
     import localgov.kernel.cases.models
     import localgov.kernel.documents.register
     import localgov.kernel.idempotency
+    import localgov.kernel.notifications
     import localgov.kernel.numbering
     import localgov.kernel.storage
     import localgov.kernel.tenancy

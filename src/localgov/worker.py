@@ -20,6 +20,7 @@ from localgov.kernel.events import fan_out_handlers
 from localgov.kernel.idempotency import PURGE_JOB as IDEMPOTENCY_PURGE_JOB
 from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
 from localgov.kernel.mail import MAIL_TOPIC, mail_consumer
+from localgov.kernel.notifications import NOTIFICATION_TOPIC, notification_consumer
 from localgov.kernel.outbox import CHANNEL as OUTBOX_CHANNEL
 from localgov.kernel.outbox import deliver_batch, purge_delivered
 from localgov.kernel.plugins import (
@@ -72,10 +73,11 @@ def core_jobs(settings: Settings) -> tuple[ScheduledJob, ...]:
 
 
 def core_handlers(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> dict[str, DeliveryHandler]:
-    """Outbox consumers of the platform itself (plugins bring their own): mail, signup provisioning,
-    export archives."""
+    """Outbox consumers of the platform itself (plugins bring their own): mail, notifications,
+    signup provisioning, export archives."""
     return {
         MAIL_TOPIC: mail_consumer(settings),
+        NOTIFICATION_TOPIC: notification_consumer(settings),
         PROVISION_TOPIC: provision_consumer(settings, plugins, add_tenant_admin),
         EXPORT_TOPIC: export_consumer(settings),
     }

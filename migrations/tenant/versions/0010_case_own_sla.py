@@ -23,9 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("cases", sa.Column("sla_days", sa.SmallInteger(), nullable=True))
-    op.create_check_constraint(
-        op.f("ck_cases_sla_days"), "cases", "sla_days IS NULL OR sla_days BETWEEN 1 AND 2600"
-    )
+    op.create_check_constraint(op.f("ck_cases_sla_days"), "cases", "sla_days IS NULL OR sla_days BETWEEN 1 AND 2600")
 
 
 def downgrade() -> None:

@@ -46,6 +46,8 @@ class CaseRecord(TenantBase):
         Index("ix_cases_open_state", "case_type", "state", "state_entered_at", "id", postgresql_where=_OPEN),
         # SLA sweeps: the earlier of the two deadlines of each open case.
         Index("ix_cases_open_due", text("least(state_due_at, due_at)"), postgresql_where=_OPEN),
+        # Decisions by time: the result notices of recent decisions (services' sweeps).
+        Index("ix_cases_decided", "decided_at", postgresql_where=text("decided_at IS NOT NULL")),
         # A citizen's own cases.
         Index(
             "ix_cases_applicant",

@@ -153,7 +153,12 @@ _BY_PERMISSION = (
 _LEAST_DUE = func.least(_C.state_due_at, _C.due_at)
 _OVERDUE = (
     select(*_SUMMARY)
-    .where(_C.closed_at.is_(None), bindparam("now", type_=DateTime(timezone=True)) >= _LEAST_DUE)
+    .where(
+        _C.closed_at.is_(None),
+        bindparam("now", type_=DateTime(timezone=True)) >= _LEAST_DUE,
+        tuple_(_LEAST_DUE, _C.id)
+        > tuple_(bindparam("after_due", type_=DateTime(timezone=True)), bindparam("after_id", type_=Uuid)),
+    )
     .order_by(_LEAST_DUE, _C.id)
     .limit(bindparam("limit", type_=Integer))
 )
@@ -251,13 +256,25 @@ async def inbox_by_permission(
     return await _run(reader, _BY_PERMISSION, params, after, limit)
 
 
-async def overdue(reader: Reader, now: dt.datetime, *, limit: int = 500) -> list[CaseSummary]:
-    """Open cases late at ``now`` in their state or overall, the longest late first (SLA sweeps)."""
+async def overdue(
+    reader: Reader, now: dt.datetime, *, limit: int = 500, after: CaseSummary | None = None
+) -> list[CaseSummary]:
+    """Open cases late at ``now`` in their state or overall, the longest late first (SLA sweeps).
+
+    ``after``: the last case of the previous page (keyset on the earlier deadline and the id), for a
+    sweep that reads every late case a page at a time.
+    """
     if not 1 <= limit <= 10_000:
         raise ValueError("limit is between 1 and 10,000")
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
-    rows = await fetch_all(reader, _OVERDUE, {"now": now, "limit": limit})
+    after_due, after_id = _START
+    if after is not None:
+        dues = [due for due in (after.state_due_at, after.due_at) if due is not None]
+        if not dues:
+            raise ValueError("after must be a case with a deadline (one that overdue() returned)")
+        after_due, after_id = min(dues), after.id
+    rows = await fetch_all(reader, _OVERDUE, {"now": now, "limit": limit, "after_due": after_due, "after_id": after_id})
     return [_summary(row) for row in rows]
 
 

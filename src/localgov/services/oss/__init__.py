@@ -13,10 +13,13 @@ the rooms every service has (docs/adding-a-service.md):
   numbers and codes, actions, comments, attachments, the public status) and ``deficiency.py``
   (deficiency records and the job that returns requests whose deadline passed): the rules and
   queries; ``case_pdf.py``: the receipt and the deficiency record as printed;
+* ``deadlines.py`` (the worker's sweep of every LAO: SLA timers, delay notices, escalations, result
+  notices), ``notices.py`` (the letters and their record) and ``reports.py`` (the OPDC's reports);
 * ``catalogue_views.py``, ``counter_views.py``, ``case_views.py`` (staff: requests, inboxes,
   settings), ``deficiency_views.py``, ``citizen_views.py`` (the applicant's own requests, the
-  public status): the JSON endpoints; ``page_views.py`` and ``case_pages.py``: the
-  server-rendered pages (templates in ``localgov/templates/oss``, stylesheet in ``static/``);
+  public status), ``calendar_views.py``, ``notice_views.py``, ``report_views.py``: the JSON
+  endpoints; ``page_views.py`` and ``case_pages.py``: the server-rendered pages (templates in
+  ``localgov/templates/oss``, stylesheet in ``static/``);
 * ``schemas.py`` (request and response bodies) and ``params.py`` (who may call, parameters).
 
 The reference of the endpoints is docs/services/oss.md.
@@ -34,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import Role, Scope, ServicePlugin
 from localgov.services.oss import models  # noqa: F401  (defines the tables below)
+from localgov.services.oss.calendar_views import CalendarController
 from localgov.services.oss.case_pages import TrackPagesController
 from localgov.services.oss.case_views import CaseController, CaseSettingsController, InboxController
 from localgov.services.oss.cases import CASES_DECIDED, CASES_OPENED
@@ -47,10 +51,13 @@ from localgov.services.oss.counter_views import (
     QueueStatsController,
     TicketController,
 )
+from localgov.services.oss.deadlines import DEADLINES_JOB
 from localgov.services.oss.defaults import DEFAULT_POINT, default_catalogue
 from localgov.services.oss.deficiency import EXPIRE_JOB
 from localgov.services.oss.deficiency_views import DeficiencyController
+from localgov.services.oss.notice_views import NoticeController, NoticeSettingsController
 from localgov.services.oss.page_views import OssAssetsController, OssPagesController
+from localgov.services.oss.report_views import ReportController
 from localgov.services.oss.workflow import CASE_ASSIGN, CASE_DECIDE, CASE_INTAKE, CASE_READ, CASE_TYPES
 
 #: Every controller of the service, mounted under ``/v1/oss``, in the order they are documented.
@@ -67,6 +74,10 @@ HANDLERS: list[Any] = [
     CaseSettingsController,
     MyCasesController,
     TrackController,
+    CalendarController,
+    NoticeSettingsController,
+    NoticeController,
+    ReportController,
     OssPagesController,
     TrackPagesController,
     OssAssetsController,
@@ -130,6 +141,8 @@ TABLES = tuple(
         "oss_case_comments",
         "oss_deficiency_records",
         "oss_deficiency_items",
+        "oss_notice_settings",
+        "oss_case_notices",
     )
 )
 
@@ -142,7 +155,7 @@ PLUGIN = ServicePlugin(
     roles=ROLES,
     scopes=SCOPES,
     meters=(CASES_OPENED, CASES_DECIDED),
-    jobs=(EXPIRE_JOB,),
+    jobs=(EXPIRE_JOB, DEADLINES_JOB),
     case_types=CASE_TYPES,
     seed=seed,
     migrations=Path(__file__).parent / "migrations",

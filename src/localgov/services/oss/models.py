@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     func,
@@ -307,3 +308,104 @@ class DeficiencyItem(TenantBase):
     #: What is missing, as printed (the document's name, or the criterion).
     label_th: Mapped[str] = mapped_column(Text)
     note_th: Mapped[str | None] = mapped_column(Text)
+
+
+class NoticeSettings(TenantBase):
+    """The LAO's settings of the notices the One Stop Service sends (one row; the defaults of the
+    Licensing Facilitation Act B.E. 2558 s.10 until staff change them)."""
+
+    __tablename__ = "oss_notice_settings"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("delay_every_days BETWEEN 1 AND 30", name="delay_every_days"),
+        CheckConstraint("result_within_days BETWEEN 1 AND 30", name="result_within_days"),
+    )
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default="1")
+    #: Where copies of delay notices are e-mailed (the OPDC, ก.พ.ร., or the LAO's own desk that
+    #: forwards them); None: the copies are recorded for the report only.
+    opdc_email: Mapped[str | None] = mapped_column(String(254))
+    #: Record (and e-mail) a copy of every delay notice for the OPDC.
+    opdc_copies: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    #: Days between delay notices once the manual's time is exceeded (the Act: every 7 days).
+    delay_every_days: Mapped[int] = mapped_column(SmallInteger, server_default="7")
+    #: Days after the decision by which the applicant must have been notified of the result.
+    result_within_days: Mapped[int] = mapped_column(SmallInteger, server_default="7")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_by: Mapped[str | None] = mapped_column(String(150))
+
+
+class CaseNotice(TenantBase):
+    """A notice about a case (หนังสือแจ้ง): a delay notice to the applicant and its copy for the
+    OPDC, the result notified to the applicant, or an escalation to a unit's supervisor.
+
+    One row per (case, kind, recipient, anchor, cycle), so a sweep that runs twice records and sends
+    once: ``anchor`` is the deadline a delay notice counts from (the case's overall deadline), the
+    state entry an escalation is about, or the decision a result notice tells; ``cycle`` numbers the
+    delay notices of one deadline (1 on the first day late, 2 seven days later …). ``seq`` numbers
+    the notices of a kind to a recipient for the case (ครั้งที่). ``channel`` is None when no address
+    was known: the notice is then the LAO's to deliver by hand (``hand_delivery``).
+    """
+
+    __tablename__ = "oss_case_notices"
+    __table_args__ = (
+        CheckConstraint("kind IN ('delay', 'result', 'escalation')", name="kind"),
+        CheckConstraint("recipient_kind IN ('applicant', 'opdc', 'supervisor')", name="recipient_kind"),
+        CheckConstraint("cycle >= 1 AND seq >= 1", name="numbers"),
+        CheckConstraint("hand_delivery IS NULL OR hand_delivery IN ('letter', 'in_person', 'phone')", name="hand"),
+        CheckConstraint("(hand_delivery IS NULL) = (hand_delivered_on IS NULL)", name="hand_day"),
+        Index(
+            "uq_oss_case_notices_case_id_kind_recipient_kind_anchor_cycle",
+            "case_id",
+            "kind",
+            "recipient_kind",
+            "anchor",
+            "cycle",
+            unique=True,
+        ),
+        #: Reports read the notices of a period.
+        Index("ix_oss_case_notices_sent_at", "sent_at"),
+        #: The sweep checks the result notices not yet settled (notified, or flagged late).
+        Index(
+            "ix_oss_case_notices_pending_results",
+            "anchor",
+            postgresql_where=text("kind = 'result' AND notified_on IS NULL AND flagged_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient_kind: Mapped[str] = mapped_column(String(16))
+    anchor: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    cycle: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    seq: Mapped[int] = mapped_column(SmallInteger)
+    #: The case's state when the notice was issued.
+    state: Mapped[str] = mapped_column(String(60))
+    #: When the sweep issued it (the notice's date).
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: The deadline day it is about: the overall deadline (delay), the state's (escalation), the last
+    #: day to notify the result (result).
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    #: Calendar days past ``due_on`` on the day it was issued (delay, escalation).
+    days_over: Mapped[int | None] = mapped_column(SmallInteger)
+    #: Working days past ``due_on`` on the day it was issued (the manual counts working days).
+    working_days_over: Mapped[int | None] = mapped_column(SmallInteger)
+    #: The citizen or the member of staff it went to (None: the OPDC, or nobody known).
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    recipient_name: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(254))
+    channel: Mapped[str | None] = mapped_column(String(30))
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("notifications.id", ondelete="SET NULL")
+    )
+    #: A copy for the OPDC's report (ก.พ.ร.).
+    for_opdc: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    #: Delivered by the LAO itself (a letter, in person, by phone), on that day, recorded by whom.
+    hand_delivery: Mapped[str | None] = mapped_column(String(16))
+    hand_delivered_on: Mapped[dt.date | None] = mapped_column(Date)
+    hand_recorded_by: Mapped[str | None] = mapped_column(String(150))
+    #: A result notice: the day the applicant counts as notified (its e-mail sent, or handed over).
+    notified_on: Mapped[dt.date | None] = mapped_column(Date)
+    #: A result notice not notified within the time allowed: when the sweep flagged it.
+    flagged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
