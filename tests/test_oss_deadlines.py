@@ -387,7 +387,7 @@ async def test_a_result_notified_after_the_time_allowed_is_flagged_as_late(engin
 
 
 async def test_the_sweep_is_the_plugins_per_tenant_job(engine: AsyncEngine) -> None:
-    assert PLUGIN.jobs == (DEADLINES_JOB,)
+    assert DEADLINES_JOB in PLUGIN.jobs
     assert DEADLINES_JOB.per_tenant
     assert DEADLINES_JOB.every == dt.timedelta(minutes=15)
     o = await office(engine)
