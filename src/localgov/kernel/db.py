@@ -222,6 +222,8 @@ async def tenant_reader(engine: AsyncEngine, tenant: TenantRef | None) -> AsyncI
         driver = pooled.driver_connection
         if not isinstance(driver, asyncpg.Connection) or driver.is_in_transaction():
             raise RuntimeError("a pooled connection was handed out inside a transaction")
+        if isinstance(driver, TenantConnection):
+            driver._localgov_begin_path = None  # cleared at checkout too; this BEGIN carries its own path
         await driver.execute(f"BEGIN READ ONLY; SELECT set_config('search_path', '{path}', true);")
         if tenant is not None:
             served: set[str] = pooled.info.setdefault(_INFO_TENANTS, set())
