@@ -42,10 +42,6 @@ def prefer_tenant(schema: str | None) -> None:
     _PREFERRED.set(None if schema is None else zlib.crc32(schema.encode("ascii")))
 
 
-def preferred_key() -> int | None:
-    return _PREFERRED.get()
-
-
 class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
     """The idle connections of a :class:`TenantAffinePool`; same contract as SQLAlchemy's queues."""
 
