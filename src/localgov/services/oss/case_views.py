@@ -575,16 +575,7 @@ class CaseController(Controller):
             db_session, blob_store, case_id, data, document_code=document, uploaded_by=actor,
             now=dt.datetime.now(dt.UTC), origin=origin,
         )  # fmt: skip
-        row = cases.FileRow(
-            id=stored.id,
-            filename=stored.filename,
-            content_type=stored.content_type,
-            size_bytes=stored.size_bytes,
-            sha256=stored.sha256,
-            uploaded_by=stored.uploaded_by,
-            created_at=stored.created_at,
-            document_code=code,
-        )
+        row = cases.FileRow.of(stored, code)
         return file_read(row, case_id, mine=False)
 
     @get(

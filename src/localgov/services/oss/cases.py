@@ -411,6 +411,20 @@ class FileRow(msgspec.Struct, kw_only=True):
     created_at: dt.datetime
     document_code: str | None
 
+    @classmethod
+    def of(cls, stored: StoredFileRead, document_code: str | None) -> FileRow:
+        """The row of a file just attached (what :func:`attach_file` returns)."""
+        return cls(
+            id=stored.id,
+            filename=stored.filename,
+            content_type=stored.content_type,
+            size_bytes=stored.size_bytes,
+            sha256=stored.sha256,
+            uploaded_by=stored.uploaded_by,
+            created_at=stored.created_at,
+            document_code=document_code,
+        )
+
 
 class ItemRow(msgspec.Struct, kw_only=True):
     id: uuid.UUID

@@ -320,16 +320,7 @@ class MyCasesController(Controller):
             uploaded_by=Actor("citizen", str(citizen_id)), now=dt.datetime.now(dt.UTC), origin=origin,
             citizen_id=citizen_id,
         )  # fmt: skip
-        row = cases.FileRow(
-            id=stored.id,
-            filename=stored.filename,
-            content_type=stored.content_type,
-            size_bytes=stored.size_bytes,
-            sha256=stored.sha256,
-            uploaded_by=stored.uploaded_by,
-            created_at=stored.created_at,
-            document_code=code,
-        )
+        row = cases.FileRow.of(stored, code)
         return file_read(row, case_id, mine=True)
 
     @get(
