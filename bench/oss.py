@@ -27,8 +27,12 @@ because a figure is slow. One run creates a database of its own, migrates the sh
    commit: a gap-free tracking number (``kernel.numbering``), ``kernel.cases.open_case``, and two
    attachments stored with ``kernel.storage.store_upload`` (a 300 KB PDF and a 150 KB JPEG, new bytes
    every time, content checked, SHA-256, written to a filesystem blob store in a temporary folder).
-   One Stop Service's own intake endpoint is not on main yet: this is the kernel work it will do,
-   measured in-process, without HTTP.
+   This is the kernel work an intake does, in-process, without HTTP;
+5. **intake over HTTP**: the same through One Stop Service's own endpoints, in-process (the real
+   application, ``httpx`` over ASGI, a staff bearer token minted with the installation's key): a
+   walk-in request for a published service (``POST /v1/oss/cases``: numbering, the case, the check
+   started) then its two documents uploaded (``POST /v1/oss/cases/{id}/files?document=doc.N``,
+   multipart), three requests per intake, timed together; each answer is checked.
 
 See bench/README.md ("One Stop Service") for the figures measured.
 """
@@ -478,7 +482,120 @@ async def intake_figures(url: str, intakes: int) -> dict[str, Any]:
     return {
         "intakes": intakes,
         "what": "numbering + open_case + 2 × store_upload (300 KB PDF, 150 KB JPEG), one transaction with its commit;"
-        " in-process, no HTTP (the OSS intake endpoint is not on main yet)",
+        " in-process, no HTTP",
+        "wall_ms": core.summary_ms(wall),
+    }
+
+
+# --- 5. intake over HTTP ---------------------------------------------------------------------------------
+
+#: A service of the catalogue the walk-ins apply for: two documents, one step, a fee.
+BENCH_MANUAL: dict[str, Any] = {
+    "name_th": "การขอหนังสือรับรอง (ทดสอบสมรรถนะ)",
+    "name_en": "Certificate (benchmark)",
+    "owning_unit_th": "สำนักปลัด",
+    "legal_basis": [{"title_th": "พระราชบัญญัติทดสอบ พ.ศ. 2569", "title_en": "Test Act B.E. 2569"}],
+    "legal_time_limit": {"value": 5, "unit": "days"},
+    "channels": [{"place_th": "ศูนย์บริการร่วม ชั้น 1", "hours_th": "จันทร์–ศุกร์ 08:30–16:30 น."}],
+    "criteria_th": "มีภูมิลำเนาในเขต",
+    "steps": [{"title_th": "ตรวจสอบเอกสาร", "duration": {"value": 1, "unit": "days"}, "unit_th": "สำนักปลัด"}],
+    "documents": [
+        {"name_th": "แบบคำขอ", "issued_by_th": "ผู้ยื่นคำขอ", "originals": 1, "copies": 0, "group": "other"},
+        {"name_th": "สำเนาโฉนดที่ดิน", "issued_by_th": "กรมที่ดิน", "originals": 0, "copies": 1, "group": "other"},
+    ],
+    "no_fee": False,
+    "fees": [{"description_th": "ค่าธรรมเนียม", "amount": "20.00"}],
+    "complaint_channels": [{"name_th": "ศูนย์ดำรงธรรม", "contact_th": "สายด่วน 1567"}],
+}
+
+
+def _thai_id(n: int) -> str:
+    """A valid 13-digit Thai ID (check digit computed), different for each ``n``."""
+    body = f"1{n:011d}"
+    check = (11 - sum(int(d) * (13 - i) for i, d in enumerate(body)) % 11) % 10
+    return body + str(check)
+
+
+async def intake_http_figures(url: str, intakes: int) -> dict[str, Any]:
+    import httpx
+
+    from localgov.app import create_app
+    from localgov.identity.models import StaffUser
+    from localgov.kernel.auth.keys import KeyStore, ensure_key
+    from localgov.kernel.auth.tokens import Audience, issue_access_token
+    from localgov.kernel.db import create_engine, session_factory, tenant_session
+    from localgov.services.oss import ROLES
+    from localgov.settings import Settings
+
+    secret = uuid.uuid4().hex + uuid.uuid4().hex
+    folder = Path(tempfile.mkdtemp(prefix="localgov-bench-oss-http-"))
+    app_settings = Settings(
+        database_url=url, env="test", log_level="WARNING", base_domain=core.BASE_DOMAIN, secret_key=secret,
+        storage_dir=str(folder),
+    )  # fmt: skip
+    engine = create_engine(app_settings)
+    wall: list[float] = []
+    try:
+        await ensure_key(engine, secret)  # what `localgov migrate` does: the installation's first signing key
+        tenant = (await routable(engine))[0]
+        async with tenant_session(session_factory(engine), tenant) as session:
+            clerk = StaffUser(email="clerk@bench.example", full_name="เจ้าหน้าที่รับเรื่อง", status="active")
+            session.add(clerk)
+            await session.flush()
+            clerk_id = clerk.id
+        app = create_app(app_settings, engine=engine, listen_for_catalog_changes=False)
+        transport = httpx.ASGITransport(app=app)
+        base = f"http://{tenant.slug}.{core.BASE_DOMAIN}"
+        async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url=base) as client:
+            keys = KeyStore(secret)
+            await keys.load(engine)
+            token = issue_access_token(
+                keys,
+                Audience.tenant(tenant.slug, tenant.dla_code, core.BASE_DOMAIN),
+                kind="staff",
+                subject=str(clerk_id),
+                client_id="oss-bench",
+                roles=frozenset(role.code for role in ROLES),
+                ttl_s=24 * 3600,
+                now=dt.datetime.now(dt.UTC),
+            )
+            client.headers["Authorization"] = f"Bearer {token}"
+            code = "bench-intake"
+            created = await client.post("/v1/oss/services", json={"code": code, "manual": BENCH_MANUAL})
+            if created.status_code != 201:
+                raise core.BenchError(f"intake over HTTP: creating the service: {created.status_code} {created.text}")
+            service = created.json()
+            published = await client.post(
+                f"/v1/oss/services/{service['id']}/publish", json={"version": service["version"]}
+            )
+            if published.status_code not in (200, 201, 204):
+                raise core.BenchError(f"intake over HTTP: publishing: {published.status_code} {published.text}")
+            for n in range(intakes):
+                files = (("doc.1", "form.pdf", _pdf(300 * 1024), "application/pdf"),
+                         ("doc.2", "land-title.jpg", _jpeg(150 * 1024), "image/jpeg"))  # fmt: skip
+                body = {"service_code": code, "applicant_name": f"ผู้ยื่นคำขอ {n}", "applicant_thai_id": _thai_id(n)}
+                t0 = time.perf_counter()
+                opened = await client.post("/v1/oss/cases", json=body)
+                if opened.status_code != 201:
+                    raise core.BenchError(f"intake over HTTP: {opened.status_code} {opened.text}")
+                case_id = opened.json()["case"]["id"]
+                for document, filename, content, mime in files:
+                    up = await client.post(
+                        f"/v1/oss/cases/{case_id}/files",
+                        params={"document": document},
+                        files={"data": (filename, content, mime)},
+                    )
+                    answer = up.json() if up.status_code == 201 else {}
+                    if answer.get("size_bytes") != len(content) or answer.get("document_code") != document:
+                        raise core.BenchError(f"intake over HTTP: upload {up.status_code} {up.text[:300]}")
+                wall.append(time.perf_counter() - t0)
+    finally:
+        await engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "intakes": intakes,
+        "what": "POST /v1/oss/cases (walk-in) + 2 × POST /v1/oss/cases/{id}/files (300 KB PDF, 150 KB JPEG,"
+        " multipart), staff bearer token; in-process over ASGI (httpx), the client's CPU included",
         "wall_ms": core.summary_ms(wall),
     }
 
@@ -512,6 +629,11 @@ def render(results: dict[str, Any]) -> str:
     lines.append(
         f"  intake with 2 attachments ({results['intake']['intakes']}) p50 {intake['p50']:.1f} ms,"
         f" p95 {intake['p95']:.1f} ms, max {intake['max']:.1f} ms (kernel work in-process, see the JSON)"
+    )
+    http = results["intake_http"]["wall_ms"]
+    lines.append(
+        f"  intake over HTTP, 3 requests ({results['intake_http']['intakes']}) p50 {http['p50']:.1f} ms,"
+        f" p95 {http['p95']:.1f} ms, max {http['max']:.1f} ms (the OSS endpoints in-process, see the JSON)"
     )
     return "\n".join(lines)
 
@@ -572,6 +694,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         core.log(f"{args.intakes} intakes with two attachments")
         results["intake"] = asyncio.run(intake_figures(url, args.intakes))
+        core.log(f"{args.intakes} intakes with two attachments over HTTP")
+        results["intake_http"] = asyncio.run(intake_http_figures(url, args.intakes))
         results["background_after_run"] = core.machine_busy_cores()
         core.RESULTS.mkdir(exist_ok=True)
         out = core.RESULTS / f"oss-{stamp.strftime('%Y%m%dT%H%M%SZ')}.json"
