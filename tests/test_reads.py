@@ -261,3 +261,44 @@ async def _path_of(engine: AsyncEngine, tenant: Any) -> str:
         row = await fetch_one(reader, select(func.current_setting("search_path").label("path")))
         assert row is not None
         return str(row["path"])
+
+
+_PREPARED = select(func.count().label("n"), func.array_agg(text("statement")).label("texts")).select_from(
+    text("pg_prepared_statements")
+)
+
+
+async def test_plans_per_tenant_prepare_one_statement_per_tenant_and_answer_the_same(database_url: str) -> None:
+    """With ``db_plans_per_tenant`` the fast path keeps a prepared statement per tenant on a
+    connection (PostgreSQL then never re-plans it for another search path); off, one for all."""
+    statement = select(_PROFILE.c.phone).where(_PROFILE.c.id == 1)
+    texts: dict[int, list[str]] = {}
+    for plans in (0, 50):
+        engine = create_engine(Settings(database_url=database_url, env="test", db_plans_per_tenant=plans), pool_size=1)
+        try:
+            first = await make_tenant(engine, phone=f"0-{plans}-1")
+            second = await make_tenant(engine, phone=f"0-{plans}-2")
+            for _ in range(2):
+                for tenant, phone in ((first, f"0-{plans}-1"), (second, f"0-{plans}-2")):
+                    async with tenant_reader(engine, tenant) as reader:
+                        row = await fetch_one(reader, statement)
+                    assert row == {"phone": phone}  # each tenant reads its own schema, whatever was prepared
+            async with tenant_reader(engine, first) as reader:
+                prepared = await fetch_one(reader, _PREPARED)
+        finally:
+            await engine.dispose()
+        assert prepared is not None
+        texts[plans] = [t for t in prepared["texts"] if t.startswith("SELECT profile.phone")]
+    assert len(texts[0]) == 1
+    assert "/*" not in texts[0][0]
+    assert sorted(t.rsplit("/* ", 1)[1] for t in texts[50]) == sorted(
+        f"{tenant.schema} */" for tenant in (first, second)
+    )
+
+
+def test_plans_per_tenant_setting_is_bounded() -> None:
+    from localgov.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="PLANS_PER_TENANT"):
+        Settings(db_plans_per_tenant=-1)
+    assert Settings(db_plans_per_tenant=2000).db_plans_per_tenant == 2000

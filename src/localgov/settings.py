@@ -54,6 +54,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: Send each tenant to the same few pooled connections (``localgov.kernel.pool``), so that a
     #: backend caches the catalog of a few tenants rather than of all of them. Off: any idle one.
     db_tenant_affinity: bool = True
+    #: Prepared statements of the fast read path (``kernel.reads``) each connection keeps **per
+    #: tenant** (0: off). PostgreSQL re-analyses and re-plans a prepared statement whenever it runs
+    #: under another search path than the last, so with one SQL text for every tenant a connection
+    #: that serves a new tenant pays that (0.3–0.4 ms of the backend's CPU for getBill, against
+    #: 0.1–0.2 for a repeat: bench/plan_cache.py). N > 0 gives each tenant its own prepared
+    #: statements on a connection, up to N in all (asyncpg's statement cache, least recently used
+    #: out), at about 100 KiB of the backend's memory each for a statement like getBill's: a trade
+    #: of memory for CPU an operator makes knowingly (bench/README.md, "Peers"). Off by default.
+    db_plans_per_tenant: int = 0
     db_statement_timeout_ms: int = 30_000
     #: How often each process re-reads the whole catalog even without a notification.
     catalog_refresh_s: float = 30.0
@@ -132,6 +141,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         for name in ("db_pool_size", "db_connection_lifetime_s", "db_max_tenants_per_connection"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"LOCALGOV_{name.upper()} must be at least 1")
+        if not 0 <= self.db_plans_per_tenant <= 100_000:
+            raise SettingsError("LOCALGOV_DB_PLANS_PER_TENANT must be between 0 (off) and 100000")
         if self.db_max_overflow < 0 or self.migrate_processes < 0:
             raise SettingsError("LOCALGOV_DB_MAX_OVERFLOW and LOCALGOV_MIGRATE_PROCESSES must be >= 0")
         if self.secret_key and len(self.secret_key) < 32:

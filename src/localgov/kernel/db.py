@@ -86,6 +86,7 @@ class TenantConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg shi
     """
 
     _localgov_begin_path: str | None = None
+    plans_per_tenant = False
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109 (asyncpg's signature)
         path = self._localgov_begin_path
@@ -94,6 +95,16 @@ class TenantConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg shi
             query = f"{query.rstrip().rstrip(';')}; SELECT set_config('search_path', '{path}', true);"
         result: str = await super().execute(query, *args, timeout=timeout)
         return result
+
+
+class PlanPerTenantConnection(TenantConnection):
+    """A :class:`TenantConnection` whose fast-path reads prepare one statement per tenant
+    (``db_plans_per_tenant``): :func:`tenant_reader` tags their SQL with the tenant's schema.
+
+    Told apart by this attribute, not ``isinstance``: asyncpg's connection metaclass answers
+    ``isinstance`` for any of its subclasses with any connection."""
+
+    plans_per_tenant = True
 
 
 def _driver(connection: Connection) -> TenantConnection | None:
@@ -144,7 +155,7 @@ def create_engine(settings: Settings, database_url: str | None = None, **overrid
         "pool_recycle": settings.db_connection_lifetime_s,
         "pool_pre_ping": False,
         "connect_args": {
-            "connection_class": TenantConnection,
+            "connection_class": PlanPerTenantConnection if settings.db_plans_per_tenant else TenantConnection,
             "server_settings": {
                 "search_path": VOID_SCHEMA,
                 "application_name": "localgov",
@@ -153,6 +164,8 @@ def create_engine(settings: Settings, database_url: str | None = None, **overrid
             },
         },
     }
+    if settings.db_plans_per_tenant:
+        options["connect_args"]["statement_cache_size"] = settings.db_plans_per_tenant
     if settings.db_tenant_affinity:
         options["poolclass"] = TenantAffinePool
     options.update(overrides)
@@ -229,7 +242,7 @@ async def tenant_reader(engine: AsyncEngine, tenant: TenantRef | None) -> AsyncI
             served: set[str] = pooled.info.setdefault(_INFO_TENANTS, set())
             served.add(path)
         try:
-            yield ReadConnection(driver)
+            yield ReadConnection(driver, plan_tag=path if driver.plans_per_tenant else None)
         finally:
             await driver.execute("ROLLBACK")
             clean = True

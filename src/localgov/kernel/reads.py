@@ -49,16 +49,22 @@ class ReadConnection:
     Made by :func:`localgov.kernel.db.tenant_reader` (the ``db_read`` dependency): ``BEGIN READ
     ONLY`` and the search path in one round trip, ``ROLLBACK`` at the end. Only
     :func:`fetch_one` and :func:`fetch_all` use it.
+
+    ``plan_tag`` (the tenant's schema, when ``db_plans_per_tenant`` is on) is appended to the SQL
+    text as a comment, so asyncpg prepares and keeps one statement per tenant on the connection and
+    PostgreSQL never re-plans it for another tenant's search path. The tag is a validated schema
+    name; the statement's meaning does not change (PostgreSQL still resolves names by the path).
     """
 
-    __slots__ = ("_driver",)
+    __slots__ = ("_driver", "_tag")
 
-    def __init__(self, driver: asyncpg.Connection) -> None:
+    def __init__(self, driver: asyncpg.Connection, *, plan_tag: str | None = None) -> None:
         self._driver = driver
+        self._tag = f" /* {plan_tag} */" if plan_tag is not None else ""
 
     async def fetch(self, statement: Select[Any], params: Mapping[str, Any] | None) -> list[Row]:
         query = compiled(statement)
-        records = await self._driver.fetch(query.sql, *query.arguments(params or {}))
+        records = await self._driver.fetch(query.sql + self._tag, *query.arguments(params or {}))
         return [query.row(record) for record in records]
 
 
