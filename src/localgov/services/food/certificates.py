@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import String, bindparam, cast, func, select, update
+from sqlalchemy import Integer, String, bindparam, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel import cases as engine
@@ -414,11 +414,13 @@ _SUMMARY = (
     _CT.area_m2,
     _CT.issued_on,
 )
-FIRST_PAGE = select(*_SUMMARY).order_by(_CT.id).limit(bindparam("limit"))
-NEXT_PAGE = select(*_SUMMARY).where(_CT.id > bindparam("after")).order_by(_CT.id).limit(bindparam("limit"))
+_LIMIT = bindparam("limit", type_=Integer)
+_AFTER = _CT.id > bindparam("after")
+FIRST_PAGE = select(*_SUMMARY).order_by(_CT.id).limit(_LIMIT)
+NEXT_PAGE = select(*_SUMMARY).where(_AFTER).order_by(_CT.id).limit(_LIMIT)
 _REGISTER = (_CT.id, _CT.number, _CT.premises_name, _CT.premises_kind, _CT.premises_address_th, _CT.status)
-REGISTER_FIRST = select(*_REGISTER).order_by(_CT.id).limit(bindparam("limit"))
-REGISTER_NEXT = select(*_REGISTER).where(_CT.id > bindparam("after")).order_by(_CT.id).limit(bindparam("limit"))
+REGISTER_FIRST = select(*_REGISTER).order_by(_CT.id).limit(_LIMIT)
+REGISTER_NEXT = select(*_REGISTER).where(_AFTER).order_by(_CT.id).limit(_LIMIT)
 
 
 async def certificate_row(reader: Reader, certificate_id: uuid.UUID) -> Any:
