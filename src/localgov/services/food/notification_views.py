@@ -32,8 +32,8 @@ from localgov.services.food.params import (
     case_actor,
 )
 from localgov.services.food.schemas import (
-    CaseStep,
-    CaseStepWithReason,
+    NotificationStep,
+    NotificationReasonStep,
     CertifyIn,
     FileRead,
     NotificationCreate,
@@ -192,7 +192,7 @@ class NotificationController(Controller):
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
-        data: JSONBody[CaseStepWithReason],
+        data: JSONBody[NotificationReasonStep],
         db_session: NamedDependency[AsyncSession],
     ) -> NotificationRead:
         return await self._step(
@@ -213,7 +213,7 @@ class NotificationController(Controller):
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
-        data: JSONBody[CaseStep],
+        data: JSONBody[NotificationStep],
         db_session: NamedDependency[AsyncSession],
     ) -> NotificationRead:
         return await self._step(
@@ -234,7 +234,7 @@ class NotificationController(Controller):
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
-        data: JSONBody[CaseStep],
+        data: JSONBody[NotificationStep],
         db_session: NamedDependency[AsyncSession],
     ) -> NotificationRead:
         return await self._step(
@@ -255,7 +255,7 @@ class NotificationController(Controller):
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
-        data: JSONBody[CaseStepWithReason],
+        data: JSONBody[NotificationReasonStep],
         db_session: NamedDependency[AsyncSession],
     ) -> NotificationRead:
         return await self._step(

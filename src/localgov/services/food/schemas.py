@@ -111,14 +111,14 @@ class NotificationRead(msgspec.Struct, kw_only=True):
     due_at: dt.datetime | None
 
 
-class CaseStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class NotificationStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The version of the notification the caller saw, and an optional comment."""
 
     version: Version
     comment: LongText | None = None
 
 
-class CaseStepWithReason(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class NotificationReasonStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     version: Version
     comment: LongText
 
