@@ -32,12 +32,12 @@ from localgov.services.food.params import (
     case_actor,
 )
 from localgov.services.food.schemas import (
-    NotificationStep,
-    NotificationReasonStep,
     CertifyIn,
     FileRead,
     NotificationCreate,
     NotificationRead,
+    NotificationReasonStep,
+    NotificationStep,
 )
 
 TAG = "Food premises: notifications"
