@@ -5,6 +5,7 @@ reminders go once per bill, the payments events come back."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +37,11 @@ async def food_bills(world: FoodWorld) -> list[Bill]:
         return list((await session.execute(query)).scalars())
 
 
+async def run(world: FoodWorld, year: int, today: dt.date) -> billing.AnnualRunRead:
+    async with world.db() as session:
+        return await billing.run_annual_fees(session, year, today=today)
+
+
 async def test_the_annual_run_bills_each_active_certificate_once_per_year(world: FoodWorld) -> None:
     small = await issued(world, at(2026, 3, 2), area_m2="12.00")
     large = await issued(world, at(2026, 3, 2), area_m2="150.00")
@@ -52,6 +58,9 @@ async def test_the_annual_run_bills_each_active_certificate_once_per_year(world:
         second = await billing.run_annual_fees(session, 2570, today=january)
     assert (first.certificates, first.bills_created, first.already_billed) == (2, 2, 0)
     assert (second.certificates, second.bills_created, second.already_billed) == (2, 0, 2)
+    # Two runs at once (the worker's job and a click): one waits for the other, one bill each.
+    together = await asyncio.gather(*(run(world, 2571, dt.date(2028, 1, 4)) for _ in range(2)))
+    assert sorted(r.bills_created for r in together) == [0, 2]
     # The issue year is already billed by the first fee: a run for it bills nothing.
     async with world.db() as session:
         same_year = await billing.run_annual_fees(session, 2569, today=dt.date(2026, 12, 1))
@@ -59,6 +68,7 @@ async def test_the_annual_run_bills_each_active_certificate_once_per_year(world:
 
     annual = {b.source_key: b for b in await food_bills(world) if b.source_key.endswith(":2570")}
     assert set(annual) == {f"food:{small.id}:2570", f"food:{large.id}:2570"}
+    assert len([b for b in await food_bills(world) if b.source_key.endswith(":2571")]) == 2
     assert annual[f"food:{small.id}:2570"].total == Decimal("20.00")
     assert annual[f"food:{large.id}:2570"].total == Decimal("100.00")
     for bill in annual.values():

@@ -155,7 +155,13 @@ async def open_notification(
         now=now,
         applicant_name=notifier["name"],
         tracking_number=f"FD-{year}-{number:06d}",
-        data={"premises_name": establishment["name"], "area_m2": establishment["area_m2"]},
+        # ``applicant.email``: where One Stop Service's deadline sweep sends the case's delay and
+        # result notices (every case type's, when the LAO uses it).
+        data={
+            "premises_name": establishment["name"],
+            "area_m2": establishment["area_m2"],
+            "applicant": {"email": notifier["email"]},
+        },
         comment=data.note,
         origin=origin,
     )
