@@ -20,6 +20,7 @@ from localgov.kernel.notifications import NotificationRecord
 from localgov.kernel.outbox import Delivery, OutboxEntry
 from localgov.services.food import billing, certificates, fees
 from localgov.services.food.models import FeeBill
+from localgov.services.food.schemas import AnnualRunRead
 from localgov.services.payments import bills as payment_bills
 from localgov.services.payments.api import BILL_CANCELLED
 from localgov.services.payments.models import Bill
@@ -37,7 +38,7 @@ async def food_bills(world: FoodWorld) -> list[Bill]:
         return list((await session.execute(query)).scalars())
 
 
-async def run(world: FoodWorld, year: int, today: dt.date) -> billing.AnnualRunRead:
+async def run(world: FoodWorld, year: int, today: dt.date) -> AnnualRunRead:
     async with world.db() as session:
         return await billing.run_annual_fees(session, year, today=today)
 
