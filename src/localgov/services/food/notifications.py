@@ -116,6 +116,15 @@ def check_area(area: Decimal, field: str = "establishment.area_m2") -> Decimal:
     return area
 
 
+def _degrees(value: Decimal | None, limit: int, field: str) -> str | None:
+    if value is None:
+        return None
+    if not value.is_finite() or abs(value) > limit or value != value.quantize(Decimal("0.000001")):
+        message = f"degrees between -{limit} and {limit}, at most 6 decimals"
+        raise InvalidInput(field, message, code="invalid_coordinates")
+    return str(value)
+
+
 def normalise_establishment(establishment: Establishment) -> dict[str, Any]:
     area = check_area(establishment.area_m2)
     return {
@@ -123,8 +132,8 @@ def normalise_establishment(establishment: Establishment) -> dict[str, Any]:
         "kind": establishment.kind,
         "area_m2": str(area),
         "address": _address(establishment.address, "establishment.address"),
-        "latitude": str(establishment.latitude) if establishment.latitude is not None else None,
-        "longitude": str(establishment.longitude) if establishment.longitude is not None else None,
+        "latitude": _degrees(establishment.latitude, 90, "establishment.latitude"),
+        "longitude": _degrees(establishment.longitude, 180, "establishment.longitude"),
         "seats": establishment.seats,
         "opening_hours": establishment.opening_hours.strip() if establishment.opening_hours else None,
     }

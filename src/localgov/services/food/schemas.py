@@ -55,8 +55,9 @@ class Establishment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Square metres, at most 2 decimals; above 200 m² the licence route applies (422).
     area_m2: Decimal
     address: AddressIn
-    latitude: Annotated[Decimal, msgspec.Meta(ge=-90, le=90)] | None = None
-    longitude: Annotated[Decimal, msgspec.Meta(ge=-180, le=180)] | None = None
+    #: WGS 84 degrees (−90…90, −180…180; at most 6 decimals).
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
     seats: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
     opening_hours: Part | None = None
 
