@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from localgov.kernel.documents import (
+    Block,
     Field,
     Fields,
     Notice,
@@ -63,7 +64,7 @@ def printed_fields(row: Any) -> list[Field]:
 def certificate_layout(row: Any, lao: LaoProfile, stamp: QrStamp) -> OfficialDocument:
     title_th, title_en = title_of(row["premises_kind"])
     ended = ENDED.get(row["status"])
-    body = [
+    body: list[Block] = [
         Pairs(rows=[(f"เลขที่ {row['number']}", f"วันที่ {thai_date(row['issued_on'])}")]),
         Paragraph(
             text=(

@@ -206,17 +206,16 @@ _HEAD = (
     .select_from(_JOINED)
     .where(_N.id == bindparam("id"))
 )
+#: The same, locking the notification's row (writes to one notification queue up behind each other).
+_HEAD_FOR_UPDATE = _HEAD.with_for_update(of=Notification.__table__)
 _ON_FILE = select(_NF.document_code).where(_NF.notification_id == bindparam("id")).distinct()
 
 
 async def head(reader: Reader, notification_id: uuid.UUID, *, for_update: bool = False) -> Any:
     """The notification with its case's state (404 when it is not one of this LAO's)."""
+    row: Any
     if for_update and isinstance(reader, AsyncSession):
-        row = (
-            (await reader.execute(_HEAD.with_for_update(of=Notification.__table__), {"id": notification_id}))
-            .mappings()
-            .one_or_none()
-        )
+        row = (await reader.execute(_HEAD_FOR_UPDATE, {"id": notification_id})).mappings().one_or_none()
     else:
         row = await fetch_one(reader, _HEAD, {"id": notification_id})
     if row is None:
