@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -18,13 +20,16 @@ from localgov.kernel.audit import Actor
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.notifications import NotificationRecord
 from localgov.kernel.outbox import Delivery, OutboxEntry
+from localgov.kernel.validation import InvalidInput, ThaiAddress
 from localgov.services.food import billing, certificates, fees
 from localgov.services.food.models import FeeBill
 from localgov.services.food.schemas import AnnualRunRead
+from localgov.services.payments import bank, receipts
 from localgov.services.payments import bills as payment_bills
-from localgov.services.payments.api import BILL_CANCELLED
-from localgov.services.payments.models import Bill
-from tests.support.food import ORIGIN, FoodWorld, at, attach_documents, file_notification, food_world, issued
+from localgov.services.payments.api import BILL_CANCELLED, BILL_PAID, RECEIPT_VOIDED, payer_for
+from localgov.services.payments.models import Bill, Payer
+from tests.support.food import ORIGIN, OTHER_ID, FoodWorld, at, attach_documents, file_notification, food_world, issued
+from tests.support.payments import BILLER_ID, set_biller
 
 
 @pytest.fixture
@@ -188,3 +193,62 @@ async def test_without_the_payments_service_nothing_is_certified(engine: AsyncEn
                 session, notification_id, tenant=world.tenant, actor=world.actor(), version=1, conditions_th=None,
                 now=at(2026, 3, 2), origin=ORIGIN,
             )  # fmt: skip
+
+
+async def deliver(world: FoodWorld, topic: str, handler: Any) -> None:
+    """Deliver the LAO's outbox entries of ``topic`` to the food handler (twice: at least once)."""
+    async with world.db() as session:
+        query = select(OutboxEntry).where(OutboxEntry.tenant_id == world.tenant.id, OutboxEntry.topic == topic)
+        for entry in (await session.execute(query.order_by(OutboxEntry.id))).scalars():
+            delivery = Delivery(entry, session, {world.tenant.id: world.tenant.schema})
+            await handler(delivery)
+            await handler(delivery)
+
+
+async def test_a_paid_fee_and_a_voided_receipt_come_back_through_the_payments_events(world: FoodWorld) -> None:
+    certificate = await issued(world, at(2026, 3, 2))
+    fee = await _fee(world, certificate.id, 2569)
+    async with world.db() as session:
+        await set_biller(session)
+        bill = (await session.execute(select(Bill).where(Bill.id == fee.bill_id))).scalar_one()
+        fields = {
+            "transaction_id": "TXNFOOD0001",
+            "biller_id": BILLER_ID,
+            "ref1": bill.reference,
+            "amount": "100.00",
+            "paid_at": "2026-03-05T10:00:00+07:00",
+        }
+        paid = bank.normalise_notice(
+            transaction_id=fields["transaction_id"], biller_id=BILLER_ID, ref1=bill.reference, ref2=None,
+            amount=Decimal("100.00"), paid_at=dt.datetime.fromisoformat(fields["paid_at"]), raw=fields,
+        )  # fmt: skip
+        outcome = await bank.record_notice(session, paid, channel="webhook", biller_id=BILLER_ID, book_size=100)
+        assert outcome.receipt is not None
+    await deliver(world, BILL_PAID.code, billing.on_bill_paid)
+    assert (await _fee(world, certificate.id, 2569)).status == "paid"
+    async with world.db() as session:
+        await receipts.void_receipt(
+            session, outcome.receipt.id, reason="รับเงินผิดบัญชี", staff_id=None, actor=Actor("system"), origin=ORIGIN
+        )
+    await deliver(world, RECEIPT_VOIDED.code, billing.on_receipt_voided)
+    assert (await _fee(world, certificate.id, 2569)).status == "open"
+
+
+async def test_payer_for_finds_or_makes_one_payer_per_id(world: FoodWorld) -> None:
+    address = ThaiAddress(house_no="1", subdistrict="ในเมือง", district="เมือง", province="ขอนแก่น")
+
+    async def payer(tax_id: str, name: str = "นายหนึ่ง ใจดี") -> uuid.UUID:
+        async with world.db() as session:
+            return await payer_for(
+                session, kind="person", name=name, tax_id=tax_id, address=address, phone="0812345678"
+            )
+
+    made = await asyncio.gather(*(payer("๑๑๐๑๗๐๐๒๐๓๔๕๐") for _ in range(4)))  # Thai digits, four at once
+    assert len(set(made)) == 1
+    assert await payer("1-1017-00203-45-0", name="ชื่ออื่น") == made[0]  # the same ID: the same payer, unchanged
+    assert await payer(OTHER_ID) != made[0]
+    async with world.db() as session:
+        row = (await session.execute(select(Payer).where(Payer.id == made[0]))).scalar_one()
+        assert (row.tax_id, row.name, row.province) == ("1101700203450", "นายหนึ่ง ใจดี", "ขอนแก่น")
+    with pytest.raises(InvalidInput):
+        await payer("1101700203451")
