@@ -25,7 +25,7 @@ from localgov.kernel.tenancy import lao_profile
 from localgov.kernel.thai import thai_date
 from localgov.kernel.usage import UsageEvent
 from localgov.kernel.validation import InvalidInput
-from localgov.services.food import certificates, fees, inspections, notifications
+from localgov.services.food import billing, certificates, fees, inspections, notifications
 from localgov.services.food.certificate_pdf import certificate_layout
 from localgov.services.food.models import Certificate, CertificateEvent, FeeBill, Notification
 from localgov.services.food.schemas import (
@@ -34,6 +34,7 @@ from localgov.services.food.schemas import (
     InspectionCreate,
     NotificationCreate,
     Notifier,
+    SettingsUpdate,
 )
 from localgov.services.payments.models import Bill
 from tests.conftest import make_settings
@@ -363,3 +364,78 @@ async def test_the_notifier_is_checked(world: FoodWorld) -> None:
                 now=at(2026, 3, 2), origin=ORIGIN,
             )  # fmt: skip
     assert (bad_id.value.code, bad_id.value.field) == ("invalid_tax_id", "notifier.national_id")
+
+
+async def test_refusal_needs_the_authority_and_a_reason_withdrawal_closes(world: FoodWorld) -> None:
+    now = at(2026, 9, 1)
+    refused_id = await file_notification(world, now)
+    withdrawn_id = await file_notification(world, now)
+    officer = engine_cases.CaseActor(
+        kind="staff", id=world.staff["officer"], permissions=frozenset({"food.read", "food.intake"})
+    )
+    async with world.db() as session:
+        with pytest.raises(engine_cases.ActionForbidden):
+            await notifications.step(
+                session, refused_id, "refuse", actor=officer, version=1, comment="ไม่ครบ", now=now, origin=ORIGIN
+            )
+    async with world.db() as session:
+        with pytest.raises(engine_cases.CommentRequired):
+            await notifications.step(
+                session, refused_id, "refuse", actor=world.actor(), version=1, comment=None, now=now, origin=ORIGIN
+            )
+    async with world.db() as session:
+        refused = await notifications.step(
+            session, refused_id, "refuse", actor=world.actor(), version=1,
+            comment="สถานที่ตั้งอยู่ในเขตห้ามจำหน่ายอาหารตามประกาศท้องถิ่น", now=now, origin=ORIGIN,
+        )  # fmt: skip
+        withdrawn = await notifications.step(
+            session, withdrawn_id, "withdraw", actor=officer, version=1, comment=None, now=now, origin=ORIGIN
+        )
+    assert (refused.state, refused.decided_at is not None, refused.closed_at is not None) == ("refused", True, True)
+    assert (withdrawn.state, withdrawn.decided_at) == ("withdrawn", None)
+    with pytest.raises(engine_cases.ActionUnavailable):
+        await certify(world, refused_id, now)
+    async with world.db() as session:
+        with pytest.raises(notifications.NotificationClosed):
+            await notifications.attach(
+                session, world.store, withdrawn_id, document_code="id_copy", data=png_bytes(), filename="x.png",
+                actor=world.actor(), origin=ORIGIN,
+            )  # fmt: skip
+        with pytest.raises(notifications.NotificationNotFound):
+            await notifications.notification_view(session, uuid.uuid4())
+
+
+async def test_the_fee_table_and_settings_are_the_laos_data(world: FoodWorld) -> None:
+    async with world.db() as session:
+        await billing.put_bands(
+            session,
+            [
+                fees.Band(max_area_m2=Decimal(50), annual_fee=Decimal(50)),
+                fees.Band(max_area_m2=Decimal(200), annual_fee=Decimal(300)),
+            ],
+            actor=world.audit_actor("finance"),
+            origin=ORIGIN,
+        )
+        with pytest.raises(fees.InvalidFeeTable):
+            await billing.put_bands(
+                session,
+                [fees.Band(max_area_m2=Decimal(100), annual_fee=Decimal(1))],
+                actor=world.audit_actor(),
+                origin=ORIGIN,
+            )
+        with pytest.raises(fees.InvalidFeeTable):
+            await billing.put_settings(
+                session, SettingsUpdate(late_surcharge_percent=Decimal(150)), actor=world.audit_actor(), origin=ORIGIN
+            )
+        update = SettingsUpdate(late_surcharge_percent=Decimal("25.00"), revisit_days=14)
+        changed = await billing.put_settings(session, update, actor=world.audit_actor(), origin=ORIGIN)
+        assert (changed.late_surcharge_percent, changed.revisit_days, changed.reminder_days) == (Decimal(25), 14, 14)
+        waiver = await billing.add_waiver(
+            session, fees.Waiver(starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2026, 12, 31), percent=Decimal(10)),
+            "ลดร้อยละสิบ", actor=world.audit_actor(), origin=ORIGIN,
+        )  # fmt: skip
+        await billing.delete_waiver(session, waiver.id, actor=world.audit_actor(), origin=ORIGIN)
+        with pytest.raises(billing.WaiverNotFound):
+            await billing.delete_waiver(session, waiver.id, actor=world.audit_actor(), origin=ORIGIN)
+    certificate = await issued(world, at(2026, 9, 2), area_m2="50.01")
+    assert certificate.annual_fee == Decimal("300.00")
