@@ -78,6 +78,19 @@ async def test_the_counter_flow_refusals_verification_and_register(
         )
         assert inspector.status_code == 403
 
+        # A retried filing with the same Idempotency-Key is the same notification.
+        retried = [
+            await http.post(
+                "/v1/food/notifications",
+                json=notification_body(name="ร้านลองซ้ำ"),
+                headers={**world.headers("officer"), "Idempotency-Key": "counter-7-0001"},
+            )
+            for _ in range(2)
+        ]
+        assert [r.status_code for r in retried] == [201, 201]
+        assert retried[0].json()["id"] == retried[1].json()["id"]
+        assert retried[1].headers.get("Idempotent-Replayed") == "true"
+
         first = await certified(http, world)
         second = await certified(http, world, name="ร้านน้ำแข็งใสลุงชม", kind="storage", area_m2="15")
         year = be_year(bangkok_today())

@@ -4,9 +4,9 @@ the same-day certificate, refusal and withdrawal."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, MultipartBody, QueryParameter
@@ -17,6 +17,7 @@ from localgov.kernel.audit import Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.storage import BlobStore, FileOwner, download_response, open_file, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
@@ -64,29 +65,35 @@ class NotificationController(Controller):
             "address parts (422 `invalid_house_no`, `invalid_moo`, `invalid_postal_code`). Premises over 200 m² are "
             "refused with 422 `food_area_requires_licence` (`data.route`: `licence`; reasons in Thai and English): "
             "they need a licence instead. The notification is numbered `FD-<BE year>-<n>` and waits in `submitted` "
-            "for its documents and the same-day certificate."
+            "for its documents and the same-day certificate. An `Idempotency-Key` makes a retried request return the "
+            "same notification."
         ),
-        responses=problem_responses(*STAFF_ERRORS, 400, 422),
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
         **guarded(INTAKE_POLICY),
     )
     async def file(
         self,
+        request: Request[Any, Any, Any],
         tenant: NamedDependency[TenantInfo],
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
         data: JSONBody[NotificationCreate],
         db_session: NamedDependency[AsyncSession],
-    ) -> NotificationRead:
-        notification_id = await notifications.open_notification(
-            db_session,
-            data,
-            tenant=tenant,
-            actor=await case_actor(db_session, principal, permissions),
-            now=dt.datetime.now(dt.UTC),
-            origin=origin,
-        )
-        return await notifications.notification_view(db_session, notification_id)
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> Response[NotificationRead]:
+        async def work() -> NotificationRead:
+            notification_id = await notifications.open_notification(
+                db_session,
+                data,
+                tenant=tenant,
+                actor=await case_actor(db_session, principal, permissions),
+                now=dt.datetime.now(dt.UTC),
+                origin=origin,
+            )
+            return await notifications.notification_view(db_session, notification_id)
+
+        return await idempotent(request, db_session, idempotency_key, work)
 
     @get(
         "/{notification_id:uuid}",
