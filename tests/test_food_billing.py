@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import Actor
 from localgov.kernel.db import session_factory, tenant_session
+from localgov.kernel.jobs import JobContext
 from localgov.kernel.notifications import NotificationRecord
 from localgov.kernel.outbox import Delivery, OutboxEntry
 from localgov.kernel.validation import InvalidInput, ThaiAddress
@@ -252,3 +253,21 @@ async def test_payer_for_finds_or_makes_one_payer_per_id(world: FoodWorld) -> No
         assert (row.tax_id, row.name, row.province) == ("1101700203450", "นายหนึ่ง ใจดี", "ขอนแก่น")
     with pytest.raises(InvalidInput):
         await payer("1101700203451")
+
+
+async def test_the_scheduled_jobs_bill_the_year_and_remind_once(world: FoodWorld) -> None:
+    certificate = await issued(world, at(2026, 3, 2))
+    jobs = {job.name: job for job in billing.JOBS}
+    assert set(jobs) == {"food.annual_fees", "food.fee_reminders"}
+    assert all(job.per_tenant for job in jobs.values())
+    for now in (at(2027, 1, 5), at(2027, 1, 5, 22)):  # twice in a day: one bill
+        async with world.db() as session:
+            await jobs["food.annual_fees"].run(JobContext(session, world.tenant, now))
+    fee = await _fee(world, certificate.id, 2570)
+    assert (fee.kind, fee.status, fee.due_date) == ("annual", "open", dt.date(2027, 3, 31))
+    for now in (at(2027, 3, 20), at(2027, 3, 21)):
+        async with world.db() as session:
+            await jobs["food.fee_reminders"].run(JobContext(session, world.tenant, now))
+    async with world.db() as session:
+        keys = (await session.execute(select(NotificationRecord.key))).scalars().all()
+    assert keys == [f"food.fee_reminder:{fee.id}"]
