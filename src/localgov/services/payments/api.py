@@ -35,7 +35,14 @@ from localgov.kernel.events import EventType
 from localgov.kernel.plugins import UsageMeter
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.usage import record_usage
-from localgov.kernel.validation import ThaiAddress, normalise_phone, normalise_thai_id
+from localgov.kernel.validation import (
+    ThaiAddress,
+    normalise_house_no,
+    normalise_moo,
+    normalise_phone,
+    normalise_postal_code,
+    normalise_thai_id,
+)
 from localgov.services.payments.models import Bill, BillItem, Payer
 
 BILLS_ISSUED = UsageMeter(code="payments.bills_issued", unit="bill", title_th="ใบแจ้งหนี้ที่ออก", title_en="Bills issued")
@@ -294,8 +301,9 @@ async def payer_for(
     """The LAO's payer with this 13-digit ID, made from the given details when there is none yet
     (a service charging a person it knows by ID: a food-premises holder, a permit applicant).
 
-    An existing payer is returned as it is (finance keeps payers' details). Two requests for a
-    new ID at once make one payer (a transaction lock on the ID).
+    An existing payer is returned as it is (finance keeps payers' details). The ID, phone, house
+    number, village and postal code are checked as ``POST /payers`` checks them (422). Two requests
+    for a new ID at once make one payer (a transaction lock on the ID).
     """
     if kind not in ("person", "juristic") or not name.strip():
         raise InvalidBill("A payer is a person or a juristic person with a name.", code="invalid_payer")
@@ -310,14 +318,14 @@ async def payer_for(
         kind=kind,
         name=name.strip(),
         tax_id=tax_id,
-        house_no=address.house_no,
-        moo=address.moo,
+        house_no=normalise_house_no(address.house_no) if address.house_no else None,
+        moo=normalise_moo(address.moo) if address.moo else None,
         soi=address.soi,
         road=address.road,
         subdistrict=address.subdistrict,
         district=address.district,
         province=address.province,
-        postal_code=address.postal_code,
+        postal_code=normalise_postal_code(address.postal_code) if address.postal_code else None,
         phone=normalise_phone(phone) if phone else None,
     )
     session.add(payer)
