@@ -7,7 +7,8 @@ e-Saraban) is added here by the issue that builds it; nothing is discovered impl
 from __future__ import annotations
 
 from localgov.kernel.plugins import ServicePlugin
+from localgov.services.food import PLUGIN as FOOD
 from localgov.services.oss import PLUGIN as OSS
 from localgov.services.payments import PLUGIN as PAYMENTS
 
-REGISTRY: tuple[ServicePlugin, ...] = (PAYMENTS, OSS)
+REGISTRY: tuple[ServicePlugin, ...] = (PAYMENTS, OSS, FOOD)

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 import msgspec
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.errors import Conflict, DomainError
@@ -35,6 +35,14 @@ from localgov.kernel.events import EventType
 from localgov.kernel.plugins import UsageMeter
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.usage import record_usage
+from localgov.kernel.validation import (
+    ThaiAddress,
+    normalise_house_no,
+    normalise_moo,
+    normalise_phone,
+    normalise_postal_code,
+    normalise_thai_id,
+)
 from localgov.services.payments.models import Bill, BillItem, Payer
 
 BILLS_ISSUED = UsageMeter(code="payments.bills_issued", unit="bill", title_th="ใบแจ้งหนี้ที่ออก", title_en="Bills issued")
@@ -279,6 +287,50 @@ async def create_bills(session: AsyncSession, drafts: list[BillDraft]) -> tuple[
             await record_usage(session, BILLS_ISSUED, 1, f"bill:{bill.id}")
         existing.update(by_key)
     return [existing[key] for key in keys], len(new)
+
+
+async def payer_for(
+    session: AsyncSession,
+    *,
+    kind: str,
+    name: str,
+    tax_id: str,
+    address: ThaiAddress,
+    phone: str | None = None,
+) -> uuid.UUID:
+    """The LAO's payer with this 13-digit ID, made from the given details when there is none yet
+    (a service charging a person it knows by ID: a food-premises holder, a permit applicant).
+
+    An existing payer is returned as it is (finance keeps payers' details). The ID, phone, house
+    number, village and postal code are checked as ``POST /payers`` checks them (422). Two requests
+    for a new ID at once make one payer (a transaction lock on the ID).
+    """
+    if kind not in ("person", "juristic") or not name.strip():
+        raise InvalidBill("A payer is a person or a juristic person with a name.", code="invalid_payer")
+    tax_id = normalise_thai_id(tax_id)
+    # Advisory locks are database-wide: the schema is part of the key (one LAO never waits on another).
+    key = func.concat(func.current_schema(), f":payments.payer:{tax_id}")
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+    found = await session.scalar(select(Payer.id).where(Payer.tax_id == tax_id).order_by(Payer.created_at).limit(1))
+    if found is not None:
+        return found
+    payer = Payer(
+        kind=kind,
+        name=name.strip(),
+        tax_id=tax_id,
+        house_no=normalise_house_no(address.house_no) if address.house_no else None,
+        moo=normalise_moo(address.moo) if address.moo else None,
+        soi=address.soi,
+        road=address.road,
+        subdistrict=address.subdistrict,
+        district=address.district,
+        province=address.province,
+        postal_code=normalise_postal_code(address.postal_code) if address.postal_code else None,
+        phone=normalise_phone(phone) if phone else None,
+    )
+    session.add(payer)
+    await session.flush()
+    return payer.id
 
 
 async def _fresh_references(session: AsyncSession, count: int) -> list[str]:
