@@ -9,5 +9,6 @@ from __future__ import annotations
 from localgov.kernel.plugins import ServicePlugin
 from localgov.services.oss import PLUGIN as OSS
 from localgov.services.payments import PLUGIN as PAYMENTS
+from localgov.services.permits import PLUGIN as PERMITS
 
-REGISTRY: tuple[ServicePlugin, ...] = (PAYMENTS, OSS)
+REGISTRY: tuple[ServicePlugin, ...] = (PAYMENTS, OSS, PERMITS)
