@@ -23,7 +23,7 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.pagination import After, Limit
 from localgov.kernel.reads import ReadConnection, Reader
-from localgov.kernel.storage import BlobStore, StoredFileRead, download_response, open_file
+from localgov.kernel.storage import BlobStore, StoredFileRead, download_response, open_file, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.permits import applications, permits
 from localgov.services.permits.config import load_config
@@ -264,7 +264,14 @@ class ApplicationController(Controller):
         blob_store: NamedDependency[BlobStore],
     ) -> FileRead:
         stored = await applications.attach_file(
-            db_session, blob_store, application_id, data, document_code=document, uploaded_by=actor, origin=origin
+            db_session,
+            blob_store,
+            application_id,
+            upload_chunks(data),
+            filename=data.filename or "",
+            document_code=document,
+            uploaded_by=actor,
+            origin=origin,
         )
         return file_read(stored, application_id, document, mine=False)
 

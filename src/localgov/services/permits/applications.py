@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import msgspec
-from litestar.datastructures import UploadFile
 from sqlalchemy import and_, bindparam, func, insert, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +36,7 @@ from localgov.kernel.storage import (
     StoredFile,
     StoredFileRead,
     UploadLimits,
-    store_upload_file,
+    store_upload,
 )
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import InvalidEmail, normalise_email
@@ -433,8 +432,9 @@ async def attach_file(
     session: AsyncSession,
     store: BlobStore,
     application_id: uuid.UUID,
-    upload: UploadFile,
+    data: bytes | AsyncIterable[bytes],
     *,
+    filename: str,
     document_code: str,
     uploaded_by: Actor,
     origin: Origin,
@@ -456,8 +456,15 @@ async def attach_file(
             "not a document of this application's checklist / ไม่ใช่เอกสารตามรายการ",
             code="permits_unknown_document",
         )
-    stored = await store_upload_file(
-        session, store, upload, owner=file_owner(app.id), uploaded_by=uploaded_by, limits=limits, now=now
+    stored = await store_upload(
+        session,
+        store,
+        data=data,
+        filename=filename,
+        owner=file_owner(app.id),
+        uploaded_by=uploaded_by,
+        limits=limits,
+        now=now,
     )
     await session.execute(
         insert(PermitFile).values(file_id=stored.id, application_id=app.id, document_code=document_code)

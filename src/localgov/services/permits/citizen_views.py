@@ -20,7 +20,7 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.pagination import After, Limit
 from localgov.kernel.reads import ReadConnection
-from localgov.kernel.storage import BlobStore, download_response, open_file
+from localgov.kernel.storage import BlobStore, download_response, open_file, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.permits import applications
 from localgov.services.permits.application_views import file_read, show
@@ -186,8 +186,8 @@ class MyApplicationController(Controller):
         blob_store: NamedDependency[BlobStore],
     ) -> FileRead:
         stored = await applications.attach_file(
-            db_session, blob_store, application_id, data, document_code=document, uploaded_by=actor, origin=origin,
-            citizen_id=citizen_uuid(principal),
+            db_session, blob_store, application_id, upload_chunks(data), filename=data.filename or "",
+            document_code=document, uploaded_by=actor, origin=origin, citizen_id=citizen_uuid(principal),
         )  # fmt: skip
         return file_read(stored, application_id, document, mine=True)
 
