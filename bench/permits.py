@@ -139,6 +139,22 @@ async def setup(engine: Any) -> dict[str, Any]:
     return {"tenant": tenant, "staff": staff, "payer_id": payer.id}
 
 
+async def upload_emblem(engine: Any, tenant: Any, store: Any) -> None:
+    """The LAO's emblem (a 160 × 160 PNG), printed at the head of every permit."""
+    import io
+
+    from PIL import Image
+
+    from localgov.kernel.audit import Actor, Origin
+    from localgov.kernel.db import session_factory, tenant_session
+    from localgov.services.permits.config import set_emblem
+
+    out = io.BytesIO()
+    Image.new("RGB", (160, 160), (180, 30, 40)).save(out, format="PNG")
+    async with tenant_session(session_factory(engine), tenant) as session:
+        await set_emblem(session, store, out.getvalue(), filename="emblem.png", actor=Actor("system"), origin=Origin())
+
+
 async def one_application(engine: Any, world: dict[str, Any], store: Any, cfg: Any) -> tuple[uuid.UUID, float, float]:
     """The whole path of one application to its permit's PDF; returns its id, the path's and the PDF's seconds."""
     import msgspec
@@ -234,20 +250,20 @@ async def one_application(engine: Any, world: dict[str, Any], store: Any, cfg: A
         ).scalar_one()
         await permits.on_bill_paid(Delivery(entry, session, {tenant.id: tenant.schema}))
     t_pdf = time.perf_counter()
-    content = await render_permit(engine, tenant, app_id, cfg)
+    content = await render_permit(engine, tenant, app_id, cfg, store)
     t1 = time.perf_counter()
     if b"%PDF" not in content[:8]:
         raise core.BenchError("the permit's PDF is not a PDF")
     return app_id, t1 - t0, t1 - t_pdf
 
 
-async def render_permit(engine: Any, tenant: Any, app_id: uuid.UUID, cfg: Any) -> bytes:
-    """What ``GET …/permit/pdf`` does: one read, the LAO's profile and settings, layout, render in a thread."""
+async def render_permit(engine: Any, tenant: Any, app_id: uuid.UUID, cfg: Any, store: Any) -> bytes:
+    """What ``GET …/permit/pdf`` does: one read, the LAO's profile, settings and emblem, layout, render in a thread."""
     from localgov.kernel import documents
     from localgov.kernel.db import tenant_reader
     from localgov.kernel.tenancy import lao_profile
     from localgov.services.permits import applications
-    from localgov.services.permits.config import load_config
+    from localgov.services.permits.config import emblem, load_config
     from localgov.services.permits.permit_pdf import permit_layout
     from localgov.services.permits.permit_views import permit_print
     from localgov.services.permits.reading import register_entry
@@ -263,6 +279,7 @@ async def render_permit(engine: Any, tenant: Any, app_id: uuid.UUID, cfg: Any) -
             await lao_profile(reader, tenant),
             documents.qr_stamp(cfg, tenant, entry),
             thai_digits=config.thai_digits,
+            emblem=await emblem(reader, store),
         )
     return await asyncio.to_thread(documents.render, layout)
 
@@ -277,6 +294,7 @@ async def figures(url: str, applications_n: int, pdfs: int) -> dict[str, Any]:
     store = FilesystemBlobStore(folder)
     try:
         world = await setup(engine)
+        await upload_emblem(engine, world["tenant"], store)
         ids: list[uuid.UUID] = []
         paths: list[float] = []
         pdf_steps: list[float] = []
@@ -291,7 +309,7 @@ async def figures(url: str, applications_n: int, pdfs: int) -> dict[str, Any]:
         started = time.perf_counter()
         for n in range(pdfs):
             t0 = time.perf_counter()
-            content = await render_permit(engine, world["tenant"], ids[n % len(ids)], cfg)
+            content = await render_permit(engine, world["tenant"], ids[n % len(ids)], cfg, store)
             per_pdf.append(time.perf_counter() - t0)
             if len(content) < 1000:
                 raise core.BenchError("a permit PDF of less than 1 KB")

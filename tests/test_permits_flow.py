@@ -12,6 +12,7 @@ import io
 import re
 from pathlib import Path
 
+import msgspec
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select, text
@@ -135,10 +136,18 @@ async def test_application_to_paid_issued_verified_and_revoked_permit(
         assert "อาคารอยู่อาศัย 2 ชั้น" in verified["title_th"]  # the building, on the public page
         assert verified["valid_until"] == app.valid_until.isoformat()  # type: ignore[union-attr]
 
+        # The LAO's emblem, once uploaded, heads the permit.
+        emblem = await http.put(
+            "/v1/permits/settings/emblem",
+            files={"data": ("emblem.png", png_bytes((180, 30, 40)), "image/png")},
+            headers=world.headers("manager"),
+        )
+        assert emblem.status_code == 200, emblem.text
         # The PDF's text is the permit's data.
         pdf = await http.get(f"/v1/permits/applications/{app_id}/permit/pdf", headers=world.headers("clerk"))
         assert pdf.status_code == 200, pdf.text
         assert pdf.headers["content-type"] == "application/pdf"
+        assert len(PdfReader(io.BytesIO(pdf.content)).pages[0].images) == 2  # the emblem and the QR stamp
         layer = squeeze(pdf_text(pdf.content))
         async with world.db() as session:
             data = permit_print(await applications.get_application(session, app_id))
@@ -334,7 +343,7 @@ async def test_issue_then_pay_and_renewal_before_expiry(world: PermitWorld) -> N
         config = await load_config(session)
         await save_config(
             session,
-            type(config)(**{**{f: getattr(config, f) for f in config.__struct_fields__}, "issue_before_payment": True}),
+            msgspec.structs.replace(config, issue_before_payment=True),
             actor=world.audit("manager"),
             origin=ORIGIN,
         )

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, bindparam, func, insert, literal, select, tuple_
+from sqlalchemy import DateTime, Uuid, and_, bindparam, func, insert, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel import cases as engine
@@ -290,7 +290,10 @@ def _list_after(mine: bool) -> Any:
     if mine:
         query = query.where(_A.citizen_id == bindparam("citizen_id"))
     return (
-        query.where(tuple_(_A.created_at, _A.id) < tuple_(bindparam("c_at"), bindparam("c_id")))
+        query.where(
+            tuple_(_A.created_at, _A.id)
+            < tuple_(bindparam("c_at", type_=DateTime(timezone=True)), bindparam("c_id", type_=Uuid))
+        )
         .order_by(_A.created_at.desc(), _A.id.desc())
         .limit(bindparam("limit"))
     )

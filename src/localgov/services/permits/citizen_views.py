@@ -252,7 +252,13 @@ class MyApplicationController(Controller):
         settings: NamedDependency[Settings],
         tenant: NamedDependency[TenantInfo],
         db_read: NamedDependency[ReadConnection],
+        blob_store: NamedDependency[BlobStore],
     ) -> Response[bytes]:
         return await permit_pdf(
-            db_read, application_id, settings=settings, tenant=tenant, citizen_id=citizen_uuid(principal)
+            db_read,
+            application_id,
+            settings=settings,
+            tenant=tenant,
+            store=blob_store,
+            citizen_id=citizen_uuid(principal),
         )

@@ -5,6 +5,9 @@ new LAO, read on every submission, assessment and issue, replaced as a whole by 
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import AsyncIterable
+
 import msgspec
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -13,6 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import DomainError
 from localgov.kernel.reads import Reader, fetch_one
+from localgov.kernel.storage import (
+    BlobStore,
+    FileOwner,
+    StoredFileRead,
+    UploadLimits,
+    list_files,
+    open_file,
+    store_upload,
+)
 from localgov.services.permits.deadlines import DeadlineRules
 from localgov.services.permits.eligibility import DEFAULT_RULES, AreaRules
 from localgov.services.permits.fees import DEFAULT_FEES, FeeTable, table_problems
@@ -120,3 +132,51 @@ async def save_config(session: AsyncSession, config: PermitConfig, *, actor: Act
     )
     await record_audit(session, "permits.settings_changed", actor=actor, origin=origin, target="permits.settings")
     return config
+
+
+# --- the LAO's emblem on its permits ----------------------------------------------------------------------
+
+#: The emblem printed at the head of the permit (ตราสัญลักษณ์): the newest file of this owner.
+EMBLEM_OWNER = FileOwner("permits.emblem", "lao")
+EMBLEM_LIMITS = UploadLimits(max_bytes=1024 * 1024, types=("png", "jpeg"))
+
+
+async def set_emblem(
+    session: AsyncSession,
+    store: BlobStore,
+    data: bytes | AsyncIterable[bytes],
+    *,
+    filename: str,
+    actor: Actor,
+    origin: Origin,
+    now: dt.datetime | None = None,
+) -> StoredFileRead:
+    """Keep the LAO's emblem (PNG or JPEG, at most 1 MiB, type by content); the newest is printed."""
+    stored = await store_upload(
+        session,
+        store,
+        data=data,
+        filename=filename,
+        owner=EMBLEM_OWNER,
+        uploaded_by=actor,
+        limits=EMBLEM_LIMITS,
+        now=now,
+    )
+    await record_audit(
+        session,
+        "permits.emblem_set",
+        actor=actor,
+        origin=origin,
+        target="permits.settings",
+        data={"sha256": stored.sha256},
+    )
+    return stored
+
+
+async def emblem(reader: Reader, store: BlobStore) -> bytes | None:
+    """The bytes of the LAO's newest emblem (None when it has uploaded none)."""
+    files = await list_files(reader, EMBLEM_OWNER)
+    if not files:
+        return None
+    opened = await open_file(reader, store, files[-1].id, owner=EMBLEM_OWNER)
+    return await opened.chunks.read_all()

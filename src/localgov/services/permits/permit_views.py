@@ -17,11 +17,12 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.reads import ReadConnection, Reader, Row
+from localgov.kernel.storage import BlobStore
 from localgov.kernel.tenancy import TenantInfo, lao_profile
 from localgov.kernel.thai import bangkok_today
 from localgov.services.permits import applications, permits
 from localgov.services.permits.application_views import show
-from localgov.services.permits.config import load_config
+from localgov.services.permits.config import emblem, load_config
 from localgov.services.permits.params import STAFF_DECIDE, STAFF_ERRORS, STAFF_READ, ApplicationId
 from localgov.services.permits.permit_pdf import PermitPrint, permit_layout
 from localgov.services.permits.reading import register_entry
@@ -56,6 +57,7 @@ async def permit_pdf(
     *,
     settings: Settings,
     tenant: TenantInfo,
+    store: BlobStore,
     citizen_id: uuid.UUID | None = None,
 ) -> Response[bytes]:
     row = await applications.get_application(reader, application_id, citizen_id=citizen_id)
@@ -68,6 +70,7 @@ async def permit_pdf(
         await lao_profile(reader, tenant),
         documents.qr_stamp(settings, tenant, entry),
         thai_digits=config.thai_digits,
+        emblem=await emblem(reader, store),
     )
     content = await asyncio.to_thread(documents.render, layout)
     filename = f"permit-{data.number.replace('/', '-')}.pdf"
@@ -94,8 +97,9 @@ class PermitController(Controller):
         settings: NamedDependency[Settings],
         tenant: NamedDependency[TenantInfo],
         db_read: NamedDependency[ReadConnection],
+        blob_store: NamedDependency[BlobStore],
     ) -> Response[bytes]:
-        return await permit_pdf(db_read, application_id, settings=settings, tenant=tenant)
+        return await permit_pdf(db_read, application_id, settings=settings, tenant=tenant, store=blob_store)
 
     @post(
         "/renew",

@@ -313,3 +313,10 @@ class SettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     validity_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 365
     fee_due_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
     thai_digits: bool = False
+
+
+class EmblemRead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    media_type: str
+    size: int
+    sha256: str
