@@ -100,6 +100,8 @@ def file_read(stored: StoredFileRead, application_id: uuid.UUID, code: str, *, m
 
 
 async def check_eligibility(reader: Reader, data: EligibilityCheck) -> EligibilityRead:
+    applications.check_figure(data.height_m, "height_m", high=300)
+    applications.check_figure(data.floor_area_m2, "floor_area_m2", high=1_000_000)
     config = await load_config(reader)
     form = ApplicationForm(area_type=data.area_type)
     area_type = applications.area_type_of(config, form)

@@ -167,8 +167,30 @@ def _answers(form: ApplicationForm) -> dict[str, Any]:
     return out
 
 
+def check_figure(value: Decimal, field: str, *, high: int, zero: bool = False) -> None:
+    """A finite figure with at most 2 decimals, above 0 (or 0 with ``zero``) and at most ``high``."""
+    low_ok = value >= 0 if zero else value > 0
+    if not value.is_finite() or not low_ok or value > high or value != value.quantize(Decimal("0.01")):
+        bound = "0" if zero else "above 0"
+        raise InvalidInput(field, f"a number {bound} to {high} with at most 2 decimals / ตัวเลขไม่ถูกต้อง")
+
+
+def check_figures(form: ApplicationForm) -> None:
+    """The form's decimal figures within their bounds (422 ``invalid_input`` naming the field)."""
+    if form.land is not None:
+        check_figure(form.land.area_sq_wa, "land.area_sq_wa", high=1_000_000)
+    b = form.building
+    if b is not None:
+        check_figure(b.height_m, "building.height_m", high=300)
+        check_figure(b.floor_area_m2, "building.floor_area_m2", high=1_000_000)
+        check_figure(b.footprint_m2, "building.footprint_m2", high=1_000_000)
+        for side in ("front_m", "back_m", "left_m", "right_m"):
+            check_figure(getattr(b.setbacks, side), f"building.setbacks.{side}", high=1000, zero=True)
+
+
 def clean_form(form: ApplicationForm) -> ApplicationForm:
     """The form with its IDs and addresses checked and normalised (422 on a bad one)."""
+    check_figures(form)
     if form.applicant is not None:
         form.applicant.id_number = normalise_thai_id(form.applicant.id_number, "applicant.id_number")
         if form.applicant.email is not None:

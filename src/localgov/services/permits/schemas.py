@@ -20,8 +20,10 @@ from localgov.services.permits.fees import FeeTable
 Text300 = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 Text2000 = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 IdNumber = Annotated[str, msgspec.Meta(min_length=13, max_length=20, description="13-digit Thai ID (checked)")]
-Metres = Annotated[Decimal, msgspec.Meta(ge=0, le=1000)]
-Area = Annotated[Decimal, msgspec.Meta(gt=0, le=1_000_000)]
+#: Decimals are checked by the service (msgspec bounds numbers only): see ``applications.check_figures``.
+Metres = Annotated[Decimal, msgspec.Meta(description="metres, 0 to 1,000")]
+Area = Annotated[Decimal, msgspec.Meta(description="square metres (wah for a plot), above 0, at most 1,000,000")]
+Height = Annotated[Decimal, msgspec.Meta(description="metres, above 0, at most 300")]
 Licence = Annotated[str, msgspec.Meta(min_length=2, max_length=40, pattern=r"^[\w.\-/ ]+$")]
 AreaType = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 
@@ -89,7 +91,7 @@ class Building(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     use: Use
     structure: Structure
     storeys: Annotated[int, msgspec.Meta(ge=1, le=50)]
-    height_m: Annotated[Decimal, msgspec.Meta(gt=0, le=300)]
+    height_m: Height
     floor_area_m2: Area
     footprint_m2: Area
     location: Location
@@ -173,7 +175,7 @@ class EligibilityCheck(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     kind: Kind
     use: Use
     storeys: Annotated[int, msgspec.Meta(ge=1, le=50)]
-    height_m: Annotated[Decimal, msgspec.Meta(gt=0, le=300)]
+    height_m: Height
     floor_area_m2: Area
     area_type: AreaType | None = None
 
