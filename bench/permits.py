@@ -221,7 +221,7 @@ async def one_application(engine: Any, world: dict[str, Any], store: Any, cfg: A
         )  # fmt: skip
     async with tenant_session(factory, tenant) as session:
         await applications.bill_fees(
-            session, app_id, payer_id=world["payer_id"], actor=await actor(session, "assessor"),
+            session, app_id, payer_id=world["payer_id"], tenant=tenant, actor=await actor(session, "assessor"),
             version=await version(session, app_id), now=now, origin=origin,
         )  # fmt: skip
     async with tenant_session(factory, tenant) as session:

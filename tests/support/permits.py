@@ -248,7 +248,7 @@ async def to_decision(world: PermitWorld, app_id: uuid.UUID, now: dt.datetime) -
         )  # fmt: skip
     async with world.db() as session:
         await applications.bill_fees(
-            session, app_id, payer_id=world.payer_id, actor=await world.actor(session, "assessor"),
+            session, app_id, payer_id=world.payer_id, tenant=world.tenant, actor=await world.actor(session, "assessor"),
             version=await version_of(session, app_id), now=now, origin=ORIGIN,
         )  # fmt: skip
 

@@ -408,7 +408,7 @@ class ApplicationController(Controller):
     ) -> ApplicationRead:
         actor = await engine.staff_actor(db_session, staff_uuid(principal), permissions)
         await applications.bill_fees(
-            db_session, application_id, payer_id=data.payer_id, actor=actor, version=data.version,
+            db_session, application_id, payer_id=data.payer_id, tenant=tenant, actor=actor, version=data.version,
             comment=data.comment, now=dt.datetime.now(dt.UTC), origin=origin,
         )  # fmt: skip
         return await show(db_session, application_id, settings=settings, tenant=tenant)

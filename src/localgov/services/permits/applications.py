@@ -150,6 +150,11 @@ class InspectionPhotosMissing(DomainError):
     title = "ต้องแนบภาพถ่ายการตรวจสถานที่ / Attach the inspection's photos first"
 
 
+class PaymentsNotEnabled(Conflict):
+    code = "permits_payments_not_enabled"
+    title = "หน่วยงานยังไม่ได้เปิดบริการรับชำระเงิน / The LAO has not enabled the payments service"
+
+
 class WrongState(Conflict):
     code = "permits_wrong_state"
     title = "ทำรายการนี้ในสถานะปัจจุบันไม่ได้ / Not possible in the application's current state"
@@ -833,6 +838,7 @@ async def bill_fees(
     application_id: uuid.UUID,
     *,
     payer_id: uuid.UUID,
+    tenant: TenantInfo,
     actor: CaseActor,
     version: int,
     now: dt.datetime,
@@ -840,8 +846,11 @@ async def bill_fees(
     comment: str | None = None,
 ) -> engine.Case:
     """The fees from the LAO's table (plan check, MR 7; permit fee, MR 70) and their one bill,
-    through ``payments.api.create_bill`` (``source="permits"``, ``source_key``: the application)."""
+    through ``payments.api.create_bill`` (``source="permits"``, ``source_key``: the application);
+    409 ``permits_payments_not_enabled`` when the LAO has not enabled the payments service."""
     app = await lock_application(session, application_id)
+    if "payments" not in tenant.enabled_services:
+        raise PaymentsNotEnabled()
     form = form_of(app.answers)
     assert form.kind is not None
     assert form.building is not None
