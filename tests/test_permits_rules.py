@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -173,7 +173,7 @@ def test_the_plan_check_fee_is_the_area_times_the_class_rate(
     if kind == "demolish":
         assert "permits.plan_check" not in by_code
     else:
-        assert by_code["permits.plan_check"] == (area * expected).quantize(Decimal("0.01"))
+        assert by_code["permits.plan_check"] == (area * expected).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     assert by_code["permits.permit_fee"] == DEFAULT_FEES.permit_fee[kind]
 
 
