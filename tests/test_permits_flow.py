@@ -47,6 +47,7 @@ from tests.support.permits import (
     form,
     make_permit_world,
     pay,
+    pdf_bytes,
     png_bytes,
     step,
     submitted,
@@ -422,3 +423,117 @@ async def test_inspection_needs_an_appointment_and_photos(world: PermitWorld) ->
                 document_code=applications.INSPECTION_PHOTO,
                 uploaded_by=world.audit("applicant"), origin=ORIGIN, citizen_id=world.citizens["applicant"],
             )  # fmt: skip
+
+
+async def test_counter_intake_and_every_step_through_the_endpoints(
+    world: PermitWorld, database_url: str, tmp_path: Path, client_for: ClientFactory
+) -> None:
+    settings = make_settings(database_url, storage_dir=str(tmp_path / "files"))
+    base = "/v1/permits/applications"
+    async with client_for(settings_=settings, plugins=REGISTRY, listen=False) as http:
+        clerk, engineer = world.headers("clerk"), world.headers("engineer")
+        checked = await http.post(
+            "/v1/permits/eligibility",
+            json={"kind": "construct", "use": "residence", "storeys": 2, "height_m": "7", "floor_area_m2": "120"},
+            headers=clerk,
+        )
+        assert (checked.status_code, checked.json()["simplified"], checked.json()["area_type"]) == (200, True, "sao")
+        walk_in = form()
+        walk_in["applicant"].pop("email")
+        created = await http.post(base, json={"form": walk_in}, headers=clerk)
+        assert created.status_code == 201, created.text
+        app = created.json()
+        assert (app["status"], app["channel"], app["missing"]) == ("draft", "counter", [])
+        for item in app["checklist"]:
+            uploaded = await http.post(
+                f"{base}/{app['id']}/files",
+                params={"document": item["code"]},
+                files={"data": (f"{item['code']}.pdf", pdf_bytes(len(item["code"])), "application/pdf")},
+                headers=clerk,
+            )
+            assert uploaded.status_code == 201, uploaded.text
+        unknown = await http.post(
+            f"{base}/{app['id']}/files",
+            params={"document": "drawings"},
+            files={"data": ("x.pdf", pdf_bytes(99), "application/pdf")},
+            headers=clerk,
+        )
+        assert (unknown.status_code, unknown.json()["code"]) == (422, "permits_unknown_document")
+        shown = (await http.post(f"{base}/{app['id']}/submit", headers=clerk)).json()
+        assert shown["state"] == "submitted"
+        assert all(item["on_file"] for item in shown["checklist"])
+        download = await http.get(shown["files"][0]["download_path"], headers=clerk)
+        assert (download.status_code, download.content[:5]) == (200, b"%PDF-")
+
+        async def act(action: str, who: dict[str, str], **body: object) -> dict[str, object]:
+            response = await http.post(
+                f"{base}/{app['id']}/actions/{action}", json={"version": shown["case_version"], **body}, headers=who
+            )
+            assert response.status_code == 200, response.text
+            result: dict[str, object] = response.json()
+            return result
+
+        shown = await act("accept_documents", clerk)
+        assert shown["complete_on"] == bangkok_today().isoformat()
+        own = await http.post(
+            f"{base}/{app['id']}/actions/approve", json={"version": shown["case_version"]}, headers=clerk
+        )
+        assert (own.status_code, own.json()["code"]) == (409, "permits_action_has_own_endpoint")
+        forbidden = await http.post(
+            f"{base}/{app['id']}/actions/approve_plans", json={"version": shown["case_version"]}, headers=clerk
+        )
+        assert (forbidden.status_code, forbidden.json()["code"]) == (403, "case_action_forbidden")
+        shown = await act("approve_plans", engineer)
+        extended = await http.post(
+            f"{base}/{app['id']}/extensions", json={"days": 10, "reason_th": "รอความเห็นกรมทางหลวง"},
+            headers=world.headers("official"),
+        )  # fmt: skip
+        assert extended.status_code == 201, extended.text
+        assert extended.json()["seq"] == 1
+        when = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
+        scheduled = await http.post(
+            f"{base}/{app['id']}/inspection", json={"version": shown["case_version"], "at": when}, headers=engineer
+        )
+        assert scheduled.status_code == 200, scheduled.text
+        shown = scheduled.json()
+        photo = await http.post(
+            f"{base}/{app['id']}/files",
+            params={"document": "inspection_photo"},
+            files={"data": ("site.png", png_bytes(), "image/png")},
+            headers=engineer,
+        )
+        assert photo.status_code == 201, photo.text
+        result = await http.post(
+            f"{base}/{app['id']}/inspection/result",
+            json={"version": shown["case_version"], "passed": True, "note": "ตรงตามแบบ"},
+            headers=engineer,
+        )
+        shown = result.json()
+        assert (shown["state"], shown["inspection_passed"]) == ("fee_assessment", True)
+        billed = await http.post(
+            f"{base}/{app['id']}/fees",
+            json={"version": shown["case_version"], "payer_id": str(world.payer_id)},
+            headers=world.headers("assessor"),
+        )
+        assert billed.status_code == 200, billed.text
+        shown = billed.json()
+        assert (shown["state"], shown["fee_total"]) == ("decision", "260.00")
+        assert shown["bill_reference"]
+        decided = await http.post(
+            f"{base}/{app['id']}/decision",
+            json={"version": shown["case_version"], "approve": True},
+            headers=world.headers("official"),
+        )
+        assert decided.status_code == 200, decided.text
+        assert (decided.json()["state"], decided.json()["permit"]) == ("approved", None)  # issued once paid
+        late = await http.post(
+            f"{base}/{app['id']}/extensions",
+            json={"days": 5, "reason_th": "หลังตัดสิน"},
+            headers=world.headers("official"),
+        )
+        assert (late.status_code, late.json()["data"]["reason"]) == (409, "not_under_consideration")
+        listed = (await http.get(base, headers=clerk)).json()["items"]
+        assert [(i["id"], i["state"], i["applicant_name"]) for i in listed] == [(app["id"], "approved", "นายสมชาย ใจดี")]
+        settings_read = (await http.get("/v1/permits/settings", headers=clerk)).json()
+        assert settings_read["fees"]["permit_fee"]["construct"] == "200"
+        assert any("MR 7" in line for line in settings_read["verify"])
