@@ -437,6 +437,7 @@ async def update_draft(
     app.answers = _answers(form)
     app.version += 1
     app.updated_at = dt.datetime.now(dt.UTC)
+    await session.flush()
     await record_audit(
         session, "permits.draft_saved", actor=actor, origin=origin, target=f"permits.application:{application_id}"
     )
@@ -649,6 +650,7 @@ async def submit(
         subject_en=f"Building permit application {tracking} received",
         body_en=f"Your application {tracking} was received; the office will check its documents and let you know.",
     )
+    await session.flush()  # the caller reads the application back with Core
     return case
 
 
@@ -742,6 +744,7 @@ async def take_action(
             subject_en=f"Application {tracking}: documents missing",
             body_en=f"Application {tracking} lacks documents: {comment}",
         )
+    await session.flush()  # the caller reads the application back with Core
     return case
 
 
@@ -786,6 +789,7 @@ async def schedule_inspection(
         subject_en=f"Site inspection of application {app.tracking_number}",
         body_en=f"The site of application {app.tracking_number} will be inspected on {at.isoformat()}.",
     )
+    await session.flush()  # the caller reads the application back with Core
     return case
 
 
@@ -830,6 +834,7 @@ async def record_inspection(
         target=f"permits.application:{app.id}",
         data={"passed": passed, "photos": photos},
     )
+    await session.flush()  # the caller reads the application back with Core
     return case
 
 
@@ -891,6 +896,7 @@ async def bill_fees(
         )
         app.bill_id = bill.id
         app.bill_reference = bill.reference
+    await session.flush()  # the caller reads the application back with Core
     return case
 
 

@@ -20,7 +20,6 @@ from localgov.kernel.documents import (
     Paragraph,
     QrStamp,
     Signature,
-    Space,
     Watermark,
 )
 from localgov.kernel.tenancy import LaoProfile
@@ -71,8 +70,7 @@ def permit_fields(data: PermitPrint) -> list[tuple[str, str]]:
         ("ชนิดอาคาร", f"{USE_TH[b.use]} ({STRUCTURE_TH[b.structure]})"),
         ("จำนวนชั้น / ความสูง", f"{b.storeys} ชั้น สูง {_n(b.height_m)} เมตร"),
         ("พื้นที่อาคารรวม", f"{_n(b.floor_area_m2)} ตารางเมตร (พื้นที่ปกคลุมดิน {_n(b.footprint_m2)} ตารางเมตร)"),
-        ("สถานที่ตั้ง", b.location.address_th),
-        ("พิกัด", f"{b.location.latitude:.6f}, {b.location.longitude:.6f}"),
+        ("สถานที่ตั้ง", f"{b.location.address_th} (พิกัด {b.location.latitude:.6f}, {b.location.longitude:.6f})"),
         (
             "ที่ดิน",
             f"{TITLE_TH[land.title_type]} เลขที่ {land.number}"
@@ -112,33 +110,28 @@ def permit_layout(
     digits = to_thai_digits if thai_digits else (lambda text: text)
     fields = [Field(label, digits(value)) for label, value in permit_fields(data)]
     body: list[Block] = [
-        Pairs(
-            rows=[
-                (digits(f"เลขที่ {data.number}"), digits(f"วันที่ {thai_date(data.issued_on, digits='arabic')}")),
-                (digits(f"คำขอเลขที่ {data.tracking_number}"), ""),
-            ]
-        ),
+        Pairs(rows=[(digits(f"เลขที่ {data.number}"), digits(f"วันที่ {thai_date(data.issued_on, digits='arabic')}"))]),
         Paragraph(
             text=digits(
-                "อาศัยอำนาจตามความในพระราชบัญญัติควบคุมอาคาร พ.ศ. 2522 เจ้าพนักงานท้องถิ่นอนุญาตให้ดำเนินการตามรายละเอียดดังต่อไปนี้"
+                f"อาศัยอำนาจตามความในพระราชบัญญัติควบคุมอาคาร พ.ศ. 2522 และตามคำขอเลขที่ {data.tracking_number} "
+                "เจ้าพนักงานท้องถิ่นอนุญาตให้ดำเนินการตามรายละเอียดดังต่อไปนี้"
             )
         ),
         Fields(items=fields, numbered=True),
-        Space(2),
         Paragraph(
             text=(
-                "ผู้ได้รับอนุญาตต้องปฏิบัติตามแบบแปลนและเงื่อนไขที่ได้รับอนุญาต และแสดงใบอนุญาตนี้ไว้ในที่เปิดเผย"
+                "ผู้ได้รับอนุญาตต้องปฏิบัติตามแบบแปลนและเงื่อนไขที่ได้รับอนุญาต และแสดงใบอนุญาตนี้ไว้ในที่เปิดเผย "
                 "ณ สถานที่ก่อสร้าง หากประสงค์จะต่ออายุใบอนุญาตให้ยื่นคำขอก่อนใบอนุญาตสิ้นอายุ"
             ),
             size=13,
         ),
-        Signature(lines=["(ลงชื่อ) ........................................", "เจ้าพนักงานท้องถิ่น", lao.name_th]),
+        Signature(lines=["(ลงชื่อ) ........................................ เจ้าพนักงานท้องถิ่น"]),
     ]
     return OfficialDocument(
         issuer_th=lao.name_th,
         issuer_address_th=lao.address_th,
-        emblem=Image(data=emblem, width=22) if emblem else None,
-        title_th=PERMIT_TITLE_TH,
+        emblem=Image(data=emblem, width=18) if emblem else None,
+        title_th=f"ใบอนุญาต{KIND_TH[data.form.kind]} (แบบ อ.1)" if data.form.kind else PERMIT_TITLE_TH,
         title_en=PERMIT_TITLE_EN,
         body=body,
         footer=f"{lao.name_th} · ใบอนุญาต อ.1 เลขที่ {data.number}",

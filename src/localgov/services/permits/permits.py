@@ -219,6 +219,7 @@ async def renew(
         subject_en=f"Permit {app.permit_number} renewed",
         body_en=f"Permit {app.permit_number} is now valid until {valid_until.isoformat()}.",
     )
+    await session.flush()  # the caller reads the application back with Core
     return app
 
 
@@ -255,6 +256,7 @@ async def revoke(
         subject_en=f"Permit {app.permit_number} revoked",
         body_en=f"Permit {app.permit_number} was revoked. Reasons: {reason_th}",
     )
+    await session.flush()  # the caller reads the application back with Core
     return app
 
 
@@ -287,6 +289,7 @@ async def decide(
             subject_en=f"Application {tracking} refused",
             body_en=f"Application {tracking} was refused. Reasons: {reasons_th}",
         )
+        await session.flush()  # the caller reads the application back with Core
         return case
     case = await applications.act_on(
         session, app, "approve", actor=actor, version=version, now=now, origin=origin, comment=reasons_th
@@ -308,4 +311,5 @@ async def decide(
             subject_en=f"Application {tracking} approved: please pay the fee",
             body_en=f"Pay {app.fee_total} baht (reference {app.bill_reference}); the permit is issued once paid.",
         )
+    await session.flush()  # the caller reads the application back with Core
     return case
