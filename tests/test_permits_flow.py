@@ -255,6 +255,7 @@ async def test_document_check_pauses_and_the_deadline_runs_from_a_complete_appli
             citizen_id=world.citizens["applicant"],
         )  # fmt: skip
     assert case.state == "submitted"
+    assert case.data["applicant"] == {"email": "somchai@example.com"}  # One Stop Service's notices write there
     with pytest.raises(applications.DocumentsIncomplete) as lacking:
         await step(world, app_id, "clerk", "accept_documents", NOW)
     assert lacking.value.data == {"missing": ["form_kh1", "applicant_id", "land_title", "site_plan_rough"]}

@@ -617,6 +617,8 @@ async def submit(
             "floor_area_m2": str(form.building.floor_area_m2),
             "area_type": area_type,
             "simplified": result.simplified,
+            # Where One Stop Service's delay and result notices write to (``data.applicant.email``).
+            **({"applicant": {"email": form.applicant.email}} if form.applicant.email else {}),
         },
         documents=await documents_on_file(session, app.id),
         origin=origin,
