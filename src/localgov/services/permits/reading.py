@@ -32,6 +32,23 @@ from localgov.services.permits.workflow import BUILDING
 from localgov.settings import Settings
 
 
+#: Steps whose comment the applicant reads in his history (what is missing, the appointment, the
+#: decision's reasons, his own); the office's own notes (plan review, fees) stay internal.
+APPLICANT_COMMENTS = frozenset(
+    {
+        "request_documents",
+        "resubmit",
+        "resubmit_at_counter",
+        "schedule_inspection",
+        "record_inspection",
+        "approve",
+        "refuse",
+        "withdraw",
+        "withdraw_at_counter",
+    }
+)
+
+
 def register_entry(row: Row) -> documents.IssuedDocument | None:
     """The permit's register entry as the statement read it (for its QR stamp and public status)."""
     if row["doc_serial"] is None:
@@ -145,7 +162,7 @@ async def application_read(
                 to_state=t.to_state,
                 actor_kind=t.actor_kind,
                 at=t.at,
-                comment=t.comment,
+                comment=t.comment if not mine or t.action in APPLICANT_COMMENTS else None,
             )
             for t in case.history
         ]
