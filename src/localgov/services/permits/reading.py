@@ -31,7 +31,6 @@ from localgov.services.permits.schemas import (
 from localgov.services.permits.workflow import BUILDING
 from localgov.settings import Settings
 
-
 #: Steps whose comment the applicant reads in his history (what is missing, the appointment, the
 #: decision's reasons, his own); the office's own notes (plan review, fees) stay internal.
 APPLICANT_COMMENTS = frozenset(
