@@ -485,8 +485,7 @@ async def test_admin_enables_services_within_the_plan(engine: AsyncEngine, clien
         # Only registered services are listed ("saraban" is in the plan but not a plugin yet).
         assert {s["slug"]: (s["in_plan"], s["enabled"]) for s in listed.json()["items"]} == {
             "demo": (True, False),
-            "oss": (False, False),
-            "payments": (False, False),
+            **{p.slug: (False, False) for p in REGISTRY},  # payments, oss, permits …: not in the plan
         }
         assert problem(await http.get("/v1/demo/whoami", headers=host(tenant.slug))) == (404, "service_not_enabled")
 
