@@ -22,8 +22,10 @@ from localgov.kernel import cases as engine_api
 from localgov.kernel import documents
 from localgov.kernel.calendar import load_calendar
 from localgov.kernel.cases import CaseVersionConflict, CommentRequired
+from localgov.kernel.documents import QrStamp, Watermark
 from localgov.kernel.notifications import NotificationRecord
 from localgov.kernel.numbering import fiscal_period
+from localgov.kernel.tenancy import LaoProfile
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.usage import UsageEvent
 from localgov.plugins import REGISTRY
@@ -31,7 +33,7 @@ from localgov.services.permits import applications, permits
 from localgov.services.permits.applications import PERMIT_KIND
 from localgov.services.permits.config import load_config, save_config
 from localgov.services.permits.deadlines import ExtensionRefused
-from localgov.services.permits.permit_pdf import permit_fields
+from localgov.services.permits.permit_pdf import permit_fields, permit_layout
 from localgov.services.permits.permit_views import permit_print
 from tests.conftest import ClientFactory, make_settings
 from tests.support.permits import (
@@ -56,6 +58,8 @@ from tests.support.permits import (
 )
 
 NOW = at(2026, 12, 4)
+LAO = LaoProfile(name_th="องค์การบริหารส่วนตำบลทดสอบ", name_en="Test SAO", dla_code="0", province_th="-", district_th="-")
+STAMP = QrStamp(url="https://t.localgov.test/documents/verify/1-X", code="1-X")
 
 
 def pdf_text(content: bytes) -> str:
@@ -376,6 +380,21 @@ async def test_issue_then_pay_and_renewal_before_expiry(world: PermitWorld) -> N
     async with world.db() as session:
         with pytest.raises(permits.PermitNotRenewable):
             await permits.renew(session, app_id, actor=world.audit("official"), origin=ORIGIN, now=after)
+
+    # Once past its validity, the permit shows (and prints) as expired.
+    async with world.db() as session:
+        await session.execute(
+            text(
+                "UPDATE issued_documents SET valid_from = current_date - 800, valid_until = current_date - 1"
+                " WHERE kind = :k"
+            ),
+            {"k": PERMIT_KIND},
+        )
+    async with world.db() as session:
+        row = await applications.get_application(session, app_id)
+    printed = permit_print(row)
+    assert printed.status == "expired"
+    assert permit_layout(printed, LAO, STAMP).watermark == Watermark(th="หมดอายุ", en="EXPIRED")
 
 
 async def test_inspection_needs_an_appointment_and_photos(world: PermitWorld) -> None:
