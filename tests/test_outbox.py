@@ -23,9 +23,10 @@ from litestar import Router
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from localgov.kernel.db import create_engine, session_factory, tenant_session
+from localgov.kernel.db import create_engine, session_binding, session_factory, session_tenant_id, tenant_session
 from localgov.kernel.outbox import Delivery, backoff, deliver_batch, enqueue
-from localgov.kernel.plugins import DeliveryHandler, ServicePlugin
+from localgov.kernel.plugins import DeliveryHandler, ServicePlugin, UsageMeter
+from localgov.kernel.usage import record_usage
 from localgov.platform.catalog import Catalog
 from localgov.worker import Worker
 from tests.conftest import make_settings
@@ -579,3 +580,49 @@ async def test_solo_topics_commit_one_entry_per_transaction(fresh_database_url: 
     assert len(transactions["t.batch"]) == 2
     assert len(set(transactions["t.batch"])) == 1  # the rest share the batch's
     assert set(transactions["t.batch"]).isdisjoint(transactions["t.solo"])
+
+
+# --- a tenant's entry: the consumer acts as the tenant, and only while it is delivered ---------------
+
+
+async def test_a_delivery_that_uses_its_tenant_counts_as_the_tenant_until_it_ends(fresh_engine: AsyncEngine) -> None:
+    """A consumer that moves to its entry's tenant may meter usage and queue notifications for it
+    (they need a tenant-bound session); the next entry of the batch, and the claiming session once
+    the batch is over, are bound to no tenant again, whether the consumer succeeded or failed."""
+    a = await make_tenant(fresh_engine)
+    b = await make_tenant(fresh_engine)
+    factory = session_factory(fresh_engine)
+    await enqueue_many(factory, ["t.tenant"], tenant_id=a.id)
+    await enqueue_many(factory, ["t.fails"], tenant_id=b.id)
+    await enqueue_many(factory, ["t.none"])
+    meter = UsageMeter(code="test.delivered", unit="entry", title_th="ส่งแล้ว", title_en="Delivered")
+    seen: dict[str, object] = {}
+
+    async def as_tenant(delivery: Delivery) -> None:
+        await delivery.use_tenant_schema()
+        seen["tenant"] = session_tenant_id(delivery.session)
+        await record_usage(delivery.session, meter, 1, f"entry:{delivery.id}")
+
+    async def fails(delivery: Delivery) -> None:
+        await delivery.use_tenant_schema()
+        raise RuntimeError("after binding")
+
+    async def tenantless(delivery: Delivery) -> None:
+        seen["none"] = session_binding(delivery.session)
+
+    schemas = {a.id: a.schema, b.id: b.schema}
+    async with tenant_session(factory, None) as session:
+        delivered = await deliver_batch(
+            session,
+            {"t.tenant": as_tenant, "t.fails": fails, "t.none": tenantless},
+            schemas,
+            batch_size=10,
+            max_attempts=3,
+        )
+        after = session_binding(session)
+    assert delivered == 3
+    assert seen == {"tenant": a.id, "none": (None, None)}
+    assert after == (None, None)
+    async with fresh_engine.connect() as conn:
+        counted = await conn.execute(text("SELECT tenant_id FROM platform.usage_events WHERE meter = 'test.delivered'"))
+        assert list(counted.scalars()) == [a.id]

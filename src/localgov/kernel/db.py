@@ -273,6 +273,21 @@ def session_tenant_id(session: AsyncSession) -> int:
     return tenant_id
 
 
+def session_binding(session: AsyncSession) -> tuple[int | None, str | None]:
+    """The tenant id and schema a session is bound to (None, None: no tenant)."""
+    return session.info.get(_INFO_TENANT_ID), session.info.get(_INFO_SCHEMA)
+
+
+def bind_session(session: AsyncSession, tenant_id: int | None, schema: str | None) -> None:
+    """Make ``session`` count as ``tenant_id``'s (usage events, notifications, outbox entries) until
+    bound again; its search path is set apart (:func:`set_search_path`). For the outbox's delivery
+    of a tenant's entry in the worker's claiming session, which is bound to no tenant: the caller
+    restores the previous binding when the delivery ends, or the session's next transaction would
+    begin in that tenant's schema."""
+    session.info[_INFO_TENANT_ID] = tenant_id
+    session.info[_INFO_SCHEMA] = validate_schema_name(schema) if schema is not None else None
+
+
 def session_tenant_schema(session: AsyncSession) -> str:
     """The schema of the tenant a session is bound to; an error outside tenant context."""
     schema = session.info.get(_INFO_SCHEMA)

@@ -45,7 +45,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from localgov.kernel.db import SharedBase, set_search_path
+from localgov.kernel.db import SharedBase, bind_session, session_binding, set_search_path
 
 log = structlog.get_logger("localgov.outbox")
 
@@ -148,10 +148,14 @@ class Delivery:
         return self.entry.payload
 
     async def use_tenant_schema(self) -> None:
-        """Point this transaction at the entry's tenant schema (for consumers that write tenant rows)."""
+        """Point this transaction at the entry's tenant schema (for consumers that write tenant rows);
+        until the delivery ends the session also counts as the tenant's, so a consumer may meter
+        usage and queue notifications (:func:`deliver_batch` restores the binding after it)."""
         if self.entry.tenant_id is None:
             raise RuntimeError("this outbox entry has no tenant")
-        await set_search_path(self.session, self._tenant_schemas[self.entry.tenant_id])
+        schema = self._tenant_schemas[self.entry.tenant_id]
+        await set_search_path(self.session, schema)
+        bind_session(self.session, self.entry.tenant_id, schema)
 
 
 #: An outbox consumer. It must be idempotent (the entry id is its natural deduplication key).
@@ -206,6 +210,7 @@ async def deliver_batch(
             handler = handlers.get(entry.topic)
         else:
             handler = by_event.get(entry.topic, {}).get(entry.consumer)
+        binding = session_binding(session)
         try:
             async with session.begin_nested():
                 if handler is None:
@@ -213,6 +218,7 @@ async def deliver_batch(
                     raise NoConsumer(f"no consumer{whose} for topic {entry.topic!r}")
                 await handler(Delivery(entry, session, tenant_schemas))
         except Exception as exc:
+            bind_session(session, *binding)
             entry.attempts += 1
             entry.last_error = f"{type(exc).__name__}: {exc}"[:4000]
             # No consumer is retried like any failure: during a rolling deploy an old worker may
@@ -238,6 +244,7 @@ async def deliver_batch(
             # A consumer may have moved the search path; the next one starts from the void schema.
             await set_search_path(session, None)
             continue
+        bind_session(session, *binding)
         await set_search_path(session, None)
         entry.status = "delivered"
         entry.attempts += 1

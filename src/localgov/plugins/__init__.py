@@ -10,5 +10,6 @@ from localgov.kernel.plugins import ServicePlugin
 from localgov.services.food import PLUGIN as FOOD
 from localgov.services.oss import PLUGIN as OSS
 from localgov.services.payments import PLUGIN as PAYMENTS
+from localgov.services.permits import PLUGIN as PERMITS
 
-REGISTRY: tuple[ServicePlugin, ...] = (PAYMENTS, OSS, FOOD)
+REGISTRY: tuple[ServicePlugin, ...] = (PAYMENTS, OSS, PERMITS, FOOD)
