@@ -29,6 +29,7 @@ from localgov.kernel.tenancy import LaoProfile
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.usage import UsageEvent
 from localgov.plugins import REGISTRY
+from localgov.services.payments.models import Bill, Payer
 from localgov.services.permits import applications, permits
 from localgov.services.permits.applications import PERMIT_KIND
 from localgov.services.permits.config import load_config, save_config
@@ -37,6 +38,7 @@ from localgov.services.permits.permit_pdf import permit_fields, permit_layout
 from localgov.services.permits.permit_views import permit_print
 from tests.conftest import ClientFactory, make_settings
 from tests.support.permits import (
+    APPLICANT_ID,
     ORIGIN,
     PermitWorld,
     application,
@@ -532,15 +534,24 @@ async def test_counter_intake_and_every_step_through_the_endpoints(
         )
         shown = result.json()
         assert (shown["state"], shown["inspection_passed"]) == ("fee_assessment", True)
-        billed = await http.post(
+        billed = await http.post(  # no payer_id: the bill goes to the applicant's payer record
             f"{base}/{app['id']}/fees",
-            json={"version": shown["case_version"], "payer_id": str(world.payer_id)},
+            json={"version": shown["case_version"]},
             headers=world.headers("assessor"),
         )
         assert billed.status_code == 200, billed.text
         shown = billed.json()
         assert (shown["state"], shown["fee_total"]) == ("decision", "260.00")
         assert shown["bill_reference"]
+        async with world.db() as session:
+            payer = (
+                await session.execute(
+                    select(Payer.tax_id, Payer.name, Payer.kind)
+                    .join(Bill, Bill.payer_id == Payer.id)
+                    .where(Bill.reference == shown["bill_reference"])
+                )
+            ).one()
+        assert tuple(payer) == (APPLICANT_ID, "นายสมชาย ใจดี", "person")  # made from the application
         decided = await http.post(
             f"{base}/{app['id']}/decision",
             json={"version": shown["case_version"], "approve": True},

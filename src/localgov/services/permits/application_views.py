@@ -390,7 +390,8 @@ class ApplicationController(Controller):
         summary="Assess the fees (plan check, MR 7; permit, MR 70) from the LAO's table and bill them",
         description=(
             "One bill through the payments service (`source` `permits`, `source_key` the application's id), "
-            "addressed to `payer_id` (404 `unknown_payer`)."
+            "addressed to `payer_id` (404 `unknown_payer`) or, without it, to the applicant's payer record (found by "
+            "the 13-digit ID, or made from the application)."
         ),
         responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
         **guarded(STAFF_ASSESS),

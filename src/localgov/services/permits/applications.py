@@ -42,8 +42,8 @@ from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import InvalidEmail, normalise_email
 from localgov.kernel.thai import bangkok_today, thai_date, thai_datetime
 from localgov.kernel.usage import record_usage
-from localgov.kernel.validation import InvalidInput, normalise_thai_id
-from localgov.services.payments.api import BillLine, create_bill
+from localgov.kernel.validation import InvalidInput, ThaiAddress, normalise_thai_id
+from localgov.services.payments.api import BillLine, create_bill, payer_for
 from localgov.services.permits import deadlines
 from localgov.services.permits.config import PermitConfig, load_config
 from localgov.services.permits.eligibility import KIND_TH, BuildingFacts, Eligibility
@@ -844,7 +844,7 @@ async def bill_fees(
     session: AsyncSession,
     application_id: uuid.UUID,
     *,
-    payer_id: uuid.UUID,
+    payer_id: uuid.UUID | None,
     tenant: TenantInfo,
     actor: CaseActor,
     version: int,
@@ -854,7 +854,10 @@ async def bill_fees(
 ) -> engine.Case:
     """The fees from the LAO's table (plan check, MR 7; permit fee, MR 70) and their one bill,
     through ``payments.api.create_bill`` (``source="permits"``, ``source_key``: the application);
-    409 ``permits_payments_not_enabled`` when the LAO has not enabled the payments service."""
+    409 ``permits_payments_not_enabled`` when the LAO has not enabled the payments service.
+
+    The bill goes to ``payer_id``, or (None) to the applicant's payer record: the LAO's payer with
+    the applicant's 13-digit ID, made from the application when there is none (``payer_for``)."""
     app = await lock_application(session, application_id)
     if "payments" not in tenant.enabled_services:
         raise PaymentsNotEnabled()
@@ -884,6 +887,17 @@ async def bill_fees(
     app.fee_lines = [msgspec.to_builtins(line) for line in lines]
     app.fee_total = total
     if lines:
+        if payer_id is None:
+            applicant = form.applicant
+            assert applicant is not None  # a submitted application has its applicant
+            payer_id = await payer_for(
+                session,
+                kind=applicant.kind,
+                name=applicant.name_th,
+                tax_id=applicant.id_number,
+                address=ThaiAddress(),  # the form keeps the address as one line; finance may complete it
+                phone=applicant.phone,
+            )
         today = bangkok_today(now)
         bill = await create_bill(
             session,

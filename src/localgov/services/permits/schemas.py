@@ -150,8 +150,9 @@ class InspectionResult(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 
 class FeeAssessment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     version: Annotated[int, msgspec.Meta(ge=1)]
-    #: The applicant's payer record in the payments service (who the bill is addressed to).
-    payer_id: uuid.UUID
+    #: The payer record in the payments service the bill is addressed to. Omitted: the applicant's
+    #: own (found by the 13-digit ID, or made from the application's applicant).
+    payer_id: uuid.UUID | None = None
     comment: Text2000 | None = None
 
 
