@@ -1,0 +1,207 @@
+"""The request path in one process: CPU per request of getBill and ``GET /v1/tenant``, and where
+it goes (issue 11).
+
+    PYTHONPATH=src .venv/bin/python bench/request_profile.py [--requests 3000] [--in-flight 8]
+                                                          [--profile] [--database-url URL]
+
+One run creates a database, provisions one LAO with payments, a payer and a bill, and builds the
+real application (``create_app``, production-like settings: WARNING logs, the default pool). Then
+it calls the application **as an ASGI callable** in this process (no socket, no HTTP parser, no
+client library: what is measured is the application's own work and its database round trips),
+``--in-flight`` requests at a time, ``--requests`` of each route after a warm-up:
+
+* ``GET /v1/payments/bills/{id}`` with a staff bearer token (``payments.finance``): getBill;
+* ``GET /v1/tenant`` (public): the tenant route with no token and one read;
+* ``GET /health/live``: the framework alone.
+
+It reports the process's CPU per request (``time.process_time``; the database server's CPU is not
+in it) and the wall time per request, and checks every answer is 200. With ``--profile`` it runs
+getBill once more under ``cProfile`` and prints the functions with the most own time. A benchmark,
+not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import datetime as dt
+import io
+import pstats
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import core  # noqa: E402
+
+SECRET = uuid.uuid4().hex + uuid.uuid4().hex
+
+
+async def prepare(url: str) -> dict[str, Any]:
+    from localgov.kernel.auth.keys import KeyStore, ensure_key
+    from localgov.kernel.auth.tokens import Audience, issue_access_token
+    from localgov.kernel.db import create_engine, session_factory, tenant_session
+    from localgov.platform.bulk import provision_from_registry
+    from localgov.platform.catalog import Catalog
+    from localgov.services.payments.api import BillLine, create_bill
+    from localgov.services.payments.models import Payer, PaymentSettings
+    from localgov.settings import Settings
+
+    engine = create_engine(Settings(database_url=url, env="test", log_level="WARNING"))
+    try:
+        await ensure_key(engine, SECRET)
+        await provision_from_registry(engine, limit=1, concurrency=1, services=["payments"])
+        catalog = Catalog(core.BASE_DOMAIN)
+        await catalog.load(engine)
+        tenant = catalog.all()[0]
+        async with tenant_session(session_factory(engine), tenant) as session:
+            session.add(PaymentSettings(id=1, biller_id="099400016650001", merchant_name="BENCH LAO"))
+            payer = Payer(kind="person", name="นางทดสอบ วัดเวลา")
+            session.add(payer)
+            await session.flush()
+            bill = await create_bill(
+                session,
+                payer_id=payer.id,
+                lines=[
+                    BillLine(fee_code="garbage", description_th="ค่าขยะ", amount=Decimal("40.00"), period="2026-11"),
+                    BillLine(fee_code="wastewater", description_th="ค่าบำบัดน้ำเสีย", amount=Decimal("12.50")),
+                ],
+                due_date=dt.date(2027, 1, 31),
+                source="bench",
+                source_key="profile-1",
+            )
+        keys = KeyStore(SECRET)
+        await keys.load(engine)
+        token = issue_access_token(
+            keys,
+            Audience.tenant(tenant.slug, tenant.dla_code, core.BASE_DOMAIN),
+            kind="staff",
+            subject=str(uuid.uuid4()),
+            client_id="profile-bench",
+            roles=frozenset({"payments.finance"}),
+            ttl_s=3600,
+            now=dt.datetime.now(dt.UTC),
+        )
+    finally:
+        await engine.dispose()
+    return {"host": f"{tenant.slug}.{core.BASE_DOMAIN}", "bill": str(bill.id), "token": token}
+
+
+def scope(host: str, path: str, token: str | None) -> dict[str, Any]:
+    headers = [(b"host", host.encode()), (b"accept", b"application/json")]
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    return {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+        "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": headers, "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+
+
+async def call(app: Any, request: dict[str, Any]) -> int:
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(dict(request), receive, send)
+    return status
+
+
+async def drive(app: Any, request: dict[str, Any], count: int, in_flight: int) -> dict[str, float]:
+    statuses: list[int] = []
+
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            statuses.append(await call(app, request))
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker(count // in_flight) for _ in range(in_flight)))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    bad = [s for s in statuses if s != 200]
+    if bad:
+        raise core.BenchError(f"{len(bad)} answers were not 200 (first: {bad[0]})")
+    done = len(statuses)
+    return {"requests": done, "cpu_ms_per_request": cpu / done * 1000, "wall_ms_per_request": wall / done * 1000}
+
+
+async def measure(url: str, count: int, in_flight: int, profile: bool) -> dict[str, Any]:
+    from localgov.app import create_app
+    from localgov.settings import Settings
+
+    ctx = await prepare(url)
+    settings = Settings(
+        database_url=url, env="production", log_level="WARNING", base_domain=core.BASE_DOMAIN, secret_key=SECRET
+    )
+    app = create_app(settings, listen_for_catalog_changes=False)
+    routes = {
+        "getBill": scope(ctx["host"], f"/v1/payments/bills/{ctx['bill']}", ctx["token"]),
+        "GET /v1/tenant": scope(ctx["host"], "/v1/tenant", None),
+        "GET /health/live": scope(ctx["host"], "/health/live", None),
+    }
+    out: dict[str, Any] = {}
+    async with app.lifespan():
+        for name, request in routes.items():
+            await drive(app, request, max(in_flight, count // 5), in_flight)  # warm-up
+            out[name] = await drive(app, request, count, in_flight)
+        if profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await drive(app, routes["getBill"], count, in_flight)
+            profiler.disable()
+            text = io.StringIO()
+            pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(30)
+            out["profile"] = text.getvalue()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from localgov.metadata import INSTALLATION
+    from localgov.platform.installation import install
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=3000, help="requests per route (default 3000)")
+    parser.add_argument("--in-flight", type=int, default=8, help="requests at a time (default 8)")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions for getBill")
+    parser.add_argument("--database-url", default=None, help=f"admin URL of the server (env {core.ENV_VAR})")
+    args = parser.parse_args(argv)
+    if args.requests < 10 or not 1 <= args.in_flight <= 64:
+        parser.error("--requests ≥ 10, --in-flight 1..64")
+    install(INSTALLATION)
+    keep: dict[str, Any] = {}
+    admin, source = core.choose_server(args.database_url, keep)
+    url = asyncio.run(core.create_database(admin))
+    core.log(f"database {url.rsplit('/', 1)[-1]} on {source} server")
+    try:
+        asyncio.run(core.migrate_shared(url))
+        out = asyncio.run(measure(url, args.requests, args.in_flight, args.profile))
+    except core.BenchError as exc:
+        print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        asyncio.run(core.drop_database(admin, url))
+    print(f"in-process, {args.in_flight} in flight, code {core.code_under_test()}:")
+    for name in ("getBill", "GET /v1/tenant", "GET /health/live"):
+        figures = out[name]
+        print(
+            f"  {name:18} {figures['cpu_ms_per_request']:.3f} ms CPU per request,"
+            f" {figures['wall_ms_per_request']:.3f} ms wall ({figures['requests']} requests)"
+        )
+    if "profile" in out:
+        print(out["profile"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
