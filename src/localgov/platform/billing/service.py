@@ -115,7 +115,7 @@ async def add_plan_price(
             effective_from=effective_from,
             fixed_fee=fixed_fee,
             fixed_interval=fixed_interval,
-            charges=[msgspec.to_builtins(c, builtin_types=(Decimal,)) for c in charges],
+            charges=[msgspec.to_builtins(c) for c in charges],
         )
         .on_conflict_do_nothing(index_elements=["plan_code", "effective_from"])
         .returning(PlanPrice.id)
@@ -496,7 +496,12 @@ class RunResult(msgspec.Struct, kw_only=True):
 
 
 async def draft_invoices(
-    session: AsyncSession, *, today: dt.date, now: dt.datetime, meters: Mapping[str, UsageMeter]
+    session: AsyncSession,
+    *,
+    today: dt.date,
+    now: dt.datetime,
+    meters: Mapping[str, UsageMeter],
+    tenant_id: int | None = None,
 ) -> list[int]:
     """Draft the invoice of every subscription's last complete period that has none yet.
 
@@ -504,7 +509,10 @@ async def draft_invoices(
     one, draft nothing.
     """
     drafted: list[int] = []
-    subs = (await session.execute(select(Subscription).order_by(Subscription.id))).scalars().all()
+    query = select(Subscription).order_by(Subscription.id)
+    if tenant_id is not None:
+        query = query.where(Subscription.tenant_id == tenant_id)
+    subs = (await session.execute(query)).scalars().all()
     for sub in subs:
         start, end = last_complete_period(today, sub.billing_cycle)
         if end <= sub.starts_on or (sub.ends_on is not None and sub.ends_on <= start):
@@ -577,16 +585,22 @@ async def finalise(
 
 
 async def finalise_due(
-    session: AsyncSession, *, now: dt.datetime, grace: dt.timedelta, meters: Mapping[str, UsageMeter]
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    grace: dt.timedelta,
+    meters: Mapping[str, UsageMeter],
+    tenant_id: int | None = None,
 ) -> list[int]:
     """Finalise every draft whose period ended more than ``grace`` ago."""
-    due = (
-        await session.execute(
-            select(OperatorInvoice.id, OperatorInvoice.period_end)
-            .where(OperatorInvoice.status == "draft")
-            .order_by(OperatorInvoice.period_end, OperatorInvoice.id)
-        )
-    ).all()
+    query = (
+        select(OperatorInvoice.id, OperatorInvoice.period_end)
+        .where(OperatorInvoice.status == "draft")
+        .order_by(OperatorInvoice.period_end, OperatorInvoice.id)
+    )
+    if tenant_id is not None:
+        query = query.where(OperatorInvoice.tenant_id == tenant_id)
+    due = (await session.execute(query)).all()
     done: list[int] = []
     for invoice_id, period_end in due:
         if at_midnight(period_end) + grace <= now:
@@ -601,11 +615,13 @@ async def run_invoices(
     now: dt.datetime,
     meters: Mapping[str, UsageMeter],
     grace: dt.timedelta = DEFAULT_GRACE,
+    tenant_id: int | None = None,
 ) -> RunResult:
-    """The invoice run: draft what period ends have made due, finalise the drafts past their grace."""
+    """The invoice run: draft what period ends have made due, finalise the drafts past their grace
+    (every tenant's, or only ``tenant_id``'s)."""
     today = now.astimezone(BANGKOK).date()
-    drafted = await draft_invoices(session, today=today, now=now, meters=meters)
-    finalised = await finalise_due(session, now=now, grace=grace, meters=meters)
+    drafted = await draft_invoices(session, today=today, now=now, meters=meters, tenant_id=tenant_id)
+    finalised = await finalise_due(session, now=now, grace=grace, meters=meters, tenant_id=tenant_id)
     return RunResult(drafted=drafted, finalised=finalised)
 
 
@@ -646,6 +662,7 @@ async def _audit(
         origin=origin,
         target=f"operator_invoice:{invoice.id}",
         data={"number": invoice.number, "tenant_id": invoice.tenant_id, **data},
+        operator=True,
     )
 
 
