@@ -86,8 +86,26 @@ class PricingError(ValueError):
     """A charge definition that cannot be priced."""
 
 
+#: Prices, rates and unit counts stay below this (and have at most 4 decimal places).
+LIMIT = Decimal(10) ** 12
+
+
+def sane(value: Decimal) -> bool:
+    """A finite, non-negative number below :data:`LIMIT` with at most 4 decimal places."""
+    if not value.is_finite() or value < 0 or value >= LIMIT:
+        return False
+    exponent = value.normalize().as_tuple().exponent
+    return not isinstance(exponent, int) or exponent >= -4
+
+
 def validate(charge: Charge) -> None:
     """Refuse a definition the engine would price wrongly (checked when a plan version is saved)."""
+    numbers = [charge.free_units, charge.unit_price, charge.package_size, charge.package_price, charge.rate]
+    numbers += [charge.min_fee] + ([charge.max_fee] if charge.max_fee is not None else [])
+    for tier in charge.tiers:
+        numbers += [tier.unit_price, tier.flat_fee] + ([tier.up_to] if tier.up_to is not None else [])
+    if not all(sane(n) for n in numbers):
+        raise PricingError("every number must be finite, 0 or more, below 10**12, with at most 4 decimal places")
     if charge.model not in MODELS:
         raise PricingError(f"model must be one of {', '.join(MODELS)}")
     if charge.free_units < 0 or charge.unit_price < 0 or charge.package_price < 0 or charge.rate < 0:

@@ -95,7 +95,7 @@ async def add_plan_price(
     """A new version of a plan's prices from ``effective_from`` (invoices already drafted keep theirs)."""
     if await session.get(Plan, plan_code) is None:
         raise NoSuchPlan(data={"plan_code": plan_code})
-    if fixed_fee < 0 or fixed_interval not in pricing.INTERVALS:
+    if not pricing.sane(fixed_fee) or fixed_interval not in pricing.INTERVALS:
         raise InvalidPrice("fixed_fee must be 0 or more and fixed_interval monthly or yearly")
     seen: set[str] = set()
     for charge in charges:
@@ -721,6 +721,8 @@ async def credit_note(
             OperatorInvoice.credit_of_id == invoice.id, OperatorInvoice.status != "void"
         )
     )
+    if not pricing.sane(amount):
+        raise InvalidPrice("the credit must be a finite amount of baht", code="credit_too_large")
     amount = pricing.money(amount)
     if amount <= 0 or amount > Decimal(invoice.subtotal) - Decimal(credited or 0):
         raise InvalidPrice(
