@@ -31,7 +31,7 @@ async def test_billing_admin_and_tenant_views_with_isolation(engine: AsyncEngine
         meters = await client.get("/v1/billing/meters", headers=admin)
         assert meters.status_code == 200
         assert {"code": "payments.baht_collected", "aggregation": "sum"}.items() <= next(
-            m for m in meters.json() if m["code"] == "payments.baht_collected"
+            m for m in meters.json()["items"] if m["code"] == "payments.baht_collected"
         ).items()
 
         # Prices: a new version; bad ones are refused with stable codes.
@@ -68,7 +68,7 @@ async def test_billing_admin_and_tenant_views_with_isolation(engine: AsyncEngine
         missing = await client.post("/v1/billing/plans/no-such-plan/prices", json=price, headers=admin)
         assert (missing.status_code, missing.json()["code"]) == (404, "plan_not_found")
         listed = await client.get(f"/v1/billing/plans/{plan}/prices", headers=admin)
-        assert [p["effective_from"] for p in listed.json()] == ["2027-01-01", "2020-01-01"]
+        assert [p["effective_from"] for p in listed.json()["items"]] == ["2027-01-01", "2020-01-01"]
 
         # Subscriptions.
         body = {"plan_code": plan, "billing_cycle": "monthly", "starts_on": "2026-10-01"}

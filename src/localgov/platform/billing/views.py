@@ -66,6 +66,14 @@ class PriceIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     charges: list[pricing.Charge] = []
 
 
+class PriceList(msgspec.Struct, kw_only=True):
+    items: list[PriceOut]
+
+
+class MeterList(msgspec.Struct, kw_only=True):
+    items: list[MeterOut]
+
+
 class PriceOut(msgspec.Struct, kw_only=True):
     id: int
     plan_code: str
@@ -323,12 +331,20 @@ class BillingAdminController(Controller):
     tags = ["Billing (operator)"]
     opt = {"surface": "operator"}
 
-    @get("/meters", operation_id="listBillingMeters", summary="Every meter a plan may price", **guarded(BILLING))
-    async def meters(self, request: Request[Any, Any, Any]) -> list[MeterOut]:
-        return [
-            MeterOut(code=m.code, unit=m.unit, title_th=m.title_th, title_en=m.title_en, aggregation=m.aggregation)
-            for m in _meters(request).values()
-        ]
+    @get(
+        "/meters",
+        operation_id="listBillingMeters",
+        summary="Every meter a plan may price",
+        responses=problem_responses(401, 403),
+        **guarded(BILLING),
+    )
+    async def meters(self, request: Request[Any, Any, Any]) -> MeterList:
+        return MeterList(
+            items=[
+                MeterOut(code=m.code, unit=m.unit, title_th=m.title_th, title_en=m.title_en, aggregation=m.aggregation)
+                for m in _meters(request).values()
+            ]
+        )
 
     @get(
         "/plans/{plan_code:str}/prices",
@@ -337,11 +353,11 @@ class BillingAdminController(Controller):
         responses=problem_responses(401, 403, 404),
         **guarded(BILLING),
     )
-    async def prices(self, plan_code: PlanCode, db_session: NamedDependency[AsyncSession]) -> list[PriceOut]:
+    async def prices(self, plan_code: PlanCode, db_session: NamedDependency[AsyncSession]) -> PriceList:
         if await db_session.get(Plan, plan_code) is None:
             raise service.NoSuchPlan(data={"plan_code": plan_code})
         query = select(PlanPrice).where(PlanPrice.plan_code == plan_code).order_by(PlanPrice.effective_from.desc())
-        return [_price(p) for p in (await db_session.execute(query)).scalars()]
+        return PriceList(items=[_price(p) for p in (await db_session.execute(query)).scalars()])
 
     @post(
         "/plans/{plan_code:str}/prices",
@@ -457,7 +473,13 @@ class BillingAdminController(Controller):
         result = await service.run_invoices(db_session, now=_now(), meters=_meters(request), tenant_id=data.tenant_id)
         return RunOut(drafted=result.drafted, finalised=result.finalised)
 
-    @get("/invoices", operation_id="listOperatorInvoices", summary="Invoices and credit notes", **guarded(BILLING))
+    @get(
+        "/invoices",
+        operation_id="listOperatorInvoices",
+        summary="Invoices and credit notes, newest period first (at most 500)",
+        responses=problem_responses(401, 403),
+        **guarded(BILLING),
+    )
     async def invoices(
         self, db_session: NamedDependency[AsyncSession], tenant_id: TenantFilter = None, status: StatusFilter = None
     ) -> InvoiceList:
@@ -468,6 +490,7 @@ class BillingAdminController(Controller):
         operation_id="exportOperatorInvoices",
         summary="Invoices as CSV for the DGA's accounting (UTF-8 with BOM)",
         media_type=CSV,
+        responses=problem_responses(401, 403),
         **guarded(BILLING),
     )
     async def invoices_csv(
