@@ -6,6 +6,7 @@ import csv
 import io
 from decimal import Decimal
 
+from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.platform.billing import service
@@ -175,6 +176,14 @@ async def test_billing_admin_and_tenant_views_with_isolation(engine: AsyncEngine
         assert inv_a["id"] in {i["id"] for i in mine}
         own = await client.get(f"/v1/tenant/billing/invoices/{inv_a['id']}", headers=a_admin)
         assert own.status_code == 200
+        pdf = await client.get(f"/v1/tenant/billing/invoices/{inv_a['id']}/pdf", headers=a_admin)
+        assert (pdf.status_code, pdf.headers["content-type"]) == (200, "application/pdf")
+        text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+        for expected in ("ใบแจ้งหนี้ค่าบริการแพลตฟอร์ม", inv_a["number"], "1,112.80", "ภาษีมูลค่าเพิ่ม", "ชำระแล้ว"):
+            assert expected in text, expected
+        assert (await client.get(f"/v1/tenant/billing/invoices/{inv_b['id']}/pdf", headers=a_admin)).status_code == 404
+        operator_pdf = await client.get(f"/v1/billing/invoices/{inv_b['id']}/pdf", headers=admin)
+        assert operator_pdf.status_code == 200
         theirs = await client.get(f"/v1/tenant/billing/invoices/{inv_b['id']}", headers=a_admin)
         assert (theirs.status_code, theirs.json()["code"]) == (404, "invoice_not_found")
         b_admin = {**host(b.slug), **bearer(b, roles=["tenant_admin"])}

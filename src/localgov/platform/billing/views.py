@@ -3,6 +3,7 @@ and an LAO administrator's view of its own plan, usage and invoices on its own h
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
@@ -26,11 +27,13 @@ from localgov.platform import lifecycle
 from localgov.platform.billing import pricing, service
 from localgov.platform.billing.meters import meter_registry
 from localgov.platform.billing.models import OperatorInvoice, PlanPrice, Subscription
+from localgov.platform.billing.pdf import render_invoice
 from localgov.platform.models import Plan
 
 BILLING = operator("billing_admin")
 LAO_ADMIN = staff("tenant_admin")
 CSV = "text/csv"
+PDF = "application/pdf"
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=ONE_LINE)]
 PlanCode = Annotated[str, PathParameter(min_length=1, max_length=40, description="The plan's code")]
 InvoiceId = Annotated[int, PathParameter(ge=1, description="The invoice's id")]
@@ -550,6 +553,17 @@ class BillingAdminController(Controller):
         invoice = await service.get_invoice(db_session, invoice_id)
         return _invoice(invoice, await service.lines_of(db_session, invoice.id))
 
+    @get(
+        "/invoices/{invoice_id:int}/pdf",
+        operation_id="getOperatorInvoicePdf",
+        summary="The invoice or credit note as a Thai PDF (a draft is watermarked ร่าง / DRAFT)",
+        media_type=PDF,
+        responses=problem_responses(401, 403, 404),
+        **guarded(BILLING),
+    )
+    async def invoice_pdf(self, invoice_id: InvoiceId, db_session: NamedDependency[AsyncSession]) -> Response[bytes]:
+        return await _pdf(db_session, await service.get_invoice(db_session, invoice_id))
+
     @post(
         "/invoices/{invoice_id:int}/payments",
         status_code=200,
@@ -689,6 +703,34 @@ class TenantBillingController(Controller):
         if invoice.status == "draft":
             raise service.NoSuchInvoice(data={"invoice_id": invoice_id})
         return _invoice(invoice, await service.lines_of(db_session, invoice.id))
+
+    @get(
+        "/invoices/{invoice_id:int}/pdf",
+        operation_id="getTenantInvoicePdf",
+        summary="One of the LAO's own invoices as a Thai PDF (another LAO's: 404)",
+        media_type=PDF,
+        responses=problem_responses(401, 403, 404),
+        **guarded(LAO_ADMIN),
+    )
+    async def invoice_pdf(
+        self, tenant: NamedDependency[TenantInfo], invoice_id: InvoiceId, db_session: NamedDependency[AsyncSession]
+    ) -> Response[bytes]:
+        invoice = await service.get_invoice(db_session, invoice_id, tenant_id=tenant.id)
+        if invoice.status == "draft":
+            raise service.NoSuchInvoice(data={"invoice_id": invoice_id})
+        return await _pdf(db_session, invoice)
+
+
+async def _pdf(session: AsyncSession, invoice: OperatorInvoice) -> Response[bytes]:
+    tenant = await lifecycle.get_tenant(session, invoice.tenant_id)
+    lines = await service.lines_of(session, invoice.id)
+    content = await asyncio.to_thread(render_invoice, invoice, lines, tenant)
+    name = (invoice.number or f"draft-{invoice.id}") + ".pdf"
+    return Response(
+        content,
+        media_type=PDF,
+        headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private, no-store"},
+    )
 
 
 def billing_handlers() -> list[Any]:
