@@ -301,3 +301,23 @@ async def test_a_plan_price_is_validated(engine: AsyncEngine) -> None:
         assert (
             await session.scalar(select(func.count()).select_from(OperatorInvoice).where(OperatorInvoice.id < 0)) == 0
         )
+
+
+async def test_the_worker_job_runs_the_invoice_run_and_reminds(engine: AsyncEngine) -> None:
+    from localgov.kernel.jobs import JobContext
+    from localgov.platform.billing.jobs import billing_run
+    from localgov.plugins import REGISTRY
+
+    tenant = await make_tenant(engine)
+    plan = await make_plan(engine, fixed_fee=D(500))
+    await _subscribe(engine, tenant.id, plan, billing_cycle="monthly", starts_on=dt.date(2026, 10, 1))
+    job = billing_run(REGISTRY)
+    for now in (bkk(2026, 11, 1, 1), bkk(2026, 11, 4, 1), bkk(2026, 11, 4, 2)):
+        async with shared(engine) as session:
+            await job(JobContext(session, None, now))
+    (invoice,) = await _invoices(engine, tenant.id)
+    assert (invoice.status, invoice.total) == ("finalised", D("535.00"))
+    async with shared(engine) as session:
+        await job(JobContext(session, None, bkk(2026, 12, 5, 1)))
+    october = (await _invoices(engine, tenant.id))[0]
+    assert october.reminded_at is not None  # due on 4 December, reminded on the 5th
