@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.db import session_factory, session_for, tenant_session
-from localgov.kernel.usage import record_usage
+from localgov.kernel.usage import UsageEvent, record_usage
 from localgov.platform.billing import pricing, service
 from localgov.platform.billing.models import OperatorInvoice
 from localgov.platform.billing.pricing import Charge, Tier
@@ -321,3 +321,41 @@ async def test_the_worker_job_runs_the_invoice_run_and_reminds(engine: AsyncEngi
         await job(JobContext(session, None, bkk(2026, 12, 5, 1)))
     october = (await _invoices(engine, tenant.id))[0]
     assert october.reminded_at is not None  # due on 4 December, reminded on the 5th
+
+
+async def test_the_levels_job_samples_active_staff_and_storage_once_a_day(engine: AsyncEngine) -> None:
+    from sqlalchemy import text
+
+    from localgov.kernel.jobs import JobContext
+    from localgov.platform.billing.jobs import record_levels
+
+    tenant = await make_tenant(engine)
+    factory = session_factory(engine)
+    async with tenant_session(factory, tenant) as session:
+        for i, status in enumerate(("active", "active", "active", "disabled")):
+            await session.execute(
+                text("INSERT INTO staff_users (email, full_name, status) VALUES (:e, 'นายทดสอบ ใจดี', :s)"),
+                {"e": f"s{i}@{tenant.slug}.example", "s": status},
+            )
+        for size in (1000, 2500):
+            await session.execute(
+                text(
+                    "INSERT INTO stored_files (owner_kind, owner_ref, filename, content_type, size_bytes, sha256,"
+                    " storage_key, uploaded_by) VALUES ('test', 'x', 'a.pdf', 'application/pdf', :n, :h, :k, 'test')"
+                ),
+                {"n": size, "h": "0" * 64, "k": uuid.uuid4().hex},
+            )
+    for now in (bkk(2026, 10, 3, 1), bkk(2026, 10, 3, 9)):  # the same day twice: one sample
+        async with tenant_session(factory, tenant) as session:
+            await record_levels(JobContext(session, tenant, now))
+    async with tenant_session(factory, tenant) as session:
+        await session.execute(text("UPDATE staff_users SET status = 'disabled' WHERE email LIKE 's0@%'"))
+        await record_levels(JobContext(session, tenant, bkk(2026, 10, 4, 1)))
+    async with shared(engine) as session:
+        used = await service.usage_between(session, tenant.id, dt.date(2026, 10, 1), dt.date(2026, 11, 1), METERS)
+        events = await session.scalar(
+            select(func.count()).select_from(UsageEvent).where(UsageEvent.tenant_id == tenant.id)
+        )
+    # The peak of the period: 3 active staff on the 3rd (2 on the 4th), 3,500 bytes stored.
+    assert used == {"core.active_staff_users": D(3), "core.storage_bytes": D(3500)}
+    assert events == 4

@@ -32,6 +32,7 @@ from localgov.kernel.plugins import (
     routes,
 )
 from localgov.kernel.ratelimit import purge_expired
+from localgov.platform.billing.jobs import LEVELS as BILLING_LEVELS
 from localgov.platform.billing.jobs import billing_job
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.lifecycle import EXPORT_TOPIC, PURGE_JOB, export_consumer, purge_job
@@ -74,6 +75,7 @@ def core_jobs(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> tupl
         *CORE_JOBS,
         ScheduledJob(name=PURGE_JOB, every=dt.timedelta(hours=1), run=purge_job(settings)),
         billing_job(plugins),
+        BILLING_LEVELS,
     )
 
 

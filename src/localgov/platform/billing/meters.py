@@ -12,7 +12,25 @@ from localgov.kernel.plugins import ServicePlugin, UsageMeter
 ACTIVE_DAYS = UsageMeter(
     code="core.active_days", unit="day", title_th="จำนวนวันที่ใช้บริการ", title_en="Active days", aggregation="max"
 )
-CORE_METERS: tuple[UsageMeter, ...] = (ACTIVE_DAYS,)
+#: Staff accounts with status ``active``, sampled once a day per tenant by the core job
+#: ``core.billing_levels``; the period's quantity is the peak.
+ACTIVE_STAFF = UsageMeter(
+    code="core.active_staff_users",
+    unit="user",
+    title_th="จำนวนบัญชีเจ้าหน้าที่ที่ใช้งาน",
+    title_en="Active staff users",
+    aggregation="max",
+)
+#: Bytes of the tenant's stored files (attachments, uploaded documents: ``stored_files``),
+#: sampled once a day per tenant; the period's quantity is the peak.
+STORAGE_BYTES = UsageMeter(
+    code="core.storage_bytes",
+    unit="byte",
+    title_th="พื้นที่จัดเก็บไฟล์ (ไบต์)",
+    title_en="Storage used (bytes)",
+    aggregation="max",
+)
+CORE_METERS: tuple[UsageMeter, ...] = (ACTIVE_DAYS, ACTIVE_STAFF, STORAGE_BYTES)
 #: Meters computed by the billing module rather than aggregated from usage events.
 COMPUTED = frozenset(m.code for m in CORE_METERS)
 
