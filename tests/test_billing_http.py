@@ -196,6 +196,11 @@ async def test_billing_admin_and_tenant_views_with_isolation(engine: AsyncEngine
         assert (await client.get("/v1/billing/invoices", headers={"Host": BASE})).status_code == 401
         platform_admin = {"Host": BASE, **bearer(None, kind="operator", roles=["platform_admin"])}
         assert (await client.get("/v1/billing/invoices", headers=platform_admin)).status_code == 403
+        console = await client.get("/billing/console", headers=admin)
+        assert (console.status_code, console.headers["content-type"]) == (200, "text/html; charset=utf-8")
+        assert console.text.count("<svg") >= 4
+        assert "<script" not in console.text
+        assert (await client.get("/billing/console", headers=platform_admin)).status_code == 403
         assert (await client.get("/v1/billing/invoices", headers={**admin, **host(a.slug)})).status_code == 404
         clerk = {**host(a.slug), **bearer(a, roles=["oss.clerk"])}
         assert (await client.get("/v1/tenant/billing/invoices", headers=clerk)).status_code == 403

@@ -36,7 +36,7 @@ from localgov.kernel.web import (
     resolve_dependencies_in_order,
 )
 from localgov.metadata import INSTALLATION
-from localgov.platform.billing.views import billing_handlers
+from localgov.platform.billing.handlers import billing_handlers
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.installation import install
 from localgov.platform.lifecycle_views import OperatorTenantLifecycleController, TenantStatusController

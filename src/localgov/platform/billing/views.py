@@ -731,7 +731,3 @@ async def _pdf(session: AsyncSession, invoice: OperatorInvoice) -> Response[byte
         media_type=PDF,
         headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private, no-store"},
     )
-
-
-def billing_handlers() -> list[Any]:
-    return [BillingAdminController, TenantBillingController]
