@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import Actor, Origin
@@ -19,6 +19,7 @@ from localgov.platform.billing.models import OperatorInvoice
 from localgov.platform.billing.pricing import Charge, Tier
 from localgov.platform.models import Tenant
 from localgov.services.oss.cases import CASES_OPENED
+from localgov.settings import Settings
 from tests.support.billing import METERS, add_events, bkk, make_plan, shared
 from tests.support.factories import make_tenant
 
@@ -250,6 +251,23 @@ async def test_payment_credit_note_void_and_overdue_suspension(engine: AsyncEngi
         )
         assert (october.id in reminded, tenant.id in suspended) == (False, True)
         assert (await session.get(Tenant, tenant.id)).status == "suspended"  # type: ignore[union-attr]
+    # The events, in the outbox with the invoice (for integrators, once outbound webhooks exist).
+    async with shared(engine) as session:
+        topics = (
+            await session.execute(
+                text(
+                    "SELECT topic, payload->>'number' FROM platform.outbox"
+                    " WHERE tenant_id = :t AND topic LIKE 'billing.%' ORDER BY id"
+                ),
+                {"t": tenant.id},
+            )
+        ).all()
+    assert [tuple(t) for t in topics] == [
+        ("billing.invoice_finalised", september.number),
+        ("billing.invoice_finalised", october.number),
+        ("billing.invoice_paid", september.number),
+        ("billing.invoice_overdue", october.number),
+    ]
 
 
 async def test_invoice_numbers_under_concurrency_have_no_gap(engine: AsyncEngine) -> None:
@@ -324,8 +342,6 @@ async def test_the_worker_job_runs_the_invoice_run_and_reminds(engine: AsyncEngi
 
 
 async def test_the_levels_job_samples_active_staff_and_storage_once_a_day(engine: AsyncEngine) -> None:
-    from sqlalchemy import text
-
     from localgov.kernel.jobs import JobContext
     from localgov.platform.billing.jobs import record_levels
 
@@ -359,3 +375,12 @@ async def test_the_levels_job_samples_active_staff_and_storage_once_a_day(engine
     # The peak of the period: 3 active staff on the 3rd (2 on the 4th), 3,500 bytes stored.
     assert used == {"core.active_staff_users": D(3), "core.storage_bytes": D(3500)}
     assert events == 4
+
+
+def test_the_worker_knows_the_billing_events(settings: Settings) -> None:
+    """No subscriber yet: the worker marks them delivered instead of retrying them for ever."""
+    from localgov.plugins import REGISTRY
+    from localgov.worker import Worker
+
+    handlers = Worker(settings, REGISTRY).handlers
+    assert {"billing.invoice_finalised", "billing.invoice_paid", "billing.invoice_overdue"} <= set(handlers)

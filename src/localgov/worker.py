@@ -32,6 +32,7 @@ from localgov.kernel.plugins import (
     routes,
 )
 from localgov.kernel.ratelimit import purge_expired
+from localgov.platform.billing.events import EVENT_CODES as BILLING_EVENT_CODES
 from localgov.platform.billing.jobs import LEVELS as BILLING_LEVELS
 from localgov.platform.billing.jobs import billing_job
 from localgov.platform.catalog import Catalog, CatalogListener
@@ -104,7 +105,9 @@ class Worker:
         self.handlers: dict[str, DeliveryHandler] = {
             **core_handlers(settings, plugins),
             **topics,
-            **fan_out_handlers(self.subscribers, declared_events(plugins), self._tenant_services.get),
+            **fan_out_handlers(
+                self.subscribers, [*declared_events(plugins), *BILLING_EVENT_CODES], self._tenant_services.get
+            ),
         }
         core = core_jobs(settings, plugins)
         self.jobs: list[ScheduledJob] = [*core, *(job for p in plugins for job in p.jobs)]

@@ -23,11 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.kernel.events import EventType, publish
 from localgov.kernel.plugins import UsageMeter
 from localgov.kernel.thai import BANGKOK, fiscal_year
 from localgov.kernel.usage import UsageEvent
 from localgov.platform import lifecycle
 from localgov.platform.billing import pricing
+from localgov.platform.billing.events import INVOICE_FINALISED, INVOICE_OVERDUE, INVOICE_PAID, InvoiceEvent
 from localgov.platform.billing.meters import ACTIVE_DAYS, COMPUTED
 from localgov.platform.billing.models import (
     InvoiceCounter,
@@ -564,6 +566,20 @@ async def allocate_number(session: AsyncSession, series: str, day: dt.date) -> s
     return f"{series}-{year}-{value:06d}"
 
 
+async def _announce(session: AsyncSession, event: EventType[InvoiceEvent], invoice: OperatorInvoice) -> None:
+    assert invoice.number is not None
+    payload = InvoiceEvent(
+        invoice_id=invoice.id,
+        tenant_id=invoice.tenant_id,
+        number=invoice.number,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        total=Decimal(invoice.total),
+        due_on=invoice.due_on,
+    )
+    await publish(session, event, payload, tenant_id=invoice.tenant_id)
+
+
 async def finalise(
     session: AsyncSession, invoice_id: int, *, now: dt.datetime, meters: Mapping[str, UsageMeter]
 ) -> OperatorInvoice:
@@ -581,6 +597,7 @@ async def finalise(
     invoice.issued_on = today
     invoice.due_on = today + dt.timedelta(days=PAYMENT_TERMS_DAYS)
     await session.flush()
+    await _announce(session, INVOICE_FINALISED, invoice)
     return invoice
 
 
@@ -684,6 +701,7 @@ async def record_payment(
     invoice.payment_reference = reference
     await _audit(session, "billing.invoice_paid", invoice, actor, origin, reference=reference)
     await session.flush()
+    await _announce(session, INVOICE_PAID, invoice)
     return invoice
 
 
@@ -800,6 +818,7 @@ async def remind_overdue(
         if invoice.reminded_at is None:
             invoice.reminded_at = at_midnight(today)
             await _audit(session, "billing.invoice_overdue", invoice, actor, origin, due_on=invoice.due_on.isoformat())
+            await _announce(session, INVOICE_OVERDUE, invoice)
             reminded.append(invoice.id)
         if suspend_after_days is not None and (today - invoice.due_on).days >= suspend_after_days:
             tenant = await lifecycle.get_tenant(session, invoice.tenant_id)
