@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -34,6 +34,7 @@ BILLING = operator("billing_admin")
 LAO_ADMIN = staff("tenant_admin")
 CSV = "text/csv"
 PDF = "application/pdf"
+Interval = Literal["monthly", "yearly"]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=ONE_LINE)]
 PlanCode = Annotated[str, PathParameter(min_length=1, max_length=40, description="The plan's code")]
 InvoiceId = Annotated[int, PathParameter(ge=1, description="The invoice's id")]
@@ -65,7 +66,7 @@ class PriceIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Baht, 0 or more (checked with the charges).
     fixed_fee: Decimal
     #: ``monthly`` or ``yearly`` (Thai fiscal year).
-    fixed_interval: str
+    fixed_interval: Interval
     charges: list[pricing.Charge] = []
 
 
@@ -90,7 +91,7 @@ class SubscriptionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     tenant_id: Annotated[int, msgspec.Meta(ge=1)]
     plan_code: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
     #: ``monthly`` (calendar month) or ``yearly`` (Thai fiscal year, 1 October).
-    billing_cycle: str
+    billing_cycle: Interval
     starts_on: dt.date
     trial_days: Annotated[int, msgspec.Meta(ge=0, le=366)] = 0
 
