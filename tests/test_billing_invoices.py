@@ -384,3 +384,27 @@ def test_the_worker_knows_the_billing_events(settings: Settings) -> None:
 
     handlers = Worker(settings, REGISTRY).handlers
     assert {"billing.invoice_finalised", "billing.invoice_paid", "billing.invoice_overdue"} <= set(handlers)
+
+
+async def test_a_late_run_catches_up_every_period_and_an_ended_subscription_stops(engine: AsyncEngine) -> None:
+    tenant = await make_tenant(engine)
+    plan = await make_plan(engine, fixed_fee=D(3000))
+    sub_id = await _subscribe(engine, tenant.id, plan, billing_cycle="monthly", starts_on=dt.date(2026, 8, 16))
+    async with shared(engine) as session:
+        await service.end_subscription(session, sub_id, on=dt.date(2026, 11, 11))
+    async with shared(engine) as session:
+        with pytest.raises(service.SubscriptionConflict):
+            await service.end_subscription(session, sub_id, on=dt.date(2026, 12, 1))
+    result = await _run(engine, bkk(2027, 1, 10), tenant.id)  # the worker was down since August
+    assert (len(result.drafted), len(result.finalised)) == (4, 4)
+    invoices = await _invoices(engine, tenant.id)
+    assert [(i.period_start, i.subtotal) for i in invoices] == [
+        (dt.date(2026, 8, 1), D("1548.39")),  # 16/31 days
+        (dt.date(2026, 9, 1), D("3000.00")),
+        (dt.date(2026, 10, 1), D("3000.00")),
+        (dt.date(2026, 11, 1), D("1000.00")),  # ended on 11 November: 10/30 days
+    ]
+    numbers = [int((i.number or "").rsplit("-", 1)[1]) for i in invoices]
+    assert numbers == sorted(numbers)
+    assert numbers[-1] - numbers[0] == 3  # consecutive, in period order
+    assert (await _run(engine, bkk(2027, 3, 1), tenant.id)).drafted == []

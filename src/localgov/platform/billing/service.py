@@ -231,6 +231,24 @@ async def change_plan(session: AsyncSession, subscription_id: int, plan_code: st
     return sub
 
 
+async def end_subscription(session: AsyncSession, subscription_id: int, *, on: dt.date) -> Subscription:
+    """End the subscription on ``on`` (exclusive): its last period's fixed fee is prorated to that day,
+    and no later period is invoiced. Not inside a period already invoiced."""
+    sub = await get_subscription(session, subscription_id, for_update=True)
+    if sub.ends_on is not None or on <= sub.starts_on:
+        raise SubscriptionConflict("only an open subscription ends, after its start")
+    invoiced = await session.scalar(
+        select(func.max(OperatorInvoice.period_end)).where(
+            OperatorInvoice.subscription_id == sub.id, OperatorInvoice.kind == "invoice"
+        )
+    )
+    if invoiced is not None and on < invoiced:
+        raise SubscriptionConflict("the subscription is already invoiced past that day")
+    sub.ends_on = on
+    await session.flush()
+    return sub
+
+
 # --- usage -------------------------------------------------------------------------------------
 
 
@@ -484,14 +502,6 @@ async def _write_lines(session: AsyncSession, invoice: OperatorInvoice, lines: S
 # --- the invoice run ---------------------------------------------------------------------------
 
 
-def last_complete_period(today: dt.date, cycle: str) -> tuple[dt.date, dt.date]:
-    """The latest billing period of ``cycle`` that has ended by ``today`` (00:00)."""
-    start, end = pricing.period_of(today - dt.timedelta(days=1), cycle)
-    if end > today:
-        start, end = pricing.period_of(start - dt.timedelta(days=1), cycle)
-    return start, end
-
-
 class RunResult(msgspec.Struct, kw_only=True):
     drafted: list[int]
     finalised: list[int]
@@ -505,46 +515,65 @@ async def draft_invoices(
     meters: Mapping[str, UsageMeter],
     tenant_id: int | None = None,
 ) -> list[int]:
-    """Draft the invoice of every subscription's last complete period that has none yet.
+    """Draft the invoices of every subscription's complete periods that have none yet: from the
+    period after its latest invoice (or its first period) to the last one ended by ``today``, so a
+    worker that was down for a while catches up, in order.
 
     Idempotent: the unique index on (subscription, period) makes a second run, or a concurrent
     one, draft nothing.
     """
     drafted: list[int] = []
     query = select(Subscription).order_by(Subscription.id)
+    latest_query = (
+        select(OperatorInvoice.subscription_id, func.max(OperatorInvoice.period_end))
+        .where(OperatorInvoice.kind == "invoice")
+        .group_by(OperatorInvoice.subscription_id)
+    )
     if tenant_id is not None:
         query = query.where(Subscription.tenant_id == tenant_id)
+        latest_query = latest_query.where(OperatorInvoice.tenant_id == tenant_id)
     subs = (await session.execute(query)).scalars().all()
+    latest: dict[int, dt.date] = {sub_id: end for sub_id, end in await session.execute(latest_query)}
     for sub in subs:
-        start, end = last_complete_period(today, sub.billing_cycle)
-        if end <= sub.starts_on or (sub.ends_on is not None and sub.ends_on <= start):
-            continue
-        stmt = (
-            insert(OperatorInvoice)
-            .values(
-                tenant_id=sub.tenant_id,
-                subscription_id=sub.id,
-                kind="invoice",
-                period_start=start,
-                period_end=end,
-                status="draft",
-                subtotal=0,
-                vat=0,
-                total=0,
-            )
-            .on_conflict_do_nothing(
-                index_elements=["subscription_id", "period_start"], index_where=text("kind = 'invoice'")
-            )
-            .returning(OperatorInvoice.id)
-        )
-        invoice_id = (await session.execute(stmt)).scalar_one_or_none()
-        if invoice_id is None:
-            continue
-        invoice = await session.get(OperatorInvoice, invoice_id)
-        assert invoice is not None
-        await _write_lines(session, invoice, await compute_lines(session, sub, start, end, now=now, meters=meters))
-        drafted.append(invoice_id)
+        cursor = latest.get(sub.id) or pricing.period_of(sub.starts_on, sub.billing_cycle)[0]
+        while True:
+            start, end = pricing.period_of(cursor, sub.billing_cycle)
+            if end > today or (sub.ends_on is not None and sub.ends_on <= start):
+                break
+            cursor = end
+            invoice_id = await _insert_draft(session, sub, start, end)
+            if invoice_id is None:
+                continue
+            invoice = await session.get(OperatorInvoice, invoice_id)
+            assert invoice is not None
+            lines = await compute_lines(session, sub, start, end, now=now, meters=meters)
+            await _write_lines(session, invoice, lines)
+            drafted.append(invoice_id)
     return drafted
+
+
+async def _insert_draft(session: AsyncSession, sub: Subscription, start: dt.date, end: dt.date) -> int | None:
+    """A new draft of ``sub`` for ``[start, end)``; None when that period already has its invoice."""
+    stmt = (
+        insert(OperatorInvoice)
+        .values(
+            tenant_id=sub.tenant_id,
+            subscription_id=sub.id,
+            kind="invoice",
+            period_start=start,
+            period_end=end,
+            status="draft",
+            subtotal=0,
+            vat=0,
+            total=0,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["subscription_id", "period_start"], index_where=text("kind = 'invoice'")
+        )
+        .returning(OperatorInvoice.id)
+    )
+    invoice_id: int | None = (await session.execute(stmt)).scalar_one_or_none()
+    return invoice_id
 
 
 async def allocate_number(session: AsyncSession, series: str, day: dt.date) -> str:

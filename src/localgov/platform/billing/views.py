@@ -102,6 +102,11 @@ class PlanChangeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     on: dt.date
 
 
+class EndIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    #: The first day no longer covered (the last period is prorated to it).
+    on: dt.date
+
+
 class PhaseOut(msgspec.Struct, kw_only=True):
     plan_code: str
     starts_on: dt.date
@@ -433,6 +438,21 @@ class BillingAdminController(Controller):
         self, subscription_id: SubscriptionId, data: JSONBody[PlanChangeIn], db_session: NamedDependency[AsyncSession]
     ) -> SubscriptionOut:
         sub = await service.change_plan(db_session, subscription_id, data.plan_code, on=data.on)
+        return await _subscription(db_session, sub)
+
+    @post(
+        "/subscriptions/{subscription_id:int}/end",
+        status_code=200,
+        operation_id="endSubscription",
+        summary="End a subscription on a day: its last period is prorated, no later one is invoiced",
+        description="409 `subscription_conflict` when it already ended or that day is already invoiced.",
+        responses=problem_responses(401, 403, 404, 409),
+        **guarded(BILLING),
+    )
+    async def end(
+        self, subscription_id: SubscriptionId, data: JSONBody[EndIn], db_session: NamedDependency[AsyncSession]
+    ) -> SubscriptionOut:
+        sub = await service.end_subscription(db_session, subscription_id, on=data.on)
         return await _subscription(db_session, sub)
 
     @get(
