@@ -36,6 +36,7 @@ from localgov.kernel.web import (
     resolve_dependencies_in_order,
 )
 from localgov.metadata import INSTALLATION
+from localgov.platform.billing.handlers import billing_handlers
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.installation import install
 from localgov.platform.lifecycle_views import OperatorTenantLifecycleController, TenantStatusController
@@ -128,6 +129,8 @@ def create_app(
         OperatorTenantLifecycleController,
         TenantStatusController,
         TenantAdminController,
+        # The operator's billing (operator host) and an LAO's own plan, usage and invoices.
+        *billing_handlers(),
         *identity_handlers(),
         *signup_handlers(),
         # Public verification of issued documents (JSON and the page their QR stamp opens).

@@ -21,6 +21,7 @@ def shared_metadata() -> MetaData:
     import localgov.kernel.outbox
     import localgov.kernel.ratelimit
     import localgov.kernel.usage
+    import localgov.platform.billing.models
     import localgov.platform.models  # noqa: F401
     from localgov.kernel.db import SharedBase
 

@@ -32,6 +32,9 @@ from localgov.kernel.plugins import (
     routes,
 )
 from localgov.kernel.ratelimit import purge_expired
+from localgov.platform.billing.events import EVENT_CODES as BILLING_EVENT_CODES
+from localgov.platform.billing.jobs import LEVELS as BILLING_LEVELS
+from localgov.platform.billing.jobs import billing_job
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.lifecycle import EXPORT_TOPIC, PURGE_JOB, export_consumer, purge_job
 from localgov.platform.signup import PROVISION_TOPIC, expire_unverified, provision_consumer
@@ -66,10 +69,15 @@ CORE_JOBS: tuple[ScheduledJob, ...] = (
 )
 
 
-def core_jobs(settings: Settings) -> tuple[ScheduledJob, ...]:
-    """``CORE_JOBS`` and the platform's jobs that need the settings."""
+def core_jobs(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> tuple[ScheduledJob, ...]:
+    """``CORE_JOBS`` and the platform's jobs that need the settings (or the plugins' meters)."""
     # Hourly is plenty for a retention counted in days; each run drops a bounded number of schemas.
-    return (*CORE_JOBS, ScheduledJob(name=PURGE_JOB, every=dt.timedelta(hours=1), run=purge_job(settings)))
+    return (
+        *CORE_JOBS,
+        ScheduledJob(name=PURGE_JOB, every=dt.timedelta(hours=1), run=purge_job(settings)),
+        billing_job(plugins),
+        BILLING_LEVELS,
+    )
 
 
 def core_handlers(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> dict[str, DeliveryHandler]:
@@ -97,9 +105,11 @@ class Worker:
         self.handlers: dict[str, DeliveryHandler] = {
             **core_handlers(settings, plugins),
             **topics,
-            **fan_out_handlers(self.subscribers, declared_events(plugins), self._tenant_services.get),
+            **fan_out_handlers(
+                self.subscribers, [*declared_events(plugins), *BILLING_EVENT_CODES], self._tenant_services.get
+            ),
         }
-        core = core_jobs(settings)
+        core = core_jobs(settings, plugins)
         self.jobs: list[ScheduledJob] = [*core, *(job for p in plugins for job in p.jobs)]
         #: The service whose enabled tenants run a per-tenant job; None: every active tenant (core).
         self._job_service: dict[str, str | None] = {job.name: None for job in core if job.per_tenant}

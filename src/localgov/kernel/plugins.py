@@ -73,13 +73,23 @@ class Scope(msgspec.Struct, frozen=True):
     title_en: str
 
 
+#: How the billing module turns a period's usage events of one meter into one quantity.
+AGGREGATIONS = ("count", "sum", "unique_count", "max", "latest")
+
+
 class UsageMeter(msgspec.Struct, frozen=True):
-    """Something billable the plugin counts (``<slug>.<what>``), in ``unit``."""
+    """Something billable the plugin counts (``<slug>.<what>``), in ``unit``.
+
+    ``aggregation``: ``sum`` of the events' quantities (the default: one event of quantity 1 per
+    action counts actions), ``count`` of events, ``unique_count`` of their subjects, ``max`` or
+    ``latest`` quantity (a level such as bytes stored).
+    """
 
     code: str
     unit: str
     title_th: str
     title_en: str
+    aggregation: str = "sum"
 
 
 #: ``seed(session, today)``: a plugin's editable defaults for a new tenant.
@@ -212,6 +222,16 @@ def contract_violations(
         for role in plugin.roles
         for permission in role.permissions
         if not permission.startswith(prefix) or not CODE_RE.fullmatch(permission)
+    )
+    problems.extend(
+        f"meter {m.code}: aggregation {m.aggregation!r} must be one of {', '.join(AGGREGATIONS)}"
+        for m in plugin.meters
+        if m.aggregation not in AGGREGATIONS
+    )
+    problems.extend(
+        f"meter {m.code}: title_th must be Thai text"
+        for m in plugin.meters
+        if not re.search(r"[\u0e00-\u0e7f]", m.title_th)
     )
     for job in plugin.jobs:
         if job.every < dt.timedelta(seconds=1):

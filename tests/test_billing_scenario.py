@@ -1,0 +1,100 @@
+"""Usage equals the actions of a scripted scenario across the registered services, and prices so."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov.kernel.audit import Actor, Origin
+from localgov.kernel.db import session_factory, tenant_session
+from localgov.kernel.thai import BANGKOK, bangkok_today
+from localgov.platform.billing import service
+from localgov.platform.billing.pricing import Charge
+from localgov.plugins import REGISTRY
+from localgov.services.payments import bank
+from tests.conftest import ClientFactory
+from tests.support.billing import METERS, make_plan, shared
+from tests.support.food import at, file_notification, food_world, issued
+from tests.support.oss_cases import make_case_world, walk_in
+from tests.support.payments import BILLER_ID, make_bill, set_biller
+
+D = Decimal
+
+
+async def _usage(engine: AsyncEngine, tenant_id: int) -> dict[str, Decimal]:
+    today = bangkok_today()
+    async with shared(engine) as session:
+        return await service.usage_between(
+            session, tenant_id, today - dt.timedelta(days=400), today + dt.timedelta(days=2), METERS
+        )
+
+
+async def test_usage_equals_the_scripted_actions_of_every_service(
+    engine: AsyncEngine, client_for: ClientFactory, tmp_path: Path
+) -> None:
+    # One Stop Service: two requests opened at the counter.
+    oss = await make_case_world(engine)
+    async with client_for(plugins=REGISTRY) as http:
+        for _ in range(2):
+            response = await http.post("/v1/oss/cases", json=walk_in(), headers=oss.headers("officer"))
+            assert response.status_code == 201, response.text
+
+    # Food and payments: three notifications (one certified), two bills paid from the bank statement.
+    food = await food_world(engine, tmp_path / "files")
+    now = at(2026, 10, 5)
+    await file_notification(food, now)
+    await file_notification(food, now)
+    await issued(food, now)
+    async with food.db() as session:
+        await set_biller(session)
+        bills = [await make_bill(session, amounts=(amount,)) for amount in ("80.00", "1250.50")]
+    paid_at = dt.datetime.now(BANGKOK).replace(microsecond=0)
+    rows = ["transaction_id,paid_at,biller_id,ref1,ref2,amount,narrative"] + [
+        f"TX{i},{paid_at.isoformat()},{BILLER_ID},{bill.reference},,{bill.total},QR" for i, bill in enumerate(bills)
+    ]
+    statement = ("\r\n".join(rows) + "\r\n").encode()
+    async with tenant_session(session_factory(engine), food.tenant) as session:
+        report = await bank.import_statement(session, statement, actor=Actor("staff", "finance"), origin=Origin())
+        assert report.matched == 2
+    async with tenant_session(session_factory(engine), food.tenant) as session:
+        bills_issued = (await session.execute(text("SELECT count(*) FROM bills"))).scalar_one()
+
+    assert await _usage(engine, oss.tenant.id) == {"oss.cases_opened": D(2)}
+    food_usage = await _usage(engine, food.tenant.id)
+    assert food_usage == {
+        "food.notification_submitted": D(3),
+        "food.certificate_issued": D(1),
+        "payments.bills_issued": D(bills_issued),
+        "payments.payments_confirmed": D(2),
+        "payments.baht_collected": D("1330.50"),
+    }
+    assert bills_issued >= 2
+
+    # And it prices: one unit price per meter, 1 % of each payment (minimum 5 baht).
+    plan = await make_plan(
+        engine,
+        charges=[
+            Charge(meter="food.notification_submitted", model="standard", unit_price=D(10)),
+            Charge(meter="food.certificate_issued", model="standard", unit_price=D(20)),
+            Charge(meter="payments.baht_collected", model="percentage", rate=D("0.01"), min_fee=D(5)),
+        ],
+    )
+    today = bangkok_today()
+    async with shared(engine) as session:
+        sub = await service.subscribe(
+            session, food.tenant.id, plan, billing_cycle="monthly", starts_on=today.replace(day=1)
+        )
+        start, end = service.pricing.period_of(today, "monthly")
+        lines = await service.compute_lines(session, sub, start, end, now=dt.datetime.now(dt.UTC), meters=METERS)
+    priced = {line.meter: line.amount for line in lines if line.kind == "usage"}
+    # Every event was recorded just now, in this period: 3 × 10, 1 × 20, and 80.00 → 0.80 raised to
+    # the minimum 5.00 plus 1,250.50 → 12.505 → 12.51.
+    assert priced == {
+        "food.notification_submitted": D("30.00"),
+        "food.certificate_issued": D("20.00"),
+        "payments.baht_collected": D("17.51"),
+    }
