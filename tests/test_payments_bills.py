@@ -289,14 +289,18 @@ async def test_tariff_change_mid_year_is_honoured_and_old_bills_keep_prices(
     tenant = await payments_tenant(engine)
     async with payments_db(engine, tenant) as session:
         account = await make_account(session, litres_per_day=15, start_date=dt.date(2025, 1, 1))
+    # Both versions start before today: accepted only with a reason (audited) and while no bill of
+    # the months they reprice exists (test_payments_finance covers the refusals).
     v1 = {
         "effective_from": "2025-01-01",
         "definition": garbage_definition((20, "50.00", "0.00"), (None, "90.00", "0.00")),
+        "backdated_reason": "ข้อบัญญัติประกาศย้อนหลัง (test history)",
     }
     v2 = {
         "effective_from": "2025-07-01",
         "definition": garbage_definition((20, "40.00", "30.00"), (None, "120.00", "0.00"), separate_lines=True),
         "due_days": 15,
+        "backdated_reason": "ข้อบัญญัติประกาศย้อนหลัง (test history)",
     }
     async with client_for(plugins=[PLUGIN]) as http:
         not_first = await http.post(f"{API}/tariffs", json={**v1, "effective_from": "2025-01-15"}, headers=fin(tenant))

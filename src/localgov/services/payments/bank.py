@@ -42,6 +42,7 @@ from localgov.kernel.auth.keys import decrypt_private, encrypt_private
 from localgov.kernel.csv import CsvRejected, read_csv
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import publish
+from localgov.kernel.numbering import fiscal_period
 from localgov.kernel.plugins import UsageMeter
 from localgov.kernel.signing import DEFAULT_SCHEME, new_secret, secrets_in_force
 from localgov.kernel.signing import SignatureRefused as SignatureRefused  # re-exported: bank_views, tests
@@ -72,10 +73,24 @@ REPLAY_WINDOW = SIGNATURE.window
 #: How long the previous secret keeps verifying after a rotation (the bank's time to switch).
 PREVIOUS_SECRET_VALID_FOR = dt.timedelta(days=7)
 _SECRET_KIND = "payments.webhook_secret"  # noqa: S105 (a label, not a secret)
-_REF = re.compile(r"^[A-Z0-9]{1,20}$")
+#: A reference as stored: 1-20 printable characters. Only ``A-Z0-9`` can name a bill; anything else
+#: (a Thai-character Ref1 typed at a counter) is still money received: an ``unmatched`` exception.
+_REF = re.compile(r"^[^\x00-\x1f\x7f]{1,20}$")
 _CENT = Decimal("0.01")
+#: Amounts at or above this are refused before any rounding (a 32-digit or ``1e308`` amount cannot be
+#: quantized to satang and is not a payment anyway).
+AMOUNT_LIMIT = Decimal("1e10")
 
-ExceptionKind = Literal["unmatched", "short", "over", "duplicate", "bill_not_open", "biller_mismatch"]
+ExceptionKind = Literal[
+    "unmatched",
+    "short",
+    "over",
+    "duplicate",
+    "bill_not_open",
+    "biller_mismatch",
+    "voided_receipt",
+    "paid_before_issue",
+]
 Channel = Literal["webhook", "statement"]
 COLLECTORS: dict[str, str] = {
     "webhook": "รับชำระผ่านธนาคาร (Thai QR)",
@@ -210,9 +225,10 @@ def normalise_notice(
         if norm == "" and name == "ref2":
             norm = None
         if (norm is not None or name == "ref1") and not _REF.fullmatch(norm or ""):
-            raise InvalidNotification(f"{name} must be 1-20 characters of A-Z and 0-9.", data={"field": name})
+            raise InvalidNotification(f"{name} must be 1-20 printable characters.", data={"field": name})
         refs.append(norm)
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(_CENT) or amount >= Decimal("1e10"):
+    # The range first: quantizing a 32-digit amount raises (and was a 500 the bank retried).
+    if not amount.is_finite() or amount <= 0 or amount >= AMOUNT_LIMIT or amount != amount.quantize(_CENT):
         raise InvalidNotification("amount must be positive baht with at most 2 decimals.", data={"field": "amount"})
     if paid_at.tzinfo is None:
         raise InvalidNotification("paid_at needs a time zone offset.", data={"field": "paid_at"})
@@ -267,6 +283,10 @@ def classify(biller_id: str | None, bill: Bill | None, notice: BankNotice) -> Ex
         return "duplicate"
     if bill.status != "open":
         return "bill_not_open"
+    if notice.paid_at.astimezone(BANGKOK).date() < bill.issue_date:
+        # Money dated before the bill existed paid something else (or the bank's date is wrong):
+        # finance looks, it is never matched silently.
+        return "paid_before_issue"
     if notice.amount < bill.total:
         return "short"
     if notice.amount > bill.total:
@@ -275,7 +295,13 @@ def classify(biller_id: str | None, bill: Bill | None, notice: BankNotice) -> Ex
 
 
 async def record_notice(
-    session: AsyncSession, notice: BankNotice, *, channel: Channel, biller_id: str | None, book_size: int
+    session: AsyncSession,
+    notice: BankNotice,
+    *,
+    channel: Channel,
+    biller_id: str | None,
+    book_size: int,
+    officer: receipts.Officer | None = None,
 ) -> Outcome:
     """Record one bank payment once (by transaction id), matched with a receipt or as an exception.
 
@@ -332,7 +358,7 @@ async def record_notice(
     await record_usage(session, PAYMENTS_CONFIRMED, 1, f"payments.confirmed:{payment.id}")
     await record_usage(session, BAHT_COLLECTED, payment.amount, f"payments.baht:{payment.id}")
     receipt = await receipts.issue_receipt(
-        session, payment=payment, bill=bill, collector=COLLECTORS[channel], book_size=book_size
+        session, payment=payment, bill=bill, collector=COLLECTORS[channel], book_size=book_size, officer=officer
     )
     paid = BillPaid(
         bill_id=bill.id,
@@ -374,6 +400,7 @@ async def process_notification(
         channel="webhook",
         biller_id=row.biller_id if row else None,
         book_size=row.receipt_book_size if row else receipts.DEFAULT_BOOK_SIZE,
+        officer=receipts.officer_of(row),
     )
 
 
@@ -405,6 +432,11 @@ class StatementLine(msgspec.Struct, kw_only=True):
     payment_id: uuid.UUID | None
     exception_kind: str | None = None
     receipt: str | None = None
+    #: A new line paid in a period already closed when the file came in: ``closed_month`` (an
+    #: earlier Bangkok month) or ``closed_fiscal_year`` (an earlier fiscal year, 1 October). Its
+    #: receipt still belongs to the payment's own date and fiscal year; finance must amend the
+    #: closed period's figures.
+    late: Literal["closed_month", "closed_fiscal_year"] | None = None
 
 
 class StatementReport(msgspec.Struct, kw_only=True):
@@ -415,6 +447,8 @@ class StatementReport(msgspec.Struct, kw_only=True):
     known: int
     conflicts: int
     amount_new: Decimal
+    #: New lines paid in a closed period (see :attr:`StatementLine.late`).
+    late: int
     #: Webhook payments of the days this file covers that the file does not list.
     not_in_statement: list[str]
     lines: list[StatementLine]
@@ -481,7 +515,20 @@ def parse_statement(content: bytes) -> list[tuple[int, BankNotice]]:
     return notices
 
 
-async def import_statement(session: AsyncSession, content: bytes, *, actor: Actor, origin: Origin) -> StatementReport:
+def lateness(paid_at: dt.datetime, processed_at: dt.datetime) -> Literal["closed_month", "closed_fiscal_year"] | None:
+    """Whether a payment reported at ``processed_at`` falls in a period already closed."""
+    paid = paid_at.astimezone(BANGKOK).date()
+    today = processed_at.astimezone(BANGKOK).date()
+    if fiscal_period(paid) < fiscal_period(today):
+        return "closed_fiscal_year"
+    if (paid.year, paid.month) < (today.year, today.month):
+        return "closed_month"
+    return None
+
+
+async def import_statement(
+    session: AsyncSession, content: bytes, *, actor: Actor, origin: Origin, now: dt.datetime | None = None
+) -> StatementReport:
     """Reconcile a daily statement: record what the webhook missed, report what differs.
 
     Same matching, same idempotency (by transaction id) as the webhook. One transaction: the
@@ -490,10 +537,12 @@ async def import_statement(session: AsyncSession, content: bytes, *, actor: Acto
     other in a cycle.
     """
     notices = parse_statement(content)
+    processed = now or dt.datetime.now(dt.UTC)
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("payments.statement_import"))))
     row = await settings_row(session)
     biller_id = row.biller_id if row else None
     book_size = row.receipt_book_size if row else receipts.DEFAULT_BOOK_SIZE
+    officer = receipts.officer_of(row)
     refs = sorted({n.ref1 for _, n in notices})
     await session.execute(select(Bill.id).where(Bill.reference.in_(refs)).order_by(Bill.id).with_for_update())
     lines: list[StatementLine] = []
@@ -502,7 +551,7 @@ async def import_statement(session: AsyncSession, content: bytes, *, actor: Acto
         try:
             async with session.begin_nested():
                 outcome = await record_notice(
-                    session, notice, channel="statement", biller_id=biller_id, book_size=book_size
+                    session, notice, channel="statement", biller_id=biller_id, book_size=book_size, officer=officer
                 )
         except Conflict as conflict:
             payment_id = (conflict.data or {}).get("payment_id")
@@ -528,6 +577,7 @@ async def import_statement(session: AsyncSession, content: bytes, *, actor: Acto
                 payment_id=outcome.payment.id,
                 exception_kind=outcome.exception.kind if outcome.exception else None,
                 receipt=receipts.receipt_label(outcome.receipt) if outcome.receipt else None,
+                late=None if outcome.replayed else lateness(notice.paid_at, processed),
             )
         )
     days = sorted({n.paid_at.astimezone(BANGKOK).date() for _, n in notices})
@@ -552,6 +602,7 @@ async def import_statement(session: AsyncSession, content: bytes, *, actor: Acto
         known=count["known"],
         conflicts=count["conflict"],
         amount_new=amount_new,
+        late=sum(1 for item in lines if item.late),
         not_in_statement=list(missing),
         lines=lines,
     )
@@ -568,6 +619,7 @@ async def import_statement(session: AsyncSession, content: bytes, *, actor: Acto
             "known": report.known,
             "conflicts": report.conflicts,
             "amount_new": str(report.amount_new),
+            "late": report.late,
             "not_in_statement": len(report.not_in_statement),
         },
     )

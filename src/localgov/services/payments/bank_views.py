@@ -228,8 +228,9 @@ class BankController(Controller):
             "the same id with other details is 409 `bank_transaction_conflict`. A payment that does not match "
             "exactly one open bill of this LAO for its exact amount is recorded as an exception (200), never "
             "receipted. 401 `invalid_signature`, `missing_signature`, `invalid_timestamp`, `stale_timestamp` "
-            "(each audited); after `LOCALGOV_LOGIN_RATE_LIMIT` refusals from one address in the window, 429 "
-            "`rate_limited` until it ends (correct deliveries do not count)."
+            "(each audited); after `LOCALGOV_LOGIN_RATE_LIMIT` refusals from one address in the window, further "
+            "badly signed requests get 429 `rate_limited` until it ends. The signature is verified first: a "
+            "correctly signed delivery is never limited (nor counted)."
         ),
         status_code=200,
         responses=problem_responses(401, 404, 409, 410, 429),
@@ -250,12 +251,11 @@ class BankController(Controller):
     ) -> NotificationResult:
         state, origin = request.app.state, origin
         settings = state.settings
-        # Failed signatures have a budget per LAO and address (guessing secrets, probing); the
-        # bank's correct deliveries cost nothing and are never limited by someone else's failures.
+        # Failed signatures have a budget per LAO and address (guessing secrets, probing). The
+        # signature is always verified first: behind a proxy every delivery shares one address, so a
+        # correctly signed notification passes however many bad ones came from there; only a
+        # request that fails verification is counted, and answered 429 once the budget is spent.
         budget = f"bank-refused:{tenant.id}:{origin.source_ip}"
-        await refuse_if_spent(
-            state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s
-        )
         try:
             outcome = await svc.process_notification(
                 db_session,
@@ -273,7 +273,10 @@ class BankController(Controller):
                 secret_key=settings.secret_key,
             )
         except svc.SignatureRefused as refused:
-            with contextlib.suppress(RateLimited):  # this one still answers 401; the next, 429
+            await refuse_if_spent(
+                state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s
+            )
+            with contextlib.suppress(RateLimited):  # this one still answers 401; the next bad one, 429
                 await hit(state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s)
             raise refused.audited(
                 "payments.notification_refused",

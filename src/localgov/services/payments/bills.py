@@ -505,9 +505,12 @@ async def cancel_bill(session: AsyncSession, bill_id: uuid.UUID, *, reason: str,
 class ManualLine(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     fee_code: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,59}$")]
     description_th: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-    amount: Decimal
+    #: The line's amount; with ``unit_price`` it may be left out (then ``unit_price × quantity``,
+    #: rounded to the satang) and, when given, must equal it.
+    amount: Decimal | None = None
     quantity: Decimal = Decimal(1)
     period: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] | None = None
+    unit_price: Decimal | None = None
 
 
 class ManualBillCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -524,11 +527,25 @@ class ManualBillCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 
 
 async def create_manual_bill(session: AsyncSession, data: ManualBillCreate) -> Bill:
+    amounts: list[Decimal] = []
     for n, line in enumerate(data.lines):
-        parse_money(line.amount, f"lines[{n}].amount")
         parse_quantity(line.quantity, f"lines[{n}].quantity")
         if line.quantity <= 0:
             raise InvalidInput(f"lines[{n}].quantity", "must be positive", code="invalid_quantity")
+        if line.unit_price is None and line.amount is None:
+            raise InvalidInput(f"lines[{n}].amount", "an amount or a unit price is required", code="invalid_amount")
+        amount = parse_money(line.amount, f"lines[{n}].amount") if line.amount is not None else None
+        if line.unit_price is not None:
+            unit = parse_money(line.unit_price, f"lines[{n}].unit_price")
+            priced = round_baht(unit * line.quantity)
+            if amount is not None and amount != priced:
+                raise InvalidInput(
+                    f"lines[{n}].amount", f"is not unit_price × quantity ({priced})", code="invalid_amount"
+                )
+            amount = priced
+        if amount is None or amount <= 0:  # pragma: no cover - parse_money refuses zero
+            raise InvalidInput(f"lines[{n}].amount", "must be positive", code="invalid_amount")
+        amounts.append(amount)
     if data.late_surcharge_percent is not None:
         check_surcharge(data.late_surcharge_percent, "late_surcharge_percent")
     await get_payer(session, data.payer_id)
@@ -545,11 +562,12 @@ async def create_manual_bill(session: AsyncSession, data: ManualBillCreate) -> B
             BillLine(
                 fee_code=line.fee_code,
                 description_th=line.description_th.strip(),
-                amount=line.amount,
+                amount=amount,
                 quantity=line.quantity,
                 period=line.period,
+                unit_price=line.unit_price,
             )
-            for line in data.lines
+            for line, amount in zip(data.lines, amounts, strict=True)
         ],
         due_date=data.due_date,
         source=MANUAL_SOURCE,
@@ -598,6 +616,21 @@ class BillerSettings(msgspec.Struct, kw_only=True):
     biller_id: str | None
     merchant_name: str | None
     updated_at: dt.datetime | None
+    #: The receiving officer printed on bank-paid receipts (ผู้รับเงิน): name and position.
+    officer_name: str | None = None
+    officer_position: str | None = None
+
+
+def settings_read(row: PaymentSettings | None) -> BillerSettings:
+    if row is None:
+        return BillerSettings(biller_id=None, merchant_name=None, updated_at=None)
+    return BillerSettings(
+        biller_id=row.biller_id,
+        merchant_name=row.merchant_name,
+        updated_at=row.updated_at,
+        officer_name=row.officer_name,
+        officer_position=row.officer_position,
+    )
 
 
 class BillerSettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -605,6 +638,9 @@ class BillerSettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=T
     biller_id: Annotated[str, msgspec.Meta(min_length=15, max_length=30, examples=["099400012345601"])]
     #: Printable ASCII, 1-25 characters (Thai QR tag 59).
     merchant_name: Annotated[str, msgspec.Meta(min_length=1, max_length=25, pattern=r"^[ -~]+$")] | None = None
+    #: The officer who receives money (printed on receipts from now on; receipts issued keep theirs).
+    officer_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    officer_position: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
 
 
 async def get_settings(session: AsyncSession) -> PaymentSettings | None:
@@ -623,6 +659,8 @@ async def put_settings(
     previous = settings.biller_id
     settings.biller_id = biller_id
     settings.merchant_name = data.merchant_name.strip() if data.merchant_name else None
+    settings.officer_name = data.officer_name.strip() if data.officer_name else None
+    settings.officer_position = data.officer_position.strip() if data.officer_position else None
     settings.updated_at = dt.datetime.now(dt.UTC)
     await record_audit(
         session,
@@ -630,7 +668,12 @@ async def put_settings(
         actor=actor,
         origin=origin,
         target="payment_settings",
-        data={"biller_id": biller_id, "previous": previous},
+        data={
+            "biller_id": biller_id,
+            "previous": previous,
+            "officer_name": settings.officer_name,
+            "officer_position": settings.officer_position,
+        },
     )
     await session.flush()
     return settings

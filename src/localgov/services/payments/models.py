@@ -55,6 +55,9 @@ class PaymentSettings(TenantBase):
     webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     webhook_secret_previous: Mapped[bytes | None] = mapped_column(LargeBinary)
     webhook_secret_rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The officer who receives money for the LAO (ผู้รับเงิน), printed on bank-paid receipts.
+    officer_name: Mapped[str | None] = mapped_column(Text)
+    officer_position: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -251,7 +254,9 @@ class PaymentException(TenantBase):
     __tablename__ = "payment_exceptions"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('unmatched', 'short', 'over', 'duplicate', 'bill_not_open', 'biller_mismatch')", name="kind"
+            "kind IN ('unmatched', 'short', 'over', 'duplicate', 'bill_not_open', 'biller_mismatch', "
+            "'voided_receipt', 'paid_before_issue')",
+            name="kind",
         ),
         CheckConstraint("status IN ('open', 'resolved')", name="status"),
         Index("ix_payment_exceptions_status", "status"),
@@ -291,6 +296,9 @@ class Receipt(TenantBase):
     amount: Mapped[Decimal] = mapped_column(Money)
     amount_text_th: Mapped[str] = mapped_column(Text)
     collector: Mapped[str] = mapped_column(Text)
+    #: The receiving officer as at issue (copied from the settings: a later change never alters it).
+    officer_name: Mapped[str | None] = mapped_column(Text)
+    officer_position: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), server_default="issued")
     void_reason: Mapped[str | None] = mapped_column(Text)
     voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -155,7 +155,7 @@ class ReceiptController(Controller):
         doc = await svc.receipt_document(
             db_session,
             receipt,
-            lao_name_th=tenant.name_th,
+            lao_name_th=svc.issuer_name(tenant),
             stamp=await svc.receipt_stamp(db_session, receipt, settings=settings, tenant=tenant),
         )
         return _pdf(await asyncio.to_thread(render_receipt, doc), receipt, "")
@@ -182,7 +182,7 @@ class ReceiptController(Controller):
         doc = await svc.receipt_document(
             db_session,
             receipt,
-            lao_name_th=tenant.name_th,
+            lao_name_th=svc.issuer_name(tenant),
             copy_no=receipt.reprints,
             stamp=await svc.receipt_stamp(db_session, receipt, settings=settings, tenant=tenant),
         )

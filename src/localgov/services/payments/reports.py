@@ -1,12 +1,14 @@
 """Reports for finance staff: the daily collection report and CSV exports for e-LAAS.
 
-Days are Bangkok days (UTC+7). Receipts count on the day they were issued, exceptions on the day
-the bank's report of them was received. The CSV files are UTF-8 with a byte-order mark (so
-spreadsheet programs read the Thai), one header row whose names are Thai with the English column
-name in parentheses, ``,`` separators, amounts with two decimals and no thousands separator,
-dates ISO ``YYYY-MM-DD`` plus a Buddhist-Era ``DD/MM/YYYY`` column. Text that a spreadsheet would
-run as a formula (a payer's name starting with ``=`` …) is written with a leading apostrophe
-(:mod:`localgov.kernel.csv`).
+Days are Bangkok days (UTC+7) of the **payment**: a receipt is dated the day its money was paid
+(a statement processed on 2 October still reports 30 September's payments on 30 September), and
+exceptions, including the money of voided bank-paid receipts, count on the day they were paid.
+
+The CSV files are UTF-8 with a byte-order mark (so spreadsheet programs read the Thai), one
+header row whose names are Thai with the English column name in parentheses, ``,`` separators,
+amounts with two decimals and no thousands separator, dates ISO ``YYYY-MM-DD`` plus a
+Buddhist-Era ``DD/MM/YYYY`` column. Text that a spreadsheet would run as a formula (a payer's
+name starting with ``=`` …) is written with a leading apostrophe (:mod:`localgov.kernel.csv`).
 """
 
 from __future__ import annotations
@@ -136,13 +138,13 @@ async def daily_collection(session: AsyncSession, day_from: dt.date, day_to: dt.
             .order_by(BillItem.fee_code)
         )
     ).all()
-    received_day = func.date(func.timezone("Asia/Bangkok", Payment.received_at)).label("day")
+    paid_day = func.date(func.timezone("Asia/Bangkok", Payment.paid_at)).label("day")
     exception_rows = (
         await session.execute(
-            select(received_day, func.count(), func.coalesce(func.sum(Payment.amount), 0))
+            select(paid_day, func.count(), func.coalesce(func.sum(Payment.amount), 0))
             .join(PaymentException, PaymentException.payment_id == Payment.id)
-            .where(received_day.between(day_from, day_to))
-            .group_by(received_day)
+            .where(paid_day.between(day_from, day_to))
+            .group_by(paid_day)
         )
     ).all()
     days: dict[dt.date, DayCollection] = {}
@@ -196,16 +198,16 @@ def _local(moment: dt.datetime) -> dt.datetime:
 
 
 async def payments_csv(session: AsyncSession, day_from: dt.date, day_to: dt.date) -> bytes:
-    """Every payment received in the range (Bangkok days), with its exception or receipt."""
+    """Every payment paid in the range (Bangkok days of ``paid_at``), with its exception or receipt."""
     check_range(day_from, day_to, MAX_EXPORT_DAYS)
-    received_day = func.date(func.timezone("Asia/Bangkok", Payment.received_at))
+    paid_day = func.date(func.timezone("Asia/Bangkok", Payment.paid_at))
     result = await session.execute(
         select(Payment, PaymentException, Receipt, Bill.reference)
         .outerjoin(PaymentException, PaymentException.payment_id == Payment.id)
         .outerjoin(Receipt, Receipt.payment_id == Payment.id)
         .outerjoin(Bill, Bill.id == Payment.bill_id)
-        .where(received_day.between(day_from, day_to))
-        .order_by(Payment.received_at, Payment.id)
+        .where(paid_day.between(day_from, day_to))
+        .order_by(Payment.paid_at, Payment.id)
     )
     rows = []
     for payment, exception, receipt, reference in result.all():
