@@ -419,7 +419,7 @@ class PaymentExceptionController(Controller):
         db_session: NamedDependency[AsyncSession],
         status: Annotated[Literal["open", "resolved"] | None, QueryParameter()] = None,
         kind: Annotated[
-            Literal["unmatched", "short", "over", "duplicate", "bill_not_open", "biller_mismatch"] | None,
+            svc.ExceptionKind | None,
             QueryParameter(),
         ] = None,
         after: After = None,
