@@ -443,12 +443,17 @@ async def test_a_thai_ref1_and_a_payment_before_its_bill_become_exceptions(
         early = await deliver(client, lao.tenant, lao.secret, notice(lao, bill.reference, "80.00", paid_at=yesterday))
         assert early.status_code == 200, early.text
         assert (early.json()["status"], early.json()["exception_kind"]) == ("exception", "paid_before_issue")
+        # A webhook delivery of a payment from an earlier month is flagged too.
+        old = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+        late = await deliver(client, lao.tenant, lao.secret, notice(lao, bill.reference, "80.00", paid_at=old))
+        assert late.json()["late"] in ("closed_month", "closed_fiscal_year")
+        assert late.json()["exception_kind"] == "paid_before_issue"
     async with tenant_session(session_factory(engine), lao.tenant) as session:
         kinds = sorted((await session.execute(select(PaymentException.kind))).scalars())
         refs = sorted((await session.execute(select(Payment.ref1))).scalars())
         receipts_made = (await session.execute(select(func.count()).select_from(Receipt))).scalar_one()
         still = await session.get(Bill, bill.id)
-    assert kinds == ["paid_before_issue", "unmatched"]
+    assert kinds == ["paid_before_issue", "paid_before_issue", "unmatched"]
     assert "บิลค่าขยะ12" in refs
     assert receipts_made == 0
     assert still is not None

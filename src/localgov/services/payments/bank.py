@@ -200,6 +200,8 @@ class Outcome(msgspec.Struct, kw_only=True):
     #: True when the transaction was already known (a retried delivery, or a statement line the
     #: webhook had reported): nothing was written.
     replayed: bool
+    #: A new payment paid in a period already closed when it was processed (see :func:`lateness`).
+    late: Literal["closed_month", "closed_fiscal_year"] | None = None
 
 
 def normalise_notice(
@@ -394,7 +396,7 @@ async def process_notification(
         log.warning("bank_notification_refused", code=refused.code)
         raise
     notice = normalise_notice(**notice_fields, raw=msgspec.json.decode(body))
-    return await record_notice(
+    outcome = await record_notice(
         session,
         notice,
         channel="webhook",
@@ -402,6 +404,9 @@ async def process_notification(
         book_size=row.receipt_book_size if row else receipts.DEFAULT_BOOK_SIZE,
         officer=receipts.officer_of(row),
     )
+    if not outcome.replayed:
+        outcome.late = lateness(notice.paid_at, moment)
+    return outcome
 
 
 # --- daily statement files --------------------------------------------------------------------------

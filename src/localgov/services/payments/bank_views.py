@@ -66,6 +66,9 @@ class NotificationResult(msgspec.Struct, kw_only=True):
     receipt: ReceiptRef | None
     #: The transaction was already recorded: this delivery changed nothing.
     replayed: bool
+    #: Paid in a period already closed (``closed_month``, ``closed_fiscal_year``): the receipt is
+    #: dated the payment day all the same; finance amends that period's figures.
+    late: Literal["closed_month", "closed_fiscal_year"] | None = None
 
 
 class WebhookSecretStatus(msgspec.Struct, kw_only=True):
@@ -360,6 +363,7 @@ def _notification_result(outcome: svc.Outcome) -> NotificationResult:
         bill_reference=outcome.bill.reference if outcome.bill else None,
         receipt=_receipt_ref(outcome.receipt),
         replayed=outcome.replayed,
+        late=outcome.late,
     )
 
 
