@@ -25,7 +25,7 @@ from localgov.kernel.audit import Actor, AuditEvent, Origin
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import BANGKOK, bangkok_today
-from localgov.kernel.validation import add_months
+from localgov.kernel.validation import MONEY_LIMIT, InvalidInput, add_months, parse_money
 from localgov.plugins import REGISTRY
 from localgov.services.payments import bank, receipts, reports
 from localgov.services.payments.api import BillLine, create_bill
@@ -458,3 +458,40 @@ async def test_a_thai_ref1_and_a_payment_before_its_bill_become_exceptions(
     assert receipts_made == 0
     assert still is not None
     assert still.status == "open"
+
+
+_ANY_DECIMAL = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.builds(
+        lambda digits, exponent: Decimal(f"{digits}e{exponent}"),
+        st.integers(min_value=-(10**40), max_value=10**40),
+        st.integers(min_value=-400, max_value=400),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(amount=_ANY_DECIMAL)
+def test_any_amount_is_accepted_or_refused_never_an_arithmetic_error(amount: Decimal) -> None:
+    """The range is checked before rounding: whatever the bank sends, a result or a 4xx error."""
+    try:
+        notice_ = bank.normalise_notice(
+            transaction_id="T1",
+            biller_id="0" * 15,
+            ref1="REF1",
+            ref2=None,
+            amount=amount,
+            paid_at=dt.datetime(2026, 12, 7, tzinfo=dt.UTC),
+            raw={},
+        )
+    except bank.InvalidNotification:
+        pass
+    else:
+        assert 0 < notice_.amount < bank.AMOUNT_LIMIT
+        assert notice_.amount == amount
+    try:
+        money = parse_money(amount)
+    except InvalidInput:
+        pass
+    else:
+        assert 0 < money < MONEY_LIMIT
