@@ -38,7 +38,7 @@ from localgov.services.payments.models import (
     Receipt,
     Tariff,
 )
-from localgov.services.payments.receipt_pdf import render_receipt
+from localgov.services.payments.receipt_pdf import ReceiptLine, line_text, render_receipt
 from tests.conftest import ClientFactory, host
 from tests.support.payments import BILLER_ID, make_account, make_tariff, payments_db, payments_tenant
 from tests.test_payments_bank import (
@@ -495,3 +495,22 @@ def test_any_amount_is_accepted_or_refused_never_an_arithmetic_error(amount: Dec
         pass
     else:
         assert 0 < money < MONEY_LIMIT
+
+
+def test_receipt_line_text() -> None:
+    copies = ReceiptLine(
+        description="ค่าถ่ายเอกสาร", amount=Decimal("9.99"), quantity=Decimal("3.000"), unit_price=Decimal("3.33")
+    )
+    assert line_text(copies) == "ค่าถ่ายเอกสาร 3 × 3.33"
+    named = ReceiptLine(description="ค่าเก็บขยะมูลฝอย เดือนพฤศจิกายน 2569", amount=Decimal("40.00"), period="2026-11")
+    assert line_text(named) == "ค่าเก็บขยะมูลฝอย เดือนพฤศจิกายน 2569"
+    unnamed = ReceiptLine(description="ค่าบำบัดน้ำเสีย", amount=Decimal("40.00"), period="2026-11")
+    assert line_text(unnamed) == "ค่าบำบัดน้ำเสีย (พฤศจิกายน 2569)"
+    water = ReceiptLine(
+        description="ค่าบำบัดน้ำเสีย เดือนพฤศจิกายน 2569 (16 ลบ.ม. × 0.8 × 2.00 บาท)",
+        amount=Decimal("25.60"),
+        quantity=Decimal("12.800"),
+        unit_price=Decimal("2.00"),
+        period="2026-11",
+    )
+    assert line_text(water) == water.description

@@ -78,14 +78,15 @@ def _period_th(period: str) -> str:
 
 
 def line_text(item: ReceiptLine) -> str:
-    """A line as printed: the description, ``quantity × unit price`` when more than one unit, and the
-    period once (a description that already names its month is not given it again)."""
+    """A line as printed: the description, the period once (a description that already names its
+    month is not given it again), and ``quantity × unit price`` when more than one unit."""
     text = item.description
     if item.period:
         label = _period_th(item.period)
         if label not in text:
             text += f" ({label})"
-    if item.quantity != 1 and item.unit_price is not None:
+    # A description that already shows its arithmetic (wastewater: m³ × factor × rate) keeps it alone.
+    if item.quantity != 1 and item.unit_price is not None and "×" not in text:
         text += f" {item.quantity.normalize():f} × {format_money(item.unit_price)}"
     return text
 
