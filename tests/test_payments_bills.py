@@ -793,7 +793,17 @@ async def test_public_lookup_shows_the_bill_and_nothing_about_the_payer(
         )
         assert found.status_code == 200, found.text
         body = found.json()
-        assert set(body) == {"reference", "total", "issue_date", "due_date", "period", "status", "qr_payload", "qr_svg"}
+        assert set(body) == {
+            "reference",
+            "total",
+            "amount_due",
+            "issue_date",
+            "due_date",
+            "period",
+            "status",
+            "qr_payload",
+            "qr_svg",
+        }
         assert body["total"] == "80.00"
         assert qr.parse(body["qr_payload"]).ref1 == bill.reference
         assert body["qr_svg"].startswith("<svg")
@@ -955,6 +965,7 @@ async def _world(engine: AsyncEngine, tenant: TenantInfo) -> dict[str, Any]:
                 "definition": {"fee_type": "fixed", "fees": {}},
             },
             "cancelBill": {"reason": "isolation test"},
+            "refundPayerCredit": {"amount": "1.00", "note": "isolation test"},
         },
     }
 
@@ -995,6 +1006,7 @@ async def test_every_id_endpoint_from_another_lao_is_404(engine: AsyncEngine, cl
                     assert response.status_code < 300 or response.json()["code"] in {
                         "payer_in_use",
                         "account_in_use",
+                        "insufficient_credit",  # found, but this payer holds no credit
                     }, (
                         where,
                         response.text,

@@ -116,6 +116,7 @@ TABLES = tuple(
         "payments",
         "payment_exceptions",
         "receipts",
+        "payer_credits",
     )
 )
 

@@ -28,6 +28,7 @@ import datetime as dt
 import hashlib
 import re
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -48,7 +49,7 @@ from localgov.kernel.signing import DEFAULT_SCHEME, new_secret, secrets_in_force
 from localgov.kernel.signing import SignatureRefused as SignatureRefused  # re-exported: bank_views, tests
 from localgov.kernel.thai import BANGKOK
 from localgov.kernel.usage import record_usage
-from localgov.services.payments import receipts
+from localgov.services.payments import credits, receipts
 from localgov.services.payments.api import BILL_PAID, BillPaid
 from localgov.services.payments.models import Bill, Payment, PaymentException, PaymentSettings, Receipt
 
@@ -91,10 +92,11 @@ ExceptionKind = Literal[
     "voided_receipt",
     "paid_before_issue",
 ]
-Channel = Literal["webhook", "statement"]
+Channel = Literal["webhook", "statement", "credit"]
 COLLECTORS: dict[str, str] = {
     "webhook": "รับชำระผ่านธนาคาร (Thai QR)",
     "statement": "รับชำระผ่านธนาคาร (Thai QR, รายการเดินบัญชี)",
+    "credit": "หักจากเงินเครดิตของผู้ชำระ (payer credit)",
 }
 
 
@@ -289,9 +291,10 @@ def classify(biller_id: str | None, bill: Bill | None, notice: BankNotice) -> Ex
         # Money dated before the bill existed paid something else (or the bank's date is wrong):
         # finance looks, it is never matched silently.
         return "paid_before_issue"
-    if notice.amount < bill.total:
+    due = bill.total - bill.amount_paid
+    if notice.amount < due:
         return "short"
-    if notice.amount > bill.total:
+    if notice.amount > due:
         return "over"
     return None
 
@@ -355,26 +358,49 @@ async def record_notice(
         return Outcome(payment=payment, exception=exception, receipt=None, bill=linked, replayed=False)
     if bill is None:  # pragma: no cover - classify() returns None only with a bill
         raise RuntimeError("matched without a bill")
-    bill.status = "paid"
-    bill.paid_at = notice.paid_at
-    await record_usage(session, PAYMENTS_CONFIRMED, 1, f"payments.confirmed:{payment.id}")
-    await record_usage(session, BAHT_COLLECTED, payment.amount, f"payments.baht:{payment.id}")
-    receipt = await receipts.issue_receipt(
-        session, payment=payment, bill=bill, collector=COLLECTORS[channel], book_size=book_size, officer=officer
+    receipt = await settle(
+        session, bill, payment, payment.amount, collector=COLLECTORS[channel], book_size=book_size, officer=officer
     )
-    paid = BillPaid(
-        bill_id=bill.id,
-        reference=bill.reference,
-        source=bill.source,
-        source_key=bill.source_key,
-        amount=payment.amount,
-        paid_at=notice.paid_at,
-        receipt_number=receipts.receipt_label(receipt),
-        receipt_id=receipt.id,
-        payment_id=payment.id,
-    )
-    await publish(session, BILL_PAID, paid)
     return Outcome(payment=payment, exception=None, receipt=receipt, bill=bill, replayed=False)
+
+
+async def settle(
+    session: AsyncSession,
+    bill: Bill,
+    payment: Payment,
+    amount: Decimal,
+    *,
+    collector: str,
+    book_size: int,
+    officer: receipts.Officer | None,
+) -> Receipt:
+    """``amount`` of ``payment`` paid toward ``bill`` (locked by the caller, at most what is left):
+    its receipt, metering, and once nothing is left the bill is paid and ``payments.bill_paid``
+    published (its ``amount`` is the bill's total)."""
+    bill.amount_paid = bill.amount_paid + amount
+    if bill.amount_paid >= bill.total:
+        bill.status = "paid"
+        bill.paid_at = payment.paid_at
+    if payment.channel != "credit":  # credit money was metered when the bank first reported it
+        await record_usage(session, PAYMENTS_CONFIRMED, 1, f"payments.confirmed:{payment.id}")
+        await record_usage(session, BAHT_COLLECTED, payment.amount, f"payments.baht:{payment.id}")
+    receipt = await receipts.issue_receipt(
+        session, payment=payment, bill=bill, collector=collector, book_size=book_size, officer=officer, amount=amount
+    )
+    if bill.status == "paid":
+        paid = BillPaid(
+            bill_id=bill.id,
+            reference=bill.reference,
+            source=bill.source,
+            source_key=bill.source_key,
+            amount=bill.total,
+            paid_at=payment.paid_at,
+            receipt_number=receipts.receipt_label(receipt),
+            receipt_id=receipt.id,
+            payment_id=payment.id,
+        )
+        await publish(session, BILL_PAID, paid)
+    return receipt
 
 
 async def process_notification(
@@ -773,3 +799,168 @@ async def resolve_exception(
         data={"kind": exception.kind, "payment_id": str(row.payment.id), "note": note},
     )
     return row
+
+
+# --- applying an exception's money, and the payer's credit ----------------------------------------------
+
+
+class ExceptionNotApplicable(Conflict):
+    code = "exception_not_applicable"
+    title = "This exception's money cannot be applied"
+
+
+class AppliedException(msgspec.Struct, kw_only=True):
+    """What a finance officer's application did with an exception's payment."""
+
+    exception_id: uuid.UUID
+    payment_id: uuid.UUID
+    bill_id: uuid.UUID
+    #: Paid toward the bill (with its receipt), and what the bill still asks.
+    applied: Decimal
+    receipt_id: uuid.UUID | None
+    receipt: str | None
+    bill_status: str
+    amount_due: Decimal
+    #: Held as the payer's credit (an over payment's surplus, money for a bill that is not open).
+    credited: Decimal
+    credit_balance: Decimal
+
+
+async def apply_exception(
+    session: AsyncSession,
+    exception_id: uuid.UUID,
+    *,
+    note: str,
+    staff_id: uuid.UUID | None,
+    actor: Actor,
+    origin: Origin,
+) -> AppliedException:
+    """A finance officer's decision on an exception whose payment names a bill: pay what the bill
+    still asks (a short payment leaves the rest open, an over payment pays it), receipt that part,
+    and hold the rest as the payer's credit. A voided receipt's money, or money for a bill that is
+    no longer open, all goes to the credit. The exception is resolved with the note; audited.
+    Never automatic: the bank's mismatches stay in the queue until a person decides."""
+    row = await get_exception(session, exception_id)
+    await session.refresh(row.exception, with_for_update=True)
+    exception, payment = row.exception, row.payment
+    if exception.status == "resolved":
+        resolved_at = exception.resolved_at.isoformat() if exception.resolved_at else None
+        raise ExceptionAlreadyResolved(data={"resolved_at": resolved_at})
+    if payment.bill_id is None:
+        raise ExceptionNotApplicable(
+            "The payment names no bill of this LAO, so it has no payer: resolve it with a note (refund).",
+            data={"kind": exception.kind},
+        )
+    bill = (await session.execute(select(Bill).where(Bill.id == payment.bill_id).with_for_update())).scalar_one()
+    await credits.lock_payer(session, bill.payer_id)
+    settings = await settings_row(session)
+    applied = Decimal("0.00")
+    receipt: Receipt | None = None
+    if exception.kind != "voided_receipt" and bill.status == "open":
+        applied = min(payment.amount, bill.total - bill.amount_paid)
+        receipt = await settle(
+            session,
+            bill,
+            payment,
+            applied,
+            collector=COLLECTORS[payment.channel],
+            book_size=settings.receipt_book_size if settings else receipts.DEFAULT_BOOK_SIZE,
+            officer=receipts.officer_of(settings),
+        )
+        payment.status = "matched"
+    credited = payment.amount - applied
+    if credited > 0:
+        await credits.add_entry(
+            session,
+            payer_id=bill.payer_id,
+            amount=credited,
+            kind="over" if applied > 0 else ("voided_receipt" if exception.kind == "voided_receipt" else "exception"),
+            payment_id=payment.id,
+            bill_id=bill.id,
+            note=note,
+            approved_by=staff_id,
+        )
+    exception.status = "resolved"
+    exception.resolution = note
+    exception.resolved_by = staff_id
+    exception.resolved_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    await record_audit(
+        session,
+        "payments.exception_applied",
+        actor=actor,
+        origin=origin,
+        target=str(exception_id),
+        data={
+            "kind": exception.kind,
+            "payment_id": str(payment.id),
+            "applied": str(applied),
+            "credited": str(credited),
+            "note": note,
+        },
+    )
+    return AppliedException(
+        exception_id=exception.id,
+        payment_id=payment.id,
+        bill_id=bill.id,
+        applied=applied,
+        receipt_id=receipt.id if receipt else None,
+        receipt=receipts.receipt_label(receipt) if receipt else None,
+        bill_status=bill.status,
+        amount_due=bill.total - bill.amount_paid,
+        credited=credited,
+        credit_balance=await credits.balance(session, bill.payer_id),
+    )
+
+
+async def pay_from_credit(session: AsyncSession, bills: Sequence[Bill]) -> list[Receipt]:
+    """Use the payers' credit on their new bills (bill runs, advance bills, bills by hand): each bill
+    whose payer holds credit gets a ``credit`` payment of what the credit covers, with its receipt;
+    a bill the credit covers whole is paid. Oldest bills first; payers locked in id order."""
+    open_bills = [b for b in bills if b.status == "open" and b.total > b.amount_paid]
+    held = await credits.balances(session, sorted({b.payer_id for b in open_bills}))
+    if not held:
+        return []
+    for payer_id in sorted(held):
+        await credits.lock_payer(session, payer_id)
+    held = await credits.balances(session, sorted(held))
+    settings = await settings_row(session)
+    out: list[Receipt] = []
+    now = dt.datetime.now(dt.UTC)
+    for bill in sorted(open_bills, key=lambda b: (b.due_date, b.reference)):
+        available = held.get(bill.payer_id, Decimal(0))
+        if available <= 0:
+            continue
+        await session.refresh(bill, with_for_update=True)
+        use = min(available, bill.total - bill.amount_paid)
+        if use <= 0:
+            continue
+        payment = Payment(
+            bank_txn_id=f"CREDIT-{uuid.uuid4().hex[:20].upper()}",
+            channel="credit",
+            bill_id=bill.id,
+            biller_id=(settings.biller_id if settings and settings.biller_id else "0" * 15),
+            ref1=bill.reference,
+            amount=use,
+            paid_at=now,
+            status="matched",
+            raw={"credit": True},
+        )
+        session.add(payment)
+        await session.flush()
+        await credits.add_entry(
+            session, payer_id=bill.payer_id, amount=-use, kind="applied", payment_id=payment.id, bill_id=bill.id
+        )
+        held[bill.payer_id] = available - use
+        out.append(
+            await settle(
+                session,
+                bill,
+                payment,
+                use,
+                collector=COLLECTORS["credit"],
+                book_size=settings.receipt_book_size if settings else receipts.DEFAULT_BOOK_SIZE,
+                officer=receipts.officer_of(settings),
+            )
+        )
+    return out

@@ -465,3 +465,31 @@ class PaymentExceptionController(Controller):
             db_session, exception_id, note=note, staff_id=staff_uuid(principal), actor=actor, origin=origin
         )
         return _exception_out(row.exception, row.payment, row.bill)
+
+    @post(
+        "/{exception_id:uuid}/apply",
+        operation_id="applyPaymentException",
+        summary="Apply an exception's money to its bill (receipted) and hold the rest as the payer's credit",
+        description=(
+            "A finance officer's decision, with a note (audited): the payment pays what its bill still asks "
+            "(a short payment leaves the rest open: the bill's `amount_due` and QR ask for it; an over payment "
+            "pays it), that part is receipted, and the rest is held as the payer's credit, used by their next "
+            "bill. A voided receipt's money, or money for a bill no longer open, all goes to the credit. 409 "
+            "`exception_not_applicable` when the payment names no bill of this LAO (resolve it with a note)."
+        ),
+        status_code=200,
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(MANAGE),
+    )
+    async def apply(
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        principal: NamedDependency[Principal],
+        exception_id: IdPath,
+        data: JSONBody[ExceptionResolution],
+        db_session: NamedDependency[AsyncSession],
+    ) -> svc.AppliedException:
+        return await svc.apply_exception(
+            db_session, exception_id, note=data.note.strip(), staff_id=staff_uuid(principal), actor=actor, origin=origin
+        )

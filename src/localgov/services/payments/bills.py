@@ -59,7 +59,7 @@ from localgov.kernel.validation import (
     period_start,
     round_baht,
 )
-from localgov.services.payments import qr
+from localgov.services.payments import bank, qr
 from localgov.services.payments.api import BILL_CANCELLED, BillCancelled, BillDraft, BillLine, create_bill, create_bills
 from localgov.services.payments.models import Bill, BillItem, FeeAccount, MeterReading, Payer, PaymentSettings
 from localgov.services.payments.payers import FEE_TYPES, get_account, get_payer
@@ -233,7 +233,9 @@ async def run_bills(session: AsyncSession, fee_type: str, period: str, *, today:
                 late_surcharge_after_days=surcharge.after_days if surcharge else 0,
             )
         )
-    _, created = await create_bills(session, drafts)
+    made, created = await create_bills(session, drafts)
+    # Payers holding credit (an over payment, a voided receipt's money) pay with it first.
+    await bank.pay_from_credit(session, made)
     log.info("bill_run", fee_type=fee_type, period=period, created=created, skipped=len(skipped))
     return RunResult(
         fee_type=fee_type,
@@ -332,7 +334,7 @@ async def create_advance_bill(
             raise DomainError(str(exc), code=exc.code, status=422) from None
     if first_tariff is None or not lines:
         raise DomainError("Nothing to charge for these months.", code="nothing_owed", status=422)
-    return await create_bill(
+    bill = await create_bill(
         session,
         payer_id=account.payer_id,
         lines=lines,
@@ -342,6 +344,8 @@ async def create_advance_bill(
         account_id=account.id,
         issue_date=today,
     )
+    await bank.pay_from_credit(session, [bill])
+    return bill
 
 
 # --- late surcharges, cancellation, manual bills --------------------------------------------------
@@ -453,7 +457,8 @@ async def bill_view(reader: Reader, bill_id: uuid.UUID) -> Row:
 def view_qr_payload(row: Row) -> str | None:
     """The QR payload of a :data:`BILL_VIEW` row: only while open, once the biller ID is set."""
     try:
-        payment = _payment(row["status"], row["reference"], row["total"], row["biller_id"], row["merchant_name"])
+        due = row["total"] - row["amount_paid"]
+        payment = _payment(row["status"], row["reference"], due, row["biller_id"], row["merchant_name"])
     except (BillerNotConfigured, BillNotOpen):
         return None
     return qr.build(payment)
@@ -476,6 +481,14 @@ async def cancel_bill(session: AsyncSession, bill_id: uuid.UUID, *, reason: str,
     bill = await get_bill(session, bill_id, for_update=True)
     if bill.status != "open":
         raise BillNotOpen(data={"status": bill.status})
+    if bill.amount_paid > 0:
+        # Part of it was paid (receipted): cancelling would leave that money nowhere. Void those
+        # receipts first (their money goes to the exceptions or the payer's credit).
+        raise Conflict(
+            "Part of this bill was paid; void its receipts first.",
+            code="bill_partly_paid",
+            data={"amount_paid": str(bill.amount_paid)},
+        )
     bill.status = "cancelled"
     bill.cancel_reason = reason.strip()
     bill.cancelled_at = dt.datetime.now(dt.UTC)
@@ -555,7 +568,7 @@ async def create_manual_bill(session: AsyncSession, data: ManualBillCreate) -> B
             raise InvalidInput("account_id", "the account belongs to another payer")
     if data.due_date < bangkok_today():
         raise InvalidInput("due_date", "in the past", code="invalid_date")
-    return await create_bill(
+    bill = await create_bill(
         session,
         payer_id=data.payer_id,
         lines=[
@@ -577,6 +590,8 @@ async def create_manual_bill(session: AsyncSession, data: ManualBillCreate) -> B
         late_surcharge_percent=data.late_surcharge_percent,
         late_surcharge_after_days=data.late_surcharge_after_days,
     )
+    await bank.pay_from_credit(session, [bill])
+    return bill
 
 
 async def list_bills(
@@ -680,9 +695,10 @@ async def put_settings(
 
 
 def bill_payment(bill: Bill, settings: PaymentSettings | None) -> qr.BillPayment:
-    """What the QR of an open bill says: the LAO's biller, Ref1 = the bill reference, its total."""
+    """What the QR of an open bill says: the LAO's biller, Ref1 = the bill reference, what is left of
+    its total (its total unless part was paid or covered by the payer's credit)."""
     biller_id, merchant = (settings.biller_id, settings.merchant_name) if settings else (None, None)
-    return _payment(bill.status, bill.reference, bill.total, biller_id, merchant)
+    return _payment(bill.status, bill.reference, bill.total - bill.amount_paid, biller_id, merchant)
 
 
 def _payment(
@@ -842,7 +858,7 @@ async def arrears(session: AsyncSession, *, limit: int, today: dt.date | None = 
     kind = func.coalesce(FeeAccount.fee_type, Bill.source)
     by_type = (
         await session.execute(
-            select(kind, func.count(), func.sum(Bill.total))
+            select(kind, func.count(), func.sum(Bill.total - Bill.amount_paid))
             .select_from(Bill)
             .outerjoin(FeeAccount, FeeAccount.id == Bill.account_id)
             .where(overdue)
@@ -851,7 +867,7 @@ async def arrears(session: AsyncSession, *, limit: int, today: dt.date | None = 
         )
     ).all()
     types = [ArrearsByFeeType(fee_type=str(k), bills=int(n), amount=Decimal(a)) for k, n, a in by_type]
-    amount_sum = func.sum(Bill.total)
+    amount_sum = func.sum(Bill.total - Bill.amount_paid)
     by_payer = (
         await session.execute(
             select(Payer.id, Payer.name, func.count(), amount_sum, func.min(Bill.due_date))

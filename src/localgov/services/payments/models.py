@@ -173,6 +173,7 @@ class Bill(TenantBase):
             name="late_surcharge_percent",
         ),
         CheckConstraint("late_surcharge_after_days >= 0", name="late_surcharge_after_days"),
+        CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="amount_paid"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
@@ -195,6 +196,9 @@ class Bill(TenantBase):
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by: Mapped[str | None] = mapped_column(String(150))
     paid_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: What the bill has received so far (receipted payments: a finance officer's partial
+    #: application, the payer's credit); what is left (``total - amount_paid``) is what its QR asks.
+    amount_paid: Mapped[Decimal] = mapped_column(Money, server_default="0")
     #: The late surcharge rule the bill was issued under (copied from its tariff, or given by the
     #: service that made it): once the bill is open ``after_days`` past its due date, a surcharge
     #: bill of ``percent`` of its total is issued. Null: no surcharge. Kept on the bill so a later
@@ -227,7 +231,7 @@ class Payment(TenantBase):
 
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint("channel IN ('webhook', 'statement')", name="channel"),
+        CheckConstraint("channel IN ('webhook', 'statement', 'credit')", name="channel"),
         CheckConstraint("status IN ('matched', 'exception')", name="status"),
         #: Idempotency by the bank's transaction id.
         Index("uq_payments_bank_txn_id", "bank_txn_id", unique=True),
@@ -304,3 +308,28 @@ class Receipt(TenantBase):
     voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     voided_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     reprints: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class PayerCredit(TenantBase):
+    """One entry of a payer's credit ledger (เงินเกิน / เงินรับฝาก): positive money held for the payer
+    (an over payment, a voided receipt's money, an exception's money), negative money used (applied
+    to a bill) or refunded (with who approved it). The balance is the sum; never below zero."""
+
+    __tablename__ = "payer_credits"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        CheckConstraint("kind IN ('over', 'voided_receipt', 'exception', 'applied', 'refund')", name="kind"),
+        Index("ix_payer_credits_payer_id", "payer_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    payer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payers.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The payment the money came from (credit in) or the credit payment that used it.
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("payments.id"))
+    bill_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("bills.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    #: The staff member who decided it (a finance officer's application, a refund's approver).
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

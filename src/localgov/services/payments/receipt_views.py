@@ -59,8 +59,11 @@ class ReceiptList(msgspec.Struct):
     items: list[ReceiptOut]
 
 
-class ReceiptVoid(msgspec.Struct):
+class ReceiptVoid(msgspec.Struct, kw_only=True):
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=1000, description="Why it is cancelled")]
+    #: Where the money goes: ``exceptions`` (the queue finance works through) or ``credit`` (held
+    #: for the payer, used by their next bill or refunded).
+    money_to: Literal["exceptions", "credit"] = "exceptions"
 
 
 def receipt_out(r: Receipt) -> ReceiptOut:
@@ -207,6 +210,12 @@ class ReceiptController(Controller):
     ) -> ReceiptOut:
         reason = data.reason.strip()
         receipt = await svc.void_receipt(
-            db_session, receipt_id, reason=reason, staff_id=staff_uuid(principal), actor=actor, origin=origin
+            db_session,
+            receipt_id,
+            reason=reason,
+            staff_id=staff_uuid(principal),
+            actor=actor,
+            origin=origin,
+            to_credit=data.money_to == "credit",
         )
         return receipt_out(receipt)

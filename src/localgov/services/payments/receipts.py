@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ from localgov.kernel.pagination import after_key
 from localgov.kernel.tenancy import TenantInfo, TenantProfile
 from localgov.kernel.thai import BANGKOK, baht_text
 from localgov.kernel.validation import ThaiAddress, address_line_th
+from localgov.services.payments import credits
 from localgov.services.payments.api import RECEIPT_VOIDED, ReceiptVoided
 from localgov.services.payments.models import (
     Bill,
@@ -107,13 +109,16 @@ async def issue_receipt(
     collector: str,
     book_size: int = DEFAULT_BOOK_SIZE,
     officer: Officer | None = None,
+    amount: Decimal | None = None,
 ) -> Receipt:
     """The receipt of a matched payment, numbered in the caller's transaction.
 
     Dated the moment the money was paid and numbered in that day's fiscal year (1 October): a
     payment of 30 September 23:50 processed in October is a receipt of the year that ended, in that
-    year's series.
+    year's series. ``amount`` is what the payment paid toward the bill (an over payment's surplus
+    goes to the payer's credit); the whole payment by default.
     """
+    received = payment.amount if amount is None else amount
     issued_at = payment.paid_at
     fiscal_year = fiscal_period(receipt_date(payment))
     payer = await session.get(Payer, bill.payer_id)
@@ -131,8 +136,8 @@ async def issue_receipt(
         receipt_no=receipt_no,
         issued_at=issued_at,
         payer_name=payer.name if payer else "-",
-        amount=payment.amount,
-        amount_text_th=baht_text(payment.amount),
+        amount=received,
+        amount_text_th=baht_text(received),
         collector=collector,
         officer_name=officer[0] if officer else None,
         officer_position=officer[1] if officer else None,
@@ -200,13 +205,16 @@ async def void_receipt(
     staff_id: uuid.UUID | None,
     actor: Actor,
     origin: Origin,
+    to_credit: bool = False,
 ) -> Receipt:
     """Cancel a receipt (kept, marked void with the reason); its bill is open again
     (``payments.receipt_voided`` is published in the same transaction).
 
-    The money the bank received does not vanish with the receipt: its payment becomes an
-    ``exception`` with a ``voided_receipt`` row in the exceptions queue (finance refunds it or
-    receipts it again, and resolves it with a note), and the daily report counts it there. The
+    The money received does not vanish with the receipt: with ``to_credit`` it is held as the
+    payer's credit (ledger entry ``voided_receipt``, used by their next bill or refunded);
+    otherwise its payment becomes an ``exception`` with a ``voided_receipt`` row in the exceptions
+    queue (finance refunds it, credits it or resolves it with a note), and the daily report counts
+    it there. The
     receipt's number is not reused: the sequence stays without gaps because the voided receipt is
     still there.
     """
@@ -219,14 +227,29 @@ async def void_receipt(
     receipt.voided_by = staff_id
     bill = (await session.execute(select(Bill).where(Bill.id == receipt.bill_id).with_for_update())).scalar_one()
     reopened = bill.status == "paid"
+    if bill.status != "cancelled":
+        bill.amount_paid = max(bill.amount_paid - receipt.amount, Decimal(0))
     if reopened:
         bill.status = "open"
         bill.paid_at = None
     payment = (
         await session.execute(select(Payment).where(Payment.id == receipt.payment_id).with_for_update())
     ).scalar_one()
-    payment.status = "exception"
-    session.add(PaymentException(payment_id=payment.id, kind="voided_receipt"))
+    if to_credit:
+        await credits.lock_payer(session, bill.payer_id)
+        await credits.add_entry(
+            session,
+            payer_id=bill.payer_id,
+            amount=receipt.amount,
+            kind="voided_receipt",
+            payment_id=payment.id,
+            bill_id=bill.id,
+            note=reason,
+            approved_by=staff_id,
+        )
+    else:
+        payment.status = "exception"
+        session.add(PaymentException(payment_id=payment.id, kind="voided_receipt"))
     voided = ReceiptVoided(
         bill_id=bill.id,
         reference=bill.reference,
@@ -250,7 +273,12 @@ async def void_receipt(
         actor=actor,
         origin=origin,
         target=str(receipt.id),
-        data={"reason": reason, "receipt": receipt_label(receipt), "amount": str(receipt.amount)},
+        data={
+            "reason": reason,
+            "receipt": receipt_label(receipt),
+            "amount": str(receipt.amount),
+            "money_to": "credit" if to_credit else "exceptions",
+        },
     )
     return receipt
 

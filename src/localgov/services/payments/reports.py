@@ -18,18 +18,21 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.csv import write_csv
 from localgov.kernel.errors import DomainError
 from localgov.kernel.thai import BANGKOK, be_year
-from localgov.services.payments.models import Bill, BillItem, Payment, PaymentException, Receipt
+from localgov.services.payments.models import Bill, BillItem, PayerCredit, Payment, PaymentException, Receipt
 
 #: The longest range of one CSV export (a month is the accounting cycle).
 MAX_EXPORT_DAYS = 31
 MAX_REPORT_DAYS = 366
 _ZERO = Decimal("0.00")
+#: Money into a payer's credit (positive) or out of it (used, refunded); no bound parameter, so the
+#: GROUP BY repeats the very same expression.
+_INCOMING = PayerCredit.amount > literal_column("0")
 
 #: Columns of ``payments.csv``: (English name, Thai header).
 PAYMENT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -95,6 +98,10 @@ class DayCollection(msgspec.Struct, kw_only=True):
     exceptions: int
     exception_amount: Decimal
     by_fee: list[FeeTotal]
+    #: Money put into payers' credit that day (over payments' surplus, voided receipts' money,
+    #: exceptions applied), and credit used on bills or refunded that day.
+    credited_amount: Decimal = _ZERO
+    credit_used_amount: Decimal = _ZERO
 
 
 class CollectionReport(msgspec.Struct, kw_only=True):
@@ -109,6 +116,8 @@ class CollectionReport(msgspec.Struct, kw_only=True):
     exceptions: int
     exception_amount: Decimal
     days: list[DayCollection]
+    credited_amount: Decimal = _ZERO
+    credit_used_amount: Decimal = _ZERO
 
 
 def check_range(day_from: dt.date, day_to: dt.date, max_days: int) -> None:
@@ -147,6 +156,14 @@ async def daily_collection(session: AsyncSession, day_from: dt.date, day_to: dt.
             .group_by(paid_day)
         )
     ).all()
+    credit_day = func.date(func.timezone("Asia/Bangkok", PayerCredit.created_at)).label("day")
+    credit_rows = (
+        await session.execute(
+            select(credit_day, _INCOMING, func.sum(PayerCredit.amount))
+            .where(credit_day.between(day_from, day_to))
+            .group_by(credit_day, _INCOMING)
+        )
+    ).all()
     days: dict[dt.date, DayCollection] = {}
     day = day_from
     while day <= day_to:
@@ -170,6 +187,11 @@ async def daily_collection(session: AsyncSession, day_from: dt.date, day_to: dt.
         days[day].by_fee.append(FeeTotal(fee_code=fee_code, amount=Decimal(amount)))
     for day, count, amount in exception_rows:
         days[day].exceptions, days[day].exception_amount = count, Decimal(amount)
+    for day, incoming, amount in credit_rows:
+        if incoming:
+            days[day].credited_amount = Decimal(amount)
+        else:
+            days[day].credit_used_amount = -Decimal(amount)
     items = list(days.values())
     return CollectionReport(
         day_from=day_from,
@@ -181,6 +203,8 @@ async def daily_collection(session: AsyncSession, day_from: dt.date, day_to: dt.
         exceptions=sum(d.exceptions for d in items),
         exception_amount=sum((d.exception_amount for d in items), _ZERO),
         days=items,
+        credited_amount=sum((d.credited_amount for d in items), _ZERO),
+        credit_used_amount=sum((d.credit_used_amount for d in items), _ZERO),
     )
 
 
