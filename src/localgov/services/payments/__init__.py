@@ -39,6 +39,7 @@ from localgov.services.payments.bill_views import (
 )
 from localgov.services.payments.bills import late_surcharge_job, monthly_bill_run
 from localgov.services.payments.citizen_views import LookupController, MyBillsController
+from localgov.services.payments.counter_views import CashBookController, CounterPaymentController
 from localgov.services.payments.payer_views import AccountController, PayerController
 from localgov.services.payments.receipt_views import ReceiptController
 from localgov.services.payments.report_views import ReportController
@@ -64,6 +65,8 @@ HANDLERS: list[Any] = [
     PaymentExceptionController,
     ReceiptController,
     ReportController,
+    CashBookController,
+    CounterPaymentController,
 ]
 
 #: What the service meters for the platform operator's invoices.
@@ -74,13 +77,19 @@ ROLES = (
         code="payments.finance",
         title_th="เจ้าหน้าที่การเงิน",
         title_en="Finance officer",
-        permissions=("payments.read", "payments.write", "payments.manage"),
+        permissions=("payments.read", "payments.write", "payments.manage", "payments.void"),
     ),
     Role(
         code="payments.cashier",
         title_th="เจ้าหน้าที่รับชำระเงิน",
         title_en="Cashier",
-        permissions=("payments.read",),
+        permissions=("payments.read", "payments.collect"),
+    ),
+    Role(
+        code="payments.supervisor",
+        title_th="หัวหน้าฝ่ายการเงิน",
+        title_en="Finance supervisor",
+        permissions=("payments.read", "payments.void"),
     ),
 )
 
@@ -109,6 +118,7 @@ TABLES = tuple(
         "payment_settings",
         "payers",
         "fee_accounts",
+        "cash_books",
         "tariffs",
         "meter_readings",
         "bills",

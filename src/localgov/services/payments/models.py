@@ -226,12 +226,42 @@ class BillItem(TenantBase):
     period: Mapped[str | None] = mapped_column(String(7))
 
 
+class CashBook(TenantBase):
+    """A cashier's cash book (สมุดเงินสด) for one Bangkok day: opened, counter payments, closed with the
+    counted cash and the remittance total (the money handed to finance)."""
+
+    __tablename__ = "cash_books"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("opening_float >= 0", name="opening_float"),
+        Index("uq_cash_books_cashier_id_day", "cashier_id", "day", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    cashier_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    cashier_name: Mapped[str] = mapped_column(Text)
+    cashier_position: Mapped[str | None] = mapped_column(Text)
+    day: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    #: Change money in the drawer at opening (not income).
+    opening_float: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Cash counted at closing (float included), the total remitted, and counted − expected.
+    counted_cash: Mapped[Decimal | None] = mapped_column(Money)
+    remitted: Mapped[Decimal | None] = mapped_column(Money)
+    difference: Mapped[Decimal | None] = mapped_column(Money)
+    close_note: Mapped[str | None] = mapped_column(Text)
+
+
 class Payment(TenantBase):
     """Money the bank says it received (webhook or statement file), matched to a bill or not."""
 
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint("channel IN ('webhook', 'statement', 'credit')", name="channel"),
+        CheckConstraint("channel IN ('webhook', 'statement', 'credit', 'counter')", name="channel"),
+        CheckConstraint("method IS NULL OR method IN ('cash', 'cheque', 'transfer')", name="method"),
+        Index("ix_payments_cash_book_id", "cash_book_id"),
         CheckConstraint("status IN ('matched', 'exception')", name="status"),
         #: Idempotency by the bank's transaction id.
         Index("uq_payments_bank_txn_id", "bank_txn_id", unique=True),
@@ -249,6 +279,10 @@ class Payment(TenantBase):
     paid_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(10))
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    #: Counter payments: the cashier's book of the day, how it was paid, the cheque or transfer number.
+    cash_book_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("cash_books.id"))
+    method: Mapped[str | None] = mapped_column(String(10))
+    instrument_ref: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

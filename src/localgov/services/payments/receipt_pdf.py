@@ -69,6 +69,8 @@ class ReceiptDocument(msgspec.Struct, frozen=True, kw_only=True):
     #: The receiving officer (ผู้รับเงิน) and their position.
     officer_name: str | None = None
     officer_position: str | None = None
+    #: How it was paid, as printed (default: Thai QR through the bank).
+    channel_th: str | None = None
 
 
 def _period_th(period: str) -> str:
@@ -123,7 +125,7 @@ def receipt_layout(doc: ReceiptDocument) -> OfficialDocument:
         Fields(
             items=[
                 Field("ชำระเมื่อ", thai_datetime(doc.paid_at)),
-                Field("ช่องทาง", f"Thai QR ผ่านธนาคาร เลขที่รายการ {doc.bank_txn_id}"),
+                Field("ช่องทาง", doc.channel_th or f"Thai QR ผ่านธนาคาร เลขที่รายการ {doc.bank_txn_id}"),
             ]
         ),
         Space(6),

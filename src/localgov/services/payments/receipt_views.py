@@ -23,7 +23,7 @@ from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import receipts as svc
 from localgov.services.payments.bank_views import DayFrom, DayTo
 from localgov.services.payments.models import Receipt
-from localgov.services.payments.params import MANAGE, RECEIPTS, staff_uuid
+from localgov.services.payments.params import RECEIPTS, VOID, staff_uuid
 from localgov.services.payments.receipt_pdf import render_receipt
 from localgov.settings import Settings
 
@@ -195,9 +195,14 @@ class ReceiptController(Controller):
         "/{receipt_id:uuid}/void",
         operation_id="voidReceipt",
         summary="Cancel a receipt with a reason: it is kept, marked cancelled, and its bill is open again",
+        description=(
+            "For a supervisor (`payments.void`: finance officers and `payments.supervisor`), never for the "
+            "cashier who took a counter payment (403 `void_own_receipt`). The money goes to the exceptions "
+            "queue (`money_to: exceptions`, the default) or to the payer's credit (`money_to: credit`)."
+        ),
         status_code=200,
         responses=problem_responses(401, 403, 404, 409, 410),
-        **guarded(MANAGE),
+        **guarded(VOID),
     )
     async def void(
         self,

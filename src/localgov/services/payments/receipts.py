@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel import documents
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.errors import Conflict, NotFound
+from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.numbering import fiscal_period, next_number
 from localgov.kernel.pagination import after_key
@@ -70,6 +70,12 @@ class ReceiptAlreadyVoid(Conflict):
     title = "This receipt is already cancelled"
 
 
+class VoidOwnReceipt(DomainError):
+    code = "void_own_receipt"
+    status = 403
+    title = "A cashier cannot cancel a receipt of money they took; a supervisor does"
+
+
 def book_and_number(sequence: int, book_size: int) -> tuple[int, int]:
     """The n-th receipt of a year as (book, number in book), both from 1."""
     if sequence < 1 or book_size < 1:
@@ -94,6 +100,19 @@ def issuer_name(tenant: TenantInfo) -> str:
 def receipt_date(payment: Payment) -> dt.date:
     """The day a receipt is dated: the day the money was paid (Bangkok), not the day it was processed."""
     return payment.paid_at.astimezone(BANGKOK).date()
+
+
+_METHODS_TH = {"cash": "เงินสด", "cheque": "เช็ค", "transfer": "โอนเงิน"}
+
+
+def channel_text(payment: Payment) -> str | None:
+    """How the money came, as the receipt prints it (None: Thai QR through the bank, the default)."""
+    if payment.channel == "counter":
+        method = _METHODS_TH.get(payment.method or "", payment.method or "")
+        return f"ชำระที่เคาน์เตอร์ ({method})" + (f" เลขที่ {payment.instrument_ref}" if payment.instrument_ref else "")
+    if payment.channel == "credit":
+        return "หักจากเงินเครดิตของผู้ชำระ (payer credit)"
+    return None
 
 
 def receipt_label(receipt: Receipt) -> str:
@@ -219,6 +238,10 @@ async def void_receipt(
     still there.
     """
     receipt = await get_receipt(session, receipt_id, for_update=True)
+    taken = await session.get(Payment, receipt.payment_id)
+    counter = taken is not None and taken.channel == "counter"
+    if counter and staff_id is not None and taken is not None and (taken.raw or {}).get("cashier_id") == str(staff_id):
+        raise VoidOwnReceipt()
     if receipt.status == "void":
         raise ReceiptAlreadyVoid(data={"voided_at": receipt.voided_at.isoformat() if receipt.voided_at else None})
     receipt.status = "void"
@@ -362,6 +385,7 @@ async def receipt_document(
         lao_tax_id=tax_id if isinstance(tax_id, str) else None,
         officer_name=receipt.officer_name,
         officer_position=receipt.officer_position,
+        channel_th=channel_text(payment),
         fiscal_year=receipt.fiscal_year,
         book_no=receipt.book_no,
         receipt_no=receipt.receipt_no,
