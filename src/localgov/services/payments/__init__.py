@@ -27,7 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import Role, ScheduledJob, Scope, ServicePlugin, UsageMeter
-from localgov.services.payments import models  # noqa: F401  (defines the tables below)
+from localgov.services.payments import (
+    models,  # noqa: F401  (defines the tables below)
+    revenue,
+)
 from localgov.services.payments.api import BILLS_ISSUED, EVENTS
 from localgov.services.payments.bank import BAHT_COLLECTED, PAYMENTS_CONFIRMED
 from localgov.services.payments.bank_views import BankController, PaymentController, PaymentExceptionController
@@ -42,7 +45,7 @@ from localgov.services.payments.citizen_views import LookupController, MyBillsCo
 from localgov.services.payments.counter_views import CashBookController, CounterPaymentController
 from localgov.services.payments.payer_views import AccountController, PayerController
 from localgov.services.payments.receipt_views import ReceiptController
-from localgov.services.payments.report_views import ReportController
+from localgov.services.payments.report_views import ReportController, RevenueCodeController
 from localgov.services.payments.settings_views import PaymentSettingsController
 from localgov.services.payments.tariff_views import MeterReadingController, TariffController
 from localgov.services.payments.tariffs import seed_defaults
@@ -67,6 +70,7 @@ HANDLERS: list[Any] = [
     ReportController,
     CashBookController,
     CounterPaymentController,
+    RevenueCodeController,
 ]
 
 #: What the service meters for the platform operator's invoices.
@@ -107,8 +111,10 @@ JOBS = (
 
 
 async def seed_tariffs(session: AsyncSession, today: dt.date) -> None:
-    """A new LAO starts with the default tariffs of DOMAIN.md §4, in force from this month."""
+    """A new LAO starts with the default tariffs of DOMAIN.md §4, in force from this month, and the
+    revenue codes of the fees the platform knows."""
     await seed_defaults(session, today.replace(day=1), created_by=None)
+    await revenue.seed(session)
 
 
 #: The service's tables (defined in :mod:`localgov.services.payments.models`).
@@ -127,6 +133,7 @@ TABLES = tuple(
         "payment_exceptions",
         "receipts",
         "payer_credits",
+        "revenue_codes",
     )
 )
 

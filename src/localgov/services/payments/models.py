@@ -367,3 +367,15 @@ class PayerCredit(TenantBase):
     #: The staff member who decided it (a finance officer's application, a refund's approver).
     approved_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RevenueCode(TenantBase):
+    """The LAO's e-LAAS revenue code (รหัสบัญชีรายได้) of a fee code or a dotted prefix of fee codes."""
+
+    __tablename__ = "revenue_codes"
+    __table_args__ = (CheckConstraint("code IS NULL OR code ~ '^[0-9]{8}$'", name="code"),)
+
+    prefix: Mapped[str] = mapped_column(String(60), primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(8))
+    name_th: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
