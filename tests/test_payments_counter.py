@@ -176,3 +176,26 @@ async def test_two_cashiers_taking_the_same_bill_make_one_receipt(
     assert len(receipts) == 6
     assert sorted(r.sequence for r in receipts) == [1, 2, 3, 4, 5, 6]
     assert len({r.bill_id for r in receipts}) == 6
+
+
+async def test_another_laos_cash_book_and_bills_are_not_found(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    lao, other = await setup_lao(engine), await setup_lao(engine)
+    bill = await bill_issued(engine, lao, bangkok_today(), amount="80.00")
+    cashier_id = str(uuid.uuid4())
+    async with client_for(plugins=REGISTRY) as client:
+        book = (
+            await client.post(
+                f"{API}/counter/books", json={}, headers=staff_headers(lao.tenant, CASHIER, subject=cashier_id)
+            )
+        ).json()
+        theirs = staff_headers(other.tenant, CASHIER, subject=cashier_id)
+        await client.post(f"{API}/counter/books", json={}, headers=theirs)
+        shown = await client.get(f"{API}/counter/books/{book['id']}", headers=staff_headers(other.tenant, FINANCE))
+        closed = await client.post(
+            f"{API}/counter/books/{book['id']}/close", json={"counted_cash": "0"}, headers=theirs
+        )
+        paid = await client.post(
+            f"{API}/counter/payments", json={"bill_ids": [str(bill.id)], "method": "cash"}, headers=theirs
+        )
+    assert (shown.status_code, closed.status_code, paid.status_code) == (404, 404, 404)
+    assert paid.headers["content-type"] == "application/problem+json"

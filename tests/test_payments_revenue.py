@@ -19,6 +19,7 @@ from localgov.services.payments.api import BillLine, create_bill
 from localgov.services.payments.models import Payer, PaymentException, RevenueCode
 from tests.conftest import ClientFactory
 from tests.test_payments_bank import FINANCE, Lao, deliver, notice, setup_lao, staff_headers
+from tests.test_payments_finance import bill_issued
 
 API = "/v1/payments"
 
@@ -118,3 +119,28 @@ def test_a_receipt_is_shared_among_lines_exactly(lines: list[int], fraction: int
     assert sum(parts, Decimal(0)) == paid
     assert all(p >= 0 for p in parts[:-1])
     assert len(parts) == len(amounts)
+
+
+async def test_the_debtor_register_by_fiscal_year_with_the_carry_forward(
+    engine: AsyncEngine, client_for: ClientFactory
+) -> None:
+    lao = await setup_lao(engine)
+    old = await bill_issued(engine, lao, dt.date(2026, 9, 1), amount="80.00")
+    first = await bill_issued(engine, lao, dt.date(2026, 10, 5), amount="100.00")
+    await bill_issued(engine, lao, dt.date(2026, 10, 6), amount="120.00")
+    paid = await bill_issued(engine, lao, dt.date(2026, 10, 7), amount="50.00")
+    finance = staff_headers(lao.tenant, FINANCE)
+    async with client_for(plugins=REGISTRY) as client:
+        await deliver(client, lao.tenant, lao.secret, notice(lao, paid.reference, "50.00"))
+        year = await client.get(f"{API}/debtors", params={"fiscal_year": "2570"}, headers=finance)
+        before = await client.get(f"{API}/debtors", params={"fiscal_year": "2569"}, headers=finance)
+        bad = await client.get(f"{API}/debtors", params={"fiscal_year": "70"}, headers=finance)
+    assert year.status_code == 200, year.text
+    register = year.json()
+    assert (register["year_from"], register["year_to"]) == ("2026-10-01", "2027-09-30")
+    assert (register["bills"], register["amount_due"], register["payers"]) == (2, "220.00", 2)
+    assert [d["amount_due"] for d in register["debtors"]] == ["120.00", "100.00"]
+    assert register["debtors"][1]["payer_id"] == str(first.payer_id)
+    assert (register["carried_forward_bills"], register["carried_forward_amount"]) == (1, "80.00")
+    assert (before.json()["bills"], before.json()["debtors"][0]["payer_id"]) == (1, str(old.payer_id))
+    assert bad.status_code == 400

@@ -38,6 +38,7 @@ from localgov.services.payments.bill_views import (
     ArrearsController,
     BillController,
     BillRunController,
+    DebtorController,
     SurchargeController,
 )
 from localgov.services.payments.bills import late_surcharge_job, monthly_bill_run
@@ -71,6 +72,7 @@ HANDLERS: list[Any] = [
     CashBookController,
     CounterPaymentController,
     RevenueCodeController,
+    DebtorController,
 ]
 
 #: What the service meters for the platform operator's invoices.

@@ -890,3 +890,84 @@ async def arrears(session: AsyncSession, *, limit: int, today: dt.date | None = 
         ],
         payers=payers,
     )
+
+
+# --- the debtor register by fiscal year -------------------------------------------------------------
+
+
+class DebtorRow(msgspec.Struct, kw_only=True):
+    payer_id: uuid.UUID
+    name: str
+    bills: int
+    #: What is left to pay of those bills.
+    amount_due: Decimal
+    oldest_due_date: dt.date
+
+
+class DebtorRegister(msgspec.Struct, kw_only=True):
+    """The debtor register (ทะเบียนลูกหนี้) of a BE fiscal year: bills issued in it and still open on
+    ``as_of``, by payer; and what earlier years carry forward into it (still open)."""
+
+    fiscal_year: str
+    year_from: dt.date
+    year_to: dt.date
+    as_of: dt.date
+    bills: int
+    amount_due: Decimal
+    payers: int
+    debtors: list[DebtorRow]
+    #: Bills of earlier fiscal years still open (ยกมา): their count and what is left of them.
+    carried_forward_bills: int
+    carried_forward_amount: Decimal
+
+
+def fiscal_year_bounds(fiscal_year: str) -> tuple[dt.date, dt.date]:
+    """BE fiscal year ``2570`` → 1 October 2026 .. 30 September 2027."""
+    year = int(fiscal_year) - 543
+    return dt.date(year - 1, 10, 1), dt.date(year, 9, 30)
+
+
+async def debtor_register(
+    session: AsyncSession, fiscal_year: str, *, limit: int, today: dt.date | None = None
+) -> DebtorRegister:
+    as_of = today or bangkok_today()
+    start, end = fiscal_year_bounds(fiscal_year)
+    due = Bill.total - Bill.amount_paid
+    in_year = and_(Bill.status == "open", Bill.issue_date.between(start, end))
+    count, amount, payers = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(due), 0), func.count(func.distinct(Bill.payer_id))).where(
+                in_year
+            )
+        )
+    ).one()
+    rows = (
+        await session.execute(
+            select(Payer.id, Payer.name, func.count(), func.sum(due), func.min(Bill.due_date))
+            .join(Payer, Payer.id == Bill.payer_id)
+            .where(in_year)
+            .group_by(Payer.id, Payer.name)
+            .order_by(func.sum(due).desc(), Payer.name, Payer.id)
+            .limit(limit)
+        )
+    ).all()
+    carried, carried_amount = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(due), 0)).where(Bill.status == "open", Bill.issue_date < start)
+        )
+    ).one()
+    return DebtorRegister(
+        fiscal_year=fiscal_year,
+        year_from=start,
+        year_to=end,
+        as_of=as_of,
+        bills=int(count),
+        amount_due=Decimal(amount),
+        payers=int(payers),
+        debtors=[
+            DebtorRow(payer_id=p, name=n, bills=int(c), amount_due=Decimal(a), oldest_due_date=d)
+            for p, n, c, a, d in rows
+        ],
+        carried_forward_bills=int(carried),
+        carried_forward_amount=Decimal(carried_amount),
+    )
