@@ -14,7 +14,12 @@ payments service, its Biller ID and webhook secret, and measures:
    the bank does) and posts them with ``--concurrency`` in flight. Each is matched, pays its bill
    and gets its receipt in the request's transaction: notifications per second, latency. The run
    then checks every answer is ``matched`` and the receipt numbers are exactly 1..n.
-3. **QR PNG renders** (segno, the bill's real payload) and **receipt PDF renders** (fpdf2) per
+3. **counter** (issue 17): ``--cashiers`` cashiers open their cash books and take ``--counter``
+   cash payments of the bills the notifications left open, one bill per payment, each receipted in
+   its own transaction (``payments.counter.pay``, in this process, sessions from one engine): counter
+   receipts per second; then the books are closed and their remittances must add up, and the
+   receipt numbers must still be 1..n.
+4. **QR PNG renders** (segno, the bill's real payload) and **receipt PDF renders** (fpdf2) per
    second, single-threaded, in this process.
 
 Prints a table, writes ``bench/results/payments-<timestamp>.json`` and drops its database, also on
@@ -180,10 +185,10 @@ async def prepare(url: str, accounts: int) -> dict[str, Any]:
             run_s = time.perf_counter() - started
         commit_s = time.perf_counter() - started - run_s
         async with tenant_session(factory, tenant) as session:
-            bills = int(await session.scalar(select(func.count()).select_from(Bill)) or 0)
+            billed = int(await session.scalar(select(func.count()).select_from(Bill)) or 0)
             refs = list((await session.execute(select(Bill.reference, Bill.total).order_by(Bill.reference))).all())
-        if result.created != accounts or bills != accounts:
-            raise BenchError(f"bill run made {result.created} bills ({bills} in the table) for {accounts} accounts")
+        if result.created != accounts or billed != accounts:
+            raise BenchError(f"bill run made {result.created} bills ({billed} in the table) for {accounts} accounts")
         async with tenant_session(factory, tenant) as session:
             again = await bills.run_bills(session, "garbage", period)
         if again.created != 0:
@@ -338,11 +343,97 @@ async def check_receipts(url: str, expected: int) -> dict[str, Any]:
     return {"receipts": len(sequences), "contiguous": True, "bills_paid": paid}
 
 
-# --- 3: renders -------------------------------------------------------------------------------------
+# --- 3: the counter ---------------------------------------------------------------------------------
+
+
+async def counter_payments(url: str, references: list[str], cashiers: int) -> dict[str, Any]:
+    """``cashiers`` books opened, ``references`` paid in cash one per payment, books closed."""
+    from localgov.kernel.audit import Actor, Origin
+    from localgov.kernel.db import create_engine, session_factory, tenant_session
+    from localgov.platform.catalog import Catalog
+    from localgov.services.payments import counter
+    from localgov.services.payments.models import Bill
+
+    engine = create_engine(settings_for(url))
+    try:
+        catalog = Catalog(BASE_DOMAIN)
+        await catalog.load(engine)
+        tenant = catalog.by_slug(SLUG)
+        if tenant is None:
+            raise BenchError("the bench tenant is gone")
+        factory = session_factory(engine)
+        async with tenant_session(factory, tenant) as session:
+            query = select(Bill.id).where(Bill.reference.in_(references)).order_by(Bill.id)
+            ids = list((await session.execute(query)).scalars())
+        people = [uuid.uuid4() for _ in range(cashiers)]
+        books = {}
+        for person in people:
+            async with tenant_session(factory, tenant) as session:
+                book = await counter.open_book(
+                    session, person, counter.CashBookOpen(), actor=Actor("staff", str(person)), origin=Origin()
+                )
+                books[person] = book.id
+        queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
+        for bill_id in ids:
+            queue.put_nowait(bill_id)
+        latencies: list[float] = []
+
+        async def worker(person: uuid.UUID) -> None:
+            while True:
+                try:
+                    bill_id = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                started = time.perf_counter()
+                async with tenant_session(factory, tenant) as session:
+                    await counter.pay(
+                        session,
+                        person,
+                        counter.CounterPaymentCreate(bill_ids=[bill_id], method="cash"),
+                        actor=Actor("staff", str(person)),
+                        origin=Origin(),
+                    )
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.wait_for(asyncio.gather(*(worker(p) for p in people)), PHASE_LIMIT_S)
+        elapsed = time.perf_counter() - started
+        remitted = Decimal(0)
+        for person in people:
+            async with tenant_session(factory, tenant) as session:
+                slip = await counter.close_book(
+                    session,
+                    books[person],
+                    person,
+                    counter.CashBookClose(counted_cash=Decimal(0)),
+                    actor=Actor("staff", str(person)),
+                    origin=Origin(),
+                )
+                remitted += slip.remitted or Decimal(0)
+        async with tenant_session(factory, tenant) as session:
+            expected = sum((await session.execute(select(Bill.total).where(Bill.id.in_(ids)))).scalars(), Decimal(0))
+        if remitted != expected:
+            raise BenchError(f"the books remitted {remitted}, the bills total {expected}")
+        ms = [x * 1000 for x in latencies]
+        return {
+            "function": "localgov.services.payments.counter.pay",
+            "payments": len(ids),
+            "cashiers": cashiers,
+            "seconds": elapsed,
+            "receipts_per_s": len(ids) / elapsed,
+            "latency_ms": {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "max": max(ms)},
+            "remitted": str(remitted),
+        }
+    finally:
+        await engine.dispose()
+
+
+# --- 4: renders -------------------------------------------------------------------------------------
 
 
 def qr_renders(bills: list[tuple[str, Decimal]], count: int) -> dict[str, Any]:
-    from localgov.services.payments import bills, qr
+    from localgov.services.payments import bills as bill_service
+    from localgov.services.payments import qr
 
     payloads = [
         qr.build(qr.BillPayment(biller_id=BILLER_ID, ref1=ref, amount=total, merchant_name="BENCH LAO"))
@@ -351,7 +442,7 @@ def qr_renders(bills: list[tuple[str, Decimal]], count: int) -> dict[str, Any]:
     started = time.perf_counter()
     size = 0
     for payload in payloads:
-        size += len(bills.qr_png(payload))
+        size += len(bill_service.qr_png(payload))
     elapsed = time.perf_counter() - started
     return {
         "renders": len(payloads),
@@ -405,10 +496,14 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--qr-renders", type=int, default=2_000)
     parser.add_argument("--pdf-renders", type=int, default=200)
+    parser.add_argument("--counter", type=int, default=500, help="counter payments (bills left open)")
+    parser.add_argument("--cashiers", type=int, default=4)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     if not (1 <= args.notifications <= args.accounts <= 100_000) or not 1 <= args.concurrency <= 256:
         raise SystemExit("need 1 <= notifications <= accounts <= 100000 and 1 <= concurrency <= 256")
+    if args.counter < 0 or args.notifications + args.counter > args.accounts or not 1 <= args.cashiers <= 32:
+        raise SystemExit("need notifications + counter <= accounts and 1 <= cashiers <= 32")
     admin = loopback_only(args.database_url or os.environ.get(ENV_VAR) or DEFAULT_URL)
     url = asyncio.run(create_database(admin))
     log(f"database {make_url(url).database}")
@@ -435,6 +530,13 @@ def main() -> int:
                 )
                 log(f"notifications: {out['notifications']['per_s']:.0f}/s")
         out["receipt_check"] = asyncio.run(check_receipts(url, len(warm) + len(measured)))
+        if args.counter:
+            at_counter = [ref for ref, _ in bills[args.notifications : args.notifications + args.counter]]
+            out["counter"] = asyncio.run(counter_payments(url, at_counter, args.cashiers))
+            log(f"counter: {out['counter']['receipts_per_s']:.0f} receipts/s")
+            out["receipt_check_after_counter"] = asyncio.run(
+                check_receipts(url, len(warm) + len(measured) + args.counter)
+            )
         out["qr_png"] = qr_renders(bills, args.qr_renders)
         out["receipt_pdf"] = pdf_renders(args.pdf_renders)
     finally:
@@ -448,6 +550,10 @@ def main() -> int:
     if n:
         print(f"{'notifications with receipts (/s, c=' + str(args.concurrency) + ')':<42}{n['per_s']:>14.0f}")
         print(f"{'  latency p50 / p95 (ms)':<42}{n['latency_ms']['p50']:>6.1f} / {n['latency_ms']['p95']:<6.1f}")
+    if "counter" in out:
+        c = out["counter"]
+        print(f"{'counter receipts (/s, ' + str(args.cashiers) + ' cashiers)':<42}{c['receipts_per_s']:>14.0f}")
+        print(f"{'  latency p50 / p95 (ms)':<42}{c['latency_ms']['p50']:>6.1f} / {c['latency_ms']['p95']:<6.1f}")
     print(f"{'QR PNG renders (/s)':<42}{out['qr_png']['per_s']:>14.0f}")
     print(f"{'receipt PDF renders (/s)':<42}{out['receipt_pdf']['per_s']:>14.1f}")
     print(f"results: {target.relative_to(ROOT)}")

@@ -289,14 +289,18 @@ async def test_tariff_change_mid_year_is_honoured_and_old_bills_keep_prices(
     tenant = await payments_tenant(engine)
     async with payments_db(engine, tenant) as session:
         account = await make_account(session, litres_per_day=15, start_date=dt.date(2025, 1, 1))
+    # Both versions start before today: accepted only with a reason (audited) and while no bill of
+    # the months they reprice exists (test_payments_finance covers the refusals).
     v1 = {
         "effective_from": "2025-01-01",
         "definition": garbage_definition((20, "50.00", "0.00"), (None, "90.00", "0.00")),
+        "backdated_reason": "ข้อบัญญัติประกาศย้อนหลัง (test history)",
     }
     v2 = {
         "effective_from": "2025-07-01",
         "definition": garbage_definition((20, "40.00", "30.00"), (None, "120.00", "0.00"), separate_lines=True),
         "due_days": 15,
+        "backdated_reason": "ข้อบัญญัติประกาศย้อนหลัง (test history)",
     }
     async with client_for(plugins=[PLUGIN]) as http:
         not_first = await http.post(f"{API}/tariffs", json={**v1, "effective_from": "2025-01-15"}, headers=fin(tenant))
@@ -789,7 +793,17 @@ async def test_public_lookup_shows_the_bill_and_nothing_about_the_payer(
         )
         assert found.status_code == 200, found.text
         body = found.json()
-        assert set(body) == {"reference", "total", "issue_date", "due_date", "period", "status", "qr_payload", "qr_svg"}
+        assert set(body) == {
+            "reference",
+            "total",
+            "amount_due",
+            "issue_date",
+            "due_date",
+            "period",
+            "status",
+            "qr_payload",
+            "qr_svg",
+        }
         assert body["total"] == "80.00"
         assert qr.parse(body["qr_payload"]).ref1 == bill.reference
         assert body["qr_svg"].startswith("<svg")
@@ -951,6 +965,7 @@ async def _world(engine: AsyncEngine, tenant: TenantInfo) -> dict[str, Any]:
                 "definition": {"fee_type": "fixed", "fees": {}},
             },
             "cancelBill": {"reason": "isolation test"},
+            "refundPayerCredit": {"amount": "1.00", "note": "isolation test"},
         },
     }
 
@@ -991,6 +1006,7 @@ async def test_every_id_endpoint_from_another_lao_is_404(engine: AsyncEngine, cl
                     assert response.status_code < 300 or response.json()["code"] in {
                         "payer_in_use",
                         "account_in_use",
+                        "insufficient_credit",  # found, but this payer holds no credit
                     }, (
                         where,
                         response.text,

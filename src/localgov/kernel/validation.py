@@ -183,7 +183,7 @@ def parse_money(
         raise InvalidInput(field, "not a number", code="invalid_amount") from None
     if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero):
         raise InvalidInput(field, "must be a positive amount", code="invalid_amount")
-    if amount != amount.quantize(CENT) or amount >= limit:
+    if amount >= limit or amount != amount.quantize(CENT):  # the range first: quantize raises on 32 digits
         raise InvalidInput(field, f"at most 2 decimals and below {limit:,.0f}", code="invalid_amount")
     return amount.quantize(CENT)
 

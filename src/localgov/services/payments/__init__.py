@@ -27,7 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import Role, ScheduledJob, Scope, ServicePlugin, UsageMeter
-from localgov.services.payments import models  # noqa: F401  (defines the tables below)
+from localgov.services.payments import (
+    models,  # noqa: F401  (defines the tables below)
+    revenue,
+)
 from localgov.services.payments.api import BILLS_ISSUED, EVENTS
 from localgov.services.payments.bank import BAHT_COLLECTED, PAYMENTS_CONFIRMED
 from localgov.services.payments.bank_views import BankController, PaymentController, PaymentExceptionController
@@ -35,13 +38,15 @@ from localgov.services.payments.bill_views import (
     ArrearsController,
     BillController,
     BillRunController,
+    DebtorController,
     SurchargeController,
 )
 from localgov.services.payments.bills import late_surcharge_job, monthly_bill_run
 from localgov.services.payments.citizen_views import LookupController, MyBillsController
+from localgov.services.payments.counter_views import CashBookController, CounterPaymentController
 from localgov.services.payments.payer_views import AccountController, PayerController
 from localgov.services.payments.receipt_views import ReceiptController
-from localgov.services.payments.report_views import ReportController
+from localgov.services.payments.report_views import ReportController, RevenueCodeController
 from localgov.services.payments.settings_views import PaymentSettingsController
 from localgov.services.payments.tariff_views import MeterReadingController, TariffController
 from localgov.services.payments.tariffs import seed_defaults
@@ -64,6 +69,10 @@ HANDLERS: list[Any] = [
     PaymentExceptionController,
     ReceiptController,
     ReportController,
+    CashBookController,
+    CounterPaymentController,
+    RevenueCodeController,
+    DebtorController,
 ]
 
 #: What the service meters for the platform operator's invoices.
@@ -74,13 +83,19 @@ ROLES = (
         code="payments.finance",
         title_th="เจ้าหน้าที่การเงิน",
         title_en="Finance officer",
-        permissions=("payments.read", "payments.write", "payments.manage"),
+        permissions=("payments.read", "payments.write", "payments.manage", "payments.void"),
     ),
     Role(
         code="payments.cashier",
         title_th="เจ้าหน้าที่รับชำระเงิน",
         title_en="Cashier",
-        permissions=("payments.read",),
+        permissions=("payments.read", "payments.collect"),
+    ),
+    Role(
+        code="payments.supervisor",
+        title_th="หัวหน้าฝ่ายการเงิน",
+        title_en="Finance supervisor",
+        permissions=("payments.read", "payments.void"),
     ),
 )
 
@@ -98,8 +113,10 @@ JOBS = (
 
 
 async def seed_tariffs(session: AsyncSession, today: dt.date) -> None:
-    """A new LAO starts with the default tariffs of DOMAIN.md §4, in force from this month."""
+    """A new LAO starts with the default tariffs of DOMAIN.md §4, in force from this month, and the
+    revenue codes of the fees the platform knows."""
     await seed_defaults(session, today.replace(day=1), created_by=None)
+    await revenue.seed(session)
 
 
 #: The service's tables (defined in :mod:`localgov.services.payments.models`).
@@ -109,6 +126,7 @@ TABLES = tuple(
         "payment_settings",
         "payers",
         "fee_accounts",
+        "cash_books",
         "tariffs",
         "meter_readings",
         "bills",
@@ -116,6 +134,8 @@ TABLES = tuple(
         "payments",
         "payment_exceptions",
         "receipts",
+        "payer_credits",
+        "revenue_codes",
     )
 )
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
 import msgspec
@@ -119,6 +119,19 @@ class BillLine(msgspec.Struct, frozen=True, kw_only=True):
     amount: Decimal
     quantity: Decimal = Decimal(1)
     period: str | None = None
+    #: The price of one unit, when the line is priced per unit: ``amount`` must then be
+    #: ``unit_price × quantity`` rounded to the satang (3.33 × 3 = 9.99). Without it the unit price
+    #: stored is ``amount / quantity``.
+    unit_price: Decimal | None = None
+
+
+#: No amount on a bill reaches this (``numeric(12, 2)``); checked before any rounding.
+AMOUNT_LIMIT = Decimal("1e10")
+
+
+def _is_money(value: Decimal) -> bool:
+    """Positive, finite, below the limit, at most 2 decimals (the range is checked before quantizing)."""
+    return value.is_finite() and 0 < value < AMOUNT_LIMIT and value == value.quantize(_CENT)
 
 
 class InvalidBill(DomainError):
@@ -196,10 +209,15 @@ def _check_draft(draft: BillDraft) -> Decimal:
     if not draft.lines:
         raise InvalidBill("A bill needs at least one line.")
     for line in draft.lines:
-        if not line.amount.is_finite() or line.amount <= 0 or line.amount != line.amount.quantize(_CENT):
+        if not _is_money(line.amount):
             raise InvalidBill(f"Line {line.fee_code}: the amount must be positive with at most 2 decimals.")
-        if not line.quantity.is_finite() or line.quantity <= 0:
+        if not line.quantity.is_finite() or not 0 < line.quantity < AMOUNT_LIMIT:
             raise InvalidBill(f"Line {line.fee_code}: the quantity must be positive.")
+        if line.unit_price is not None and (
+            not _is_money(line.unit_price)
+            or (line.unit_price * line.quantity).quantize(_CENT, rounding=ROUND_HALF_UP) != line.amount
+        ):
+            raise InvalidBill(f"Line {line.fee_code}: the amount must be the unit price × the quantity.")
         if not line.fee_code or not line.description_th:
             raise InvalidBill("Every line needs a fee code and a description.")
     if len(draft.source_key) > 200 or not draft.source_key:
@@ -211,7 +229,10 @@ def _check_draft(draft: BillDraft) -> Decimal:
         raise InvalidBill("The late surcharge must be a percentage above 0 and at most 100.")
     if draft.late_surcharge_after_days < 0:
         raise InvalidBill("late_surcharge_after_days cannot be negative.")
-    return sum((line.amount for line in draft.lines), Decimal(0))
+    total = sum((line.amount for line in draft.lines), Decimal(0))
+    if total >= AMOUNT_LIMIT:
+        raise InvalidBill("The bill's total is too large.")
+    return total
 
 
 async def create_bills(session: AsyncSession, drafts: list[BillDraft]) -> tuple[list[Bill], int]:
@@ -274,7 +295,9 @@ async def create_bills(session: AsyncSession, drafts: list[BillDraft]) -> tuple[
                 "fee_code": line.fee_code,
                 "description_th": line.description_th,
                 "quantity": line.quantity,
-                "unit_price": (line.amount / line.quantity).quantize(_CENT),
+                "unit_price": line.unit_price
+                if line.unit_price is not None
+                else (line.amount / line.quantity).quantize(_CENT, rounding=ROUND_HALF_UP),
                 "amount": line.amount,
                 "period": line.period or draft.period,
             }

@@ -28,6 +28,7 @@ import datetime as dt
 import hashlib
 import re
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -42,12 +43,13 @@ from localgov.kernel.auth.keys import decrypt_private, encrypt_private
 from localgov.kernel.csv import CsvRejected, read_csv
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import publish
+from localgov.kernel.numbering import fiscal_period
 from localgov.kernel.plugins import UsageMeter
 from localgov.kernel.signing import DEFAULT_SCHEME, new_secret, secrets_in_force
 from localgov.kernel.signing import SignatureRefused as SignatureRefused  # re-exported: bank_views, tests
 from localgov.kernel.thai import BANGKOK
 from localgov.kernel.usage import record_usage
-from localgov.services.payments import receipts
+from localgov.services.payments import credits, receipts
 from localgov.services.payments.api import BILL_PAID, BillPaid
 from localgov.services.payments.models import Bill, Payment, PaymentException, PaymentSettings, Receipt
 
@@ -72,14 +74,29 @@ REPLAY_WINDOW = SIGNATURE.window
 #: How long the previous secret keeps verifying after a rotation (the bank's time to switch).
 PREVIOUS_SECRET_VALID_FOR = dt.timedelta(days=7)
 _SECRET_KIND = "payments.webhook_secret"  # noqa: S105 (a label, not a secret)
-_REF = re.compile(r"^[A-Z0-9]{1,20}$")
+#: A reference as stored: 1-20 printable characters. Only ``A-Z0-9`` can name a bill; anything else
+#: (a Thai-character Ref1 typed at a counter) is still money received: an ``unmatched`` exception.
+_REF = re.compile(r"^[^\x00-\x1f\x7f]{1,20}$")
 _CENT = Decimal("0.01")
+#: Amounts at or above this are refused before any rounding (a 32-digit or ``1e308`` amount cannot be
+#: quantized to satang and is not a payment anyway).
+AMOUNT_LIMIT = Decimal("1e10")
 
-ExceptionKind = Literal["unmatched", "short", "over", "duplicate", "bill_not_open", "biller_mismatch"]
-Channel = Literal["webhook", "statement"]
+ExceptionKind = Literal[
+    "unmatched",
+    "short",
+    "over",
+    "duplicate",
+    "bill_not_open",
+    "biller_mismatch",
+    "voided_receipt",
+    "paid_before_issue",
+]
+Channel = Literal["webhook", "statement", "credit"]
 COLLECTORS: dict[str, str] = {
     "webhook": "รับชำระผ่านธนาคาร (Thai QR)",
     "statement": "รับชำระผ่านธนาคาร (Thai QR, รายการเดินบัญชี)",
+    "credit": "หักจากเงินเครดิตของผู้ชำระ (payer credit)",
 }
 
 
@@ -185,6 +202,8 @@ class Outcome(msgspec.Struct, kw_only=True):
     #: True when the transaction was already known (a retried delivery, or a statement line the
     #: webhook had reported): nothing was written.
     replayed: bool
+    #: A new payment paid in a period already closed when it was processed (see :func:`lateness`).
+    late: Literal["closed_month", "closed_fiscal_year"] | None = None
 
 
 def normalise_notice(
@@ -210,9 +229,10 @@ def normalise_notice(
         if norm == "" and name == "ref2":
             norm = None
         if (norm is not None or name == "ref1") and not _REF.fullmatch(norm or ""):
-            raise InvalidNotification(f"{name} must be 1-20 characters of A-Z and 0-9.", data={"field": name})
+            raise InvalidNotification(f"{name} must be 1-20 printable characters.", data={"field": name})
         refs.append(norm)
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(_CENT) or amount >= Decimal("1e10"):
+    # The range first: quantizing a 32-digit amount raises (and was a 500 the bank retried).
+    if not amount.is_finite() or amount <= 0 or amount >= AMOUNT_LIMIT or amount != amount.quantize(_CENT):
         raise InvalidNotification("amount must be positive baht with at most 2 decimals.", data={"field": "amount"})
     if paid_at.tzinfo is None:
         raise InvalidNotification("paid_at needs a time zone offset.", data={"field": "paid_at"})
@@ -267,15 +287,26 @@ def classify(biller_id: str | None, bill: Bill | None, notice: BankNotice) -> Ex
         return "duplicate"
     if bill.status != "open":
         return "bill_not_open"
-    if notice.amount < bill.total:
+    if notice.paid_at.astimezone(BANGKOK).date() < bill.issue_date:
+        # Money dated before the bill existed paid something else (or the bank's date is wrong):
+        # finance looks, it is never matched silently.
+        return "paid_before_issue"
+    due = bill.total - bill.amount_paid
+    if notice.amount < due:
         return "short"
-    if notice.amount > bill.total:
+    if notice.amount > due:
         return "over"
     return None
 
 
 async def record_notice(
-    session: AsyncSession, notice: BankNotice, *, channel: Channel, biller_id: str | None, book_size: int
+    session: AsyncSession,
+    notice: BankNotice,
+    *,
+    channel: Channel,
+    biller_id: str | None,
+    book_size: int,
+    officer: receipts.Officer | None = None,
 ) -> Outcome:
     """Record one bank payment once (by transaction id), matched with a receipt or as an exception.
 
@@ -327,26 +358,49 @@ async def record_notice(
         return Outcome(payment=payment, exception=exception, receipt=None, bill=linked, replayed=False)
     if bill is None:  # pragma: no cover - classify() returns None only with a bill
         raise RuntimeError("matched without a bill")
-    bill.status = "paid"
-    bill.paid_at = notice.paid_at
-    await record_usage(session, PAYMENTS_CONFIRMED, 1, f"payments.confirmed:{payment.id}")
-    await record_usage(session, BAHT_COLLECTED, payment.amount, f"payments.baht:{payment.id}")
-    receipt = await receipts.issue_receipt(
-        session, payment=payment, bill=bill, collector=COLLECTORS[channel], book_size=book_size
+    receipt = await settle(
+        session, bill, payment, payment.amount, collector=COLLECTORS[channel], book_size=book_size, officer=officer
     )
-    paid = BillPaid(
-        bill_id=bill.id,
-        reference=bill.reference,
-        source=bill.source,
-        source_key=bill.source_key,
-        amount=payment.amount,
-        paid_at=notice.paid_at,
-        receipt_number=receipts.receipt_label(receipt),
-        receipt_id=receipt.id,
-        payment_id=payment.id,
-    )
-    await publish(session, BILL_PAID, paid)
     return Outcome(payment=payment, exception=None, receipt=receipt, bill=bill, replayed=False)
+
+
+async def settle(
+    session: AsyncSession,
+    bill: Bill,
+    payment: Payment,
+    amount: Decimal,
+    *,
+    collector: str,
+    book_size: int,
+    officer: receipts.Officer | None,
+) -> Receipt:
+    """``amount`` of ``payment`` paid toward ``bill`` (locked by the caller, at most what is left):
+    its receipt, metering, and once nothing is left the bill is paid and ``payments.bill_paid``
+    published (its ``amount`` is the bill's total)."""
+    bill.amount_paid = bill.amount_paid + amount
+    if bill.amount_paid >= bill.total:
+        bill.status = "paid"
+        bill.paid_at = payment.paid_at
+    if payment.channel != "credit":  # credit money was metered when the bank first reported it
+        await record_usage(session, PAYMENTS_CONFIRMED, 1, f"payments.confirmed:{payment.id}")
+        await record_usage(session, BAHT_COLLECTED, payment.amount, f"payments.baht:{payment.id}")
+    receipt = await receipts.issue_receipt(
+        session, payment=payment, bill=bill, collector=collector, book_size=book_size, officer=officer, amount=amount
+    )
+    if bill.status == "paid":
+        paid = BillPaid(
+            bill_id=bill.id,
+            reference=bill.reference,
+            source=bill.source,
+            source_key=bill.source_key,
+            amount=bill.total,
+            paid_at=payment.paid_at,
+            receipt_number=receipts.receipt_label(receipt),
+            receipt_id=receipt.id,
+            payment_id=payment.id,
+        )
+        await publish(session, BILL_PAID, paid)
+    return receipt
 
 
 async def process_notification(
@@ -368,13 +422,17 @@ async def process_notification(
         log.warning("bank_notification_refused", code=refused.code)
         raise
     notice = normalise_notice(**notice_fields, raw=msgspec.json.decode(body))
-    return await record_notice(
+    outcome = await record_notice(
         session,
         notice,
         channel="webhook",
         biller_id=row.biller_id if row else None,
         book_size=row.receipt_book_size if row else receipts.DEFAULT_BOOK_SIZE,
+        officer=receipts.officer_of(row),
     )
+    if not outcome.replayed:
+        outcome.late = lateness(notice.paid_at, moment)
+    return outcome
 
 
 # --- daily statement files --------------------------------------------------------------------------
@@ -405,6 +463,11 @@ class StatementLine(msgspec.Struct, kw_only=True):
     payment_id: uuid.UUID | None
     exception_kind: str | None = None
     receipt: str | None = None
+    #: A new line paid in a period already closed when the file came in: ``closed_month`` (an
+    #: earlier Bangkok month) or ``closed_fiscal_year`` (an earlier fiscal year, 1 October). Its
+    #: receipt still belongs to the payment's own date and fiscal year; finance must amend the
+    #: closed period's figures.
+    late: Literal["closed_month", "closed_fiscal_year"] | None = None
 
 
 class StatementReport(msgspec.Struct, kw_only=True):
@@ -415,6 +478,8 @@ class StatementReport(msgspec.Struct, kw_only=True):
     known: int
     conflicts: int
     amount_new: Decimal
+    #: New lines paid in a closed period (see :attr:`StatementLine.late`).
+    late: int
     #: Webhook payments of the days this file covers that the file does not list.
     not_in_statement: list[str]
     lines: list[StatementLine]
@@ -481,7 +546,20 @@ def parse_statement(content: bytes) -> list[tuple[int, BankNotice]]:
     return notices
 
 
-async def import_statement(session: AsyncSession, content: bytes, *, actor: Actor, origin: Origin) -> StatementReport:
+def lateness(paid_at: dt.datetime, processed_at: dt.datetime) -> Literal["closed_month", "closed_fiscal_year"] | None:
+    """Whether a payment reported at ``processed_at`` falls in a period already closed."""
+    paid = paid_at.astimezone(BANGKOK).date()
+    today = processed_at.astimezone(BANGKOK).date()
+    if fiscal_period(paid) < fiscal_period(today):
+        return "closed_fiscal_year"
+    if (paid.year, paid.month) < (today.year, today.month):
+        return "closed_month"
+    return None
+
+
+async def import_statement(
+    session: AsyncSession, content: bytes, *, actor: Actor, origin: Origin, now: dt.datetime | None = None
+) -> StatementReport:
     """Reconcile a daily statement: record what the webhook missed, report what differs.
 
     Same matching, same idempotency (by transaction id) as the webhook. One transaction: the
@@ -490,10 +568,12 @@ async def import_statement(session: AsyncSession, content: bytes, *, actor: Acto
     other in a cycle.
     """
     notices = parse_statement(content)
+    processed = now or dt.datetime.now(dt.UTC)
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("payments.statement_import"))))
     row = await settings_row(session)
     biller_id = row.biller_id if row else None
     book_size = row.receipt_book_size if row else receipts.DEFAULT_BOOK_SIZE
+    officer = receipts.officer_of(row)
     refs = sorted({n.ref1 for _, n in notices})
     await session.execute(select(Bill.id).where(Bill.reference.in_(refs)).order_by(Bill.id).with_for_update())
     lines: list[StatementLine] = []
@@ -502,7 +582,7 @@ async def import_statement(session: AsyncSession, content: bytes, *, actor: Acto
         try:
             async with session.begin_nested():
                 outcome = await record_notice(
-                    session, notice, channel="statement", biller_id=biller_id, book_size=book_size
+                    session, notice, channel="statement", biller_id=biller_id, book_size=book_size, officer=officer
                 )
         except Conflict as conflict:
             payment_id = (conflict.data or {}).get("payment_id")
@@ -528,6 +608,7 @@ async def import_statement(session: AsyncSession, content: bytes, *, actor: Acto
                 payment_id=outcome.payment.id,
                 exception_kind=outcome.exception.kind if outcome.exception else None,
                 receipt=receipts.receipt_label(outcome.receipt) if outcome.receipt else None,
+                late=None if outcome.replayed else lateness(notice.paid_at, processed),
             )
         )
     days = sorted({n.paid_at.astimezone(BANGKOK).date() for _, n in notices})
@@ -552,6 +633,7 @@ async def import_statement(session: AsyncSession, content: bytes, *, actor: Acto
         known=count["known"],
         conflicts=count["conflict"],
         amount_new=amount_new,
+        late=sum(1 for item in lines if item.late),
         not_in_statement=list(missing),
         lines=lines,
     )
@@ -568,6 +650,7 @@ async def import_statement(session: AsyncSession, content: bytes, *, actor: Acto
             "known": report.known,
             "conflicts": report.conflicts,
             "amount_new": str(report.amount_new),
+            "late": report.late,
             "not_in_statement": len(report.not_in_statement),
         },
     )
@@ -716,3 +799,168 @@ async def resolve_exception(
         data={"kind": exception.kind, "payment_id": str(row.payment.id), "note": note},
     )
     return row
+
+
+# --- applying an exception's money, and the payer's credit ----------------------------------------------
+
+
+class ExceptionNotApplicable(Conflict):
+    code = "exception_not_applicable"
+    title = "This exception's money cannot be applied"
+
+
+class AppliedException(msgspec.Struct, kw_only=True):
+    """What a finance officer's application did with an exception's payment."""
+
+    exception_id: uuid.UUID
+    payment_id: uuid.UUID
+    bill_id: uuid.UUID
+    #: Paid toward the bill (with its receipt), and what the bill still asks.
+    applied: Decimal
+    receipt_id: uuid.UUID | None
+    receipt: str | None
+    bill_status: str
+    amount_due: Decimal
+    #: Held as the payer's credit (an over payment's surplus, money for a bill that is not open).
+    credited: Decimal
+    credit_balance: Decimal
+
+
+async def apply_exception(
+    session: AsyncSession,
+    exception_id: uuid.UUID,
+    *,
+    note: str,
+    staff_id: uuid.UUID | None,
+    actor: Actor,
+    origin: Origin,
+) -> AppliedException:
+    """A finance officer's decision on an exception whose payment names a bill: pay what the bill
+    still asks (a short payment leaves the rest open, an over payment pays it), receipt that part,
+    and hold the rest as the payer's credit. A voided receipt's money, or money for a bill that is
+    no longer open, all goes to the credit. The exception is resolved with the note; audited.
+    Never automatic: the bank's mismatches stay in the queue until a person decides."""
+    row = await get_exception(session, exception_id)
+    await session.refresh(row.exception, with_for_update=True)
+    exception, payment = row.exception, row.payment
+    if exception.status == "resolved":
+        resolved_at = exception.resolved_at.isoformat() if exception.resolved_at else None
+        raise ExceptionAlreadyResolved(data={"resolved_at": resolved_at})
+    if payment.bill_id is None:
+        raise ExceptionNotApplicable(
+            "The payment names no bill of this LAO, so it has no payer: resolve it with a note (refund).",
+            data={"kind": exception.kind},
+        )
+    bill = (await session.execute(select(Bill).where(Bill.id == payment.bill_id).with_for_update())).scalar_one()
+    await credits.lock_payer(session, bill.payer_id)
+    settings = await settings_row(session)
+    applied = Decimal("0.00")
+    receipt: Receipt | None = None
+    if exception.kind != "voided_receipt" and bill.status == "open":
+        applied = min(payment.amount, bill.total - bill.amount_paid)
+        receipt = await settle(
+            session,
+            bill,
+            payment,
+            applied,
+            collector=COLLECTORS[payment.channel],
+            book_size=settings.receipt_book_size if settings else receipts.DEFAULT_BOOK_SIZE,
+            officer=receipts.officer_of(settings),
+        )
+        payment.status = "matched"
+    credited = payment.amount - applied
+    if credited > 0:
+        await credits.add_entry(
+            session,
+            payer_id=bill.payer_id,
+            amount=credited,
+            kind="over" if applied > 0 else ("voided_receipt" if exception.kind == "voided_receipt" else "exception"),
+            payment_id=payment.id,
+            bill_id=bill.id,
+            note=note,
+            approved_by=staff_id,
+        )
+    exception.status = "resolved"
+    exception.resolution = note
+    exception.resolved_by = staff_id
+    exception.resolved_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    await record_audit(
+        session,
+        "payments.exception_applied",
+        actor=actor,
+        origin=origin,
+        target=str(exception_id),
+        data={
+            "kind": exception.kind,
+            "payment_id": str(payment.id),
+            "applied": str(applied),
+            "credited": str(credited),
+            "note": note,
+        },
+    )
+    return AppliedException(
+        exception_id=exception.id,
+        payment_id=payment.id,
+        bill_id=bill.id,
+        applied=applied,
+        receipt_id=receipt.id if receipt else None,
+        receipt=receipts.receipt_label(receipt) if receipt else None,
+        bill_status=bill.status,
+        amount_due=bill.total - bill.amount_paid,
+        credited=credited,
+        credit_balance=await credits.balance(session, bill.payer_id),
+    )
+
+
+async def pay_from_credit(session: AsyncSession, bills: Sequence[Bill]) -> list[Receipt]:
+    """Use the payers' credit on their new bills (bill runs, advance bills, bills by hand): each bill
+    whose payer holds credit gets a ``credit`` payment of what the credit covers, with its receipt;
+    a bill the credit covers whole is paid. Oldest bills first; payers locked in id order."""
+    open_bills = [b for b in bills if b.status == "open" and b.total > b.amount_paid]
+    held = await credits.balances(session, sorted({b.payer_id for b in open_bills}))
+    if not held:
+        return []
+    for payer_id in sorted(held):
+        await credits.lock_payer(session, payer_id)
+    held = await credits.balances(session, sorted(held))
+    settings = await settings_row(session)
+    out: list[Receipt] = []
+    now = dt.datetime.now(dt.UTC)
+    for bill in sorted(open_bills, key=lambda b: (b.due_date, b.reference)):
+        available = held.get(bill.payer_id, Decimal(0))
+        if available <= 0:
+            continue
+        await session.refresh(bill, with_for_update=True)
+        use = min(available, bill.total - bill.amount_paid)
+        if use <= 0:
+            continue
+        payment = Payment(
+            bank_txn_id=f"CREDIT-{uuid.uuid4().hex[:20].upper()}",
+            channel="credit",
+            bill_id=bill.id,
+            biller_id=(settings.biller_id if settings and settings.biller_id else "0" * 15),
+            ref1=bill.reference,
+            amount=use,
+            paid_at=now,
+            status="matched",
+            raw={"credit": True},
+        )
+        session.add(payment)
+        await session.flush()
+        await credits.add_entry(
+            session, payer_id=bill.payer_id, amount=-use, kind="applied", payment_id=payment.id, bill_id=bill.id
+        )
+        held[bill.payer_id] = available - use
+        out.append(
+            await settle(
+                session,
+                bill,
+                payment,
+                use,
+                collector=COLLECTORS["credit"],
+                book_size=settings.receipt_book_size if settings else receipts.DEFAULT_BOOK_SIZE,
+                officer=receipts.officer_of(settings),
+            )
+        )
+    return out

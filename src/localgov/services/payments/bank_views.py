@@ -66,6 +66,9 @@ class NotificationResult(msgspec.Struct, kw_only=True):
     receipt: ReceiptRef | None
     #: The transaction was already recorded: this delivery changed nothing.
     replayed: bool
+    #: Paid in a period already closed (``closed_month``, ``closed_fiscal_year``): the receipt is
+    #: dated the payment day all the same; finance amends that period's figures.
+    late: Literal["closed_month", "closed_fiscal_year"] | None = None
 
 
 class WebhookSecretStatus(msgspec.Struct, kw_only=True):
@@ -228,8 +231,9 @@ class BankController(Controller):
             "the same id with other details is 409 `bank_transaction_conflict`. A payment that does not match "
             "exactly one open bill of this LAO for its exact amount is recorded as an exception (200), never "
             "receipted. 401 `invalid_signature`, `missing_signature`, `invalid_timestamp`, `stale_timestamp` "
-            "(each audited); after `LOCALGOV_LOGIN_RATE_LIMIT` refusals from one address in the window, 429 "
-            "`rate_limited` until it ends (correct deliveries do not count)."
+            "(each audited); after `LOCALGOV_LOGIN_RATE_LIMIT` refusals from one address in the window, further "
+            "badly signed requests get 429 `rate_limited` until it ends. The signature is verified first: a "
+            "correctly signed delivery is never limited (nor counted)."
         ),
         status_code=200,
         responses=problem_responses(401, 404, 409, 410, 429),
@@ -250,12 +254,11 @@ class BankController(Controller):
     ) -> NotificationResult:
         state, origin = request.app.state, origin
         settings = state.settings
-        # Failed signatures have a budget per LAO and address (guessing secrets, probing); the
-        # bank's correct deliveries cost nothing and are never limited by someone else's failures.
+        # Failed signatures have a budget per LAO and address (guessing secrets, probing). The
+        # signature is always verified first: behind a proxy every delivery shares one address, so a
+        # correctly signed notification passes however many bad ones came from there; only a
+        # request that fails verification is counted, and answered 429 once the budget is spent.
         budget = f"bank-refused:{tenant.id}:{origin.source_ip}"
-        await refuse_if_spent(
-            state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s
-        )
         try:
             outcome = await svc.process_notification(
                 db_session,
@@ -273,7 +276,10 @@ class BankController(Controller):
                 secret_key=settings.secret_key,
             )
         except svc.SignatureRefused as refused:
-            with contextlib.suppress(RateLimited):  # this one still answers 401; the next, 429
+            await refuse_if_spent(
+                state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s
+            )
+            with contextlib.suppress(RateLimited):  # this one still answers 401; the next bad one, 429
                 await hit(state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s)
             raise refused.audited(
                 "payments.notification_refused",
@@ -357,6 +363,7 @@ def _notification_result(outcome: svc.Outcome) -> NotificationResult:
         bill_reference=outcome.bill.reference if outcome.bill else None,
         receipt=_receipt_ref(outcome.receipt),
         replayed=outcome.replayed,
+        late=outcome.late,
     )
 
 
@@ -416,7 +423,7 @@ class PaymentExceptionController(Controller):
         db_session: NamedDependency[AsyncSession],
         status: Annotated[Literal["open", "resolved"] | None, QueryParameter()] = None,
         kind: Annotated[
-            Literal["unmatched", "short", "over", "duplicate", "bill_not_open", "biller_mismatch"] | None,
+            svc.ExceptionKind | None,
             QueryParameter(),
         ] = None,
         after: After = None,
@@ -458,3 +465,31 @@ class PaymentExceptionController(Controller):
             db_session, exception_id, note=note, staff_id=staff_uuid(principal), actor=actor, origin=origin
         )
         return _exception_out(row.exception, row.payment, row.bill)
+
+    @post(
+        "/{exception_id:uuid}/apply",
+        operation_id="applyPaymentException",
+        summary="Apply an exception's money to its bill (receipted) and hold the rest as the payer's credit",
+        description=(
+            "A finance officer's decision, with a note (audited): the payment pays what its bill still asks "
+            "(a short payment leaves the rest open: the bill's `amount_due` and QR ask for it; an over payment "
+            "pays it), that part is receipted, and the rest is held as the payer's credit, used by their next "
+            "bill. A voided receipt's money, or money for a bill no longer open, all goes to the credit. 409 "
+            "`exception_not_applicable` when the payment names no bill of this LAO (resolve it with a note)."
+        ),
+        status_code=200,
+        responses=problem_responses(401, 403, 404, 409, 410),
+        **guarded(MANAGE),
+    )
+    async def apply(
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        principal: NamedDependency[Principal],
+        exception_id: IdPath,
+        data: JSONBody[ExceptionResolution],
+        db_session: NamedDependency[AsyncSession],
+    ) -> svc.AppliedException:
+        return await svc.apply_exception(
+            db_session, exception_id, note=data.note.strip(), staff_id=staff_uuid(principal), actor=actor, origin=origin
+        )

@@ -228,3 +228,23 @@ class ArrearsController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000, description="Payers listed (largest first)")] = 100,
     ) -> bills.Arrears:
         return await bills.arrears(db_session, limit=limit)
+
+
+class DebtorController(Controller):
+    path = "/debtors"
+    tags = ["Payments: bills"]
+
+    @get(
+        "/",
+        operation_id="getDebtorRegister",
+        summary="The debtor register of a BE fiscal year (open bills issued in it, by payer) and the carry-forward",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(MANAGE),
+    )
+    async def register(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        fiscal_year: Annotated[str, QueryParameter(pattern=r"^25[0-9]{2}$", description="BE fiscal year, e.g. 2570")],
+        limit: Limit = 100,
+    ) -> bills.DebtorRegister:
+        return await bills.debtor_register(db_session, fiscal_year, limit=limit)

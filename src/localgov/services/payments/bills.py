@@ -59,7 +59,7 @@ from localgov.kernel.validation import (
     period_start,
     round_baht,
 )
-from localgov.services.payments import qr
+from localgov.services.payments import bank, qr
 from localgov.services.payments.api import BILL_CANCELLED, BillCancelled, BillDraft, BillLine, create_bill, create_bills
 from localgov.services.payments.models import Bill, BillItem, FeeAccount, MeterReading, Payer, PaymentSettings
 from localgov.services.payments.payers import FEE_TYPES, get_account, get_payer
@@ -233,7 +233,9 @@ async def run_bills(session: AsyncSession, fee_type: str, period: str, *, today:
                 late_surcharge_after_days=surcharge.after_days if surcharge else 0,
             )
         )
-    _, created = await create_bills(session, drafts)
+    made, created = await create_bills(session, drafts)
+    # Payers holding credit (an over payment, a voided receipt's money) pay with it first.
+    await bank.pay_from_credit(session, made)
     log.info("bill_run", fee_type=fee_type, period=period, created=created, skipped=len(skipped))
     return RunResult(
         fee_type=fee_type,
@@ -332,7 +334,7 @@ async def create_advance_bill(
             raise DomainError(str(exc), code=exc.code, status=422) from None
     if first_tariff is None or not lines:
         raise DomainError("Nothing to charge for these months.", code="nothing_owed", status=422)
-    return await create_bill(
+    bill = await create_bill(
         session,
         payer_id=account.payer_id,
         lines=lines,
@@ -342,6 +344,8 @@ async def create_advance_bill(
         account_id=account.id,
         issue_date=today,
     )
+    await bank.pay_from_credit(session, [bill])
+    return bill
 
 
 # --- late surcharges, cancellation, manual bills --------------------------------------------------
@@ -453,7 +457,8 @@ async def bill_view(reader: Reader, bill_id: uuid.UUID) -> Row:
 def view_qr_payload(row: Row) -> str | None:
     """The QR payload of a :data:`BILL_VIEW` row: only while open, once the biller ID is set."""
     try:
-        payment = _payment(row["status"], row["reference"], row["total"], row["biller_id"], row["merchant_name"])
+        due = row["total"] - row["amount_paid"]
+        payment = _payment(row["status"], row["reference"], due, row["biller_id"], row["merchant_name"])
     except (BillerNotConfigured, BillNotOpen):
         return None
     return qr.build(payment)
@@ -476,6 +481,14 @@ async def cancel_bill(session: AsyncSession, bill_id: uuid.UUID, *, reason: str,
     bill = await get_bill(session, bill_id, for_update=True)
     if bill.status != "open":
         raise BillNotOpen(data={"status": bill.status})
+    if bill.amount_paid > 0:
+        # Part of it was paid (receipted): cancelling would leave that money nowhere. Void those
+        # receipts first (their money goes to the exceptions or the payer's credit).
+        raise Conflict(
+            "Part of this bill was paid; void its receipts first.",
+            code="bill_partly_paid",
+            data={"amount_paid": str(bill.amount_paid)},
+        )
     bill.status = "cancelled"
     bill.cancel_reason = reason.strip()
     bill.cancelled_at = dt.datetime.now(dt.UTC)
@@ -505,9 +518,12 @@ async def cancel_bill(session: AsyncSession, bill_id: uuid.UUID, *, reason: str,
 class ManualLine(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     fee_code: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,59}$")]
     description_th: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-    amount: Decimal
+    #: The line's amount; with ``unit_price`` it may be left out (then ``unit_price × quantity``,
+    #: rounded to the satang) and, when given, must equal it.
+    amount: Decimal | None = None
     quantity: Decimal = Decimal(1)
     period: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] | None = None
+    unit_price: Decimal | None = None
 
 
 class ManualBillCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -524,11 +540,25 @@ class ManualBillCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 
 
 async def create_manual_bill(session: AsyncSession, data: ManualBillCreate) -> Bill:
+    amounts: list[Decimal] = []
     for n, line in enumerate(data.lines):
-        parse_money(line.amount, f"lines[{n}].amount")
         parse_quantity(line.quantity, f"lines[{n}].quantity")
         if line.quantity <= 0:
             raise InvalidInput(f"lines[{n}].quantity", "must be positive", code="invalid_quantity")
+        if line.unit_price is None and line.amount is None:
+            raise InvalidInput(f"lines[{n}].amount", "an amount or a unit price is required", code="invalid_amount")
+        amount = parse_money(line.amount, f"lines[{n}].amount") if line.amount is not None else None
+        if line.unit_price is not None:
+            unit = parse_money(line.unit_price, f"lines[{n}].unit_price")
+            priced = round_baht(unit * line.quantity)
+            if amount is not None and amount != priced:
+                raise InvalidInput(
+                    f"lines[{n}].amount", f"is not unit_price × quantity ({priced})", code="invalid_amount"
+                )
+            amount = priced
+        if amount is None or amount <= 0:  # pragma: no cover - parse_money refuses zero
+            raise InvalidInput(f"lines[{n}].amount", "must be positive", code="invalid_amount")
+        amounts.append(amount)
     if data.late_surcharge_percent is not None:
         check_surcharge(data.late_surcharge_percent, "late_surcharge_percent")
     await get_payer(session, data.payer_id)
@@ -538,18 +568,19 @@ async def create_manual_bill(session: AsyncSession, data: ManualBillCreate) -> B
             raise InvalidInput("account_id", "the account belongs to another payer")
     if data.due_date < bangkok_today():
         raise InvalidInput("due_date", "in the past", code="invalid_date")
-    return await create_bill(
+    bill = await create_bill(
         session,
         payer_id=data.payer_id,
         lines=[
             BillLine(
                 fee_code=line.fee_code,
                 description_th=line.description_th.strip(),
-                amount=line.amount,
+                amount=amount,
                 quantity=line.quantity,
                 period=line.period,
+                unit_price=line.unit_price,
             )
-            for line in data.lines
+            for line, amount in zip(data.lines, amounts, strict=True)
         ],
         due_date=data.due_date,
         source=MANUAL_SOURCE,
@@ -559,6 +590,8 @@ async def create_manual_bill(session: AsyncSession, data: ManualBillCreate) -> B
         late_surcharge_percent=data.late_surcharge_percent,
         late_surcharge_after_days=data.late_surcharge_after_days,
     )
+    await bank.pay_from_credit(session, [bill])
+    return bill
 
 
 async def list_bills(
@@ -598,6 +631,21 @@ class BillerSettings(msgspec.Struct, kw_only=True):
     biller_id: str | None
     merchant_name: str | None
     updated_at: dt.datetime | None
+    #: The receiving officer printed on bank-paid receipts (ผู้รับเงิน): name and position.
+    officer_name: str | None = None
+    officer_position: str | None = None
+
+
+def settings_read(row: PaymentSettings | None) -> BillerSettings:
+    if row is None:
+        return BillerSettings(biller_id=None, merchant_name=None, updated_at=None)
+    return BillerSettings(
+        biller_id=row.biller_id,
+        merchant_name=row.merchant_name,
+        updated_at=row.updated_at,
+        officer_name=row.officer_name,
+        officer_position=row.officer_position,
+    )
 
 
 class BillerSettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -605,6 +653,9 @@ class BillerSettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=T
     biller_id: Annotated[str, msgspec.Meta(min_length=15, max_length=30, examples=["099400012345601"])]
     #: Printable ASCII, 1-25 characters (Thai QR tag 59).
     merchant_name: Annotated[str, msgspec.Meta(min_length=1, max_length=25, pattern=r"^[ -~]+$")] | None = None
+    #: The officer who receives money (printed on receipts from now on; receipts issued keep theirs).
+    officer_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    officer_position: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
 
 
 async def get_settings(session: AsyncSession) -> PaymentSettings | None:
@@ -623,6 +674,8 @@ async def put_settings(
     previous = settings.biller_id
     settings.biller_id = biller_id
     settings.merchant_name = data.merchant_name.strip() if data.merchant_name else None
+    settings.officer_name = data.officer_name.strip() if data.officer_name else None
+    settings.officer_position = data.officer_position.strip() if data.officer_position else None
     settings.updated_at = dt.datetime.now(dt.UTC)
     await record_audit(
         session,
@@ -630,16 +683,22 @@ async def put_settings(
         actor=actor,
         origin=origin,
         target="payment_settings",
-        data={"biller_id": biller_id, "previous": previous},
+        data={
+            "biller_id": biller_id,
+            "previous": previous,
+            "officer_name": settings.officer_name,
+            "officer_position": settings.officer_position,
+        },
     )
     await session.flush()
     return settings
 
 
 def bill_payment(bill: Bill, settings: PaymentSettings | None) -> qr.BillPayment:
-    """What the QR of an open bill says: the LAO's biller, Ref1 = the bill reference, its total."""
+    """What the QR of an open bill says: the LAO's biller, Ref1 = the bill reference, what is left of
+    its total (its total unless part was paid or covered by the payer's credit)."""
     biller_id, merchant = (settings.biller_id, settings.merchant_name) if settings else (None, None)
-    return _payment(bill.status, bill.reference, bill.total, biller_id, merchant)
+    return _payment(bill.status, bill.reference, bill.total - bill.amount_paid, biller_id, merchant)
 
 
 def _payment(
@@ -799,7 +858,7 @@ async def arrears(session: AsyncSession, *, limit: int, today: dt.date | None = 
     kind = func.coalesce(FeeAccount.fee_type, Bill.source)
     by_type = (
         await session.execute(
-            select(kind, func.count(), func.sum(Bill.total))
+            select(kind, func.count(), func.sum(Bill.total - Bill.amount_paid))
             .select_from(Bill)
             .outerjoin(FeeAccount, FeeAccount.id == Bill.account_id)
             .where(overdue)
@@ -808,7 +867,7 @@ async def arrears(session: AsyncSession, *, limit: int, today: dt.date | None = 
         )
     ).all()
     types = [ArrearsByFeeType(fee_type=str(k), bills=int(n), amount=Decimal(a)) for k, n, a in by_type]
-    amount_sum = func.sum(Bill.total)
+    amount_sum = func.sum(Bill.total - Bill.amount_paid)
     by_payer = (
         await session.execute(
             select(Payer.id, Payer.name, func.count(), amount_sum, func.min(Bill.due_date))
@@ -830,4 +889,85 @@ async def arrears(session: AsyncSession, *, limit: int, today: dt.date | None = 
             for p, n, c, a, d in by_payer
         ],
         payers=payers,
+    )
+
+
+# --- the debtor register by fiscal year -------------------------------------------------------------
+
+
+class DebtorRow(msgspec.Struct, kw_only=True):
+    payer_id: uuid.UUID
+    name: str
+    bills: int
+    #: What is left to pay of those bills.
+    amount_due: Decimal
+    oldest_due_date: dt.date
+
+
+class DebtorRegister(msgspec.Struct, kw_only=True):
+    """The debtor register (ทะเบียนลูกหนี้) of a BE fiscal year: bills issued in it and still open on
+    ``as_of``, by payer; and what earlier years carry forward into it (still open)."""
+
+    fiscal_year: str
+    year_from: dt.date
+    year_to: dt.date
+    as_of: dt.date
+    bills: int
+    amount_due: Decimal
+    payers: int
+    debtors: list[DebtorRow]
+    #: Bills of earlier fiscal years still open (ยกมา): their count and what is left of them.
+    carried_forward_bills: int
+    carried_forward_amount: Decimal
+
+
+def fiscal_year_bounds(fiscal_year: str) -> tuple[dt.date, dt.date]:
+    """BE fiscal year ``2570`` → 1 October 2026 .. 30 September 2027."""
+    year = int(fiscal_year) - 543
+    return dt.date(year - 1, 10, 1), dt.date(year, 9, 30)
+
+
+async def debtor_register(
+    session: AsyncSession, fiscal_year: str, *, limit: int, today: dt.date | None = None
+) -> DebtorRegister:
+    as_of = today or bangkok_today()
+    start, end = fiscal_year_bounds(fiscal_year)
+    due = Bill.total - Bill.amount_paid
+    in_year = and_(Bill.status == "open", Bill.issue_date.between(start, end))
+    count, amount, payers = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(due), 0), func.count(func.distinct(Bill.payer_id))).where(
+                in_year
+            )
+        )
+    ).one()
+    rows = (
+        await session.execute(
+            select(Payer.id, Payer.name, func.count(), func.sum(due), func.min(Bill.due_date))
+            .join(Payer, Payer.id == Bill.payer_id)
+            .where(in_year)
+            .group_by(Payer.id, Payer.name)
+            .order_by(func.sum(due).desc(), Payer.name, Payer.id)
+            .limit(limit)
+        )
+    ).all()
+    carried, carried_amount = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(due), 0)).where(Bill.status == "open", Bill.issue_date < start)
+        )
+    ).one()
+    return DebtorRegister(
+        fiscal_year=fiscal_year,
+        year_from=start,
+        year_to=end,
+        as_of=as_of,
+        bills=int(count),
+        amount_due=Decimal(amount),
+        payers=int(payers),
+        debtors=[
+            DebtorRow(payer_id=p, name=n, bills=int(c), amount_due=Decimal(a), oldest_due_date=d)
+            for p, n, c, a, d in rows
+        ],
+        carried_forward_bills=int(carried),
+        carried_forward_amount=Decimal(carried_amount),
     )

@@ -3,6 +3,7 @@ signed-in citizen's linked payers and bills."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, delete, get, post
@@ -87,6 +88,7 @@ class LookupController(Controller):
             status=row.status,
             qr_payload=payload,
             qr_svg=bills.qr_svg(payload).decode() if payload else None,
+            amount_due=row.total - row.amount_paid if row.status == "open" else Decimal("0.00"),
         )
 
 

@@ -55,6 +55,9 @@ class PaymentSettings(TenantBase):
     webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     webhook_secret_previous: Mapped[bytes | None] = mapped_column(LargeBinary)
     webhook_secret_rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The officer who receives money for the LAO (ผู้รับเงิน), printed on bank-paid receipts.
+    officer_name: Mapped[str | None] = mapped_column(Text)
+    officer_position: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -170,6 +173,7 @@ class Bill(TenantBase):
             name="late_surcharge_percent",
         ),
         CheckConstraint("late_surcharge_after_days >= 0", name="late_surcharge_after_days"),
+        CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="amount_paid"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
@@ -192,6 +196,9 @@ class Bill(TenantBase):
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by: Mapped[str | None] = mapped_column(String(150))
     paid_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: What the bill has received so far (receipted payments: a finance officer's partial
+    #: application, the payer's credit); what is left (``total - amount_paid``) is what its QR asks.
+    amount_paid: Mapped[Decimal] = mapped_column(Money, server_default="0")
     #: The late surcharge rule the bill was issued under (copied from its tariff, or given by the
     #: service that made it): once the bill is open ``after_days`` past its due date, a surcharge
     #: bill of ``percent`` of its total is issued. Null: no surcharge. Kept on the bill so a later
@@ -219,12 +226,42 @@ class BillItem(TenantBase):
     period: Mapped[str | None] = mapped_column(String(7))
 
 
+class CashBook(TenantBase):
+    """A cashier's cash book (สมุดเงินสด) for one Bangkok day: opened, counter payments, closed with the
+    counted cash and the remittance total (the money handed to finance)."""
+
+    __tablename__ = "cash_books"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("opening_float >= 0", name="opening_float"),
+        Index("uq_cash_books_cashier_id_day", "cashier_id", "day", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    cashier_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    cashier_name: Mapped[str] = mapped_column(Text)
+    cashier_position: Mapped[str | None] = mapped_column(Text)
+    day: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    #: Change money in the drawer at opening (not income).
+    opening_float: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Cash counted at closing (float included), the total remitted, and counted − expected.
+    counted_cash: Mapped[Decimal | None] = mapped_column(Money)
+    remitted: Mapped[Decimal | None] = mapped_column(Money)
+    difference: Mapped[Decimal | None] = mapped_column(Money)
+    close_note: Mapped[str | None] = mapped_column(Text)
+
+
 class Payment(TenantBase):
     """Money the bank says it received (webhook or statement file), matched to a bill or not."""
 
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint("channel IN ('webhook', 'statement')", name="channel"),
+        CheckConstraint("channel IN ('webhook', 'statement', 'credit', 'counter')", name="channel"),
+        CheckConstraint("method IS NULL OR method IN ('cash', 'cheque', 'transfer')", name="method"),
+        Index("ix_payments_cash_book_id", "cash_book_id"),
         CheckConstraint("status IN ('matched', 'exception')", name="status"),
         #: Idempotency by the bank's transaction id.
         Index("uq_payments_bank_txn_id", "bank_txn_id", unique=True),
@@ -242,6 +279,10 @@ class Payment(TenantBase):
     paid_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(10))
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    #: Counter payments: the cashier's book of the day, how it was paid, the cheque or transfer number.
+    cash_book_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("cash_books.id"))
+    method: Mapped[str | None] = mapped_column(String(10))
+    instrument_ref: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -251,7 +292,9 @@ class PaymentException(TenantBase):
     __tablename__ = "payment_exceptions"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('unmatched', 'short', 'over', 'duplicate', 'bill_not_open', 'biller_mismatch')", name="kind"
+            "kind IN ('unmatched', 'short', 'over', 'duplicate', 'bill_not_open', 'biller_mismatch', "
+            "'voided_receipt', 'paid_before_issue')",
+            name="kind",
         ),
         CheckConstraint("status IN ('open', 'resolved')", name="status"),
         Index("ix_payment_exceptions_status", "status"),
@@ -291,8 +334,48 @@ class Receipt(TenantBase):
     amount: Mapped[Decimal] = mapped_column(Money)
     amount_text_th: Mapped[str] = mapped_column(Text)
     collector: Mapped[str] = mapped_column(Text)
+    #: The receiving officer as at issue (copied from the settings: a later change never alters it).
+    officer_name: Mapped[str | None] = mapped_column(Text)
+    officer_position: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), server_default="issued")
     void_reason: Mapped[str | None] = mapped_column(Text)
     voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     voided_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     reprints: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class PayerCredit(TenantBase):
+    """One entry of a payer's credit ledger (เงินเกิน / เงินรับฝาก): positive money held for the payer
+    (an over payment, a voided receipt's money, an exception's money), negative money used (applied
+    to a bill) or refunded (with who approved it). The balance is the sum; never below zero."""
+
+    __tablename__ = "payer_credits"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        CheckConstraint("kind IN ('over', 'voided_receipt', 'exception', 'applied', 'refund')", name="kind"),
+        Index("ix_payer_credits_payer_id", "payer_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    payer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payers.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The payment the money came from (credit in) or the credit payment that used it.
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("payments.id"))
+    bill_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("bills.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    #: The staff member who decided it (a finance officer's application, a refund's approver).
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RevenueCode(TenantBase):
+    """The LAO's e-LAAS revenue code (รหัสบัญชีรายได้) of a fee code or a dotted prefix of fee codes."""
+
+    __tablename__ = "revenue_codes"
+    __table_args__ = (CheckConstraint("code IS NULL OR code ~ '^[0-9]{8}$'", name="code"),)
+
+    prefix: Mapped[str] = mapped_column(String(60), primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(8))
+    name_th: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

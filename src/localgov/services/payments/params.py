@@ -25,6 +25,10 @@ WRITE = staff(permission="payments.write") | client("payments.write")
 MANAGE = staff(permission="payments.manage")
 #: Receipts: finance and cashiers.
 RECEIPTS = staff(permission="payments.read")
+#: The counter: cashiers take money into their own cash book (``payments.cashier``).
+COLLECT = staff(permission="payments.collect")
+#: Cancelling a receipt: a supervisor's right (finance officers, ``payments.supervisor``), never a cashier's.
+VOID = staff(permission="payments.void")
 FINANCE_OR_ADMIN = staff("payments.finance", "tenant_admin")
 
 #: Public bill lookups: per client address, and per bill reference (a 6-digit code must not be

@@ -10,12 +10,14 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter, RawBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
+from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, idempotent
 from localgov.kernel.pagination import Limit
-from localgov.services.payments import bills, payers
+from localgov.services.payments import bills, credits, payers
 from localgov.services.payments.params import (
     MANAGE,
     READ,
@@ -24,6 +26,7 @@ from localgov.services.payments.params import (
     FeeTypeParam,
     Offset,
     PayerId,
+    staff_uuid,
 )
 from localgov.services.payments.schemas import (
     AccountPage,
@@ -94,6 +97,37 @@ class PayerController(Controller):
         self, payer_id: PayerId, data: JSONBody[payers.PayerUpdate], db_session: NamedDependency[AsyncSession]
     ) -> PayerRead:
         return payer_read(await payers.update_payer(db_session, payer_id, data))
+
+    @get(
+        "/{payer_id:uuid}/credit",
+        operation_id="getPayerCredit",
+        summary="The payer's credit: balance and ledger (over payments, voided receipts, applications, refunds)",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(READ),
+    )
+    async def credit(self, payer_id: PayerId, db_session: NamedDependency[AsyncSession]) -> credits.CreditAccount:
+        return await credits.credit_account(db_session, payer_id)
+
+    @post(
+        "/{payer_id:uuid}/refunds",
+        operation_id="refundPayerCredit",
+        summary="Record money paid back out of the payer's credit, approved by the caller (audited)",
+        description="409 `insufficient_credit` when the balance is smaller; the approver is the calling officer.",
+        status_code=201,
+        responses=problem_responses(401, 403, 404, 409, 410, 422),
+        **guarded(MANAGE),
+    )
+    async def refund(
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        principal: NamedDependency[Principal],
+        payer_id: PayerId,
+        data: JSONBody[credits.RefundCreate],
+        db_session: NamedDependency[AsyncSession],
+    ) -> credits.CreditAccount:
+        await credits.refund(db_session, payer_id, data, approved_by=staff_uuid(principal), actor=actor, origin=origin)
+        return await credits.credit_account(db_session, payer_id)
 
     @delete(
         "/{payer_id:uuid}",

@@ -35,6 +35,8 @@ class ReceiptLine(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     amount: Decimal
     period: str | None = None
+    quantity: Decimal = Decimal(1)
+    unit_price: Decimal | None = None
 
 
 class ReceiptDocument(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,12 +64,33 @@ class ReceiptDocument(msgspec.Struct, frozen=True, kw_only=True):
     copy_no: int | None = None
     #: The QR stamp to the receipt's verification page (receipts issued before the register: none).
     stamp: QrStamp | None = None
+    #: The LAO's 13-digit tax ID (เลขประจำตัวผู้เสียภาษี).
+    lao_tax_id: str | None = None
+    #: The receiving officer (ผู้รับเงิน) and their position.
+    officer_name: str | None = None
+    officer_position: str | None = None
+    #: How it was paid, as printed (default: Thai QR through the bank).
+    channel_th: str | None = None
 
 
 def _period_th(period: str) -> str:
     """``2026-11`` → ``พฤศจิกายน 2569``."""
     year, month = period.split("-")
     return thai_date(dt.date(int(year), int(month), 1), digits="arabic").split(" ", 1)[1]
+
+
+def line_text(item: ReceiptLine) -> str:
+    """A line as printed: the description, the period once (a description that already names its
+    month is not given it again), and ``quantity × unit price`` when more than one unit."""
+    text = item.description
+    if item.period:
+        label = _period_th(item.period)
+        if label not in text:
+            text += f" ({label})"
+    # A description that already shows its arithmetic (wastewater: m³ × factor × rate) keeps it alone.
+    if item.quantity != 1 and item.unit_price is not None and "×" not in text:
+        text += f" {item.quantity.normalize():f} × {format_money(item.unit_price)}"
+    return text
 
 
 def receipt_layout(doc: ReceiptDocument) -> OfficialDocument:
@@ -77,10 +100,7 @@ def receipt_layout(doc: ReceiptDocument) -> OfficialDocument:
     if doc.payer_address:
         payer.append(Field("ที่อยู่", doc.payer_address))
     payer.append(Field("เลขที่ใบแจ้งหนี้", doc.bill_reference))
-    rows = [
-        [str(n), item.description + (f" ({_period_th(item.period)})" if item.period else ""), format_money(item.amount)]
-        for n, item in enumerate(doc.lines, start=1)
-    ]
+    rows = [[str(n), line_text(item), format_money(item.amount)] for n, item in enumerate(doc.lines, start=1)]
     body: list[Block] = [
         Pairs(
             rows=[
@@ -105,11 +125,11 @@ def receipt_layout(doc: ReceiptDocument) -> OfficialDocument:
         Fields(
             items=[
                 Field("ชำระเมื่อ", thai_datetime(doc.paid_at)),
-                Field("ช่องทาง", f"Thai QR ผ่านธนาคาร เลขที่รายการ {doc.bank_txn_id}"),
+                Field("ช่องทาง", doc.channel_th or f"Thai QR ผ่านธนาคาร เลขที่รายการ {doc.bank_txn_id}"),
             ]
         ),
         Space(6),
-        Signature(lines=[f"ผู้รับเงิน {doc.collector}"]),
+        Signature(lines=_signature(doc)),
     ]
     if doc.void:
         when = thai_datetime(doc.voided_at) if doc.voided_at else ""
@@ -119,9 +139,12 @@ def receipt_layout(doc: ReceiptDocument) -> OfficialDocument:
         watermark = Watermark("ยกเลิก", "CANCELLED")
     elif doc.copy_no is not None:
         watermark = Watermark("สำเนา", "COPY")
+    address = doc.lao_address_th
+    if doc.lao_tax_id:
+        address = f"{address + ' ' if address else ''}เลขประจำตัวผู้เสียภาษี {doc.lao_tax_id}"
     return OfficialDocument(
         issuer_th=doc.lao_name_th,
-        issuer_address_th=doc.lao_address_th,
+        issuer_address_th=address,
         title_th="ใบเสร็จรับเงิน",
         title_en="RECEIPT",
         corner="ต้นฉบับ (ORIGINAL)" if doc.copy_no is None else f"สำเนา (COPY) พิมพ์ซ้ำครั้งที่ {doc.copy_no}",
@@ -131,6 +154,15 @@ def receipt_layout(doc: ReceiptDocument) -> OfficialDocument:
         stamp=doc.stamp,
         pdf_title=f"ใบเสร็จรับเงิน เล่มที่ {doc.book_no} เลขที่ {doc.receipt_no}/{doc.fiscal_year}",
     )
+
+
+def _signature(doc: ReceiptDocument) -> list[str]:
+    """The receiving officer's name and position under the signature line, then the channel."""
+    lines = [f"({doc.officer_name})"] if doc.officer_name else []
+    if doc.officer_position:
+        lines.append(f"ตำแหน่ง {doc.officer_position}")
+    lines.append(f"ผู้รับเงิน {doc.collector}")
+    return lines
 
 
 def render_receipt(doc: ReceiptDocument) -> bytes:

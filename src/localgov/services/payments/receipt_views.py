@@ -23,7 +23,7 @@ from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import receipts as svc
 from localgov.services.payments.bank_views import DayFrom, DayTo
 from localgov.services.payments.models import Receipt
-from localgov.services.payments.params import MANAGE, RECEIPTS, staff_uuid
+from localgov.services.payments.params import RECEIPTS, VOID, staff_uuid
 from localgov.services.payments.receipt_pdf import render_receipt
 from localgov.settings import Settings
 
@@ -59,8 +59,11 @@ class ReceiptList(msgspec.Struct):
     items: list[ReceiptOut]
 
 
-class ReceiptVoid(msgspec.Struct):
+class ReceiptVoid(msgspec.Struct, kw_only=True):
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=1000, description="Why it is cancelled")]
+    #: Where the money goes: ``exceptions`` (the queue finance works through) or ``credit`` (held
+    #: for the payer, used by their next bill or refunded).
+    money_to: Literal["exceptions", "credit"] = "exceptions"
 
 
 def receipt_out(r: Receipt) -> ReceiptOut:
@@ -155,7 +158,7 @@ class ReceiptController(Controller):
         doc = await svc.receipt_document(
             db_session,
             receipt,
-            lao_name_th=tenant.name_th,
+            lao_name_th=svc.issuer_name(tenant),
             stamp=await svc.receipt_stamp(db_session, receipt, settings=settings, tenant=tenant),
         )
         return _pdf(await asyncio.to_thread(render_receipt, doc), receipt, "")
@@ -182,7 +185,7 @@ class ReceiptController(Controller):
         doc = await svc.receipt_document(
             db_session,
             receipt,
-            lao_name_th=tenant.name_th,
+            lao_name_th=svc.issuer_name(tenant),
             copy_no=receipt.reprints,
             stamp=await svc.receipt_stamp(db_session, receipt, settings=settings, tenant=tenant),
         )
@@ -192,9 +195,14 @@ class ReceiptController(Controller):
         "/{receipt_id:uuid}/void",
         operation_id="voidReceipt",
         summary="Cancel a receipt with a reason: it is kept, marked cancelled, and its bill is open again",
+        description=(
+            "For a supervisor (`payments.void`: finance officers and `payments.supervisor`), never for the "
+            "cashier who took a counter payment (403 `void_own_receipt`). The money goes to the exceptions "
+            "queue (`money_to: exceptions`, the default) or to the payer's credit (`money_to: credit`)."
+        ),
         status_code=200,
         responses=problem_responses(401, 403, 404, 409, 410),
-        **guarded(MANAGE),
+        **guarded(VOID),
     )
     async def void(
         self,
@@ -207,6 +215,12 @@ class ReceiptController(Controller):
     ) -> ReceiptOut:
         reason = data.reason.strip()
         receipt = await svc.void_receipt(
-            db_session, receipt_id, reason=reason, staff_id=staff_uuid(principal), actor=actor, origin=origin
+            db_session,
+            receipt_id,
+            reason=reason,
+            staff_id=staff_uuid(principal),
+            actor=actor,
+            origin=origin,
+            to_credit=data.money_to == "credit",
         )
         return receipt_out(receipt)

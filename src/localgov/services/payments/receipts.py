@@ -17,23 +17,47 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel import documents
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.errors import Conflict, NotFound
+from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.numbering import fiscal_period, next_number
 from localgov.kernel.pagination import after_key
 from localgov.kernel.tenancy import TenantInfo, TenantProfile
-from localgov.kernel.thai import BANGKOK, baht_text, bangkok_today
+from localgov.kernel.thai import BANGKOK, baht_text
 from localgov.kernel.validation import ThaiAddress, address_line_th
+from localgov.services.payments import credits
 from localgov.services.payments.api import RECEIPT_VOIDED, ReceiptVoided
-from localgov.services.payments.models import Bill, BillItem, Payer, Payment, Receipt
+from localgov.services.payments.models import (
+    Bill,
+    BillItem,
+    Payer,
+    Payment,
+    PaymentException,
+    PaymentSettings,
+    Receipt,
+)
 from localgov.services.payments.receipt_pdf import ReceiptDocument, ReceiptLine
 from localgov.settings import Settings
+
+#: The receiving officer (ผู้รับเงิน) printed on a receipt: (name, position).
+Officer = tuple[str | None, str | None]
+
+#: The LAO's type in Thai, by the catalog's ``lao_type``: the issuer is printed with it
+#: (``เทศบาลเมือง`` + ``แม่เหียะ``), as the regulations name a receiving office.
+LAO_TYPES_TH: dict[str, str] = {
+    "provincial_admin_org": "องค์การบริหารส่วนจังหวัด",
+    "city_municipality": "เทศบาลนคร",
+    "town_municipality": "เทศบาลเมือง",
+    "subdistrict_municipality": "เทศบาลตำบล",
+    "subdistrict_admin_org": "องค์การบริหารส่วนตำบล",
+    "special_admin_area": "เมือง",
+}
 
 SERIES = "payments.receipt"
 #: The kind of a receipt in the register of issued documents.
@@ -46,11 +70,49 @@ class ReceiptAlreadyVoid(Conflict):
     title = "This receipt is already cancelled"
 
 
+class VoidOwnReceipt(DomainError):
+    code = "void_own_receipt"
+    status = 403
+    title = "A cashier cannot cancel a receipt of money they took; a supervisor does"
+
+
 def book_and_number(sequence: int, book_size: int) -> tuple[int, int]:
     """The n-th receipt of a year as (book, number in book), both from 1."""
     if sequence < 1 or book_size < 1:
         raise ValueError("sequence and book size start at 1")
     return (sequence - 1) // book_size + 1, (sequence - 1) % book_size + 1
+
+
+def officer_of(row: PaymentSettings | None) -> Officer | None:
+    """The receiving officer the settings name (None when none is set)."""
+    if row is None or not (row.officer_name or row.officer_position):
+        return None
+    return (row.officer_name, row.officer_position)
+
+
+def issuer_name(tenant: TenantInfo) -> str:
+    """The LAO's name with its type: ``เทศบาลเมืองแม่เหียะ`` (a name that already has it is kept)."""
+    kind = LAO_TYPES_TH.get(tenant.lao_type, "")
+    name = tenant.name_th.strip()
+    return name if not kind or name.startswith(kind) else f"{kind}{name}"
+
+
+def receipt_date(payment: Payment) -> dt.date:
+    """The day a receipt is dated: the day the money was paid (Bangkok), not the day it was processed."""
+    return payment.paid_at.astimezone(BANGKOK).date()
+
+
+_METHODS_TH = {"cash": "เงินสด", "cheque": "เช็ค", "transfer": "โอนเงิน"}
+
+
+def channel_text(payment: Payment) -> str | None:
+    """How the money came, as the receipt prints it (None: Thai QR through the bank, the default)."""
+    if payment.channel == "counter":
+        method = _METHODS_TH.get(payment.method or "", payment.method or "")
+        return f"ชำระที่เคาน์เตอร์ ({method})" + (f" เลขที่ {payment.instrument_ref}" if payment.instrument_ref else "")
+    if payment.channel == "credit":
+        return "หักจากเงินเครดิตของผู้ชำระ (payer credit)"
+    return None
 
 
 def receipt_label(receipt: Receipt) -> str:
@@ -65,11 +127,19 @@ async def issue_receipt(
     bill: Bill,
     collector: str,
     book_size: int = DEFAULT_BOOK_SIZE,
-    now: dt.datetime | None = None,
+    officer: Officer | None = None,
+    amount: Decimal | None = None,
 ) -> Receipt:
-    """The receipt of a matched payment, numbered in the caller's transaction."""
-    issued_at = now or dt.datetime.now(dt.UTC)
-    fiscal_year = fiscal_period(bangkok_today(issued_at))
+    """The receipt of a matched payment, numbered in the caller's transaction.
+
+    Dated the moment the money was paid and numbered in that day's fiscal year (1 October): a
+    payment of 30 September 23:50 processed in October is a receipt of the year that ended, in that
+    year's series. ``amount`` is what the payment paid toward the bill (an over payment's surplus
+    goes to the payer's credit); the whole payment by default.
+    """
+    received = payment.amount if amount is None else amount
+    issued_at = payment.paid_at
+    fiscal_year = fiscal_period(receipt_date(payment))
     payer = await session.get(Payer, bill.payer_id)
     await session.flush()
     # The counter row stays locked until the transaction ends: everything else is done first,
@@ -85,9 +155,11 @@ async def issue_receipt(
         receipt_no=receipt_no,
         issued_at=issued_at,
         payer_name=payer.name if payer else "-",
-        amount=payment.amount,
-        amount_text_th=baht_text(payment.amount),
+        amount=received,
+        amount_text_th=baht_text(received),
         collector=collector,
+        officer_name=officer[0] if officer else None,
+        officer_position=officer[1] if officer else None,
     )
     session.add(receipt)
     await session.flush()
@@ -152,14 +224,24 @@ async def void_receipt(
     staff_id: uuid.UUID | None,
     actor: Actor,
     origin: Origin,
+    to_credit: bool = False,
 ) -> Receipt:
     """Cancel a receipt (kept, marked void with the reason); its bill is open again
     (``payments.receipt_voided`` is published in the same transaction).
 
-    The bank's payment stays recorded as it was. The receipt's number is not reused: the
-    sequence stays without gaps because the voided receipt is still there.
+    The money received does not vanish with the receipt: with ``to_credit`` it is held as the
+    payer's credit (ledger entry ``voided_receipt``, used by their next bill or refunded);
+    otherwise its payment becomes an ``exception`` with a ``voided_receipt`` row in the exceptions
+    queue (finance refunds it, credits it or resolves it with a note), and the daily report counts
+    it there. The
+    receipt's number is not reused: the sequence stays without gaps because the voided receipt is
+    still there.
     """
     receipt = await get_receipt(session, receipt_id, for_update=True)
+    taken = await session.get(Payment, receipt.payment_id)
+    counter = taken is not None and taken.channel == "counter"
+    if counter and staff_id is not None and taken is not None and (taken.raw or {}).get("cashier_id") == str(staff_id):
+        raise VoidOwnReceipt()
     if receipt.status == "void":
         raise ReceiptAlreadyVoid(data={"voided_at": receipt.voided_at.isoformat() if receipt.voided_at else None})
     receipt.status = "void"
@@ -168,9 +250,29 @@ async def void_receipt(
     receipt.voided_by = staff_id
     bill = (await session.execute(select(Bill).where(Bill.id == receipt.bill_id).with_for_update())).scalar_one()
     reopened = bill.status == "paid"
+    if bill.status != "cancelled":
+        bill.amount_paid = max(bill.amount_paid - receipt.amount, Decimal(0))
     if reopened:
         bill.status = "open"
         bill.paid_at = None
+    payment = (
+        await session.execute(select(Payment).where(Payment.id == receipt.payment_id).with_for_update())
+    ).scalar_one()
+    if to_credit:
+        await credits.lock_payer(session, bill.payer_id)
+        await credits.add_entry(
+            session,
+            payer_id=bill.payer_id,
+            amount=receipt.amount,
+            kind="voided_receipt",
+            payment_id=payment.id,
+            bill_id=bill.id,
+            note=reason,
+            approved_by=staff_id,
+        )
+    else:
+        payment.status = "exception"
+        session.add(PaymentException(payment_id=payment.id, kind="voided_receipt"))
     voided = ReceiptVoided(
         bill_id=bill.id,
         reference=bill.reference,
@@ -194,7 +296,12 @@ async def void_receipt(
         actor=actor,
         origin=origin,
         target=str(receipt.id),
-        data={"reason": reason, "receipt": receipt_label(receipt), "amount": str(receipt.amount)},
+        data={
+            "reason": reason,
+            "receipt": receipt_label(receipt),
+            "amount": str(receipt.amount),
+            "money_to": "credit" if to_credit else "exceptions",
+        },
     )
     return receipt
 
@@ -254,7 +361,12 @@ async def receipt_document(
     copy_no: int | None = None,
     stamp: documents.QrStamp | None = None,
 ) -> ReceiptDocument:
-    """What the PDF prints for ``receipt`` (a copy when ``copy_no`` is given)."""
+    """What the PDF prints for ``receipt`` (a copy when ``copy_no`` is given).
+
+    ``lao_name_th`` is the issuer with its type (:func:`issuer_name`); the address comes from the
+    LAO's profile, the tax ID from the profile's ``extra.tax_id`` or else the Biller ID (whose first
+    13 digits are the LAO's tax ID).
+    """
     payment = await session.get(Payment, receipt.payment_id)
     bill = await session.get(Bill, receipt.bill_id)
     if payment is None or bill is None:  # pragma: no cover - foreign keys
@@ -263,9 +375,17 @@ async def receipt_document(
     order = (BillItem.period.nulls_first(), BillItem.fee_code)
     items = (await session.execute(select(BillItem).where(BillItem.bill_id == bill.id).order_by(*order))).scalars()
     profile = await session.get(TenantProfile, 1)
+    settings_row = await session.get(PaymentSettings, 1)
+    tax_id = (profile.extra or {}).get("tax_id") if profile else None
+    if not isinstance(tax_id, str) and settings_row is not None and settings_row.biller_id:
+        tax_id = settings_row.biller_id[:13]
     return ReceiptDocument(
         lao_name_th=lao_name_th,
         lao_address_th=profile.address_th if profile else None,
+        lao_tax_id=tax_id if isinstance(tax_id, str) else None,
+        officer_name=receipt.officer_name,
+        officer_position=receipt.officer_position,
+        channel_th=channel_text(payment),
         fiscal_year=receipt.fiscal_year,
         book_no=receipt.book_no,
         receipt_no=receipt.receipt_no,
@@ -273,7 +393,16 @@ async def receipt_document(
         paid_at=payment.paid_at,
         payer_name=receipt.payer_name,
         payer_address=_address(payer) if payer else None,
-        lines=[ReceiptLine(description=i.description_th, amount=i.amount, period=i.period) for i in items],
+        lines=[
+            ReceiptLine(
+                description=i.description_th,
+                amount=i.amount,
+                period=i.period,
+                quantity=i.quantity,
+                unit_price=i.unit_price,
+            )
+            for i in items
+        ],
         amount=receipt.amount,
         amount_text_th=receipt.amount_text_th,
         collector=receipt.collector,

@@ -5,17 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from litestar import Controller, Response, get
+from litestar import Controller, Response, get, put
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
 from localgov.services.payments import reports as svc
-from localgov.services.payments.params import MANAGE
+from localgov.services.payments import revenue
+from localgov.services.payments.params import MANAGE, READ
 
 TAG = "Payments: reports"
+Prefix = Annotated[str, PathParameter(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=60)]
 CSV = "text/csv"  # Litestar adds "; charset=utf-8"
 DateFrom = Annotated[dt.date, QueryParameter(description="First day (Bangkok time), inclusive")]
 DateTo = Annotated[dt.date, QueryParameter(description="Last day (Bangkok time), inclusive")]
@@ -71,3 +74,68 @@ class ReportController(Controller):
         self, db_session: NamedDependency[AsyncSession], date_from: DateFrom, date_to: DateTo
     ) -> Response[bytes]:
         return _csv(await svc.receipts_csv(db_session, date_from, date_to), "receipts", date_from, date_to)
+
+    @get(
+        "/remittance",
+        operation_id="getRemittanceSlip",
+        summary="The remittance slip of a day by e-LAAS revenue code (receipts dated that payment day)",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(MANAGE),
+    )
+    async def remittance(
+        self, db_session: NamedDependency[AsyncSession], day: Annotated[dt.date, QueryParameter()]
+    ) -> revenue.Remittance:
+        return await revenue.remittance(db_session, day)
+
+    @get(
+        "/remittance.csv",
+        operation_id="exportRemittanceCsv",
+        summary="Receipts by day and revenue code in a range (≤31 days), as CSV for e-LAAS entry",
+        media_type=CSV,
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(MANAGE),
+    )
+    async def remittance_csv(
+        self, db_session: NamedDependency[AsyncSession], date_from: DateFrom, date_to: DateTo
+    ) -> Response[bytes]:
+        svc.check_range(date_from, date_to, svc.MAX_EXPORT_DAYS)
+        slips = []
+        day = date_from
+        while day <= date_to:
+            slips.append(await revenue.remittance(db_session, day))
+            day += dt.timedelta(days=1)
+        return _csv(revenue.remittance_csv(slips), "remittance", date_from, date_to)
+
+
+class RevenueCodeController(Controller):
+    """The LAO's e-LAAS revenue codes by fee code (prefix)."""
+
+    path = "/revenue-codes"
+    tags = [TAG]
+
+    @get(
+        "/",
+        operation_id="listRevenueCodes",
+        summary="Revenue codes (รหัสบัญชีรายได้) by fee code prefix",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(READ),
+    )
+    async def index(self, db_session: NamedDependency[AsyncSession]) -> revenue.RevenueCodeList:
+        return await revenue.list_codes(db_session)
+
+    @put(
+        "/{prefix:str}",
+        operation_id="setRevenueCode",
+        summary="Set the revenue code of a fee code or dotted prefix (the longest prefix applies); audited",
+        responses=problem_responses(401, 403, 404, 410, 422),
+        **guarded(MANAGE),
+    )
+    async def set_code(
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        prefix: Prefix,
+        data: JSONBody[revenue.RevenueCodeSet],
+        db_session: NamedDependency[AsyncSession],
+    ) -> revenue.RevenueCodeRead:
+        return await revenue.set_code(db_session, prefix, data, actor=actor, origin=origin)

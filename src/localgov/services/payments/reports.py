@@ -1,12 +1,14 @@
 """Reports for finance staff: the daily collection report and CSV exports for e-LAAS.
 
-Days are Bangkok days (UTC+7). Receipts count on the day they were issued, exceptions on the day
-the bank's report of them was received. The CSV files are UTF-8 with a byte-order mark (so
-spreadsheet programs read the Thai), one header row whose names are Thai with the English column
-name in parentheses, ``,`` separators, amounts with two decimals and no thousands separator,
-dates ISO ``YYYY-MM-DD`` plus a Buddhist-Era ``DD/MM/YYYY`` column. Text that a spreadsheet would
-run as a formula (a payer's name starting with ``=`` …) is written with a leading apostrophe
-(:mod:`localgov.kernel.csv`).
+Days are Bangkok days (UTC+7) of the **payment**: a receipt is dated the day its money was paid
+(a statement processed on 2 October still reports 30 September's payments on 30 September), and
+exceptions, including the money of voided bank-paid receipts, count on the day they were paid.
+
+The CSV files are UTF-8 with a byte-order mark (so spreadsheet programs read the Thai), one
+header row whose names are Thai with the English column name in parentheses, ``,`` separators,
+amounts with two decimals and no thousands separator, dates ISO ``YYYY-MM-DD`` plus a
+Buddhist-Era ``DD/MM/YYYY`` column. Text that a spreadsheet would run as a formula (a payer's
+name starting with ``=`` …) is written with a leading apostrophe (:mod:`localgov.kernel.csv`).
 """
 
 from __future__ import annotations
@@ -16,18 +18,21 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.csv import write_csv
 from localgov.kernel.errors import DomainError
 from localgov.kernel.thai import BANGKOK, be_year
-from localgov.services.payments.models import Bill, BillItem, Payment, PaymentException, Receipt
+from localgov.services.payments.models import Bill, BillItem, PayerCredit, Payment, PaymentException, Receipt
 
 #: The longest range of one CSV export (a month is the accounting cycle).
 MAX_EXPORT_DAYS = 31
 MAX_REPORT_DAYS = 366
 _ZERO = Decimal("0.00")
+#: Money into a payer's credit (positive) or out of it (used, refunded); no bound parameter, so the
+#: GROUP BY repeats the very same expression.
+_INCOMING = PayerCredit.amount > literal_column("0")
 
 #: Columns of ``payments.csv``: (English name, Thai header).
 PAYMENT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -93,6 +98,10 @@ class DayCollection(msgspec.Struct, kw_only=True):
     exceptions: int
     exception_amount: Decimal
     by_fee: list[FeeTotal]
+    #: Money put into payers' credit that day (over payments' surplus, voided receipts' money,
+    #: exceptions applied), and credit used on bills or refunded that day.
+    credited_amount: Decimal = _ZERO
+    credit_used_amount: Decimal = _ZERO
 
 
 class CollectionReport(msgspec.Struct, kw_only=True):
@@ -107,6 +116,8 @@ class CollectionReport(msgspec.Struct, kw_only=True):
     exceptions: int
     exception_amount: Decimal
     days: list[DayCollection]
+    credited_amount: Decimal = _ZERO
+    credit_used_amount: Decimal = _ZERO
 
 
 def check_range(day_from: dt.date, day_to: dt.date, max_days: int) -> None:
@@ -136,13 +147,21 @@ async def daily_collection(session: AsyncSession, day_from: dt.date, day_to: dt.
             .order_by(BillItem.fee_code)
         )
     ).all()
-    received_day = func.date(func.timezone("Asia/Bangkok", Payment.received_at)).label("day")
+    paid_day = func.date(func.timezone("Asia/Bangkok", Payment.paid_at)).label("day")
     exception_rows = (
         await session.execute(
-            select(received_day, func.count(), func.coalesce(func.sum(Payment.amount), 0))
+            select(paid_day, func.count(), func.coalesce(func.sum(Payment.amount), 0))
             .join(PaymentException, PaymentException.payment_id == Payment.id)
-            .where(received_day.between(day_from, day_to))
-            .group_by(received_day)
+            .where(paid_day.between(day_from, day_to))
+            .group_by(paid_day)
+        )
+    ).all()
+    credit_day = func.date(func.timezone("Asia/Bangkok", PayerCredit.created_at)).label("day")
+    credit_rows = (
+        await session.execute(
+            select(credit_day, _INCOMING, func.sum(PayerCredit.amount))
+            .where(credit_day.between(day_from, day_to))
+            .group_by(credit_day, _INCOMING)
         )
     ).all()
     days: dict[dt.date, DayCollection] = {}
@@ -168,6 +187,11 @@ async def daily_collection(session: AsyncSession, day_from: dt.date, day_to: dt.
         days[day].by_fee.append(FeeTotal(fee_code=fee_code, amount=Decimal(amount)))
     for day, count, amount in exception_rows:
         days[day].exceptions, days[day].exception_amount = count, Decimal(amount)
+    for day, incoming, amount in credit_rows:
+        if incoming:
+            days[day].credited_amount = Decimal(amount)
+        else:
+            days[day].credit_used_amount = -Decimal(amount)
     items = list(days.values())
     return CollectionReport(
         day_from=day_from,
@@ -179,6 +203,8 @@ async def daily_collection(session: AsyncSession, day_from: dt.date, day_to: dt.
         exceptions=sum(d.exceptions for d in items),
         exception_amount=sum((d.exception_amount for d in items), _ZERO),
         days=items,
+        credited_amount=sum((d.credited_amount for d in items), _ZERO),
+        credit_used_amount=sum((d.credit_used_amount for d in items), _ZERO),
     )
 
 
@@ -196,16 +222,16 @@ def _local(moment: dt.datetime) -> dt.datetime:
 
 
 async def payments_csv(session: AsyncSession, day_from: dt.date, day_to: dt.date) -> bytes:
-    """Every payment received in the range (Bangkok days), with its exception or receipt."""
+    """Every payment paid in the range (Bangkok days of ``paid_at``), with its exception or receipt."""
     check_range(day_from, day_to, MAX_EXPORT_DAYS)
-    received_day = func.date(func.timezone("Asia/Bangkok", Payment.received_at))
+    paid_day = func.date(func.timezone("Asia/Bangkok", Payment.paid_at))
     result = await session.execute(
         select(Payment, PaymentException, Receipt, Bill.reference)
         .outerjoin(PaymentException, PaymentException.payment_id == Payment.id)
         .outerjoin(Receipt, Receipt.payment_id == Payment.id)
         .outerjoin(Bill, Bill.id == Payment.bill_id)
-        .where(received_day.between(day_from, day_to))
-        .order_by(Payment.received_at, Payment.id)
+        .where(paid_day.between(day_from, day_to))
+        .order_by(Payment.paid_at, Payment.id)
     )
     rows = []
     for payment, exception, receipt, reference in result.all():

@@ -132,6 +132,9 @@ class BillRead(msgspec.Struct, kw_only=True):
     total: Decimal
     status: str
     overdue: bool
+    #: Received so far (a partial payment, the payer's credit) and what is left to pay.
+    amount_paid: Decimal = Decimal("0.00")
+    amount_due: Decimal = Decimal("0.00")
     cancel_reason: str | None
     cancelled_at: dt.datetime | None
     paid_at: dt.datetime | None
@@ -187,6 +190,8 @@ class PublicBill(msgspec.Struct, kw_only=True):
     qr_payload: str | None
     #: The same QR as an SVG image (null when there is no payload).
     qr_svg: str | None
+    #: What is left to pay (the QR's amount) while open.
+    amount_due: Decimal = Decimal("0.00")
 
 
 class MyPayer(msgspec.Struct, kw_only=True):
@@ -292,6 +297,8 @@ def bill_read(row: Bill, items: list[BillItem], payload: str | None) -> BillRead
         total=row.total,
         status=row.status,
         overdue=row.status == "open" and row.due_date < bangkok_today(),
+        amount_paid=row.amount_paid,
+        amount_due=row.total - row.amount_paid if row.status == "open" else Decimal("0.00"),
         cancel_reason=row.cancel_reason,
         cancelled_at=row.cancelled_at,
         paid_at=row.paid_at,
@@ -340,6 +347,8 @@ def bill_view_read(row: Row) -> BillRead:
         total=row["total"],
         status=row["status"],
         overdue=row["status"] == "open" and row["due_date"] < bangkok_today(),
+        amount_paid=row["amount_paid"],
+        amount_due=row["total"] - row["amount_paid"] if row["status"] == "open" else Decimal("0.00"),
         cancel_reason=row["cancel_reason"],
         cancelled_at=row["cancelled_at"],
         paid_at=row["paid_at"],

@@ -26,15 +26,12 @@ class PaymentSettingsController(Controller):
         **guarded(FINANCE_OR_ADMIN),
     )
     async def get_settings(self, db_session: NamedDependency[AsyncSession]) -> bills.BillerSettings:
-        row = await bills.get_settings(db_session)
-        if row is None:
-            return bills.BillerSettings(biller_id=None, merchant_name=None, updated_at=None)
-        return bills.BillerSettings(biller_id=row.biller_id, merchant_name=row.merchant_name, updated_at=row.updated_at)
+        return bills.settings_read(await bills.get_settings(db_session))
 
     @put(
         "/",
         operation_id="setPaymentSettings",
-        summary="Set the biller ID (tax ID + 2-digit suffix, check digit verified) and merchant name",
+        summary="Set the biller ID (tax ID + 2-digit suffix, check digit verified), merchant name, receiving officer",
         description="Every QR made from now on carries them; audited.",
         responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(FINANCE_OR_ADMIN),
@@ -46,5 +43,4 @@ class PaymentSettingsController(Controller):
         data: JSONBody[bills.BillerSettingsUpdate],
         db_session: NamedDependency[AsyncSession],
     ) -> bills.BillerSettings:
-        row = await bills.put_settings(db_session, data, actor=actor, origin=origin)
-        return bills.BillerSettings(biller_id=row.biller_id, merchant_name=row.merchant_name, updated_at=row.updated_at)
+        return bills.settings_read(await bills.put_settings(db_session, data, actor=actor, origin=origin))

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter, RawBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.csv import CsvUpload
@@ -60,7 +61,10 @@ class TariffController(Controller):
         summary="Add a tariff version, in force from the first day of a month",
         description=(
             "Bills already issued keep their prices; months from `effective_from` on are billed with this "
-            "version. 409 `tariff_exists` when a version of the fee already starts on that date."
+            "version. 409 `tariff_exists` when a version of the fee already starts on that date. A version "
+            "starts today or later: an earlier one is 422 `tariff_backdated` unless `backdated_reason` is "
+            "given (audited), and 409 `tariff_rebill_required` while bills of the fee exist for the months "
+            "it would reprice."
         ),
         responses=problem_responses(401, 403, 404, 409, 410, 422),
         **guarded(MANAGE),
@@ -68,9 +72,12 @@ class TariffController(Controller):
     async def create(
         self,
         principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
         data: JSONBody[tariffs.TariffCreate],
         db_session: NamedDependency[AsyncSession],
     ) -> TariffRead:
+        await tariffs.check_backdating(db_session, data, actor=actor, origin=origin)
         return tariff_read(await tariffs.create_tariff(db_session, data, created_by=staff_uuid(principal)))
 
     @post(

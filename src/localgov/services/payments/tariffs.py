@@ -28,6 +28,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.csv import CsvRejected, CsvRow, CsvRowError, read_csv
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.thai import bangkok_today
@@ -106,6 +107,10 @@ class TariffCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Days from the issue date to the due date of the bills.
     due_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 30
     late_surcharge: LateSurcharge | None = None
+    #: Why a version starts before today (an ordinance published late …): required for a backdated
+    #: version, audited. A backdated version is refused while bills of its fee type exist for the
+    #: months it would reprice (``tariff_rebill_required``).
+    backdated_reason: Annotated[str, msgspec.Meta(min_length=3, max_length=1000)] | None = None
 
 
 class TariffMissing(DomainError):
@@ -117,6 +122,62 @@ class TariffMissing(DomainError):
 class TariffNotFound(NotFound):
     code = "tariff_not_found"
     title = "No such tariff"
+
+
+class TariffBackdated(DomainError):
+    code = "tariff_backdated"
+    status = 422
+    title = "A tariff version starts today or later"
+
+
+class TariffRebillRequired(Conflict):
+    code = "tariff_rebill_required"
+    title = "Bills already issued for the months this version would reprice"
+
+
+async def check_backdating(
+    session: AsyncSession, data: TariffCreate, *, actor: Actor, origin: Origin, today: dt.date | None = None
+) -> None:
+    """A new version starts today or later. One that starts earlier needs ``backdated_reason`` and
+    is refused while any uncancelled bill of its fee type exists for a month from its start: those
+    accounts would keep the old price while the rest of the month is billed at the new one. The
+    accepted backdating is audited (``payments.tariff_backdated``)."""
+    day = today or bangkok_today()
+    if data.effective_from >= day:
+        return
+    if not data.backdated_reason:
+        raise TariffBackdated(
+            "A tariff version starts today or later; give backdated_reason for a version that must start earlier.",
+            data={"effective_from": data.effective_from.isoformat(), "today": day.isoformat()},
+        )
+    fee_type = fee_type_of(data.definition)
+    first = f"{data.effective_from.year:04d}-{data.effective_from.month:02d}"
+    periods = sorted(
+        p
+        for p in (
+            await session.execute(
+                select(Bill.period)
+                .join(FeeAccount, FeeAccount.id == Bill.account_id)
+                .where(FeeAccount.fee_type == fee_type, Bill.period >= first, Bill.status != "cancelled")
+                .distinct()
+            )
+        ).scalars()
+        if p is not None
+    )
+    if periods:
+        raise TariffRebillRequired(
+            "Bills of this fee were already issued for months the version would reprice; cancel and rebill "
+            "them first (each cancellation is audited), then add the version.",
+            data={"periods": periods},
+        )
+    await record_audit(
+        session,
+        "payments.tariff_backdated",
+        actor=actor,
+        origin=origin,
+        target=f"tariff:{fee_type}:{data.effective_from.isoformat()}",
+        data={"reason": data.backdated_reason, "today": day.isoformat()},
+    )
 
 
 class TariffInForce(Conflict):
