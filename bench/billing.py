@@ -141,6 +141,9 @@ async def fill(engine: Any, tenants: int, events: int, meters: list[str]) -> dic
     started = time.perf_counter()
     async with engine.begin() as conn:
         first = (await conn.execute(text("SELECT min(id) FROM platform.tenants"))).scalar_one()
+        # Seeding ten million rows is one statement that outlasts the application's statement
+        # timeout (30 s); the measured phases below keep it.
+        await conn.execute(text("SET LOCAL statement_timeout = 0"))
         # Tenant ids are consecutive from ``first``; meter and moment are spread evenly, baht amounts
         # pseudo-randomly (deterministic: the same run gives the same invoices).
         await conn.execute(
