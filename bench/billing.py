@@ -198,10 +198,8 @@ async def figures(url: str, tenants: int, events: int) -> dict[str, Any]:
         results["fill"] = await fill(engine, tenants, events, meters)
         clock = DbClock(engine)
         factory = session_factory(engine)
-        tenant_ids = [
-            r[0]
-            for r in (await (await engine.connect()).execute(text("SELECT id FROM platform.tenants ORDER BY id"))).all()
-        ]
+        async with engine.connect() as conn:
+            tenant_ids = [r[0] for r in (await conn.execute(text("SELECT id FROM platform.tenants ORDER BY id"))).all()]
 
         clock.reset()
         started = time.perf_counter()
