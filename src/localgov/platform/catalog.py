@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -171,22 +171,49 @@ def tenant_info(row: Mapping[Any, Any], domains: Iterable[str] = ()) -> TenantIn
     )
 
 
+class Follower(Protocol):
+    """Another in-memory copy kept fresh by the same listening connection (one per process): it is
+    reloaded whole on a notification of its channel, on reconnection and every ``refresh_s``."""
+
+    @property
+    def channel(self) -> str: ...
+
+    async def load(self, engine: AsyncEngine) -> None: ...
+
+
 class CatalogListener:
     """Keeps a :class:`Catalog` fresh from NOTIFY, with a periodic full reload as a safety net."""
 
-    def __init__(self, catalog: Catalog, engine: AsyncEngine, dsn: str, refresh_s: float) -> None:
+    def __init__(
+        self, catalog: Catalog, engine: AsyncEngine, dsn: str, refresh_s: float, followers: Sequence[Follower] = ()
+    ) -> None:
         self.catalog = catalog
         self.engine = engine
         self.dsn = dsn
         self.refresh_s = refresh_s
+        self.followers = tuple(followers)
         self._changed = asyncio.Event()
         self._pending: set[int] = set()
         self._full = False
+        self._stale: set[int] = set()  # indexes of the followers notified since their last load
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.catalog.load(self.engine)
+        for follower in self.followers:
+            await follower.load(self.engine)
         self._task = asyncio.create_task(self._run(), name="catalog-listener")
+
+    def _on_follower_notify(self, index: int) -> Callable[..., None]:
+        def notified(*_args: Any) -> None:
+            self._stale.add(index)
+            self._changed.set()
+
+        return notified
+
+    async def _load_followers(self, indexes: Collection[int]) -> None:
+        for index in sorted(indexes):
+            await self.followers[index].load(self.engine)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -215,9 +242,13 @@ class CatalogListener:
             try:
                 conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "localgov-catalog"})
                 await conn.add_listener(CHANNEL, self._on_notify)
+                for index, follower in enumerate(self.followers):
+                    await conn.add_listener(follower.channel, self._on_follower_notify(index))
                 # Whatever changed while we were not listening is picked up now.
                 self._pending.clear()
+                self._stale.clear()
                 await self.catalog.load(self.engine)
+                await self._load_followers(range(len(self.followers)))
                 while not conn.is_closed():
                     try:
                         await asyncio.wait_for(self._changed.wait(), timeout=self.refresh_s)
@@ -229,12 +260,15 @@ class CatalogListener:
                         elif await fingerprint(self.engine) != known:
                             log.warning("catalog_changed_without_notification")
                             self._full = True
+                        self._stale.update(range(len(self.followers)))  # small: reloaded whole
                     # Coalesce a burst of notifications (bulk provisioning) into one reload; short,
                     # since a new tenant waits for it (bench/README.md, "Signup": 50 ms was most
                     # of the time from commit to the first 200).
                     await asyncio.sleep(0.01)
                     self._changed.clear()
                     await self._apply()
+                    stale, self._stale = self._stale, set()
+                    await self._load_followers(stale)
             except asyncio.CancelledError:
                 raise
             except Exception:
