@@ -206,7 +206,14 @@ async def test_bad_input_is_a_problem_never_a_500(engine: AsyncEngine, client_fo
             for action in ("suspend", "close"):
                 response = await http.post(f"{base}/{action}", json=payload, headers=ops)
                 assert problem(response) == (400, "validation_error"), (action, payload)
-        assert problem(await http.post(f"{base}/suspend", content=b"{nope", headers=ops))[0] == 400
+        malformed = await http.post(
+            f"{base}/suspend", content=b"{nope", headers={**ops, "Content-Type": "application/json"}
+        )
+        assert problem(malformed)[0] == 400
+        assert problem(await http.post(f"{base}/suspend", content=b"{nope", headers=ops)) == (
+            415,
+            "unsupported_media_type",
+        )
         assert problem(await http.get("/v1/tenants/0", headers=ops)) == (400, "validation_error")
         assert problem(await http.get("/v1/tenants/abc", headers=ops))[0] == 404
         assert problem(await http.get(f"{base}/archives/0", headers=ops)) == (400, "validation_error")
