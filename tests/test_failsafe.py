@@ -444,3 +444,31 @@ async def test_mail_sent_before_a_worker_died_is_not_sent_again(fresh_database_u
             assert list(statuses) == ["delivered"] * 3
     finally:
         await engine.dispose()
+
+
+# --- custom domains: no IP literal, no special-use or operator's name -------------------------------
+
+
+async def test_custom_domains_refuse_ip_literals_and_the_operators_names(
+    engine: AsyncEngine, client_for: ClientFactory
+) -> None:
+    tenant = await make_tenant(engine)
+    admin = {**host(tenant.slug), **bearer(tenant, roles=["tenant_admin"], subject=str(uuid.uuid4()))}
+    refused = ["127.0.0.1", "10.0.0.8", "printer.local", "db.internal", "x.localhost", "1.0.0.127.in-addr.arpa"]
+    refused += [BASE, f"www.{BASE}", BASE.split(".", 1)[1] if "." in BASE else BASE]
+    async with client_for() as http:
+        for bad in refused:
+            answer = await http.put(f"/v1/tenant/domains/{bad}", headers=admin)
+            assert (answer.status_code, answer.json()["code"]) == (400, "invalid_domain"), bad
+        assert (await http.put(f"/v1/tenant/domains/www.{tenant.slug}.go.th", headers=admin)).status_code == 200
+    # A row written before the rule (or by hand) routes nothing: requests by address are nobody's.
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO platform.tenant_domains (domain, tenant_id) VALUES ('192.0.2.1', :t)"), {"t": tenant.id}
+        )
+    catalog = Catalog(BASE)
+    await catalog.load(engine)
+    assert catalog.resolve("192.0.2.1") is None
+    assert catalog.resolve(f"www.{tenant.slug}.go.th") == catalog.by_slug(tenant.slug)
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM platform.tenant_domains WHERE domain = '192.0.2.1'"))

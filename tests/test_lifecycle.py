@@ -553,7 +553,7 @@ async def test_admin_adds_and_removes_custom_domains_and_routing_follows(
         assert (await http.put(f"/v1/tenant/domains/{domain}", headers=headers)).json()["domains"] == [domain]
         assert (await http.get("/v1/tenant/domains", headers=headers)).json()["domains"] == [domain]
 
-        for bad in ("WWW.EXAMPLE.GO.TH", "localhost", f"x.{BASE}", BASE, "bad_name.example", "a..b"):
+        for bad in ("WWW.EXAMPLE.GO.TH", "localhost", f"x.{BASE}", BASE, "bad_name.example", "a..b", "127.0.0.1"):
             assert problem(await http.put(f"/v1/tenant/domains/{bad}", headers=headers)) == (400, "invalid_domain"), bad
         taken = await http.put(f"/v1/tenant/domains/{other.domains[0]}", headers=headers)
         assert problem(taken) == (409, "domain_taken")

@@ -54,6 +54,32 @@ def normalise_host(raw: str | None) -> str | None:
     return host
 
 
+#: Top-level names that never lead to an LAO on the public internet: this host and private networks
+#: (RFC 6761, RFC 6762, RFC 7686, ICANN's ``internal``). ``example`` and ``test`` stay usable (tests).
+_SPECIAL_USE_TLDS = frozenset(
+    {"localhost", "localdomain", "local", "internal", "invalid", "arpa", "onion", "lan", "home"}
+)
+
+
+def custom_domain_problem(host: str, base_domain: str) -> str | None:
+    """Why ``host`` (already a normalised host name) cannot be an LAO's custom domain, or None.
+
+    Refused: an IP literal (a last label of digits only: ``127.0.0.1`` would make every request by
+    address an LAO's), a special-use name (``localhost``, ``*.local``, ``*.internal`` …), and the
+    operator's own names (the base domain, anything under it, and the names above it).
+    """
+    labels = host.split(".")
+    if len(labels) < 2:
+        return "A domain needs at least two labels."
+    if labels[-1].isdigit():
+        return "An IP address is not a domain: every request by address would be served as this LAO."
+    if labels[-1] in _SPECIAL_USE_TLDS:
+        return "This name is for local networks, not the public internet."
+    if host == base_domain or host.endswith("." + base_domain) or base_domain.endswith("." + host):
+        return "Domains under the platform's own domain are given by the platform (the LAO's sub-domain)."
+    return None
+
+
 class Catalog:
     """Host → tenant, rebuilt as a whole and swapped atomically."""
 
@@ -75,7 +101,8 @@ class Catalog:
             by_slug[t.slug] = t
             by_id[t.id] = t
             for d in t.domains:
-                by_domain[d] = t
+                if custom_domain_problem(d, self.base_domain) is None:  # a row from before the rule routes nothing
+                    by_domain[d] = t
         self._by_slug, self._by_domain, self._by_id = by_slug, by_domain, by_id
         self.version += 1
 
