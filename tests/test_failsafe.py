@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from hypothesis import given
@@ -220,6 +221,8 @@ def test_database_faults_are_told_from_the_callers_errors() -> None:
     assert database_fault(PoolTimeout("QueuePool limit reached")) == "pool_exhausted"
     assert database_fault(ConnectionRefusedError()) == "connection_lost"
     assert database_fault(RuntimeError("wrapper")) is None
+    assert database_fault(asyncpg.exceptions.ConnectionDoesNotExistError("closed mid-way")) == "connection_lost"
+    assert database_fault(asyncpg.InterfaceError("cannot perform operation: another operation is in progress")) is None
     outer = RuntimeError("a helper's error")
     outer.__cause__ = _Pg("57P03")
     assert database_fault(outer) == "server_starting"

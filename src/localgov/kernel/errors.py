@@ -210,8 +210,11 @@ def database_fault(exc: BaseException) -> str | None:
             reason = _TRANSIENT_SQLSTATES.get(state) or _TRANSIENT_SQLSTATES.get(state[:2])
             if reason is not None:
                 return reason
-        if isinstance(current, asyncpg.InterfaceError | asyncpg.exceptions.ConnectionDoesNotExistError):
-            # "connection was closed in the middle of operation", "connection is closed"
+        if isinstance(current, asyncpg.exceptions.ConnectionDoesNotExistError) or (
+            # "connection is closed"; not the other interface errors ("another operation is in
+            # progress" is a bug of ours: a 500)
+            isinstance(current, asyncpg.InterfaceError) and "closed" in str(current)
+        ):
             return "connection_lost"
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return "connection_lost"
