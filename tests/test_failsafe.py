@@ -392,6 +392,20 @@ async def test_a_disabled_member_is_refused_on_every_route_at_once_by_every_proc
         assert (await ping(http, token)).status_code == 201
 
 
+async def test_a_disabled_api_client_is_refused_at_once(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant = await make_tenant(engine, services=["demo"])
+    admin = {**host(tenant.slug), **bearer(tenant, roles=["tenant_admin"], subject=str(uuid.uuid4()))}
+    async with client_for() as http:
+        created = await http.post("/v1/api-clients", json={"name": "ERP", "scopes": ["demo.write"]}, headers=admin)
+        assert created.status_code == 201, created.text
+        client_id = created.json()["client_id"]
+        token = {**host(tenant.slug), **bearer(tenant, kind="client", subject=client_id, scopes=["demo.write"])}
+        assert (await ping(http, token)).status_code == 201
+        assert (await http.post(f"/v1/api-clients/{client_id}/disable", headers=admin)).status_code == 200
+        refused = await ping(http, token)
+        assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
+
+
 # --- mail is not sent twice when a worker dies ----------------------------------------------------
 
 

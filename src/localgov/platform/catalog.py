@@ -278,7 +278,11 @@ class CatalogListener:
                 await self._load_followers(range(len(self.followers)))
                 while not conn.is_closed():
                     try:
-                        await asyncio.wait_for(self._changed.wait(), timeout=self.refresh_s)
+                        # Not ``asyncio.wait_for``: on Python 3.11 it loses a cancellation that comes
+                        # as the event is set (a notification just before shutdown), and ``stop``
+                        # then waits for ever.
+                        async with asyncio.timeout(self.refresh_s):
+                            await self._changed.wait()
                     except TimeoutError:
                         # The safety net for a lost notification: reload only if something changed.
                         known = self.catalog.fingerprint
