@@ -219,7 +219,12 @@ async def test_validation_error_is_a_problem(engine: AsyncEngine, client_for: Cl
         not_json = await client.post(
             "/v1/demo/pings",
             content=b"{not json",
-            headers={**host(tenant.slug), **bearer(tenant, roles=["demo.clerk"]), "Idempotency-Key": "k"},
+            headers={
+                **host(tenant.slug),
+                **bearer(tenant, roles=["demo.clerk"]),
+                "Idempotency-Key": "k",
+                "Content-Type": "application/json",
+            },
         )
         assert not_json.status_code == 400
         assert not_json.headers["content-type"] == "application/problem+json"

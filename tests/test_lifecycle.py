@@ -206,7 +206,14 @@ async def test_bad_input_is_a_problem_never_a_500(engine: AsyncEngine, client_fo
             for action in ("suspend", "close"):
                 response = await http.post(f"{base}/{action}", json=payload, headers=ops)
                 assert problem(response) == (400, "validation_error"), (action, payload)
-        assert problem(await http.post(f"{base}/suspend", content=b"{nope", headers=ops))[0] == 400
+        malformed = await http.post(
+            f"{base}/suspend", content=b"{nope", headers={**ops, "Content-Type": "application/json"}
+        )
+        assert problem(malformed)[0] == 400
+        assert problem(await http.post(f"{base}/suspend", content=b"{nope", headers=ops)) == (
+            415,
+            "unsupported_media_type",
+        )
         assert problem(await http.get("/v1/tenants/0", headers=ops)) == (400, "validation_error")
         assert problem(await http.get("/v1/tenants/abc", headers=ops))[0] == 404
         assert problem(await http.get(f"{base}/archives/0", headers=ops)) == (400, "validation_error")
@@ -545,7 +552,7 @@ async def test_admin_adds_and_removes_custom_domains_and_routing_follows(
         assert (await http.put(f"/v1/tenant/domains/{domain}", headers=headers)).json()["domains"] == [domain]
         assert (await http.get("/v1/tenant/domains", headers=headers)).json()["domains"] == [domain]
 
-        for bad in ("WWW.EXAMPLE.GO.TH", "localhost", f"x.{BASE}", BASE, "bad_name.example", "a..b"):
+        for bad in ("WWW.EXAMPLE.GO.TH", "localhost", f"x.{BASE}", BASE, "bad_name.example", "a..b", "127.0.0.1"):
             assert problem(await http.put(f"/v1/tenant/domains/{bad}", headers=headers)) == (400, "invalid_domain"), bad
         taken = await http.put(f"/v1/tenant/domains/{other.domains[0]}", headers=headers)
         assert problem(taken) == (409, "domain_taken")

@@ -315,7 +315,12 @@ async def test_the_previous_secret_verifies_for_seven_days_after_a_rotation(
         body = json.dumps(payload).encode()
         ts = str(int(dt.datetime.now(dt.UTC).timestamp()))
         both = f"{bank.sign('lgwh_wrong', ts, body)}, {bank.sign(new, ts, body)}"
-        headers = {**host(lao.tenant.slug), "X-Localgov-Timestamp": ts, "X-Localgov-Signature": both}
+        headers = {
+            **host(lao.tenant.slug),
+            "X-Localgov-Timestamp": ts,
+            "X-Localgov-Signature": both,
+            "Content-Type": "application/json",
+        }
         assert (await client.post(NOTIFY, content=body, headers=headers)).status_code == 200
         async with tenant_session(session_factory(engine), lao.tenant) as session:
             await session.execute(

@@ -329,10 +329,10 @@ async def test_invalid_links(client_for: ClientFactory, page_settings: Settings)
 
 
 async def test_rate_limits_are_the_apis(client_for: ClientFactory, database_url: str, engine: AsyncEngine) -> None:
-    address = "198.51.100.77"  # believed from X-Forwarded-For (as behind our proxy): a bucket of its own
+    address = "198.51.100.77"  # believed from X-Forwarded-For (the test peer is a trusted proxy): a bucket of its own
     async with engine.begin() as conn:
         await conn.execute(text("DELETE FROM platform.rate_limit_buckets WHERE key LIKE :k"), {"k": f"%{address}"})
-    settings = make_settings(database_url, signup_rate_limit=2, signup_link_rate_limit=3, trust_forwarded_for=True)
+    settings = make_settings(database_url, signup_rate_limit=2, signup_link_rate_limit=3, trusted_proxies="127.0.0.1")
     proxied = {"X-Forwarded-For": address}
     async with client_for(settings_=settings, plugins=REGISTRY) as http:
         # The page and the API share one count per address.

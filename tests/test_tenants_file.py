@@ -171,7 +171,13 @@ BAD_FILES = [
         "domain-under-base",
         second(*PAKKRET_LINES, "domains: [pakkret.localgov.test]"),
         12,
-        "lies under the platform's base domain",
+        "Domains under the platform's own domain are given by the platform",
+    ),
+    (
+        "domain-ip-literal",
+        second(*PAKKRET_LINES, "domains: [127.0.0.1]"),
+        12,
+        "An IP address is not a domain",
     ),
     (
         "duplicate-domain",

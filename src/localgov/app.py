@@ -21,6 +21,7 @@ from localgov.identity.routes import identity_handlers
 from localgov.identity.staff import CORE_ROLES
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, OAUTH2, PUBLIC, AuthPolicy, Grants
 from localgov.kernel.auth.keys import KeyStore
+from localgov.kernel.auth.revocations import Revocations
 from localgov.kernel.auth.views import WellKnownController
 from localgov.kernel.db import create_engine, session_factory
 from localgov.kernel.documents.views import document_handlers
@@ -30,6 +31,7 @@ from localgov.kernel.pages import AssetsController, template_config
 from localgov.kernel.plugins import ServicePlugin, register_plugin_case_types
 from localgov.kernel.storage import blob_store
 from localgov.kernel.web import (
+    LocalgovRequest,
     RequestContextMiddleware,
     add_request_id_header,
     request_dependencies,
@@ -95,18 +97,22 @@ def create_app(
         raise ValueError("create_app needs LOCALGOV_SECRET_KEY; `localgov serve` makes one in development mode")
     catalog = Catalog(settings.base_domain)
     keys = KeyStore(settings.secret_key)
+    revocations = Revocations()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         own_engine = engine is None
-        eng = engine or create_engine(settings)
+        eng = engine or create_engine(settings, serving=True)
         app.state.engine = eng
         app.state.session_factory = session_factory(eng)
-        listener = CatalogListener(catalog, eng, plugin_dsn(settings), settings.catalog_refresh_s)
+        listener = CatalogListener(
+            catalog, eng, plugin_dsn(settings), settings.catalog_refresh_s, followers=[revocations]
+        )
         if listen_for_catalog_changes:
             await listener.start()
         else:
             await catalog.load(eng)
+            await revocations.load(eng)
         await keys.load(eng)
         key_refresh = asyncio.create_task(_refresh_keys(keys, eng, settings.key_refresh_s), name="key-refresh")
         try:
@@ -168,11 +174,12 @@ def create_app(
         route_handlers=handlers,
         lifespan=[lifespan],
         middleware=[RequestContextMiddleware()],
+        request_class=LocalgovRequest,
         before_send=[add_request_id_header],
         exception_handlers=exception_handlers(),
         dependencies=request_dependencies(),
         template_config=template_config(),
-        state=State({**_initial_state(settings, catalog, plugins), "signing_keys": keys}),
+        state=State({**_initial_state(settings, catalog, plugins), "signing_keys": keys, "revocations": revocations}),
         openapi_config=OpenAPIConfig(
             title="localgov API",
             version=__version__,

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -274,17 +274,30 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
             workers=workers,
             log_config=None,
             access_log=False,
-            # X-Forwarded-For is read by the application only, and only when
-            # LOCALGOV_TRUST_FORWARDED_FOR says a proxy of ours sets it (kernel.web.request_origin);
-            # uvicorn's own rewriting would believe any local client.
-            proxy_headers=False,
+            **proxy_options(settings),
         )
         Multiprocess(config, sockets=[listening_socket(host, port)]).run()
         return 0
     from localgov.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_config=None, access_log=False, **proxy_options(settings)
+    )
     return 0
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy headers, from ``LOCALGOV_TRUSTED_PROXIES`` only.
+
+    Left on its defaults uvicorn believes ``X-Forwarded-For`` and ``X-Forwarded-Proto`` from
+    127.0.0.1 (or from ``FORWARDED_ALLOW_IPS``), whoever that is. Here they are off unless proxies
+    are listed, and then believed from those only; the application applies the same rule
+    (:func:`localgov.kernel.web.client_address`), so an address rewritten by uvicorn is not rewritten again.
+    """
+    networks = [str(n) for n in settings.trusted_proxy_networks]
+    if not networks:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": networks}
 
 
 def _count(raw: str) -> int:

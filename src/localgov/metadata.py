@@ -17,6 +17,7 @@ def shared_metadata() -> MetaData:
     import localgov.identity.models
     import localgov.kernel.audit
     import localgov.kernel.auth.keys
+    import localgov.kernel.auth.revocations
     import localgov.kernel.jobs
     import localgov.kernel.outbox
     import localgov.kernel.ratelimit

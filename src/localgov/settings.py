@@ -5,6 +5,8 @@ Nothing here reads the environment at import time: call :func:`Settings.from_env
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -14,6 +16,7 @@ from typing import Any, Literal
 import msgspec
 
 PREFIX = "LOCALGOV_"
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _S3_ENDPOINT_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
 #: S3 bucket names (path-style addressing): 3-63 lower-case letters, digits, dots and hyphens.
@@ -21,6 +24,21 @@ _S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _S3_REGION_RE = re.compile(r"^[a-z0-9-]{1,40}$")
 _S3_PREFIX_RE = re.compile(r"^([A-Za-z0-9_.-]+/)*$")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+@functools.cache
+def trusted_networks(raw: str) -> tuple[IPNetwork, ...]:
+    """The networks of ``LOCALGOV_TRUSTED_PROXIES`` (comma-separated addresses or CIDRs)."""
+    out: list[IPNetwork] = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            out.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"not an IP address or CIDR: {item!r}") from None
+    return tuple(out)
 
 
 class SettingsError(ValueError):
@@ -64,6 +82,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: of memory for CPU an operator makes knowingly (bench/README.md, "Peers"). Off by default.
     db_plans_per_tenant: int = 0
     db_statement_timeout_ms: int = 30_000
+    #: How long a request's statement waits for a lock (the API's connections only; 0: no bound).
+    #: A table locked longer answers 503 ``database_unavailable`` with ``Retry-After``.
+    db_lock_timeout_ms: int = 5_000
+    #: ``/health/ready`` answers 503 unless a probe write (an insert into the outbox, rolled back)
+    #: completes within this bound.
+    ready_write_timeout_ms: int = 2_000
     #: How often each process re-reads the whole catalog even without a notification.
     catalog_refresh_s: float = 30.0
     worker_poll_s: float = 1.0
@@ -78,7 +102,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     key_publish_s: int = 120
     #: How often each process re-reads the signing keys.
     key_refresh_s: float = 30.0
-    #: Believe ``X-Forwarded-For`` (only behind a proxy of ours that sets it).
+    #: The reverse proxies (comma-separated addresses or CIDRs: ``10.0.0.0/8, 192.0.2.7``) whose
+    #: ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed, by the application and by uvicorn.
+    #: Empty (the default): nobody's; the client is the TCP peer.
+    trusted_proxies: str = ""
+    #: Replaced by ``trusted_proxies``: ``true`` believed any peer. Kept only to refuse it by name.
     trust_forwarded_for: bool = False
     #: Links in e-mails: ``<scheme>://<slug>.<base domain>[:port]``. Port 0: none.
     public_url_scheme: Literal["http", "https"] = "https"
@@ -143,6 +171,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 raise SettingsError(f"LOCALGOV_{name.upper()} must be at least 1")
         if not 0 <= self.db_plans_per_tenant <= 100_000:
             raise SettingsError("LOCALGOV_DB_PLANS_PER_TENANT must be between 0 (off) and 100000")
+        if self.db_statement_timeout_ms < 0 or self.db_lock_timeout_ms < 0:
+            raise SettingsError("LOCALGOV_DB_STATEMENT_TIMEOUT_MS and LOCALGOV_DB_LOCK_TIMEOUT_MS must be >= 0")
+        if not 50 <= self.ready_write_timeout_ms <= 60_000:
+            raise SettingsError("LOCALGOV_READY_WRITE_TIMEOUT_MS must be between 50 and 60000")
         if self.db_max_overflow < 0 or self.migrate_processes < 0:
             raise SettingsError("LOCALGOV_DB_MAX_OVERFLOW and LOCALGOV_MIGRATE_PROCESSES must be >= 0")
         if self.secret_key and len(self.secret_key) < 32:
@@ -160,6 +192,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             )
         if self.outbox_max_attempts < 1 or self.worker_batch_size < 1:
             raise SettingsError("LOCALGOV_OUTBOX_MAX_ATTEMPTS and LOCALGOV_WORKER_BATCH_SIZE must be >= 1")
+        if self.trust_forwarded_for:
+            raise SettingsError(
+                "LOCALGOV_TRUST_FORWARDED_FOR is replaced by LOCALGOV_TRUSTED_PROXIES: list the addresses"
+                " or CIDRs of the proxies whose X-Forwarded-For is believed (e.g. 10.0.0.0/8)"
+            )
+        try:
+            trusted_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise SettingsError(f"LOCALGOV_TRUSTED_PROXIES: {exc}") from None
         if self.storage_backend == "s3":
             self._check_s3()
 
@@ -216,6 +257,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def storage_path(self) -> Path:
         """The filesystem store's folder (``LOCALGOV_STORAGE_DIR`` or ``<data dir>/files``)."""
         return Path(self.storage_dir).resolve() if self.storage_dir else self.data_path / "files"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """``LOCALGOV_TRUSTED_PROXIES`` parsed (once per distinct value)."""
+        return trusted_networks(self.trusted_proxies)
 
     def public_url(self, path: str, *, slug: str | None = None) -> str:
         """A link for people (e-mails): ``<scheme>://[<slug>.]<base domain>[:port]<path>``."""

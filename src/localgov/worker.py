@@ -80,6 +80,10 @@ def core_jobs(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> tupl
     )
 
 
+#: Topics whose consumers send outside the database (SMTP, SMS, LINE): one entry per transaction.
+SENDING_TOPICS = frozenset({MAIL_TOPIC, NOTIFICATION_TOPIC})
+
+
 def core_handlers(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> dict[str, DeliveryHandler]:
     """Outbox consumers of the platform itself (plugins bring their own): mail, notifications,
     signup provisioning, export archives."""
@@ -114,8 +118,12 @@ class Worker:
         #: The service whose enabled tenants run a per-tenant job; None: every active tenant (core).
         self._job_service: dict[str, str | None] = {job.name: None for job in core if job.per_tenant}
         self._job_service.update({job.name: p.slug for p in plugins for job in p.jobs})
-        #: Delivered one per transaction: a tenant provisioned is live without waiting for a batch.
-        self.solo_topics = frozenset({PROVISION_TOPIC, EXPORT_TOPIC}).union(*(p.solo_topics for p in plugins))
+        #: Delivered one per transaction: a tenant provisioned is live without waiting for a batch,
+        #: and a mail or notification sent is recorded as sent before the next one goes out (a
+        #: worker that dies mid-batch would otherwise send every message of the batch again).
+        self.solo_topics = frozenset({PROVISION_TOPIC, EXPORT_TOPIC, *SENDING_TOPICS}).union(
+            *(p.solo_topics for p in plugins)
+        )
         self.stopping = asyncio.Event()
         #: Set by a NOTIFY on the outbox channel (or by stop): ends the pause between polls early.
         self._nudge = asyncio.Event()

@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.identity.models import ApiClient
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import hash_secret_async, verify_secret_async
+from localgov.kernel.auth.revocations import revoke_access, tenant_realm
+from localgov.kernel.db import session_tenant_id
 from localgov.kernel.errors import DomainError, NotFound
 from localgov.kernel.plugins import Scope, ServicePlugin
 
@@ -191,6 +193,8 @@ async def disable_client(
         return client, False
     client.status = "disabled"
     await session.flush()
+    # Its access tokens in hand are refused at once by every process (kernel.auth.revocations).
+    await revoke_access(session, realm=tenant_realm(session_tenant_id(session)), kind="client", subject=client_id)
     await record_audit(session, "api_client.disabled", actor=actor, origin=origin, target=client_id)
     return client, True
 

@@ -28,7 +28,8 @@ from localgov.identity.models import OneTimeToken, OrgUnit, RefreshToken, StaffR
 from localgov.identity.refresh import RefreshGrant, issue_refresh_token, revoke_subject
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import hash_secret_async, new_token, token_digest, verify_secret_async
-from localgov.kernel.db import tenant_session
+from localgov.kernel.auth.revocations import lift_revocation, revoke_access, tenant_realm
+from localgov.kernel.db import session_tenant_id, tenant_session
 from localgov.kernel.errors import DomainError, NotFound
 from localgov.kernel.mail import OutgoingMail, send_mail
 from localgov.kernel.plugins import Role, ServicePlugin
@@ -682,7 +683,8 @@ async def _is_admin(session: AsyncSession, user_id: uuid.UUID) -> bool:
 
 
 async def disable_staff(session: AsyncSession, user_id: uuid.UUID, *, actor: Actor, origin: Origin) -> StaffView:
-    """No more logins or refreshes: every refresh token is revoked and pending links die."""
+    """No more logins, refreshes or requests: every refresh token is revoked, the access tokens in
+    hand are refused at once (``kernel.auth.revocations``) and pending links die."""
     user = await get_staff(session, user_id, for_update=True)
     if user.status == "disabled":
         return await view_of(session, user)
@@ -692,6 +694,8 @@ async def disable_staff(session: AsyncSession, user_id: uuid.UUID, *, actor: Act
     user.status = "disabled"
     user.updated_at = now
     await revoke_subject(session, RefreshToken, user.id)
+    # The access tokens in hand too: every process refuses them from the commit on.
+    await revoke_access(session, realm=tenant_realm(session_tenant_id(session)), kind="staff", subject=str(user.id))
     await session.execute(
         update(OneTimeToken).where(OneTimeToken.user_id == user.id, OneTimeToken.used_at.is_(None)).values(used_at=now)
     )
@@ -741,6 +745,7 @@ async def enable_staff(session: AsyncSession, user_id: uuid.UUID, *, actor: Acto
     if user.status != "disabled":
         return await view_of(session, user)
     user.status = "active" if user.password_hash else "invited"
+    await lift_revocation(session, realm=tenant_realm(session_tenant_id(session)), kind="staff", subject=str(user.id))
     user.failed_logins = 0
     user.locked_until = None
     user.updated_at = dt.datetime.now(dt.UTC)

@@ -145,9 +145,24 @@ def asyncpg_url(database_url: str) -> URL:
     return url.set(drivername="postgresql+asyncpg")
 
 
-def create_engine(settings: Settings, database_url: str | None = None, **overrides: Any) -> AsyncEngine:
-    """The one engine of a process. Connections are recycled by age and by tenants served."""
+def create_engine(
+    settings: Settings, database_url: str | None = None, *, serving: bool = False, **overrides: Any
+) -> AsyncEngine:
+    """The one engine of a process. Connections are recycled by age and by tenants served.
+
+    ``serving``: the engine of the HTTP application, whose transactions also wait at most
+    ``db_lock_timeout_ms`` for a lock (a request stuck behind a table lock answers 503 rather than
+    holding its client and its connection; the worker and migrations wait as long as they must).
+    """
     url = asyncpg_url(database_url or settings.database_url)
+    server_settings = {
+        "search_path": VOID_SCHEMA,
+        "application_name": "localgov",
+        "statement_timeout": str(settings.db_statement_timeout_ms),
+        "timezone": "UTC",
+    }
+    if serving and settings.db_lock_timeout_ms:
+        server_settings["lock_timeout"] = str(settings.db_lock_timeout_ms)
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
@@ -156,12 +171,7 @@ def create_engine(settings: Settings, database_url: str | None = None, **overrid
         "pool_pre_ping": False,
         "connect_args": {
             "connection_class": PlanPerTenantConnection if settings.db_plans_per_tenant else TenantConnection,
-            "server_settings": {
-                "search_path": VOID_SCHEMA,
-                "application_name": "localgov",
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                "timezone": "UTC",
-            },
+            "server_settings": server_settings,
         },
     }
     if settings.db_plans_per_tenant:

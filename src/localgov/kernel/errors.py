@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import msgspec
 import structlog
 from litestar import Request, Response
@@ -16,6 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger("localgov.errors")
@@ -150,6 +152,78 @@ class Unavailable(DomainError):
     title = "Service unavailable"
 
 
+#: Seconds a client is asked to wait after a database fault (``Retry-After``).
+RETRY_AFTER_S = 2
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database could not do the request's work now (down, connection lost, timed out, busy).
+
+    Nothing of the request was committed (a 2xx is only sent after its commit): the client may
+    send it again after ``Retry-After`` seconds, with the same ``Idempotency-Key`` where it has one.
+    """
+
+    code = "database_unavailable"
+    title = "The database is unavailable; try again shortly"
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+
+
+#: SQLSTATEs (or their class, two characters) of faults that pass: the server or the connection,
+#: a timeout, a lock not granted in time, a conflict between transactions. Never the request's fault.
+_TRANSIENT_SQLSTATES: dict[str, str] = {
+    "08": "connection_lost",  # connection exception
+    "53": "server_busy",  # insufficient resources: too many connections, out of memory, disk full
+    "57P01": "server_shutdown",  # admin shutdown: pg_terminate_backend, a fast shutdown
+    "57P02": "server_shutdown",  # crash shutdown
+    "57P03": "server_starting",  # cannot connect now
+    "57P05": "connection_lost",  # idle session timeout
+    "57014": "statement_timeout",  # query canceled: statement_timeout
+    "55P03": "lock_timeout",  # lock not available: lock_timeout
+    "40001": "serialization_failure",
+    "40P01": "deadlock",
+    "25006": "read_only",  # read-only transaction: a standby took over and the primary is not back yet
+}
+
+
+#: Reasons after which the request's connection is dead: invalidated, never pooled again.
+CONNECTION_GONE = frozenset({"connection_lost", "server_shutdown"})
+
+
+def database_fault(exc: BaseException) -> str | None:
+    """Why ``exc`` is a passing database fault (a short reason), or None when it is not one.
+
+    Looks through SQLAlchemy's wrapper (``orig``) and the causes: the raw asyncpg read path
+    (:mod:`localgov.kernel.reads`) raises asyncpg's own exceptions, the ORM path raises
+    SQLAlchemy's, and a pool that gave no connection in time raises SQLAlchemy's ``TimeoutError``.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, PoolTimeout):
+            return "pool_exhausted"
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str) and state:
+            reason = _TRANSIENT_SQLSTATES.get(state) or _TRANSIENT_SQLSTATES.get(state[:2])
+            if reason is not None:
+                return reason
+        if isinstance(current, asyncpg.exceptions.ConnectionDoesNotExistError) or (
+            # "connection is closed"; not the other interface errors ("another operation is in
+            # progress" is a bug of ours: a 500)
+            isinstance(current, asyncpg.InterfaceError) and "closed" in str(current)
+        ):
+            return "connection_lost"
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return "connection_lost"
+        if isinstance(current, ConnectionError | TimeoutError):
+            return "connection_lost"  # refused, reset, or connecting timed out
+        pending.extend((getattr(current, "orig", None), current.__cause__, current.__context__))
+    return None
+
+
 _HTTP_CODES: dict[int, tuple[str, str]] = {
     400: ("bad_request", "Bad request"),
     401: ("unauthorized", "Authentication required"),
@@ -247,7 +321,8 @@ def _sqlstate(exc: BaseException) -> str:
 
 def _handle_database(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[bytes]:
     """A value PostgreSQL refused to store (SQLSTATE class 22: a NUL in text, a number out of range,
-    an impossible date) is the caller's input, not our failure: 400, the transaction rolled back."""
+    an impossible date) is the caller's input, not our failure: 400, the transaction rolled back.
+    A passing fault (:func:`database_fault`) is a 503 with ``Retry-After``."""
     state = _sqlstate(exc)
     if not state.startswith("22"):
         return _handle_unexpected(request, exc)
@@ -266,6 +341,19 @@ def _handle_database(request: Request[Any, Any, Any], exc: DBAPIError) -> Respon
 
 
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    reason = database_fault(exc)
+    if reason is not None:
+        log.warning(
+            "database_unavailable",
+            reason=reason,
+            error_type=type(exc).__name__,
+            error=str(exc).splitlines()[0][:300] if str(exc) else "",
+        )
+        error = DatabaseUnavailable(
+            "The database could not complete the request in time; nothing was saved. Try again shortly.",
+            data={"reason": reason},
+        )
+        return _handle_domain(request, error)
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return problem_response(
         ProblemDetails(

@@ -9,9 +9,12 @@ backend that ``LOCALGOV_MAIL_URL`` names:
 * ``file://<folder>``: one ``.eml`` file per message (development and tests). Empty setting:
   ``file://<data_dir>/mail``.
 
-Delivery is at least once: a worker that dies after sending but before its batch commits sends
-the message again. The Message-ID and the file name derive from the outbox entry, so a repeat is
-recognisable (and the file backend simply rewrites the same file).
+Delivery is at least once, and at most one message is ever in doubt: the worker delivers mail one
+outbox entry per transaction (``localgov.worker.SENDING_TOPICS``), so each send is recorded before
+the next one starts, and a worker that dies can resend only the one message it was sending when it
+died (sent, its transaction not yet committed). The Message-ID and the file name derive from the
+outbox entry (:func:`delivery_key`), so even that repeat is recognisable by the receiving servers
+(and the file backend simply rewrites the same file).
 """
 
 from __future__ import annotations

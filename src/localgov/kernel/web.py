@@ -22,14 +22,16 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy, Grants
+from localgov.kernel.auth.revocations import OPERATOR_REALM, tenant_realm
 from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
 from localgov.kernel.db import session_for, tenant_reader, tenant_session
 from localgov.kernel.errors import (
+    CONNECTION_GONE,
     DomainError,
     NotFound,
     RefusalAudit,
@@ -37,11 +39,12 @@ from localgov.kernel.errors import (
     TenantClosed,
     TenantNotFound,
     TenantSuspended,
+    database_fault,
 )
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.storage import BlobStore
 from localgov.kernel.tenancy import OperatorHost, TenantInfo
-from localgov.settings import Settings
+from localgov.settings import IPNetwork, Settings
 
 Surface = Literal["tenant", "operator", "any"]
 REQUEST_ID_HEADER = "x-request-id"
@@ -129,7 +132,7 @@ class RequestContextMiddleware(ASGIMiddleware):
             if surface != "operator":
                 raise NotFound("This resource is served on a tenant host, not on the operator host.")
             structlog.contextvars.bind_contextvars(tenant="operator")
-            _authorize(scope, state, policy, Audience.operator(settings.base_domain))
+            _authorize(scope, state, policy, Audience.operator(settings.base_domain), OPERATOR_REALM)
             return
         if surface != "tenant":
             raise NotFound("This resource is served on the operator host only.")
@@ -144,7 +147,13 @@ class RequestContextMiddleware(ASGIMiddleware):
         if service is not None and service not in match.enabled_services:
             raise ServiceNotEnabled(data={"service": service})
         scope["state"]["tenant"] = match
-        _authorize(scope, state, policy, Audience.tenant(match.slug, match.dla_code, settings.base_domain))
+        _authorize(
+            scope,
+            state,
+            policy,
+            Audience.tenant(match.slug, match.dla_code, settings.base_domain),
+            tenant_realm(match.id),
+        )
 
 
 def _bearer_token(scope: Scope) -> str | None:
@@ -155,14 +164,20 @@ def _bearer_token(scope: Scope) -> str | None:
     return None
 
 
-def _authorize(scope: Scope, state: State, policy: AuthPolicy, audience: Audience) -> None:
-    """Apply the route's policy: 401 without a valid token for this host, 403 without the right."""
+def _authorize(scope: Scope, state: State, policy: AuthPolicy, audience: Audience, realm: str) -> None:
+    """Apply the route's policy: 401 without a valid token for this host (or with a token revoked
+    since: a disabled account, ``kernel.auth.revocations``), 403 without the right."""
     if policy.public:
         return
     token = _bearer_token(scope)
     if not token:
         raise Unauthenticated("This resource needs a bearer access token.", code="missing_token")
     principal = verify_access_token(token, state.signing_keys, audience)
+    if state.revocations.refuses(realm, principal):
+        log.warning("token_rejected", reason="revoked", principal=f"{principal.kind}:{principal.subject}")
+        raise Unauthenticated(
+            "This access token was revoked: the account was disabled.", code="token_revoked", data={"reason": "revoked"}
+        )
     structlog.contextvars.bind_contextvars(principal=f"{principal.kind}:{principal.subject}")
     if not policy.admits(principal, state.grants):
         raise Forbidden(data={"required": policy.describe()})
@@ -179,21 +194,114 @@ async def add_request_id_header(message: Message, scope: Scope) -> None:
         headers[REQUEST_ID_HEADER] = request_id
 
 
-def request_origin(request: Request[Any, Any, Any]) -> Origin:
-    """Source address and request id of a request, for the audit log.
+#: How deeply a JSON body may nest arrays and objects (ours nest three or four levels at most).
+MAX_JSON_DEPTH = 32
+_JSON_MEDIA_TYPE_RE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
+_JSON_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"')
+#: Everything but the four brackets, for ``bytes.translate(None, delete=...)``.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
-    ``X-Forwarded-For`` is believed only when ``LOCALGOV_TRUST_FORWARDED_FOR`` says a proxy we run
-    sets it (its last hop is the client as our proxy saw it); otherwise anyone could forge it.
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status = 415
+    title = "Unsupported media type"
+
+
+class JsonTooDeep(DomainError):
+    code = "json_too_deep"
+    status = 400
+    title = "The JSON body nests too deeply"
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply ``body`` nests arrays and objects, brackets inside strings not counted.
+
+    C-speed passes do the bulk (strings dropped by a regular expression, then every byte but the
+    four brackets by ``bytes.translate``); only the brackets are walked in Python.
     """
-    ip = request.client.host if request.client else None
-    if request.app.state.settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            ip = forwarded.split(",")[-1].strip() or ip
+    brackets = _JSON_STRING_RE.sub(b"", body).translate(None, delete=_NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+class LocalgovRequest(Request[Any, Any, Any]):
+    """The application's request: a JSON body is read only if it is declared JSON and nests sanely.
+
+    Litestar decodes a route's ``data`` with :meth:`json` whatever the ``Content-Type`` says, and a
+    body nested thousands deep ends in a ``RecursionError`` inside the decoder (a 500). Here a body
+    sent as anything but ``application/json`` (or ``application/<x>+json``) is a 415
+    ``unsupported_media_type``, and one nested deeper than :data:`MAX_JSON_DEPTH` a 400
+    ``json_too_deep``, both before decoding. The size limit is Litestar's (413 ``payload_too_large``).
+    """
+
+    async def json(self) -> Any:
+        if self._json is Empty and self._connection_state.json is Empty:
+            body = await self.body()
+            if body:
+                media_type = self.content_type[0].strip().lower()
+                if not _JSON_MEDIA_TYPE_RE.fullmatch(media_type):
+                    raise UnsupportedMediaType(
+                        "This endpoint takes a JSON body (Content-Type: application/json).",
+                        data={"content_type": media_type[:100], "expected": "application/json"},
+                    )
+                if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
+                    raise JsonTooDeep(
+                        f"Arrays and objects may nest {MAX_JSON_DEPTH} levels deep at most.",
+                        data={"max_depth": MAX_JSON_DEPTH},
+                    )
+        return await super().json()
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: tuple[IPNetwork, ...]) -> str | None:
+    """The client's address: the TCP peer, or what trusted proxies say it is.
+
+    ``X-Forwarded-For`` is believed only when the peer is one of ``LOCALGOV_TRUSTED_PROXIES``; it is
+    then read from its right end (the hop our proxy appended) past every trusted proxy, and the
+    first address that is not one is the client. Anything left of it could be forged by the client.
+    A malformed hop ends the walk at the last address proven so far.
+    """
+    address = _ip(peer)
+    if address is None or not trusted or not forwarded_for or not _trusted(address, trusted):
+        return str(address) if address is not None else None
+    for hop in reversed(forwarded_for.split(",")):
+        candidate = _ip(hop.strip())
+        if candidate is None:
+            break
+        address = candidate
+        if not _trusted(candidate, trusted):
+            break
+    return str(address)
+
+
+def _ip(raw: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not raw:
+        return None
     try:
-        ip = str(ipaddress.ip_address(ip)) if ip else None
+        return ipaddress.ip_address(raw)
     except ValueError:
-        ip = None
+        return None
+
+
+def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: tuple[IPNetwork, ...]) -> bool:
+    return any(address in network for network in trusted)
+
+
+def request_origin(request: Request[Any, Any, Any]) -> Origin:
+    """Source address and request id of a request, for the audit log and the rate limits.
+
+    The address is :func:`client_address`: ``X-Forwarded-For`` counts only from a peer listed in
+    ``LOCALGOV_TRUSTED_PROXIES`` (empty by default); otherwise anyone could forge it.
+    """
+    peer = request.client.host if request.client else None
+    settings: Settings = request.app.state.settings
+    ip = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxy_networks)
     rid = request.scope.get("state", {}).get("request_id")
     return Origin(source_ip=ip, request_id=rid if isinstance(rid, str) else None)
 
@@ -282,10 +390,14 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
             if exc.audit is not None:
                 await _record_refusal(request, tenant, exc.audit)
             raise
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            if database_fault(exc) in CONNECTION_GONE:
+                await session.invalidate()  # a rollback would fail too; the pool must not keep it
+            else:
+                await session.rollback()
             raise
         await session.commit()
+        request.app.state.revocations.committed(session)  # a disabled account is refused from the next request
     finally:
         await session.close()
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -54,6 +54,32 @@ def normalise_host(raw: str | None) -> str | None:
     return host
 
 
+#: Top-level names that never lead to an LAO on the public internet: this host and private networks
+#: (RFC 6761, RFC 6762, RFC 7686, ICANN's ``internal``). ``example`` and ``test`` stay usable (tests).
+_SPECIAL_USE_TLDS = frozenset(
+    {"localhost", "localdomain", "local", "internal", "invalid", "arpa", "onion", "lan", "home"}
+)
+
+
+def custom_domain_problem(host: str, base_domain: str) -> str | None:
+    """Why ``host`` (already a normalised host name) cannot be an LAO's custom domain, or None.
+
+    Refused: an IP literal (a last label of digits only: ``127.0.0.1`` would make every request by
+    address an LAO's), a special-use name (``localhost``, ``*.local``, ``*.internal`` …), and the
+    operator's own names (the base domain, anything under it, and the names above it).
+    """
+    labels = host.split(".")
+    if len(labels) < 2:
+        return "A domain needs at least two labels."
+    if labels[-1].isdigit():
+        return "An IP address is not a domain: every request by address would be served as this LAO."
+    if labels[-1] in _SPECIAL_USE_TLDS:
+        return "This name is for local networks, not the public internet."
+    if host == base_domain or host.endswith("." + base_domain) or base_domain.endswith("." + host):
+        return "Domains under the platform's own domain are given by the platform (the LAO's sub-domain)."
+    return None
+
+
 class Catalog:
     """Host → tenant, rebuilt as a whole and swapped atomically."""
 
@@ -75,7 +101,8 @@ class Catalog:
             by_slug[t.slug] = t
             by_id[t.id] = t
             for d in t.domains:
-                by_domain[d] = t
+                if custom_domain_problem(d, self.base_domain) is None:  # a row from before the rule routes nothing
+                    by_domain[d] = t
         self._by_slug, self._by_domain, self._by_id = by_slug, by_domain, by_id
         self.version += 1
 
@@ -171,22 +198,49 @@ def tenant_info(row: Mapping[Any, Any], domains: Iterable[str] = ()) -> TenantIn
     )
 
 
+class Follower(Protocol):
+    """Another in-memory copy kept fresh by the same listening connection (one per process): it is
+    reloaded whole on a notification of its channel, on reconnection and every ``refresh_s``."""
+
+    @property
+    def channel(self) -> str: ...
+
+    async def load(self, engine: AsyncEngine) -> None: ...
+
+
 class CatalogListener:
     """Keeps a :class:`Catalog` fresh from NOTIFY, with a periodic full reload as a safety net."""
 
-    def __init__(self, catalog: Catalog, engine: AsyncEngine, dsn: str, refresh_s: float) -> None:
+    def __init__(
+        self, catalog: Catalog, engine: AsyncEngine, dsn: str, refresh_s: float, followers: Sequence[Follower] = ()
+    ) -> None:
         self.catalog = catalog
         self.engine = engine
         self.dsn = dsn
         self.refresh_s = refresh_s
+        self.followers = tuple(followers)
         self._changed = asyncio.Event()
         self._pending: set[int] = set()
         self._full = False
+        self._stale: set[int] = set()  # indexes of the followers notified since their last load
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.catalog.load(self.engine)
+        for follower in self.followers:
+            await follower.load(self.engine)
         self._task = asyncio.create_task(self._run(), name="catalog-listener")
+
+    def _on_follower_notify(self, index: int) -> Callable[..., None]:
+        def notified(*_args: Any) -> None:
+            self._stale.add(index)
+            self._changed.set()
+
+        return notified
+
+    async def _load_followers(self, indexes: Collection[int]) -> None:
+        for index in sorted(indexes):
+            await self.followers[index].load(self.engine)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -215,12 +269,20 @@ class CatalogListener:
             try:
                 conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "localgov-catalog"})
                 await conn.add_listener(CHANNEL, self._on_notify)
+                for index, follower in enumerate(self.followers):
+                    await conn.add_listener(follower.channel, self._on_follower_notify(index))
                 # Whatever changed while we were not listening is picked up now.
                 self._pending.clear()
+                self._stale.clear()
                 await self.catalog.load(self.engine)
+                await self._load_followers(range(len(self.followers)))
                 while not conn.is_closed():
                     try:
-                        await asyncio.wait_for(self._changed.wait(), timeout=self.refresh_s)
+                        # Not ``asyncio.wait_for``: on Python 3.11 it loses a cancellation that comes
+                        # as the event is set (a notification just before shutdown), and ``stop``
+                        # then waits for ever.
+                        async with asyncio.timeout(self.refresh_s):
+                            await self._changed.wait()
                     except TimeoutError:
                         # The safety net for a lost notification: reload only if something changed.
                         known = self.catalog.fingerprint
@@ -229,12 +291,15 @@ class CatalogListener:
                         elif await fingerprint(self.engine) != known:
                             log.warning("catalog_changed_without_notification")
                             self._full = True
+                        self._stale.update(range(len(self.followers)))  # small: reloaded whole
                     # Coalesce a burst of notifications (bulk provisioning) into one reload; short,
                     # since a new tenant waits for it (bench/README.md, "Signup": 50 ms was most
                     # of the time from commit to the first 200).
                     await asyncio.sleep(0.01)
                     self._changed.clear()
                     await self._apply()
+                    stale, self._stale = self._stale, set()
+                    await self._load_followers(stale)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -25,7 +25,7 @@ from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.tenancy import TenantProfile
 from localgov.kernel.text import EMAIL_PATTERN
 from localgov.kernel.validation import is_phone
-from localgov.platform.catalog import normalise_host
+from localgov.platform.catalog import custom_domain_problem, normalise_host
 from localgov.platform.models import Plan, Tenant, TenantDomain
 from localgov.platform.provisioning import install_services
 
@@ -225,17 +225,14 @@ async def set_service(
 
 
 def check_domain(raw: str, base_domain: str) -> str:
-    """A custom domain as ``tenants.yaml`` accepts it: a lower-case host name outside the base domain."""
+    """A custom domain as ``tenants.yaml`` accepts it: a lower-case host name, not an IP address nor a
+    special-use name, outside the base domain (:func:`custom_domain_problem`)."""
     host = normalise_host(raw)
     if host is None or host != raw:
         raise InvalidDomain("A domain is a lower-case host name such as www.example.go.th.", data={"domain": raw[:253]})
-    if "." not in host:
-        raise InvalidDomain("A domain needs at least two labels.", data={"domain": host})
-    if host == base_domain or host.endswith("." + base_domain):
-        raise InvalidDomain(
-            "Domains under the platform's own domain are given by the platform (the LAO's sub-domain).",
-            data={"domain": host},
-        )
+    problem = custom_domain_problem(host, base_domain)
+    if problem is not None:
+        raise InvalidDomain(problem, data={"domain": host})
     return host
 
 

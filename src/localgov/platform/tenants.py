@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from localgov.kernel.db import tenant_schema_name
 from localgov.kernel.plugins import ServicePlugin
-from localgov.platform.catalog import normalise_host
+from localgov.platform.catalog import custom_domain_problem, normalise_host
 from localgov.platform.installation import installed
 from localgov.platform.models import Tenant, TenantDomain
 from localgov.platform.provisioning import ProfileSeed, provision_schema
@@ -76,8 +76,8 @@ def _problems(spec: TenantSpec, base_domain: str, known_services: Collection[str
         host = normalise_host(domain)
         if host is None or host != domain:
             problems.append((("domains", i), f"domain {domain!r} is not a lower-case host name"))
-        elif host == base_domain or host.endswith("." + base_domain):
-            problems.append((("domains", i), f"domain {domain!r} lies under the platform's base domain"))
+        elif (problem := custom_domain_problem(host, base_domain)) is not None:
+            problems.append((("domains", i), f"domain {domain!r}: {problem}"))
     return problems
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import msgspec
@@ -13,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, operator
-from localgov.kernel.errors import Unavailable, problem_responses
+from localgov.kernel.errors import RETRY_AFTER_S, Unavailable, database_fault, problem_responses
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.tenancy import TenantInfo, lao_profile
 from localgov.platform.models import Tenant, TenantDomain
@@ -204,27 +205,54 @@ class HealthController(Controller):
     @get(
         "/ready",
         operation_id="getReadiness",
-        summary="The database answers and every tenant schema is at head",
+        summary="The database takes a write in time and every tenant schema is at head",
         responses=problem_responses(503),
     )
     async def ready(self, request: Request[Any, Any, Any]) -> HealthOut:
         from localgov.platform.migrate import behind_count_sql, history_heads, history_locations
 
+        settings: Settings = request.app.state.settings
+        bound_ms = settings.ready_write_timeout_ms
         checks: dict[str, str] = {}
         try:
-            async with request.app.state.engine.connect() as conn:
+            # The checkout too is bounded: a process whose pool is exhausted cannot serve writes.
+            async with asyncio.timeout(bound_ms / 1000):
+                conn = await request.app.state.engine.connect()
+            try:
+                await conn.execute(_PROBE_LIMITS, {"lock": f"{bound_ms}ms", "statement": f"{2 * bound_ms}ms"})
                 await conn.execute(text("SELECT 1"))
                 checks["database"] = "ok"
+                # A write as requests make them (the outbox takes most requests' messages), rolled
+                # back: a lock, a full disk or a read-only server that stalls writes fails it in time.
+                await conn.execute(_PROBE_WRITE)
+                checks["writes"] = "ok"
+                await conn.rollback()  # the probe's row and its bounds end here
                 # From the catalog's mirror: the core and every service a schema uses at its head
                 # (a closed tenant's schema dropped by the purge has nothing to migrate).
                 heads = msgspec.json.encode(history_heads(history_locations())).decode()
                 behind = (await conn.execute(text(behind_count_sql()), {"heads": heads})).scalar_one()
                 checks["tenant_schemas"] = "ok" if behind == 0 else f"{behind} behind head"
+                await conn.rollback()
+            finally:
+                await conn.close()
         except Exception as exc:
-            checks.setdefault("database", f"unreachable: {type(exc).__name__}")
+            reason = database_fault(exc) or type(exc).__name__
+            failed = next(c for c in ("database", "writes", "tenant_schemas") if c not in checks)
+            checks[failed] = f"unavailable: {reason}"
         if not (all(v == "ok" for v in checks.values()) and "tenant_schemas" in checks):
-            raise Unavailable("Not ready to serve traffic.", code="not_ready", data={"checks": checks})
+            refusal = Unavailable("Not ready to serve traffic.", code="not_ready", data={"checks": checks})
+            refusal.headers = {"Retry-After": str(RETRY_AFTER_S)}
+            raise refusal
         return HealthOut(status="ok", checks=checks)
+
+
+#: The probe's own bounds, for its transaction only (a lock not granted in time is named as such).
+_PROBE_LIMITS = text(
+    "SELECT set_config('lock_timeout', :lock, true), set_config('statement_timeout', :statement, true)"
+)
+_PROBE_WRITE = text(
+    "INSERT INTO platform.outbox (topic, payload, status) VALUES ('health.ready_probe', '{}'::jsonb, 'delivered')"
+)
 
 
 class MetricsController(Controller):

@@ -78,6 +78,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     token_id: str
+    #: The token's ``iat`` (seconds since the epoch): a revocation refuses tokens issued until then.
+    issued_at: float = 0.0
 
 
 def issue_access_token(
@@ -206,6 +208,7 @@ def verify_access_token(token: str, keys: KeyStore, expected: Audience, *, now: 
         roles=frozenset(str(r) for r in roles),
         scopes=frozenset(scope.split()),
         token_id=str(claims["jti"]),
+        issued_at=float(iat),
     )
     _VERIFIED[(token, expected.issuer, expected.audience)] = _Verified(
         principal, str(header.get("kid", "")), key, float(exp), float(nbf)
