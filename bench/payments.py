@@ -1,7 +1,8 @@
 """Benchmark of fee payments: a bill run, bank notifications with receipts, QR and receipt renders.
 
     .venv/bin/python bench/payments.py [--accounts 10000] [--notifications 2000] [--concurrency 16]
-                                       [--qr-renders 2000] [--pdf-renders 200] [--database-url URL]
+                                       [--qr-renders 2000] [--pdf-renders 200] [--pay-pages 1000]
+                                       [--counter 500] [--cashiers 4] [--database-url URL]
 
 One run creates a database of its own on a loopback PostgreSQL (``LOCALGOV_BENCH_DATABASE_URL``,
 else ``postgresql://postgres@127.0.0.1:5432/postgres``), migrates it, provisions one LAO with the
@@ -19,7 +20,10 @@ payments service, its Biller ID and webhook secret, and measures:
    its own transaction (``payments.counter.pay``, in this process, sessions from one engine): counter
    receipts per second; then the books are closed and their remittances must add up, and the
    receipt numbers must still be 1..n.
-4. **QR PNG renders** (segno, the bill's real payload) and **receipt PDF renders** (fpdf2) per
+4. **pay page** (issue 17): ``--pay-pages`` citizens open the pay page of a bill the notifications
+   left open by the link its QR carries, ``--concurrency`` in flight, each from its own address
+   (``X-Forwarded-For``; the server trusts it as behind a proxy): pages per second, latency p95.
+5. **QR PNG renders** (segno, the bill's real payload) and **receipt PDF renders** (fpdf2) per
    second, single-threaded, in this process.
 
 Prints a table, writes ``bench/results/payments-<timestamp>.json`` and drops its database, also on
@@ -187,6 +191,7 @@ async def prepare(url: str, accounts: int) -> dict[str, Any]:
         async with tenant_session(factory, tenant) as session:
             billed = int(await session.scalar(select(func.count()).select_from(Bill)) or 0)
             refs = list((await session.execute(select(Bill.reference, Bill.total).order_by(Bill.reference))).all())
+            codes = dict((await session.execute(select(Bill.reference, Bill.verification_code))).tuples().all())
         if result.created != accounts or billed != accounts:
             raise BenchError(f"bill run made {result.created} bills ({billed} in the table) for {accounts} accounts")
         async with tenant_session(factory, tenant) as session:
@@ -195,6 +200,7 @@ async def prepare(url: str, accounts: int) -> dict[str, Any]:
             raise BenchError(f"a second run made {again.created} more bills")
         return {
             "secret": secret,
+            "codes": codes,
             "bills": [(r, t) for r, t in refs],
             "bill_run": {
                 "function": "localgov.services.payments.bills.run_bills",
@@ -234,6 +240,9 @@ def running_server(url: str, port: int, log_path: Path) -> Iterator[subprocess.P
         LOCALGOV_BASE_DOMAIN=BASE_DOMAIN,
         LOCALGOV_SECRET_KEY=SECRET_KEY,
         LOCALGOV_LOG_LEVEL="WARNING",
+        # Behind a proxy as in production (this process is the proxy): the pay-page phase plays many
+        # citizens by X-Forwarded-For, believed only from the trusted proxy's address.
+        LOCALGOV_TRUSTED_PROXIES="127.0.0.1",
     )
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
@@ -316,6 +325,54 @@ async def send_notifications(
     ms = [x * 1000 for x in latencies]
     return {
         "notifications": len(bills),
+        "concurrency": concurrency,
+        "seconds": elapsed,
+        "per_s": len(bills) / elapsed,
+        "latency_ms": {
+            "p50": percentile(ms, 50),
+            "p95": percentile(ms, 95),
+            "max": max(ms),
+            "mean": statistics.fmean(ms),
+        },
+    }
+
+
+async def pay_pages(port: int, bills: list[tuple[str, str]], concurrency: int) -> dict[str, Any]:
+    """The citizens' pay page as the QR printed on a bill opens it (``GET /v1/payments/pay?ref=&code=``:
+    the lookup under its rate limits, the bill's lines and the inline Thai QR), each bill once, each
+    request from its own client address (``X-Forwarded-For``) so the per-address budget is not what
+    is measured."""
+    queue: asyncio.Queue[tuple[int, str, str]] = asyncio.Queue()
+    for n, (reference, code) in enumerate(bills):
+        queue.put_nowait((n, reference, code))
+    latencies: list[float] = []
+    failures: list[str] = []
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while True:
+            try:
+                n, reference, code = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+            headers = {"Host": f"{SLUG}.{BASE_DOMAIN}", "X-Forwarded-For": address}
+            started = time.perf_counter()
+            answer = await client.get("/v1/payments/pay", params={"ref": reference, "code": code}, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if answer.status_code != 200 or 'id="amount-due"' not in answer.text or "<svg" not in answer.text:
+                failures.append(f"{answer.status_code} {answer.text[:200]}")
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.wait_for(asyncio.gather(*(worker(client) for _ in range(concurrency))), PHASE_LIMIT_S)
+        elapsed = time.perf_counter() - started
+    if failures:
+        raise BenchError(f"{len(failures)} pay pages did not show the bill and its QR, e.g. {failures[0]}")
+    ms = [x * 1000 for x in latencies]
+    return {
+        "path": "GET /v1/payments/pay?ref=&code=",
+        "pages": len(bills),
         "concurrency": concurrency,
         "seconds": elapsed,
         "per_s": len(bills) / elapsed,
@@ -498,12 +555,15 @@ def main() -> int:
     parser.add_argument("--pdf-renders", type=int, default=200)
     parser.add_argument("--counter", type=int, default=500, help="counter payments (bills left open)")
     parser.add_argument("--cashiers", type=int, default=4)
+    parser.add_argument("--pay-pages", type=int, default=1_000, help="pay pages of open bills (0: no phase)")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     if not (1 <= args.notifications <= args.accounts <= 100_000) or not 1 <= args.concurrency <= 256:
         raise SystemExit("need 1 <= notifications <= accounts <= 100000 and 1 <= concurrency <= 256")
     if args.counter < 0 or args.notifications + args.counter > args.accounts or not 1 <= args.cashiers <= 32:
         raise SystemExit("need notifications + counter <= accounts and 1 <= cashiers <= 32")
+    if args.pay_pages < 0 or args.notifications + args.pay_pages > args.accounts:
+        raise SystemExit("need notifications + pay-pages <= accounts")
     admin = loopback_only(args.database_url or os.environ.get(ENV_VAR) or DEFAULT_URL)
     url = asyncio.run(create_database(admin))
     log(f"database {make_url(url).database}")
@@ -529,6 +589,12 @@ def main() -> int:
                     send_notifications(port, prepared["secret"], measured, args.concurrency)
                 )
                 log(f"notifications: {out['notifications']['per_s']:.0f}/s")
+            if args.pay_pages:  # bills the notifications left open (the counter phase comes later)
+                codes: dict[str, str] = prepared["codes"]
+                still_open = bills[args.notifications : args.notifications + args.pay_pages]
+                shown = [(ref, codes[ref]) for ref, _ in still_open]
+                out["pay_page"] = asyncio.run(pay_pages(port, shown, args.concurrency))
+                log(f"pay page: p95 {out['pay_page']['latency_ms']['p95']:.1f} ms")
         out["receipt_check"] = asyncio.run(check_receipts(url, len(warm) + len(measured)))
         if args.counter:
             at_counter = [ref for ref, _ in bills[args.notifications : args.notifications + args.counter]]
@@ -554,6 +620,10 @@ def main() -> int:
         c = out["counter"]
         print(f"{'counter receipts (/s, ' + str(args.cashiers) + ' cashiers)':<42}{c['receipts_per_s']:>14.0f}")
         print(f"{'  latency p50 / p95 (ms)':<42}{c['latency_ms']['p50']:>6.1f} / {c['latency_ms']['p95']:<6.1f}")
+    if "pay_page" in out:
+        pp = out["pay_page"]
+        print(f"{'pay pages (/s, c=' + str(args.concurrency) + ')':<42}{pp['per_s']:>14.0f}")
+        print(f"{'  latency p50 / p95 (ms)':<42}{pp['latency_ms']['p50']:>6.1f} / {pp['latency_ms']['p95']:<6.1f}")
     print(f"{'QR PNG renders (/s)':<42}{out['qr_png']['per_s']:>14.0f}")
     print(f"{'receipt PDF renders (/s)':<42}{out['receipt_pdf']['per_s']:>14.1f}")
     print(f"results: {target.relative_to(ROOT)}")

@@ -9,6 +9,7 @@ The package has the rooms every service has (docs/adding-a-service.md):
 * one ``*_views.py`` per resource with its thin controllers: ``settings_views``, ``payer_views``
   (payers and accounts), ``tariff_views`` (tariffs and meter readings), ``bill_views`` (runs, bills,
   surcharges, arrears), ``citizen_views`` (the public lookup and citizens' own bills),
+  ``pay_pages`` (the citizens' server-rendered pay page, templates in ``localgov/templates/payments``),
   ``bank_views``, ``receipt_views``, ``report_views``;
 * ``schemas.py`` (request and ``<Thing>Read`` response bodies) and ``params.py`` (who may call,
   path and query parameters) shared by the views.
@@ -44,6 +45,7 @@ from localgov.services.payments.bill_views import (
 from localgov.services.payments.bills import late_surcharge_job, monthly_bill_run
 from localgov.services.payments.citizen_views import LookupController, MyBillsController
 from localgov.services.payments.counter_views import CashBookController, CounterPaymentController
+from localgov.services.payments.pay_pages import PayPagesController
 from localgov.services.payments.payer_views import AccountController, PayerController
 from localgov.services.payments.receipt_views import ReceiptController
 from localgov.services.payments.report_views import ReportController, RevenueCodeController
@@ -73,6 +75,7 @@ HANDLERS: list[Any] = [
     CounterPaymentController,
     RevenueCodeController,
     DebtorController,
+    PayPagesController,
 ]
 
 #: What the service meters for the platform operator's invoices.
