@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from localgov.kernel import thaiqr
 from localgov.kernel.audit import Origin
 from localgov.kernel.signing import DEFAULT_SCHEME, SignatureRefused
+from localgov.kernel.tenancy import TenantInfo
 from localgov.platform.billing import qrpay, service
 from localgov.platform.billing.models import BillingBankNotification, OperatorInvoice
 from tests.support.billing import METERS, bkk, make_plan, shared
@@ -35,8 +36,9 @@ def _tax_id_ok(digits: str) -> bool:
     return (11 - total % 11) % 10 == int(digits[12])
 
 
-async def _finalised_invoice(engine: AsyncEngine) -> OperatorInvoice:
-    tenant = await make_tenant(engine)
+async def _finalised_invoice(engine: AsyncEngine, tenant: TenantInfo | None = None) -> OperatorInvoice:
+    """September 2026's invoice (1,000 baht + VAT) of a new subscription, finalised on 4 October."""
+    tenant = tenant or await make_tenant(engine)
     plan = await make_plan(engine, fixed_fee=D(1000))
     async with shared(engine) as session:
         await service.subscribe(session, tenant.id, plan, billing_cycle="monthly", starts_on=dt.date(2026, 9, 1))
