@@ -1,5 +1,6 @@
 """Shared schema: the operator's billing settings (Thai QR biller id, bank notification secrets) and
-the bank payment notifications of operator invoices (paid once per bank transaction, or an exception).
+the bank payment notifications of operator invoices (paid once per bank transaction, or an exception);
+the overdue reminders e-mailed (one per invoice and step).
 
 Revision ID: 0008
 Revises: 0007
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -54,6 +56,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("transaction_id", name=op.f("uq_billing_bank_notifications_transaction_id")),
         schema="platform",
     )
+    op.create_table(
+        "billing_reminders",
+        sa.Column("invoice_id", sa.BigInteger(), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("recipients", postgresql.JSONB(astext_type=sa.Text()), server_default="[]", nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"],
+            ["platform.operator_invoices.id"],
+            name=op.f("fk_billing_reminders_invoice_id_operator_invoices"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("invoice_id", "step", name=op.f("pk_billing_reminders")),
+        schema="platform",
+    )
     op.create_index(
         "ix_billing_bank_notifications_open",
         "billing_bank_notifications",
@@ -65,5 +82,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_billing_bank_notifications_open", table_name="billing_bank_notifications", schema="platform")
+    op.drop_table("billing_reminders", schema="platform")
     op.drop_table("billing_bank_notifications", schema="platform")
     op.drop_table("billing_settings", schema="platform")

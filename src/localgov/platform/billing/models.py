@@ -206,3 +206,17 @@ class BillingBankNotification(SharedBase):
     #: Why an exception: ``unknown_reference``, ``amount_mismatch``, ``invoice_not_payable``.
     reason: Mapped[str | None] = mapped_column(String(40))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BillingReminder(SharedBase):
+    """One overdue reminder e-mailed for one invoice at one step (days past due): the idempotent key
+    of the reminder run (a rerun, or two racing runs, send a step once)."""
+
+    __tablename__ = "billing_reminders"
+    __table_args__ = (PrimaryKeyConstraint("invoice_id", "step"),)
+
+    invoice_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.operator_invoices.id", ondelete="CASCADE"))
+    #: Days past the due date at which this reminder is sent (``REMINDER_STEPS``).
+    step: Mapped[int] = mapped_column(Integer)
+    recipients: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
