@@ -1,6 +1,7 @@
 """Shared schema: the operator's billing settings (Thai QR biller id, bank notification secrets) and
 the bank payment notifications of operator invoices (paid once per bank transaction, or an exception);
-the overdue reminders e-mailed (one per invoice and step).
+the overdue reminders e-mailed (one per invoice and step); usage thresholds per plan and meter and
+their crossings (one per tenant, meter and period).
 
 Revision ID: 0008
 Revises: 0007
@@ -71,6 +72,35 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("invoice_id", "step", name=op.f("pk_billing_reminders")),
         schema="platform",
     )
+    op.create_table(
+        "usage_thresholds",
+        sa.Column("plan_code", sa.String(length=40), nullable=False),
+        sa.Column("meter", sa.String(length=80), nullable=False),
+        sa.Column("threshold", sa.Numeric(precision=20, scale=4), nullable=False),
+        sa.CheckConstraint("threshold > 0", name=op.f("ck_usage_thresholds_positive")),
+        sa.ForeignKeyConstraint(
+            ["plan_code"], ["platform.plans.code"], name=op.f("fk_usage_thresholds_plan_code_plans"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("plan_code", "meter", name=op.f("pk_usage_thresholds")),
+        schema="platform",
+    )
+    op.create_table(
+        "usage_threshold_crossings",
+        sa.Column("tenant_id", sa.BigInteger(), nullable=False),
+        sa.Column("meter", sa.String(length=80), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("threshold", sa.Numeric(precision=20, scale=4), nullable=False),
+        sa.Column("quantity", sa.Numeric(precision=20, scale=4), nullable=False),
+        sa.Column("crossed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["platform.tenants.id"],
+            name=op.f("fk_usage_threshold_crossings_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "meter", "period_start", name=op.f("pk_usage_threshold_crossings")),
+        schema="platform",
+    )
     op.create_index(
         "ix_billing_bank_notifications_open",
         "billing_bank_notifications",
@@ -82,6 +112,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_billing_bank_notifications_open", table_name="billing_bank_notifications", schema="platform")
+    op.drop_table("usage_threshold_crossings", schema="platform")
+    op.drop_table("usage_thresholds", schema="platform")
     op.drop_table("billing_reminders", schema="platform")
     op.drop_table("billing_bank_notifications", schema="platform")
     op.drop_table("billing_settings", schema="platform")

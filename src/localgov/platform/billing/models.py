@@ -220,3 +220,28 @@ class BillingReminder(SharedBase):
     step: Mapped[int] = mapped_column(Integer)
     recipients: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
     sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class UsageThreshold(SharedBase):
+    """A level of one meter in one billing period that, once reached, is announced (per plan)."""
+
+    __tablename__ = "usage_thresholds"
+    __table_args__ = (PrimaryKeyConstraint("plan_code", "meter"), CheckConstraint("threshold > 0", name="positive"))
+
+    plan_code: Mapped[str] = mapped_column(String(40), ForeignKey("platform.plans.code", ondelete="CASCADE"))
+    meter: Mapped[str] = mapped_column(String(80))
+    threshold: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+
+
+class UsageThresholdCrossing(SharedBase):
+    """A threshold reached by one tenant's meter in one period: announced once (the key)."""
+
+    __tablename__ = "usage_threshold_crossings"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "meter", "period_start"),)
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"))
+    meter: Mapped[str] = mapped_column(String(80))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    threshold: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+    crossed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -26,7 +26,7 @@ from localgov.kernel.text import ONE_LINE
 from localgov.kernel.thai import BANGKOK
 from localgov.kernel.validation import InvalidInput
 from localgov.platform import lifecycle
-from localgov.platform.billing import pricing, qrpay, service
+from localgov.platform.billing import pricing, qrpay, service, thresholds
 from localgov.platform.billing.meters import meter_registry
 from localgov.platform.billing.models import OperatorInvoice, PlanPrice, Subscription
 from localgov.platform.billing.pdf import render_invoice
@@ -291,6 +291,34 @@ def _settings_out(row: Any) -> BillingSettingsOut:
         merchant_name=row.merchant_name,
         notification_secret_set=row.notification_secret is not None,
         secret_rotated_at=row.secret_rotated_at,
+    )
+
+
+class ThresholdIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    meter: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    #: The level of the meter's aggregated quantity in one billing period (> 0).
+    threshold: Decimal
+
+
+class ThresholdsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The plan's whole set of thresholds (replaces the previous set; [] removes them)."""
+
+    thresholds: Annotated[list[ThresholdIn], msgspec.Meta(max_length=100)]
+
+
+class ThresholdOut(msgspec.Struct, kw_only=True):
+    meter: str
+    threshold: Decimal
+
+
+class ThresholdList(msgspec.Struct, kw_only=True):
+    plan_code: str
+    items: list[ThresholdOut]
+
+
+def _thresholds(plan_code: str, rows: list[Any]) -> ThresholdList:
+    return ThresholdList(
+        plan_code=plan_code, items=[ThresholdOut(meter=r.meter, threshold=plain(r.threshold)) for r in rows]
     )
 
 
@@ -826,6 +854,34 @@ class BillingAdminController(Controller):
                 for r in rows
             ]
         )
+
+    @get(
+        "/plans/{plan_code:str}/thresholds",
+        operation_id="listUsageThresholds",
+        summary="A plan's usage thresholds (one event per tenant, meter and period when reached)",
+        responses=problem_responses(401, 403),
+        **guarded(BILLING),
+    )
+    async def list_thresholds(self, plan_code: PlanCode, db_session: NamedDependency[AsyncSession]) -> ThresholdList:
+        return _thresholds(plan_code, await thresholds.thresholds_of(db_session, plan_code))
+
+    @put(
+        "/plans/{plan_code:str}/thresholds",
+        operation_id="setUsageThresholds",
+        summary="Replace a plan's usage thresholds",
+        responses=problem_responses(401, 403, 404, 422),
+        **guarded(BILLING),
+    )
+    async def set_thresholds(
+        self,
+        request: Request[Any, Any, Any],
+        plan_code: PlanCode,
+        data: JSONBody[ThresholdsIn],
+        db_session: NamedDependency[AsyncSession],
+    ) -> ThresholdList:
+        levels = [(t.meter, t.threshold) for t in data.thresholds]
+        rows = await thresholds.set_thresholds(db_session, plan_code, levels, _meters(request))
+        return _thresholds(plan_code, rows)
 
 
 # --- an LAO's own billing --------------------------------------------------------------------------
