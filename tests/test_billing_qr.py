@@ -137,6 +137,10 @@ async def test_a_notification_delivered_twice_and_concurrently_pays_once(engine:
             select(func.count()).where(BillingBankNotification.transaction_id == note.transaction_id)
         )
         assert count == 1
+    # The same transaction id with other details: a conflict, nothing recorded.
+    async with shared(engine) as session:
+        with pytest.raises(qrpay.TransactionConflict):
+            await qrpay.receive(session, msgspec.structs.replace(note, amount=D(1)), origin=ORIGIN)
     # The same invoice paid again by another transaction: an exception, not a second payment.
     async with shared(engine) as session:
         other = await qrpay.receive(

@@ -80,6 +80,9 @@ async def test_pay_an_operator_invoice_by_thai_qr_over_http(engine: AsyncEngine,
         again = await client.post("/v1/billing/bank-notifications", content=body, headers=headers)
         assert first.json() == {"outcome": "paid", "invoice_id": invoice.id, "reason": None, "replayed": False}
         assert again.json() == {"outcome": "paid", "invoice_id": invoice.id, "reason": None, "replayed": True}
+        body, headers = _signed(secret, {**payload, "amount": "1.00"})
+        conflict = await client.post("/v1/billing/bank-notifications", content=body, headers=headers)
+        assert (conflict.status_code, conflict.json()["code"]) == (409, "bank_transaction_conflict")
         paid = (await client.get(f"/v1/billing/invoices/{invoice.id}", headers=admin)).json()
         assert paid["status"] == "paid"
         assert paid["qr_payload"] is None

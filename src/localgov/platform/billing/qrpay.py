@@ -4,8 +4,9 @@ bank notifications (signed with kernel.signing) that mark an invoice paid exactl
 Ref1 of an invoice is its number without dashes (``INV-2570-000001`` → ``INV2570000001``), the
 amount is what the invoice charges (its total). A notification is stored once per bank
 transaction id (a unique constraint: a second delivery, also a concurrent one, finds the first
-and answers the same); it pays the invoice its Ref1 names when the amount is exactly the total and
-the invoice is finalised; anything else is an exception for the billing administrator.
+and answers the same; the same id with other details is 409 ``bank_transaction_conflict``); it
+pays the invoice its Ref1 names when the amount is exactly the total and the invoice is
+finalised; anything else is an exception for the billing administrator.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel import thaiqr
 from localgov.kernel.audit import Actor, Origin
-from localgov.kernel.errors import DomainError
+from localgov.kernel.errors import Conflict, DomainError
 from localgov.kernel.signing import DEFAULT_SCHEME, new_secret, secrets_in_force
 from localgov.platform.billing import service
 from localgov.platform.billing.models import BillingBankNotification, BillingSettings, OperatorInvoice
@@ -35,6 +36,11 @@ class BillerNotSet(DomainError):
     code = "biller_not_set"
     status = 409
     title = "ยังไม่ได้ตั้งรหัสผู้รับชำระ / The operator's biller id is not set"
+
+
+class TransactionConflict(Conflict):
+    code = "bank_transaction_conflict"
+    title = "รายการธนาคารนี้เคยแจ้งด้วยรายละเอียดอื่น / The bank transaction was reported with other details"
 
 
 class Notification(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -156,6 +162,8 @@ async def receive(session: AsyncSession, note: Notification, *, origin: Origin) 
         # A repeated delivery: the row committed by the first one decides the answer.
         same = select(BillingBankNotification).where(BillingBankNotification.transaction_id == note.transaction_id)
         first = (await session.execute(same)).scalar_one()
+        if (first.ref1, first.amount, first.paid_at) != (note.ref1, note.amount, note.paid_at):
+            raise TransactionConflict(data={"transaction_id": note.transaction_id})
         return Outcome(outcome=first.outcome, invoice_id=first.invoice_id, reason=first.reason, duplicate=True)
     row = await session.get_one(BillingBankNotification, new_id)
     number = number_of(note.ref1)

@@ -801,10 +801,11 @@ class BillingAdminController(Controller):
             "Public on purpose: the bank signs with `X-Localgov-Signature: v1=<hex HMAC-SHA256(secret, timestamp "
             "+ '.' + raw body)>` and `X-Localgov-Timestamp` (Unix seconds, within 5 minutes); 401 "
             "`invalid_signature`, `missing_signature`, `invalid_timestamp`, `stale_timestamp`. Idempotent by "
-            "`transaction_id` (a repeat answers the first outcome with `replayed: true`). A payment whose Ref1 "
+            "`transaction_id` (a repeat answers the first outcome with `replayed: true`; the same id with other "
+            "details is 409 `bank_transaction_conflict`). A payment whose Ref1 "
             "names no finalised invoice, or whose amount is not exactly its total, is an exception (200)."
         ),
-        responses=problem_responses(401),
+        responses=problem_responses(401, 409, 422),
         **guarded(PUBLIC),  # authenticated by the HMAC signature, not by a bearer token
     )
     async def bank_notification(
