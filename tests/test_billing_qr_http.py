@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from localgov.kernel import thaiqr
 from localgov.kernel.signing import DEFAULT_SCHEME
 from localgov.plugins import REGISTRY
-from tests.conftest import BASE, ClientFactory, host
+from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.factories import make_tenant
 from tests.support.tokens import bearer
 from tests.test_billing_qr import BILLER, _finalised_invoice
+
+RATE_LIMIT = 4
 
 
 def _signed(secret: str, payload: dict[str, object]) -> tuple[bytes, dict[str, str]]:
@@ -27,12 +29,15 @@ def _signed(secret: str, payload: dict[str, object]) -> tuple[bytes, dict[str, s
     return body, {"Host": BASE, "Content-Type": "application/json", **headers}
 
 
-async def test_pay_an_operator_invoice_by_thai_qr_over_http(engine: AsyncEngine, client_for: ClientFactory) -> None:
+async def test_pay_an_operator_invoice_by_thai_qr_over_http(
+    engine: AsyncEngine, database_url: str, client_for: ClientFactory
+) -> None:
     lao = await make_tenant(engine)
     other = await make_tenant(engine)
     invoice = await _finalised_invoice(engine, lao)
     admin = {"Host": BASE, **bearer(None, kind="operator", roles=["billing_admin"])}
-    async with client_for(plugins=REGISTRY) as client:
+    settings = make_settings(database_url, login_rate_limit=RATE_LIMIT)
+    async with client_for(plugins=REGISTRY, settings_=settings) as client:
         bad = await client.put("/v1/billing/settings", json={"biller_id": "099400016551101"}, headers=admin)
         assert (bad.status_code, bad.json()["code"]) == (422, "invalid_biller_id")
         put = await client.put(
@@ -99,6 +104,17 @@ async def test_pay_an_operator_invoice_by_thai_qr_over_http(engine: AsyncEngine,
         body, headers = _signed(secret, {**payload, "transaction_id": txn + "Y", "amount": "-1"})
         negative = await client.post("/v1/billing/bank-notifications", content=body, headers=headers)
         assert (negative.status_code, negative.json()["code"]) == (422, "invalid_amount")
+
+        # Badly signed deliveries have a budget per address (the two above were counted): then 429,
+        # while a correctly signed one still passes.
+        codes = [
+            (await client.post("/v1/billing/bank-notifications", content=wrong_body, headers=wrong)).status_code
+            for _ in range(RATE_LIMIT)
+        ]
+        assert codes[-1] == 429
+        assert set(codes) <= {401, 429}
+        replay = await client.post("/v1/billing/bank-notifications", content=body, headers=headers)
+        assert replay.status_code == 422  # the last signed body (negative amount): verified, not limited
 
         platform_admin = {"Host": BASE, **bearer(None, kind="operator", roles=["platform_admin"])}
         for path in ("/v1/billing/settings", "/v1/billing/payment-exceptions"):

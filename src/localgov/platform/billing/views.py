@@ -4,6 +4,7 @@ and an LAO administrator's view of its own plan, usage and invoices on its own h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -20,7 +21,8 @@ from localgov.kernel.auth.guards import PUBLIC, guarded, operator, staff
 from localgov.kernel.csv import write_csv
 from localgov.kernel.errors import DomainError, problem_responses
 from localgov.kernel.plugins import UsageMeter
-from localgov.kernel.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
+from localgov.kernel.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureRefused
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import ONE_LINE
 from localgov.kernel.thai import BANGKOK
@@ -800,12 +802,14 @@ class BillingAdminController(Controller):
         description=(
             "Public on purpose: the bank signs with `X-Localgov-Signature: v1=<hex HMAC-SHA256(secret, timestamp "
             "+ '.' + raw body)>` and `X-Localgov-Timestamp` (Unix seconds, within 5 minutes); 401 "
-            "`invalid_signature`, `missing_signature`, `invalid_timestamp`, `stale_timestamp`. Idempotent by "
+            "`invalid_signature`, `missing_signature`, `invalid_timestamp`, `stale_timestamp` "
+            "(audited; past `LOCALGOV_LOGIN_RATE_LIMIT` refusals from one address in the window, "
+            "429 `rate_limited`). Idempotent by "
             "`transaction_id` (a repeat answers the first outcome with `replayed: true`; the same id with other "
             "details is 409 `bank_transaction_conflict`). A payment whose Ref1 "
             "names no finalised invoice, or whose amount is not exactly its total, is an exception (200)."
         ),
-        responses=problem_responses(401, 409, 422),
+        responses=problem_responses(401, 409, 422, 429),
         **guarded(PUBLIC),  # authenticated by the HMAC signature, not by a bearer token
     )
     async def bank_notification(
@@ -817,7 +821,27 @@ class BillingAdminController(Controller):
         timestamp: Annotated[str | None, HeaderParameter(name=TIMESTAMP_HEADER, max_length=20)] = None,
         signature: Annotated[str | None, HeaderParameter(name=SIGNATURE_HEADER, max_length=1000)] = None,
     ) -> BankNotificationOut:
-        await qrpay.verify(db_session, timestamp=timestamp, signature=signature, body=await request.body(), now=_now())
+        state = request.app.state
+        settings = state.settings
+        # As payments' webhook: a budget of failed signatures per address; a correctly signed
+        # delivery is verified first and never limited nor counted.
+        budget = f"billing-bank-refused:{origin.source_ip}"
+        try:
+            await qrpay.verify(
+                db_session, timestamp=timestamp, signature=signature, body=await request.body(), now=_now()
+            )
+        except SignatureRefused as refused:
+            await refuse_if_spent(
+                state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s
+            )
+            with contextlib.suppress(RateLimited):  # this one still answers 401; the next bad one, 429
+                await hit(state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s)
+            raise refused.audited(
+                "billing.notification_refused",
+                actor_kind="bank",
+                target=f"bank-transaction:{data.transaction_id}",
+                data={"code": refused.code},
+            ) from None
         if data.paid_at.tzinfo is None:
             raise BadPeriod("paid_at needs a time zone")
         amount = data.amount
