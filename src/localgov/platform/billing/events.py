@@ -42,5 +42,25 @@ INVOICE_OVERDUE: EventType[InvoiceEvent] = EventType(
     title_en="Operator invoice overdue",
     payload=InvoiceEvent,
 )
-EVENTS = (INVOICE_FINALISED, INVOICE_PAID, INVOICE_OVERDUE)
+
+
+class ThresholdEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A tenant's meter reached its plan's threshold in a billing period (announced once)."""
+
+    tenant_id: int
+    plan_code: str
+    meter: str
+    period_start: dt.date
+    period_end: dt.date
+    threshold: Decimal
+    quantity: Decimal
+
+
+USAGE_THRESHOLD_CROSSED: EventType[ThresholdEvent] = EventType(
+    code="billing.usage_threshold_crossed",
+    title_th="การใช้งานถึงเกณฑ์ที่กำหนด",
+    title_en="Usage threshold crossed",
+    payload=ThresholdEvent,
+)
+EVENTS = (INVOICE_FINALISED, INVOICE_PAID, INVOICE_OVERDUE, USAGE_THRESHOLD_CROSSED)
 EVENT_CODES = tuple(e.code for e in EVENTS)

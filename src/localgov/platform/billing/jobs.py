@@ -13,7 +13,7 @@ from localgov.kernel.plugins import JobFunc, ServicePlugin
 from localgov.kernel.storage import StoredFile
 from localgov.kernel.thai import BANGKOK
 from localgov.kernel.usage import record_usage
-from localgov.platform.billing import service
+from localgov.platform.billing import reminders, service, thresholds
 from localgov.platform.billing.meters import ACTIVE_STAFF, STORAGE_BYTES, meter_registry
 
 BILLING_JOB = "core.billing_run"
@@ -25,7 +25,8 @@ SYSTEM = Actor(kind="system", id=BILLING_JOB)
 
 def billing_run(plugins: Iterable[ServicePlugin]) -> JobFunc:
     """Draft the periods that ended, finalise the drafts past their grace period, remind overdue
-    invoices once (no automatic suspension: the billing administrator decides that)."""
+    invoices once and e-mail their reminders by step, announce usage thresholds reached (no
+    automatic suspension: the billing administrator decides that)."""
     meters = meter_registry(plugins)
 
     async def run(ctx: JobContext) -> None:
@@ -36,6 +37,10 @@ def billing_run(plugins: Iterable[ServicePlugin]) -> JobFunc:
             suspend_after_days=None,
             actor=SYSTEM,
             origin=Origin(),
+        )
+        await thresholds.check_thresholds(ctx.session, now=ctx.now, meters=meters)
+        await reminders.mail_reminders(
+            ctx.session, today=ctx.now.astimezone(BANGKOK).date(), actor=SYSTEM, origin=Origin()
         )
 
     return run

@@ -166,3 +166,82 @@ class InvoiceCounter(SharedBase):
     series: Mapped[str] = mapped_column(String(10))
     fiscal_year: Mapped[int] = mapped_column(Integer)
     last_value: Mapped[int] = mapped_column(BigInteger)
+
+
+class BillingSettings(SharedBase):
+    """The operator's own payment details: one row (id 1). Its Thai QR biller id (the DGA's tax ID
+    and suffix) and the secrets its bank signs payment notifications with (kernel.signing)."""
+
+    __tablename__ = "billing_settings"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    biller_id: Mapped[str | None] = mapped_column(String(15))
+    merchant_name: Mapped[str | None] = mapped_column(String(25))
+    notification_secret: Mapped[str | None] = mapped_column(Text)
+    previous_notification_secret: Mapped[str | None] = mapped_column(Text)
+    secret_rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BillingBankNotification(SharedBase):
+    """Every bank payment notification the operator received, once per bank transaction id: what it
+    paid, or why it is an exception for the billing administrator (never silently accepted)."""
+
+    __tablename__ = "billing_bank_notifications"
+    __table_args__ = (
+        UniqueConstraint("transaction_id"),
+        CheckConstraint("outcome IN ('paid', 'exception')", name="outcome"),
+        Index("ix_billing_bank_notifications_open", "received_at", postgresql_where=text("outcome = 'exception'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(String(100))
+    ref1: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    paid_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    invoice_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("platform.operator_invoices.id"))
+    #: ``paid`` or ``exception``.
+    outcome: Mapped[str] = mapped_column(String(10))
+    #: Why an exception: ``unknown_reference``, ``amount_mismatch``, ``invoice_not_payable``.
+    reason: Mapped[str | None] = mapped_column(String(40))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BillingReminder(SharedBase):
+    """One overdue reminder e-mailed for one invoice at one step (days past due): the idempotent key
+    of the reminder run (a rerun, or two racing runs, send a step once)."""
+
+    __tablename__ = "billing_reminders"
+    __table_args__ = (PrimaryKeyConstraint("invoice_id", "step"),)
+
+    invoice_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.operator_invoices.id", ondelete="CASCADE"))
+    #: Days past the due date at which this reminder is sent (``REMINDER_STEPS``).
+    step: Mapped[int] = mapped_column(Integer)
+    recipients: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class UsageThreshold(SharedBase):
+    """A level of one meter in one billing period that, once reached, is announced (per plan)."""
+
+    __tablename__ = "usage_thresholds"
+    __table_args__ = (PrimaryKeyConstraint("plan_code", "meter"), CheckConstraint("threshold > 0", name="positive"))
+
+    plan_code: Mapped[str] = mapped_column(String(40), ForeignKey("platform.plans.code", ondelete="CASCADE"))
+    meter: Mapped[str] = mapped_column(String(80))
+    threshold: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+
+
+class UsageThresholdCrossing(SharedBase):
+    """A threshold reached by one tenant's meter in one period: announced once (the key)."""
+
+    __tablename__ = "usage_threshold_crossings"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "meter", "period_start"),)
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"))
+    meter: Mapped[str] = mapped_column(String(80))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    threshold: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+    crossed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

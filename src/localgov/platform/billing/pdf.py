@@ -15,6 +15,7 @@ from localgov.kernel.documents.template import (
     OfficialDocument,
     Pairs,
     Paragraph,
+    QrStamp,
     Space,
     Table,
     Watermark,
@@ -37,8 +38,9 @@ def _quantity(q: Decimal) -> str:
 
 
 def invoice_document(
-    invoice: OperatorInvoice, lines: Sequence[OperatorInvoiceLine], tenant: Tenant
+    invoice: OperatorInvoice, lines: Sequence[OperatorInvoiceLine], tenant: Tenant, qr_payload: str | None = None
 ) -> OfficialDocument:
+    """The document; ``qr_payload`` (a finalised, unpaid invoice's Thai QR) is stamped to pay by."""
     credit = invoice.kind == "credit_note"
     title_th = "ใบลดหนี้" if credit else "ใบแจ้งหนี้ค่าบริการแพลตฟอร์ม"
     title_en = "Credit note" if credit else "Platform service fee invoice"
@@ -103,9 +105,19 @@ def invoice_document(
         body=body,
         footer=f"{title_th} {invoice.number or ''} · {tenant.name_th}",
         watermark=watermark,
+        stamp=None
+        if qr_payload is None or invoice.number is None
+        else QrStamp(
+            url=qr_payload,
+            code=invoice.number.replace("-", ""),
+            caption_th="สแกนชำระด้วย Thai QR (Ref1)",
+            caption_en="Pay by Thai QR",
+        ),
     )
 
 
-def render_invoice(invoice: OperatorInvoice, lines: Sequence[OperatorInvoiceLine], tenant: Tenant) -> bytes:
+def render_invoice(
+    invoice: OperatorInvoice, lines: Sequence[OperatorInvoiceLine], tenant: Tenant, qr_payload: str | None = None
+) -> bytes:
     """PDF bytes (CPU work: call through ``asyncio.to_thread``)."""
-    return render(invoice_document(invoice, lines, tenant))
+    return render(invoice_document(invoice, lines, tenant, qr_payload))

@@ -4,27 +4,31 @@ and an LAO administrator's view of its own plan, usage and invoices on its own h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
-from localgov.kernel.auth.guards import guarded, operator, staff
+from localgov.kernel.auth.guards import PUBLIC, guarded, operator, staff
 from localgov.kernel.csv import write_csv
 from localgov.kernel.errors import DomainError, problem_responses
 from localgov.kernel.plugins import UsageMeter
+from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
+from localgov.kernel.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureRefused
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import ONE_LINE
 from localgov.kernel.thai import BANGKOK
+from localgov.kernel.validation import InvalidInput
 from localgov.platform import lifecycle
-from localgov.platform.billing import pricing, service
+from localgov.platform.billing import pricing, qrpay, service, thresholds
 from localgov.platform.billing.meters import meter_registry
 from localgov.platform.billing.models import OperatorInvoice, PlanPrice, Subscription
 from localgov.platform.billing.pdf import render_invoice
@@ -184,6 +188,9 @@ class InvoiceOut(msgspec.Struct, kw_only=True):
     paid_at: dt.datetime | None
     payment_reference: str | None
     lines: list[LineOut] | None = None
+    #: A finalised, unpaid invoice's Thai QR (EMVCo bill payment through the operator's biller id,
+    #: Ref1 = the number without dashes, amount = the total); None otherwise or with no biller id set.
+    qr_payload: str | None = None
 
 
 class InvoiceList(msgspec.Struct, kw_only=True):
@@ -219,6 +226,104 @@ class TenantBilling(msgspec.Struct, kw_only=True):
     usage: list[MeterUsage]
 
 
+class BillingSettingsOut(msgspec.Struct, kw_only=True):
+    """The operator's payment details (the notification secret is never shown again)."""
+
+    biller_id: str | None
+    merchant_name: str | None
+    notification_secret_set: bool
+    secret_rotated_at: dt.datetime | None
+
+
+class BillingSettingsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    #: The operator's 13-digit tax ID (check digit verified) and a 2-digit suffix; Thai digits,
+    #: spaces and dashes are accepted.
+    biller_id: Annotated[str, msgspec.Meta(min_length=15, max_length=40)]
+    #: Printed in the QR (tag 59): printable ASCII, at most 25 characters.
+    merchant_name: Annotated[str, msgspec.Meta(min_length=1, max_length=25, pattern=r"^[\x20-\x7e]+$")] | None = None
+
+
+class SecretOut(msgspec.Struct, kw_only=True):
+    #: Shown once: give it to the operator's bank. The previous one verifies for 7 more days.
+    secret: str
+
+
+class BankNotificationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One Thai QR payment into the operator's account, as its bank reports it."""
+
+    transaction_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+    ref1: Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=r"^[A-Z0-9]+$")]
+    #: Baht, positive, at most two decimals (422 ``invalid_amount`` otherwise).
+    amount: Decimal
+    paid_at: dt.datetime
+
+
+class BankNotificationOut(msgspec.Struct, kw_only=True):
+    #: ``paid`` or ``exception``.
+    outcome: str
+    invoice_id: int | None
+    #: An exception's reason: ``unknown_reference``, ``amount_mismatch``, ``invoice_not_payable``.
+    reason: str | None
+    #: True when this repeated an already recorded transaction (nothing changed).
+    replayed: bool
+
+
+class PaymentExceptionOut(msgspec.Struct, kw_only=True):
+    id: int
+    transaction_id: str
+    ref1: str
+    amount: Decimal
+    paid_at: dt.datetime
+    invoice_id: int | None
+    reason: str | None
+    received_at: dt.datetime
+
+
+class PaymentExceptionList(msgspec.Struct, kw_only=True):
+    items: list[PaymentExceptionOut]
+
+
+def _settings_out(row: Any) -> BillingSettingsOut:
+    if row is None:
+        return BillingSettingsOut(
+            biller_id=None, merchant_name=None, notification_secret_set=False, secret_rotated_at=None
+        )
+    return BillingSettingsOut(
+        biller_id=row.biller_id,
+        merchant_name=row.merchant_name,
+        notification_secret_set=row.notification_secret is not None,
+        secret_rotated_at=row.secret_rotated_at,
+    )
+
+
+class ThresholdIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    meter: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    #: The level of the meter's aggregated quantity in one billing period (> 0).
+    threshold: Decimal
+
+
+class ThresholdsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The plan's whole set of thresholds (replaces the previous set; [] removes them)."""
+
+    thresholds: Annotated[list[ThresholdIn], msgspec.Meta(max_length=100)]
+
+
+class ThresholdOut(msgspec.Struct, kw_only=True):
+    meter: str
+    threshold: Decimal
+
+
+class ThresholdList(msgspec.Struct, kw_only=True):
+    plan_code: str
+    items: list[ThresholdOut]
+
+
+def _thresholds(plan_code: str, rows: list[Any]) -> ThresholdList:
+    return ThresholdList(
+        plan_code=plan_code, items=[ThresholdOut(meter=r.meter, threshold=plain(r.threshold)) for r in rows]
+    )
+
+
 # --- helpers -------------------------------------------------------------------------------------
 
 
@@ -235,8 +340,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _invoice(invoice: OperatorInvoice, lines: list[Any] | None = None) -> InvoiceOut:
+def _invoice(invoice: OperatorInvoice, lines: list[Any] | None = None, qr_payload: str | None = None) -> InvoiceOut:
     return InvoiceOut(
+        qr_payload=qr_payload,
         id=invoice.id,
         tenant_id=invoice.tenant_id,
         subscription_id=invoice.subscription_id,
@@ -572,7 +678,8 @@ class BillingAdminController(Controller):
     )
     async def invoice(self, invoice_id: InvoiceId, db_session: NamedDependency[AsyncSession]) -> InvoiceOut:
         invoice = await service.get_invoice(db_session, invoice_id)
-        return _invoice(invoice, await service.lines_of(db_session, invoice.id))
+        qr = qrpay.payload_of(invoice, await qrpay.get_settings(db_session))
+        return _invoice(invoice, await service.lines_of(db_session, invoice.id), qr)
 
     @get(
         "/invoices/{invoice_id:int}/pdf",
@@ -655,6 +762,152 @@ class BillingAdminController(Controller):
         )
         return _invoice(note, await service.lines_of(db_session, note.id))
 
+    @get(
+        "/settings",
+        operation_id="getBillingSettings",
+        summary="The operator's Thai QR biller id and whether a bank notification secret is set",
+        responses=problem_responses(401, 403),
+        **guarded(BILLING),
+    )
+    async def get_settings(self, db_session: NamedDependency[AsyncSession]) -> BillingSettingsOut:
+        return _settings_out(await qrpay.get_settings(db_session))
+
+    @put(
+        "/settings",
+        operation_id="setBillingSettings",
+        summary="Set the operator's Thai QR biller id (tax ID + suffix) and merchant name",
+        responses=problem_responses(401, 403, 422),
+        **guarded(BILLING),
+    )
+    async def set_settings(
+        self, data: JSONBody[BillingSettingsIn], db_session: NamedDependency[AsyncSession]
+    ) -> BillingSettingsOut:
+        return _settings_out(await qrpay.set_biller(db_session, data.biller_id, data.merchant_name))
+
+    @post(
+        "/settings/notification-secret",
+        operation_id="rotateBillingNotificationSecret",
+        summary="A new bank notification secret, shown once; the previous one keeps verifying for 7 days",
+        responses=problem_responses(401, 403),
+        **guarded(BILLING),
+    )
+    async def rotate_secret(self, db_session: NamedDependency[AsyncSession]) -> SecretOut:
+        return SecretOut(secret=await qrpay.rotate_secret(db_session, _now()))
+
+    @post(
+        "/bank-notifications",
+        status_code=200,
+        operation_id="receiveOperatorBankNotification",
+        summary="A Thai QR payment of an operator invoice, from the operator's bank (HMAC-signed)",
+        description=(
+            "Public on purpose: the bank signs with `X-Localgov-Signature: v1=<hex HMAC-SHA256(secret, timestamp "
+            "+ '.' + raw body)>` and `X-Localgov-Timestamp` (Unix seconds, within 5 minutes); 401 "
+            "`invalid_signature`, `missing_signature`, `invalid_timestamp`, `stale_timestamp` "
+            "(audited; past `LOCALGOV_LOGIN_RATE_LIMIT` refusals from one address in the window, "
+            "429 `rate_limited`). Idempotent by "
+            "`transaction_id` (a repeat answers the first outcome with `replayed: true`; the same id with other "
+            "details is 409 `bank_transaction_conflict`). A payment whose Ref1 "
+            "names no finalised invoice, or whose amount is not exactly its total, is an exception (200)."
+        ),
+        responses=problem_responses(401, 409, 422, 429),
+        **guarded(PUBLIC),  # authenticated by the HMAC signature, not by a bearer token
+    )
+    async def bank_notification(
+        self,
+        request: Request[Any, Any, Any],
+        origin: NamedDependency[Origin],
+        data: JSONBody[BankNotificationIn],
+        db_session: NamedDependency[AsyncSession],
+        timestamp: Annotated[str | None, HeaderParameter(name=TIMESTAMP_HEADER, max_length=20)] = None,
+        signature: Annotated[str | None, HeaderParameter(name=SIGNATURE_HEADER, max_length=1000)] = None,
+    ) -> BankNotificationOut:
+        state = request.app.state
+        settings = state.settings
+        # As payments' webhook: a budget of failed signatures per address; a correctly signed
+        # delivery is verified first and never limited nor counted.
+        budget = f"billing-bank-refused:{origin.source_ip}"
+        try:
+            await qrpay.verify(
+                db_session, timestamp=timestamp, signature=signature, body=await request.body(), now=_now()
+            )
+        except SignatureRefused as refused:
+            await refuse_if_spent(
+                state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s
+            )
+            with contextlib.suppress(RateLimited):  # this one still answers 401; the next bad one, 429
+                await hit(state.engine, budget, limit=settings.login_rate_limit, window_s=settings.login_rate_window_s)
+            raise refused.audited(
+                "billing.notification_refused",
+                actor_kind="bank",
+                target=f"bank-transaction:{data.transaction_id}",
+                data={"code": refused.code},
+            ) from None
+        if data.paid_at.tzinfo is None:
+            raise BadPeriod("paid_at needs a time zone")
+        amount = data.amount
+        if not amount.is_finite() or not 0 < amount < 10**12 or amount != amount.quantize(Decimal("0.01")):
+            raise InvalidInput("amount", "must be positive baht with at most two decimals", code="invalid_amount")
+        note = qrpay.Notification(
+            transaction_id=data.transaction_id, ref1=data.ref1, amount=data.amount, paid_at=data.paid_at
+        )
+        outcome = await qrpay.receive(db_session, note, origin=origin)
+        return BankNotificationOut(
+            outcome=outcome.outcome, invoice_id=outcome.invoice_id, reason=outcome.reason, replayed=outcome.duplicate
+        )
+
+    @get(
+        "/payment-exceptions",
+        operation_id="listBillingPaymentExceptions",
+        summary="Bank notifications that paid nothing (unknown reference, wrong amount, not payable)",
+        responses=problem_responses(401, 403),
+        **guarded(BILLING),
+    )
+    async def payment_exceptions(self, db_session: NamedDependency[AsyncSession]) -> PaymentExceptionList:
+        rows = await qrpay.exceptions(db_session)
+        return PaymentExceptionList(
+            items=[
+                PaymentExceptionOut(
+                    id=r.id,
+                    transaction_id=r.transaction_id,
+                    ref1=r.ref1,
+                    amount=r.amount,
+                    paid_at=r.paid_at,
+                    invoice_id=r.invoice_id,
+                    reason=r.reason,
+                    received_at=r.received_at,
+                )
+                for r in rows
+            ]
+        )
+
+    @get(
+        "/plans/{plan_code:str}/thresholds",
+        operation_id="listUsageThresholds",
+        summary="A plan's usage thresholds (one event per tenant, meter and period when reached)",
+        responses=problem_responses(401, 403),
+        **guarded(BILLING),
+    )
+    async def list_thresholds(self, plan_code: PlanCode, db_session: NamedDependency[AsyncSession]) -> ThresholdList:
+        return _thresholds(plan_code, await thresholds.thresholds_of(db_session, plan_code))
+
+    @put(
+        "/plans/{plan_code:str}/thresholds",
+        operation_id="setUsageThresholds",
+        summary="Replace a plan's usage thresholds",
+        responses=problem_responses(401, 403, 404, 422),
+        **guarded(BILLING),
+    )
+    async def set_thresholds(
+        self,
+        request: Request[Any, Any, Any],
+        plan_code: PlanCode,
+        data: JSONBody[ThresholdsIn],
+        db_session: NamedDependency[AsyncSession],
+    ) -> ThresholdList:
+        levels = [(t.meter, t.threshold) for t in data.thresholds]
+        rows = await thresholds.set_thresholds(db_session, plan_code, levels, _meters(request))
+        return _thresholds(plan_code, rows)
+
 
 # --- an LAO's own billing --------------------------------------------------------------------------
 
@@ -723,7 +976,8 @@ class TenantBillingController(Controller):
         invoice = await service.get_invoice(db_session, invoice_id, tenant_id=tenant.id)
         if invoice.status == "draft":
             raise service.NoSuchInvoice(data={"invoice_id": invoice_id})
-        return _invoice(invoice, await service.lines_of(db_session, invoice.id))
+        qr = qrpay.payload_of(invoice, await qrpay.get_settings(db_session))
+        return _invoice(invoice, await service.lines_of(db_session, invoice.id), qr)
 
     @get(
         "/invoices/{invoice_id:int}/pdf",
@@ -745,7 +999,8 @@ class TenantBillingController(Controller):
 async def _pdf(session: AsyncSession, invoice: OperatorInvoice) -> Response[bytes]:
     tenant = await lifecycle.get_tenant(session, invoice.tenant_id)
     lines = await service.lines_of(session, invoice.id)
-    content = await asyncio.to_thread(render_invoice, invoice, lines, tenant)
+    qr = qrpay.payload_of(invoice, await qrpay.get_settings(session))
+    content = await asyncio.to_thread(render_invoice, invoice, lines, tenant, qr)
     name = (invoice.number or f"draft-{invoice.id}") + ".pdf"
     return Response(
         content,
