@@ -608,7 +608,7 @@ async def test_the_app_gathers_grants_from_core_roles_and_its_plugins(client_for
         grants = grants_of(app)
     assert grants.permissions_of([TENANT_ADMIN]) == {STRUCTURE_WRITE}
     assert grants.permissions_of(["demo.clerk"]) == {"demo.write"}
-    assert grants.permissions_of(["payments.cashier"]) == {"payments.read", "payments.collect"}  # the counter (issue 17)
+    assert grants.permissions_of(["payments.cashier"]) == {"payments.read", "payments.collect"}  # the counter
 
 
 def test_a_plugin_role_grants_only_the_plugins_own_permissions() -> None:
