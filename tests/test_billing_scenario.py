@@ -1,4 +1,5 @@
-"""Usage equals the actions of a scripted scenario across the registered services, and prices so."""
+"""Usage equals the actions of a scripted scenario across the registered services (One Stop Service,
+food, payments, building permits), and prices so."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.support.billing import METERS, make_plan, shared
 from tests.support.food import at, file_notification, food_world, issued
 from tests.support.oss_cases import make_case_world, walk_in
 from tests.support.payments import BILLER_ID, make_bill, set_biller
+from tests.support.permits import approve, bill_paid_entries, deliver, make_permit_world, pay, submitted, to_decision
 
 D = Decimal
 
@@ -73,6 +75,29 @@ async def test_usage_equals_the_scripted_actions_of_every_service(
         "payments.baht_collected": D("1330.50"),
     }
     assert bills_issued >= 2
+
+    # Building permits: two applications submitted, one taken to its paid, issued permit (the bank's
+    # notification delivered twice: one permit, one event).
+    permits = await make_permit_world(engine, tmp_path / "permit-files")
+    first = await submitted(permits, now)
+    await submitted(permits, now)
+    await to_decision(permits, first, now)
+    await approve(permits, first, now)
+    await pay(permits, first)
+    (paid_entry,) = await bill_paid_entries(permits)
+    await deliver(permits, paid_entry)
+    await deliver(permits, paid_entry)
+    assert await _usage(engine, permits.tenant.id) == {
+        "permits.application_submitted": D(2),
+        "permits.permit_issued": D(1),
+        "payments.bills_issued": D(1),
+        "payments.payments_confirmed": D(1),
+        "payments.baht_collected": D("260.00"),
+    }
+    # Every meter of every registered service was exercised by the scenario, but a One Stop Service
+    # decision (its metering is checked where the decision is: test_oss_cases).
+    exercised = {*await _usage(engine, oss.tenant.id), *food_usage, *await _usage(engine, permits.tenant.id)}
+    assert {meter.code for plugin in REGISTRY for meter in plugin.meters} - exercised <= {"oss.cases_decided"}
 
     # And it prices: one unit price per meter, 1 % of each payment (minimum 5 baht).
     plan = await make_plan(
