@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -19,7 +20,7 @@ from localgov.platform.billing.models import OperatorInvoice
 from localgov.platform.billing.pricing import Charge, Tier
 from localgov.platform.models import Tenant
 from localgov.services.oss.cases import CASES_OPENED
-from localgov.settings import Settings
+from localgov.settings import Settings, SettingsError
 from tests.support.billing import METERS, add_events, bkk, make_plan, shared
 from tests.support.factories import make_tenant
 
@@ -339,6 +340,33 @@ async def test_the_worker_job_runs_the_invoice_run_and_reminds(engine: AsyncEngi
         await job(JobContext(session, None, bkk(2026, 12, 5, 1)))
     october = (await _invoices(engine, tenant.id))[0]
     assert october.reminded_at is not None  # due on 4 December, reminded on the 5th
+
+
+async def test_the_worker_suspends_an_overdue_lao_only_when_the_setting_says_so(engine: AsyncEngine) -> None:
+    from localgov.kernel.jobs import JobContext
+    from localgov.plugins import REGISTRY
+    from localgov.worker import core_jobs
+
+    def job_of(settings: Settings) -> Any:
+        return next(job for job in core_jobs(settings, REGISTRY) if job.name == "core.billing_run").run
+
+    first, second = await make_tenant(engine), await make_tenant(engine)
+    plan = await make_plan(engine, fixed_fee=D(500))
+    for tenant in (first, second):
+        await _subscribe(engine, tenant.id, plan, billing_cycle="monthly", starts_on=dt.date(2026, 10, 1))
+    default = job_of(Settings())  # 0: never
+    for now in (bkk(2026, 11, 1, 1), bkk(2026, 11, 4, 1), bkk(2026, 12, 20, 1)):  # due 4 Dec, 16 days late
+        async with shared(engine) as session:
+            await default(JobContext(session, None, now))
+    async with shared(engine) as session:
+        assert {(await session.get(Tenant, t.id)).status for t in (first, second)} == {"active"}  # type: ignore[union-attr]
+    # The operator turns it on: the next hourly run suspends every LAO that many days past due.
+    async with shared(engine) as session:
+        await job_of(Settings(billing_suspend_after_days=14))(JobContext(session, None, bkk(2026, 12, 20, 2)))
+    async with shared(engine) as session:
+        assert {(await session.get(Tenant, t.id)).status for t in (first, second)} == {"suspended"}  # type: ignore[union-attr]
+    with pytest.raises(SettingsError, match="SUSPEND_AFTER_DAYS"):
+        Settings(billing_suspend_after_days=-1)
 
 
 async def test_the_levels_job_samples_active_staff_and_storage_once_a_day(engine: AsyncEngine) -> None:

@@ -81,6 +81,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: out), at about 100 KiB of the backend's memory each for a statement like getBill's: a trade
     #: of memory for CPU an operator makes knowingly (bench/README.md, "Peers"). Off by default.
     db_plans_per_tenant: int = 0
+    #: Suspend (through the lifecycle) an LAO whose operator invoice is this many days past due;
+    #: 0: never (the billing administrator decides). Checked by the worker's hourly billing job.
+    billing_suspend_after_days: int = 0
     db_statement_timeout_ms: int = 30_000
     #: How long a request's statement waits for a lock (the API's connections only; 0: no bound).
     #: A table locked longer answers 503 ``database_unavailable`` with ``Retry-After``.
@@ -169,6 +172,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         for name in ("db_pool_size", "db_connection_lifetime_s", "db_max_tenants_per_connection"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"LOCALGOV_{name.upper()} must be at least 1")
+        if not 0 <= self.billing_suspend_after_days <= 3650:
+            raise SettingsError("LOCALGOV_BILLING_SUSPEND_AFTER_DAYS must be between 0 (never) and 3650")
         if not 0 <= self.db_plans_per_tenant <= 100_000:
             raise SettingsError("LOCALGOV_DB_PLANS_PER_TENANT must be between 0 (off) and 100000")
         if self.db_statement_timeout_ms < 0 or self.db_lock_timeout_ms < 0:

@@ -75,7 +75,7 @@ def core_jobs(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> tupl
     return (
         *CORE_JOBS,
         ScheduledJob(name=PURGE_JOB, every=dt.timedelta(hours=1), run=purge_job(settings)),
-        billing_job(plugins),
+        billing_job(plugins, suspend_after_days=settings.billing_suspend_after_days or None),
         BILLING_LEVELS,
     )
 

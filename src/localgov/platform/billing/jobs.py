@@ -23,10 +23,11 @@ _STORAGE = select(func.coalesce(func.sum(StoredFile.size_bytes), 0))
 SYSTEM = Actor(kind="system", id=BILLING_JOB)
 
 
-def billing_run(plugins: Iterable[ServicePlugin]) -> JobFunc:
+def billing_run(plugins: Iterable[ServicePlugin], *, suspend_after_days: int | None = None) -> JobFunc:
     """Draft the periods that ended, finalise the drafts past their grace period, remind overdue
-    invoices once and e-mail their reminders by step, announce usage thresholds reached (no
-    automatic suspension: the billing administrator decides that)."""
+    invoices once and e-mail their reminders by step, announce usage thresholds reached; with
+    ``suspend_after_days`` (``LOCALGOV_BILLING_SUSPEND_AFTER_DAYS``), suspend through the lifecycle
+    the LAOs whose invoice is that many days past due (off by default: the operator decides)."""
     meters = meter_registry(plugins)
 
     async def run(ctx: JobContext) -> None:
@@ -34,7 +35,7 @@ def billing_run(plugins: Iterable[ServicePlugin]) -> JobFunc:
         await service.remind_overdue(
             ctx.session,
             today=ctx.now.astimezone(BANGKOK).date(),
-            suspend_after_days=None,
+            suspend_after_days=suspend_after_days,
             actor=SYSTEM,
             origin=Origin(),
         )
@@ -46,8 +47,9 @@ def billing_run(plugins: Iterable[ServicePlugin]) -> JobFunc:
     return run
 
 
-def billing_job(plugins: Iterable[ServicePlugin]) -> ScheduledJob:
-    return ScheduledJob(name=BILLING_JOB, every=dt.timedelta(hours=1), run=billing_run(plugins))
+def billing_job(plugins: Iterable[ServicePlugin], *, suspend_after_days: int | None = None) -> ScheduledJob:
+    run = billing_run(plugins, suspend_after_days=suspend_after_days)
+    return ScheduledJob(name=BILLING_JOB, every=dt.timedelta(hours=1), run=run)
 
 
 async def record_levels(ctx: JobContext) -> None:
