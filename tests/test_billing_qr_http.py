@@ -63,7 +63,8 @@ async def test_pay_an_operator_invoice_by_thai_qr_over_http(
         pdf = await client.get(f"/v1/tenant/billing/invoices/{invoice.id}/pdf", headers=lao_admin)
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
         assert "Thai QR" in text
-        assert parsed.ref1 in text
+        assert f"(Ref1): {parsed.ref1}" in text
+        assert detail["qr_payload"] not in text  # the payload is in the QR, not printed as text
         other_admin = {**host(other.slug), **bearer(other, roles=["tenant_admin"])}
         theirs = await client.get(f"/v1/tenant/billing/invoices/{invoice.id}", headers=other_admin)
         assert (theirs.status_code, theirs.json()["code"]) == (404, "invoice_not_found")

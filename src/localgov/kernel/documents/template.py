@@ -107,12 +107,18 @@ class Watermark(msgspec.Struct, frozen=True):
 
 
 class QrStamp(msgspec.Struct, frozen=True, kw_only=True):
-    """A QR code of ``url`` with its caption: scanning it opens the verification page."""
+    """A QR code of ``url`` with its caption: scanning it opens the verification page.
+
+    For a QR that is not an address (a Thai QR payment payload), ``show_url=False`` leaves the
+    encoded text off the page and ``code_label`` names the code printed beside it (``Ref1``).
+    """
 
     url: str
     code: str
     caption_th: str = "ตรวจสอบความถูกต้องของเอกสาร"
     caption_en: str = "Verify this document"
+    code_label: str = "รหัสตรวจสอบ (Code)"
+    show_url: bool = True
 
 
 class OfficialDocument(msgspec.Struct, frozen=True, kw_only=True):
@@ -320,9 +326,10 @@ def _stamp(pdf: ThaiPDF, stamp: QrStamp, width: float) -> None:
     pdf.set_font(FONT, "B", 12)
     pdf.cell(text_w, 6, f"{stamp.caption_th} ({stamp.caption_en})", new_x="LEFT", new_y="NEXT")
     pdf.set_font(FONT, "", 12)
-    pdf.cell(text_w, 6, f"รหัสตรวจสอบ (Code): {stamp.code}", new_x="LEFT", new_y="NEXT")
-    pdf.set_font(FONT, "", 9)
-    pdf.cell(text_w, 5, stamp.url, link=stamp.url, new_x="LEFT", new_y="NEXT")
+    pdf.cell(text_w, 6, f"{stamp.code_label}: {stamp.code}", new_x="LEFT", new_y="NEXT")
+    if stamp.show_url:
+        pdf.set_font(FONT, "", 9)
+        pdf.cell(text_w, 5, stamp.url, link=stamp.url, new_x="LEFT", new_y="NEXT")
     pdf.set_xy(pdf.l_margin, y + size + 2)
 
 

@@ -110,8 +110,10 @@ def invoice_document(
         else QrStamp(
             url=qr_payload,
             code=invoice.number.replace("-", ""),
-            caption_th="สแกนชำระด้วย Thai QR (Ref1)",
+            caption_th="สแกนชำระด้วย Thai QR",
             caption_en="Pay by Thai QR",
+            code_label="เลขอ้างอิง (Ref1)",
+            show_url=False,  # a payment payload, not an address: the QR alone carries it
         ),
     )
 
