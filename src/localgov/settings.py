@@ -79,7 +79,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: 0.1–0.2 for a repeat: bench/plan_cache.py). N > 0 gives each tenant its own prepared
     #: statements on a connection, up to N in all (asyncpg's statement cache, least recently used
     #: out), at about 100 KiB of the backend's memory each for a statement like getBill's: a trade
-    #: of memory for CPU an operator makes knowingly (bench/README.md, "Peers"). Off by default.
+    #: of memory for CPU an operator makes knowingly. It pays only when a connection serves the same
+    #: few tenants again and again: spread over 2,000 tenants it was slower (a new statement per
+    #: request costs more than a re-analysis; bench/README.md, "Peers"). Off by default.
     db_plans_per_tenant: int = 0
     #: Suspend (through the lifecycle) an LAO whose operator invoice is this many days past due;
     #: 0: never (the billing administrator decides). Checked by the worker's hourly billing job.
