@@ -37,10 +37,6 @@ from localgov.kernel.thai import bangkok_today
 from localgov.kernel.usage import record_usage
 from localgov.kernel.validation import (
     ThaiAddress,
-    normalise_house_no,
-    normalise_moo,
-    normalise_phone,
-    normalise_postal_code,
     normalise_thai_id,
 )
 from localgov.services.payments.models import Bill, BillItem, Payer
@@ -337,20 +333,26 @@ async def payer_for(
     found = await session.scalar(select(Payer.id).where(Payer.tax_id == tax_id).order_by(Payer.created_at).limit(1))
     if found is not None:
         return found
-    payer = Payer(
-        kind=kind,
-        name=name.strip(),
-        tax_id=tax_id,
-        house_no=normalise_house_no(address.house_no) if address.house_no else None,
-        moo=normalise_moo(address.moo) if address.moo else None,
-        soi=address.soi,
-        road=address.road,
-        subdistrict=address.subdistrict,
-        district=address.district,
-        province=address.province,
-        postal_code=normalise_postal_code(address.postal_code) if address.postal_code else None,
-        phone=normalise_phone(phone) if phone else None,
+    # The fields are cleaned as ``POST /payers`` cleans them (payers.py imports this module: late import).
+    from localgov.services.payments.payers import PayerCreate, payer_values
+
+    values = payer_values(
+        PayerCreate(
+            kind=kind,  # type: ignore[arg-type]  # checked above
+            name=name,
+            tax_id=tax_id,
+            house_no=address.house_no,
+            moo=address.moo,
+            soi=address.soi,
+            road=address.road,
+            subdistrict=address.subdistrict,
+            district=address.district,
+            province=address.province,
+            postal_code=address.postal_code,
+            phone=phone,
+        )
     )
+    payer = Payer(**values)
     session.add(payer)
     await session.flush()
     return payer.id

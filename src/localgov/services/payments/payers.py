@@ -153,7 +153,7 @@ async def _ensure_unique_tax_id(session: AsyncSession, tax_id: str | None, exclu
         raise Conflict("A payer with this ID already exists.", code="payer_exists", data={"payer_id": str(other)})
 
 
-def _payer_values(data: PayerCreate) -> dict[str, Any]:
+def payer_values(data: PayerCreate) -> dict[str, Any]:
     values: dict[str, Any] = {"kind": data.kind, "name": data.name.strip()}
     for field in ("tax_id", *_ADDRESS, "phone"):
         values[field] = _clean(field, getattr(data, field))
@@ -161,7 +161,7 @@ def _payer_values(data: PayerCreate) -> dict[str, Any]:
 
 
 async def create_payer(session: AsyncSession, data: PayerCreate) -> Payer:
-    values = _payer_values(data)
+    values = payer_values(data)
     await _ensure_unique_tax_id(session, values["tax_id"])
     payer = Payer(**values)
     session.add(payer)
@@ -410,7 +410,7 @@ async def import_payers(session: AsyncSession, content: bytes) -> PayerImportRes
             payer = msgspec.convert(
                 {k: row[k] for k in ("kind", "name", "tax_id", *_ADDRESS, "phone") if row.get(k)}, PayerCreate
             )
-            values = _payer_values(payer)
+            values = payer_values(payer)
         except (InvalidInput, msgspec.ValidationError) as exc:
             errors.append(_row_error(line, exc))
             continue
