@@ -11,7 +11,15 @@ days off (:mod:`localgov.kernel.calendar`). See ``docs/kernel/cases.md``.
 
 from __future__ import annotations
 
-from localgov.kernel.cases.actors import SYSTEM, CaseActor, citizen_actor, staff_actor
+from localgov.kernel.cases.actors import (
+    SYSTEM,
+    CaseActor,
+    StaffUnknown,
+    caller_actor,
+    caller_staff_id,
+    citizen_actor,
+    staff_actor,
+)
 from localgov.kernel.cases.engine import act, assign, open_case
 from localgov.kernel.cases.errors import (
     ActionForbidden,
@@ -61,6 +69,7 @@ __all__ = [
     "CommentRequired",
     "DocumentsMissing",
     "InvalidCaseInput",
+    "StaffUnknown",
     "State",
     "StateSetting",
     "TrackingNumberTaken",
@@ -70,6 +79,8 @@ __all__ = [
     "applicant_cases",
     "assign",
     "available_actions",
+    "caller_actor",
+    "caller_staff_id",
     "case_type_settings",
     "citizen_actor",
     "get_case",

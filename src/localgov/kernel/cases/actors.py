@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, Protocol
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel import org
 from localgov.kernel.audit import Actor
 from localgov.kernel.cases.workflow import Action
+from localgov.kernel.errors import DomainError
 
 ActorKind = Literal["staff", "citizen", "system"]
 
@@ -41,6 +42,36 @@ SYSTEM = CaseActor(kind="system")
 def citizen_actor(citizen_id: uuid.UUID) -> CaseActor:
     """A citizen (online intake, withdrawing, answering a deficiency)."""
     return CaseActor(kind="citizen", id=citizen_id)
+
+
+class Caller(Protocol):
+    """What the engine needs of a request's principal (``kernel.auth.tokens.Principal``; importing it
+    here would close an import cycle between the kernel's modules, so only the attribute is named)."""
+
+    @property
+    def subject(self) -> str: ...
+
+
+class StaffUnknown(DomainError):
+    """A staff token whose subject is not a member's id (only a malformed token can say so)."""
+
+    code = "staff_unknown"
+    status = 403
+    title = "ไม่พบบัญชีเจ้าหน้าที่ของผู้เรียก / The caller is not a known member of staff"
+
+
+def caller_staff_id(principal: Caller) -> uuid.UUID:
+    """The calling member's id (a staff token's subject); 403 ``staff_unknown`` if it is not one."""
+    try:
+        return uuid.UUID(principal.subject)
+    except ValueError:
+        raise StaffUnknown() from None
+
+
+async def caller_actor(session: AsyncSession, principal: Caller, permissions: Iterable[str]) -> CaseActor:
+    """The calling member as the engine checks him (a view's ``principal`` and ``permissions``):
+    :func:`staff_actor` of the token's subject."""
+    return await staff_actor(session, caller_staff_id(principal), permissions)
 
 
 async def staff_actor(session: AsyncSession, staff_id: uuid.UUID, permissions: Iterable[str]) -> CaseActor:

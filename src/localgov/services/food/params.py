@@ -6,13 +6,10 @@ import uuid
 from typing import Annotated
 
 from litestar.params import PathParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel import cases as engine
 from localgov.kernel.audit import Actor
 from localgov.kernel.auth.guards import PUBLIC, staff
-from localgov.kernel.auth.tokens import Principal
-from localgov.kernel.errors import DomainError
+from localgov.kernel.cases import caller_actor
 from localgov.kernel.storage import UploadLimits
 from localgov.services.food.workflow import DECIDE, FINANCE, INSPECT, INTAKE, MANAGE, READ
 
@@ -57,18 +54,5 @@ def photo_path(inspection_id: uuid.UUID, file_id: uuid.UUID) -> str:
     return f"/v1/food/inspections/{inspection_id}/photos/{file_id}"
 
 
-class StaffUnknown(DomainError):
-    """A staff token whose subject is not a member's id (only a malformed token can say so)."""
-
-    code = "staff_unknown"
-    status = 403
-    title = "ไม่พบบัญชีเจ้าหน้าที่ของผู้เรียก / The caller is not a known member of staff"
-
-
-async def case_actor(session: AsyncSession, principal: Principal, permissions: frozenset[str]) -> engine.CaseActor:
-    """The calling member as the case engine checks him: his roles' permissions and his unit."""
-    try:
-        staff_id = uuid.UUID(principal.subject)
-    except ValueError:
-        raise StaffUnknown() from None
-    return await engine.staff_actor(session, staff_id, permissions)
+#: The calling member as the case engine checks him: his roles' permissions and his unit (the kernel's).
+case_actor = caller_actor

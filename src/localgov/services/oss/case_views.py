@@ -319,9 +319,8 @@ def opened(view: cases.CaseView, *, settings: Settings, tenant: TenantInfo, now:
     )
 
 
-async def actor_of(session: AsyncSession, principal: Principal, permissions: frozenset[str]) -> engine.CaseActor:
-    """The calling member as the engine checks him: his roles' permissions and his unit."""
-    return await engine.staff_actor(session, staff_uuid(principal), permissions)
+#: The calling member as the engine checks him: his roles' permissions and his unit (the kernel's).
+actor_of = engine.caller_actor
 
 
 # --- requests ---------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel import cases as engine
 from localgov.kernel import org
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.cases import CaseRecord, CaseTransitionRecord
+from localgov.kernel.cases import CaseRecord, CaseTransitionRecord, StaffUnknown
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.numbering import fiscal_period, next_number
 from localgov.kernel.plugins import UsageMeter
@@ -88,7 +88,7 @@ from localgov.services.oss.models import (
     OssCase,
     QueueTicket,
 )
-from localgov.services.oss.params import StaffUnknown, actor_label
+from localgov.services.oss.params import actor_label
 from localgov.services.oss.schemas import RefusalGrounds
 from localgov.services.oss.workflow import OWN_ENDPOINT, REQUEST, WITHDRAWN
 

@@ -30,7 +30,7 @@ from localgov.kernel import cases as engine
 from localgov.kernel import documents, org
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.calendar import end_of_day, load_calendar
-from localgov.kernel.cases import CaseRecord
+from localgov.kernel.cases import CaseRecord, StaffUnknown
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.jobs import JobContext, ScheduledJob
 from localgov.kernel.reads import Row, fetch_all, fetch_one
@@ -38,7 +38,7 @@ from localgov.kernel.thai import bangkok_today, thai_date
 from localgov.kernel.validation import InvalidInput
 from localgov.services.oss import cases
 from localgov.services.oss.models import CaseFile, DeficiencyItem, DeficiencyRecord
-from localgov.services.oss.params import StaffUnknown, actor_label
+from localgov.services.oss.params import actor_label
 from localgov.services.oss.schemas import ApplicantSignature, DeficiencyCreate
 from localgov.services.oss.workflow import DEFICIENT
 

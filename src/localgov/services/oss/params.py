@@ -11,7 +11,8 @@ from litestar.params import PathParameter
 from localgov.kernel.audit import Actor
 from localgov.kernel.auth.guards import citizen, client, staff
 from localgov.kernel.auth.tokens import Principal
-from localgov.kernel.errors import DomainError, NotFound
+from localgov.kernel.cases import caller_staff_id
+from localgov.kernel.errors import NotFound
 
 #: Who may call what. Staff rights are permissions granted by the plugin's roles (``__init__``):
 #: ``oss.manager`` all of them; ``oss.editor`` read and edit the catalogue; ``oss.officer`` read and
@@ -75,20 +76,8 @@ TrackingNumberPath = Annotated[
 STAFF_ERRORS = (401, 403, 404, 410)
 
 
-class StaffUnknown(DomainError):
-    """A staff token whose subject is not a member's id (only a malformed token can say so)."""
-
-    code = "staff_unknown"
-    status = 403
-    title = "ไม่พบบัญชีเจ้าหน้าที่ของผู้เรียก / The caller is not a known member of staff"
-
-
-def staff_uuid(principal: Principal) -> uuid.UUID:
-    """The calling member's id (a staff token's subject)."""
-    try:
-        return uuid.UUID(principal.subject)
-    except ValueError:
-        raise StaffUnknown() from None
+#: The calling member's id (the kernel's: 403 ``staff_unknown`` for a malformed subject).
+staff_uuid = caller_staff_id
 
 
 def citizen_uuid(principal: Principal) -> uuid.UUID:

@@ -40,7 +40,6 @@ from localgov.services.permits.params import (
     ApplicationId,
     DocumentCode,
     FileId,
-    staff_uuid,
 )
 from localgov.services.permits.reading import application_read, summary_read
 from localgov.services.permits.schemas import (
@@ -240,7 +239,7 @@ class ApplicationController(Controller):
         tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
     ) -> ApplicationRead:
-        actor = await engine.staff_actor(db_session, staff_uuid(principal), permissions)
+        actor = await engine.caller_actor(db_session, principal, permissions)
         await applications.submit(
             db_session, application_id, tenant=tenant, actor=actor, origin=origin, now=dt.datetime.now(dt.UTC)
         )
@@ -323,7 +322,7 @@ class ApplicationController(Controller):
         tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
     ) -> ApplicationRead:
-        actor = await engine.staff_actor(db_session, staff_uuid(principal), permissions)
+        actor = await engine.caller_actor(db_session, principal, permissions)
         await applications.take_action(
             db_session, application_id, action, actor=actor, version=data.version, comment=data.comment,
             now=dt.datetime.now(dt.UTC), origin=origin,
@@ -349,7 +348,7 @@ class ApplicationController(Controller):
         tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
     ) -> ApplicationRead:
-        actor = await engine.staff_actor(db_session, staff_uuid(principal), permissions)
+        actor = await engine.caller_actor(db_session, principal, permissions)
         await applications.schedule_inspection(
             db_session, application_id, at=data.at, place_th=data.place_th, actor=actor, version=data.version,
             now=dt.datetime.now(dt.UTC), origin=origin,
@@ -376,7 +375,7 @@ class ApplicationController(Controller):
         tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
     ) -> ApplicationRead:
-        actor = await engine.staff_actor(db_session, staff_uuid(principal), permissions)
+        actor = await engine.caller_actor(db_session, principal, permissions)
         await applications.record_inspection(
             db_session, application_id, passed=data.passed, note=data.note, actor=actor, version=data.version,
             now=dt.datetime.now(dt.UTC), origin=origin,
@@ -407,7 +406,7 @@ class ApplicationController(Controller):
         tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
     ) -> ApplicationRead:
-        actor = await engine.staff_actor(db_session, staff_uuid(principal), permissions)
+        actor = await engine.caller_actor(db_session, principal, permissions)
         await applications.bill_fees(
             db_session, application_id, payer_id=data.payer_id, tenant=tenant, actor=actor, version=data.version,
             comment=data.comment, now=dt.datetime.now(dt.UTC), origin=origin,
@@ -433,7 +432,7 @@ class ApplicationController(Controller):
         tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
     ) -> ApplicationRead:
-        actor = await engine.staff_actor(db_session, staff_uuid(principal), permissions)
+        actor = await engine.caller_actor(db_session, principal, permissions)
         await permits.decide(
             db_session, application_id, approve=data.approve, reasons_th=data.reasons_th, actor=actor,
             version=data.version, now=dt.datetime.now(dt.UTC), origin=origin,

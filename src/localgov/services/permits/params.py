@@ -9,7 +9,8 @@ from litestar.params import PathParameter, QueryParameter
 
 from localgov.kernel.auth.guards import citizen, staff
 from localgov.kernel.auth.tokens import Principal
-from localgov.kernel.errors import DomainError, NotFound
+from localgov.kernel.cases import caller_staff_id
+from localgov.kernel.errors import NotFound
 from localgov.services.permits.workflow import ASSESS, DECIDE, INSPECT, INTAKE, MANAGE, READ
 
 #: Staff rights are the permissions the plugin's roles grant (``__init__``); the case engine checks
@@ -42,19 +43,8 @@ DocumentCode = Annotated[
 ]
 
 
-class StaffUnknown(DomainError):
-    """A staff token whose subject is not a member's id (only a malformed token can say so)."""
-
-    code = "staff_unknown"
-    status = 403
-    title = "ไม่พบบัญชีเจ้าหน้าที่ของผู้เรียก / The caller is not a known member of staff"
-
-
-def staff_uuid(principal: Principal) -> uuid.UUID:
-    try:
-        return uuid.UUID(principal.subject)
-    except ValueError:
-        raise StaffUnknown() from None
+#: The calling member's id (the kernel's: 403 ``staff_unknown`` for a malformed subject).
+staff_uuid = caller_staff_id
 
 
 def citizen_uuid(principal: Principal) -> uuid.UUID:
