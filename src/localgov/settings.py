@@ -126,6 +126,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     invite_ttl_s: int = 72 * 3600
     password_reset_ttl_s: int = 3600
     password_min_length: int = 12
+    #: The least zxcvbn score (0-4) a new password must reach (``kernel.auth.passwords``); 0: length only.
+    password_min_score: int = 3
     #: Outgoing mail: ``smtp://user:pass@host:port`` (``smtps://`` for TLS), or ``file://<folder>``
     #: to write each message as an .eml file (development and tests). Empty: ``file://<data_dir>/mail``.
     mail_url: str = ""
