@@ -113,6 +113,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     trusted_proxies: str = ""
     #: Replaced by ``trusted_proxies``: ``true`` believed any peer. Kept only to refuse it by name.
     trust_forwarded_for: bool = False
+    #: Name servers asked for the custom-domain challenges (``host`` or ``host:port``, comma-separated;
+    #: empty: the system's ``/etc/resolv.conf``), and how long one look-up may take.
+    dns_nameservers: str = ""
+    dns_timeout_s: float = 3.0
+    #: The worker re-checks each LAO-claimed domain's TXT record this often: a pending one is verified
+    #: once its record appears, a verified one stops routing after two failed checks in a row.
+    domain_recheck_hours: float = 24.0
     #: Links in e-mails: ``<scheme>://<slug>.<base domain>[:port]``. Port 0: none.
     public_url_scheme: Literal["http", "https"] = "https"
     public_url_port: int = 0
