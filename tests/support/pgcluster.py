@@ -63,7 +63,6 @@ class PgCluster:
         self.max_connections = max_connections
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
-            os.chmod(self.root, 0o755)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
         with (self.data / "postgresql.conf").open("a") as conf:
