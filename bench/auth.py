@@ -404,6 +404,7 @@ async def setup(url: str, secret_key: str, operators: int, fresh_tokens: int) ->
                     roles=["platform_admin"],
                     password=PASSWORD,
                     min_length=12,
+                    min_score=3,
                 )
         keys = KeyStore(secret_key)
         await keys.load(engine)

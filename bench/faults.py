@@ -1,7 +1,7 @@
 """Database faults under a steady stream of writes (issue 18): only 503s during a fault, the time
 to recover, readiness, and no acknowledged write lost or duplicated.
 
-    .venv/bin/python bench/faults.py [--writers 8] [--fault-s 2] [--pool-size 4] [--database-url URL]
+    .venv/bin/python bench/faults.py [--writers 8] [--fault-s 2] [--pool-size 4] [--database-url URL | --own-server]
 
 A benchmark, not a test: it prints figures and writes ``bench/results/faults-<timestamp>.json``; it
 exits 1 when the data is wrong (a 500, an acknowledged write missing or recorded twice, no recovery
@@ -20,10 +20,20 @@ other, each after a second of steady state:
 3. **pool**: the application's every pooled connection is held by the benchmark for ``--fault-s``
    seconds (``LOCALGOV_DB_POOL_TIMEOUT_S`` 0.5 s).
 
+With ``--own-server`` the benchmark starts a PostgreSQL server of its own (``tests/support/pgcluster.py``:
+Debian's PostgreSQL 15 binaries, else pgserver's; ``max_connections`` = pool + 20) instead of using a
+shared one, and three more faults follow:
+
+4. **restart**: ``pg_ctl stop -m fast``, the server down for ``--fault-s`` seconds, then started;
+5. **crash**: ``pg_ctl stop -m immediate`` (crash recovery from the WAL at the next start), the same;
+6. **connections**: every free connection slot taken by the benchmark, the application's backends
+   killed until it has none (it reconnects into a full table: SQLSTATE 53300), for ``--fault-s``.
+
 Figures per fault: answers by status during the fault and after it, the time from the end of the
-fault to the first 2xx write (recovery), readiness answers during the fault. At the end every
-request id answered 2xx must be in ``audit_events`` exactly once. A PostgreSQL restart and a full
-connection table need a server of the benchmark's own: not done here (the shared server serves others).
+fault (for a restart: the server accepting connections again) to the first 2xx write (recovery),
+readiness answers during the fault. At the end every request id answered 2xx must be in
+``audit_events`` exactly once. (The bank notifications of issue 18's stream are in the test,
+``tests/test_faults_cluster.py``; the benchmark's stream is the profile writes.)
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ sys.path.insert(0, str(BENCH))
 import core  # noqa: E402  (bench/core.py: database, statistics and environment helpers)
 
 RECOVERY_LIMIT_S = 5.0
+PHASES = ("lock", "kill", "pool", "restart", "crash", "connections")
 
 
 class Stream:
@@ -88,7 +99,55 @@ def phase(stream: Stream, start: float, end: float) -> dict[str, Any]:
     }
 
 
-async def faults(url: str, writers: int, fault_s: float, pool_size: int) -> dict[str, Any]:
+async def _kill_backends(url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(url, server_settings={"application_name": "localgov-bench"})
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'localgov'"
+                " AND backend_type = 'client backend'"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _fill_connections(url: str) -> tuple[list[Any], int]:
+    """Every free slot taken; the application's backends killed until it holds none."""
+    import asyncpg
+
+    side = await asyncpg.connect(url, server_settings={"application_name": "localgov-bench"})
+    held: list[Any] = []
+    killed = 0
+    deadline = time.perf_counter() + 15
+    try:
+        while time.perf_counter() < deadline:
+            try:
+                held.append(await asyncpg.connect(url, server_settings={"application_name": "bench-filler"}))
+                continue
+            except asyncpg.TooManyConnectionsError:
+                pass
+            if not await side.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'localgov'"
+                " AND backend_type = 'client backend'"
+            ):
+                return held, killed
+            killed += int(
+                await side.fetchval(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'localgov' AND backend_type = 'client backend'"
+                )
+            )
+            await asyncio.sleep(0.01)
+        raise core.BenchError("the connection table could not be filled")
+    finally:
+        await side.close()
+
+
+async def faults(url: str, writers: int, fault_s: float, pool_size: int, cluster: Any = None) -> dict[str, Any]:
     import httpx
     from sqlalchemy import text
 
@@ -185,6 +244,28 @@ async def faults(url: str, writers: int, fault_s: float, pool_size: int) -> dict
             await asyncio.sleep(1.0)
             phases["pool"] = (start, end)
 
+            loop = asyncio.get_running_loop()
+            plain_url = url.replace("postgresql+asyncpg://", "postgresql://")
+            for name, mode in (("restart", "fast"), ("crash", "immediate")) if cluster is not None else ():
+                core.log(f"fault: server stopped ({mode}) for {fault_s} s, then started")
+                start = time.perf_counter()
+                await loop.run_in_executor(None, cluster.stop, mode)
+                await asyncio.sleep(fault_s)
+                end = await loop.run_in_executor(None, cluster.start)
+                phases[name] = (start, end)
+                await side.dispose()  # its pooled connections died with the server
+                await asyncio.sleep(1.0)
+            if cluster is not None:
+                core.log(f"fault: the connection table full for {fault_s} s")
+                start = time.perf_counter()
+                fillers, filled_kills = await _fill_connections(plain_url)
+                await asyncio.sleep(fault_s)
+                for conn in fillers:
+                    await conn.close()
+                end = time.perf_counter()
+                phases["connections"] = (start, end)
+                await asyncio.sleep(1.0)
+
             stream.stop.set()
             await asyncio.gather(*tasks)
         acknowledged = [rid for _, status, rid in stream.writes if status < 300]
@@ -202,6 +283,8 @@ async def faults(url: str, writers: int, fault_s: float, pool_size: int) -> dict
             )
         results: dict[str, Any] = {name: phase(stream, s, e) for name, (s, e) in phases.items()}
         results["kill"]["backends_killed"] = killed
+        if "connections" in results:
+            results["connections"].update(fillers=len(fillers), backends_killed=filled_kills)
         statuses = Counter(str(status) for _, status, _ in stream.writes)
         results["writes"] = {
             "total": len(stream.writes),
@@ -226,7 +309,9 @@ def check(results: dict[str, Any]) -> list[str]:
         problems.append(
             f"acknowledged writes missing {writes['acknowledged_missing']}, twice {writes['acknowledged_twice']}"
         )
-    for name in ("lock", "kill", "pool"):
+    for name in PHASES:
+        if name not in results:
+            continue
         recovery = results[name]["recovery_s"]
         if recovery is None or recovery > RECOVERY_LIMIT_S:
             problems.append(f"{name}: no recovery within {RECOVERY_LIMIT_S} s ({recovery})")
@@ -235,10 +320,10 @@ def check(results: dict[str, Any]) -> list[str]:
 
 def render(results: dict[str, Any]) -> str:
     lines = []
-    for name in ("lock", "kill", "pool"):
+    for name in (n for n in PHASES if n in results):
         p = results[name]
         lines.append(
-            f"  {name:5} {p['seconds']:.2f} s: writes {p['writes_during']}, recovery {p['recovery_s']} s,"
+            f"  {name:11} {p['seconds']:.2f} s: writes {p['writes_during']}, recovery {p['recovery_s']} s,"
             f" ready {p['ready_during']}"
         )
     w = results["writes"]
@@ -259,12 +344,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-s", type=float, default=2.0)
     parser.add_argument("--pool-size", type=int, default=4)
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--own-server", action="store_true", help="start a PostgreSQL server of its own and restart, crash and fill it"
+    )
     args = parser.parse_args(argv)
     configure_logging("ERROR")
     install(INSTALLATION)
     stamp = dt.datetime.now(dt.UTC)
     keep: dict[str, Any] = {}
-    admin, source = core.choose_server(args.database_url, keep)
+    cluster = None
+    if args.own_server:
+        sys.path.insert(0, str(core.ROOT))
+        from tests.support.pgcluster import PgCluster
+
+        cluster = PgCluster(max_connections=args.pool_size + 20)
+        cluster.start()
+        admin, source = cluster.admin_url, "own (restarted by the benchmark)"
+    else:
+        admin, source = core.choose_server(args.database_url, keep)
     url = asyncio.run(core.create_database(admin))
     core.log(f"database {url.rsplit('/', 1)[-1]} on {source} server")
     try:
@@ -278,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             "writers": args.writers,
             "fault_s": args.fault_s,
             "pool_size": args.pool_size,
-            **asyncio.run(faults(url, args.writers, args.fault_s, args.pool_size)),
+            **asyncio.run(faults(url, args.writers, args.fault_s, args.pool_size, cluster)),
         }
         core.RESULTS.mkdir(exist_ok=True)
         out = core.RESULTS / f"faults-{stamp.strftime('%Y%m%dT%H%M%SZ')}.json"
@@ -293,8 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
-        core.log("dropping the database")
-        asyncio.run(core.drop_database(admin, url))
+        if cluster is not None:
+            cluster.destroy()
+        else:
+            core.log("dropping the database")
+            asyncio.run(core.drop_database(admin, url))
 
 
 if __name__ == "__main__":

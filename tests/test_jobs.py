@@ -230,10 +230,12 @@ async def test_outbox_purge_deletes_old_delivered_entries_only(
         "core.closed_tenant_purge",
         "core.billing_run",
         "core.billing_levels",
+        "core.domain_recheck",
     ]
     assert [j.name for j in worker.jobs] == [j.name for j in core_jobs(fresh_settings)] == core
-    # The purge needs the settings (the export folder), the billing run the plugins' meters.
-    assert [j.name for j in CORE_JOBS] == core[:-3]
+    # The purge needs the settings (the export folder), the billing run the plugins' meters, the
+    # domains' re-check the name servers.
+    assert [j.name for j in CORE_JOBS] == core[:-4]
     await register(factory, *worker.jobs)
     assert await run_due_jobs(factory, worker.jobs, {}) == core
 

@@ -28,6 +28,7 @@ from localgov.plugins import REGISTRY
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.demo_plugin import DEMO
+from tests.support.dns import DnsServer
 from tests.support.factories import make_tenant
 from tests.support.lifecycle import (
     OPERATOR_ID,
@@ -532,17 +533,23 @@ async def _until(check: Any, limit_s: float = 3.0) -> None:
 
 
 async def test_admin_adds_and_removes_custom_domains_and_routing_follows(
-    engine: AsyncEngine, client_for: ClientFactory
+    engine: AsyncEngine, client_for: ClientFactory, database_url: str, dns_server: DnsServer
 ) -> None:
     tenant = await make_tenant(engine)
     other = await make_tenant(engine, domains=[f"www.{uuid.uuid4().hex[:8]}.example"])
     domain = f"www.{tenant.slug}.go.th"
     headers = admin(tenant)
-    async with client_for(plugins=PLUGINS) as http:  # the catalog follows by NOTIFY
-        await asyncio.sleep(0.2)  # the listener is connected
+    dns = make_settings(database_url, dns_nameservers=dns_server.nameservers, dns_timeout_s=1.0)
+    async with client_for(plugins=PLUGINS, settings_=dns) as http:  # the catalog follows by NOTIFY
         added = await http.put(f"/v1/tenant/domains/{domain}", headers=headers)
         assert added.status_code == 200, added.text
-        assert added.json() == {"platform_host": f"{tenant.slug}.{BASE}", "domains": [domain]}
+        [claim] = added.json()["claims"]
+        assert (added.json()["domains"], claim["status"]) == ([], "pending")  # proven by DNS first
+        dns_server.zone.set_txt(claim["challenge_record"], claim["challenge_value"])
+        verified = await http.post(f"/v1/tenant/domains/{domain}/verify", headers=headers)
+        assert verified.status_code == 200, verified.text
+        assert verified.json()["platform_host"] == f"{tenant.slug}.{BASE}"
+        assert verified.json()["domains"] == [domain]
 
         async def served() -> bool:
             response = await http.get("/v1/tenant", headers={"Host": domain})
@@ -597,6 +604,7 @@ async def test_isolation_and_role_matrix_of_tenant_routes(
         ("GET", "/v1/tenant/domains", None),
         ("PUT", "/v1/tenant/domains/www.isolation.example", None),
         ("DELETE", "/v1/tenant/domains/www.isolation.example", None),
+        ("POST", "/v1/tenant/domains/www.isolation.example/verify", None),
         ("GET", "/v1/tenant/export", None),
     ]
     async with client_for(plugins=PLUGINS, listen=False) as http:

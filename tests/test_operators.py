@@ -49,6 +49,7 @@ async def make_operator(engine: AsyncEngine, *roles: str) -> tuple[str, uuid.UUI
             roles=roles or ("platform_admin",),
             password=PASSWORD,
             min_length=12,
+            min_score=3,
         )
     return email, user.id
 

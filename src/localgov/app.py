@@ -24,6 +24,7 @@ from localgov.kernel.auth.keys import KeyStore
 from localgov.kernel.auth.revocations import Revocations
 from localgov.kernel.auth.views import WellKnownController
 from localgov.kernel.db import create_engine, session_factory
+from localgov.kernel.dns import DnsPythonResolver, parse_nameservers
 from localgov.kernel.documents.views import document_handlers
 from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging, tune_gc_for_serving
@@ -273,6 +274,10 @@ def _initial_state(settings: Settings, catalog: Catalog, plugins: Sequence[Servi
         # What each staff role grants, for routes guarded by a permission (core roles and the plugins').
         "grants": Grants.of([*CORE_ROLES, *(role for p in plugins for role in p.roles)]),
         "service_titles": {p.slug: (p.title_th, p.title_en) for p in plugins},
+        # The custom-domain challenges' look-ups (LOCALGOV_DNS_NAMESERVERS).
+        "dns_resolver": DnsPythonResolver(
+            parse_nameservers(settings.dns_nameservers), timeout_s=settings.dns_timeout_s
+        ),
     }
 
 

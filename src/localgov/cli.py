@@ -215,6 +215,8 @@ async def _add_operator(settings: Settings, email: str, name: str, roles: list[s
                 roles=roles,
                 password=password,
                 min_length=settings.password_min_length,
+                min_score=settings.password_min_score,
+                operator_words=[settings.base_domain],
             )
             await record_audit(
                 session,
@@ -227,6 +229,8 @@ async def _add_operator(settings: Settings, email: str, name: str, roles: list[s
             )
     except DomainError as exc:
         print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        for line in (exc.data or {}).get("feedback_th", ()):
+            print(f"  {line}", file=sys.stderr)
         return 1
     finally:
         await engine.dispose()

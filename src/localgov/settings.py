@@ -113,6 +113,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     trusted_proxies: str = ""
     #: Replaced by ``trusted_proxies``: ``true`` believed any peer. Kept only to refuse it by name.
     trust_forwarded_for: bool = False
+    #: Name servers asked for the custom-domain challenges (``host`` or ``host:port``, comma-separated;
+    #: empty: the system's ``/etc/resolv.conf``), and how long one look-up may take.
+    dns_nameservers: str = ""
+    dns_timeout_s: float = 3.0
+    #: The worker re-checks each LAO-claimed domain's TXT record this often: a pending one is verified
+    #: once its record appears, a verified one stops routing after two failed checks in a row.
+    domain_recheck_hours: float = 24.0
     #: Links in e-mails: ``<scheme>://<slug>.<base domain>[:port]``. Port 0: none.
     public_url_scheme: Literal["http", "https"] = "https"
     public_url_port: int = 0
@@ -126,6 +133,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     invite_ttl_s: int = 72 * 3600
     password_reset_ttl_s: int = 3600
     password_min_length: int = 12
+    #: The least zxcvbn score (0-4) a new password must reach (``kernel.auth.passwords``); 0: length only.
+    password_min_score: int = 3
     #: Outgoing mail: ``smtp://user:pass@host:port`` (``smtps://`` for TLS), or ``file://<folder>``
     #: to write each message as an .eml file (development and tests). Empty: ``file://<data_dir>/mail``.
     mail_url: str = ""

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from localgov.app import plugin_dsn
 from localgov.identity.staff import add_tenant_admin
 from localgov.kernel.db import create_engine, session_factory, tenant_session
+from localgov.kernel.dns import DnsPythonResolver, parse_nameservers
 from localgov.kernel.events import fan_out_handlers
 from localgov.kernel.idempotency import PURGE_JOB as IDEMPOTENCY_PURGE_JOB
 from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
@@ -38,6 +39,7 @@ from localgov.platform.billing.jobs import billing_job
 from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.platform.lifecycle import EXPORT_TOPIC, PURGE_JOB, export_consumer, purge_job
 from localgov.platform.signup import PROVISION_TOPIC, expire_unverified, provision_consumer
+from localgov.platform.tenant_admin import domain_recheck_job
 from localgov.settings import Settings
 
 log = structlog.get_logger("localgov.worker")
@@ -77,6 +79,10 @@ def core_jobs(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> tupl
         ScheduledJob(name=PURGE_JOB, every=dt.timedelta(hours=1), run=purge_job(settings)),
         billing_job(plugins, suspend_after_days=settings.billing_suspend_after_days or None),
         BILLING_LEVELS,
+        domain_recheck_job(
+            DnsPythonResolver(parse_nameservers(settings.dns_nameservers), timeout_s=settings.dns_timeout_s),
+            dt.timedelta(hours=settings.domain_recheck_hours),
+        ),
     )
 
 

@@ -31,6 +31,7 @@ from localgov.identity.staff import AccountDisabled, AccountLocked, InvalidCrede
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import hash_secret_async, token_digest, verify_secret_async
 from localgov.kernel.auth.keys import KeyStore
+from localgov.kernel.auth.passwords import account_words, check_password
 from localgov.kernel.auth.tokens import Audience, Unauthenticated, issue_access_token
 from localgov.kernel.errors import Conflict, DomainError
 from localgov.kernel.ratelimit import RateLimited, hit
@@ -68,7 +69,15 @@ def check_roles(roles: Iterable[str]) -> list[str]:
 
 
 async def add_operator(
-    session: AsyncSession, *, email: str, full_name: str, roles: Iterable[str], password: str, min_length: int
+    session: AsyncSession,
+    *,
+    email: str,
+    full_name: str,
+    roles: Iterable[str],
+    password: str,
+    min_length: int,
+    min_score: int,
+    operator_words: Iterable[str] = (),
 ) -> OperatorUser:
     """A new active operator account (``localgov operators add``)."""
     address = normalise_email(email)
@@ -76,8 +85,13 @@ async def add_operator(
         raise DomainError("Not an e-mail address.", code="invalid_email")
     if not full_name.strip():
         raise DomainError("The name is blank.", code="invalid_name")
-    if len(password) < min_length:
-        raise DomainError(f"The password needs at least {min_length} characters.", code="password_too_short")
+    # The platform's password policy; the operator's own names (its base domain) count as guessable.
+    check_password(
+        password,
+        min_length=min_length,
+        min_score=min_score,
+        user_inputs=account_words(full_name, address, *operator_words),
+    )
     chosen = check_roles(roles)
     if (await session.execute(select(OperatorUser.id).where(OperatorUser.email == address))).first():
         raise Conflict(f"An operator account for {address} exists already.", code="operator_exists")

@@ -27,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from localgov.identity.models import OneTimeToken, OrgUnit, RefreshToken, StaffRole, StaffUser
 from localgov.identity.refresh import RefreshGrant, issue_refresh_token, revoke_subject
 from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.auth import passwords
 from localgov.kernel.auth.hashing import hash_secret_async, new_token, token_digest, verify_secret_async
+from localgov.kernel.auth.passwords import account_words
 from localgov.kernel.auth.revocations import lift_revocation, revoke_access, tenant_realm
 from localgov.kernel.db import session_tenant_id, tenant_session
 from localgov.kernel.errors import DomainError, NotFound
@@ -42,8 +44,6 @@ from localgov.settings import Settings
 TENANT_ADMIN = "tenant_admin"
 #: ``client_id`` of the access tokens staff get by logging in.
 STAFF_CLIENT_ID = "localgov-staff"
-#: Longest password accepted (argon2 hashes anything, but a megabyte "password" is an attack).
-PASSWORD_MAX_LENGTH = 1024
 #: Reset mails one address can receive per hour, whoever asks (no mail-bombing a colleague).
 RESET_MAILS_PER_HOUR = 3
 LinkPurpose = Literal["invite", "password_reset"]
@@ -83,12 +83,6 @@ class InvalidLink(DomainError):
     code = "invalid_link"
     status = 400
     title = "ลิงก์ไม่ถูกต้อง ใช้แล้ว หรือหมดอายุ / The link is invalid, used or expired"
-
-
-class PasswordTooShort(DomainError):
-    code = "password_too_short"
-    status = 400
-    title = "รหัสผ่านสั้นเกินไป / Password too short"
 
 
 class WrongPassword(DomainError):
@@ -174,14 +168,18 @@ def as_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def check_password(password: str, settings: Settings) -> None:
-    if len(password) < settings.password_min_length:
-        raise PasswordTooShort(
-            f"A password needs at least {settings.password_min_length} characters.",
-            data={"min_length": settings.password_min_length},
-        )
-    if len(password) > PASSWORD_MAX_LENGTH:
-        raise PasswordTooShort(f"A password has at most {PASSWORD_MAX_LENGTH} characters.", code="password_too_long")
+def check_password(
+    password: str, settings: Settings, *, user: StaffUser | None = None, tenant: TenantInfo | None = None
+) -> None:
+    """The platform's password policy (:mod:`localgov.kernel.auth.passwords`): the member's name and
+    e-mail address and the LAO's names and slug count as easy to guess."""
+    words = account_words(
+        *(user.full_name, user.email) if user is not None else (),
+        *(tenant.slug, tenant.name_th, tenant.name_en) if tenant is not None else (),
+    )
+    passwords.check_password(
+        password, min_length=settings.password_min_length, min_score=settings.password_min_score, user_inputs=words
+    )
 
 
 async def hash_password(password: str) -> str:
@@ -414,13 +412,20 @@ async def _consume_link(session: AsyncSession, token: str, purpose: LinkPurpose)
 
 
 async def accept_invitation(
-    session: AsyncSession, *, token: str, password: str, settings: Settings, origin: Origin
+    session: AsyncSession,
+    *,
+    token: str,
+    password: str,
+    settings: Settings,
+    origin: Origin,
+    tenant: TenantInfo | None = None,
 ) -> StaffUser:
-    """Set the password of an invited member and activate them; the link works once."""
-    check_password(password, settings)
+    """Set the password of an invited member and activate them; the link works once (a refused
+    password rolls the request back: the link stays usable)."""
     user = await _consume_link(session, token, "invite")
     if user.status != "invited":
         raise InvalidLink()
+    check_password(password, settings, user=user, tenant=tenant)
     user.password_hash = await hash_password(password)
     user.status = "active"
     user.failed_logins = 0
@@ -560,6 +565,7 @@ async def change_password(
     new_password: str,
     settings: Settings,
     origin: Origin,
+    tenant: TenantInfo | None = None,
 ) -> StaffUser:
     """Needs the current password; every refresh token of the user is revoked."""
     user = await get_staff(session, user_id, for_update=True)
@@ -567,7 +573,7 @@ async def change_password(
         raise AccountDisabled()
     if not await password_matches(user.password_hash, current_password):
         raise WrongPassword()
-    check_password(new_password, settings)
+    check_password(new_password, settings, user=user, tenant=tenant)
     user.password_hash = await hash_password(new_password)
     user.updated_at = dt.datetime.now(dt.UTC)
     await revoke_subject(session, RefreshToken, user.id)
@@ -632,13 +638,19 @@ async def request_password_reset(
 
 
 async def reset_password(
-    session: AsyncSession, *, token: str, new_password: str, settings: Settings, origin: Origin
+    session: AsyncSession,
+    *,
+    token: str,
+    new_password: str,
+    settings: Settings,
+    origin: Origin,
+    tenant: TenantInfo | None = None,
 ) -> StaffUser:
     """Set a new password from a reset link (once); sessions end and the lockout is lifted."""
-    check_password(new_password, settings)
     user = await _consume_link(session, token, "password_reset")
     if user.status != "active":
         raise InvalidLink()
+    check_password(new_password, settings, user=user, tenant=tenant)
     user.password_hash = await hash_password(new_password)
     user.failed_logins = 0
     user.locked_until = None

@@ -22,6 +22,7 @@ from localgov.identity.sessions_views import Tokens, token_response
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.audit import AuditEvent as AuditEventRow
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
+from localgov.kernel.auth.passwords import PASSWORD_MAX_LENGTH
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.ratelimit import hit
@@ -32,7 +33,7 @@ from localgov.settings import Settings
 
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN, examples=["somchai@example.go.th"])]
 AnyEmail = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
-Password = Annotated[str, msgspec.Meta(min_length=1, max_length=svc.PASSWORD_MAX_LENGTH)]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
 LinkToken = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 FullName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 RoleCode = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
@@ -237,6 +238,7 @@ class StaffAuthController(Controller):
         origin: NamedDependency[Origin],
         settings: NamedDependency[Settings],
         data: JSONBody[InvitationAccept],
+        tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
     ) -> None:
         await svc.accept_invitation(
@@ -245,6 +247,7 @@ class StaffAuthController(Controller):
             password=data.password,
             settings=settings,
             origin=origin,
+            tenant=tenant,
         )
 
     @post(
@@ -293,6 +296,7 @@ class StaffAuthController(Controller):
         origin: NamedDependency[Origin],
         settings: NamedDependency[Settings],
         data: JSONBody[PasswordReset],
+        tenant: NamedDependency[TenantInfo],
         db_session: NamedDependency[AsyncSession],
     ) -> None:
         await svc.reset_password(
@@ -301,6 +305,7 @@ class StaffAuthController(Controller):
             new_password=data.new_password,
             settings=settings,
             origin=origin,
+            tenant=tenant,
         )
 
 
@@ -369,6 +374,7 @@ class MeController(Controller):
             new_password=data.new_password,
             settings=settings,
             origin=origin,
+            tenant=tenant,
         )
         grant = await issue_refresh_token(
             db_session, RefreshToken, subject_kind="staff", subject_id=user.id, ttl_s=settings.refresh_token_ttl_s

@@ -164,7 +164,7 @@ async def fingerprint(engine: AsyncEngine) -> str:
 
 async def _fetch(engine: AsyncEngine, tenant_ids: Collection[int] | None) -> list[TenantInfo]:
     tenants_q = select(Tenant.__table__).where(Tenant.schema_revision.is_not(None))  # not yet provisioned: not routable
-    domains_q = select(TenantDomain.__table__)
+    domains_q = select(TenantDomain.__table__).where(TenantDomain.verified_at.is_not(None))  # pending: not routed
     if tenant_ids is not None:
         tenants_q = tenants_q.where(Tenant.id.in_(list(tenant_ids)))
         domains_q = domains_q.where(TenantDomain.tenant_id.in_(list(tenant_ids)))

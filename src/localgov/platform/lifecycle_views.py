@@ -127,9 +127,10 @@ def _archive(a: TenantArchive) -> Archive:
 
 
 async def _detail(session: AsyncSession, tenant: Tenant) -> TenantDetail:
-    domains = (
-        (await session.execute(select(TenantDomain.domain).where(TenantDomain.tenant_id == tenant.id))).scalars().all()
+    routed = select(TenantDomain.domain).where(
+        TenantDomain.tenant_id == tenant.id, TenantDomain.verified_at.is_not(None)
     )
+    domains = (await session.execute(routed)).scalars().all()
     archives = await lifecycle.list_archives(session, tenant.id)
     return TenantDetail(
         id=tenant.id,

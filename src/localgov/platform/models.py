@@ -93,16 +93,37 @@ class Tenant(SharedBase):
 
 
 class TenantDomain(SharedBase):
-    """A custom domain that also serves a tenant (besides ``<slug>.<base domain>``)."""
+    """A custom domain of a tenant (besides ``<slug>.<base domain>``): it routes once verified.
+
+    A domain declared by the operator (``tenants.yaml``) has no challenge and is verified at
+    insertion. One claimed by an LAO's administrator through the API starts pending with a
+    ``challenge_token`` to publish in DNS (``platform.domain_challenge``); several LAOs may claim the
+    same name, only one can have it verified (the partial unique index), and only verified rows route.
+    """
 
     __tablename__ = "tenant_domains"
 
     domain: Mapped[str] = mapped_column(String(253), primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), primary_key=True
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: The value to publish as TXT at ``_localgov-challenge.<domain>``; None: declared by the operator.
+    challenge_token: Mapped[str | None] = mapped_column(String(64))
+    #: When its ownership was proven (the domain routes); None: pending.
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: The last DNS check, and its outcome when it failed (a problem code such as ``challenge_mismatch``).
+    checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    check_problem: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (
         Index("ix_tenant_domains_tenant_id", "tenant_id"),
+        Index(
+            "uq_tenant_domains_routed",
+            "domain",
+            unique=True,
+            postgresql_where=text("verified_at IS NOT NULL"),
+        ),
         CheckConstraint("domain = lower(domain)", name="lower"),
     )
 

@@ -9,18 +9,24 @@ commit, so routing follows within a moment.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import re
+import secrets
 from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from sqlalchemy import delete, func, select
+import structlog
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.db import session_tenant_id
+from localgov.kernel.dns import DnsUnavailable, DomainResolver
 from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.kernel.jobs import JobContext, ScheduledJob
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.tenancy import TenantProfile
 from localgov.kernel.text import EMAIL_PATTERN
@@ -28,6 +34,8 @@ from localgov.kernel.validation import is_phone
 from localgov.platform.catalog import custom_domain_problem, normalise_host
 from localgov.platform.models import Plan, Tenant, TenantDomain
 from localgov.platform.provisioning import install_services
+
+log = structlog.get_logger("localgov.tenant_admin")
 
 #: Custom domains one LAO may have (besides ``<slug>.<base domain>``).
 MAX_DOMAINS = 10
@@ -236,6 +244,36 @@ def check_domain(raw: str, base_domain: str) -> str:
     return host
 
 
+#: Where an LAO publishes its challenge: ``_localgov-challenge.<domain>`` TXT ``localgov-verification=<token>``.
+CHALLENGE_LABEL = "_localgov-challenge"
+CHALLENGE_PREFIX = "localgov-verification="
+
+
+def challenge_name(domain: str) -> str:
+    return f"{CHALLENGE_LABEL}.{domain}"
+
+
+def challenge_value(token: str) -> str:
+    return CHALLENGE_PREFIX + token
+
+
+class ChallengeRecordMissing(Conflict):
+    code = "challenge_record_missing"
+    title = "ไม่พบระเบียน TXT สำหรับยืนยันโดเมน / The domain's TXT challenge record was not found"
+
+
+class ChallengeTokenMismatch(Conflict):
+    code = "challenge_token_mismatch"
+    title = "ระเบียน TXT ไม่ตรงกับรหัสยืนยันของ อปท. / The TXT record does not hold the LAO's challenge"
+
+
+class DnsLookupFailed(DomainError):
+    code = "dns_unavailable"
+    status = 503
+    title = "ไม่สามารถสอบถาม DNS ได้ในขณะนี้ / DNS could not be queried; try again later"
+    headers = {"Retry-After": "30"}
+
+
 async def list_domains(session: AsyncSession, tenant_id: int) -> list[TenantDomain]:
     query = select(TenantDomain).where(TenantDomain.tenant_id == tenant_id).order_by(TenantDomain.domain)
     return list((await session.execute(query)).scalars().all())
@@ -244,28 +282,184 @@ async def list_domains(session: AsyncSession, tenant_id: int) -> list[TenantDoma
 async def add_domain(
     session: AsyncSession, tenant_id: int, raw: str, *, base_domain: str, actor: Actor, origin: Origin
 ) -> bool:
-    """Add a custom domain; True when it was added, False when the LAO had it already."""
+    """Claim a custom domain, pending until its DNS challenge is verified (:func:`verify_domain`);
+    True when it was claimed, False when the LAO had it already. Another LAO's pending claim does
+    not block it (only one can prove it); another LAO's verified domain does."""
     domain = check_domain(raw, base_domain)
     # One change to the LAO's domains at a time (the limit is checked against a stable count).
     await session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
-    owner = (await session.execute(select(TenantDomain.tenant_id).where(TenantDomain.domain == domain))).scalar()
-    if owner == tenant_id:
+    owners = (
+        await session.execute(
+            select(TenantDomain.tenant_id, TenantDomain.verified_at).where(TenantDomain.domain == domain)
+        )
+    ).all()
+    if any(owner == tenant_id for owner, _ in owners):
         return False
-    if owner is not None:
+    if any(verified is not None for _, verified in owners):
         raise DomainTaken(data={"domain": domain})
     count = (
         await session.execute(select(func.count()).select_from(TenantDomain).where(TenantDomain.tenant_id == tenant_id))
     ).scalar_one()
     if count >= MAX_DOMAINS:
         raise TooManyDomains(data={"limit": MAX_DOMAINS})
-    try:
-        async with session.begin_nested():
-            session.add(TenantDomain(domain=domain, tenant_id=tenant_id))
-            await session.flush()
-    except IntegrityError as exc:  # another LAO took it in the meantime
-        raise DomainTaken(data={"domain": domain}) from exc
+    # A core INSERT: the ORM would leave out a None and let the column's default (verified) apply.
+    token = secrets.token_urlsafe(24)
+    await session.execute(
+        insert(TenantDomain).values(domain=domain, tenant_id=tenant_id, challenge_token=token, verified_at=None)
+    )
     await record_audit(session, "domain.added", actor=actor, origin=origin, target=f"domain:{domain}", data={})
     return True
+
+
+class CheckOutcome(msgspec.Struct, frozen=True):
+    """One DNS check of a claimed domain: None ``problem`` when the record holds its token."""
+
+    problem: str | None
+    found: tuple[str, ...] = ()
+
+
+async def check_challenge(resolver: DomainResolver, row: TenantDomain) -> CheckOutcome:
+    """Ask DNS for the domain's challenge record (raises ``DnsUnavailable`` when DNS does not answer)."""
+    assert row.challenge_token is not None
+    found = await resolver.txt(challenge_name(row.domain))
+    if not found:
+        return CheckOutcome(problem=ChallengeRecordMissing.code)
+    expected = challenge_value(row.challenge_token)
+    if any(hmac.compare_digest(value.strip().encode(), expected.encode()) for value in found):
+        return CheckOutcome(problem=None, found=tuple(found))
+    return CheckOutcome(problem=ChallengeTokenMismatch.code, found=tuple(found[:5]))
+
+
+async def verify_domain(
+    session: AsyncSession, tenant_id: int, domain: str, *, resolver: DomainResolver, actor: Actor, origin: Origin
+) -> TenantDomain:
+    """Check the LAO's claim on ``domain`` now; verified, it routes at commit (the catalog trigger).
+
+    A failed check answers 409 ``challenge_record_missing`` / ``challenge_token_mismatch`` and is
+    recorded on the claim (the claim stays pending); a DNS that does not answer, 503 ``dns_unavailable``.
+    A domain declared by the operator or verified already is answered as it is (idempotent)."""
+    row = (
+        await session.execute(
+            select(TenantDomain)
+            .where(TenantDomain.tenant_id == tenant_id, TenantDomain.domain == domain)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise DomainNotFound(data={"domain": domain[:253]})
+    if row.challenge_token is None:
+        return row
+    try:
+        outcome = await check_challenge(resolver, row)
+    except DnsUnavailable as exc:
+        raise DnsLookupFailed(data={"domain": domain, "record": challenge_name(domain)}) from exc
+    row.checked_at = dt.datetime.now(dt.UTC)
+    row.check_problem = outcome.problem
+    if outcome.problem is not None:
+        error = ChallengeRecordMissing if outcome.problem == ChallengeRecordMissing.code else ChallengeTokenMismatch
+        raise error(
+            f"Publish a TXT record {challenge_name(domain)} with the value {challenge_value(row.challenge_token)}.",
+            data={
+                "domain": domain,
+                "record": challenge_name(domain),
+                "expected": challenge_value(row.challenge_token),
+                "found": list(outcome.found),
+            },
+        ).keeping_changes()
+    if row.verified_at is None:
+        await _mark_verified(session, row, actor=actor, origin=origin)
+    return row
+
+
+async def _mark_verified(session: AsyncSession, row: TenantDomain, *, actor: Actor, origin: Origin) -> None:
+    taken = (
+        await session.execute(
+            select(TenantDomain.tenant_id).where(
+                TenantDomain.domain == row.domain,
+                TenantDomain.tenant_id != row.tenant_id,
+                TenantDomain.verified_at.is_not(None),
+            )
+        )
+    ).first()
+    if taken is not None:
+        raise DomainTaken(data={"domain": row.domain})
+    try:
+        async with session.begin_nested():
+            row.verified_at = dt.datetime.now(dt.UTC)
+            await session.flush()
+    except IntegrityError as exc:  # another LAO proved it in the meantime
+        raise DomainTaken(data={"domain": row.domain}) from exc
+    await record_audit(session, "domain.verified", actor=actor, origin=origin, target=f"domain:{row.domain}", data={})
+
+
+async def recheck_domains(
+    session: AsyncSession, resolver: DomainResolver, *, now: dt.datetime, every: dt.timedelta
+) -> dict[str, int]:
+    """The worker's re-check of the tenant's claimed domains (``session`` bound to the tenant): each
+    claim not checked for ``every`` is checked; a pending one whose record appeared is verified, a
+    verified one whose record is gone or wrong stops routing at its second failed check in a row.
+    A DNS that does not answer changes nothing."""
+    tenant_id = session_tenant_id(session)
+    rows = (
+        (
+            await session.execute(
+                select(TenantDomain)
+                .where(
+                    TenantDomain.tenant_id == tenant_id,
+                    TenantDomain.challenge_token.is_not(None),
+                    or_(TenantDomain.checked_at.is_(None), TenantDomain.checked_at <= now - every),
+                )
+                .order_by(TenantDomain.domain)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    counts = {"checked": 0, "verified": 0, "unverified": 0, "unavailable": 0}
+    system = Actor("system", "domain-recheck")
+    for row in rows:
+        try:
+            outcome = await check_challenge(resolver, row)
+        except DnsUnavailable:
+            counts["unavailable"] += 1
+            continue
+        counts["checked"] += 1
+        failed_before = row.check_problem is not None
+        row.checked_at, row.check_problem = now, outcome.problem
+        if outcome.problem is None and row.verified_at is None:
+            try:
+                await _mark_verified(session, row, actor=system, origin=Origin())
+                counts["verified"] += 1
+            except DomainTaken:
+                row.check_problem = DomainTaken.code
+        elif outcome.problem is not None and row.verified_at is not None and failed_before:
+            row.verified_at = None
+            counts["unverified"] += 1
+            await record_audit(
+                session,
+                "domain.unverified",
+                actor=system,
+                origin=Origin(),
+                target=f"domain:{row.domain}",
+                data={"problem": outcome.problem},
+            )
+    await session.flush()
+    return counts
+
+
+DOMAIN_RECHECK_JOB = "core.domain_recheck"
+
+
+def domain_recheck_job(resolver: DomainResolver, every: dt.timedelta) -> ScheduledJob:
+    """The worker's hourly timer over each tenant's claimed domains (:func:`recheck_domains`)."""
+
+    async def run(ctx: JobContext) -> None:
+        counts = await recheck_domains(ctx.session, resolver, now=ctx.now, every=every)
+        if counts["checked"] or counts["unavailable"]:
+            log.info("domains_rechecked", **counts)
+
+    return ScheduledJob(name=DOMAIN_RECHECK_JOB, every=dt.timedelta(hours=1), run=run, per_tenant=True)
 
 
 async def remove_domain(session: AsyncSession, tenant_id: int, domain: str, *, actor: Actor, origin: Origin) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import datetime as dt
+from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,11 +56,29 @@ class ServiceList(msgspec.Struct, kw_only=True):
     items: list[Service]
 
 
+class DomainClaim(msgspec.Struct, kw_only=True):
+    """One custom domain of the LAO and its DNS challenge."""
+
+    domain: str
+    #: ``verified``: it routes; ``pending``: it does not until its TXT record is verified.
+    status: Literal["verified", "pending"]
+    #: Declared by the platform's operator (no challenge) or claimed by the LAO.
+    declared_by: Literal["operator", "lao"]
+    #: The TXT record to publish (name and value); null for a domain declared by the operator.
+    challenge_record: str | None
+    challenge_value: str | None
+    checked_at: dt.datetime | None
+    #: The last check's problem code (``challenge_record_missing``, ``challenge_token_mismatch`` …).
+    check_problem: str | None
+
+
 class DomainList(msgspec.Struct, kw_only=True):
-    """The LAO's hosts: its sub-domain of the platform and its custom domains."""
+    """The LAO's hosts: its sub-domain of the platform, the custom domains that route (verified)
+    and every claim with its challenge."""
 
     platform_host: str
     domains: list[str]
+    claims: list[DomainClaim]
 
 
 def _services(request: Request[Any, Any, Any], tenant: Any, plan: Any) -> ServiceList:
@@ -74,7 +93,20 @@ async def _domains(request: Request[Any, Any, Any], session: AsyncSession) -> Do
     tenant = current_tenant(request)
     rows = await svc.list_domains(session, tenant.id)
     return DomainList(
-        platform_host=f"{tenant.slug}.{request.app.state.settings.base_domain}", domains=[d.domain for d in rows]
+        platform_host=f"{tenant.slug}.{request.app.state.settings.base_domain}",
+        domains=[d.domain for d in rows if d.verified_at is not None],
+        claims=[
+            DomainClaim(
+                domain=d.domain,
+                status="verified" if d.verified_at is not None else "pending",
+                declared_by="operator" if d.challenge_token is None else "lao",
+                challenge_record=svc.challenge_name(d.domain) if d.challenge_token else None,
+                challenge_value=svc.challenge_value(d.challenge_token) if d.challenge_token else None,
+                checked_at=d.checked_at,
+                check_problem=d.check_problem,
+            )
+            for d in rows
+        ],
     )
 
 
@@ -187,10 +219,12 @@ class TenantAdminController(Controller):
     @put(
         "/domains/{domain:str}",
         operation_id="addTenantDomain",
-        summary="Serve the LAO at a custom domain too (idempotent); point its DNS at the platform",
+        summary="Claim a custom domain (idempotent): it routes once its DNS TXT challenge is verified",
         description=(
-            f"400 `invalid_domain` (not a lower-case host, or under the platform's domain); 409 `domain_taken` "
-            f"when another LAO has it; 409 `too_many_domains` beyond {svc.MAX_DOMAINS}."
+            "The claim starts `pending` with a TXT record to publish (`claims[].challenge_record` = "
+            "`challenge_value`); then `POST /v1/tenant/domains/{domain}/verify`, or wait for the worker's "
+            "re-check. 400 `invalid_domain` (an IP address, a local name, under the platform's domain); "
+            f"409 `domain_taken` when another LAO has it verified; 409 `too_many_domains` beyond {svc.MAX_DOMAINS}."
         ),
         responses=problem_responses(401, 403, 404, 409, 410),
         **guarded(ADMIN),
@@ -212,6 +246,34 @@ class TenantAdminController(Controller):
             base_domain=settings.base_domain,
             actor=actor,
             origin=origin,
+        )
+        return await _domains(request, db_session)
+
+    @post(
+        "/domains/{domain:str}/verify",
+        status_code=200,
+        operation_id="verifyTenantDomain",
+        summary="Check the domain's DNS TXT challenge now; verified, the domain routes at once",
+        description=(
+            "409 `challenge_record_missing` (no TXT record at `_localgov-challenge.<domain>`) or "
+            "`challenge_token_mismatch` (records there, none with the LAO's value: `data.found`): the claim "
+            "stays pending; 409 `domain_taken` when another LAO proved it first; 404 `domain_not_found`; "
+            "503 `dns_unavailable` when the name servers do not answer."
+        ),
+        responses=problem_responses(401, 403, 404, 409, 410, 503),
+        **guarded(ADMIN),
+    )
+    async def verify_domain(
+        self,
+        request: Request[Any, Any, Any],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        domain: DomainParam,
+        db_session: NamedDependency[AsyncSession],
+    ) -> DomainList:
+        await svc.verify_domain(
+            db_session, tenant.id, domain, resolver=request.app.state.dns_resolver, actor=actor, origin=origin
         )
         return await _domains(request, db_session)
 

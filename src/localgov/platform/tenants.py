@@ -14,6 +14,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -345,7 +346,7 @@ async def sync_tenants(
 
 _CONFLICTS = {
     "uq_tenants_slug": "the slug is already used by another LAO",
-    "pk_tenant_domains": "a domain is already used by another LAO",
+    "uq_tenant_domains_routed": "a domain is already used by another LAO",
     "uq_tenants_dla_code": "the DLA code is already registered",
 }
 
@@ -390,8 +391,15 @@ async def _sync_one(
             changes.pop("status", None)
         if changes:
             await conn.execute(update(Tenant).where(Tenant.id == tenant_id).values(**changes, updated_at=func.now()))
+        # The file's domains only: those the LAO claimed through the API (a challenge) are the LAO's.
         current = set(
-            (await conn.execute(select(TenantDomain.domain).where(TenantDomain.tenant_id == tenant_id))).scalars()
+            (
+                await conn.execute(
+                    select(TenantDomain.domain).where(
+                        TenantDomain.tenant_id == tenant_id, TenantDomain.challenge_token.is_(None)
+                    )
+                )
+            ).scalars()
         )
         wanted = set(spec.domains)
         if current - wanted:
@@ -402,8 +410,14 @@ async def _sync_one(
             )
         if wanted - current:
             released |= await _release_domains(conn, spec.dla_code, wanted - current, declared)
+            # A domain the LAO had claimed becomes the operator's declaration (verified, no challenge).
+            upsert = pg_insert(TenantDomain)
             await conn.execute(
-                insert(TenantDomain), [{"domain": d, "tenant_id": tenant_id} for d in sorted(wanted - current)]
+                upsert.on_conflict_do_update(
+                    index_elements=["domain", "tenant_id"],
+                    set_={"challenge_token": None, "verified_at": func.now(), "check_problem": None},
+                ),
+                [{"domain": d, "tenant_id": tenant_id} for d in sorted(wanted - current)],
             )
         if existing["schema_revision"] is None:
             await provision_schema(

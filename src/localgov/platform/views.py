@@ -165,7 +165,7 @@ class OperatorTenantsController(Controller):
         if page:
             rows = await db_session.execute(
                 select(TenantDomain.tenant_id, func.array_agg(TenantDomain.domain))
-                .where(TenantDomain.tenant_id.in_([t.id for t in page]))
+                .where(TenantDomain.tenant_id.in_([t.id for t in page]), TenantDomain.verified_at.is_not(None))
                 .group_by(TenantDomain.tenant_id)
             )
             domains = {tid: sorted(ds) for tid, ds in rows.all()}
