@@ -177,7 +177,9 @@ class LetterRevision(TenantBase):
     __table_args__ = (Index("uq_saraban_revisions_letter_id_revision", "letter_id", "revision", unique=True),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
-    letter_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="CASCADE"))
+    letter_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="CASCADE")
+    )
     revision: Mapped[int] = mapped_column(Integer)
     content: Mapped[dict[str, Any]] = mapped_column(JSONB)
     note: Mapped[str | None] = mapped_column(Text)
@@ -192,7 +194,9 @@ class LetterEvent(TenantBase):
     __table_args__ = (Index("ix_saraban_letter_events_letter_id", "letter_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    letter_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="CASCADE"))
+    letter_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="CASCADE")
+    )
     action: Mapped[str] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
     actor_staff_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -215,7 +219,9 @@ class Recipient(TenantBase):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
-    letter_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="CASCADE"))
+    letter_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="CASCADE")
+    )
     kind: Mapped[str] = mapped_column(String(10))
     tenant_id: Mapped[int | None] = mapped_column(BigInteger)
     agency_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -247,7 +253,9 @@ class RegisterEntry(TenantBase):
     #: The BE calendar year (the run restarts on 1 January).
     year: Mapped[int] = mapped_column(SmallInteger)
     seq: Mapped[int] = mapped_column(Integer)
-    letter_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="RESTRICT"))
+    letter_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="RESTRICT")
+    )
     letter_no: Mapped[str] = mapped_column(String(80))
     letter_date: Mapped[dt.date | None] = mapped_column(Date)
     from_th: Mapped[str] = mapped_column(Text)
@@ -276,7 +284,9 @@ class Route(TenantBase):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
-    letter_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="CASCADE"))
+    letter_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="CASCADE")
+    )
     parent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("saraban_routes.id"))
     from_staff_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     to_unit_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

@@ -45,7 +45,7 @@ STATUS_TH = {
     "cancelled": "ยกเลิก",
 }
 #: What a register line shows instead of a secret letter's subject.
-SECRET_SUBJECT = "(หนังสือลับ)"
+CLASSIFIED_SUBJECT = "(หนังสือลับ)"
 
 #: Default retention by kind (DOMAIN.md: normally ≥ 10 years, routine ≥ 1 year; verify): the LAO
 #: edits them (``saraban_retention_rules``). ``None`` keeps the letter permanently.
