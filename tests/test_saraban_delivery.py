@@ -101,7 +101,9 @@ async def test_two_copies_at_the_same_time_land_once(engine: AsyncEngine) -> Non
     async with tenant_session(session_factory(engine), None) as session:
         original = (
             await session.execute(
-                select(OutboxEntry).where(OutboxEntry.tenant_id == recipient.tenant.id, OutboxEntry.topic == DELIVER_TOPIC)
+                select(OutboxEntry).where(
+                    OutboxEntry.tenant_id == recipient.tenant.id, OutboxEntry.topic == DELIVER_TOPIC
+                )
             )
         ).scalar_one()
         session.add(OutboxEntry(topic=DELIVER_TOPIC, payload=dict(original.payload), tenant_id=recipient.tenant.id))
