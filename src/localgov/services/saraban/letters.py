@@ -521,6 +521,8 @@ async def create_draft(
     await name_on(session, letter.id, [viewer.id] if viewer.id else [], "author")
     await name_on(session, letter.id, [data.signer_staff_id] if data.signer_staff_id else [], "signer")
     await name_on(session, letter.id, data.named_staff_ids, "named")
+    if rules.is_secret(data.secrecy):
+        await name_on(session, letter.id, (await settings_row(session)).secret_officer_ids, "secret_officer")
     await record_event(session, letter.id, "created", viewer)
     await record_audit(
         session,
