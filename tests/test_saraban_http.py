@@ -6,8 +6,10 @@ outside agencies, metering, and tenant isolation through every endpoint (404 by 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +21,7 @@ from localgov.kernel.thai import bangkok_today, be_year
 from localgov.kernel.usage import UsageEvent
 from localgov.plugins import REGISTRY
 from tests.conftest import BASE as BASE_DOMAIN
-from tests.conftest import ClientFactory, host
+from tests.conftest import ClientFactory, host, make_settings
 from tests.support.saraban import Lao, deliver, letter_body, make_lao
 from tests.support.tokens import bearer
 
@@ -449,3 +451,57 @@ async def test_tenant_isolation_through_every_endpoint(engine: AsyncEngine, clie
         assert (await http.get(f"{BASE}/letters/{lid}", headers=lao.headers("clerk"))).status_code == 200
         assert (await http.get(f"{BASE}/destruction-lists/{list_id}", headers=lao.headers("admin"))).status_code == 200
         assert host(lao.tenant.slug) != host(other.tenant.slug)
+
+
+async def test_files_of_a_letter_follow_its_secrecy_and_its_tenant(
+    engine: AsyncEngine, client_for: ClientFactory, database_url: str, tmp_path: Path
+) -> None:
+    lao, other = await make_lao(engine), await make_lao(engine, agency_code="ขก 51396")
+    settings = make_settings(database_url, storage_dir=str(tmp_path / "files"))
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    async with client_for(settings_=settings, plugins=REGISTRY, listen=False) as http:
+        secret = await create(http, lao, secrecy="confidential")
+        uploaded = await http.post(
+            f"{BASE}/letters/{secret['id']}/files",
+            files={"data": ("agenda.pdf", pdf, "application/pdf")},
+            headers=lao.headers("officer"),
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        stored = uploaded.json()
+        assert stored["sha256"] == hashlib.sha256(pdf).hexdigest()
+        listed = await http.get(f"{BASE}/letters/{secret['id']}/files", headers=lao.headers("signer"))
+        assert [f["id"] for f in listed.json()["items"]] == [stored["id"]]
+        path = f"{BASE}/letters/{secret['id']}/files/{stored['id']}"
+        download = await http.get(path, headers=lao.headers("signer"))
+        assert download.status_code == 200
+        assert download.content == pdf
+        for who in ("clerk", "outsider"):
+            assert (await http.get(path, headers=lao.headers(who))).status_code == 404
+            listed_by = await http.get(f"{BASE}/letters/{secret['id']}/files", headers=lao.headers(who))
+            assert listed_by.status_code == 404
+        assert (await http.get(path, headers=other.headers("clerk"))).status_code == 404
+        foreign_upload = await http.post(
+            f"{BASE}/letters/{secret['id']}/files",
+            files={"data": ("x.pdf", pdf, "application/pdf")},
+            headers=other.headers("officer"),
+        )
+        assert foreign_upload.status_code == 404
+        # Once issued, the letter's files are final.
+        plain = await through(http, lao, await create(http, lao), *ISSUE)
+        late = await http.post(
+            f"{BASE}/letters/{plain['id']}/files",
+            files={"data": ("late.pdf", pdf, "application/pdf")},
+            headers=lao.headers("officer"),
+        )
+        assert (late.status_code, late.json()["code"]) == (409, "saraban_wrong_status")
+    async with lao.db() as session:
+        audited = (
+            await session.execute(
+                select(func.count()).where(
+                    AuditEvent.action == "saraban.secret_access",
+                    AuditEvent.target == f"saraban_letter:{secret['id']}",
+                    AuditEvent.data["what"].astext == f"file:{stored['id']}",
+                )
+            )
+        ).scalar_one()
+    assert audited == 1

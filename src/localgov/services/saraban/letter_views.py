@@ -4,8 +4,10 @@ inboxes. Reads of a letter take the writing session: an access to a secret lette
 from __future__ import annotations
 
 from litestar import Controller, get, patch, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import JSONBody, MultipartBody
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Origin
@@ -14,10 +16,12 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.cases import caller_actor
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.pagination import After, Limit
+from localgov.kernel.storage import BlobStore, StoredFileRead, download_response, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
-from localgov.services.saraban import issuing, letters, routing
+from localgov.services.saraban import files, issuing, letters, routing
 from localgov.services.saraban.errors import NotAllowed
+from localgov.services.saraban.files import FILE_LIMITS
 from localgov.services.saraban.params import (
     DRAFT_POLICY,
     READ_POLICY,
@@ -27,6 +31,7 @@ from localgov.services.saraban.params import (
     SIGN_POLICY,
     STAFF_ERRORS,
     Direction,
+    FileId,
     KindFilter,
     LetterId,
     RouteId,
@@ -41,6 +46,7 @@ from localgov.services.saraban.schemas import (
     IncomingCreate,
     LetterAction,
     LetterCreate,
+    LetterFiles,
     LetterList,
     LetterRead,
     LetterUpdate,
@@ -354,6 +360,77 @@ class LetterController(Controller):
     ) -> RouteList:
         viewer = await caller_actor(db_session, principal, permissions)
         return RouteList(items=await routing.routes_of(db_session, letter_id, viewer, origin))
+
+    @post(
+        "/{letter_id:uuid}/files",
+        operation_id="uploadSarabanLetterFile",
+        summary="Attach a file to a letter being drafted or received (PDF, image, office document by content, 20 MiB)",
+        description=(
+            "`multipart/form-data` with the file in the part `data`. 413 `file_too_large`, 415 "
+            "`file_type_not_allowed`, 409 `saraban_wrong_status` once the letter is approved or issued."
+        ),
+        request_max_body_size=FILE_LIMITS.request_body_limit(),
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 413, 415, 503),
+        **guarded(DRAFT_POLICY),
+    )
+    async def upload(
+        self,
+        letter_id: LetterId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        data: MultipartBody[UploadFile],
+        db_session: NamedDependency[AsyncSession],
+        blob_store: NamedDependency[BlobStore],
+    ) -> StoredFileRead:
+        viewer = await caller_actor(db_session, principal, permissions)
+        return await files.attach(
+            db_session,
+            blob_store,
+            letter_id,
+            data=upload_chunks(data),
+            filename=data.filename or "",
+            viewer=viewer,
+            origin=origin,
+        )
+
+    @get(
+        "/{letter_id:uuid}/files",
+        operation_id="listSarabanLetterFiles",
+        summary="The letter's files with their SHA-256",
+        responses=problem_responses(*STAFF_ERRORS),
+        **guarded(READ_POLICY),
+    )
+    async def files_(
+        self,
+        letter_id: LetterId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterFiles:
+        viewer = await caller_actor(db_session, principal, permissions)
+        return LetterFiles(items=await files.files_of(db_session, letter_id, viewer, origin))
+
+    @get(
+        "/{letter_id:uuid}/files/{file_id:uuid}",
+        operation_id="downloadSarabanLetterFile",
+        summary="Download a file of a letter (a secret letter's: audited, 404 to others)",
+        responses=problem_responses(*STAFF_ERRORS, 503),
+        **guarded(READ_POLICY),
+    )
+    async def download(
+        self,
+        letter_id: LetterId,
+        file_id: FileId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+        blob_store: NamedDependency[BlobStore],
+    ) -> Stream:
+        viewer = await caller_actor(db_session, principal, permissions)
+        return download_response(await files.opened(db_session, blob_store, letter_id, file_id, viewer, origin))
 
 
 class IncomingController(Controller):
