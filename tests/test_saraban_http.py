@@ -174,19 +174,20 @@ async def test_the_flow_registers_routing_and_metering(engine: AsyncEngine, clie
         assert (past.status_code, past.json()["code"]) == (422, "saraban_invalid_letter")
 
         # A letter received on paper: the receive stamp is the next receive number.
-        paper = await http.post(
-            f"{BASE}/incoming",
-            json={
-                "kind": "external",
-                "subject": "แจ้งการจัดสรรงบประมาณ",
-                "sender_name": "จังหวัดขอนแก่น",
-                "number_text": "ที่ ขก 0023.3/ว 456",
-                "letter_date": "2026-11-30",
-                "urgency": "most_urgent",
-            },
-            headers=other.headers("clerk"),
-        )
+        paper_body = {
+            "kind": "external",
+            "subject": "แจ้งการจัดสรรงบประมาณ",
+            "sender_name": "จังหวัดขอนแก่น",
+            "number_text": "ที่ ขก 0023.3/ว 456",
+            "letter_date": "2026-11-30",
+            "urgency": "most_urgent",
+        }
+        once = {**other.headers("clerk"), "Idempotency-Key": "paper-0023-456"}
+        paper = await http.post(f"{BASE}/incoming", json=paper_body, headers=once)
         assert paper.status_code == 201, paper.text
+        retried = await http.post(f"{BASE}/incoming", json=paper_body, headers=once)
+        assert retried.headers.get("Idempotent-Replayed") == "true"
+        assert retried.json()["id"] == paper.json()["id"]
         assert paper.json()["receive_no"] == f"2/{year}"
 
         # Orders are numbered n/BE-year; the send register has both lines, chained.

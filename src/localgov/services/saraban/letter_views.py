@@ -3,11 +3,13 @@ inboxes. Reads of a letter take the writing session: an access to a secret lette
 
 from __future__ import annotations
 
-from litestar import Controller, get, patch, post
+from typing import Any
+
+from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, MultipartBody
-from litestar.response import Stream
+from litestar.response import Response, Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Origin
@@ -15,6 +17,7 @@ from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.cases import caller_actor
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
 from localgov.kernel.pagination import After, Limit
 from localgov.kernel.storage import BlobStore, StoredFileRead, download_response, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
@@ -69,22 +72,30 @@ class LetterController(Controller):
         "/",
         operation_id="createSarabanLetter",
         summary="A new draft letter of one of the six kinds (revision 1)",
-        description="422 `saraban_invalid_letter`, `saraban_invalid_recipient`; 404 `saraban_issuing_unit_not_found`.",
-        responses=problem_responses(*STAFF_ERRORS, 400, 422),
+        description=(
+            "422 `saraban_invalid_letter`, `saraban_invalid_recipient`; 404 `saraban_issuing_unit_not_found`. "
+            "An `Idempotency-Key` makes a retried request return the same draft."
+        ),
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
         **guarded(DRAFT_POLICY),
     )
     async def create(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[LetterCreate],
         tenant: NamedDependency[TenantInfo],
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
-    ) -> LetterRead:
-        viewer = await caller_actor(db_session, principal, permissions)
-        letter_id = await letters.create_draft(db_session, data, tenant=tenant, viewer=viewer, origin=origin)
-        return await letters.letter_view(db_session, letter_id, viewer, origin)
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> Response[LetterRead]:
+        async def work() -> LetterRead:
+            viewer = await caller_actor(db_session, principal, permissions)
+            letter_id = await letters.create_draft(db_session, data, tenant=tenant, viewer=viewer, origin=origin)
+            return await letters.letter_view(db_session, letter_id, viewer, origin)
+
+        return await idempotent(request, db_session, idempotency_key, work)
 
     @get(
         "/",
@@ -441,22 +452,30 @@ class IncomingController(Controller):
         "/",
         operation_id="receiveSarabanLetter",
         summary="Register a letter received on paper or by e-mail (receive number, date and time)",
-        description="422 `saraban_invalid_letter`.",
-        responses=problem_responses(*STAFF_ERRORS, 400, 422),
+        description=(
+            "422 `saraban_invalid_letter`. An `Idempotency-Key` makes a retried request return the same "
+            "letter (registered once)."
+        ),
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
         **guarded(REGISTRY_POLICY),
     )
     async def receive(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[IncomingCreate],
         tenant: NamedDependency[TenantInfo],
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
-    ) -> LetterRead:
-        viewer = await caller_actor(db_session, principal, permissions)
-        letter_id = await routing.receive_manual(db_session, data, tenant=tenant, viewer=viewer, origin=origin)
-        return await letters.letter_view(db_session, letter_id, viewer, origin)
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> Response[LetterRead]:
+        async def work() -> LetterRead:
+            viewer = await caller_actor(db_session, principal, permissions)
+            letter_id = await routing.receive_manual(db_session, data, tenant=tenant, viewer=viewer, origin=origin)
+            return await letters.letter_view(db_session, letter_id, viewer, origin)
+
+        return await idempotent(request, db_session, idempotency_key, work)
 
 
 class InboxController(Controller):
