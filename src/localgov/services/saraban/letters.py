@@ -133,7 +133,8 @@ def visible_clause(viewer: Viewer) -> ColumnElement[bool]:
 
 
 def label(actor: Actor) -> str:
-    return f"{actor.kind}:{actor.id}"[:150]
+    """``<kind>:<subject>`` as rows record who did something (``system`` for the platform)."""
+    return actor.kind if actor.id is None else f"{actor.kind}:{actor.id}"[:150]
 
 
 async def audit_secret_access(
