@@ -157,3 +157,39 @@ async def test_a_worker_killed_midway_leaves_nothing_and_the_retry_lands_once(en
     assert await deliver(engine, [recipient], DELIVER_TOPIC) == 1
     assert await deliver(engine, [sender], RECEIPT_TOPIC) == 1
     await assert_landed_once(sender, recipient, letter_id)
+
+
+async def test_letters_from_two_laos_delivered_by_parallel_workers_get_contiguous_receive_numbers(
+    engine: AsyncEngine,
+) -> None:
+    first, second = await make_lao(engine), await make_lao(engine, agency_code="ขก 51305")
+    recipient = await make_lao(engine, agency_code="ขก 51306")
+    for sender in (first, second):
+        for _ in range(6):
+            await issued(sender, **to_lao(recipient))
+    ids = await pending(engine, recipient.tenant, DELIVER_TOPIC)
+    assert len(ids) == 12
+    schemas = {recipient.tenant.id: recipient.tenant.schema}
+
+    async def worker(share: list[int]) -> None:
+        for entry_id in share:
+            async with tenant_session(session_factory(engine), None) as session:
+                entry = (
+                    await session.execute(select(OutboxEntry).where(OutboxEntry.id == entry_id).with_for_update())
+                ).scalar_one()
+                async with session.begin_nested():
+                    await HANDLERS[DELIVER_TOPIC](Delivery(entry, session, schemas))
+                entry.status = "delivered"
+
+    await asyncio.gather(*(worker(ids[i::4]) for i in range(4)))
+    lines = await receive_lines(recipient)
+    assert sorted(line.seq for line in lines) == list(range(1, 13))
+    assert len({line.letter_id for line in lines}) == 12
+    async with recipient.db() as session:
+        assert [report.ok for report in await registers.verify(session)] == [True]
+    assert await deliver(engine, [first, second], RECEIPT_TOPIC) == 12
+    for sender in (first, second):
+        async with sender.db() as session:
+            statuses = (await session.execute(select(Recipient.status, Recipient.receipt_no))).all()
+        assert {status for status, _ in statuses} == {"delivered"}
+        assert all(no is not None for _, no in statuses)
