@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import AuditEvent
-from localgov.kernel.thai import bangkok_today, be_year
+from localgov.kernel.thai import bangkok_today, be_year, to_thai_digits
 from localgov.kernel.usage import UsageEvent
 from localgov.plugins import REGISTRY
 from tests.conftest import BASE as BASE_DOMAIN
@@ -207,7 +209,14 @@ async def test_the_flow_registers_routing_and_metering(engine: AsyncEngine, clie
         assert "แต่งตั้งคณะกรรมการ" in text_csv
         pdf = await http.get(f"{BASE}/registers/receive/{year}/pdf", headers=other.headers("clerk"))
         assert pdf.status_code == 200
-        assert pdf.content.startswith(b"%PDF")
+        page = PdfReader(io.BytesIO(pdf.content)).pages[0]
+        assert page.mediabox.width > page.mediabox.height  # landscape A4
+        printed = page.extract_text()
+        assert f"ทะเบียนหนังสือรับ ประจำปี {to_thai_digits(str(year))}" in printed
+        assert "เลขทะเบียน" in printed
+        assert "การปฏิบัติ" in printed
+        assert to_thai_digits(f"2/{year}") in printed
+        assert "จังหวัดขอนแก่น" in printed
         officer_pdf = await http.get(f"{BASE}/registers/send/{year}/pdf", headers=lao.headers("officer"))
         assert officer_pdf.status_code == 403
         verify = await http.get(f"{BASE}/registers/verify", headers=lao.headers("admin"))
