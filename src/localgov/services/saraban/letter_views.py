@@ -12,6 +12,7 @@ from litestar.params import JSONBody, MultipartBody
 from litestar.response import Response, Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel import org
 from localgov.kernel.audit import Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
@@ -23,7 +24,7 @@ from localgov.kernel.storage import BlobStore, StoredFileRead, download_response
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
 from localgov.services.saraban import files, issuing, letters, routing
-from localgov.services.saraban.errors import NotAllowed
+from localgov.services.saraban.errors import NotAllowed, UnitNotFound
 from localgov.services.saraban.files import FILE_LIMITS
 from localgov.services.saraban.params import (
     DRAFT_POLICY,
@@ -508,7 +509,7 @@ class InboxController(Controller):
         "/units/{unit_id:uuid}",
         operation_id="getSarabanUnitInbox",
         summary="A unit's inbox (its members, or those who route letters)",
-        description="403 `saraban_not_allowed` for a member of another unit.",
+        description="404 `saraban_unit_not_found`; 403 `saraban_not_allowed` for a member of another unit.",
         responses=problem_responses(*STAFF_ERRORS, 400),
         **guarded(READ_POLICY),
     )
@@ -522,6 +523,8 @@ class InboxController(Controller):
         after: After = None,
         limit: Limit = 50,
     ) -> Inbox:
+        if await org.unit_ref(db_session, unit_id) is None:
+            raise UnitNotFound(data={"unit_id": str(unit_id)})
         viewer = await caller_actor(db_session, principal, permissions)
         if unit_id not in viewer.unit_ids and ROUTE not in viewer.permissions:
             raise NotAllowed(data={"unit_id": str(unit_id)})
