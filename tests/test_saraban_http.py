@@ -303,8 +303,20 @@ async def test_secrecy_matrix(engine: AsyncEngine, client_for: ClientFactory) ->
             )
         ).scalars()
         refused_by = set(refused)
+        listed = (
+            await session.execute(
+                select(AuditEvent.actor_id).where(
+                    AuditEvent.action == "saraban.secret_access",
+                    AuditEvent.target == f"saraban_letter:{secret['id']}",
+                    AuditEvent.data["what"].astext == "list",
+                )
+            )
+        ).scalars()
+        listed_by = sorted(listed)
     assert granted >= 6  # each read and revisions list of the three named members, and the workflow
     assert refused_by == {str(lao.staff[w]) for w in ("clerk", "outsider", "admin")}
+    # Shown in a list and in a search: each named member twice; nobody else.
+    assert listed_by == sorted(str(lao.staff[w]) for w in ("officer", "signer", "reviewer") for _ in range(2))
 
 
 async def test_a_secret_letter_received_is_seen_by_the_secret_officer_and_those_routed_to(

@@ -47,6 +47,7 @@ from localgov.services.saraban.params import (
 from localgov.services.saraban.rules import ROUTE
 from localgov.services.saraban.schemas import (
     Inbox,
+    InboxItem,
     IncomingCreate,
     LetterAction,
     LetterCreate,
@@ -109,6 +110,7 @@ class LetterController(Controller):
         self,
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
         direction: Direction = None,
         status: StatusFilter = None,
@@ -121,6 +123,9 @@ class LetterController(Controller):
         items, next_after = await letters.list_letters(
             db_session, viewer, direction=direction, status=status, kind=kind, q=q, after=after, limit=limit
         )
+        for item in items:  # a secret letter shown in a list (or a search) is an access too
+            if item.secrecy != "normal":
+                await letters.audit_secret_access(db_session, item.id, item.secrecy, viewer, origin, "list")
         return LetterList(items=items, next_after=next_after)
 
     @get(
@@ -479,6 +484,13 @@ class IncomingController(Controller):
         return await idempotent(request, db_session, idempotency_key, work)
 
 
+async def _audit_inbox(session: AsyncSession, items: list[InboxItem], viewer: letters.Viewer, origin: Origin) -> None:
+    """A secret letter shown in an inbox is an access: audited."""
+    for item in items:
+        if item.secrecy != "normal":
+            await letters.audit_secret_access(session, item.letter_id, item.secrecy, viewer, origin, "inbox")
+
+
 class InboxController(Controller):
     path = "/inbox"
     tags = [TAG]
@@ -494,6 +506,7 @@ class InboxController(Controller):
         self,
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
         status: RouteStatus = None,
         after: After = None,
@@ -503,6 +516,7 @@ class InboxController(Controller):
         items, next_after = await routing.inbox(
             db_session, viewer, unit_id=None, status=status, after=after, limit=limit, today=bangkok_today()
         )
+        await _audit_inbox(db_session, items, viewer, origin)
         return Inbox(items=items, next_after=next_after)
 
     @get(
@@ -518,6 +532,7 @@ class InboxController(Controller):
         unit_id: UnitId,
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
         status: RouteStatus = None,
         after: After = None,
@@ -531,6 +546,7 @@ class InboxController(Controller):
         items, next_after = await routing.inbox(
             db_session, viewer, unit_id=unit_id, status=status, after=after, limit=limit, today=bangkok_today()
         )
+        await _audit_inbox(db_session, items, viewer, origin)
         return Inbox(items=items, next_after=next_after)
 
 
