@@ -25,6 +25,7 @@ from localgov.kernel.usage import UsageEvent
 from localgov.plugins import REGISTRY
 from tests.conftest import BASE as BASE_DOMAIN
 from tests.conftest import ClientFactory, host, make_settings
+from tests.support.factories import make_tenant
 from tests.support.routes import routes_of
 from tests.support.saraban import Lao, deliver, letter_body, make_lao
 from tests.support.tokens import bearer
@@ -420,10 +421,23 @@ async def test_retention_destruction_lists_directory_and_outside_agencies(
             f"/v1/outside-agencies/{created.json()['id']}", json={"name_en": "DLA"}, headers=operator
         )
         assert patched.json()["name_en"] == "DLA"
-        directory = await http.get(f"{BASE}/agencies", params={"limit": 200}, headers=lao.headers("officer"))
-        codes = {(a["kind"], a["code"]) for a in directory.json()["items"]}
-        assert ("lao", other.tenant.dla_code) in codes
-        assert ("outside", "มท 0808") in codes
+        directory = await http.get(
+            f"{BASE}/agencies", params={"q": other.tenant.dla_code}, headers=lao.headers("officer")
+        )
+        outside = await http.get(f"{BASE}/agencies", params={"q": "มท 0808"}, headers=lao.headers("officer"))
+        codes = {(a["kind"], a["code"], a["electronic"]) for a in directory.json()["items"] + outside.json()["items"]}
+        assert ("lao", other.tenant.dla_code, True) in codes
+        assert ("outside", "มท 0808", True) in codes
+        # An LAO without e-Saraban is listed, not electronic, and a letter to it is refused.
+        paper_only = await make_tenant(engine, services=())
+        found = await http.get(f"{BASE}/agencies", params={"q": paper_only.dla_code}, headers=lao.headers("officer"))
+        assert [(a["code"], a["electronic"]) for a in found.json()["items"]] == [(paper_only.dla_code, False)]
+        refused = await http.post(
+            f"{BASE}/letters",
+            json=letter_body(lao, recipients=[{"kind": "lao", "dla_code": paper_only.dla_code}]),
+            headers=lao.headers("officer"),
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "saraban_invalid_recipient")
         # A letter to the outside agency waits for the exchange adapter, metered as sent outside.
         letter = await create(http, lao, recipients=[{"kind": "outside", "agency_code": "มท 0808"}])
         letter = await through(http, lao, letter, *ISSUE)
