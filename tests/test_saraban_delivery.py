@@ -20,6 +20,7 @@ from localgov.services.saraban import registers
 from localgov.services.saraban.delivery import HANDLERS
 from localgov.services.saraban.letters import DELIVER_TOPIC, RECEIPT_TOPIC
 from localgov.services.saraban.models import Letter, LetterEvent, Recipient, RegisterEntry
+from tests.support.factories import make_tenant
 from tests.support.saraban import Lao, deliver, issued, make_lao, pending
 
 
@@ -193,3 +194,26 @@ async def test_letters_from_two_laos_delivered_by_parallel_workers_get_contiguou
             statuses = (await session.execute(select(Recipient.status, Recipient.receipt_no))).all()
         assert {status for status, _ in statuses} == {"delivered"}
         assert all(no is not None for _, no in statuses)
+
+
+async def test_a_recipient_without_saraban_tables_is_reported_failed_to_the_sender(engine: AsyncEngine) -> None:
+    """The copy reaches an LAO whose schema no longer has the service (it was left since): the
+    sender's addressee row says so instead of the entry retrying until it dies."""
+    sender, recipient = await make_lao(engine), await make_lao(engine, agency_code="ขก 51307")
+    gone = await make_tenant(engine, services=())
+    letter_id = await issued(sender, **to_lao(recipient))
+    async with tenant_session(session_factory(engine), None) as session:
+        entry = (
+            await session.execute(
+                select(OutboxEntry).where(
+                    OutboxEntry.tenant_id == recipient.tenant.id, OutboxEntry.topic == DELIVER_TOPIC
+                )
+            )
+        ).scalar_one()
+        entry.tenant_id = gone.id
+    gone_lao = Lao(gone, engine, {}, uuid.uuid4(), uuid.uuid4())
+    assert await deliver(engine, [gone_lao], DELIVER_TOPIC) == 1
+    assert await deliver(engine, [sender], RECEIPT_TOPIC) == 1
+    row = await recipient_row(sender, letter_id)
+    assert (row.status, row.error, row.receipt_no) == ("failed", "recipient_not_running_saraban", None)
+    assert await delivered_events(sender, letter_id) == 0
