@@ -4,7 +4,7 @@ outside agencies.
 
 Tenant tables start with ``saraban_`` (the tables of every service share the LAO's schema). The
 one shared table, :class:`OutsideAgency`, is the operator's directory of agencies outside the
-platform (``platform.saraban_outside_agencies``, shared migration ``0010_saraban``).
+platform (``platform.saraban_outside_agencies``, shared migration ``0011_saraban``).
 
 Codes stored (Thai labels in :mod:`localgov.services.saraban.rules`):
 
