@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -261,3 +264,78 @@ async def test_production_refuses_http_before_any_resolution() -> None:
     with pytest.raises(EgressRefused):
         await egress.request("POST", "http://hooks.example.com/in", body=b"{}", policy=PROD, resolver=resolver)
     assert asked == []
+
+
+def _self_signed(name: str) -> tuple[bytes, bytes]:
+    """A certificate for ``name`` (its own CA) and its key, PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+async def test_https_connects_to_the_checked_address_with_the_original_name(tmp_path: Path) -> None:
+    """TLS to 127.0.0.1 with SNI and certificate check for the URL's name, not the address."""
+    cert_pem, key_pem = _self_signed("hooks.test")
+    (tmp_path / "cert.pem").write_bytes(cert_pem)
+    (tmp_path / "key.pem").write_bytes(key_pem)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    seen_sni: list[str | None] = []
+    server_ctx.sni_callback = lambda _sock, name, _ctx: seen_sni.append(name)  # type: ignore[assignment,func-returns-value]
+    hosts: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        hosts.extend(line[5:].strip() for line in head.decode().split("\r\n") if line.lower().startswith("host:"))
+        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+    port = srv.sockets[0].getsockname()[1]
+    client_ctx = ssl.create_default_context(cadata=cert_pem.decode())
+    resolver, asked = fixed(["127.0.0.1"])
+    try:
+        resp = await egress.request(
+            "POST", f"https://hooks.test:{port}/in", body=b"{}", policy=TEST, resolver=resolver, ssl_context=client_ctx
+        )
+        assert resp.status == 204
+        assert resp.address == "127.0.0.1"
+        assert seen_sni == ["hooks.test"]
+        assert hosts == [f"hooks.test:{port}"]
+        # A name the certificate does not carry fails, although it is the same address.
+        with pytest.raises(EgressFailed) as caught:
+            await egress.request(
+                "POST",
+                f"https://other.test:{port}/in",
+                body=b"{}",
+                policy=TEST,
+                resolver=resolver,
+                ssl_context=client_ctx,
+            )
+        assert caught.value.reason == "connect_failed"
+        assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value) or "certificate" in str(caught.value).lower()
+        assert asked == ["hooks.test", "other.test"]
+    finally:
+        srv.close()

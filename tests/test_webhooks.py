@@ -557,3 +557,37 @@ async def test_subscriptions_are_validated(engine: AsyncEngine, client_for: Clie
         assert response.json()["data"]["available"] == []
         assert (await client.get(f"{ENDPOINTS}/{uuid.uuid4()}", headers=client_headers(tenant))).status_code == 404
         assert (await client.get(f"{ENDPOINTS}/not-a-uuid", headers=client_headers(tenant))).status_code in (400, 404)
+
+
+async def test_old_messages_are_purged_unless_still_being_delivered(engine: AsyncEngine) -> None:
+    tenant = await make_tenant(engine, services=["payments"])
+    webhooks.register_public_events(REGISTRY)
+    factory = session_factory(engine)
+    async with tenant_session(factory, tenant) as session:
+        endpoint, _ = await webhooks.create_endpoint(
+            session,
+            url="http://127.0.0.1:9/hooks",
+            description=None,
+            event_types=["bill.paid"],
+            owner=webhooks.Owner(kind="client", id="lgc_integrator"),
+            enabled_services=tenant.enabled_services,
+            policy=egress.policy_for("test", allow_loopback=True),
+            secret_key=TEST_SECRET,
+            actor=Actor("system"),
+            origin=Origin(),
+        )
+        for n, (age_days, status) in enumerate([(40, "succeeded"), (40, "pending"), (5, "failed")]):
+            await session.execute(
+                text(
+                    "INSERT INTO webhook_messages (id, event_type, event_entry_id, body, created_at)"
+                    " VALUES (:id, 'bill.paid', :n, '{}', now() - make_interval(days => :age))"
+                ),
+                {"id": f"msg_{n}", "n": -1 - n, "age": age_days},
+            )
+            await session.execute(
+                text("INSERT INTO webhook_deliveries (endpoint_id, message_id, status) VALUES (:e, :m, :s)"),
+                {"e": endpoint.id, "m": f"msg_{n}", "s": status},
+            )
+        assert await webhooks.purge_old_messages(session, dt.datetime.now(dt.UTC)) == 1
+        left = (await session.execute(text("SELECT message_id FROM webhook_deliveries ORDER BY 1"))).scalars()
+        assert list(left) == ["msg_1", "msg_2"]

@@ -34,6 +34,7 @@ from localgov.kernel.plugins import (
 from localgov.kernel.ratelimit import purge_expired
 from localgov.kernel.webhooks import CONSUMER as WEBHOOKS_CONSUMER
 from localgov.kernel.webhooks import DELIVER_TOPIC as WEBHOOK_DELIVER_TOPIC
+from localgov.kernel.webhooks import PURGE_JOB as WEBHOOKS_PURGE_JOB
 from localgov.kernel.webhooks import delivery_consumer as webhook_delivery_consumer
 from localgov.kernel.webhooks import event_consumer as webhook_event_consumer
 from localgov.kernel.webhooks import public_events_of, register_public_events
@@ -71,6 +72,7 @@ CORE_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob(name="core.rate_limit_purge", every=dt.timedelta(hours=6), run=_purge_rate_limits),
     ScheduledJob(name="core.signup_expiry", every=dt.timedelta(hours=1), run=_expire_signups),
     IDEMPOTENCY_PURGE_JOB,
+    WEBHOOKS_PURGE_JOB,
 )
 
 

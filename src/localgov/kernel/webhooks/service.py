@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 import structlog
-from sqlalchemy import String, Uuid, bindparam, func, insert, select, update
+from sqlalchemy import String, Uuid, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,7 @@ from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.keys import decrypt_private, encrypt_private
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import EventType
+from localgov.kernel.jobs import JobContext, ScheduledJob
 from localgov.kernel.outbox import Delivery, DeliveryHandler, enqueue
 from localgov.kernel.pagination import after_key
 from localgov.kernel.plugins import Scope, ServicePlugin
@@ -503,6 +504,29 @@ async def replay_delivery(
     found = await fetch_one(session, _DELIVERIES.where(_D.id == delivery_id))
     assert found is not None
     return _delivery_view(found)
+
+
+# --- retention ---------------------------------------------------------------------------------------------
+
+#: Messages (with their deliveries and attempts) are kept this long, then purged.
+RETENTION = dt.timedelta(days=30)
+
+
+async def purge_old_messages(session: AsyncSession, now: dt.datetime) -> int:
+    """Delete the LAO's messages older than :data:`RETENTION`, except those still being delivered."""
+    pending = select(_D.message_id).where(_D.status == "pending")
+    result = await session.execute(
+        delete(WebhookMessage).where(_M.created_at < now - RETENTION, _M.id.not_in(pending))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _purge_job(ctx: JobContext) -> None:
+    await purge_old_messages(ctx.session, ctx.now)
+
+
+#: A core per-tenant job (``localgov worker`` runs it for every active LAO).
+PURGE_JOB = ScheduledJob(name="core.webhooks_purge", every=dt.timedelta(hours=6), run=_purge_job, per_tenant=True)
 
 
 # --- the worker: events into messages, messages to endpoints --------------------------------------------------
