@@ -515,9 +515,7 @@ RETENTION = dt.timedelta(days=30)
 async def purge_old_messages(session: AsyncSession, now: dt.datetime) -> int:
     """Delete the LAO's messages older than :data:`RETENTION`, except those still being delivered."""
     pending = select(_D.message_id).where(_D.status == "pending")
-    result = await session.execute(
-        delete(WebhookMessage).where(_M.created_at < now - RETENTION, _M.id.not_in(pending))
-    )
+    result = await session.execute(delete(WebhookMessage).where(_M.created_at < now - RETENTION, _M.id.not_in(pending)))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
