@@ -300,7 +300,8 @@ async def test_grant_type_and_scope_rules(engine: AsyncEngine, client_for: Clien
             assert refused.json()["code"] == "unknown_scope"
             assert refused.json()["data"] == {
                 "unknown": unknown,
-                "available": ["demo.write", "extra.read", "extra.write"],
+                # The kernel's webhooks scope is offered whichever services are enabled.
+                "available": ["demo.write", "extra.read", "extra.write", "webhooks.manage"],
             }
         for invalid in (
             {"name": "", "scopes": ["demo.write"]},
@@ -323,9 +324,9 @@ async def test_grant_type_and_scope_rules(engine: AsyncEngine, client_for: Clien
         refused = await http.post(
             "/v1/api-clients", json={"name": "x", "scopes": ["extra.read"]}, headers=admin(tenant)
         )
-        assert refused.json()["data"]["available"] == ["demo.write"]
+        assert refused.json()["data"]["available"] == ["demo.write", "webhooks.manage"]
         metadata = (await http.get("/.well-known/oauth-authorization-server", headers=host(tenant.slug))).json()
-    assert metadata["scopes_supported"] == ["demo.write"]
+    assert metadata["scopes_supported"] == ["demo.write", "webhooks.manage"]
     assert metadata["token_endpoint"] == f"https://{tenant.slug}.{BASE}/oauth/token"
     assert metadata["grant_types_supported"] == ["client_credentials"]
     assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
@@ -450,7 +451,12 @@ def test_openapi_declares_the_schemes_and_every_guarded_operation_needs_one(sett
     }
     flow = schemes["oauth2"]["flows"]["clientCredentials"]
     assert flow["tokenUrl"] == "/oauth/token"
-    assert flow["scopes"] == {"demo.write": "Send pings", "extra.read": "Read reports", "extra.write": "Write reports"}
+    assert flow["scopes"] == {
+        "demo.write": "Send pings",
+        "extra.read": "Read reports",
+        "extra.write": "Write reports",
+        "webhooks.manage": "Manage webhook subscriptions and read their delivery log",
+    }
     operations = {
         op["operationId"]: op
         for ops in document["paths"].values()

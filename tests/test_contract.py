@@ -94,8 +94,11 @@ def test_events_and_subscriptions_are_part_of_the_contract() -> None:
     assert {e.code for e in payments.events} == {
         "payments.bill_paid",
         "payments.bill_cancelled",
+        "payments.receipt_issued",
         "payments.receipt_voided",
     }
+    # Each is public: integrators subscribe to it by its webhook name (docs/kernel/webhooks.md).
+    assert {e.webhook for e in payments.events} == {"bill.paid", "bill.cancelled", "receipt.issued", "receipt.voided"}
     listener = ServicePlugin(
         slug="listener",
         title_th="ผู้ฟัง",

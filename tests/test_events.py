@@ -135,6 +135,12 @@ async def outbox(engine: AsyncEngine, tenant: TenantInfo) -> list[Any]:
         return list(result)
 
 
+def demo_side(entries: list[Any]) -> list[Any]:
+    """The entries of the demo's story: without ``receipt_issued`` and the webhooks' copies
+    (every public event has one; ``tests/test_webhooks.py`` covers them)."""
+    return [e for e in entries if e.topic != "payments.receipt_issued" and e.consumer != "webhooks"]
+
+
 class Running(msgspec.Struct):
     worker: Worker
     factory: async_sessionmaker[AsyncSession]
@@ -195,8 +201,10 @@ async def test_demo_plugin_issues_its_permit_only_after_the_bank_pays_the_bill(
     assert response.json()["status"] == "matched"
     receipt_number = "{book_no}/{receipt_no}/{fiscal_year}".format(**response.json()["receipt"])
 
-    # Committed with the payment: one event, for nobody in particular yet; no permit before delivery.
-    (event,) = await outbox(engine, tenant)
+    # Committed with the payment: the event, for nobody in particular yet (and the receipt's own
+    # event, which only the webhooks consume); no permit before delivery.
+    assert [e.topic for e in await outbox(engine, tenant)] == ["payments.receipt_issued", "payments.bill_paid"]
+    (event,) = demo_side(await outbox(engine, tenant))
     assert (event.topic, event.consumer, event.status) == ("payments.bill_paid", None, "pending")
     paid = msgspec.convert(event.payload, BillPaid)
     assert (paid.bill_id, paid.reference, paid.source, paid.source_key) == (
@@ -234,7 +242,7 @@ async def test_demo_plugin_issues_its_permit_only_after_the_bank_pays_the_bill(
         assert f"เลขที่ {issued.permit_no}" in text_layer
         assert code in text_layer  # the code is printed under the QR stamp
 
-    entries = await outbox(engine, tenant)
+    entries = demo_side(await outbox(engine, tenant))
     assert [(e.topic, e.consumer, e.status) for e in entries] == [
         ("payments.bill_paid", None, "delivered"),  # fanned out …
         ("payments.bill_paid", "demo", "delivered"),  # … to the one subscriber, which issued the permit
@@ -257,7 +265,7 @@ async def test_demo_plugin_issues_its_permit_only_after_the_bank_pays_the_bill(
     assert await worker.drain() == 1
     again = await permit(engine, tenant, application)
     assert (again.status, again.permit_no, again.issued_at) == ("issued", issued.permit_no, issued.issued_at)
-    assert len(await outbox(engine, tenant)) == 3
+    assert len(demo_side(await outbox(engine, tenant))) == 3
 
 
 def bank_headers(secret: str, body: bytes) -> dict[str, str]:
@@ -284,7 +292,7 @@ async def test_a_payment_rolled_back_or_not_matched_publishes_nothing(engine: As
             topics = (
                 await session.execute(select(OutboxEntry.topic).where(OutboxEntry.tenant_id == tenant.id))
             ).scalars()
-            assert list(topics) == ["payments.bill_paid"]
+            assert list(topics) == ["payments.receipt_issued", "payments.bill_paid"]
             raise Crash  # … and the transaction fails after the payment was recorded
 
     with pytest.raises(Crash):
@@ -346,6 +354,7 @@ async def test_each_subscriber_gets_its_own_copy_and_one_failing_does_not_block_
         (None, "delivered", 1),
         ("demo", "delivered", 1),
         ("flaky", "pending", 1),
+        ("webhooks", "delivered", 1),  # a public event: the kernel's webhooks get a copy too
     ]
     assert copies[2].last_error == "RuntimeError: flaky is down"
     assert copies[1].payload == copies[2].payload == copies[0].payload
@@ -356,6 +365,7 @@ async def test_each_subscriber_gets_its_own_copy_and_one_failing_does_not_block_
         (None, "delivered"),
         ("demo", "delivered"),
         ("idle", "delivered"),
+        ("webhooks", "delivered"),
     ]
     assert (await permit(engine, other, other_application)).status == "issued"
     assert idle_seen == [other_copies[2].id]
@@ -369,6 +379,7 @@ async def test_each_subscriber_gets_its_own_copy_and_one_failing_does_not_block_
         (None, "delivered", 1),
         ("demo", "delivered", 1),
         ("flaky", "dead", 3),
+        ("webhooks", "delivered", 1),
     ]
     assert flaky_seen == [copies[2].id] * 3
 
@@ -379,18 +390,25 @@ async def test_an_event_of_a_tenant_the_worker_does_not_know_yet_is_retried(engi
     _, bill = await apply(engine, tenant)
     async with tenant_session(session_factory(engine), tenant) as session:
         await pay(session, bill)
-        event = (await session.execute(select(OutboxEntry).where(OutboxEntry.tenant_id == tenant.id))).scalar_one()
+        event = (
+            await session.execute(
+                select(OutboxEntry).where(OutboxEntry.tenant_id == tenant.id, OutboxEntry.topic == BILL_PAID.code)
+            )
+        ).scalar_one()
         handler = fan_out(["demo"], lambda _tenant_id: None)
         with pytest.raises(UnknownTenant):
             await handler(Delivery(event, session, {}))
-        known = fan_out(["demo", "absent"], {tenant.id: frozenset({"payments", "demo"})}.get)
+        known = fan_out(["demo", "absent"], {tenant.id: frozenset({"payments", "demo"})}.get, always=["webhooks"])
         await known(Delivery(event, session, {}))
         copies = (
             await session.execute(
-                select(OutboxEntry.consumer).where(OutboxEntry.tenant_id == tenant.id, OutboxEntry.id != event.id)
+                select(OutboxEntry.consumer)
+                .where(OutboxEntry.tenant_id == tenant.id, OutboxEntry.consumer.is_not(None))
+                .order_by(OutboxEntry.id)
             )
         ).scalars()
-        assert list(copies) == ["demo"]
+        # A kernel consumer (the webhooks) gets its copy whatever services the tenant enabled.
+        assert list(copies) == ["demo", "webhooks"]
 
 
 # --- the other two events of payments --------------------------------------------------------
@@ -472,6 +490,7 @@ async def test_the_demo_withdraws_its_application_when_the_bill_is_cancelled(
     assert [(e.consumer, e.status) for e in await outbox(engine, tenant)] == [
         (None, "delivered"),
         ("demo", "delivered"),
+        ("webhooks", "delivered"),
     ]
 
 

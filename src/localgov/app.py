@@ -38,6 +38,11 @@ from localgov.kernel.web import (
     request_dependencies,
     resolve_dependencies_in_order,
 )
+from localgov.kernel.webhooks import SCOPES as WEBHOOK_SCOPES
+from localgov.kernel.webhooks import register_public_events
+from localgov.kernel.webhooks.views import TAG as WEBHOOKS_TAG
+from localgov.kernel.webhooks.views import TAG_DESCRIPTION as WEBHOOKS_TAG_DESCRIPTION
+from localgov.kernel.webhooks.views import webhook_handlers
 from localgov.metadata import INSTALLATION
 from localgov.platform.billing.handlers import billing_handlers
 from localgov.platform.catalog import Catalog, CatalogListener
@@ -94,6 +99,7 @@ def create_app(
         plugins = REGISTRY
     install(INSTALLATION)  # what the platform provisions when a tenant enables a service
     register_plugin_case_types(plugins)  # the case engine acts on the cases of the plugins served
+    register_public_events(plugins)  # the events integrators may subscribe to (webhooks)
     configure_logging(settings.log_level, settings.log_json)
     if not settings.secret_key:
         raise ValueError("create_app needs LOCALGOV_SECRET_KEY; `localgov serve` makes one in development mode")
@@ -145,6 +151,8 @@ def create_app(
         *signup_handlers(),
         # Public verification of issued documents (JSON and the page their QR stamp opens).
         *document_handlers(),
+        # Outbound webhooks: integrators' and administrators' subscriptions, delivery log, replay.
+        *webhook_handlers(),
         # Server-rendered pages (no JSON): the signup form and its e-mailed links, and their stylesheet.
         *signup_page_handlers(),
         AssetsController,
@@ -176,6 +184,7 @@ def create_app(
             name="e-Saraban: outside agencies (operator)",
             description="Agencies outside the platform that LAOs' letters are addressed to (operator host)",
         ),
+        Tag(name=WEBHOOKS_TAG, description=WEBHOOKS_TAG_DESCRIPTION),
     ]
     resolve_dependencies_in_order()
     app = Litestar(
@@ -219,7 +228,10 @@ def create_app(
                             client_credentials=OAuthFlow(
                                 # Relative: resolved against the tenant server the request goes to.
                                 token_url="/oauth/token",  # noqa: S106 (a URL)
-                                scopes={s.code: s.title_en for p in plugins for s in p.scopes},
+                                scopes={
+                                    **{s.code: s.title_en for s in WEBHOOK_SCOPES},
+                                    **{s.code: s.title_en for p in plugins for s in p.scopes},
+                                },
                             )
                         ),
                     ),
@@ -278,6 +290,8 @@ def _initial_state(settings: Settings, catalog: Catalog, plugins: Sequence[Servi
         "blob_store": blob_store(settings),
         "metrics": Metrics(),
         "plugins": tuple(plugins),
+        # Scopes the kernel offers every LAO's API clients, whichever services it enabled.
+        "core_scopes": WEBHOOK_SCOPES,
         # What each staff role grants, for routes guarded by a permission (core roles and the plugins').
         "grants": Grants.of([*CORE_ROLES, *(role for p in plugins for role in p.roles)]),
         "service_titles": {p.slug: (p.title_th, p.title_en) for p in plugins},

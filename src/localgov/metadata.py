@@ -41,6 +41,7 @@ def tenant_metadata() -> MetaData:
     import localgov.kernel.numbering
     import localgov.kernel.storage
     import localgov.kernel.tenancy
+    import localgov.kernel.webhooks.models
     import localgov.platform.models
     import localgov.plugins
     import localgov.services.oss.models

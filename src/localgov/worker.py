@@ -33,6 +33,12 @@ from localgov.kernel.plugins import (
     routes,
 )
 from localgov.kernel.ratelimit import purge_expired
+from localgov.kernel.webhooks import CONSUMER as WEBHOOKS_CONSUMER
+from localgov.kernel.webhooks import DELIVER_TOPIC as WEBHOOK_DELIVER_TOPIC
+from localgov.kernel.webhooks import PURGE_JOB as WEBHOOKS_PURGE_JOB
+from localgov.kernel.webhooks import delivery_consumer as webhook_delivery_consumer
+from localgov.kernel.webhooks import event_consumer as webhook_event_consumer
+from localgov.kernel.webhooks import public_events_of, register_public_events
 from localgov.platform.billing.events import EVENT_CODES as BILLING_EVENT_CODES
 from localgov.platform.billing.jobs import LEVELS as BILLING_LEVELS
 from localgov.platform.billing.jobs import billing_job
@@ -68,6 +74,7 @@ CORE_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob(name="core.rate_limit_purge", every=dt.timedelta(hours=6), run=_purge_rate_limits),
     ScheduledJob(name="core.signup_expiry", every=dt.timedelta(hours=1), run=_expire_signups),
     IDEMPOTENCY_PURGE_JOB,
+    WEBHOOKS_PURGE_JOB,
 )
 
 
@@ -87,7 +94,7 @@ def core_jobs(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> tupl
 
 
 #: Topics whose consumers send outside the database (SMTP, SMS, LINE): one entry per transaction.
-SENDING_TOPICS = frozenset({MAIL_TOPIC, NOTIFICATION_TOPIC})
+SENDING_TOPICS = frozenset({MAIL_TOPIC, NOTIFICATION_TOPIC, WEBHOOK_DELIVER_TOPIC})
 
 
 def core_handlers(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> dict[str, DeliveryHandler]:
@@ -98,6 +105,7 @@ def core_handlers(settings: Settings, plugins: Sequence[ServicePlugin] = ()) -> 
         NOTIFICATION_TOPIC: notification_consumer(settings),
         PROVISION_TOPIC: provision_consumer(settings, plugins, add_tenant_admin),
         EXPORT_TOPIC: export_consumer(settings),
+        WEBHOOK_DELIVER_TOPIC: webhook_delivery_consumer(settings),
     }
 
 
@@ -108,7 +116,12 @@ class Worker:
         self.settings = settings
         self.plugins = plugins
         register_plugin_case_types(plugins)  # timers act on the cases of the plugins run
+        register_public_events(plugins)
         topics, self.subscribers = routes(plugins)
+        #: Every public event also gets a copy for the webhooks (whatever services subscribe to it).
+        public_codes = [p.code for p in public_events_of(plugins).values()]
+        for code in public_codes:
+            self.subscribers.setdefault(code, {})[WEBHOOKS_CONSUMER] = webhook_event_consumer()
         #: Enabled services by tenant id, refreshed from the catalog at each tick: an event is
         #: copied to the subscribers whose service its tenant enabled.
         self._tenant_services: dict[int, frozenset[str]] = {}
@@ -116,7 +129,10 @@ class Worker:
             **core_handlers(settings, plugins),
             **topics,
             **fan_out_handlers(
-                self.subscribers, [*declared_events(plugins), *BILLING_EVENT_CODES], self._tenant_services.get
+                self.subscribers,
+                [*declared_events(plugins), *BILLING_EVENT_CODES],
+                self._tenant_services.get,
+                always={code: (WEBHOOKS_CONSUMER,) for code in public_codes},
             ),
         }
         core = core_jobs(settings, plugins)

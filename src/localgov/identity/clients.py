@@ -30,6 +30,7 @@ from localgov.kernel.auth.revocations import revoke_access, tenant_realm
 from localgov.kernel.db import session_tenant_id
 from localgov.kernel.errors import DomainError, NotFound
 from localgov.kernel.plugins import Scope, ServicePlugin
+from localgov.kernel.webhooks import SCOPES as KERNEL_SCOPES
 
 log = structlog.get_logger("localgov.identity.clients")
 
@@ -96,9 +97,10 @@ def new_client_secret() -> str:
 
 
 def enabled_scopes(plugins: Iterable[ServicePlugin], enabled_services: Iterable[str]) -> dict[str, Scope]:
-    """The scopes an API client of a tenant may hold: those of the services it has enabled."""
+    """The scopes an API client of a tenant may hold: the kernel's (webhooks) and those of the
+    services it has enabled."""
     enabled = set(enabled_services)
-    return {s.code: s for p in plugins if p.slug in enabled for s in p.scopes}
+    return {**{s.code: s for s in KERNEL_SCOPES}, **{s.code: s for p in plugins if p.slug in enabled for s in p.scopes}}
 
 
 def _check_scopes(requested: Iterable[str], available: dict[str, Scope]) -> list[str]:

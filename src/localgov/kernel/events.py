@@ -43,6 +43,9 @@ class EventType(msgspec.Struct, Generic[P], frozen=True, kw_only=True):
     title_th: str
     title_en: str
     payload: type[P]
+    #: Its public name for integrators' webhooks (``bill.paid``); None: an internal event.
+    #: A public event's payload is part of the API: change it only compatibly.
+    webhook: str | None = None
 
     def decode(self, delivery: Delivery) -> P:
         """The payload of a delivered copy of this event, as its struct."""
@@ -84,18 +87,24 @@ class UnknownTenant(Exception):
     """The worker does not know the event's tenant yet (its catalog is behind): retried later."""
 
 
-def fan_out(consumers: Collection[str], services_of: Callable[[int], Collection[str] | None]) -> DeliveryHandler:
+def fan_out(
+    consumers: Collection[str],
+    services_of: Callable[[int], Collection[str] | None],
+    always: Collection[str] = (),
+) -> DeliveryHandler:
     """The worker's handler of one event: a copy for each of ``consumers`` (subscribers' slugs)
-    whose service the event's tenant has enabled (``services_of(tenant_id)``; None: unknown)."""
-    ordered = sorted(consumers)
+    whose service the event's tenant has enabled (``services_of(tenant_id)``; None: unknown), and
+    for each of ``always`` (the kernel's own consumers, such as the webhooks)."""
+    ordered = sorted(set(consumers) - set(always))
+    kernel = sorted(always)
 
     async def handler(delivery: Delivery) -> None:
-        targets = ordered
+        targets = ordered + kernel
         if delivery.tenant_id is not None:
             enabled = services_of(delivery.tenant_id)
             if enabled is None:
                 raise UnknownTenant(f"tenant {delivery.tenant_id} is not in the worker's catalog")
-            targets = [c for c in ordered if c in enabled]
+            targets = [c for c in ordered if c in enabled] + kernel
         for consumer in targets:
             await add_entry(
                 delivery.session, delivery.topic, delivery.payload, tenant_id=delivery.tenant_id, consumer=consumer
@@ -108,7 +117,9 @@ def fan_out_handlers(
     subscribers: Mapping[str, Mapping[str, DeliveryHandler]],
     event_codes: Collection[str],
     services_of: Callable[[int], Collection[str] | None],
+    always: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, DeliveryHandler]:
     """One :func:`fan_out` per declared event (an event nobody subscribes to is simply marked
-    delivered)."""
-    return {code: fan_out(list(subscribers.get(code, {})), services_of) for code in event_codes}
+    delivered); ``always[code]``: the kernel consumers that get a copy of that event in any case."""
+    kernel = always or {}
+    return {code: fan_out(list(subscribers.get(code, {})), services_of, kernel.get(code, ())) for code in event_codes}

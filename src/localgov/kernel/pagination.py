@@ -9,12 +9,15 @@ An unknown cursor is a 404 of the resource listed.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 from litestar.params import QueryParameter
 from sqlalchemy import ColumnElement, tuple_
+
+from localgov.kernel.errors import DomainError
 
 #: The largest page any list answers.
 MAX_LIMIT = 500
@@ -34,3 +37,27 @@ def after_key(columns: Sequence[Any], values: Sequence[Any]) -> ColumnElement[bo
     if not columns or len(columns) != len(values):
         raise ValueError("one value per ordering column")
     return tuple_(*columns) > tuple_(*values)
+
+
+#: ``?updated_since=``: only items changed at or after this instant (RFC 3339 with an offset). A
+#: client that syncs keeps the largest ``updated_at`` it has seen and asks again from a little
+#: before it (a transaction that commits late carries the time it started).
+UpdatedSince = Annotated[
+    dt.datetime | None,
+    QueryParameter(
+        description="Only items changed at or after this instant (RFC 3339 with a UTC offset: 2026-12-07T06:00:00Z)"
+    ),
+]
+
+
+class InvalidUpdatedSince(DomainError):
+    code = "invalid_updated_since"
+    status = 400
+    title = "updated_since ต้องระบุเขตเวลา (updated_since needs a UTC offset)"
+
+
+def aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """``moment`` unless it is a naive date-time (which instant it means is unknown): 400."""
+    if moment is not None and moment.tzinfo is None:
+        raise InvalidUpdatedSince("Give updated_since with a UTC offset: 2026-12-07T06:00:00Z.")
+    return moment

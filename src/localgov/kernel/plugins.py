@@ -209,6 +209,8 @@ def contract_violations(
             problems.append(f"event {event.code}: title_en is empty")
         if not (isinstance(event.payload, type) and issubclass(event.payload, msgspec.Struct)):
             problems.append(f"event {event.code}: the payload must be a msgspec.Struct type")
+        if event.webhook is not None and not EVENT_CODE_RE.fullmatch(event.webhook):
+            problems.append(f"event {event.code}: webhook name {event.webhook!r} must be <noun>.<verb> (one dot)")
     for other in others:
         if other.slug == plugin.slug:
             continue
@@ -216,6 +218,11 @@ def contract_violations(
             f"event {e.code!r} is also declared by {other.slug}"
             for e in other.events
             if e.code in {mine.code for mine in plugin.events}
+        )
+        problems.extend(
+            f"webhook name {e.webhook!r} is also used by {other.slug}"
+            for e in other.events
+            if e.webhook is not None and e.webhook in {mine.webhook for mine in plugin.events}
         )
     problems.extend(
         f"permission {permission!r} of role {role.code} must be {prefix}<name>"

@@ -72,6 +72,9 @@ class WellKnownController(Controller):
             token_endpoint=f"{audience.issuer}/oauth/token",
             grant_types_supported=["client_credentials"],
             token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
-            scopes_supported=sorted(s.code for p in request.app.state.plugins if p.slug in enabled for s in p.scopes),
+            scopes_supported=sorted(
+                {s.code for s in request.app.state.core_scopes}
+                | {s.code for p in request.app.state.plugins if p.slug in enabled for s in p.scopes}
+            ),
             response_types_supported=[],
         )

@@ -49,6 +49,7 @@ from localgov.services.payments.pay_pages import PayPagesController
 from localgov.services.payments.payer_views import AccountController, PayerController
 from localgov.services.payments.receipt_views import ReceiptController
 from localgov.services.payments.report_views import ReportController, RevenueCodeController
+from localgov.services.payments.sandbox_views import SandboxController
 from localgov.services.payments.settings_views import PaymentSettingsController
 from localgov.services.payments.tariff_views import MeterReadingController, TariffController
 from localgov.services.payments.tariffs import seed_defaults
@@ -76,6 +77,7 @@ HANDLERS: list[Any] = [
     RevenueCodeController,
     DebtorController,
     PayPagesController,
+    SandboxController,
 ]
 
 #: What the service meters for the platform operator's invoices.
@@ -105,6 +107,12 @@ ROLES = (
 SCOPES = (
     Scope(code="payments.read", title_th="อ่านข้อมูลผู้ชำระและใบแจ้งหนี้", title_en="Read payers, accounts and bills"),
     Scope(code="payments.write", title_th="สร้างและแก้ไขผู้ชำระและใบแจ้งหนี้", title_en="Create payers, accounts and bills"),
+    Scope(code="payments.receipts.read", title_th="อ่านใบเสร็จรับเงิน", title_en="Read receipts"),
+    Scope(
+        code="payments.bank.read",
+        title_th="อ่านรายการชำระเงินที่ธนาคารแจ้ง",
+        title_en="Read the payments the bank reported",
+    ),
 )
 
 JOBS = (

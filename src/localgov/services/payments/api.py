@@ -93,18 +93,56 @@ class ReceiptVoided(msgspec.Struct, frozen=True, kw_only=True):
     bill_reopened: bool
 
 
-BILL_PAID = EventType(code="payments.bill_paid", title_th="ชำระใบแจ้งหนี้แล้ว", title_en="Bill paid", payload=BillPaid)
+class ReceiptIssued(msgspec.Struct, frozen=True, kw_only=True):
+    """Payload of ``payments.receipt_issued`` (webhook ``receipt.issued``)."""
+
+    receipt_id: uuid.UUID
+    #: The receipt's book/number/fiscal year (``3/17/2570``).
+    receipt_number: str
+    bill_id: uuid.UUID
+    reference: str
+    source: str
+    source_key: str
+    payment_id: uuid.UUID
+    #: What this payment paid toward the bill (a part payment pays less than the total).
+    amount: Decimal
+    issued_at: dt.datetime
+    #: ``bank``, ``counter``, ``credit`` … (who collected the money).
+    collector: str
+
+
+# Every event below is public: integrators subscribe to it by its ``webhook`` name
+# (docs/kernel/webhooks.md); its payload is part of the API and changes only compatibly.
+BILL_PAID = EventType(
+    code="payments.bill_paid",
+    title_th="ชำระใบแจ้งหนี้แล้ว",
+    title_en="Bill paid",
+    payload=BillPaid,
+    webhook="bill.paid",
+)
 BILL_CANCELLED = EventType(
-    code="payments.bill_cancelled", title_th="ยกเลิกใบแจ้งหนี้", title_en="Bill cancelled", payload=BillCancelled
+    code="payments.bill_cancelled",
+    title_th="ยกเลิกใบแจ้งหนี้",
+    title_en="Bill cancelled",
+    payload=BillCancelled,
+    webhook="bill.cancelled",
+)
+RECEIPT_ISSUED = EventType(
+    code="payments.receipt_issued",
+    title_th="ออกใบเสร็จรับเงิน",
+    title_en="Receipt issued",
+    payload=ReceiptIssued,
+    webhook="receipt.issued",
 )
 RECEIPT_VOIDED = EventType(
     code="payments.receipt_voided",
     title_th="ยกเลิกใบเสร็จรับเงิน",
     title_en="Receipt voided (bill open again)",
     payload=ReceiptVoided,
+    webhook="receipt.voided",
 )
 #: Every event the service publishes (its plugin's ``events``).
-EVENTS = (BILL_PAID, BILL_CANCELLED, RECEIPT_VOIDED)
+EVENTS = (BILL_PAID, BILL_CANCELLED, RECEIPT_ISSUED, RECEIPT_VOIDED)
 
 
 class BillLine(msgspec.Struct, frozen=True, kw_only=True):

@@ -698,9 +698,12 @@ async def list_payments(
     day_to: dt.date | None,
     after: uuid.UUID | None,
     limit: int,
+    updated_since: dt.datetime | None = None,
 ) -> list[PaymentRead]:
     """Payments in the order they were received, keyset-paged after a payment id."""
     query = _payment_rows()
+    if updated_since is not None:
+        query = query.where(Payment.updated_at >= updated_since)
     if status:
         query = query.where(Payment.status == status)
     bangkok_day = func.date(func.timezone("Asia/Bangkok", Payment.paid_at))

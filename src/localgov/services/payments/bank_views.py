@@ -22,12 +22,12 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import After, Limit, UpdatedSince, aware
 from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bank as svc
 from localgov.services.payments.models import Bill, Payment, PaymentException
-from localgov.services.payments.params import FINANCE_OR_ADMIN, MANAGE, staff_uuid
+from localgov.services.payments.params import BANK_READ, FINANCE_OR_ADMIN, MANAGE, staff_uuid
 from localgov.settings import Settings
 
 TAG = "Payments: bank"
@@ -376,9 +376,9 @@ class PaymentController(Controller):
     @get(
         "/",
         operation_id="listBankPayments",
-        summary="Payments the bank reported, in the order received (filter by status and day)",
+        summary="Payments the bank reported, in the order received (filter by status, day, last change)",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(MANAGE),
+        **guarded(BANK_READ),
     )
     async def list_payments(
         self,
@@ -388,9 +388,16 @@ class PaymentController(Controller):
         day_to: DayTo = None,
         after: After = None,
         limit: Limit = 100,
+        updated_since: UpdatedSince = None,
     ) -> PaymentList:
         rows = await svc.list_payments(
-            db_session, status=status, day_from=day_from, day_to=day_to, after=after, limit=limit
+            db_session,
+            status=status,
+            day_from=day_from,
+            day_to=day_to,
+            after=after,
+            limit=limit,
+            updated_since=aware(updated_since),
         )
         return PaymentList(items=[_payment_out(r) for r in rows])
 
@@ -399,7 +406,7 @@ class PaymentController(Controller):
         operation_id="getBankPayment",
         summary="One payment, with its receipt or its exception",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(MANAGE),
+        **guarded(BANK_READ),
     )
     async def show(self, payment_id: IdPath, db_session: NamedDependency[AsyncSession]) -> PaymentOut:
         return _payment_out(await svc.get_payment(db_session, payment_id))

@@ -14,7 +14,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import Limit
+from localgov.kernel.pagination import Limit, UpdatedSince, aware
 from localgov.kernel.reads import ReadConnection
 from localgov.services.payments import bills
 from localgov.services.payments.params import (
@@ -113,6 +113,7 @@ class BillController(Controller):
         overdue: Annotated[bool, QueryParameter(description="Only open bills past their due date")] = False,
         limit: Limit = 50,
         offset: Offset = 0,
+        updated_since: UpdatedSince = None,
     ) -> BillPage:
         rows = await bills.list_bills(
             db_session,
@@ -123,6 +124,7 @@ class BillController(Controller):
             overdue=overdue,
             limit=limit,
             offset=offset,
+            updated_since=aware(updated_since),
         )
         return await bill_page(db_session, list(rows), limit, offset)
 

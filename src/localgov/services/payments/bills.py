@@ -605,8 +605,11 @@ async def list_bills(
     citizen_id: uuid.UUID | None = None,
     limit: int = 50,
     offset: int = 0,
+    updated_since: dt.datetime | None = None,
 ) -> Sequence[Bill]:
     query = select(Bill).order_by(Bill.issue_date.desc(), Bill.reference).limit(limit).offset(offset)
+    if updated_since is not None:
+        query = query.where(Bill.updated_at >= updated_since)
     if payer_id is not None:
         query = query.where(Bill.payer_id == payer_id)
     if account_id is not None:

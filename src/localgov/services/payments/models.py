@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -59,6 +60,9 @@ class PaymentSettings(TenantBase):
     officer_name: Mapped[str | None] = mapped_column(Text)
     officer_position: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: Sandbox (never in production): the bank is a simulator integrators drive
+    #: (``POST /v1/payments/sandbox/pay``); set by the LAO's administrators or finance officers.
+    sandbox: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class Payer(TenantBase):
@@ -208,6 +212,10 @@ class Bill(TenantBase):
     #: For a surcharge bill: the overdue bill it was charged on.
     surcharge_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("bills.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: Last change (``?updated_since=`` of the list): set by every ORM or Core update of the row.
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), index=True
+    )
 
 
 class BillItem(TenantBase):
@@ -284,6 +292,10 @@ class Payment(TenantBase):
     method: Mapped[str | None] = mapped_column(String(10))
     instrument_ref: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: Last change (``?updated_since=``).
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), index=True
+    )
 
 
 class PaymentException(TenantBase):
@@ -340,6 +352,10 @@ class Receipt(TenantBase):
     status: Mapped[str] = mapped_column(String(10), server_default="issued")
     void_reason: Mapped[str | None] = mapped_column(Text)
     voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Last change (``?updated_since=``): issued, voided, reprinted.
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), index=True
+    )
     voided_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     reprints: Mapped[int] = mapped_column(Integer, server_default="0")
 

@@ -25,6 +25,10 @@ WRITE = staff(permission="payments.write") | client("payments.write")
 MANAGE = staff(permission="payments.manage")
 #: Receipts: finance and cashiers.
 RECEIPTS = staff(permission="payments.read")
+#: Reading receipts: finance and cashiers, and integrators' API clients granted ``payments.receipts.read``.
+RECEIPTS_READ = RECEIPTS | client("payments.receipts.read")
+#: Reading the payments the bank reported: finance officers, and API clients granted ``payments.bank.read``.
+BANK_READ = MANAGE | client("payments.bank.read")
 #: The counter: cashiers take money into their own cash book (``payments.cashier``).
 COLLECT = staff(permission="payments.collect")
 #: Cancelling a receipt: a supervisor's right (finance officers, ``payments.supervisor``), never a cashier's.

@@ -18,12 +18,12 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import After, Limit, UpdatedSince, aware
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import receipts as svc
 from localgov.services.payments.bank_views import DayFrom, DayTo
 from localgov.services.payments.models import Receipt
-from localgov.services.payments.params import RECEIPTS, VOID, staff_uuid
+from localgov.services.payments.params import RECEIPTS, RECEIPTS_READ, VOID, staff_uuid
 from localgov.services.payments.receipt_pdf import render_receipt
 from localgov.settings import Settings
 
@@ -104,9 +104,9 @@ class ReceiptController(Controller):
     @get(
         "/",
         operation_id="listReceipts",
-        summary="Receipts in number order (filter by fiscal year, status, day of issue)",
+        summary="Receipts in number order (filter by fiscal year, status, day of issue, last change)",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(RECEIPTS),
+        **guarded(RECEIPTS_READ),
     )
     async def list_receipts(
         self,
@@ -117,6 +117,7 @@ class ReceiptController(Controller):
         day_to: DayTo = None,
         after: After = None,
         limit: Limit = 100,
+        updated_since: UpdatedSince = None,
     ) -> ReceiptList:
         rows = await svc.list_receipts(
             db_session,
@@ -126,6 +127,7 @@ class ReceiptController(Controller):
             day_to=day_to,
             after=after,
             limit=limit,
+            updated_since=aware(updated_since),
         )
         return ReceiptList(items=[receipt_out(r) for r in rows])
 
@@ -134,7 +136,7 @@ class ReceiptController(Controller):
         operation_id="getReceipt",
         summary="One receipt",
         responses=problem_responses(401, 403, 404, 410),
-        **guarded(RECEIPTS),
+        **guarded(RECEIPTS_READ),
     )
     async def show(self, receipt_id: ReceiptIdPath, db_session: NamedDependency[AsyncSession]) -> ReceiptOut:
         return receipt_out(await svc.get_receipt(db_session, receipt_id))

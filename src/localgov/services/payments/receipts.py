@@ -32,7 +32,7 @@ from localgov.kernel.tenancy import TenantInfo, TenantProfile
 from localgov.kernel.thai import BANGKOK, baht_text
 from localgov.kernel.validation import ThaiAddress, address_line_th
 from localgov.services.payments import credits
-from localgov.services.payments.api import RECEIPT_VOIDED, ReceiptVoided
+from localgov.services.payments.api import RECEIPT_ISSUED, RECEIPT_VOIDED, ReceiptIssued, ReceiptVoided
 from localgov.services.payments.models import (
     Bill,
     BillItem,
@@ -173,6 +173,19 @@ async def issue_receipt(
         holder_name=receipt.payer_name,
         issued_at=issued_at,
     )
+    issued = ReceiptIssued(
+        receipt_id=receipt.id,
+        receipt_number=receipt_label(receipt),
+        bill_id=bill.id,
+        reference=bill.reference,
+        source=bill.source,
+        source_key=bill.source_key,
+        payment_id=payment.id,
+        amount=received,
+        issued_at=issued_at,
+        collector=collector,
+    )
+    await publish(session, RECEIPT_ISSUED, issued)
     return receipt
 
 
@@ -195,9 +208,12 @@ async def list_receipts(
     day_to: dt.date | None,
     after: uuid.UUID | None,
     limit: int,
+    updated_since: dt.datetime | None = None,
 ) -> list[Receipt]:
     """Receipts in number order (fiscal year, sequence), keyset-paged after a receipt id."""
     query = select(Receipt)
+    if updated_since is not None:
+        query = query.where(Receipt.updated_at >= updated_since)
     if fiscal_year:
         query = query.where(Receipt.fiscal_year == fiscal_year)
     if status:
