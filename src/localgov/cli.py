@@ -57,7 +57,7 @@ async def _migrate(settings: Settings, check: bool, processes: int, verify: bool
         else:
             from localgov.kernel.auth.keys import ensure_key
 
-            await upgrade_shared(engine)
+            await upgrade_shared(engine, settings.database_kind)
             await ensure_key(engine, settings.secret_key)
         report = await migrate_tenants(
             engine,
