@@ -26,12 +26,13 @@ detects it, ``citus`` requires it and ``postgresql`` requires its absence (:func
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from localgov.kernel.db import SHARED_SCHEMA, VOID_SCHEMA, validate_schema_name
 
@@ -100,7 +101,6 @@ async def execute_script(conn: AsyncConnection, statements: Sequence[str], *, ci
     for statement in statements:
         # Parameterless ``execute`` uses the simple protocol: no prepared statement is created.
         await driver.execute(statement)
-
 
 
 async def check_shared_local(conn: AsyncConnection) -> list[str]:
@@ -224,3 +224,69 @@ async def move_schema(conn: AsyncConnection, schema: str, host: str, port: int, 
         text("SELECT citus_schema_move(CAST(:s AS regnamespace), :h, :p, CAST(:m AS citus.shard_transfer_mode))"),
         {"s": schema, "h": host, "p": port, "m": mode},
     )
+
+
+class MoveResult(msgspec.Struct, frozen=True):
+    slug: str
+    schema: str
+    source: str
+    target: str
+    seconds: float
+
+
+async def move_tenant(engine: AsyncEngine, slug: str, target: str, mode: str = "block_writes") -> MoveResult:
+    """Move tenant ``slug``'s schema to the worker ``target`` (``host:port``), for an LAO that grew.
+
+    Under the schema's migration lock (a migration or a service being enabled waits, and the move
+    waits for them); Citus copies the schema's tables to the target and switches its metadata,
+    so the coordinator routes the tenant's queries there from then on. The catalog row's
+    ``updated_at`` is touched (routers reload it) and the operator's audit log records the move.
+    """
+    from localgov.kernel.audit import Actor, Origin, record_audit
+    from localgov.kernel.db import session_factory, tenant_session
+
+    host, _, port_text = target.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise CitusError(f"the target worker is host:port, not {target!r}")
+    port = int(port_text)
+    started = time.perf_counter()
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if not await is_citus(conn):
+            raise CitusError("the database is not a Citus coordinator")
+        schema = (
+            await conn.execute(
+                text("SELECT schema_name FROM platform.tenants WHERE slug = :s AND schema_dropped_at IS NULL"),
+                {"s": slug},
+            )
+        ).scalar()
+        if schema is None:
+            raise CitusError(f"no tenant {slug!r} with a schema in the catalog")
+        nodes = {w.name for w in await workers(conn)}
+        if f"{host}:{port}" not in nodes:
+            raise CitusError(f"{host}:{port} is not an active worker (workers: {', '.join(sorted(nodes))})")
+        placed = (await schema_placements(conn, [schema])).get(schema)
+        if placed is None:
+            raise CitusError(f"{schema} is not a distributed schema")
+        source = f"{placed[0]}:{placed[1]}"
+        if source == f"{host}:{port}":
+            raise CitusError(f"{slug} ({schema}) is on {source} already")
+        key = {"k": f"localgov:migrate:{schema}"}
+        await conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), key)
+        try:
+            await move_schema(conn, schema, host, port, mode)
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
+        await conn.execute(text("UPDATE platform.tenants SET updated_at = now() WHERE schema_name = :s"), {"s": schema})
+    seconds = time.perf_counter() - started
+    async with tenant_session(session_factory(engine), None) as session:
+        await record_audit(
+            session,
+            "tenant.moved",
+            actor=Actor("system", "cli"),
+            origin=Origin(),
+            target=slug,
+            data={"schema": schema, "from": source, "to": f"{host}:{port}", "seconds": round(seconds, 2)},
+            operator=True,
+        )
+    return MoveResult(slug=slug, schema=schema, source=source, target=f"{host}:{port}", seconds=seconds)

@@ -39,7 +39,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 import localgov
-from localgov.kernel.db import asyncpg_url, quote_schema, validate_schema_name
+from localgov.kernel.db import COORDINATOR_SETTINGS, asyncpg_url, quote_schema, validate_schema_name
 from localgov.platform.citus import (
     CitusError,
     check_kind,
@@ -502,7 +502,9 @@ def _worker_init(url: str, installation: str) -> None:
     install(installation)  # a spawned process starts with nothing installed
     loop = asyncio.new_event_loop()
     _worker["loop"] = loop
-    _worker["engine"] = create_async_engine(asyncpg_url(url), pool_size=1, max_overflow=0)
+    _worker["engine"] = create_async_engine(
+        asyncpg_url(url), pool_size=1, max_overflow=0, connect_args={"server_settings": dict(COORDINATOR_SETTINGS)}
+    )
     _worker["served"] = 0
     # Close the connection when the pool shuts the worker down (it ends with os._exit: no atexit).
     multiprocessing.util.Finalize(None, _worker_close, exitpriority=10)
