@@ -389,7 +389,8 @@ async def _cluster_nodes(settings: Settings) -> int:
                 print("error: the database is not a Citus coordinator (no citus extension)", file=sys.stderr)
                 return 1
             nodes = await workers(conn)
-            slugs = dict((await conn.execute(text("SELECT schema_name, slug FROM platform.tenants"))).tuples().all())
+            rows = (await conn.execute(text("SELECT schema_name, slug FROM platform.tenants"))).all()
+            slugs = {str(r.schema_name): str(r.slug) for r in rows}
     finally:
         await engine.dispose()
     for node in nodes:

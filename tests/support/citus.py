@@ -133,6 +133,12 @@ class CitusCluster:
                    "-o", options, "-w", "-t", "60", "start"])  # fmt: skip
         self.started.append(data)
 
+    def stop_node(self, index: int) -> None:
+        """Stop one node (it stays stopped; :meth:`stop` skips it)."""
+        data = self.root / f"node{index}"
+        self._run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+        self.started.remove(data)
+
     def stop(self) -> None:
         """Stop every node (fast shutdown) and delete the folder."""
         for data in reversed(self.started):
@@ -164,23 +170,33 @@ class CitusCluster:
             await conn.execute("SELECT citus_set_coordinator_host('127.0.0.1', $1)", self.ports[0])
             for port in self.worker_ports:
                 await conn.execute("SELECT citus_add_node('127.0.0.1', $1)", port)
+            # As docs/operations/citus.md recommends: everything goes through the coordinator, so
+            # the workers keep the node list (for shard moves) but get no new metadata.
+            for port in self.worker_ports:
+                await conn.execute("SELECT stop_metadata_sync_to_node('127.0.0.1', $1, clear_metadata := false)", port)
+            # The hostile default the issue met: every new schema distributed unless told otherwise.
+            await conn.execute(f"ALTER DATABASE {DATABASE} SET citus.enable_schema_based_sharding = on")
         finally:
             await conn.close()
 
-    async def worker_of(self, schema: str) -> int:
-        """The port of the worker holding ``schema`` (a distributed schema)."""
-        conn = await asyncpg.connect(self.coordinator_url)
+    async def shard_rows(self, port: int, table: str) -> dict[str, int]:
+        """On one node: tenant schema -> rows in its local shard of ``table`` (schemas without one: absent)."""
+        conn = await asyncpg.connect(self.url(port), server_settings={"citus.override_table_visibility": "off"})
         try:
-            port = await conn.fetchval(
-                "SELECT n.nodeport FROM pg_dist_schema s JOIN pg_dist_colocation c USING (colocationid)"
-                " JOIN pg_dist_shard sh ON sh.logicalrelid IN (SELECT oid FROM pg_class"
-                "  WHERE relnamespace = s.schemaid) JOIN pg_dist_placement p USING (shardid)"
-                " JOIN pg_dist_node n USING (groupid) WHERE s.schemaid = to_regnamespace($1) LIMIT 1",
-                schema,
+            shards = await conn.fetch(
+                "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname LIKE 'lao\\_%' AND c.relkind = 'r' AND c.relname ~ ('^' || $1 || '_[0-9]+$')",
+                table,
             )
+            out = {}
+            for row in shards:
+                # Names come from the node's own catalog.
+                out[row["nspname"]] = await conn.fetchval(
+                    f'SELECT count(*) FROM "{row["nspname"]}"."{row["relname"]}"'  # noqa: S608
+                )
+            return out
         finally:
             await conn.close()
-        return int(port)
 
 
 def start_cluster(workers: int = 2) -> CitusCluster:
