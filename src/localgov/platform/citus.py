@@ -239,7 +239,8 @@ async def move_tenant(engine: AsyncEngine, slug: str, target: str, mode: str = "
 
     Under the schema's migration lock (a migration or a service being enabled waits, and the move
     waits for them); Citus copies the schema's tables to the target and switches its metadata,
-    so the coordinator routes the tenant's queries there from then on. The catalog row's
+    so the coordinator routes the tenant's queries there from then on; the source's copy is
+    dropped before returning. The catalog row's
     ``updated_at`` is touched (routers reload it) and the operator's audit log records the move.
     """
     from localgov.kernel.audit import Actor, Origin, record_audit
@@ -277,6 +278,9 @@ async def move_tenant(engine: AsyncEngine, slug: str, target: str, mode: str = "
             await move_schema(conn, schema, host, port, mode)
         finally:
             await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
+        # The source's copy is only marked for a deferred drop by Citus: dropped now, so the
+        # tenant's rows are on one worker only when the command returns.
+        await conn.execute(text("CALL citus_cleanup_orphaned_resources()"))
         await conn.execute(text("UPDATE platform.tenants SET updated_at = now() WHERE schema_name = :s"), {"s": schema})
     seconds = time.perf_counter() - started
     async with tenant_session(session_factory(engine), None) as session:
