@@ -14,6 +14,7 @@ As root the servers run as the ``postgres`` user (PostgreSQL refuses to run as r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -77,7 +78,7 @@ def ensure_citus() -> None:
         )
     if os.geteuid() != 0:
         raise CitusUnavailable(f"Citus is not installed and installing it needs root: sudo bash {script}")
-    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)  # noqa: S607
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)  # noqa: S603, S607
     if done.returncode != 0 or not CITUS_SO.exists():
         raise CitusUnavailable(f"{script} failed: {done.stdout}{done.stderr}")
 
@@ -119,7 +120,7 @@ class CitusCluster:
         cmd = list(args)
         if self.user is not None:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=self.root)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=self.root)  # noqa: S603
         if done.returncode != 0:
             raise CitusUnavailable(f"{' '.join(args)} failed: {done.stdout}{done.stderr}")
 
@@ -142,10 +143,8 @@ class CitusCluster:
     def stop(self) -> None:
         """Stop every node (fast shutdown) and delete the folder."""
         for data in reversed(self.started):
-            try:
+            with contextlib.suppress(CitusUnavailable):
                 self._run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
-            except CitusUnavailable:
-                pass
         self.started.clear()
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -191,9 +190,7 @@ class CitusCluster:
             out = {}
             for row in shards:
                 # Names come from the node's own catalog.
-                out[row["nspname"]] = await conn.fetchval(
-                    f'SELECT count(*) FROM "{row["nspname"]}"."{row["relname"]}"'  # noqa: S608
-                )
+                out[row["nspname"]] = await conn.fetchval(f'SELECT count(*) FROM "{row["nspname"]}"."{row["relname"]}"')
             return out
         finally:
             await conn.close()
