@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -101,20 +102,21 @@ async def _reads(urls: dict[str, str], made: dict[str, tuple[Any, Any]], request
     from localgov.plugins import REGISTRY
 
     targets: dict[str, Any] = {}
-    try:
+    timings: dict[str, dict[str, list[float]]] = {n: {"tenant": [], "bill": []} for n in urls}
+    async with contextlib.AsyncExitStack() as stack:
         for name, url in urls.items():
             settings = make_settings(url, db_pool_size=2)
             engine = create_engine(settings)
-            lao, bill = made[name]
+            stack.push_async_callback(engine.dispose)
             app = create_app(settings, plugins=REGISTRY, engine=engine, listen_for_catalog_changes=False)
-            lifespan = app.lifespan()
-            await lifespan.__aenter__()
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{BASE}")
-            targets[name] = (engine, lifespan, client, lao, bill)
-        timings: dict[str, dict[str, list[float]]] = {n: {"tenant": [], "bill": []} for n in urls}
+            await stack.enter_async_context(app.lifespan())
+            transport = httpx.ASGITransport(app=app)
+            client = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url=f"http://{BASE}"))
+            lao, bill = made[name]
+            targets[name] = (client, lao, bill)
         for i in range(requests + requests // 5):
             for name in urls if i % 2 == 0 else list(urls)[::-1]:
-                _engine, _lifespan, client, lao, bill = targets[name]
+                client, lao, bill = targets[name]
                 for kind, path, headers in (
                     ("tenant", "/v1/tenant", host(lao.tenant.slug)),
                     ("bill", f"/v1/payments/bills/{bill.id}", staff_headers(lao.tenant, FINANCE)),
@@ -126,11 +128,6 @@ async def _reads(urls: dict[str, str], made: dict[str, tuple[Any, Any]], request
                         raise SystemExit(f"{name} {path}: {answer.status_code} {answer.text[:200]}")
                     if i >= requests // 5:  # the first fifth warms the pools and plan caches
                         timings[name][kind].append(took)
-    finally:
-        for engine, lifespan, client, _lao, _bill in targets.values():
-            await client.aclose()
-            await lifespan.__aexit__(None, None, None)
-            await engine.dispose()
     out: dict[str, Any] = {}
     for kind in ("tenant", "bill"):
         citus_ms, plain_ms = _median_ms(timings["citus"][kind]), _median_ms(timings["plain"][kind])
