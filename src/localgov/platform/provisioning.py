@@ -4,8 +4,9 @@ The head DDL of each tenant history is rendered once per process from the tenant
 core's from the core tables, a service's from its plugin's ``tables``: the same metadata the
 histories are checked against, a test proves a provisioned schema equals a migrated one for every
 combination of services), sent as one multi-statement script with the version rows, and the
-schema is stamped at the heads in the same transaction. The schema is created in its own
-statement, as Citus schema-based sharding requires.
+schema is stamped at the heads in the same transaction. On Citus (``localgov.platform.citus``) the
+schema is created with schema-based sharding on (a distributed schema, placed on one worker) and
+the statements are sent one per round trip: Citus refuses a multi-statement DDL text.
 
 A service's tables are created when a tenant starts using it: at provisioning when the tenant
 comes with it, or when it is enabled later (:func:`install_services`), in the same transaction
