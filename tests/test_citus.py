@@ -85,6 +85,14 @@ async def test_localgov_on_a_citus_cluster(
     cluster: CitusCluster, citus_settings: Settings, citus_engine: AsyncEngine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     engine = citus_engine
+    # 0. an earlier run's damage: the shared schemas created while the database distributes every
+    #    new schema (as the issue saw); migrate makes them local again.
+    damage = await asyncpg.connect(cluster.coordinator_url)
+    try:
+        await damage.execute("CREATE SCHEMA platform; CREATE SCHEMA tenant_void")
+        assert await damage.fetchval("SELECT count(*) FROM pg_dist_schema") == 2
+    finally:
+        await damage.close()
     # 1. migrate, twice: the shared schemas stay on the coordinator although the database
     #    distributes every new schema by default (set in CitusCluster.setup).
     assert await _migrate(citus_settings, check=False, processes=1) == 0
