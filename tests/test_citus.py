@@ -9,8 +9,12 @@ stops them at the end.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -30,6 +34,7 @@ from localgov.settings import Settings
 from localgov.worker import Worker
 from tests.conftest import BASE, host, make_settings
 from tests.support.citus import CitusCluster, start_cluster
+from tests.support.database import CITUS_WORKERS_VAR
 from tests.support.lifecycle import refresh_catalog
 from tests.support.tokens import install_test_key
 from tests.test_payments_bank import FINANCE, deliver, notice, open_bills, setup_lao, staff_headers
@@ -79,6 +84,26 @@ async def distributed_schemas(engine: AsyncEngine) -> dict[str, tuple[str, int]]
 async def shared_distributed(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as conn:
         return await citus.check_shared_local(conn)
+
+
+def test_the_isolation_suite_passes_on_the_cluster(cluster: CitusCluster) -> None:
+    """tests/test_isolation.py, unchanged, with its databases made Citus databases on all nodes."""
+    env = {
+        **os.environ,
+        "LOCALGOV_TEST_DATABASE_URL": cluster.url(cluster.ports[0], "postgres"),
+        CITUS_WORKERS_VAR: ",".join(cluster.url(p, "postgres") for p in cluster.worker_ports),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_isolation.py"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout
 
 
 async def test_localgov_on_a_citus_cluster(

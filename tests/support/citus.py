@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 CITUS_SO = Path("/usr/lib/postgresql/15/lib/citus.so")
@@ -159,24 +160,7 @@ class CitusCluster:
                 )
             finally:
                 await conn.close()
-            conn = await asyncpg.connect(self.url(port))
-            try:
-                await conn.execute("CREATE EXTENSION citus")
-            finally:
-                await conn.close()
-        conn = await asyncpg.connect(self.coordinator_url)
-        try:
-            await conn.execute("SELECT citus_set_coordinator_host('127.0.0.1', $1)", self.ports[0])
-            for port in self.worker_ports:
-                await conn.execute("SELECT citus_add_node('127.0.0.1', $1)", port)
-            # As docs/operations/citus.md recommends: everything goes through the coordinator, so
-            # the workers keep the node list (for shard moves) but get no new metadata.
-            for port in self.worker_ports:
-                await conn.execute("SELECT stop_metadata_sync_to_node('127.0.0.1', $1, clear_metadata := false)", port)
-            # The hostile default the issue met: every new schema distributed unless told otherwise.
-            await conn.execute(f"ALTER DATABASE {DATABASE} SET citus.enable_schema_based_sharding = on")
-        finally:
-            await conn.close()
+        await make_citus_database(self.coordinator_url, [self.url(p) for p in self.worker_ports])
 
     async def shard_rows(self, port: int, table: str) -> dict[str, int]:
         """On one node: tenant schema -> rows in its local shard of ``table`` (schemas without one: absent)."""
@@ -194,6 +178,32 @@ class CitusCluster:
             return out
         finally:
             await conn.close()
+
+
+async def make_citus_database(coordinator: str, workers: Sequence[str]) -> None:
+    """Citus in a database that exists on every node; the workers added to the coordinator's."""
+    for url in [coordinator, *workers]:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("CREATE EXTENSION citus")
+        finally:
+            await conn.close()
+    conn = await asyncpg.connect(coordinator)
+    try:
+        coordinator_port = make_url(coordinator).port
+        await conn.execute("SELECT citus_set_coordinator_host('127.0.0.1', $1)", coordinator_port)
+        ports = [make_url(w).port for w in workers]
+        for port in ports:
+            await conn.execute("SELECT citus_add_node('127.0.0.1', $1)", port)
+        # As docs/operations/citus.md recommends: everything goes through the coordinator, so the
+        # workers keep the node list (for shard moves) but get no new metadata.
+        for port in ports:
+            await conn.execute("SELECT stop_metadata_sync_to_node('127.0.0.1', $1, clear_metadata := false)", port)
+        # The hostile default the issue met: every new schema distributed unless told otherwise.
+        database = make_url(coordinator).database
+        await conn.execute(f'ALTER DATABASE "{database}" SET citus.enable_schema_based_sharding = on')
+    finally:
+        await conn.close()
 
 
 def start_cluster(workers: int = 2) -> CitusCluster:
