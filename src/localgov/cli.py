@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from sqlalchemy import text
 
 from localgov.settings import Settings, SettingsError
 
@@ -57,7 +58,7 @@ async def _migrate(settings: Settings, check: bool, processes: int, verify: bool
         else:
             from localgov.kernel.auth.keys import ensure_key
 
-            await upgrade_shared(engine)
+            await upgrade_shared(engine, settings.database_kind)
             await ensure_key(engine, settings.secret_key)
         report = await migrate_tenants(
             engine,
@@ -404,7 +405,58 @@ def build_parser() -> argparse.ArgumentParser:
         "verify-registers", help="check the hash chains of the send and receive registers"
     )
     verify.add_argument("--tenant", default=None, help="only this tenant's slug")
+    cluster = sub.add_parser("cluster", help="a Citus cluster: tenants per worker, moving a tenant")
+    csub = cluster.add_subparsers(dest="cluster_command", required=True)
+    csub.add_parser("nodes", help="the workers and how many tenant schemas each holds")
+    move = csub.add_parser("move", help="move a tenant's schema to another worker (citus_schema_move)")
+    move.add_argument("--tenant", required=True, help="the tenant's slug")
+    move.add_argument("--to", required=True, metavar="HOST:PORT", help="the target worker as in `cluster nodes`")
+    move.add_argument(
+        "--mode",
+        default="block_writes",
+        choices=["block_writes", "force_logical", "auto"],
+        help="block_writes: the tenant's writes wait during the copy; force_logical: needs wal_level=logical",
+    )
     return parser
+
+
+async def _cluster_nodes(settings: Settings) -> int:
+    from localgov.kernel.db import create_engine
+    from localgov.platform.citus import is_citus, workers
+
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            if not await is_citus(conn):
+                print("error: the database is not a Citus coordinator (no citus extension)", file=sys.stderr)
+                return 1
+            nodes = await workers(conn)
+            rows = (await conn.execute(text("SELECT schema_name, slug FROM platform.tenants"))).all()
+            slugs = {str(r.schema_name): str(r.slug) for r in rows}
+    finally:
+        await engine.dispose()
+    for node in nodes:
+        sample = ", ".join(slugs.get(s, s) for s in node.schemas[:5])
+        more = f", ... (+{len(node.schemas) - 5})" if len(node.schemas) > 5 else ""
+        print(f"{node.name:<24} {len(node.schemas):>6} tenants  {sample}{more}")
+    print(f"{len(nodes)} workers, {sum(len(n.schemas) for n in nodes)} tenant schemas")
+    return 0
+
+
+async def _cluster_move(settings: Settings, slug: str, target: str, mode: str) -> int:
+    from localgov.kernel.db import create_engine
+    from localgov.platform.citus import CitusError, move_tenant
+
+    engine = create_engine(settings)
+    try:
+        result = await move_tenant(engine, slug, target, mode)
+    except CitusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"{result.slug} ({result.schema}) moved from {result.source} to {result.target} in {result.seconds:.1f} s")
+    return 0
 
 
 async def _add_admin(settings: Settings, slug: str, email: str, full_name: str) -> int:
@@ -476,6 +528,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_add_operator(settings, args.email, args.name, args.role, password))
     if args.command == "saraban":
         return asyncio.run(_verify_registers(settings, args.tenant))
+    if args.command == "cluster":
+        if args.cluster_command == "move":
+            return asyncio.run(_cluster_move(settings, args.tenant, args.to, args.mode))
+        return asyncio.run(_cluster_nodes(settings))
     if args.command == "tenants":
         if args.tenants_command == "sync":
             return asyncio.run(_sync(settings, args.file or Path(settings.tenants_file)))

@@ -50,6 +50,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     #: PostgreSQL URL (``postgresql://user@host:port/db``). Empty: embedded server (dev mode).
     database_url: str = ""
+    #: ``auto``: Citus mode when the database has the ``citus`` extension (docs/operations/citus.md);
+    #: ``citus`` requires it, ``postgresql`` requires its absence.
+    database_kind: Literal["auto", "postgresql", "citus"] = "auto"
     #: Tenants live at ``<slug>.<base_domain>``; the bare base domain serves the operator API.
     base_domain: str = "localhost"
     #: Folder for the embedded PostgreSQL and other local state in development mode.

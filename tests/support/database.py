@@ -33,22 +33,39 @@ def database_url(admin: str, name: str) -> str:
     return make_url(admin).set(database=name).render_as_string(hide_password=False)
 
 
+#: Admin URLs of Citus workers (comma-separated): the test server is then a Citus coordinator and
+#: every test database is made a Citus database on all nodes (tests/test_citus.py runs the
+#: isolation suite this way).
+CITUS_WORKERS_VAR = "LOCALGOV_TEST_CITUS_WORKERS"
+
+
+def _citus_workers() -> list[str]:
+    return [u for u in os.environ.get(CITUS_WORKERS_VAR, "").split(",") if u]
+
+
 async def create_database(admin: str) -> str:
     name = f"localgov_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(
-            f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-        )
-    finally:
-        await conn.close()
+    workers = _citus_workers()
+    for server in [admin, *workers]:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(
+                f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+            )
+        finally:
+            await conn.close()
+    if workers:
+        from tests.support.citus import make_citus_database
+
+        await make_citus_database(database_url(admin, name), [database_url(w, name) for w in workers])
     return database_url(admin, name)
 
 
 async def drop_database(admin: str, url: str) -> None:
     name = make_url(url).database
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    for server in [admin, *_citus_workers()]:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()

@@ -39,6 +39,12 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+#: Session settings of every connection to a Citus coordinator (inert placeholders on plain
+#: PostgreSQL). Citus hides shard tables from ``pg_class`` with a per-row function call, and
+#: asyncpg's type introspection (an enum or array type on first use per connection) then took
+#: 17-29 s on a coordinator; the application connects to the coordinator only, which holds no shards.
+COORDINATOR_SETTINGS = {"citus.override_table_visibility": "off"}
+
 _SET_SEARCH_PATH = text("SELECT set_config('search_path', :path, true)")
 _INFO_TENANTS = "localgov_tenants_served"
 _INFO_SCHEMA = "tenant_schema"
@@ -160,6 +166,7 @@ def create_engine(
         "application_name": "localgov",
         "statement_timeout": str(settings.db_statement_timeout_ms),
         "timezone": "UTC",
+        **COORDINATOR_SETTINGS,
     }
     if serving and settings.db_lock_timeout_ms:
         server_settings["lock_timeout"] = str(settings.db_lock_timeout_ms)

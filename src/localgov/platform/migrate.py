@@ -39,7 +39,16 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 import localgov
-from localgov.kernel.db import asyncpg_url, quote_schema, validate_schema_name
+from localgov.kernel.db import COORDINATOR_SETTINGS, asyncpg_url, quote_schema, validate_schema_name
+from localgov.platform.citus import (
+    CitusError,
+    check_kind,
+    check_shared_local,
+    is_citus,
+    prepare_ddl,
+    sharding,
+    undistribute_shared,
+)
 from localgov.platform.installation import install, installed
 
 #: Schemas per ``UNION ALL`` of ``--verify``, one transaction each. At 7,849 schemas, batches of
@@ -127,8 +136,12 @@ LEGACY_REVISIONS: Mapping[str, tuple[str, Mapping[str, str]]] = {
 # --- shared schema -----------------------------------------------------------------------------
 
 
-async def upgrade_shared(engine: AsyncEngine) -> None:
-    """Bring the shared schema to head (Alembic's usual env.py path, one transaction)."""
+async def upgrade_shared(engine: AsyncEngine, kind: str = "auto") -> None:
+    """Bring the shared schema to head (Alembic's usual env.py path, one transaction).
+
+    On Citus (``kind``: ``LOCALGOV_DATABASE_KIND``) with schema-based sharding off, so that the
+    shared schemas stay on the coordinator; one distributed by an earlier run is made local again.
+    """
     from alembic import command
 
     cfg = Config()
@@ -136,12 +149,22 @@ async def upgrade_shared(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         # Two processes starting at once must not both create the schema.
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('localgov:migrate:shared'))"))
+        citus = await check_kind(conn, kind)
+        if citus:
+            # The shared schemas stay plain schemas of the coordinator: with sharding on, the
+            # ``CREATE SCHEMA IF NOT EXISTS`` of the migrations would register them as distributed.
+            await sharding(conn, on=False)
+            await undistribute_shared(conn)
 
         def run(sync_conn: Connection) -> None:
             cfg.attributes["connection"] = sync_conn
             command.upgrade(cfg, "head")
 
         await conn.run_sync(run)
+        if citus:
+            distributed = await check_shared_local(conn)
+            if distributed:
+                raise CitusError(f"shared objects distributed by Citus (must stay on the coordinator): {distributed}")
 
 
 async def shared_is_at_head(conn: AsyncConnection) -> bool:
@@ -410,6 +433,9 @@ async def migrate_schema(
             if not (await conn.execute(text("SELECT to_regnamespace(:s) IS NOT NULL"), {"s": schema})).scalar():
                 raise LookupError(f"schema {schema} does not exist")
             await conn.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
+            if await is_citus(conn):
+                # Alembic sends one statement per round trip already; the schema's DDL goes to its worker.
+                await prepare_ddl(conn)
             before = await read_versions(conn, schema)
             versions = await _convert_legacy(conn, schema, before)
             location_ = locs[history]
@@ -476,7 +502,9 @@ def _worker_init(url: str, installation: str) -> None:
     install(installation)  # a spawned process starts with nothing installed
     loop = asyncio.new_event_loop()
     _worker["loop"] = loop
-    _worker["engine"] = create_async_engine(asyncpg_url(url), pool_size=1, max_overflow=0)
+    _worker["engine"] = create_async_engine(
+        asyncpg_url(url), pool_size=1, max_overflow=0, connect_args={"server_settings": dict(COORDINATOR_SETTINGS)}
+    )
     _worker["served"] = 0
     # Close the connection when the pool shuts the worker down (it ends with os._exit: no atexit).
     multiprocessing.util.Finalize(None, _worker_close, exitpriority=10)

@@ -4,8 +4,9 @@ The head DDL of each tenant history is rendered once per process from the tenant
 core's from the core tables, a service's from its plugin's ``tables``: the same metadata the
 histories are checked against, a test proves a provisioned schema equals a migrated one for every
 combination of services), sent as one multi-statement script with the version rows, and the
-schema is stamped at the heads in the same transaction. The schema is created in its own
-statement, as Citus schema-based sharding requires.
+schema is stamped at the heads in the same transaction. On Citus (``localgov.platform.citus``) the
+schema is created with schema-based sharding on (a distributed schema, placed on one worker) and
+the statements are sent one per round trip: Citus refuses a multi-statement DDL text.
 
 A service's tables are created when a tenant starts using it: at provisioning when the tenant
 comes with it, or when it is enabled later (:func:`install_services`), in the same transaction
@@ -29,12 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from localgov.kernel.db import TenantBoundSession, quote_schema, session_for, validate_schema_name
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.thai import bangkok_today
+from localgov.platform.citus import execute_script, is_citus, prepare_ddl, sharding
 from localgov.platform.installation import installed
 from localgov.platform.migrate import CORE, history_head, tenant_head, version_table
 
 
-def render_ddl(metadata: MetaData, tables: Sequence[Table] | None = None, *, history: str = CORE) -> str:
-    """``tables`` of ``metadata`` (all: None) as one SQL script of unqualified DDL, exactly what
+def render_statements(metadata: MetaData, tables: Sequence[Table] | None = None, *, history: str = CORE) -> list[str]:
+    """``tables`` of ``metadata`` (all: None) as unqualified DDL statements, exactly what
     ``create_all`` would run, after the version table of ``history``.
 
     Replaying ``create_all`` against a mock engine (rather than compiling each ``CREATE TABLE``)
@@ -52,24 +54,39 @@ def render_ddl(metadata: MetaData, tables: Sequence[Table] | None = None, *, his
 
     engine = create_mock_engine("postgresql+asyncpg://", collect)
     metadata.create_all(engine, tables=list(tables) if tables is not None else None, checkfirst=False)
-    return ";\n".join(statements) + ";"
+    return statements
+
+
+def render_ddl(metadata: MetaData, tables: Sequence[Table] | None = None, *, history: str = CORE) -> str:
+    """:func:`render_statements` as one SQL script."""
+    return ";\n".join(render_statements(metadata, tables, history=history)) + ";"
 
 
 @cache
+def head_statements() -> tuple[str, ...]:
+    """The core tables of a tenant schema at head, one unqualified DDL statement each."""
+    current = installed()
+    return tuple(render_statements(current.metadata, current.core_tables))
+
+
 def head_ddl() -> str:
     """The core tables of a tenant schema at head as one SQL script of unqualified DDL."""
-    current = installed()
-    return render_ddl(current.metadata, current.core_tables)
+    return ";\n".join(head_statements()) + ";"
+
+
+def service_statements(plugin: ServicePlugin) -> tuple[str, ...]:
+    """A service's tables at the head of its history, one unqualified DDL statement each."""
+    return _service_statements(plugin.slug, tuple(plugin.tables))
 
 
 def service_ddl(plugin: ServicePlugin) -> str:
     """A service's tables at the head of its history, as one SQL script of unqualified DDL."""
-    return _service_ddl(plugin.slug, tuple(plugin.tables))
+    return ";\n".join(service_statements(plugin)) + ";"
 
 
 @cache
-def _service_ddl(slug: str, tables: tuple[Table, ...]) -> str:
-    return render_ddl(installed().metadata, tables, history=slug)
+def _service_statements(slug: str, tables: tuple[Table, ...]) -> tuple[str, ...]:
+    return tuple(render_statements(installed().metadata, tables, history=slug))
 
 
 class ProfileSeed(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -115,15 +132,18 @@ async def provision_schema(
     started = time.perf_counter()
     head = tenant_head()
     plugins = _with_history(services)
+    citus = await is_citus(conn)
+    if citus:
+        # A distributed schema: Citus places it whole on one worker (docs/operations/citus.md).
+        await sharding(conn, on=True)
+        await prepare_ddl(conn)
     await conn.execute(text(f"CREATE SCHEMA {quote_schema(schema)}"))
     await conn.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
     revisions = {p.slug: history_head(str(p.migrations)) for p in plugins}
-    script = [head_ddl(), _stamp(CORE, head)]
+    script = [*head_statements(), _stamp(CORE, head)]
     for plugin in plugins:
-        script += [service_ddl(plugin), _stamp(plugin.slug, revisions[plugin.slug])]
-    raw: Any = await conn.get_raw_connection()
-    # asyncpg runs a parameterless multi-statement script in one round trip (simple protocol).
-    await raw.driver_connection.execute(";\n".join(script))
+        script += [*service_statements(plugin), _stamp(plugin.slug, revisions[plugin.slug])]
+    await execute_script(conn, script, citus=citus)
     seed = seed or ProfileSeed()
     await conn.execute(
         text(
@@ -187,9 +207,11 @@ async def install_services(
     revisions = {p.slug: history_head(str(p.migrations)) for p in missing}
     script: list[str] = []
     for plugin in missing:
-        script += [service_ddl(plugin), _stamp(plugin.slug, revisions[plugin.slug])]
-    raw: Any = await conn.get_raw_connection()
-    await raw.driver_connection.execute(";\n".join(script))
+        script += [*service_statements(plugin), _stamp(plugin.slug, revisions[plugin.slug])]
+    citus = await is_citus(conn)
+    if citus:
+        await prepare_ddl(conn)
+    await execute_script(conn, script, citus=citus)
     await run_seeds(conn, schema, tenant_id, missing)
     await conn.execute(
         text(

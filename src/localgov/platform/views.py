@@ -17,6 +17,7 @@ from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, operator
 from localgov.kernel.errors import RETRY_AFTER_S, Unavailable, database_fault, problem_responses
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.tenancy import TenantInfo, lao_profile
+from localgov.platform.citus import check_shared_local, cluster_health, is_citus
 from localgov.platform.models import Tenant, TenantDomain
 from localgov.platform.registry import LAO_TYPES, lookup
 from localgov.settings import Settings
@@ -205,7 +206,7 @@ class HealthController(Controller):
     @get(
         "/ready",
         operation_id="getReadiness",
-        summary="The database takes a write in time and every tenant schema is at head",
+        summary="The database takes a write in time and every tenant schema is at head (Citus: every worker reachable)",
         responses=problem_responses(503),
     )
     async def ready(self, request: Request[Any, Any, Any]) -> HealthOut:
@@ -233,11 +234,22 @@ class HealthController(Controller):
                 behind = (await conn.execute(text(behind_count_sql()), {"heads": heads})).scalar_one()
                 checks["tenant_schemas"] = "ok" if behind == 0 else f"{behind} behind head"
                 await conn.rollback()
+                if await is_citus(conn):
+                    # Citus mode: the coordinator reaches every worker, and the shared schemas are its own.
+                    health = await cluster_health(conn, bound_ms)
+                    distributed = await check_shared_local(conn)
+                    if health.unreachable:
+                        checks["cluster"] = f"workers unreachable: {', '.join(health.unreachable)}"
+                    elif distributed:
+                        checks["cluster"] = f"shared objects distributed: {', '.join(distributed)}"
+                    else:
+                        checks["cluster"] = "ok" if health.workers else "no active worker"
+                    await conn.rollback()
             finally:
                 await conn.close()
         except Exception as exc:
             reason = database_fault(exc) or type(exc).__name__
-            failed = next(c for c in ("database", "writes", "tenant_schemas") if c not in checks)
+            failed = next(c for c in ("database", "writes", "tenant_schemas", "cluster") if c not in checks)
             checks[failed] = f"unavailable: {reason}"
         if not (all(v == "ok" for v in checks.values()) and "tenant_schemas" in checks):
             refusal = Unavailable("Not ready to serve traffic.", code="not_ready", data={"checks": checks})
