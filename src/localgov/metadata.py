@@ -34,6 +34,7 @@ def tenant_metadata() -> MetaData:
     import localgov.kernel.audit
     import localgov.kernel.calendar
     import localgov.kernel.cases.models
+    import localgov.kernel.documents.pades
     import localgov.kernel.documents.register
     import localgov.kernel.idempotency
     import localgov.kernel.notifications
