@@ -1,0 +1,1 @@
+"""e-Saraban (ระบบสารบรรณอิเล็กทรอนิกส์): official correspondence of the LAO."""
