@@ -163,6 +163,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: A key prefix inside the bucket (empty, or ending in ``/``: ``localgov/``).
     storage_s3_prefix: str = ""
     storage_s3_timeout_s: float = 30.0
+    #: Outbound calls to addresses others chose (webhooks, ``kernel.egress``) may reach loopback
+    #: (127.0.0.0/8, ::1): development and tests only, refused in production.
+    egress_allow_loopback: bool = False
+    #: The whole of one outbound call (resolution, connection, request, response), in seconds.
+    egress_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.database_url and not self.database_url.startswith(
@@ -210,6 +215,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise SettingsError(f"LOCALGOV_TRUSTED_PROXIES: {exc}") from None
         if self.storage_backend == "s3":
             self._check_s3()
+        if self.env == "production" and self.egress_allow_loopback:
+            raise SettingsError("LOCALGOV_EGRESS_ALLOW_LOOPBACK is refused in production")
+        if not 0.5 <= self.egress_timeout_s <= 60:
+            raise SettingsError("LOCALGOV_EGRESS_TIMEOUT_S must be between 0.5 and 60")
 
     def _check_s3(self) -> None:
         if not _S3_ENDPOINT_RE.match(self.storage_s3_endpoint):
