@@ -51,6 +51,7 @@ from localgov.platform.views import (
     OperatorTenantsController,
     TenantProfileController,
 )
+from localgov.services.saraban import OPERATOR_HANDLERS as SARABAN_OPERATOR_HANDLERS
 from localgov.settings import Settings
 
 
@@ -137,6 +138,8 @@ def create_app(
         TenantAdminController,
         # The operator's billing (operator host) and an LAO's own plan, usage and invoices.
         *billing_handlers(),
+        # The operator's directory of agencies outside the platform (e-Saraban's addressees).
+        *SARABAN_OPERATOR_HANDLERS,
         *identity_handlers(),
         *signup_handlers(),
         # Public verification of issued documents (JSON and the page their QR stamp opens).
@@ -168,6 +171,10 @@ def create_app(
         Tag(name="Citizens", description="The logged-in citizen's own record"),
         Tag(name="Signup", description="An LAO asks to join the platform (การสมัครใช้บริการ), operator host"),
         Tag(name="Signup requests (operator)", description="The operator approves or rejects signup requests"),
+        Tag(
+            name="e-Saraban: outside agencies (operator)",
+            description="Agencies outside the platform that LAOs' letters are addressed to (operator host)",
+        ),
     ]
     resolve_dependencies_in_order()
     app = Litestar(

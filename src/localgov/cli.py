@@ -165,6 +165,39 @@ async def _list(settings: Settings) -> int:
     return 0
 
 
+async def _verify_registers(settings: Settings, slug: str | None) -> int:
+    """``localgov saraban verify-registers``: recompute the hash chain of every e-Saraban register
+    (each tenant running the service, or one); names the first altered line of each broken chain."""
+    from localgov.kernel.db import create_engine, session_factory, tenant_session
+    from localgov.platform.catalog import Catalog
+    from localgov.services.saraban.registers import verify
+
+    engine = create_engine(settings)
+    broken = 0
+    try:
+        catalog = Catalog(settings.base_domain)
+        await catalog.load(engine)
+        tenants = [t for t in catalog.all() if "saraban" in t.enabled_services and (slug is None or t.slug == slug)]
+        if slug is not None and not tenants:
+            print(f"error: no tenant {slug!r} running saraban in the catalog", file=sys.stderr)
+            return 2
+        for tenant in tenants:
+            async with tenant_session(session_factory(engine), tenant) as session:
+                reports = await verify(session)
+            for report in reports:
+                if report.ok:
+                    print(f"{tenant.slug}  {report.register:<7} {report.year}  ok ({report.entries} lines)")
+                else:
+                    broken += 1
+                    print(
+                        f"{tenant.slug}  {report.register:<7} {report.year}  ALTERED at line {report.first_bad_seq} "
+                        f"(entry {report.first_bad_id}): {report.reason}"
+                    )
+    finally:
+        await engine.dispose()
+    return 1 if broken else 0
+
+
 async def _rotate_key(settings: Settings) -> int:
     from localgov.kernel.auth.keys import rotate_key
     from localgov.kernel.db import create_engine
@@ -362,6 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SLUG",
         help="a service each LAO starts with (repeatable): its tables created and seeded",
     )
+    saraban = sub.add_parser("saraban", help="e-Saraban (electronic correspondence)")
+    verify = saraban.add_subparsers(dest="saraban_command", required=True).add_parser(
+        "verify-registers", help="check the hash chains of the send and receive registers"
+    )
+    verify.add_argument("--tenant", default=None, help="only this tenant's slug")
     return parser
 
 
@@ -432,6 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if password is None:
             return 1
         return asyncio.run(_add_operator(settings, args.email, args.name, args.role, password))
+    if args.command == "saraban":
+        return asyncio.run(_verify_registers(settings, args.tenant))
     if args.command == "tenants":
         if args.tenants_command == "sync":
             return asyncio.run(_sync(settings, args.file or Path(settings.tenants_file)))

@@ -23,7 +23,8 @@ def shared_metadata() -> MetaData:
     import localgov.kernel.ratelimit
     import localgov.kernel.usage
     import localgov.platform.billing.models
-    import localgov.platform.models  # noqa: F401
+    import localgov.platform.models
+    import localgov.services.saraban.models  # noqa: F401  (the operator's directory of outside agencies)
     from localgov.kernel.db import SharedBase
 
     return SharedBase.metadata

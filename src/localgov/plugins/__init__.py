@@ -11,5 +11,6 @@ from localgov.services.food import PLUGIN as FOOD
 from localgov.services.oss import PLUGIN as OSS
 from localgov.services.payments import PLUGIN as PAYMENTS
 from localgov.services.permits import PLUGIN as PERMITS
+from localgov.services.saraban import PLUGIN as SARABAN
 
-REGISTRY: tuple[ServicePlugin, ...] = (PAYMENTS, OSS, PERMITS, FOOD)
+REGISTRY: tuple[ServicePlugin, ...] = (PAYMENTS, OSS, PERMITS, FOOD, SARABAN)

@@ -1,0 +1,478 @@
+"""HTTP endpoints of letters: drafts, revisions, the workflow, issue, received letters, routing,
+inboxes. Reads of a letter take the writing session: an access to a secret letter is audited."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from localgov.kernel.audit import Origin
+from localgov.kernel.auth.guards import guarded
+from localgov.kernel.auth.tokens import Principal
+from localgov.kernel.cases import caller_actor
+from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import After, Limit
+from localgov.kernel.tenancy import TenantInfo
+from localgov.kernel.thai import bangkok_today
+from localgov.services.saraban import issuing, letters, routing
+from localgov.services.saraban.errors import NotAllowed
+from localgov.services.saraban.params import (
+    DRAFT_POLICY,
+    READ_POLICY,
+    REGISTRY_POLICY,
+    REVIEW_POLICY,
+    ROUTE_POLICY,
+    SIGN_POLICY,
+    STAFF_ERRORS,
+    Direction,
+    KindFilter,
+    LetterId,
+    RouteId,
+    RouteStatus,
+    Search,
+    StatusFilter,
+    UnitId,
+)
+from localgov.services.saraban.rules import ROUTE
+from localgov.services.saraban.schemas import (
+    Inbox,
+    IncomingCreate,
+    LetterAction,
+    LetterCreate,
+    LetterList,
+    LetterRead,
+    LetterUpdate,
+    RevisionList,
+    RevisionRead,
+    RouteCreate,
+    RouteList,
+    RouteRead,
+)
+
+TAG = "e-Saraban: letters"
+WORKFLOW = "409 `saraban_version_conflict`, `saraban_wrong_status`."
+
+
+class LetterController(Controller):
+    path = "/letters"
+    tags = [TAG]
+
+    @post(
+        "/",
+        operation_id="createSarabanLetter",
+        summary="A new draft letter of one of the six kinds (revision 1)",
+        description="422 `saraban_invalid_letter`, `saraban_invalid_recipient`; 404 `saraban_issuing_unit_not_found`.",
+        responses=problem_responses(*STAFF_ERRORS, 400, 422),
+        **guarded(DRAFT_POLICY),
+    )
+    async def create(
+        self,
+        data: JSONBody[LetterCreate],
+        tenant: NamedDependency[TenantInfo],
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterRead:
+        viewer = await caller_actor(db_session, principal, permissions)
+        letter_id = await letters.create_draft(db_session, data, tenant=tenant, viewer=viewer, origin=origin)
+        return await letters.letter_view(db_session, letter_id, viewer, origin)
+
+    @get(
+        "/",
+        operation_id="listSarabanLetters",
+        summary="Letters newest first (secret letters only for members named on them)",
+        responses=problem_responses(*STAFF_ERRORS, 400),
+        **guarded(READ_POLICY),
+    )
+    async def list_(
+        self,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        db_session: NamedDependency[AsyncSession],
+        direction: Direction = None,
+        status: StatusFilter = None,
+        kind: KindFilter = None,
+        q: Search = None,
+        after: After = None,
+        limit: Limit = 50,
+    ) -> LetterList:
+        viewer = await caller_actor(db_session, principal, permissions)
+        items, next_after = await letters.list_letters(
+            db_session, viewer, direction=direction, status=status, kind=kind, q=q, after=after, limit=limit
+        )
+        return LetterList(items=items, next_after=next_after)
+
+    @get(
+        "/{letter_id:uuid}",
+        operation_id="getSarabanLetter",
+        summary="A letter with its addressees and history (a secret one: audited, 404 to others)",
+        responses=problem_responses(*STAFF_ERRORS),
+        **guarded(READ_POLICY),
+    )
+    async def fetch(
+        self,
+        letter_id: LetterId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterRead:
+        viewer = await caller_actor(db_session, principal, permissions)
+        return await letters.letter_view(db_session, letter_id, viewer, origin)
+
+    @patch(
+        "/{letter_id:uuid}",
+        operation_id="updateSarabanLetter",
+        summary="A new revision of a draft (fields left out keep their value)",
+        description=WORKFLOW + " 422 `saraban_invalid_letter`, `saraban_invalid_recipient`.",
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
+        **guarded(DRAFT_POLICY),
+    )
+    async def update(
+        self,
+        letter_id: LetterId,
+        data: JSONBody[LetterUpdate],
+        tenant: NamedDependency[TenantInfo],
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterRead:
+        viewer = await caller_actor(db_session, principal, permissions)
+        await letters.update_draft(db_session, letter_id, data, tenant=tenant, viewer=viewer, origin=origin)
+        return await letters.letter_view(db_session, letter_id, viewer, origin)
+
+    @get(
+        "/{letter_id:uuid}/revisions",
+        operation_id="listSarabanLetterRevisions",
+        summary="The saved revisions of a letter, oldest first",
+        responses=problem_responses(*STAFF_ERRORS),
+        **guarded(READ_POLICY),
+    )
+    async def revisions(
+        self,
+        letter_id: LetterId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> RevisionList:
+        viewer = await caller_actor(db_session, principal, permissions)
+        rows = await letters.revisions(db_session, letter_id, viewer, origin)
+        return RevisionList(items=[RevisionRead(**dict(row)) for row in rows])
+
+    async def _act(
+        self,
+        action: str,
+        letter_id: LetterId,
+        data: LetterAction,
+        tenant: TenantInfo,
+        principal: Principal,
+        permissions: frozenset[str],
+        origin: Origin,
+        db_session: AsyncSession,
+    ) -> LetterRead:
+        viewer = await caller_actor(db_session, principal, permissions)
+        steps = {
+            "submit": letters.submit,
+            "review": letters.review,
+            "return": letters.return_draft,
+            "approve": letters.approve,
+            "cancel": letters.cancel,
+        }
+        step = steps.get(action)
+        if step is not None:
+            await step(db_session, letter_id, data.version, viewer=viewer, origin=origin, note=data.note)
+        else:
+            await issuing.issue_letter(db_session, letter_id, data.version, tenant=tenant, viewer=viewer, origin=origin)
+        return await letters.letter_view(db_session, letter_id, viewer, origin)
+
+    @post(
+        "/{letter_id:uuid}/submit",
+        status_code=200,
+        operation_id="submitSarabanLetter",
+        summary="Send the draft for review (it names its signer)",
+        description=WORKFLOW + " 422 `saraban_invalid_letter`.",
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
+        **guarded(DRAFT_POLICY),
+    )
+    async def submit(
+        self,
+        letter_id: LetterId,
+        data: JSONBody[LetterAction],
+        tenant: NamedDependency[TenantInfo],
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterRead:
+        return await self._act("submit", letter_id, data, tenant, principal, permissions, origin, db_session)
+
+    @post(
+        "/{letter_id:uuid}/review",
+        status_code=200,
+        operation_id="reviewSarabanLetter",
+        summary="A reviewer's initials (ตรวจทาน) on the way to the signer",
+        description=WORKFLOW,
+        responses=problem_responses(*STAFF_ERRORS, 400, 409),
+        **guarded(REVIEW_POLICY),
+    )
+    async def review(
+        self,
+        letter_id: LetterId,
+        data: JSONBody[LetterAction],
+        tenant: NamedDependency[TenantInfo],
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterRead:
+        return await self._act("review", letter_id, data, tenant, principal, permissions, origin, db_session)
+
+    @post(
+        "/{letter_id:uuid}/return",
+        status_code=200,
+        operation_id="returnSarabanLetter",
+        summary="Send back to its author for changes, saying why",
+        description=WORKFLOW + " 422 `saraban_invalid_letter` without a note.",
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
+        **guarded(REVIEW_POLICY),
+    )
+    async def return_(
+        self,
+        letter_id: LetterId,
+        data: JSONBody[LetterAction],
+        tenant: NamedDependency[TenantInfo],
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterRead:
+        return await self._act("return", letter_id, data, tenant, principal, permissions, origin, db_session)
+
+    @post(
+        "/{letter_id:uuid}/approve",
+        status_code=200,
+        operation_id="approveSarabanLetter",
+        summary="The signer named on the letter approves it",
+        description=WORKFLOW + " 403 `saraban_not_the_signer`.",
+        responses=problem_responses(*STAFF_ERRORS, 400, 409),
+        **guarded(SIGN_POLICY),
+    )
+    async def approve(
+        self,
+        letter_id: LetterId,
+        data: JSONBody[LetterAction],
+        tenant: NamedDependency[TenantInfo],
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterRead:
+        return await self._act("approve", letter_id, data, tenant, principal, permissions, origin, db_session)
+
+    @post(
+        "/{letter_id:uuid}/issue",
+        status_code=200,
+        operation_id="issueSarabanLetter",
+        summary="Give the approved letter its number, register it and send it",
+        description=WORKFLOW + " 422 `saraban_invalid_letter` (no agency code).",
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
+        **guarded(REGISTRY_POLICY),
+    )
+    async def issue(
+        self,
+        letter_id: LetterId,
+        data: JSONBody[LetterAction],
+        tenant: NamedDependency[TenantInfo],
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterRead:
+        return await self._act("issue", letter_id, data, tenant, principal, permissions, origin, db_session)
+
+    @post(
+        "/{letter_id:uuid}/cancel",
+        status_code=200,
+        operation_id="cancelSarabanLetter",
+        summary="Cancel a letter that has not been issued",
+        description=WORKFLOW,
+        responses=problem_responses(*STAFF_ERRORS, 400, 409),
+        **guarded(DRAFT_POLICY),
+    )
+    async def cancel(
+        self,
+        letter_id: LetterId,
+        data: JSONBody[LetterAction],
+        tenant: NamedDependency[TenantInfo],
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterRead:
+        return await self._act("cancel", letter_id, data, tenant, principal, permissions, origin, db_session)
+
+    @post(
+        "/{letter_id:uuid}/routes",
+        operation_id="routeSarabanLetter",
+        summary="Endorse (เกษียน) and route the letter to a unit or a member, with a due date",
+        description="409 `saraban_wrong_status`; 422 `saraban_invalid_letter`.",
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
+        **guarded(ROUTE_POLICY),
+    )
+    async def route(
+        self,
+        letter_id: LetterId,
+        data: JSONBody[RouteCreate],
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> RouteList:
+        viewer = await caller_actor(db_session, principal, permissions)
+        await routing.route(db_session, letter_id, data, viewer=viewer, origin=origin)
+        return RouteList(items=await routing.routes_of(db_session, letter_id, viewer, origin))
+
+    @get(
+        "/{letter_id:uuid}/routes",
+        operation_id="listSarabanLetterRoutes",
+        summary="Where the letter was routed, with read receipts",
+        responses=problem_responses(*STAFF_ERRORS),
+        **guarded(READ_POLICY),
+    )
+    async def routes(
+        self,
+        letter_id: LetterId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> RouteList:
+        viewer = await caller_actor(db_session, principal, permissions)
+        return RouteList(items=await routing.routes_of(db_session, letter_id, viewer, origin))
+
+
+class IncomingController(Controller):
+    path = "/incoming"
+    tags = [TAG]
+
+    @post(
+        "/",
+        operation_id="receiveSarabanLetter",
+        summary="Register a letter received on paper or by e-mail (receive number, date and time)",
+        description="422 `saraban_invalid_letter`.",
+        responses=problem_responses(*STAFF_ERRORS, 400, 422),
+        **guarded(REGISTRY_POLICY),
+    )
+    async def receive(
+        self,
+        data: JSONBody[IncomingCreate],
+        tenant: NamedDependency[TenantInfo],
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterRead:
+        viewer = await caller_actor(db_session, principal, permissions)
+        letter_id = await routing.receive_manual(db_session, data, tenant=tenant, viewer=viewer, origin=origin)
+        return await letters.letter_view(db_session, letter_id, viewer, origin)
+
+
+class InboxController(Controller):
+    path = "/inbox"
+    tags = [TAG]
+
+    @get(
+        "/",
+        operation_id="getSarabanInbox",
+        summary="The caller's inbox: letters routed to him, newest first",
+        responses=problem_responses(*STAFF_ERRORS, 400),
+        **guarded(READ_POLICY),
+    )
+    async def mine(
+        self,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        db_session: NamedDependency[AsyncSession],
+        status: RouteStatus = None,
+        after: After = None,
+        limit: Limit = 50,
+    ) -> Inbox:
+        viewer = await caller_actor(db_session, principal, permissions)
+        items, next_after = await routing.inbox(
+            db_session, viewer, unit_id=None, status=status, after=after, limit=limit, today=bangkok_today()
+        )
+        return Inbox(items=items, next_after=next_after)
+
+    @get(
+        "/units/{unit_id:uuid}",
+        operation_id="getSarabanUnitInbox",
+        summary="A unit's inbox (its members, or those who route letters)",
+        description="403 `saraban_not_allowed` for a member of another unit.",
+        responses=problem_responses(*STAFF_ERRORS, 400),
+        **guarded(READ_POLICY),
+    )
+    async def unit(
+        self,
+        unit_id: UnitId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        db_session: NamedDependency[AsyncSession],
+        status: RouteStatus = None,
+        after: After = None,
+        limit: Limit = 50,
+    ) -> Inbox:
+        viewer = await caller_actor(db_session, principal, permissions)
+        if unit_id not in viewer.unit_ids and ROUTE not in viewer.permissions:
+            raise NotAllowed(data={"unit_id": str(unit_id)})
+        items, next_after = await routing.inbox(
+            db_session, viewer, unit_id=unit_id, status=status, after=after, limit=limit, today=bangkok_today()
+        )
+        return Inbox(items=items, next_after=next_after)
+
+
+class RouteController(Controller):
+    path = "/routes"
+    tags = [TAG]
+
+    @post(
+        "/{route_id:uuid}/read",
+        status_code=200,
+        operation_id="readSarabanRoute",
+        summary="The read receipt of a letter routed to the caller or his unit",
+        responses=problem_responses(*STAFF_ERRORS),
+        **guarded(READ_POLICY),
+    )
+    async def read(
+        self,
+        route_id: RouteId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> RouteRead:
+        viewer = await caller_actor(db_session, principal, permissions)
+        return await routing.mark_read(db_session, route_id, viewer=viewer, origin=origin)
+
+    @post(
+        "/{route_id:uuid}/done",
+        status_code=200,
+        operation_id="completeSarabanRoute",
+        summary="Mark a routed letter as dealt with",
+        responses=problem_responses(*STAFF_ERRORS),
+        **guarded(READ_POLICY),
+    )
+    async def done(
+        self,
+        route_id: RouteId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> RouteRead:
+        viewer = await caller_actor(db_session, principal, permissions)
+        return await routing.mark_done(db_session, route_id, viewer=viewer, origin=origin)
