@@ -41,6 +41,7 @@ from localgov.services.saraban.admin_views import (
     SettingsController,
 )
 from localgov.services.saraban.delivery import HANDLERS
+from localgov.services.saraban.document_views import EmblemController, LetterDocumentController, SearchController
 from localgov.services.saraban.letter_views import (
     InboxController,
     IncomingController,
@@ -53,6 +54,8 @@ from localgov.services.saraban.rules import DRAFT, MANAGE, READ, REGISTRY, REVIE
 #: Every controller of the service, mounted under ``/v1/saraban``, in the order they are documented.
 HANDLERS_HTTP: list[Any] = [
     LetterController,
+    LetterDocumentController,
+    SearchController,
     IncomingController,
     InboxController,
     RouteController,
@@ -62,6 +65,7 @@ HANDLERS_HTTP: list[Any] = [
     IssuingUnitController,
     RetentionController,
     DestructionListController,
+    EmblemController,
 ]
 #: Served on the operator host (mounted by ``localgov.app``): the directory of outside agencies.
 OPERATOR_HANDLERS: list[Any] = [OutsideAgencyController]
@@ -131,6 +135,7 @@ TABLES = tuple(
         "saraban_routes",
         "saraban_access",
         "saraban_destruction_lists",
+        "saraban_letter_search",
     )
 )
 
