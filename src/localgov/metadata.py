@@ -24,7 +24,8 @@ def shared_metadata() -> MetaData:
     import localgov.kernel.usage
     import localgov.platform.billing.models
     import localgov.platform.models
-    import localgov.services.saraban.models  # noqa: F401  (the operator's directory of outside agencies)
+    import localgov.services.saraban.exchange
+    import localgov.services.saraban.models  # noqa: F401  (the operator's directory of outside agencies, exchange keys)
     from localgov.kernel.db import SharedBase
 
     return SharedBase.metadata

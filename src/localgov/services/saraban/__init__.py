@@ -31,7 +31,7 @@ from localgov.kernel.db import TenantBase
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.plugins import Role, ScheduledJob, ServicePlugin
 from localgov.kernel.thai import bangkok_today
-from localgov.services.saraban import letters, retention
+from localgov.services.saraban import exchange, letters, retention
 from localgov.services.saraban.admin_views import (
     DestructionListController,
     DirectoryController,
@@ -42,6 +42,7 @@ from localgov.services.saraban.admin_views import (
 )
 from localgov.services.saraban.delivery import HANDLERS
 from localgov.services.saraban.document_views import EmblemController, LetterDocumentController, SearchController
+from localgov.services.saraban.exchange_views import ExchangeInboundController, ExchangeKeyController
 from localgov.services.saraban.letter_views import (
     InboxController,
     IncomingController,
@@ -66,9 +67,10 @@ HANDLERS_HTTP: list[Any] = [
     RetentionController,
     DestructionListController,
     EmblemController,
+    ExchangeInboundController,
 ]
 #: Served on the operator host (mounted by ``localgov.app``): the directory of outside agencies.
-OPERATOR_HANDLERS: list[Any] = [OutsideAgencyController]
+OPERATOR_HANDLERS: list[Any] = [OutsideAgencyController, ExchangeKeyController]
 
 ROLES = (
     Role(
@@ -149,7 +151,8 @@ PLUGIN = ServicePlugin(
     meters=letters.METERS,
     jobs=JOBS,
     events=(letters.LETTER_ISSUED,),
-    handlers=HANDLERS,
+    handlers={**HANDLERS, **exchange.handlers()},
+    solo_topics=frozenset({exchange.SEND_TOPIC}),
     seed=seed,
     migrations=Path(__file__).parent / "migrations",
 )

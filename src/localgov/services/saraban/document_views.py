@@ -98,7 +98,9 @@ class LetterDocumentController(Controller):
             stream = download_response(opened, inline=True)
             stream.headers["X-Localgov-Signed"] = "true"
             return stream
-        rendered = await documents.render(db_session, blob_store, tenant, letter_id)
+        rendered = await documents.render(
+            db_session, blob_store, await documents.issuer_of(db_session, tenant), letter_id
+        )
         return Response(
             rendered.pdf,
             media_type=PDF,

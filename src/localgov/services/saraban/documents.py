@@ -76,6 +76,19 @@ def attachment_owner(letter_id: uuid.UUID) -> FileOwner:
     return FileOwner(search_index.ATTACHMENT_OWNER, str(letter_id))
 
 
+class Issuer(msgspec.Struct, frozen=True, kw_only=True):
+    """The LAO as its letters print it."""
+
+    name_th: str
+    address_th: str | None = None
+    phone: str | None = None
+
+
+async def issuer_of(session: AsyncSession, tenant: TenantInfo) -> Issuer:
+    profile = await lao_profile(session, tenant)
+    return Issuer(name_th=tenant.name_th, address_th=profile.address_th, phone=profile.phone)
+
+
 class Sealed(msgspec.Struct, frozen=True, kw_only=True):
     file_id: uuid.UUID
     sha256: str
@@ -102,14 +115,13 @@ async def emblem_bytes(session: AsyncSession, store: BlobStore) -> bytes | None:
 
 
 async def letter_document(
-    session: AsyncSession, store: BlobStore, tenant: TenantInfo, letter_id: uuid.UUID
+    session: AsyncSession, store: BlobStore, issuer: Issuer, letter_id: uuid.UUID
 ) -> LetterDocument:
     """The letter as printed (the caller has checked the viewer's access)."""
     row = (await session.execute(_LETTER.where(_L.id == letter_id))).mappings().one_or_none()
     if row is None:
         raise LetterNotFound(data={"letter_id": str(letter_id)})
     settings = await session.get(SarabanSettings, 1)
-    profile = await lao_profile(session, tenant)
     unit_name: str | None = None
     if row["issuing_unit_id"] is not None:
         unit = await session.get(IssuingUnit, row["issuing_unit_id"])
@@ -127,10 +139,10 @@ async def letter_document(
         body=row["body"] or "",
         signer_name=row["signer_name"],
         signer_position=row["signer_position"],
-        issuer_name=(unit_name or tenant.name_th) if memo else tenant.name_th,
-        issuer_address=profile.address_th,
+        issuer_name=(unit_name or issuer.name_th) if memo else issuer.name_th,
+        issuer_address=None if memo else issuer.address_th,
         owner_unit=None if memo else unit_name,
-        contact=f"โทร. {profile.phone}" if profile.phone and not memo else None,
+        contact=f"โทร. {issuer.phone}" if issuer.phone and not memo else None,
         urgency=row["urgency"],
         secrecy=row["secrecy"],
         emblem=await emblem_bytes(session, store),
@@ -138,8 +150,8 @@ async def letter_document(
     )
 
 
-async def render(session: AsyncSession, store: BlobStore, tenant: TenantInfo, letter_id: uuid.UUID) -> RenderedLetter:
-    doc = await letter_document(session, store, tenant, letter_id)
+async def render(session: AsyncSession, store: BlobStore, issuer: Issuer, letter_id: uuid.UUID) -> RenderedLetter:
+    doc = await letter_document(session, store, issuer, letter_id)
     return await asyncio.to_thread(render_letter_layout, doc)
 
 
@@ -159,7 +171,7 @@ async def seal(
         log.info("saraban_letter_not_signed", letter_id=str(letter_id), reason="no_signing_certificate")
         return None
     material = await pades.active_material(session, secret_key)
-    rendered = await render(session, store, tenant, letter_id)
+    rendered = await render(session, store, await issuer_of(session, tenant), letter_id)
     signed = await asyncio.to_thread(
         pades.sign_pdf,
         rendered.pdf,
