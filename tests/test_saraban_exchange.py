@@ -61,10 +61,8 @@ async def receiver() -> AsyncIterator[Receiver]:
         status, answer, extra = state.answers.pop(0) if state.answers else (500, {}, [])
         payload = json.dumps(answer).encode()
         more = "".join(f"{k}: {v}\r\n" for k, v in extra)
-        writer.write(
-            f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n{more}\r\n".encode()
-            + payload
-        )
+        head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        writer.write(f"{head}{more}\r\n".encode() + payload)
         await writer.drain()
         writer.close()
 
