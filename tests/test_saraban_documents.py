@@ -1,5 +1,5 @@
 """The letter as a document in the running service: the PDF signed with the LAO's certificate on
-issue (verifies with the CA made here, an altered byte breaks it), the emblem and attachments, and
+issue (verifies with the CA made here, an altered byte breaks it), the emblem and the text of PDF files, and
 the Thai search endpoint (a word inside running text; a secret letter never shown to others;
 another LAO's letters never found)."""
 
@@ -167,9 +167,7 @@ async def test_thai_search_finds_words_inside_text_and_never_shows_a_secret_lett
     assert await _audits(lao, "saraban.secret_access") >= 1
 
 
-async def test_attachments_are_stored_listed_and_their_text_searched(
-    engine: AsyncEngine, client_for: ClientFactory
-) -> None:
+async def test_the_text_of_a_letters_pdf_file_is_searched(engine: AsyncEngine, client_for: ClientFactory) -> None:
     lao = await make_lao(engine)
     other = await make_lao(engine)
     letter_id = await draft(lao, subject="ขอส่งเอกสารประกอบการพิจารณา")
@@ -180,29 +178,27 @@ async def test_attachments_are_stored_listed_and_their_text_searched(
     )
     async with client_for(plugins=REGISTRY, listen=False) as http:
         uploaded = await http.post(
-            f"/v1/saraban/letters/{letter_id}/attachments",
+            f"/v1/saraban/letters/{letter_id}/files",
             files={"data": ("quote.pdf", attachment, "application/pdf")},
             headers=lao.headers("officer"),
         )
         assert uploaded.status_code == 201, uploaded.text
         file_id = uploaded.json()["id"]
-        listed = await http.get(f"/v1/saraban/letters/{letter_id}/attachments", headers=lao.headers("clerk"))
+        listed = await http.get(f"/v1/saraban/letters/{letter_id}/files", headers=lao.headers("clerk"))
         assert [item["id"] for item in listed.json()["items"]] == [file_id]
-        download = await http.get(
-            f"/v1/saraban/letters/{letter_id}/attachments/{file_id}", headers=lao.headers("clerk")
-        )
+        download = await http.get(f"/v1/saraban/letters/{letter_id}/files/{file_id}", headers=lao.headers("clerk"))
         assert download.status_code == 200
         assert download.content == attachment
         hits = await http.get("/v1/saraban/search", params={"q": "สะพาน"}, headers=lao.headers("clerk"))
         assert [item["id"] for item in hits.json()["items"]] == [str(letter_id)]
         assert (
-            await http.get(f"/v1/saraban/letters/{letter_id}/attachments/{file_id}", headers=other.headers("clerk"))
+            await http.get(f"/v1/saraban/letters/{letter_id}/files/{file_id}", headers=other.headers("clerk"))
         ).status_code == 404
         assert (
-            await http.get(f"/v1/saraban/letters/{letter_id}/attachments", headers=other.headers("clerk"))
+            await http.get(f"/v1/saraban/letters/{letter_id}/files", headers=other.headers("clerk"))
         ).status_code == 404
         empty = await http.post(
-            f"/v1/saraban/letters/{letter_id}/attachments",
+            f"/v1/saraban/letters/{letter_id}/files",
             files={"data": ("empty.pdf", b"", "application/pdf")},
             headers=lao.headers("officer"),
         )

@@ -1,5 +1,5 @@
-"""HTTP endpoints of the letter as a document: its PDF (signed on issue), its attachments, the
-LAO's emblem, and the Thai search over letters."""
+"""HTTP endpoints of the letter as a document: its PDF (signed on issue), the LAO's emblem, and
+the Thai search over letters (a letter's files: ``letter_views``, ``files.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Response, get, put
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import MultipartBody, PathParameter, QueryParameter
@@ -19,11 +19,11 @@ from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.cases import caller_actor
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.storage import BlobStore, StoredFileRead, download_response, list_files, open_file
+from localgov.kernel.storage import BlobStore, download_response, open_file
 from localgov.kernel.storage.web import store_upload_file
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.saraban import documents, letters, search_index
-from localgov.services.saraban.params import DRAFT_POLICY, MANAGE_POLICY, PDF, READ_POLICY, STAFF_ERRORS, LetterId
+from localgov.services.saraban.params import MANAGE_POLICY, PDF, READ_POLICY, STAFF_ERRORS, LetterId
 
 TAG = "e-Saraban: documents and search"
 FileId = Annotated[uuid.UUID, PathParameter(description="The attachment's id")]
@@ -33,34 +33,10 @@ Query = Annotated[
 SearchLimit = Annotated[int, QueryParameter(ge=1, le=100, description="At most this many letters")]
 
 
-class AttachmentRead(msgspec.Struct, kw_only=True):
-    id: str
-    filename: str
-    content_type: str
-    size_bytes: int
-    sha256: str
-    created_at: str
-
-
-class AttachmentList(msgspec.Struct, kw_only=True):
-    items: list[AttachmentRead]
-
-
 class EmblemRead(msgspec.Struct, kw_only=True):
     file_id: str
     sha256: str
     size_bytes: int
-
-
-def _attachment(file: StoredFileRead) -> AttachmentRead:
-    return AttachmentRead(
-        id=str(file.id),
-        filename=file.filename,
-        content_type=file.content_type,
-        size_bytes=file.size_bytes,
-        sha256=file.sha256,
-        created_at=file.created_at.isoformat(),
-    )
 
 
 class LetterDocumentController(Controller):
@@ -110,86 +86,6 @@ class LetterDocumentController(Controller):
                 "Cache-Control": "no-store",
             },
         )
-
-    @post(
-        "/{letter_id:uuid}/attachments",
-        operation_id="uploadSarabanAttachment",
-        summary="Attach a file (PDF or image, up to 20 MB) to a letter; a PDF's text becomes searchable",
-        description="413 `file_too_large`, 415 `file_type_not_allowed` (judged by content), 400 `file_empty`.",
-        request_max_body_size=documents.ATTACHMENT_LIMITS.request_body_limit(),
-        responses=problem_responses(*STAFF_ERRORS, 400, 413, 415, 503),
-        **guarded(DRAFT_POLICY),
-    )
-    async def upload(
-        self,
-        letter_id: LetterId,
-        principal: NamedDependency[Principal],
-        permissions: NamedDependency[frozenset[str]],
-        actor: NamedDependency[Actor],
-        origin: NamedDependency[Origin],
-        data: MultipartBody[UploadFile],
-        blob_store: NamedDependency[BlobStore],
-        db_session: NamedDependency[AsyncSession],
-    ) -> AttachmentRead:
-        viewer = await caller_actor(db_session, principal, permissions)
-        await letters.letter_view(db_session, letter_id, viewer, origin)
-        stored = await store_upload_file(
-            db_session,
-            blob_store,
-            data,
-            owner=documents.attachment_owner(letter_id),
-            uploaded_by=actor,
-            limits=documents.ATTACHMENT_LIMITS,
-        )
-        await letters.record_event(db_session, letter_id, "attached", viewer, stored.filename)
-        await search_index.add_attachment_text(db_session, blob_store, letter_id)
-        await record_audit(
-            db_session, "saraban.attachment_added", actor=actor, origin=origin,
-            target=f"saraban_letter:{letter_id}", data={"file_id": str(stored.id), "sha256": stored.sha256},
-        )  # fmt: skip
-        return _attachment(stored)
-
-    @get(
-        "/{letter_id:uuid}/attachments",
-        operation_id="listSarabanAttachments",
-        summary="The letter's attachments, with their SHA-256",
-        responses=problem_responses(*STAFF_ERRORS),
-        **guarded(READ_POLICY),
-    )
-    async def attachments(
-        self,
-        letter_id: LetterId,
-        principal: NamedDependency[Principal],
-        permissions: NamedDependency[frozenset[str]],
-        origin: NamedDependency[Origin],
-        db_session: NamedDependency[AsyncSession],
-    ) -> AttachmentList:
-        viewer = await caller_actor(db_session, principal, permissions)
-        await letters.letter_view(db_session, letter_id, viewer, origin)
-        files = await list_files(db_session, documents.attachment_owner(letter_id))
-        return AttachmentList(items=[_attachment(f) for f in files])
-
-    @get(
-        "/{letter_id:uuid}/attachments/{file_id:uuid}",
-        operation_id="downloadSarabanAttachment",
-        summary="Download an attachment (access checked on every download)",
-        responses=problem_responses(*STAFF_ERRORS, 503),
-        **guarded(READ_POLICY),
-    )
-    async def download(
-        self,
-        letter_id: LetterId,
-        file_id: FileId,
-        principal: NamedDependency[Principal],
-        permissions: NamedDependency[frozenset[str]],
-        origin: NamedDependency[Origin],
-        blob_store: NamedDependency[BlobStore],
-        db_session: NamedDependency[AsyncSession],
-    ) -> Stream:
-        viewer = await caller_actor(db_session, principal, permissions)
-        await letters.letter_view(db_session, letter_id, viewer, origin)
-        opened = await open_file(db_session, blob_store, file_id, owner=documents.attachment_owner(letter_id))
-        return download_response(opened)
 
 
 class SearchController(Controller):

@@ -10,8 +10,8 @@ issue; the LAO's emblem; the letter's attachments.
   certificate still issues letters (signed on paper): its PDF is rendered when asked, unsigned.
 * The emblem is an image the LAO uploads (PNG or JPEG, owner ``saraban.emblem``); the newest
   upload is the one printed.
-* Attachments are kernel.storage files of the owner ``saraban.letter`` (``api.attachment_owner``);
-  the text of PDF attachments goes into the search index.
+* A letter's files are kernel.storage files of the owner ``saraban.letter`` (``files.py``); the
+  text of PDF files goes into the search index.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ log = structlog.get_logger(__name__)
 EMBLEM_OWNER = FileOwner("saraban.emblem", "current")
 PDF_OWNER_KIND = "saraban.letter_pdf"
 EMBLEM_LIMITS = UploadLimits(max_bytes=2 * 1024 * 1024, types=("png", "jpeg"))
-ATTACHMENT_LIMITS = UploadLimits(max_bytes=20 * 1024 * 1024)
 #: The signed PDF as kept (a letter is a few pages; its emblem a few hundred kilobytes).
 PDF_LIMITS = UploadLimits(max_bytes=30 * 1024 * 1024, types=("pdf",))
 

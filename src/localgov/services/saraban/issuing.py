@@ -52,7 +52,7 @@ async def issue_letter(
         unit = await session.get(IssuingUnit, letter.issuing_unit_id)
         if unit is not None:
             code = unit.code
-    if not code and not rules.numbered_by_year(letter.kind):
+    if not code and not rules.numbered_by_year(letter.kind) and letter.kind != "evidence":
         raise InvalidLetter(
             "set the LAO's agency code or the letter's issuing unit first", data={"field": "issuing_unit_id"}
         )

@@ -3,9 +3,13 @@ inboxes. Reads of a letter take the writing session: an access to a secret lette
 
 from __future__ import annotations
 
-from litestar import Controller, get, patch, post
+from typing import Any
+
+from litestar import Controller, Request, get, patch, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import JSONBody, MultipartBody
+from litestar.response import Response, Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
@@ -13,12 +17,14 @@ from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.cases import caller_actor
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
 from localgov.kernel.pagination import After, Limit
-from localgov.kernel.storage import BlobStore
+from localgov.kernel.storage import BlobStore, StoredFileRead, download_response, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
-from localgov.services.saraban import documents, issuing, letters, routing
+from localgov.services.saraban import documents, files, issuing, letters, routing
 from localgov.services.saraban.errors import NotAllowed
+from localgov.services.saraban.files import FILE_LIMITS
 from localgov.services.saraban.params import (
     DRAFT_POLICY,
     READ_POLICY,
@@ -28,6 +34,7 @@ from localgov.services.saraban.params import (
     SIGN_POLICY,
     STAFF_ERRORS,
     Direction,
+    FileId,
     KindFilter,
     LetterId,
     RouteId,
@@ -42,6 +49,7 @@ from localgov.services.saraban.schemas import (
     IncomingCreate,
     LetterAction,
     LetterCreate,
+    LetterFiles,
     LetterList,
     LetterRead,
     LetterUpdate,
@@ -65,22 +73,30 @@ class LetterController(Controller):
         "/",
         operation_id="createSarabanLetter",
         summary="A new draft letter of one of the six kinds (revision 1)",
-        description="422 `saraban_invalid_letter`, `saraban_invalid_recipient`; 404 `saraban_issuing_unit_not_found`.",
-        responses=problem_responses(*STAFF_ERRORS, 400, 422),
+        description=(
+            "422 `saraban_invalid_letter`, `saraban_invalid_recipient`; 404 `saraban_issuing_unit_not_found`. "
+            "An `Idempotency-Key` makes a retried request return the same draft."
+        ),
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
         **guarded(DRAFT_POLICY),
     )
     async def create(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[LetterCreate],
         tenant: NamedDependency[TenantInfo],
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
-    ) -> LetterRead:
-        viewer = await caller_actor(db_session, principal, permissions)
-        letter_id = await letters.create_draft(db_session, data, tenant=tenant, viewer=viewer, origin=origin)
-        return await letters.letter_view(db_session, letter_id, viewer, origin)
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> Response[LetterRead]:
+        async def work() -> LetterRead:
+            viewer = await caller_actor(db_session, principal, permissions)
+            letter_id = await letters.create_draft(db_session, data, tenant=tenant, viewer=viewer, origin=origin)
+            return await letters.letter_view(db_session, letter_id, viewer, origin)
+
+        return await idempotent(request, db_session, idempotency_key, work)
 
     @get(
         "/",
@@ -364,6 +380,77 @@ class LetterController(Controller):
         viewer = await caller_actor(db_session, principal, permissions)
         return RouteList(items=await routing.routes_of(db_session, letter_id, viewer, origin))
 
+    @post(
+        "/{letter_id:uuid}/files",
+        operation_id="uploadSarabanLetterFile",
+        summary="Attach a file to a letter being drafted or received (PDF, image, office document by content, 20 MiB)",
+        description=(
+            "`multipart/form-data` with the file in the part `data`. 413 `file_too_large`, 415 "
+            "`file_type_not_allowed`, 409 `saraban_wrong_status` once the letter is approved or issued."
+        ),
+        request_max_body_size=FILE_LIMITS.request_body_limit(),
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 413, 415, 503),
+        **guarded(DRAFT_POLICY),
+    )
+    async def upload(
+        self,
+        letter_id: LetterId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        data: MultipartBody[UploadFile],
+        db_session: NamedDependency[AsyncSession],
+        blob_store: NamedDependency[BlobStore],
+    ) -> StoredFileRead:
+        viewer = await caller_actor(db_session, principal, permissions)
+        return await files.attach(
+            db_session,
+            blob_store,
+            letter_id,
+            data=upload_chunks(data),
+            filename=data.filename or "",
+            viewer=viewer,
+            origin=origin,
+        )
+
+    @get(
+        "/{letter_id:uuid}/files",
+        operation_id="listSarabanLetterFiles",
+        summary="The letter's files with their SHA-256",
+        responses=problem_responses(*STAFF_ERRORS),
+        **guarded(READ_POLICY),
+    )
+    async def files_(
+        self,
+        letter_id: LetterId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LetterFiles:
+        viewer = await caller_actor(db_session, principal, permissions)
+        return LetterFiles(items=await files.files_of(db_session, letter_id, viewer, origin))
+
+    @get(
+        "/{letter_id:uuid}/files/{file_id:uuid}",
+        operation_id="downloadSarabanLetterFile",
+        summary="Download a file of a letter (a secret letter's: audited, 404 to others)",
+        responses=problem_responses(*STAFF_ERRORS, 503),
+        **guarded(READ_POLICY),
+    )
+    async def download(
+        self,
+        letter_id: LetterId,
+        file_id: FileId,
+        principal: NamedDependency[Principal],
+        permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+        blob_store: NamedDependency[BlobStore],
+    ) -> Stream:
+        viewer = await caller_actor(db_session, principal, permissions)
+        return download_response(await files.opened(db_session, blob_store, letter_id, file_id, viewer, origin))
+
 
 class IncomingController(Controller):
     path = "/incoming"
@@ -373,22 +460,30 @@ class IncomingController(Controller):
         "/",
         operation_id="receiveSarabanLetter",
         summary="Register a letter received on paper or by e-mail (receive number, date and time)",
-        description="422 `saraban_invalid_letter`.",
-        responses=problem_responses(*STAFF_ERRORS, 400, 422),
+        description=(
+            "422 `saraban_invalid_letter`. An `Idempotency-Key` makes a retried request return the same "
+            "letter (registered once)."
+        ),
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
         **guarded(REGISTRY_POLICY),
     )
     async def receive(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[IncomingCreate],
         tenant: NamedDependency[TenantInfo],
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
-    ) -> LetterRead:
-        viewer = await caller_actor(db_session, principal, permissions)
-        letter_id = await routing.receive_manual(db_session, data, tenant=tenant, viewer=viewer, origin=origin)
-        return await letters.letter_view(db_session, letter_id, viewer, origin)
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> Response[LetterRead]:
+        async def work() -> LetterRead:
+            viewer = await caller_actor(db_session, principal, permissions)
+            letter_id = await routing.receive_manual(db_session, data, tenant=tenant, viewer=viewer, origin=origin)
+            return await letters.letter_view(db_session, letter_id, viewer, origin)
+
+        return await idempotent(request, db_session, idempotency_key, work)
 
 
 class InboxController(Controller):

@@ -133,7 +133,8 @@ def visible_clause(viewer: Viewer) -> ColumnElement[bool]:
 
 
 def label(actor: Actor) -> str:
-    return f"{actor.kind}:{actor.id}"[:150]
+    """``<kind>:<subject>`` as rows record who did something (``system`` for the platform)."""
+    return actor.kind if actor.id is None else f"{actor.kind}:{actor.id}"[:150]
 
 
 async def audit_secret_access(
@@ -523,6 +524,8 @@ async def create_draft(
     await name_on(session, letter.id, [viewer.id] if viewer.id else [], "author")
     await name_on(session, letter.id, [data.signer_staff_id] if data.signer_staff_id else [], "signer")
     await name_on(session, letter.id, data.named_staff_ids, "named")
+    if rules.is_secret(data.secrecy):
+        await name_on(session, letter.id, (await settings_row(session)).secret_officer_ids, "secret_officer")
     await record_event(session, letter.id, "created", viewer)
     await record_audit(
         session,

@@ -26,6 +26,7 @@ PDF = "application/pdf"
 CSV = "text/csv; charset=utf-8"
 
 LetterId = Annotated[uuid.UUID, PathParameter(description="The letter's id")]
+FileId = Annotated[uuid.UUID, PathParameter(description="The file's id")]
 RouteId = Annotated[uuid.UUID, PathParameter(description="The routing's id")]
 UnitId = Annotated[uuid.UUID, PathParameter(description="The unit's id")]
 ListId = Annotated[uuid.UUID, PathParameter(description="The destruction list's id")]

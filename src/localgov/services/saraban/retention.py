@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.reads import Reader, fetch_all, fetch_one
-from localgov.services.saraban import rules
+from localgov.services.saraban import letters, rules
 from localgov.services.saraban.errors import (
     DestructionListExists,
     DestructionListNotFound,
@@ -108,7 +108,7 @@ async def prepare(
                 year=year,
                 due_on=rules.destruction_due(year),
                 letter_ids=ids,
-                prepared_by=f"{actor.kind}:{actor.id}"[:150],
+                prepared_by=letters.label(actor),
             )
             .returning(DL.id)
         )
@@ -131,7 +131,7 @@ async def approve(session: AsyncSession, list_id: uuid.UUID, *, actor: Actor, or
     await session.execute(
         update(DestructionList)
         .where(DL.id == list_id)
-        .values(status="approved", approved_at=dt.datetime.now(dt.UTC), approved_by=f"{actor.kind}:{actor.id}"[:150])
+        .values(status="approved", approved_at=dt.datetime.now(dt.UTC), approved_by=letters.label(actor))
     )
     await record_audit(
         session,

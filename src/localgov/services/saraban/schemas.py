@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from localgov.kernel.storage import StoredFileRead
 from localgov.kernel.text import ONE_LINE
 
 Line = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=ONE_LINE)]
@@ -373,3 +374,7 @@ class OutsideAgencyRead(msgspec.Struct, kw_only=True):
 
 class OutsideAgencyList(msgspec.Struct, kw_only=True):
     items: list[OutsideAgencyRead]
+
+
+class LetterFiles(msgspec.Struct, kw_only=True):
+    items: list[StoredFileRead]

@@ -4,7 +4,8 @@ Each letter has one row in ``saraban_letter_search``: its ``tsvector`` (kernel.s
 by PyThaiNLP, compounds also as their parts; weight A the subject, B the body, C attachments)
 behind a GIN index. The row is written in the transaction that changes the letter
 (:func:`refresh`, called from :func:`letters.record_event` for the events that change the text,
-and after an attachment is stored), so a search never misses a committed letter.
+and :func:`add_attachment_text` after a file is added), so a search never misses a committed
+letter.
 
 :func:`search` is one statement: the vector match, the **caller's access filter**
 (``letters.visible_clause``: a secret letter only for the members named on it) and the ranking
@@ -40,7 +41,7 @@ ATTACHMENT_OWNER = "saraban.letter"
 #: Text taken from one attachment for the index (characters).
 MAX_ATTACHMENT_TEXT = 200_000
 #: The letter events after which the letter's text is indexed again.
-INDEXED_EVENTS = frozenset({"created", "revised", "received", "issued", "attached"})
+INDEXED_EVENTS = frozenset({"created", "revised", "received", "issued"})
 
 
 class LetterSearch(TenantBase):

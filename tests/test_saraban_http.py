@@ -1,0 +1,508 @@
+"""e-Saraban over HTTP: the draft → review → approval → issue flow with its refusals, registers
+and their exports, receiving and routing with inboxes and read receipts, the secrecy matrix
+(lists, search, by id, audit), retention and destruction lists, the directory and the operator's
+outside agencies, metering, and tenant isolation through every endpoint (404 by id)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov.kernel.audit import AuditEvent
+from localgov.kernel.thai import bangkok_today, be_year
+from localgov.kernel.usage import UsageEvent
+from localgov.plugins import REGISTRY
+from tests.conftest import BASE as BASE_DOMAIN
+from tests.conftest import ClientFactory, host, make_settings
+from tests.support.saraban import Lao, deliver, letter_body, make_lao
+from tests.support.tokens import bearer
+
+BASE = "/v1/saraban"
+
+
+async def create(http: httpx.AsyncClient, lao: Lao, who: str = "officer", **changes: Any) -> dict[str, Any]:
+    response = await http.post(f"{BASE}/letters", json=letter_body(lao, **changes), headers=lao.headers(who))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def act(
+    http: httpx.AsyncClient, lao: Lao, letter: dict[str, Any], action: str, who: str, **extra: Any
+) -> httpx.Response:
+    return await http.post(
+        f"{BASE}/letters/{letter['id']}/{action}",
+        json={"version": letter["version"], **extra},
+        headers=lao.headers(who),
+    )
+
+
+async def through(http: httpx.AsyncClient, lao: Lao, letter: dict[str, Any], *steps: tuple[str, str]) -> dict[str, Any]:
+    for action, who in steps:
+        response = await act(http, lao, letter, action, who)
+        assert response.status_code == 200, (action, response.text)
+        letter = response.json()
+    return letter
+
+
+ISSUE = (("submit", "officer"), ("approve", "signer"), ("issue", "clerk"))
+
+
+async def test_the_flow_registers_routing_and_metering(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    lao, other = await make_lao(engine), await make_lao(engine, agency_code="ขก 51399")
+    year = be_year(bangkok_today())
+    async with client_for(plugins=REGISTRY, listen=False) as http:
+        # Refusals are problem details with stable codes.
+        bad = await http.post(
+            f"{BASE}/letters", json=letter_body(lao, kind="directive"), headers=lao.headers("officer")
+        )
+        assert (bad.status_code, bad.json()["code"]) == (422, "saraban_invalid_letter")
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert "ไม่ถูกต้อง" in bad.json()["title"]
+        unknown = await http.post(
+            f"{BASE}/letters",
+            json=letter_body(lao, recipients=[{"kind": "lao", "dla_code": "9999999"}]),
+            headers=lao.headers("officer"),
+        )
+        assert (unknown.status_code, unknown.json()["code"]) == (422, "saraban_invalid_recipient")
+        malformed = await http.post(
+            f"{BASE}/letters", json={**letter_body(lao), "urgency": "asap"}, headers=lao.headers("officer")
+        )
+        assert malformed.status_code == 400
+        admin = await http.post(f"{BASE}/letters", json=letter_body(lao), headers=lao.headers("admin"))
+        assert admin.status_code == 403
+
+        # A draft to the other LAO, a unit and a member of this one; revised once.
+        letter = await create(
+            http,
+            lao,
+            recipients=[
+                {"kind": "lao", "dla_code": other.tenant.dla_code},
+                {"kind": "unit", "unit_id": str(lao.other_unit_id)},
+                {"kind": "staff", "staff_id": str(lao.staff["reviewer"])},
+            ],
+        )
+        assert (letter["status"], letter["kind_th"], letter["urgency_th"]) == ("draft", "หนังสือภายนอก", "ด่วน")
+        assert letter["revisions"] == 1
+        assert letter["signer_position"] == "นายกองค์การบริหารส่วนตำบล"
+        revised = await http.patch(
+            f"{BASE}/letters/{letter['id']}",
+            json={"version": 1, "body": "ข้อความที่แก้ไขแล้ว", "note": "แก้ตามที่หัวหน้าแนะนำ"},
+            headers=lao.headers("officer"),
+        )
+        assert revised.status_code == 200, revised.text
+        letter = revised.json()
+        assert (letter["version"], letter["revisions"], letter["body"]) == (2, 2, "ข้อความที่แก้ไขแล้ว")
+        stale = await http.patch(
+            f"{BASE}/letters/{letter['id']}", json={"version": 1, "body": "x"}, headers=lao.headers("officer")
+        )
+        assert (stale.status_code, stale.json()["code"]) == (409, "saraban_version_conflict")
+        history = await http.get(f"{BASE}/letters/{letter['id']}/revisions", headers=lao.headers("officer"))
+        assert [r["revision"] for r in history.json()["items"]] == [1, 2]
+        assert history.json()["items"][0]["content"]["body"].startswith("ด้วยองค์การบริหารส่วนตำบล")
+
+        # Review and approval: only the signer named on the letter approves.
+        letter = await through(http, lao, letter, ("submit", "officer"), ("review", "reviewer"))
+        early = await act(http, lao, letter, "issue", "clerk")
+        assert (early.status_code, early.json()["code"]) == (409, "saraban_wrong_status")
+        officer_approves = await act(http, lao, letter, "approve", "officer")
+        assert officer_approves.status_code == 403
+        returned = await act(http, lao, letter, "return", "reviewer")
+        assert (returned.status_code, returned.json()["code"]) == (422, "saraban_invalid_letter")
+        letter = await through(http, lao, letter, ("approve", "signer"), ("issue", "clerk"))
+        assert letter["status"] == "issued"
+        assert letter["number_text"] == "ที่ ขก 51301/1"
+        assert [e["action"] for e in letter["events"]] == [
+            "created",
+            "revised",
+            "submitted",
+            "reviewed",
+            "approved",
+            "issued",
+        ]
+        statuses = {r["kind"]: r["status"] for r in letter["recipients"]}
+        assert statuses == {"lao": "queued", "unit": "delivered", "staff": "delivered"}
+
+        # The member and the unit find it in their inboxes; the read receipt is kept.
+        mine = await http.get(f"{BASE}/inbox", headers=lao.headers("reviewer"))
+        assert [i["letter_id"] for i in mine.json()["items"]] == [letter["id"]]
+        unit = await http.get(f"{BASE}/inbox/units/{lao.other_unit_id}", headers=lao.headers("outsider"))
+        assert [i["letter_id"] for i in unit.json()["items"]] == [letter["id"]]
+        not_mine = await http.get(f"{BASE}/inbox/units/{lao.other_unit_id}", headers=lao.headers("officer"))
+        assert (not_mine.status_code, not_mine.json()["code"]) == (403, "saraban_not_allowed")
+        route_id = mine.json()["items"][0]["route_id"]
+        read = await http.post(f"{BASE}/routes/{route_id}/read", headers=lao.headers("reviewer"))
+        assert read.status_code == 200
+        assert read.json()["read_at"] is not None
+        foreign = await http.post(f"{BASE}/routes/{route_id}/read", headers=lao.headers("officer"))
+        assert (foreign.status_code, foreign.json()["code"]) == (404, "saraban_route_not_found")
+        done = await http.post(f"{BASE}/routes/{route_id}/done", headers=lao.headers("reviewer"))
+        assert done.json()["status"] == "done"
+
+        # The other LAO receives it (worker), endorses and routes it with a due date.
+        assert await deliver(engine, [other], "saraban.deliver") == 1
+        assert await deliver(engine, [lao], "saraban.receipt") == 1
+        sent = (await http.get(f"{BASE}/letters/{letter['id']}", headers=lao.headers("officer"))).json()
+        receipt = next(r for r in sent["recipients"] if r["kind"] == "lao")
+        assert (receipt["status"], receipt["receipt_no"]) == ("delivered", f"1/{year}")
+        incoming = await http.get(f"{BASE}/letters", params={"direction": "incoming"}, headers=other.headers("clerk"))
+        [copy] = incoming.json()["items"]
+        assert copy["number_text"] == "ที่ ขก 51301/1"
+        due = (bangkok_today() + dt.timedelta(days=7)).isoformat()
+        routed = await http.post(
+            f"{BASE}/letters/{copy['id']}/routes",
+            json={"to_staff_id": str(other.staff["officer"]), "endorsement": "มอบงานธุรการดำเนินการ", "due_on": due},
+            headers=other.headers("signer"),
+        )
+        assert routed.status_code == 201, routed.text
+        assert routed.json()["items"][0]["endorsement"] == "มอบงานธุรการดำเนินการ"
+        inbox = (await http.get(f"{BASE}/inbox", headers=other.headers("officer"))).json()["items"]
+        assert [(i["letter_id"], i["due_on"], i["overdue"]) for i in inbox] == [(copy["id"], due, False)]
+        past = await http.post(
+            f"{BASE}/letters/{copy['id']}/routes",
+            json={"to_staff_id": str(other.staff["officer"]), "due_on": "2000-01-01"},
+            headers=other.headers("signer"),
+        )
+        assert (past.status_code, past.json()["code"]) == (422, "saraban_invalid_letter")
+
+        # A letter received on paper: the receive stamp is the next receive number.
+        paper_body = {
+            "kind": "external",
+            "subject": "แจ้งการจัดสรรงบประมาณ",
+            "sender_name": "จังหวัดขอนแก่น",
+            "number_text": "ที่ ขก 0023.3/ว 456",
+            "letter_date": "2026-11-30",
+            "urgency": "most_urgent",
+        }
+        once = {**other.headers("clerk"), "Idempotency-Key": "paper-0023-456"}
+        paper = await http.post(f"{BASE}/incoming", json=paper_body, headers=once)
+        assert paper.status_code == 201, paper.text
+        retried = await http.post(f"{BASE}/incoming", json=paper_body, headers=once)
+        assert retried.headers.get("Idempotent-Replayed") == "true"
+        assert retried.json()["id"] == paper.json()["id"]
+        assert paper.json()["receive_no"] == f"2/{year}"
+
+        # Orders are numbered n/BE-year; the send register has both lines, chained.
+        order = await create(http, lao, kind="directive", subkind="order", subject="แต่งตั้งคณะกรรมการ", recipients=[])
+        order = await through(http, lao, order, *ISSUE)
+        assert order["number_text"] == f"1/{year}"
+        page = await http.get(f"{BASE}/registers/send/{year}", params={"limit": 1}, headers=lao.headers("clerk"))
+        assert [line["seq"] for line in page.json()["items"]] == [1]
+        rest = await http.get(
+            f"{BASE}/registers/send/{year}", params={"after": page.json()["next_after"]}, headers=lao.headers("clerk")
+        )
+        assert [line["letter_no"] for line in rest.json()["items"]] == [f"1/{year}"]
+        csv = await http.get(f"{BASE}/registers/send/{year}/csv", headers=lao.headers("clerk"))
+        assert csv.status_code == 200
+        text_csv = csv.content.decode("utf-8-sig")
+        assert text_csv.splitlines()[0] == "เลขทะเบียน,ที่,ลงวันที่,จาก,ถึง,เรื่อง,การปฏิบัติ,หมายเหตุ"
+        assert "แต่งตั้งคณะกรรมการ" in text_csv
+        pdf = await http.get(f"{BASE}/registers/receive/{year}/pdf", headers=other.headers("clerk"))
+        assert pdf.status_code == 200
+        assert pdf.content.startswith(b"%PDF")
+        officer_pdf = await http.get(f"{BASE}/registers/send/{year}/pdf", headers=lao.headers("officer"))
+        assert officer_pdf.status_code == 403
+        verify = await http.get(f"{BASE}/registers/verify", headers=lao.headers("admin"))
+        assert [(r["register"], r["entries"], r["ok"]) for r in verify.json()["items"]] == [("send", 2, True)]
+        bad_register = await http.get(f"{BASE}/registers/other/{year}", headers=lao.headers("clerk"))
+        assert bad_register.status_code == 400
+
+    # Metering: one letter to another LAO, two inside, two received by the other LAO.
+    async with lao.db() as session:
+        usage = dict(
+            (
+                await session.execute(
+                    select(UsageEvent.meter, func.sum(UsageEvent.quantity))
+                    .where(UsageEvent.tenant_id.in_([lao.tenant.id, other.tenant.id]))
+                    .group_by(UsageEvent.meter)
+                )
+            ).all()
+        )
+    assert usage == {
+        "saraban.letters_sent_lao": Decimal(1),
+        "saraban.letters_sent_internal": Decimal(2),
+        "saraban.letters_received": Decimal(2),
+    }
+
+
+async def test_secrecy_matrix(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    """A secret letter: who sees it in lists, in searches and by id; every access audited."""
+    lao = await make_lao(engine)
+    async with client_for(plugins=REGISTRY, listen=False) as http:
+        secret = await create(
+            http,
+            lao,
+            subject="รายงานการสอบสวนข้อเท็จจริงลับเฉพาะ",
+            secrecy="secret",
+            named_staff_ids=[str(lao.staff["reviewer"])],
+        )
+        plain = await create(http, lao, subject="รายงานการประชุมประจำเดือน")
+        # Named: the author (officer), the signer, the named reviewer. Not named: clerk, outsider, admin.
+        expected = {
+            "officer": True,
+            "signer": True,
+            "reviewer": True,
+            "clerk": False,
+            "outsider": False,
+            "admin": False,
+        }
+        for who, sees in expected.items():
+            listed = await http.get(f"{BASE}/letters", headers=lao.headers(who))
+            ids = {i["id"] for i in listed.json()["items"]}
+            assert (secret["id"] in ids) is sees, who
+            assert plain["id"] in ids, who
+            found = await http.get(f"{BASE}/letters", params={"q": "รายงาน"}, headers=lao.headers(who))
+            assert (secret["id"] in {i["id"] for i in found.json()["items"]}) is sees, who
+            by_id = await http.get(f"{BASE}/letters/{secret['id']}", headers=lao.headers(who))
+            assert by_id.status_code == (200 if sees else 404), who
+            revisions = await http.get(f"{BASE}/letters/{secret['id']}/revisions", headers=lao.headers(who))
+            assert revisions.status_code == (200 if sees else 404), who
+        # The secret-letter officer (named on every secret letter) issues it, not another clerk.
+        secret = await through(http, lao, secret, *ISSUE[:2])
+        issue_by_clerk = await act(http, lao, secret, "issue", "clerk")
+        assert issue_by_clerk.status_code == 404
+        secret = await through(http, lao, secret, ("issue", "secretary"))
+        assert secret["number_text"] == "ที่ ขก 51301/1"
+        # The register line of a secret letter hides its subject.
+        year = be_year(bangkok_today())
+        lines = (await http.get(f"{BASE}/registers/send/{year}", headers=lao.headers("clerk"))).json()["items"]
+        assert [line["subject"] for line in lines] == ["(หนังสือลับ)"]
+    async with lao.db() as session:
+        granted = (
+            await session.execute(
+                select(func.count()).where(
+                    AuditEvent.action == "saraban.secret_access", AuditEvent.target == f"saraban_letter:{secret['id']}"
+                )
+            )
+        ).scalar_one()
+        refused = (
+            await session.execute(
+                select(AuditEvent.actor_id).where(
+                    AuditEvent.action == "saraban.secret_access_refused",
+                    AuditEvent.target == f"saraban_letter:{secret['id']}",
+                )
+            )
+        ).scalars()
+        refused_by = set(refused)
+    assert granted >= 6  # each read and revisions list of the three named members, and the workflow
+    assert refused_by == {str(lao.staff[w]) for w in ("clerk", "outsider", "admin")}
+
+
+async def test_a_secret_letter_received_is_seen_by_the_secret_officer_and_those_routed_to(
+    engine: AsyncEngine, client_for: ClientFactory
+) -> None:
+    lao = await make_lao(engine)
+    async with client_for(plugins=REGISTRY, listen=False) as http:
+        received = await http.post(
+            f"{BASE}/incoming",
+            json={
+                "kind": "external",
+                "subject": "ลับมาก: ผลการตรวจสอบ",
+                "sender_name": "สำนักงานตรวจเงินแผ่นดิน",
+                "number_text": "ที่ ตผ 0001/1",
+                "letter_date": "2026-11-01",
+                "secrecy": "top_secret",
+            },
+            headers=lao.headers("clerk"),
+        )
+        assert received.status_code == 201, received.text
+        letter_id = received.json()["id"]
+        assert (await http.get(f"{BASE}/letters/{letter_id}", headers=lao.headers("secretary"))).status_code == 200
+        assert (await http.get(f"{BASE}/letters/{letter_id}", headers=lao.headers("officer"))).status_code == 404
+        routed = await http.post(
+            f"{BASE}/letters/{letter_id}/routes",
+            json={"to_staff_id": str(lao.staff["officer"]), "endorsement": "ดำเนินการด่วน"},
+            headers=lao.headers("clerk"),
+        )
+        assert routed.status_code == 201, routed.text
+        assert (await http.get(f"{BASE}/letters/{letter_id}", headers=lao.headers("officer"))).status_code == 200
+        inbox = (await http.get(f"{BASE}/inbox", headers=lao.headers("officer"))).json()["items"]
+        assert [i["letter_id"] for i in inbox] == [letter_id]
+        year = be_year(bangkok_today())
+        lines = (await http.get(f"{BASE}/registers/receive/{year}", headers=lao.headers("clerk"))).json()["items"]
+        assert [line["subject"] for line in lines] == ["(หนังสือลับ)"]
+
+
+async def test_retention_destruction_lists_directory_and_outside_agencies(
+    engine: AsyncEngine, client_for: ClientFactory
+) -> None:
+    lao, other = await make_lao(engine), await make_lao(engine, agency_code="ขก 51398")
+    operator = {"Host": BASE_DOMAIN, **bearer(None, kind="operator", roles=("platform_admin",), subject="op-1")}
+    this_year = be_year(bangkok_today())
+    async with client_for(plugins=REGISTRY, listen=False) as http:
+        rules = await http.get(f"{BASE}/retention", headers=lao.headers("admin"))
+        assert {r["kind"]: r["years"] for r in rules.json()["items"]}["directive"] is None
+        changed = await http.put(
+            f"{BASE}/retention", json={"items": [{"kind": "stamped", "years": 2}]}, headers=lao.headers("admin")
+        )
+        assert {r["kind"]: r["years"] for r in changed.json()["items"]}["stamped"] == 2
+        # A letter received in 2557 with the 1-year rule is due for destruction by the end of 2568.
+        old = await http.post(
+            f"{BASE}/incoming",
+            json={
+                "kind": "external",
+                "subject": "หนังสือเก่า",
+                "sender_name": "อำเภอ",
+                "number_text": "ที่ ขก 0118/1",
+                "letter_date": "2014-05-01",
+            },
+            headers=lao.headers("clerk"),
+        )
+        assert old.status_code == 201
+        async with lao.db() as session:
+            from localgov.services.saraban.models import Letter
+
+            letter = await session.get(Letter, uuid.UUID(old.json()["id"]))
+            assert letter is not None
+            letter.retention_years = 1
+        open_year = await http.post(f"{BASE}/destruction-lists", json={"year": this_year}, headers=lao.headers("admin"))
+        assert (open_year.status_code, open_year.json()["code"]) == (422, "saraban_destruction_list_year_open")
+        prepared = await http.post(
+            f"{BASE}/destruction-lists", json={"year": this_year - 1}, headers=lao.headers("admin")
+        )
+        assert prepared.status_code == 201, prepared.text
+        assert prepared.json()["letter_ids"] == [old.json()["id"]]
+        assert prepared.json()["due_on"] == f"{this_year - 543}-03-01"
+        again = await http.post(f"{BASE}/destruction-lists", json={"year": this_year - 1}, headers=lao.headers("admin"))
+        assert (again.status_code, again.json()["code"]) == (409, "saraban_destruction_list_exists")
+        approved = await http.post(
+            f"{BASE}/destruction-lists/{prepared.json()['id']}/approve", headers=lao.headers("admin")
+        )
+        assert approved.json()["status"] == "approved"
+
+        # The operator adds an outside agency; the directory lists it beside the platform's LAOs.
+        created = await http.post(
+            "/v1/outside-agencies",
+            json={"code": "มท 0808", "name_th": "กรมส่งเสริมการปกครองท้องถิ่น", "endpoint_url": "https://dla.example/x"},
+            headers=operator,
+        )
+        assert created.status_code == 201, created.text
+        dup = await http.post("/v1/outside-agencies", json={"code": "มท 0808", "name_th": "ซ้ำ"}, headers=operator)
+        assert (dup.status_code, dup.json()["code"]) == (409, "saraban_agency_exists")
+        insecure = await http.post(
+            "/v1/outside-agencies", json={"code": "x1", "name_th": "x", "endpoint_url": "http://a"}, headers=operator
+        )
+        assert insecure.status_code == 400
+        on_tenant = await http.get("/v1/outside-agencies", headers=lao.headers("admin"))
+        assert on_tenant.status_code == 404
+        patched = await http.patch(
+            f"/v1/outside-agencies/{created.json()['id']}", json={"name_en": "DLA"}, headers=operator
+        )
+        assert patched.json()["name_en"] == "DLA"
+        directory = await http.get(f"{BASE}/agencies", params={"limit": 200}, headers=lao.headers("officer"))
+        codes = {(a["kind"], a["code"]) for a in directory.json()["items"]}
+        assert ("lao", other.tenant.dla_code) in codes
+        assert ("outside", "มท 0808") in codes
+        # A letter to the outside agency waits for the exchange adapter, metered as sent outside.
+        letter = await create(http, lao, recipients=[{"kind": "outside", "agency_code": "มท 0808"}])
+        letter = await through(http, lao, letter, *ISSUE)
+        assert [r["status"] for r in letter["recipients"]] == ["awaiting_exchange"]
+
+
+async def test_tenant_isolation_through_every_endpoint(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    """Ids of one LAO are unknown to another: 404 on every route that takes one."""
+    lao, other = await make_lao(engine), await make_lao(engine, agency_code="ขก 51397")
+    async with client_for(plugins=REGISTRY, listen=False) as http:
+        letter = await create(http, lao, recipients=[{"kind": "staff", "staff_id": str(lao.staff["reviewer"])}])
+        letter = await through(http, lao, letter, *ISSUE)
+        route_id = (await http.get(f"{BASE}/inbox", headers=lao.headers("reviewer"))).json()["items"][0]["route_id"]
+        year = be_year(bangkok_today())
+        prepared = await http.post(f"{BASE}/destruction-lists", json={"year": year - 1}, headers=lao.headers("admin"))
+        list_id = prepared.json()["id"]
+        lid = letter["id"]
+        body = {"version": letter["version"], "note": "ทดสอบ"}
+        calls = [
+            ("GET", f"/letters/{lid}", None, "clerk"),
+            ("PATCH", f"/letters/{lid}", {"version": 1, "body": "x"}, "officer"),
+            ("GET", f"/letters/{lid}/revisions", None, "clerk"),
+            ("GET", f"/letters/{lid}/routes", None, "clerk"),
+            ("POST", f"/letters/{lid}/routes", {"to_unit_id": str(other.unit_id)}, "clerk"),
+            ("POST", f"/letters/{lid}/submit", body, "officer"),
+            ("POST", f"/letters/{lid}/review", body, "reviewer"),
+            ("POST", f"/letters/{lid}/return", body, "reviewer"),
+            ("POST", f"/letters/{lid}/approve", body, "signer"),
+            ("POST", f"/letters/{lid}/issue", body, "clerk"),
+            ("POST", f"/letters/{lid}/cancel", body, "officer"),
+            ("POST", f"/routes/{route_id}/read", None, "reviewer"),
+            ("POST", f"/routes/{route_id}/done", None, "reviewer"),
+            ("GET", f"/destruction-lists/{list_id}", None, "admin"),
+            ("POST", f"/destruction-lists/{list_id}/approve", None, "admin"),
+            ("GET", "/letters", {"after": lid}, "clerk"),
+        ]
+        for method, path, payload, who in calls:
+            if method == "GET" and payload is not None:
+                response = await http.get(BASE + path, params=payload, headers=other.headers(who))
+            else:
+                response = await http.request(method, BASE + path, json=payload, headers=other.headers(who))
+            assert response.status_code == 404, (method, path, response.text)
+        # Lists, inboxes and registers of the other LAO show nothing of this one.
+        assert (await http.get(f"{BASE}/letters", headers=other.headers("clerk"))).json()["items"] == []
+        assert (await http.get(f"{BASE}/inbox", headers=other.headers("reviewer"))).json()["items"] == []
+        lines = await http.get(f"{BASE}/registers/send/{year}", headers=other.headers("clerk"))
+        assert lines.json()["items"] == []
+        # And the same calls succeed at home (the 404s above are not a broken route).
+        assert (await http.get(f"{BASE}/letters/{lid}", headers=lao.headers("clerk"))).status_code == 200
+        assert (await http.get(f"{BASE}/destruction-lists/{list_id}", headers=lao.headers("admin"))).status_code == 200
+        assert host(lao.tenant.slug) != host(other.tenant.slug)
+
+
+async def test_files_of_a_letter_follow_its_secrecy_and_its_tenant(
+    engine: AsyncEngine, client_for: ClientFactory, database_url: str, tmp_path: Path
+) -> None:
+    lao, other = await make_lao(engine), await make_lao(engine, agency_code="ขก 51396")
+    settings = make_settings(database_url, storage_dir=str(tmp_path / "files"))
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    async with client_for(settings_=settings, plugins=REGISTRY, listen=False) as http:
+        secret = await create(http, lao, secrecy="confidential")
+        uploaded = await http.post(
+            f"{BASE}/letters/{secret['id']}/files",
+            files={"data": ("agenda.pdf", pdf, "application/pdf")},
+            headers=lao.headers("officer"),
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        stored = uploaded.json()
+        assert stored["sha256"] == hashlib.sha256(pdf).hexdigest()
+        listed = await http.get(f"{BASE}/letters/{secret['id']}/files", headers=lao.headers("signer"))
+        assert [f["id"] for f in listed.json()["items"]] == [stored["id"]]
+        path = f"{BASE}/letters/{secret['id']}/files/{stored['id']}"
+        download = await http.get(path, headers=lao.headers("signer"))
+        assert download.status_code == 200
+        assert download.content == pdf
+        for who in ("clerk", "outsider"):
+            assert (await http.get(path, headers=lao.headers(who))).status_code == 404
+            listed_by = await http.get(f"{BASE}/letters/{secret['id']}/files", headers=lao.headers(who))
+            assert listed_by.status_code == 404
+        assert (await http.get(path, headers=other.headers("clerk"))).status_code == 404
+        foreign_upload = await http.post(
+            f"{BASE}/letters/{secret['id']}/files",
+            files={"data": ("x.pdf", pdf, "application/pdf")},
+            headers=other.headers("officer"),
+        )
+        assert foreign_upload.status_code == 404
+        # Once issued, the letter's files are final.
+        plain = await through(http, lao, await create(http, lao), *ISSUE)
+        late = await http.post(
+            f"{BASE}/letters/{plain['id']}/files",
+            files={"data": ("late.pdf", pdf, "application/pdf")},
+            headers=lao.headers("officer"),
+        )
+        assert (late.status_code, late.json()["code"]) == (409, "saraban_wrong_status")
+    async with lao.db() as session:
+        audited = (
+            await session.execute(
+                select(func.count()).where(
+                    AuditEvent.action == "saraban.secret_access",
+                    AuditEvent.target == f"saraban_letter:{secret['id']}",
+                    AuditEvent.data["what"].astext == f"file:{stored['id']}",
+                )
+            )
+        ).scalar_one()
+    assert audited == 1
