@@ -113,15 +113,15 @@ async def load(engine: Any, tenant: Any, count: int) -> dict[str, Any]:
                 rows,
             )
             await session.execute(
-                text(
-                    "INSERT INTO saraban_letter_search (letter_id, vector) VALUES (:id, CAST(:vector AS tsvector))"
-                ),
+                text("INSERT INTO saraban_letter_search (letter_id, vector) VALUES (:id, CAST(:vector AS tsvector))"),
                 rows,
             )
             secret_rows = [{"letter_id": r["id"], "staff_id": secret_member} for r in rows if r["secrecy"] != "normal"]
             if secret_rows:
                 await session.execute(
-                    text("INSERT INTO saraban_access (letter_id, staff_id, reason) VALUES (:letter_id, :staff_id, 'named')"),
+                    text(
+                        "INSERT INTO saraban_access (letter_id, staff_id, reason) VALUES (:letter_id, :staff_id, 'named')"
+                    ),
                     secret_rows,
                 )
         inserted += n

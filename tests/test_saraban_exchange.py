@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from localgov.kernel import egress
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.outbox import Delivery, OutboxEntry
-from localgov.kernel.storage import blob_store, list_files
+from localgov.kernel.storage import FileOwner, blob_store, list_files
 from localgov.plugins import REGISTRY
 from localgov.services.saraban import exchange, issuing
 from localgov.services.saraban.models import Letter, OutsideAgency, Recipient
@@ -330,6 +330,13 @@ async def test_the_inbound_endpoint_checks_and_registers_the_envelope_once(
         bad_hash = await http.post(url, content=tampered, headers=signed(tampered))
         assert bad_hash.status_code == 422
         assert bad_hash.json()["data"]["reason"] == "hash_mismatch"
+        envelope["main_document"] = exchange.msgspec.to_builtins(
+            exchange._document("x.pdf", "text/plain", b"plain text")
+        )
+        wrong_type = json.dumps(envelope).encode()
+        refused_type = await http.post(url, content=wrong_type, headers=signed(wrong_type))
+        assert refused_type.status_code == 422
+        assert refused_type.json()["data"]["reason"] == "document_type"
         junk = await http.post(url, content=b'{"version": 1}', headers=signed(b'{"version": 1}'))
         assert junk.status_code == 422
         assert junk.json()["data"]["reason"] == "schema"
@@ -347,7 +354,7 @@ async def test_the_inbound_endpoint_checks_and_registers_the_envelope_once(
         assert len(letters_in) == 1
         [letter] = letters_in
         assert letter.subject == "ขอส่งรายงานผลการดำเนินงานประจำปี"
-        files = await list_files(session, exchange.FileOwner("saraban.letter", str(letter.id)))
+        files = await list_files(session, FileOwner("saraban.letter", str(letter.id)))
         assert [f.sha256 for f in files] == [json.loads(body)["main_document"]["sha256"]]
 
 

@@ -154,6 +154,11 @@ def test_sizes_and_colours_follow_the_regulation() -> None:
     assert not any(colour == RED for colour, _ in _drawn(memo)[0])  # no urgency, no secrecy: no red
 
 
+def test_the_same_letter_renders_to_the_same_bytes() -> None:
+    moment = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)
+    assert render_letter(_letter(created_at=moment)) == render_letter(_letter(created_at=moment))
+
+
 def test_arabic_digits_when_the_lao_does_not_use_thai_digits() -> None:
     text = _text(render_letter(_letter(thai_digits=False)))
     assert "15 มีนาคม 2566" in text

@@ -64,6 +64,8 @@ _LETTER = select(
     _L.signer_position,
     _L.issuing_unit_id,
     _L.extra,
+    _L.issued_at,
+    _L.created_at,
 )
 
 
@@ -146,6 +148,7 @@ async def letter_document(
         secrecy=row["secrecy"],
         emblem=await emblem_bytes(session, store),
         thai_digits=settings.thai_digits if settings is not None else True,
+        created_at=row["issued_at"] or row["created_at"],
     )
 
 

@@ -62,7 +62,15 @@ from localgov.kernel.db import SharedBase
 from localgov.kernel.errors import DomainError
 from localgov.kernel.outbox import Delivery, enqueue
 from localgov.kernel.signing import SignatureScheme, new_secret, secrets_in_force
-from localgov.kernel.storage import BlobStore, FileOwner, list_files, open_file, store_upload
+from localgov.kernel.storage import (
+    BlobStore,
+    FileEmpty,
+    FileTooLarge,
+    FileTypeNotAllowed,
+    list_files,
+    open_file,
+    store_upload,
+)
 from localgov.kernel.storage.files import UploadLimits
 from localgov.services.saraban import agencies, documents, letters, registers, routing, rules
 from localgov.services.saraban.models import Letter, OutsideAgency, Recipient, SarabanSettings
@@ -548,15 +556,23 @@ async def receive_envelope(
         extra={"consignment_id": str(envelope.consignment_id), "sender_agency_id": agency.id},
     )
     for doc, data in zip(documents_in, contents, strict=True):
-        await store_upload(
-            session,
-            store,
-            data=data,
-            filename=doc.filename,
-            owner=FileOwner(documents.attachment_owner(letter.id).kind, str(letter.id)),
-            uploaded_by=SYSTEM.audit,
-            limits=INBOUND_LIMITS,
-        )
+        try:
+            await store_upload(
+                session,
+                store,
+                data=data,
+                filename=doc.filename,
+                owner=documents.attachment_owner(letter.id),
+                uploaded_by=SYSTEM.audit,
+                limits=INBOUND_LIMITS,
+            )
+        except (FileTypeNotAllowed, FileEmpty) as exc:
+            raise ExchangeValidation(
+                f"{doc.filename}: a document type that is not accepted (PDF or image, judged by content)",
+                data={"reason": "document_type", "filename": doc.filename},
+            ) from exc
+        except FileTooLarge as exc:
+            raise ExchangeTooLarge(data={"filename": doc.filename, "max_bytes": INBOUND_LIMITS.max_bytes}) from exc
     receipt_id = rules.register_no(entry["year"], entry["seq"])
     await letters.record_event(session, letter.id, "received", SYSTEM, f"{receipt_id} ({envelope.sender.name})")
     return Receipt(consignment_id=envelope.consignment_id, receipt_id=receipt_id, received_at=moment)

@@ -92,6 +92,9 @@ class LetterDocument(msgspec.Struct, frozen=True, kw_only=True):
     #: The emblem image (PNG or JPEG) uploaded by the LAO.
     emblem: bytes | None = None
     thai_digits: bool = True
+    #: The PDF's creation date (the letter's issue, or its creation): with it the same letter
+    #: renders to the same bytes (the file /ID is a hash of them), so a resent copy is identical.
+    created_at: dt.datetime | None = None
 
 
 class _LetterPDF(ThaiPDF):
@@ -145,6 +148,8 @@ def render_letter_layout(doc: LetterDocument) -> RenderedLetter:
     """The letter as PDF bytes and the place of its signature."""
     doc = _with_digits(doc)
     pdf = _LetterPDF(doc)
+    if doc.created_at is not None:
+        pdf.set_creation_date(doc.created_at)
     pdf.set_title(doc.subject[:200])
     pdf.set_author(doc.issuer_name)
     pdf.add_page()
