@@ -73,10 +73,10 @@ async def setup(engine: Any) -> Any:
 async def load(engine: Any, tenant: Any, count: int) -> dict[str, Any]:
     """``count`` letters and their vectors; returns how long it took and the distinct texts."""
     from sqlalchemy import text
+    from tests.support.thai_letters import make_letters
 
     from localgov.kernel import search
     from localgov.kernel.db import session_factory, tenant_session
-    from tests.support.thai_letters import make_letters
 
     distinct = min(count, 5_000)
     pool = make_letters(distinct, seed=2569)
@@ -120,7 +120,8 @@ async def load(engine: Any, tenant: Any, count: int) -> dict[str, Any]:
             if secret_rows:
                 await session.execute(
                     text(
-                        "INSERT INTO saraban_access (letter_id, staff_id, reason) VALUES (:letter_id, :staff_id, 'named')"
+                        "INSERT INTO saraban_access (letter_id, staff_id, reason)"
+                        " VALUES (:letter_id, :staff_id, 'named')"
                     ),
                     secret_rows,
                 )
@@ -140,10 +141,11 @@ async def load(engine: Any, tenant: Any, count: int) -> dict[str, Any]:
 
 
 async def searches(engine: Any, tenant: Any, queries_n: int) -> dict[str, Any]:
+    from tests.support.thai_letters import QUERIES, query_text
+
     from localgov.kernel.cases import CaseActor
     from localgov.kernel.db import session_factory, tenant_session
     from localgov.services.saraban import letters, search_index
-    from tests.support.thai_letters import QUERIES, query_text
 
     viewer = CaseActor(kind="staff", id=uuid.uuid4(), permissions=frozenset({"saraban.read"}), unit_ids=())
     rng = random.Random(2566)
