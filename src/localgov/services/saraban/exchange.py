@@ -217,9 +217,14 @@ async def rotate_key(
         previous_until = now + ROTATION_OVERLAP
     await session.flush()
     await record_audit(
-        session, "saraban.exchange_key_rotated", actor=actor, origin=origin,
-        target=f"saraban_outside_agency:{agency_id}", data={"code": agency.code},
-    )  # fmt: skip
+        session,
+        "saraban.exchange_key_rotated",
+        actor=actor,
+        origin=origin,
+        target=f"saraban_outside_agency:{agency_id}",
+        data={"code": agency.code},
+        operator=True,
+    )
     return KeyIssued(agency_id=agency_id, code=agency.code, secret=secret, previous_valid_until=previous_until)
 
 
