@@ -20,6 +20,7 @@ from localgov.services.saraban import registers
 from localgov.services.saraban.delivery import HANDLERS
 from localgov.services.saraban.letters import DELIVER_TOPIC, RECEIPT_TOPIC
 from localgov.services.saraban.models import Letter, LetterEvent, Recipient, RegisterEntry
+from tests.support.factories import make_tenant
 from tests.support.saraban import Lao, deliver, issued, make_lao, pending
 
 
@@ -157,3 +158,62 @@ async def test_a_worker_killed_midway_leaves_nothing_and_the_retry_lands_once(en
     assert await deliver(engine, [recipient], DELIVER_TOPIC) == 1
     assert await deliver(engine, [sender], RECEIPT_TOPIC) == 1
     await assert_landed_once(sender, recipient, letter_id)
+
+
+async def test_letters_from_two_laos_delivered_by_parallel_workers_get_contiguous_receive_numbers(
+    engine: AsyncEngine,
+) -> None:
+    first, second = await make_lao(engine), await make_lao(engine, agency_code="ขก 51305")
+    recipient = await make_lao(engine, agency_code="ขก 51306")
+    for sender in (first, second):
+        for _ in range(6):
+            await issued(sender, **to_lao(recipient))
+    ids = await pending(engine, recipient.tenant, DELIVER_TOPIC)
+    assert len(ids) == 12
+    schemas = {recipient.tenant.id: recipient.tenant.schema}
+
+    async def worker(share: list[int]) -> None:
+        for entry_id in share:
+            async with tenant_session(session_factory(engine), None) as session:
+                entry = (
+                    await session.execute(select(OutboxEntry).where(OutboxEntry.id == entry_id).with_for_update())
+                ).scalar_one()
+                async with session.begin_nested():
+                    await HANDLERS[DELIVER_TOPIC](Delivery(entry, session, schemas))
+                entry.status = "delivered"
+
+    await asyncio.gather(*(worker(ids[i::4]) for i in range(4)))
+    lines = await receive_lines(recipient)
+    assert sorted(line.seq for line in lines) == list(range(1, 13))
+    assert len({line.letter_id for line in lines}) == 12
+    async with recipient.db() as session:
+        assert [report.ok for report in await registers.verify(session)] == [True]
+    assert await deliver(engine, [first, second], RECEIPT_TOPIC) == 12
+    for sender in (first, second):
+        async with sender.db() as session:
+            statuses = (await session.execute(select(Recipient.status, Recipient.receipt_no))).all()
+        assert {status for status, _ in statuses} == {"delivered"}
+        assert all(no is not None for _, no in statuses)
+
+
+async def test_a_recipient_without_saraban_tables_is_reported_failed_to_the_sender(engine: AsyncEngine) -> None:
+    """The copy reaches an LAO whose schema no longer has the service (it was left since): the
+    sender's addressee row says so instead of the entry retrying until it dies."""
+    sender, recipient = await make_lao(engine), await make_lao(engine, agency_code="ขก 51307")
+    gone = await make_tenant(engine, services=())
+    letter_id = await issued(sender, **to_lao(recipient))
+    async with tenant_session(session_factory(engine), None) as session:
+        entry = (
+            await session.execute(
+                select(OutboxEntry).where(
+                    OutboxEntry.tenant_id == recipient.tenant.id, OutboxEntry.topic == DELIVER_TOPIC
+                )
+            )
+        ).scalar_one()
+        entry.tenant_id = gone.id
+    gone_lao = Lao(gone, engine, {}, uuid.uuid4(), uuid.uuid4())
+    assert await deliver(engine, [gone_lao], DELIVER_TOPIC) == 1
+    assert await deliver(engine, [sender], RECEIPT_TOPIC) == 1
+    row = await recipient_row(sender, letter_id)
+    assert (row.status, row.error, row.receipt_no) == ("failed", "recipient_not_running_saraban", None)
+    assert await delivered_events(sender, letter_id) == 0

@@ -7,21 +7,26 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+from litestar import Litestar
+from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import AuditEvent
-from localgov.kernel.thai import bangkok_today, be_year
+from localgov.kernel.thai import bangkok_today, be_year, to_thai_digits
 from localgov.kernel.usage import UsageEvent
 from localgov.plugins import REGISTRY
 from tests.conftest import BASE as BASE_DOMAIN
 from tests.conftest import ClientFactory, host, make_settings
+from tests.support.factories import make_tenant
+from tests.support.routes import routes_of
 from tests.support.saraban import Lao, deliver, letter_body, make_lao
 from tests.support.tokens import bearer
 
@@ -207,7 +212,14 @@ async def test_the_flow_registers_routing_and_metering(engine: AsyncEngine, clie
         assert "แต่งตั้งคณะกรรมการ" in text_csv
         pdf = await http.get(f"{BASE}/registers/receive/{year}/pdf", headers=other.headers("clerk"))
         assert pdf.status_code == 200
-        assert pdf.content.startswith(b"%PDF")
+        page = PdfReader(io.BytesIO(pdf.content)).pages[0]
+        assert page.mediabox.width > page.mediabox.height  # landscape A4
+        printed = page.extract_text()
+        assert f"ทะเบียนหนังสือรับ ประจำปี {to_thai_digits(str(year))}" in printed
+        assert "เลขทะเบียน" in printed
+        assert "การปฏิบัติ" in printed
+        assert to_thai_digits(f"2/{year}") in printed
+        assert "จังหวัดขอนแก่น" in printed
         officer_pdf = await http.get(f"{BASE}/registers/send/{year}/pdf", headers=lao.headers("officer"))
         assert officer_pdf.status_code == 403
         verify = await http.get(f"{BASE}/registers/verify", headers=lao.headers("admin"))
@@ -292,8 +304,20 @@ async def test_secrecy_matrix(engine: AsyncEngine, client_for: ClientFactory) ->
             )
         ).scalars()
         refused_by = set(refused)
+        listed = (
+            await session.execute(
+                select(AuditEvent.actor_id).where(
+                    AuditEvent.action == "saraban.secret_access",
+                    AuditEvent.target == f"saraban_letter:{secret['id']}",
+                    AuditEvent.data["what"].astext == "list",
+                )
+            )
+        ).scalars()
+        listed_by = sorted(listed)
     assert granted >= 6  # each read and revisions list of the three named members, and the workflow
     assert refused_by == {str(lao.staff[w]) for w in ("clerk", "outsider", "admin")}
+    # Shown in a list and in a search: each named member twice; nobody else.
+    assert listed_by == sorted(str(lao.staff[w]) for w in ("officer", "signer", "reviewer") for _ in range(2))
 
 
 async def test_a_secret_letter_received_is_seen_by_the_secret_officer_and_those_routed_to(
@@ -397,60 +421,115 @@ async def test_retention_destruction_lists_directory_and_outside_agencies(
             f"/v1/outside-agencies/{created.json()['id']}", json={"name_en": "DLA"}, headers=operator
         )
         assert patched.json()["name_en"] == "DLA"
-        directory = await http.get(f"{BASE}/agencies", params={"limit": 200}, headers=lao.headers("officer"))
-        codes = {(a["kind"], a["code"]) for a in directory.json()["items"]}
-        assert ("lao", other.tenant.dla_code) in codes
-        assert ("outside", "มท 0808") in codes
+        directory = await http.get(
+            f"{BASE}/agencies", params={"q": other.tenant.dla_code}, headers=lao.headers("officer")
+        )
+        outside = await http.get(f"{BASE}/agencies", params={"q": "มท 0808"}, headers=lao.headers("officer"))
+        codes = {(a["kind"], a["code"], a["electronic"]) for a in directory.json()["items"] + outside.json()["items"]}
+        assert ("lao", other.tenant.dla_code, True) in codes
+        assert ("outside", "มท 0808", True) in codes
+        # An LAO without e-Saraban is listed, not electronic, and a letter to it is refused.
+        paper_only = await make_tenant(engine, services=())
+        found = await http.get(f"{BASE}/agencies", params={"q": paper_only.dla_code}, headers=lao.headers("officer"))
+        assert [(a["code"], a["electronic"]) for a in found.json()["items"]] == [(paper_only.dla_code, False)]
+        refused = await http.post(
+            f"{BASE}/letters",
+            json=letter_body(lao, recipients=[{"kind": "lao", "dla_code": paper_only.dla_code}]),
+            headers=lao.headers("officer"),
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "saraban_invalid_recipient")
         # A letter to the outside agency waits for the exchange adapter, metered as sent outside.
         letter = await create(http, lao, recipients=[{"kind": "outside", "agency_code": "มท 0808"}])
         letter = await through(http, lao, letter, *ISSUE)
         assert [r["status"] for r in letter["recipients"]] == ["awaiting_exchange"]
 
 
-async def test_tenant_isolation_through_every_endpoint(engine: AsyncEngine, client_for: ClientFactory) -> None:
-    """Ids of one LAO are unknown to another: 404 on every route that takes one."""
+async def test_tenant_isolation_through_every_endpoint(
+    engine: AsyncEngine, client_for: ClientFactory, database_url: str, tmp_path: Path
+) -> None:
+    """Ids of one LAO are unknown to another: 404 on every route that takes one (the walk covers
+    every templated route of the plugin); lists and registers show nothing of the other LAO."""
     lao, other = await make_lao(engine), await make_lao(engine, agency_code="ขก 51397")
-    async with client_for(plugins=REGISTRY, listen=False) as http:
+    settings = make_settings(database_url, storage_dir=str(tmp_path / "files"))
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    async with client_for(settings_=settings, plugins=REGISTRY, listen=False) as http:
+        draft_letter = await create(http, lao)
+        stored = await http.post(
+            f"{BASE}/letters/{draft_letter['id']}/files",
+            files={"data": ("a.pdf", pdf, "application/pdf")},
+            headers=lao.headers("officer"),
+        )
         letter = await create(http, lao, recipients=[{"kind": "staff", "staff_id": str(lao.staff["reviewer"])}])
         letter = await through(http, lao, letter, *ISSUE)
         route_id = (await http.get(f"{BASE}/inbox", headers=lao.headers("reviewer"))).json()["items"][0]["route_id"]
         year = be_year(bangkok_today())
         prepared = await http.post(f"{BASE}/destruction-lists", json={"year": year - 1}, headers=lao.headers("admin"))
-        list_id = prepared.json()["id"]
-        lid = letter["id"]
-        body = {"version": letter["version"], "note": "ทดสอบ"}
-        calls = [
-            ("GET", f"/letters/{lid}", None, "clerk"),
-            ("PATCH", f"/letters/{lid}", {"version": 1, "body": "x"}, "officer"),
-            ("GET", f"/letters/{lid}/revisions", None, "clerk"),
-            ("GET", f"/letters/{lid}/routes", None, "clerk"),
-            ("POST", f"/letters/{lid}/routes", {"to_unit_id": str(other.unit_id)}, "clerk"),
-            ("POST", f"/letters/{lid}/submit", body, "officer"),
-            ("POST", f"/letters/{lid}/review", body, "reviewer"),
-            ("POST", f"/letters/{lid}/return", body, "reviewer"),
-            ("POST", f"/letters/{lid}/approve", body, "signer"),
-            ("POST", f"/letters/{lid}/issue", body, "clerk"),
-            ("POST", f"/letters/{lid}/cancel", body, "officer"),
-            ("POST", f"/routes/{route_id}/read", None, "reviewer"),
-            ("POST", f"/routes/{route_id}/done", None, "reviewer"),
-            ("GET", f"/destruction-lists/{list_id}", None, "admin"),
-            ("POST", f"/destruction-lists/{list_id}/approve", None, "admin"),
-            ("GET", "/letters", {"after": lid}, "clerk"),
-        ]
-        for method, path, payload, who in calls:
-            if method == "GET" and payload is not None:
-                response = await http.get(BASE + path, params=payload, headers=other.headers(who))
+        values = {
+            "letter_id": draft_letter["id"],
+            "route_id": route_id,
+            "list_id": prepared.json()["id"],
+            "file_id": stored.json()["id"],
+            "unit_id": str(lao.unit_id),
+            "register": "send",
+            "year": str(year),
+        }
+        act_body = {"version": draft_letter["version"], "note": "ทดสอบ"}
+        letter_path = f"{BASE}/letters/{{letter_id}}"
+        # (method, template) -> (body, who); a register is the caller's own (200, empty), the rest 404.
+        calls: dict[tuple[str, str], tuple[Any, str]] = {
+            ("GET", letter_path): (None, "clerk"),
+            ("PATCH", letter_path): ({"version": 1, "body": "x"}, "officer"),
+            ("GET", f"{letter_path}/revisions"): (None, "clerk"),
+            ("GET", f"{letter_path}/routes"): (None, "clerk"),
+            ("POST", f"{letter_path}/routes"): ({"to_unit_id": str(other.unit_id)}, "clerk"),
+            ("POST", f"{letter_path}/submit"): (act_body, "officer"),
+            ("POST", f"{letter_path}/review"): (act_body, "reviewer"),
+            ("POST", f"{letter_path}/return"): (act_body, "reviewer"),
+            ("POST", f"{letter_path}/approve"): (act_body, "signer"),
+            ("POST", f"{letter_path}/issue"): (act_body, "clerk"),
+            ("POST", f"{letter_path}/cancel"): (act_body, "officer"),
+            ("POST", f"{letter_path}/files"): ("upload", "officer"),
+            ("GET", f"{letter_path}/files"): (None, "clerk"),
+            ("GET", f"{letter_path}/files/{{file_id}}"): (None, "clerk"),
+            ("POST", f"{BASE}/routes/{{route_id}}/read"): (None, "reviewer"),
+            ("POST", f"{BASE}/routes/{{route_id}}/done"): (None, "reviewer"),
+            ("GET", f"{BASE}/destruction-lists/{{list_id}}"): (None, "admin"),
+            ("POST", f"{BASE}/destruction-lists/{{list_id}}/approve"): (None, "admin"),
+            ("GET", f"{BASE}/inbox/units/{{unit_id}}"): (None, "clerk"),
+            ("GET", f"{BASE}/registers/{{register}}/{{year}}"): (None, "clerk"),
+            ("GET", f"{BASE}/registers/{{register}}/{{year}}/csv"): (None, "clerk"),
+            ("GET", f"{BASE}/registers/{{register}}/{{year}}/pdf"): (None, "clerk"),
+        }
+        server: Litestar = http._transport.app  # type: ignore[attr-defined]
+        walked = {
+            (method, template)
+            for method, template, _, _ in routes_of(server, "tenant")
+            if template.startswith(BASE + "/") and "{" in template
+        }
+        assert walked == set(calls), walked ^ set(calls)
+        for (method, template), (payload, who) in calls.items():
+            path = template.format(**values)
+            headers = other.headers(who)
+            if payload == "upload":
+                response = await http.post(path, files={"data": ("a.pdf", pdf, "application/pdf")}, headers=headers)
             else:
-                response = await http.request(method, BASE + path, json=payload, headers=other.headers(who))
-            assert response.status_code == 404, (method, path, response.text)
-        # Lists, inboxes and registers of the other LAO show nothing of this one.
+                response = await http.request(method, path, json=payload, headers=headers)
+            if "/registers/" in template:
+                assert response.status_code == 200, (method, template, response.text)
+                if template.endswith("{year}"):
+                    assert response.json()["items"] == []
+                elif template.endswith("/csv"):
+                    assert len(response.content.decode("utf-8-sig").splitlines()) == 1  # the header only
+            else:
+                assert response.status_code == 404, (method, template, response.text)
+            # The same call at home is no 404 (the route works; only the tenant differs).
+            if method == "GET":
+                home = await http.get(path, headers=lao.headers(who))
+                assert home.status_code == 200, (template, home.text)
+        listed = await http.get(f"{BASE}/letters", params={"after": letter["id"]}, headers=other.headers("clerk"))
+        assert listed.status_code == 404
         assert (await http.get(f"{BASE}/letters", headers=other.headers("clerk"))).json()["items"] == []
         assert (await http.get(f"{BASE}/inbox", headers=other.headers("reviewer"))).json()["items"] == []
-        lines = await http.get(f"{BASE}/registers/send/{year}", headers=other.headers("clerk"))
-        assert lines.json()["items"] == []
-        # And the same calls succeed at home (the 404s above are not a broken route).
-        assert (await http.get(f"{BASE}/letters/{lid}", headers=lao.headers("clerk"))).status_code == 200
-        assert (await http.get(f"{BASE}/destruction-lists/{list_id}", headers=lao.headers("admin"))).status_code == 200
         assert host(lao.tenant.slug) != host(other.tenant.slug)
 
 

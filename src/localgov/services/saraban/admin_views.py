@@ -247,7 +247,7 @@ class DirectoryController(Controller):
     @get(
         "/",
         operation_id="listSarabanAgencies",
-        summary="Addressees: the LAOs on the platform running e-Saraban and the outside agencies",
+        summary="Addressees: the LAOs on the platform (electronic: running e-Saraban) and the outside agencies",
         responses=problem_responses(*STAFF_ERRORS, 400),
         **guarded(READ_POLICY),
     )

@@ -1,6 +1,8 @@
-"""The directory of addressees: every LAO on the platform that runs e-Saraban (the catalog's
-``platform.tenants``, read-only: names and codes, never another tenant's schema) and the
-agencies outside the platform, kept by the operator (``platform.saraban_outside_agencies``)."""
+"""The directory of addressees: every active LAO on the platform (the catalog's
+``platform.tenants``, read-only: names and codes, never another tenant's schema; ``electronic``
+when it runs e-Saraban and can be sent letters through the platform) and the agencies outside the
+platform, kept by the operator (``platform.saraban_outside_agencies``; ``electronic`` when an
+exchange endpoint is registered)."""
 
 from __future__ import annotations
 
@@ -75,18 +77,29 @@ async def outside_by_code(reader: Reader, code: str) -> Any:
 
 async def directory(reader: Reader, q: str | None, limit: int) -> list[AgencyRead]:
     """LAOs (by name or DLA code) then outside agencies matching ``q``, at most ``limit`` of each."""
-    laos = select(TENANTS.c.dla_code, TENANTS.c.name_th, TENANTS.c.province_th).where(_RUNS_SARABAN)
-    outside = select(OA.code, OA.name_th).where(OA.active)
+    laos = select(
+        TENANTS.c.dla_code,
+        TENANTS.c.name_th,
+        TENANTS.c.province_th,
+        (literal(SLUG) == any_(TENANTS.c.enabled_services)).label("electronic"),
+    ).where(TENANTS.c.status == "active")
+    outside = select(OA.code, OA.name_th, OA.endpoint_url).where(OA.active)
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         laos = laos.where(or_(TENANTS.c.name_th.ilike(pattern), TENANTS.c.dla_code.like(pattern)))
         outside = outside.where(or_(OA.name_th.ilike(pattern), OA.code.ilike(pattern)))
     items = [
-        AgencyRead(kind="lao", code=row["dla_code"], name_th=row["name_th"], province_th=row["province_th"])
+        AgencyRead(
+            kind="lao",
+            code=row["dla_code"],
+            name_th=row["name_th"],
+            province_th=row["province_th"],
+            electronic=bool(row["electronic"]),
+        )
         for row in await fetch_all(reader, laos.order_by(TENANTS.c.name_th, TENANTS.c.dla_code).limit(limit))
     ]
     items += [
-        AgencyRead(kind="outside", code=row["code"], name_th=row["name_th"])
+        AgencyRead(kind="outside", code=row["code"], name_th=row["name_th"], electronic=row["endpoint_url"] is not None)
         for row in await fetch_all(reader, outside.order_by(OA.code).limit(limit))
     ]
     return items

@@ -59,14 +59,20 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Receipt(msgspec.Struct, frozen=True, kw_only=True):
-    """The delivery receipt back to the sender."""
+    """The delivery receipt back to the sender (or, with ``error``, why the letter could not land)."""
 
     letter_id: str
     recipient_id: str
     recipient_tenant_id: int
-    receipt_letter_id: str
-    receipt_no: str
+    receipt_letter_id: str | None
+    receipt_no: str | None
     received_at: str
+    error: str | None = None
+
+
+#: The recipient LAO no longer runs e-Saraban (its tables are not in its schema).
+NOT_RUNNING = "recipient_not_running_saraban"
+_HAS_TABLES = text("SELECT to_regclass('saraban_letters') IS NOT NULL")
 
 
 def envelope(letter: Letter, recipient: Recipient, tenant: TenantInfo) -> dict[str, Any]:
@@ -109,6 +115,18 @@ async def on_deliver(delivery: Delivery) -> None:
     data = msgspec.convert(delivery.payload, Envelope)
     await delivery.use_tenant_schema()
     session = delivery.session
+    if not (await session.execute(_HAS_TABLES)).scalar_one():
+        failed = Receipt(
+            letter_id=data.letter_id,
+            recipient_id=data.recipient_id,
+            recipient_tenant_id=delivery.tenant_id or 0,
+            receipt_letter_id=None,
+            receipt_no=None,
+            received_at=dt.datetime.now(dt.UTC).isoformat(),
+            error=NOT_RUNNING,
+        )
+        await enqueue(session, RECEIPT_TOPIC, msgspec.to_builtins(failed), tenant_id=data.sender_tenant_id)
+        return
     key = f"lao:{data.sender_tenant_id}:{data.recipient_id}"
     await session.execute(_LOCK, {"key": key})
     letter = await _existing(session, key)
@@ -171,7 +189,15 @@ async def on_receipt(delivery: Delivery) -> None:
             .with_for_update()
         )
     ).scalar_one_or_none()
-    if recipient is None or recipient.status == "delivered":
+    if recipient is None or recipient.status in ("delivered", "failed"):
+        return
+    if data.error is not None or data.receipt_letter_id is None:
+        recipient.status = "failed"
+        recipient.error = data.error
+        await letters.record_event(
+            session, recipient.letter_id, "delivery_failed", SYSTEM, f"{recipient.name_th}: {data.error}"
+        )
+        await session.flush()
         return
     recipient.status = "delivered"
     recipient.receipt_no = data.receipt_no

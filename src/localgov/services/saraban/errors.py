@@ -15,6 +15,11 @@ class RouteNotFound(NotFound):
     title = "ไม่พบรายการสั่งการ / Routing not found"
 
 
+class UnitNotFound(NotFound):
+    code = "saraban_unit_not_found"
+    title = "ไม่พบหน่วยงาน / Unit not found"
+
+
 class IssuingUnitNotFound(NotFound):
     code = "saraban_issuing_unit_not_found"
     title = "ไม่พบหน่วยงานออกเลข / Issuing unit not found"

@@ -12,6 +12,7 @@ from litestar.params import JSONBody, MultipartBody
 from litestar.response import Response, Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel import org
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
@@ -23,7 +24,7 @@ from localgov.kernel.storage import BlobStore, StoredFileRead, download_response
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
 from localgov.services.saraban import documents, files, issuing, letters, routing
-from localgov.services.saraban.errors import NotAllowed
+from localgov.services.saraban.errors import NotAllowed, UnitNotFound
 from localgov.services.saraban.files import FILE_LIMITS
 from localgov.services.saraban.params import (
     DRAFT_POLICY,
@@ -46,6 +47,7 @@ from localgov.services.saraban.params import (
 from localgov.services.saraban.rules import ROUTE
 from localgov.services.saraban.schemas import (
     Inbox,
+    InboxItem,
     IncomingCreate,
     LetterAction,
     LetterCreate,
@@ -109,6 +111,7 @@ class LetterController(Controller):
         self,
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
         direction: Direction = None,
         status: StatusFilter = None,
@@ -121,6 +124,9 @@ class LetterController(Controller):
         items, next_after = await letters.list_letters(
             db_session, viewer, direction=direction, status=status, kind=kind, q=q, after=after, limit=limit
         )
+        for item in items:  # a secret letter shown in a list (or a search) is an access too
+            if item.secrecy != "normal":
+                await letters.audit_secret_access(db_session, item.id, item.secrecy, viewer, origin, "list")
         return LetterList(items=items, next_after=next_after)
 
     @get(
@@ -486,6 +492,13 @@ class IncomingController(Controller):
         return await idempotent(request, db_session, idempotency_key, work)
 
 
+async def _audit_inbox(session: AsyncSession, items: list[InboxItem], viewer: letters.Viewer, origin: Origin) -> None:
+    """A secret letter shown in an inbox is an access: audited."""
+    for item in items:
+        if item.secrecy != "normal":
+            await letters.audit_secret_access(session, item.letter_id, item.secrecy, viewer, origin, "inbox")
+
+
 class InboxController(Controller):
     path = "/inbox"
     tags = [TAG]
@@ -501,6 +514,7 @@ class InboxController(Controller):
         self,
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
         status: RouteStatus = None,
         after: After = None,
@@ -510,13 +524,14 @@ class InboxController(Controller):
         items, next_after = await routing.inbox(
             db_session, viewer, unit_id=None, status=status, after=after, limit=limit, today=bangkok_today()
         )
+        await _audit_inbox(db_session, items, viewer, origin)
         return Inbox(items=items, next_after=next_after)
 
     @get(
         "/units/{unit_id:uuid}",
         operation_id="getSarabanUnitInbox",
         summary="A unit's inbox (its members, or those who route letters)",
-        description="403 `saraban_not_allowed` for a member of another unit.",
+        description="404 `saraban_unit_not_found`; 403 `saraban_not_allowed` for a member of another unit.",
         responses=problem_responses(*STAFF_ERRORS, 400),
         **guarded(READ_POLICY),
     )
@@ -525,17 +540,21 @@ class InboxController(Controller):
         unit_id: UnitId,
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
+        origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
         status: RouteStatus = None,
         after: After = None,
         limit: Limit = 50,
     ) -> Inbox:
+        if await org.unit_ref(db_session, unit_id) is None:
+            raise UnitNotFound(data={"unit_id": str(unit_id)})
         viewer = await caller_actor(db_session, principal, permissions)
         if unit_id not in viewer.unit_ids and ROUTE not in viewer.permissions:
             raise NotAllowed(data={"unit_id": str(unit_id)})
         items, next_after = await routing.inbox(
             db_session, viewer, unit_id=unit_id, status=status, after=after, limit=limit, today=bangkok_today()
         )
+        await _audit_inbox(db_session, items, viewer, origin)
         return Inbox(items=items, next_after=next_after)
 
 

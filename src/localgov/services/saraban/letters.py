@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -201,13 +201,6 @@ _RECIPIENT_COLS = (
     RC.delivered_at,
 )
 _EVENT_COLS = (EV.action, EV.note, EV.actor, EV.at)
-_RECEIVE_NO = (
-    select(RE.year, RE.seq)
-    .where(RE.letter_id == L.id, RE.register == "receive")
-    .order_by(RE.seq)
-    .limit(1)
-    .correlate(Letter.__table__)
-)
 LETTER_VIEW = select(
     *L,
     json_rows(_RECIPIENT_COLS, where=RC.letter_id == L.id, order_by=(RC.name_th, RC.id)).label("recipient_rows"),
@@ -650,8 +643,11 @@ async def _step(
     allowed: tuple[str, ...],
     to: str,
     note: str | None,
+    guard: Callable[[Letter], None] | None = None,
 ) -> Letter:
     letter = await locked(session, letter_id, viewer, origin, action)
+    if guard is not None:
+        guard(letter)
     expect(letter, version, *allowed)
     letter.status = to
     letter.version += 1
@@ -724,10 +720,17 @@ async def review(
 async def approve(
     session: AsyncSession, letter_id: uuid.UUID, version: int, *, viewer: Viewer, origin: Origin, note: str | None
 ) -> None:
-    """The signer approves (and, until saraban2's PAdES step, signs) the letter."""
-    letter = await locked(session, letter_id, viewer, origin, "approve")
-    if rules.SIGN not in viewer.permissions or letter.signer_staff_id is None or viewer.id != letter.signer_staff_id:
-        raise NotTheSigner(data={"signer_staff_id": str(letter.signer_staff_id) if letter.signer_staff_id else None})
+    """The signer named on the letter approves it (the PAdES signature, when added, follows)."""
+
+    def only_the_signer(letter: Letter) -> None:
+        if (
+            rules.SIGN not in viewer.permissions
+            or letter.signer_staff_id is None
+            or viewer.id != letter.signer_staff_id
+        ):
+            signer = str(letter.signer_staff_id) if letter.signer_staff_id else None
+            raise NotTheSigner(data={"signer_staff_id": signer})
+
     await _step(
         session,
         letter_id,
@@ -738,6 +741,7 @@ async def approve(
         allowed=("in_review",),
         to="approved",
         note=note,
+        guard=only_the_signer,
     )
 
 

@@ -178,46 +178,90 @@ def csv_bytes(rows: Sequence[Any]) -> bytes:
     )
 
 
+#: The register's columns on a landscape A4 page (millimetres; 261 mm between the margins).
+_PDF_COLUMNS = (
+    ("เลขทะเบียน", 21.0),
+    ("ที่", 33.0),
+    ("ลงวันที่", 27.0),
+    ("จาก", 38.0),
+    ("ถึง", 38.0),
+    ("เรื่อง", 60.0),
+    ("การปฏิบัติ", 22.0),
+    ("หมายเหตุ", 22.0),
+)
+_LINE_MM = 6.0
+_SIZE = 12
+
+
+class _RegisterPDF(documents.ThaiPDF):
+    """Landscape pages, the register's title and column heads repeated on each, a page footer."""
+
+    def __init__(self, title: str, issuer: str, footer: str) -> None:
+        super().__init__()
+        self._title = title
+        self._issuer = issuer
+        self._footer_text = footer
+
+    def header(self) -> None:
+        width = self.w - self.l_margin - self.r_margin
+        self.set_font(documents.FONT, "B", 16)
+        self.cell(width, 8, self._issuer, align="C", new_x="LMARGIN", new_y="NEXT")
+        self.cell(width, 8, self._title, align="C", new_x="LMARGIN", new_y="NEXT")
+        self.ln(2)
+        self.set_font(documents.FONT, "B", _SIZE)
+        self.set_fill_color(235, 235, 235)
+        for title, column_w in _PDF_COLUMNS:
+            self.cell(column_w, 8, title, border=1, align="C", fill=True)
+        self.ln(8)
+        self.set_font(documents.FONT, "", _SIZE)
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font(documents.FONT, "", 9)
+        width = self.w - self.l_margin - self.r_margin
+        self.cell(width - 25, 5, self._footer_text)
+        self.cell(25, 5, f"หน้า {self.page_no()}", align="R")
+
+
 def _pdf(register: str, year: int, rows: Sequence[Any], lao: LaoProfile, thai_digits: bool) -> bytes:
     def d(text: str) -> str:
         return to_thai_digits(text) if thai_digits else text
 
-    table = documents.Table(
-        columns=(
-            documents.Column(title="เลขทะเบียน", width=17),
-            documents.Column(title="ที่", width=24),
-            documents.Column(title="ลงวันที่", width=19),
-            documents.Column(title="จาก", width=24),
-            documents.Column(title="ถึง", width=24),
-            documents.Column(title="เรื่อง"),
-            documents.Column(title="การปฏิบัติ", width=22),
-            documents.Column(title="หมายเหตุ", width=20),
-        ),
-        rows=tuple(
-            (
-                d(rules.register_no(r["year"], r["seq"])),
-                d(r["letter_no"]),
-                thai_date(r["letter_date"], digits="thai" if thai_digits else "arabic", month="abbr")
-                if r["letter_date"]
-                else "",
-                r["from_th"],
-                r["to_th"],
-                r["subject"],
-                r["action_th"],
-                r["remarks"]
-                or (d(thai_datetime(r["recorded_at"].astimezone(BANGKOK))) if register == "receive" else ""),
-            )
-            for r in rows
-        ),
-    )
-    doc = documents.OfficialDocument(
-        issuer_th=lao.name_th,
-        title_th=f"{REGISTER_TH[register]} ประจำปี {d(str(year))}",
-        title_en="Send register" if register == "send" else "Receive register",
-        body=(table,),
-        footer=f"{len(rows)} รายการ",
-    )
-    return documents.render(doc)
+    digits: Any = "thai" if thai_digits else "arabic"
+    title = f"{REGISTER_TH[register]} ประจำปี {d(str(year))}"
+    pdf = _RegisterPDF(title, lao.name_th, f"{REGISTER_TH[register]} {d(str(year))}: {d(str(len(rows)))} รายการ")
+    pdf.set_title(title)
+    pdf.set_author(lao.name_th)
+    pdf.set_auto_page_break(auto=False)
+    pdf.add_page(orientation="landscape")
+    bottom = pdf.h - 20
+    for r in rows:
+        remarks = r["remarks"]
+        if not remarks and register == "receive":
+            remarks = "รับ " + d(thai_datetime(r["recorded_at"].astimezone(BANGKOK)))
+        cells = (
+            d(rules.register_no(r["year"], r["seq"])),
+            d(r["letter_no"]),
+            thai_date(r["letter_date"], digits=digits, month="abbr") if r["letter_date"] else "",
+            r["from_th"],
+            r["to_th"],
+            r["subject"],
+            r["action_th"],
+            remarks,
+        )
+        wrapped = [pdf.wrap(text, column_w - 2) for text, (_, column_w) in zip(cells, _PDF_COLUMNS, strict=True)]
+        height = _LINE_MM * max(len(lines) for lines in wrapped)
+        if pdf.get_y() + height > bottom:
+            pdf.add_page(orientation="landscape")
+        x, y = pdf.l_margin, pdf.get_y()
+        for lines, (_, column_w) in zip(wrapped, _PDF_COLUMNS, strict=True):
+            pdf.rect(x, y, column_w, height)
+            for line_no, text in enumerate(lines):
+                pdf.set_xy(x + 1, y + _LINE_MM * line_no)
+                pdf.cell(column_w - 2, _LINE_MM, text)
+            x += column_w
+        pdf.set_xy(pdf.l_margin, y + height)
+    return bytes(pdf.output())
 
 
 async def pdf_bytes(rows: Sequence[Any], *, register: str, year: int, lao: LaoProfile, thai_digits: bool) -> bytes:

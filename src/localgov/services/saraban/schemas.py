@@ -342,6 +342,8 @@ class AgencyRead(msgspec.Struct, kw_only=True):
     kind: Literal["lao", "outside"]
     code: str
     name_th: str
+    #: Letters reach it electronically (an LAO running e-Saraban; an agency with an endpoint).
+    electronic: bool
     province_th: str | None = None
 
 
