@@ -186,3 +186,8 @@ async def test_the_admin_installs_the_certificate_per_tenant(
     assert material.key_der == der
     [report] = await pades.averify_pdf(await pades.asign_pdf(_pdf(), material), [ca.root_der])
     assert report.ok
+    async with engine.begin() as conn:
+        await conn.execute(text(f'SET LOCAL search_path TO "{tenant.schema}"'))
+        async with AsyncSession(bind=conn) as session:
+            with pytest.raises(pades.SigningKeyUnreadable):  # another LOCALGOV_SECRET_KEY
+                await pades.active_material(session, "another-secret-key-of-at-least-32-characters")

@@ -75,6 +75,12 @@ class NoSigningCertificate(DomainError):
     title = "หน่วยงานยังไม่ได้ติดตั้งใบรับรองสำหรับลงนาม (The LAO has no signing certificate)"
 
 
+class SigningKeyUnreadable(DomainError):
+    code = "signing_key_unreadable"
+    status = 409
+    title = "อ่านกุญแจสำหรับลงนามไม่ได้ ต้องติดตั้งใบรับรองใหม่ (The signing key cannot be read: upload the certificate again)"
+
+
 class SigningCertificate(TenantBase):
     """One signing certificate of the LAO; ``private_key`` is AES-GCM (nonce ‖ ciphertext) of PKCS#8 DER."""
 
@@ -294,7 +300,9 @@ async def active_material(session: AsyncSession, secret_key: str) -> KeyMaterial
     try:
         key_der = decrypt_key(secret_key, row.fingerprint_sha256, row.private_key)
     except InvalidTag as exc:
-        raise RuntimeError("the signing key does not decrypt: LOCALGOV_SECRET_KEY changed since the upload") from exc
+        raise SigningKeyUnreadable(
+            "The stored key does not decrypt: LOCALGOV_SECRET_KEY changed since the upload."
+        ) from exc
     chain = tuple(
         c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(row.chain_pem.encode())
     )
