@@ -491,6 +491,7 @@ async def test_tenant_isolation_through_every_endpoint(
             ("POST", f"{letter_path}/files"): ("upload", "officer"),
             ("GET", f"{letter_path}/files"): (None, "clerk"),
             ("GET", f"{letter_path}/files/{{file_id}}"): (None, "clerk"),
+            ("GET", f"{letter_path}/pdf"): (None, "clerk"),
             ("POST", f"{BASE}/routes/{{route_id}}/read"): (None, "reviewer"),
             ("POST", f"{BASE}/routes/{{route_id}}/done"): (None, "reviewer"),
             ("GET", f"{BASE}/destruction-lists/{{list_id}}"): (None, "admin"),

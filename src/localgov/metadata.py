@@ -24,7 +24,8 @@ def shared_metadata() -> MetaData:
     import localgov.kernel.usage
     import localgov.platform.billing.models
     import localgov.platform.models
-    import localgov.services.saraban.models  # noqa: F401  (the operator's directory of outside agencies)
+    import localgov.services.saraban.exchange
+    import localgov.services.saraban.models  # noqa: F401  (the operator's directory of outside agencies, exchange keys)
     from localgov.kernel.db import SharedBase
 
     return SharedBase.metadata
@@ -35,6 +36,7 @@ def tenant_metadata() -> MetaData:
     import localgov.kernel.audit
     import localgov.kernel.calendar
     import localgov.kernel.cases.models
+    import localgov.kernel.documents.pades
     import localgov.kernel.documents.register
     import localgov.kernel.idempotency
     import localgov.kernel.notifications

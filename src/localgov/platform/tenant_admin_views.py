@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import datetime as dt
 from typing import Annotated, Any, Literal
 
@@ -13,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded, staff
+from localgov.kernel.documents import pades
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.web import current_tenant
@@ -107,6 +111,40 @@ async def _domains(request: Request[Any, Any, Any], session: AsyncSession) -> Do
             )
             for d in rows
         ],
+    )
+
+
+class SigningCertificateUpload(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The LAO's signing certificate: a PKCS#12 file (base64), or a PEM private key and its PEM chain
+    (the signer's certificate first). ``password`` opens the PKCS#12 file or an encrypted PEM key."""
+
+    pkcs12_base64: Annotated[str, msgspec.Meta(max_length=90_000)] | None = None
+    key_pem: Annotated[str, msgspec.Meta(max_length=20_000)] | None = None
+    chain_pem: Annotated[str, msgspec.Meta(max_length=60_000)] | None = None
+    password: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class SigningCertificateRead(msgspec.Struct, kw_only=True):
+    """The certificate that signs the LAO's PDF documents (never its private key)."""
+
+    id: str
+    subject: str
+    issuer: str
+    serial_number: str
+    fingerprint_sha256: str
+    not_before: str
+    not_after: str
+
+
+def _certificate_read(info: pades.CertificateInfo) -> SigningCertificateRead:
+    return SigningCertificateRead(
+        id=str(info.id),
+        subject=info.subject,
+        issuer=info.issuer,
+        serial_number=info.serial_number,
+        fingerprint_sha256=info.fingerprint_sha256,
+        not_before=info.not_before.isoformat(),
+        not_after=info.not_after.isoformat(),
     )
 
 
@@ -297,3 +335,52 @@ class TenantAdminController(Controller):
     ) -> DomainList:
         await svc.remove_domain(db_session, tenant.id, domain, actor=actor, origin=origin)
         return await _domains(request, db_session)
+
+    @put(
+        "/signing-certificate",
+        operation_id="installSigningCertificate",
+        summary="Install the LAO's certificate that signs its PDF documents (PAdES); the previous one retires",
+        description=(
+            "Either `pkcs12_base64` (with `password`) or `key_pem` + `chain_pem`. 422 `certificate_invalid`"
+            " with `data.reason`: `unreadable`, `incomplete`, `key_mismatch`, `expired`, `key_usage`,"
+            " `key_type`, `key_size`, `too_large`, `format`."
+        ),
+        responses=problem_responses(401, 403, 404, 410, 422),
+        **guarded(ADMIN),
+    )
+    async def install_signing_certificate(
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
+        data: JSONBody[SigningCertificateUpload],
+        db_session: NamedDependency[AsyncSession],
+    ) -> SigningCertificateRead:
+        if data.pkcs12_base64 is not None and data.key_pem is None and data.chain_pem is None:
+            try:
+                raw = base64.b64decode(data.pkcs12_base64, validate=True)
+            except binascii.Error as exc:
+                raise pades.CertificateInvalid("pkcs12_base64 is not base64.", data={"reason": "format"}) from exc
+            material = await asyncio.to_thread(pades.from_pkcs12, raw, data.password)
+        elif data.pkcs12_base64 is None and data.key_pem is not None and data.chain_pem is not None:
+            material = await asyncio.to_thread(pades.from_pem, data.key_pem, data.chain_pem, data.password)
+        else:
+            raise pades.CertificateInvalid(
+                "Send either pkcs12_base64, or key_pem and chain_pem.", data={"reason": "format"}
+            )
+        info = await pades.install_certificate(db_session, settings.secret_key, material, actor=actor, origin=origin)
+        return _certificate_read(info)
+
+    @get(
+        "/signing-certificate",
+        operation_id="getSigningCertificate",
+        summary="The LAO's active signing certificate",
+        description="404 `no_signing_certificate` when none is installed.",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def signing_certificate(self, db_session: NamedDependency[AsyncSession]) -> SigningCertificateRead:
+        info = await pades.active_certificate(db_session)
+        if info is None:
+            raise pades.NoSigningCertificate("No signing certificate is installed.", status=404)
+        return _certificate_read(info)

@@ -31,7 +31,7 @@ from localgov.kernel.db import TenantBase
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.plugins import Role, ScheduledJob, ServicePlugin
 from localgov.kernel.thai import bangkok_today
-from localgov.services.saraban import letters, retention
+from localgov.services.saraban import exchange, letters, retention
 from localgov.services.saraban.admin_views import (
     DestructionListController,
     DirectoryController,
@@ -41,6 +41,8 @@ from localgov.services.saraban.admin_views import (
     SettingsController,
 )
 from localgov.services.saraban.delivery import HANDLERS
+from localgov.services.saraban.document_views import EmblemController, LetterDocumentController, SearchController
+from localgov.services.saraban.exchange_views import ExchangeInboundController, ExchangeKeyController
 from localgov.services.saraban.letter_views import (
     InboxController,
     IncomingController,
@@ -53,6 +55,8 @@ from localgov.services.saraban.rules import DRAFT, MANAGE, READ, REGISTRY, REVIE
 #: Every controller of the service, mounted under ``/v1/saraban``, in the order they are documented.
 HANDLERS_HTTP: list[Any] = [
     LetterController,
+    LetterDocumentController,
+    SearchController,
     IncomingController,
     InboxController,
     RouteController,
@@ -62,9 +66,11 @@ HANDLERS_HTTP: list[Any] = [
     IssuingUnitController,
     RetentionController,
     DestructionListController,
+    EmblemController,
+    ExchangeInboundController,
 ]
 #: Served on the operator host (mounted by ``localgov.app``): the directory of outside agencies.
-OPERATOR_HANDLERS: list[Any] = [OutsideAgencyController]
+OPERATOR_HANDLERS: list[Any] = [OutsideAgencyController, ExchangeKeyController]
 
 ROLES = (
     Role(
@@ -131,6 +137,7 @@ TABLES = tuple(
         "saraban_routes",
         "saraban_access",
         "saraban_destruction_lists",
+        "saraban_letter_search",
     )
 )
 
@@ -144,7 +151,8 @@ PLUGIN = ServicePlugin(
     meters=letters.METERS,
     jobs=JOBS,
     events=(letters.LETTER_ISSUED,),
-    handlers=HANDLERS,
+    handlers={**HANDLERS, **exchange.handlers()},
+    solo_topics=frozenset({exchange.SEND_TOPIC}),
     seed=seed,
     migrations=Path(__file__).parent / "migrations",
 )

@@ -20,7 +20,7 @@ from localgov.kernel.storage import (
     open_file,
     store_upload,
 )
-from localgov.services.saraban import letters
+from localgov.services.saraban import letters, search_index
 from localgov.services.saraban.errors import WrongStatus
 from localgov.services.saraban.letters import Viewer
 
@@ -57,6 +57,7 @@ async def attach(
         limits=FILE_LIMITS,
     )
     await letters.record_event(session, letter_id, "file_added", viewer, stored.filename)
+    await search_index.add_attachment_text(session, store, letter_id)  # the text of its PDFs
     await record_audit(
         session,
         "saraban.file_added",

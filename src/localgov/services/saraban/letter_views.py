@@ -13,7 +13,7 @@ from litestar.response import Response, Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel import org
-from localgov.kernel.audit import Origin
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.cases import caller_actor
@@ -23,7 +23,7 @@ from localgov.kernel.pagination import After, Limit
 from localgov.kernel.storage import BlobStore, StoredFileRead, download_response, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
-from localgov.services.saraban import files, issuing, letters, routing
+from localgov.services.saraban import documents, files, issuing, letters, routing
 from localgov.services.saraban.errors import NotAllowed, UnitNotFound
 from localgov.services.saraban.files import FILE_LIMITS
 from localgov.services.saraban.params import (
@@ -61,6 +61,7 @@ from localgov.services.saraban.schemas import (
     RouteList,
     RouteRead,
 )
+from localgov.settings import Settings
 
 TAG = "e-Saraban: letters"
 WORKFLOW = "409 `saraban_version_conflict`, `saraban_wrong_status`."
@@ -301,8 +302,10 @@ class LetterController(Controller):
         "/{letter_id:uuid}/issue",
         status_code=200,
         operation_id="issueSarabanLetter",
-        summary="Give the approved letter its number, register it and send it",
-        description=WORKFLOW + " 422 `saraban_invalid_letter` (no agency code).",
+        summary="Give the approved letter its number, register it, sign its PDF and send it",
+        description=WORKFLOW
+        + " 422 `saraban_invalid_letter` (no agency code). The PDF is signed (PAdES) with the LAO's"
+        " certificate when it has one (`GET /letters/{id}/pdf`).",
         responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
         **guarded(REGISTRY_POLICY),
     )
@@ -313,10 +316,15 @@ class LetterController(Controller):
         tenant: NamedDependency[TenantInfo],
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
+        actor: NamedDependency[Actor],
         origin: NamedDependency[Origin],
+        settings: NamedDependency[Settings],
+        blob_store: NamedDependency[BlobStore],
         db_session: NamedDependency[AsyncSession],
     ) -> LetterRead:
-        return await self._act("issue", letter_id, data, tenant, principal, permissions, origin, db_session)
+        read = await self._act("issue", letter_id, data, tenant, principal, permissions, origin, db_session)
+        await documents.seal(db_session, blob_store, settings.secret_key, tenant, letter_id, actor=actor, origin=origin)
+        return read
 
     @post(
         "/{letter_id:uuid}/cancel",

@@ -27,7 +27,7 @@ from localgov.kernel.events import EventType
 from localgov.kernel.plugins import UsageMeter
 from localgov.kernel.reads import Reader, fetch_all, fetch_one, json_rows
 from localgov.kernel.tenancy import TenantInfo
-from localgov.services.saraban import agencies, rules
+from localgov.services.saraban import agencies, rules, search_index
 from localgov.services.saraban.errors import (
     InvalidLetter,
     InvalidRecipient,
@@ -470,6 +470,8 @@ async def record_event(
             letter_id=letter_id, action=action, note=note, actor_staff_id=viewer.id, actor=label(viewer.audit)
         )
     )
+    if action in search_index.INDEXED_EVENTS:
+        await search_index.refresh(session, letter_id)
 
 
 async def create_draft(
