@@ -478,7 +478,7 @@ async def test_admin_enables_services_within_the_plan(engine: AsyncEngine, clien
         await conn.execute(
             text(
                 "INSERT INTO platform.plans (code, name_th, name_en, services)"
-                " VALUES (:c, 'ทดสอบ', 'Test', ARRAY['demo', 'saraban'])"
+                " VALUES (:c, 'ทดสอบ', 'Test', ARRAY['demo', 'landtax'])"
             ),
             {"c": plan},
         )
@@ -490,7 +490,7 @@ async def test_admin_enables_services_within_the_plan(engine: AsyncEngine, clien
         listed = await http.get("/v1/tenant/services", headers=headers)
         assert listed.status_code == 200, listed.text
         assert listed.json()["plan"]["code"] == plan
-        # Only registered services are listed ("saraban" is in the plan but not a plugin yet).
+        # Only registered services are listed ("landtax" is in the plan but no plugin has that slug).
         # Every registered service is listed; the plan names only "demo" of them.
         assert {s["slug"]: (s["in_plan"], s["enabled"]) for s in listed.json()["items"]} == {
             p.slug: (p.slug == "demo", False) for p in PLUGINS
@@ -506,8 +506,8 @@ async def test_admin_enables_services_within_the_plan(engine: AsyncEngine, clien
 
         not_in_plan = await http.put("/v1/tenant/services/payments", headers=headers)
         assert problem(not_in_plan) == (409, "service_not_in_plan")
-        assert not_in_plan.json()["data"]["allowed"] == ["demo", "saraban"]
-        assert problem(await http.put("/v1/tenant/services/saraban", headers=headers)) == (404, "unknown_service")
+        assert not_in_plan.json()["data"]["allowed"] == ["demo", "landtax"]
+        assert problem(await http.put("/v1/tenant/services/landtax", headers=headers)) == (404, "unknown_service")
         assert problem(await http.put("/v1/tenant/services/nothing", headers=headers)) == (404, "unknown_service")
         assert problem(await http.put("/v1/tenant/services/demo", headers=admin(tenant, "demo.clerk"))) == (
             403,
