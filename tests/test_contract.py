@@ -262,13 +262,14 @@ async def test_operator_tenant_list_is_guarded(engine: AsyncEngine, client_for: 
         )
         assert tenant_staff.status_code == 401
         seen: list[dict[str, Any]] = []
-        after = 0
+        cursor: str | None = None
         while True:
-            page = await client.get("/v1/tenants", params={"limit": 2, "after_id": after}, headers=admin)
+            params: dict[str, Any] = {"limit": 2} if cursor is None else {"limit": 2, "cursor": cursor}
+            page = await client.get("/v1/tenants", params=params, headers=admin)
             assert page.status_code == 200
             seen.extend(page.json()["items"])
-            after = page.json()["next_after_id"]
-            if after is None:
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
                 break
         assert tenant.slug in {t["slug"] for t in seen}
         assert len({t["id"] for t in seen}) == len(seen)

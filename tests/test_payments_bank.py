@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import Actor, AuditEvent, Origin
 from localgov.kernel.db import session_factory, tenant_session
+from localgov.kernel.pagination import encode_cursor
 from localgov.kernel.tenancy import TenantInfo
 from localgov.plugins import REGISTRY
 from localgov.services.payments import bank
@@ -465,7 +466,9 @@ async def test_finance_lists_and_resolves_exceptions_by_hand(engine: AsyncEngine
         assert Decimal(items[0]["bill_total"]) == Decimal("80.00")
         assert Decimal(items[0]["amount"]) == Decimal("50.00")
         page = await client.get(
-            "/v1/payments/bank/exceptions", params={"after": items[0]["id"], "limit": 1}, headers=finance
+            "/v1/payments/bank/exceptions",
+            params={"cursor": encode_cursor([items[0]["id"]]), "limit": 1},
+            headers=finance,
         )
         assert [i["kind"] for i in page.json()["items"]] == ["over"]
         exception_id = items[0]["id"]

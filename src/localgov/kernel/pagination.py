@@ -109,3 +109,17 @@ def before_key(columns: Sequence[Any], values: Sequence[Any]) -> ColumnElement[b
     if not columns or len(columns) != len(values):
         raise ValueError("one value per ordering column")
     return tuple_(*columns) < tuple_(*values)
+
+
+def id_cursor(cursor: str | None) -> uuid.UUID | None:
+    """The id a cursor of :func:`next_id_cursor` holds (lists whose service pages "after this id")."""
+    decoded = decode_cursor(cursor, tuple[uuid.UUID])
+    return decoded[0] if decoded is not None else None
+
+
+def next_id_cursor(items: Sequence[Any], limit: int, id_of: Callable[[Any], uuid.UUID] | None = None) -> str | None:
+    """The cursor after a full page whose service pages by the last item's id (None when short)."""
+    if len(items) < limit or not items:
+        return None
+    last = items[-1]
+    return encode_cursor([id_of(last) if id_of is not None else last.id])

@@ -22,7 +22,7 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
 from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bank as svc
@@ -111,6 +111,8 @@ class PaymentOut(msgspec.Struct, kw_only=True):
 
 class PaymentList(msgspec.Struct):
     items: list[PaymentOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class PaymentExceptionOut(msgspec.Struct, kw_only=True):
@@ -139,6 +141,8 @@ class PaymentExceptionOut(msgspec.Struct, kw_only=True):
 
 class PaymentExceptionList(msgspec.Struct):
     items: list[PaymentExceptionOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class ExceptionResolution(msgspec.Struct):
@@ -386,13 +390,14 @@ class PaymentController(Controller):
         status: Annotated[Literal["matched", "exception"] | None, QueryParameter()] = None,
         day_from: DayFrom = None,
         day_to: DayTo = None,
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 100,
     ) -> PaymentList:
         rows = await svc.list_payments(
-            db_session, status=status, day_from=day_from, day_to=day_to, after=after, limit=limit
+            db_session, status=status, day_from=day_from, day_to=day_to, after=id_cursor(cursor), limit=limit
         )
-        return PaymentList(items=[_payment_out(r) for r in rows])
+        items = [_payment_out(r) for r in rows]
+        return PaymentList(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{payment_id:uuid}",
@@ -426,11 +431,12 @@ class PaymentExceptionController(Controller):
             svc.ExceptionKind | None,
             QueryParameter(),
         ] = None,
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 100,
     ) -> PaymentExceptionList:
-        rows = await svc.list_exceptions(db_session, status=status, kind=kind, after=after, limit=limit)
-        return PaymentExceptionList(items=[_exception_out(r.exception, r.payment, r.bill) for r in rows])
+        rows = await svc.list_exceptions(db_session, status=status, kind=kind, after=id_cursor(cursor), limit=limit)
+        items = [_exception_out(r.exception, r.payment, r.bill) for r in rows]
+        return PaymentExceptionList(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{exception_id:uuid}",

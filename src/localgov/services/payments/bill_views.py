@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -14,7 +15,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import Limit
+from localgov.kernel.pagination import Cursor, Limit, decode_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.services.payments import bills
 from localgov.services.payments.params import (
@@ -23,7 +24,6 @@ from localgov.services.payments.params import (
     READ,
     WRITE,
     BillId,
-    Offset,
     PeriodParam,
     image_problems,
     image_response,
@@ -112,7 +112,7 @@ class BillController(Controller):
         period: PeriodParam = None,
         overdue: Annotated[bool, QueryParameter(description="Only open bills past their due date")] = False,
         limit: Limit = 50,
-        offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> BillPage:
         rows = await bills.list_bills(
             db_session,
@@ -121,10 +121,10 @@ class BillController(Controller):
             status=status,
             period=period,
             overdue=overdue,
-            limit=limit,
-            offset=offset,
+            limit=limit + 1,
+            after=decode_cursor(cursor, tuple[dt.date, str]),
         )
-        return await bill_page(db_session, list(rows), limit, offset)
+        return await bill_page(db_session, list(rows), limit)
 
     @get(
         "/{bill_id:uuid}",

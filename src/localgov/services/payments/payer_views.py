@@ -16,7 +16,7 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, idempotent
-from localgov.kernel.pagination import Limit
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.services.payments import bills, credits, payers
 from localgov.services.payments.params import (
     MANAGE,
@@ -24,7 +24,6 @@ from localgov.services.payments.params import (
     WRITE,
     AccountId,
     FeeTypeParam,
-    Offset,
     PayerId,
     staff_uuid,
 )
@@ -69,12 +68,12 @@ class PayerController(Controller):
         q: Annotated[str | None, QueryParameter(max_length=100, description="Part of the name or phone")] = None,
         tax_id: Annotated[str | None, QueryParameter(max_length=20, description="13-digit ID")] = None,
         limit: Limit = 50,
-        offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> PayerPage:
-        rows = await payers.list_payers(db_session, q=q, tax_id=tax_id, limit=limit, offset=offset)
-        return PayerPage(
-            items=[payer_read(r) for r in rows], next_offset=offset + limit if len(rows) == limit else None
-        )
+        after = decode_cursor(cursor, tuple[str, uuid.UUID])
+        rows = await payers.list_payers(db_session, q=q, tax_id=tax_id, limit=limit + 1, after=after)
+        page, next_cursor = cut_page(rows, limit, key=lambda r: (r.name, r.id))
+        return PayerPage(items=[payer_read(r) for r in page], next_cursor=next_cursor)
 
     @get(
         "/{payer_id:uuid}",
@@ -192,14 +191,14 @@ class AccountController(Controller):
         fee_type: FeeTypeParam = None,
         account_no: Annotated[str | None, QueryParameter(max_length=30, description="Exact account number")] = None,
         limit: Limit = 50,
-        offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> AccountPage:
+        after = decode_cursor(cursor, tuple[str, uuid.UUID])
         rows = await payers.list_accounts(
-            db_session, payer_id=payer_id, fee_type=fee_type, account_no=account_no, limit=limit, offset=offset
+            db_session, payer_id=payer_id, fee_type=fee_type, account_no=account_no, limit=limit + 1, after=after
         )
-        return AccountPage(
-            items=[account_read(r) for r in rows], next_offset=offset + limit if len(rows) == limit else None
-        )
+        page, next_cursor = cut_page(rows, limit, key=lambda r: (r.account_no, r.id))
+        return AccountPage(items=[account_read(r) for r in page], next_cursor=next_cursor)
 
     @get(
         "/{account_id:uuid}",

@@ -18,7 +18,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import receipts as svc
 from localgov.services.payments.bank_views import DayFrom, DayTo
@@ -57,6 +57,8 @@ class ReceiptOut(msgspec.Struct, kw_only=True):
 
 class ReceiptList(msgspec.Struct):
     items: list[ReceiptOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class ReceiptVoid(msgspec.Struct, kw_only=True):
@@ -115,7 +117,7 @@ class ReceiptController(Controller):
         status: Annotated[Literal["issued", "void"] | None, QueryParameter()] = None,
         day_from: DayFrom = None,
         day_to: DayTo = None,
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 100,
     ) -> ReceiptList:
         rows = await svc.list_receipts(
@@ -124,10 +126,11 @@ class ReceiptController(Controller):
             status=status,
             day_from=day_from,
             day_to=day_to,
-            after=after,
+            after=id_cursor(cursor),
             limit=limit,
         )
-        return ReceiptList(items=[receipt_out(r) for r in rows])
+        items = [receipt_out(r) for r in rows]
+        return ReceiptList(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{receipt_id:uuid}",

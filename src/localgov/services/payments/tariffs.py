@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
@@ -614,15 +614,27 @@ async def import_readings(session: AsyncSession, content: bytes) -> ReadingImpor
 
 
 async def list_readings(
-    session: AsyncSession, *, account_id: uuid.UUID | None, period: str | None, limit: int, offset: int
+    session: AsyncSession,
+    *,
+    account_id: uuid.UUID | None,
+    period: str | None,
+    limit: int,
+    after: tuple[str, str] | None,
 ) -> Sequence[tuple[MeterReading, str]]:
+    """Newest period first, then account number; ``after`` = the last reading's (period, account_no)."""
     query = (
         select(MeterReading, FeeAccount.account_no)
         .join(FeeAccount, FeeAccount.id == MeterReading.account_id)
         .order_by(MeterReading.period.desc(), FeeAccount.account_no)
         .limit(limit)
-        .offset(offset)
     )
+    if after is not None:
+        query = query.where(
+            or_(
+                MeterReading.period < after[0],
+                and_(MeterReading.period == after[0], FeeAccount.account_no > after[1]),
+            )
+        )
     if account_id is not None:
         query = query.where(MeterReading.account_id == account_id)
     if period is not None:
