@@ -103,14 +103,17 @@ _HIT = text(
 )
 
 
-async def hit(engine: AsyncEngine, key: str, *, limit: int, window_s: int) -> None:
+async def hit(engine: AsyncEngine, key: str, *, limit: int, window_s: int, advertise: bool = True) -> None:
     """Count one request for ``key``; raise :class:`RateLimited` past ``limit`` in ``window_s``.
 
     Counted in its own short transaction on purpose: a refused or failed request still counts.
+    ``advertise=False`` keeps the budget out of the ``RateLimit`` headers: a budget kept only for
+    some callers (unknown login addresses, known accounts' reset mails) must not tell them apart.
     """
     async with engine.begin() as conn:
         count, retry_after = (await conn.execute(_HIT, {"key": key[:200], "window": window_s})).one()
-    _record(key, limit, window_s, int(count), int(retry_after or window_s))
+    if advertise:
+        _record(key, limit, window_s, int(count), int(retry_after or window_s))
     if count > limit:
         wait = max(1, int(retry_after or window_s))
         error = RateLimited(f"Too many attempts; try again in {wait} s.", data={"retry_after_s": wait})
