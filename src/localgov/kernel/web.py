@@ -95,7 +95,7 @@ def path_methods(app: Any) -> dict[str, str]:
     if cached is None:
         by_path: dict[str, set[str]] = {}
         for route in app.routes:
-            methods = by_path.setdefault(route.path, set())
+            methods = by_path.setdefault(route.path_format, set())
             for handler in getattr(route, "route_handlers", ()):
                 methods.update(getattr(handler, "http_methods", ()))
         cached = {}

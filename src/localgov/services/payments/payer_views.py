@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter, RawBody
+from litestar.openapi.spec import Example
+from litestar.params import Body, JSONBody, QueryParameter, RawBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
@@ -15,7 +16,8 @@ from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.idempotency import IdempotencyKey, idempotent
+from localgov.kernel.etags import IfMatch, require_match
+from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
 from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.services.payments import bills, credits, payers
 from localgov.services.payments.params import (
@@ -40,6 +42,20 @@ from localgov.services.payments.schemas import (
 )
 
 
+#: A payer that `POST /payers` accepts (the reference's example; tests send it).
+PAYER_EXAMPLE: dict[str, Any] = {
+    "kind": "person",
+    "name": "นางสาวสมศรี ใจดี",
+    "house_no": "12/3",
+    "moo": "4",
+    "subdistrict": "แม่เหียะ",
+    "district": "เมืองเชียงใหม่",
+    "province": "เชียงใหม่",
+    "postal_code": "50100",
+    "phone": "0812345678",
+}
+
+
 class PayerController(Controller):
     path = "/payers"
     tags = ["Payments: payers and accounts"]
@@ -48,12 +64,25 @@ class PayerController(Controller):
         "/",
         operation_id="createPayer",
         summary="Add a payer (person or juristic person)",
-        description="409 `payer_exists` when a payer has the same 13-digit ID; 422 for a wrong check digit.",
+        description=(
+            "409 `payer_exists` when a payer has the same 13-digit ID; 422 for a wrong check digit. With an "
+            "`Idempotency-Key`, a retry replays the first answer instead of adding a second payer."
+        ),
+        status_code=201,
         responses=problem_responses(401, 403, 404, 409, 410, 422),
         **guarded(WRITE),
     )
-    async def create(self, data: JSONBody[payers.PayerCreate], db_session: NamedDependency[AsyncSession]) -> PayerRead:
-        return payer_read(await payers.create_payer(db_session, data))
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[payers.PayerCreate, Body(examples=[Example(summary="A person", value=PAYER_EXAMPLE)])],
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> Response[PayerRead]:
+        async def produce() -> PayerRead:
+            return payer_read(await payers.create_payer(db_session, data))
+
+        return await idempotent(request, db_session, idempotency_key, produce)
 
     @get(
         "/",
@@ -93,8 +122,13 @@ class PayerController(Controller):
         **guarded(WRITE),
     )
     async def update(
-        self, payer_id: PayerId, data: JSONBody[payers.PayerUpdate], db_session: NamedDependency[AsyncSession]
+        self,
+        payer_id: PayerId,
+        data: JSONBody[payers.PayerUpdate],
+        db_session: NamedDependency[AsyncSession],
+        if_match: IfMatch = None,
     ) -> PayerRead:
+        require_match(if_match, payer_read(await payers.get_payer(db_session, payer_id, for_update=True)))
         return payer_read(await payers.update_payer(db_session, payer_id, data))
 
     @get(
