@@ -93,6 +93,7 @@ async def test_the_document_is_strict_and_generator_safe(engine: AsyncEngine, cl
     for surface, document in docs.items():
         schemas = document["components"]["schemas"]
         assert not GENERATOR_RESERVED & set(schemas), surface
+        assert not [name for name in schemas if "_" in name], surface  # no module-path names
         declared = {t["name"]: t.get("description") for t in document["tags"]}
         for path, method, op in operations(document):
             for tag in op.get("tags", []):

@@ -169,7 +169,38 @@ def surface_document(
         if not tag.get("description"):
             tag["description"] = tags.get(tag["name"], tag["name"])
     out.pop("servers", None)
-    return out
+    return _plain_names(out)
+
+
+def plain_name(key: str) -> str:
+    """Litestar names two structs of the same name by their module path (``food_schemas_FileRead``);
+    generators turn that into odd class names. ``FoodFileRead``, ``TenantServiceList`` instead."""
+    if "_" not in key:
+        return key
+    parts = key.split("_")
+    cls = parts[-1]
+    modules = [p for p in parts[:-1] if p not in ("services", "views", "schemas", "localgov", "admin")]
+    prefix = modules[0] if modules else parts[0]
+    return prefix[:1].upper() + prefix[1:] + cls
+
+
+def _plain_names(document: dict[str, Any]) -> dict[str, Any]:
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    renames = {key: plain_name(key) for key in schemas if "_" in key}
+    taken = set(schemas) - set(renames)
+    for key, name in list(renames.items()):
+        while name in taken:
+            name += "X"
+        renames[key] = name
+        taken.add(name)
+    if not renames:
+        return document
+    raw = encode_json(document).decode()
+    for key, name in renames.items():
+        raw = raw.replace(f'"#/components/schemas/{key}"', f'"#/components/schemas/{name}"')
+    renamed: dict[str, Any] = msgspec.json.decode(raw)
+    renamed["components"]["schemas"] = {renames.get(k, k): v for k, v in renamed["components"]["schemas"].items()}
+    return renamed
 
 
 class SurfaceDocuments:

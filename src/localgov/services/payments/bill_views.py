@@ -225,9 +225,11 @@ class ArrearsController(Controller):
     async def arrears(
         self,
         db_session: NamedDependency[AsyncSession],
-        limit: Annotated[int, QueryParameter(ge=1, le=1000, description="Payers listed (largest first)")] = 100,
+        top: Annotated[
+            int, QueryParameter(ge=1, le=1000, description="Payers listed (largest first): a report, not a page")
+        ] = 100,
     ) -> bills.Arrears:
-        return await bills.arrears(db_session, limit=limit)
+        return await bills.arrears(db_session, limit=top)
 
 
 class DebtorController(Controller):
@@ -245,6 +247,8 @@ class DebtorController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         fiscal_year: Annotated[str, QueryParameter(pattern=r"^25[0-9]{2}$", description="BE fiscal year, e.g. 2570")],
-        limit: Limit = 100,
+        top: Annotated[
+            int, QueryParameter(ge=1, le=500, description="Payers listed (largest first): a report, not a page")
+        ] = 100,
     ) -> bills.DebtorRegister:
-        return await bills.debtor_register(db_session, fiscal_year, limit=limit)
+        return await bills.debtor_register(db_session, fiscal_year, limit=top)

@@ -41,7 +41,6 @@ from localgov.services.payments.schemas import (
     payer_read,
 )
 
-
 #: A payer that `POST /payers` accepts (the reference's example; tests send it).
 PAYER_EXAMPLE: dict[str, Any] = {
     "kind": "person",
