@@ -358,3 +358,27 @@ async def test_reference_page_is_served_from_the_package(engine: AsyncEngine, cl
 def test_kernel_tags_are_declared_by_plugins(plugin: Any) -> None:
     for registered in REGISTRY:
         assert registered.tags, f"{registered.slug} declares the OpenAPI tags its routes use"
+
+
+async def test_if_match_holds_on_every_update(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    """An update without its own check (a unit, the payment settings) is refused with a stale tag too."""
+    tenant = await make_tenant(engine, services=["payments"])
+    admin = {**host(tenant.slug), **bearer(tenant, roles=ALL_ROLES)}
+    async with client_for(plugins=REGISTRY) as client:
+        unit = await client.post("/v1/units", json={"code": "ADM", "name_th": "สำนักปลัด", "kind": "secretary_office"}, headers=admin)
+        assert unit.status_code == 201, unit.text
+        path = f"/v1/units/{unit.json()['id']}"
+        etag = (await client.get(path, headers=admin)).headers["etag"]
+        stale = await client.patch(path, json={"name_th": "สำนักปลัดฯ"}, headers={**admin, "If-Match": '"old"'})
+        assert stale.status_code == 412
+        assert stale.json()["data"]["current_etag"] == etag
+        fresh = await client.patch(path, json={"name_th": "สำนักปลัดฯ"}, headers={**admin, "If-Match": etag})
+        assert fresh.status_code == 200, fresh.text
+        settings = await client.get("/v1/payments/settings", headers=admin)
+        body = {k: v for k, v in settings.json().items() if k in ("biller_id",)}
+        refused = await client.put("/v1/payments/settings", json=body, headers={**admin, "If-Match": '"old"'})
+        assert refused.status_code == 412
+        # No current representation to match (a role grant has no GET): 412 as RFC 9110 says.
+        staff_id = uuid.uuid4()
+        grant = await client.put(f"/v1/staff/{staff_id}/roles/payments.finance", headers={**admin, "If-Match": '"x"'})
+        assert grant.status_code == 412

@@ -41,7 +41,7 @@ from localgov.kernel.errors import (
     TenantSuspended,
     database_fault,
 )
-from localgov.kernel.etags import etag_of_body
+from localgov.kernel.etags import PreconditionFailed, etag_of_body
 from localgov.kernel.ratelimit import end_request, track_request
 from localgov.kernel.ratelimit import response_headers as ratelimit_headers
 from localgov.kernel.reads import ReadConnection
@@ -171,6 +171,54 @@ class _ResponseShaper:
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+_FORWARDED_TO_READ = frozenset({b"host", b"authorization", b"x-forwarded-for", b"x-forwarded-proto", b"x-request-id"})
+
+
+async def _check_if_match(scope: Scope, app: Any) -> None:
+    """``If-Match`` on any update: the resource's ``GET`` (same path, same caller) is asked for its
+    current ``ETag``, and the update is refused with 412 ``etag_mismatch`` when the header names
+    another version (or the path has no current representation). A handler that checks it itself,
+    under a row lock, does so with ``kernel.etags.require_match`` as well (atomic with the change)."""
+    if_match = _header(scope, b"if-match")
+    if if_match is None:
+        return
+    tags = _etag_list(if_match)
+    read_scope: dict[str, Any] = {
+        key: scope[key]
+        for key in ("type", "asgi", "http_version", "scheme", "path", "raw_path", "root_path", "client", "server")
+        if key in scope
+    }
+    read_scope.update(
+        method="GET",
+        query_string=b"",
+        headers=[(k, v) for k, v in scope.get("headers", ()) if k in _FORWARDED_TO_READ],
+        state={},
+    )
+    started: dict[str, Any] = {}
+
+    async def empty_body() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            started.update(message)
+
+    await app(read_scope, empty_body, capture)
+    current = None
+    if started.get("status") == 200:
+        for key, value in started.get("headers", ()):
+            if key.lower() == b"etag":
+                current = value.decode("latin-1")
+    if current is not None and ("*" in tags or current in tags):
+        return
+    raise PreconditionFailed(
+        "Another change was saved since this version was read; read it again and retry."
+        if current is not None
+        else "This resource has no current version to match (If-Match).",
+        data={"current_etag": current},
+    )
+
+
 def _etag_list(header: str) -> list[str]:
     return [tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()]
 
@@ -200,6 +248,8 @@ class RequestContextMiddleware(ASGIMiddleware):
                 await self._options(scope, app, send_wrapper)
                 return
             self._resolve_tenant(scope, app.state)
+            if method in ("PUT", "PATCH"):
+                await _check_if_match(scope, app)
             await next_app(scope, receive, send_wrapper)
         except DomainError as exc:
             status_holder[0] = exc.status
