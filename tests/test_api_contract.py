@@ -148,7 +148,7 @@ async def test_payers_by_cursor_idempotent_create_and_if_match(engine: AsyncEngi
                 break
         assert len(seen) == len(set(seen)) == 3
         bad_cursor = await client.get("/v1/payments/payers", params={"cursor": "bm90LWpzb24"}, headers=staff)
-        assert bad_cursor.status_code == 400
+        assert bad_cursor.status_code == 404
         assert bad_cursor.json()["code"] == "invalid_cursor"
 
         payer = f"/v1/payments/payers/{first.json()['id']}"
@@ -365,7 +365,9 @@ async def test_if_match_holds_on_every_update(engine: AsyncEngine, client_for: C
     tenant = await make_tenant(engine, services=["payments"])
     admin = {**host(tenant.slug), **bearer(tenant, roles=ALL_ROLES)}
     async with client_for(plugins=REGISTRY) as client:
-        unit = await client.post("/v1/units", json={"code": "ADM", "name_th": "สำนักปลัด", "kind": "secretary_office"}, headers=admin)
+        unit = await client.post(
+            "/v1/units", json={"code": "ADM", "name_th": "สำนักปลัด", "kind": "secretary_office"}, headers=admin
+        )
         assert unit.status_code == 201, unit.text
         path = f"/v1/units/{unit.json()['id']}"
         etag = (await client.get(path, headers=admin)).headers["etag"]
@@ -382,3 +384,26 @@ async def test_if_match_holds_on_every_update(engine: AsyncEngine, client_for: C
         staff_id = uuid.uuid4()
         grant = await client.put(f"/v1/staff/{staff_id}/roles/payments.finance", headers={**admin, "If-Match": '"x"'})
         assert grant.status_code == 412
+
+
+async def test_idempotency_key_on_every_create(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    """A create whose handler does not take the key (a unit) honours it through the middleware."""
+    tenant = await make_tenant(engine)
+    admin = {**host(tenant.slug), **bearer(tenant, roles=ALL_ROLES)}
+    body = {"code": "FIN", "name_th": "กองคลัง", "kind": "division"}
+    async with client_for(plugins=REGISTRY) as client:
+        first = await client.post("/v1/units", json=body, headers={**admin, "Idempotency-Key": "unit-1"})
+        again = await client.post("/v1/units", json=body, headers={**admin, "Idempotency-Key": "unit-1"})
+        assert first.status_code == 201, first.text
+        assert again.status_code == 201
+        assert again.json()["id"] == first.json()["id"]
+        assert again.headers["idempotent-replayed"] == "true"
+        other = await client.post(
+            "/v1/units", json={**body, "code": "ENG"}, headers={**admin, "Idempotency-Key": "unit-1"}
+        )
+        assert other.status_code == 422
+        assert other.json()["code"] == "idempotency_key_reused"
+        units = (await client.get("/v1/units", headers=admin)).json()["items"]
+        assert [u["code"] for u in units].count("fin") == 1
+        bad_key = await client.post("/v1/units", json=body, headers={**admin, "Idempotency-Key": "ก"})
+        assert bad_key.status_code == 400

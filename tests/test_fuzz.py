@@ -81,6 +81,8 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def _fuzz(url: str, host_name: str, authorization: str, report: Path) -> tuple[int, str]:
@@ -88,6 +90,8 @@ def _fuzz(url: str, host_name: str, authorization: str, report: Path) -> tuple[i
         sys.executable,
         "-m",
         "schemathesis.cli",
+        "--config-file",
+        str(Path(__file__).parent / "schemathesis.toml"),
         "run",
         f"{url}/schema/openapi.json",
         "--url",

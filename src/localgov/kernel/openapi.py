@@ -156,6 +156,10 @@ def surface_document(
                     _close_objects(media.get("schema"))
     for name in _reachable(schemas, request_roots):
         _close_objects(schemas[name])
+    for item in paths.values():
+        for key, operation in item.items():
+            if key in _METHODS:
+                _bound_integers(operation.get("parameters", ()))
     # Only the schemas this surface's operations use.
     roots = set(_refs(paths)) | {"ProblemDetails", "FieldError"}
     keep = _reachable(schemas, roots)
@@ -201,6 +205,20 @@ def _plain_names(document: dict[str, Any]) -> dict[str, Any]:
     renamed: dict[str, Any] = msgspec.json.decode(raw)
     renamed["components"]["schemas"] = {renames.get(k, k): v for k, v in renamed["components"]["schemas"].items()}
     return renamed
+
+
+#: The largest id a path or query parameter may name (ids are PostgreSQL ``integer`` or ``bigint``).
+MAX_INT_PARAMETER = 2_147_483_647
+
+
+def _bound_integers(parameters: Iterable[Any]) -> None:
+    """Integer parameters without a range get ``0 .. 2^31-1``: a larger id can name nothing, and the
+    database would refuse it (400) rather than answer 404."""
+    for parameter in parameters:
+        schema = parameter.get("schema", {})
+        if schema.get("type") == "integer":
+            schema.setdefault("minimum", 0)
+            schema.setdefault("maximum", MAX_INT_PARAMETER)
 
 
 class SurfaceDocuments:

@@ -12,8 +12,8 @@ In a service::
     return ThingPage(items=[...], next_cursor=next_cursor)
 
 with ``after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])`` (``None`` on the first page)
-turned into the "strictly after" condition by :func:`after_key`. A malformed cursor is a 400
-``invalid_cursor``. The response envelope is a struct of the service's own (never generic, so the
+turned into the "strictly after" condition by :func:`after_key`. A cursor the list never gave is
+a 404 ``invalid_cursor`` (no such page). The response envelope is a struct of the service's own (never generic, so the
 OpenAPI names stay plain): ``items: list[ThingRead]`` and ``next_cursor: str | None``
 (:data:`NEXT_CURSOR_DOC`).
 """
@@ -59,9 +59,11 @@ K = TypeVar("K")
 
 
 class InvalidCursor(DomainError):
+    """A cursor this list never gave: there is no such page (404, as an unknown id is)."""
+
     code = "invalid_cursor"
-    status = 400
-    title = "The page cursor is not valid"
+    status = 404
+    title = "No page at this cursor"
 
 
 def encode_cursor(values: Sequence[Any]) -> str:

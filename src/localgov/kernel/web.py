@@ -42,6 +42,7 @@ from localgov.kernel.errors import (
     database_fault,
 )
 from localgov.kernel.etags import PreconditionFailed, etag_of_body
+from localgov.kernel.idempotency import handles_key_itself, replay_or_run
 from localgov.kernel.ratelimit import end_request, track_request
 from localgov.kernel.ratelimit import response_headers as ratelimit_headers
 from localgov.kernel.reads import ReadConnection
@@ -171,6 +172,31 @@ class _ResponseShaper:
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+async def _idempotent_create(scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> bool:
+    """``Idempotency-Key`` on a JSON create (a ``POST`` answering ``201``) of a tenant host whose
+    handler does not take the key itself (``kernel.idempotency.replay_or_run``); False: not one."""
+    key = _header(scope, b"idempotency-key")
+    handler = scope["route_handler"]
+    tenant = scope.get("state", {}).get("tenant")
+    if key is None or tenant is None or getattr(handler, "status_code", None) != 201 or handles_key_itself(handler):
+        return False
+    if not re.fullmatch(r"[!-~]{1,100}", key):
+        raise InvalidIdempotencyKey(data={"key": key[:100]})
+    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    if content_type and not _JSON_MEDIA_TYPE_RE.fullmatch(content_type):
+        return False  # an upload is not buffered to be hashed: the key is not honoured there
+    principal = scope["state"].get("principal")
+    label = f"{principal.kind}:{principal.subject}"[:150] if principal is not None else "anonymous"
+    await replay_or_run(scope, receive, send, next_app, key=key, principal=label, tenant=tenant)
+    return True
+
+
+class InvalidIdempotencyKey(DomainError):
+    code = "invalid_idempotency_key"
+    status = 400
+    title = "An Idempotency-Key is 1-100 printable ASCII characters"
+
+
 _FORWARDED_TO_READ = frozenset({b"host", b"authorization", b"x-forwarded-for", b"x-forwarded-proto", b"x-request-id"})
 
 
@@ -250,6 +276,8 @@ class RequestContextMiddleware(ASGIMiddleware):
             self._resolve_tenant(scope, app.state)
             if method in ("PUT", "PATCH"):
                 await _check_if_match(scope, app)
+            if method == "POST" and await _idempotent_create(scope, receive, send_wrapper, next_app):
+                return
             await next_app(scope, receive, send_wrapper)
         except DomainError as exc:
             status_holder[0] = exc.status
