@@ -48,7 +48,7 @@ class ApiClientRead(msgspec.Struct):
     rotated_at: dt.datetime | None
 
 
-class ApiClientCreate(msgspec.Struct, kw_only=True):
+class ApiClientCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="What the integration is")]
     scopes: Annotated[
         list[Annotated[str, msgspec.Meta(max_length=80)]],

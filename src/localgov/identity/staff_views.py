@@ -46,28 +46,28 @@ ADMIN = staff(svc.TENANT_ADMIN)
 # --- structs ------------------------------------------------------------------------------------
 
 
-class StaffLogin(msgspec.Struct, kw_only=True):
+class StaffLogin(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: AnyEmail
     password: Password
 
 
-class InvitationAccept(msgspec.Struct, kw_only=True):
+class InvitationAccept(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The secret of the invitation link, and the password the new member chooses."""
 
     token: LinkToken
     password: Password
 
 
-class PasswordResetRequest(msgspec.Struct, kw_only=True):
+class PasswordResetRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: AnyEmail
 
 
-class PasswordReset(msgspec.Struct, kw_only=True):
+class PasswordReset(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     token: LinkToken
     new_password: Password
 
 
-class PasswordChange(msgspec.Struct, kw_only=True):
+class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     current_password: Password
     new_password: Password
 
@@ -97,7 +97,7 @@ class Staff(msgspec.Struct, kw_only=True):
     locked_until: dt.datetime | None
 
 
-class StaffCreate(msgspec.Struct, kw_only=True):
+class StaffCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """An invitation: the member receives a one-time link by e-mail to set a password."""
 
     email: Email

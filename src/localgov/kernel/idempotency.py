@@ -195,9 +195,6 @@ PURGE_JOB = ScheduledJob(name="core.idempotency_purge", every=dt.timedelta(hours
 # --- every other create: the request middleware's Idempotency-Key --------------------------------------
 
 
-
-
-
 def handles_key_itself(handler: Any) -> bool:
     """Whether a route takes ``Idempotency-Key`` as a parameter (and wraps its work in :func:`idempotent`)."""
     signature = getattr(handler, "parsed_fn_signature", None)

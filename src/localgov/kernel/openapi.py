@@ -117,11 +117,29 @@ def _close_objects(schema: Any) -> None:
             _close_objects(value)
 
 
+def open_request_structs(app: Litestar) -> frozenset[str]:
+    """Names of request structs that accept unknown members on purpose (the OAuth token request, a
+    bank's notification: their senders may add fields): their schemas stay open."""
+    names: set[str] = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            data = handler.parsed_fn_signature.parameters.get("data")
+            for candidate in (
+                getattr(data, "annotation", None),
+                *getattr(getattr(data, "annotation", None), "__args__", ()),
+            ):
+                config = getattr(candidate, "__struct_config__", None)
+                if config is not None and not config.forbid_unknown_fields:
+                    names.add(candidate.__name__)
+    return frozenset(names)
+
+
 def surface_document(
     document: Mapping[str, Any],
     surfaces: Mapping[tuple[str, str], tuple[str, AuthPolicy | None]],
     surface: str,
     tags: Mapping[str, str],
+    open_structs: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The document of one surface (without ``servers``: those are per request)."""
     out = copy.deepcopy(dict(document))
@@ -152,14 +170,14 @@ def surface_document(
             body = operation.get("requestBody")
             if body is not None:
                 request_roots.update(_refs(body))
-                for media in body.get("content", {}).values():
-                    _close_objects(media.get("schema"))
     for name in _reachable(schemas, request_roots):
-        _close_objects(schemas[name])
+        if not any(name == open_name or name.endswith("_" + open_name) for open_name in open_structs):
+            _close_objects(schemas[name])
     for item in paths.values():
         for key, operation in item.items():
             if key in _METHODS:
                 _bound_integers(operation.get("parameters", ()))
+                _declare_preconditions(key, operation, surface)
     # Only the schemas this surface's operations use.
     roots = set(_refs(paths)) | {"ProblemDetails", "FieldError"}
     keep = _reachable(schemas, roots)
@@ -221,6 +239,54 @@ def _bound_integers(parameters: Iterable[Any]) -> None:
             schema.setdefault("maximum", MAX_INT_PARAMETER)
 
 
+_PROBLEM = {"$ref": "#/components/schemas/ProblemDetails"}
+_IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": (
+        "The `ETag` of the resource as last read: the update applies only if it is still current "
+        "(412 `etag_mismatch` otherwise). `*` matches any current version."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 1000},
+}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A unique key per operation (e.g. a UUID): a retry with the same key and body replays the first "
+        "answer (`Idempotent-Replayed: true`); another body is 422, a request still running 409. Kept 24 hours."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]+$"},
+}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {"schema": _PROBLEM}}}
+
+
+def _declare_preconditions(method: str, operation: dict[str, Any], surface: str) -> None:
+    """What the request middleware adds to every update and create, in the operation's contract:
+    ``If-Match`` and its 412 on ``PUT``/``PATCH``; ``Idempotency-Key`` and its 409/422 on a tenant
+    host's JSON create (``kernel.web``)."""
+    parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
+    names = {(p.get("in"), str(p.get("name", "")).lower()) for p in parameters}
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    if method in ("put", "patch"):
+        if ("header", "if-match") not in names:
+            parameters.append(dict(_IF_MATCH))
+        responses.setdefault("412", _problem("The resource changed since it was read (If-Match)"))
+    content = operation.get("requestBody", {}).get("content", {})
+    if method == "post" and "201" in responses and surface == "tenant" and "application/json" in content:
+        if ("header", "idempotency-key") not in names:
+            parameters.append(dict(_IDEMPOTENCY_KEY))
+        responses.setdefault("409", _problem("A request with this Idempotency-Key is still running"))
+        responses.setdefault("422", _problem("This Idempotency-Key was used for another request"))
+    if not parameters:
+        operation.pop("parameters")
+
+
 class SurfaceDocuments:
     """The documents of the two surfaces, derived once from the application's document."""
 
@@ -231,7 +297,9 @@ class SurfaceDocuments:
     def document(self, app: Litestar, surface: str) -> dict[str, Any]:
         if surface not in self._documents:
             base = app.openapi_schema.to_schema()
-            self._documents[surface] = surface_document(base, route_surfaces(app), surface, self._tags)
+            self._documents[surface] = surface_document(
+                base, route_surfaces(app), surface, self._tags, open_request_structs(app)
+            )
         return self._documents[surface]
 
 

@@ -44,11 +44,11 @@ class PlanList(msgspec.Struct):
     items: list[PlanOut]
 
 
-class LinkToken(msgspec.Struct, kw_only=True):
+class LinkToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-class Rejection(msgspec.Struct, kw_only=True):
+class Rejection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Why the operator refuses (sent to the LAO's contact officer as written)."""
 
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=2000, pattern=r"^[^\x00]*$")]

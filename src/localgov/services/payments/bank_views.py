@@ -145,7 +145,7 @@ class PaymentExceptionList(msgspec.Struct):
     next_cursor: str | None = None
 
 
-class ExceptionResolution(msgspec.Struct):
+class ExceptionResolution(msgspec.Struct, forbid_unknown_fields=True):
     note: Annotated[
         str,
         msgspec.Meta(min_length=3, max_length=2000, description="What was done (refund, manual receipt no. …)"),

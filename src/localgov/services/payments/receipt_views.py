@@ -61,7 +61,7 @@ class ReceiptList(msgspec.Struct):
     next_cursor: str | None = None
 
 
-class ReceiptVoid(msgspec.Struct, kw_only=True):
+class ReceiptVoid(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=1000, description="Why it is cancelled")]
     #: Where the money goes: ``exceptions`` (the queue finance works through) or ``credit`` (held
     #: for the payer, used by their next bill or refunded).
