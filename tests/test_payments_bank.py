@@ -570,7 +570,9 @@ async def test_statement_import_reconciles_what_the_webhook_missed(
         refused = await client.post(STATEMENTS, content=bad, headers=csv_body["headers"])
         assert refused.status_code == 400
         assert refused.json()["code"] == "invalid_statement"
-        assert refused.json()["data"]["errors"] == [{"line": 3, "message": "amount is not a number"}]
+        assert refused.json()["errors"] == [
+            {"key": "row", "line": 3, "message": "amount is not a number", "source": "csv"}
+        ]
         cashier = await client.post(STATEMENTS, content=content, headers=staff_headers(lao.tenant, CASHIER))
         assert cashier.status_code == 403
     assert await count(engine, lao.tenant, Payment) == 4

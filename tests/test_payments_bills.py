@@ -241,7 +241,7 @@ async def test_payer_import_is_all_or_nothing_with_a_row_report(engine: AsyncEng
         assert rejected.status_code == 422, rejected.text
         problem = rejected.json()
         assert problem["code"] == "import_rejected"
-        errors = {(e["line"], e["column"], e["code"]) for e in problem["data"]["errors"]}
+        errors = {(e["line"], e["key"], e["code"]) for e in problem["errors"]}
         assert (7, "tax_id", "invalid_tax_id") in errors
         assert any(line == 8 and column == "name" for line, column, _ in errors)
         assert (9, "account_no", "duplicate_account_no") in errors
@@ -265,7 +265,7 @@ async def test_payer_import_is_all_or_nothing_with_a_row_report(engine: AsyncEng
             headers={**fin(tenant), "Content-Type": "text/csv"},
         )
         assert again.status_code == 422
-        assert {e["code"] for e in again.json()["data"]["errors"]} == {"account_no_taken"}
+        assert {e["code"] for e in again.json()["errors"]} == {"account_no_taken"}
     async with payments_db(engine, tenant) as session:
         somchai = (await session.execute(select(Payer).where(Payer.tax_id == good_id))).scalar_one()
         accounts = (await session.execute(select(FeeAccount).order_by(FeeAccount.account_no))).scalars().all()
@@ -443,7 +443,7 @@ async def test_wastewater_run_uses_imported_readings(engine: AsyncEngine, client
             headers=csv_headers,
         )
         assert bad.status_code == 422
-        assert [(e["line"], e["code"]) for e in bad.json()["data"]["errors"]] == [
+        assert [(e["line"], e["code"]) for e in bad.json()["errors"]] == [
             (3, "unknown_account"),
             (4, "not_wastewater"),
             (5, "invalid_period"),
@@ -465,7 +465,7 @@ async def test_wastewater_run_uses_imported_readings(engine: AsyncEngine, client
             headers=csv_headers,
         )
         assert billed_change.status_code == 422
-        assert billed_change.json()["data"]["errors"][0]["code"] == "already_billed"
+        assert billed_change.json()["errors"][0]["code"] == "already_billed"
         open_change = await http.post(
             f"{API}/meter-readings/import",
             content=b"account_no,period,usage_m3\nW-HOME,2025-05,2\n",

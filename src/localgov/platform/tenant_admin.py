@@ -123,7 +123,7 @@ async def update_profile(
     """Apply ``changes`` (field → new value; None clears) to the LAO's one profile row."""
     problems = profile_problems(changes)
     if problems:
-        raise InvalidProfile(data={"errors": problems})
+        raise InvalidProfile(errors=[FieldError(key=p["key"], message=p["message"], source="body") for p in problems])
     profile = (
         await session.execute(select(TenantProfile).where(TenantProfile.id == 1).with_for_update())
     ).scalar_one_or_none()

@@ -97,7 +97,7 @@ class TenantAdminController(Controller):
         "/contact",
         operation_id="updateTenantContact",
         summary="Change the LAO's public contact details (shown by `GET /v1/tenant`)",
-        description="400 `invalid_profile` with the fields in `data.errors` (phone, e-mail, http(s) website …).",
+        description="400 `invalid_profile` with the fields in `errors` (phone, e-mail, http(s) website …).",
         responses=problem_responses(401, 403, 404, 410),
         **guarded(ADMIN),
     )

@@ -180,7 +180,7 @@ class PayerController(Controller):
         description=(
             "Columns: " + ", ".join(payers.IMPORT_COLUMNS) + ". One row per account (or a payer alone); rows "
             "with the same `payer_ref` (else the same `tax_id`) are one payer, and a `tax_id` the LAO knows "
-            "reuses that payer. Any error imports nothing: 422 `import_rejected` with `data.errors` "
+            "reuses that payer. Any error imports nothing: 422 `import_rejected` with `errors` "
             "`[{line, column, code, message}]` for every problem found."
         ),
         responses=problem_responses(401, 403, 404, 410, 422),

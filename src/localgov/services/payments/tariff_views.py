@@ -147,7 +147,7 @@ class MeterReadingController(Controller):
         description=(
             "Columns `account_no,period,usage_m3` (period `YYYY-MM`). Idempotent per (account, period): the "
             "same value again changes nothing; a new value replaces an unbilled month's reading and is refused "
-            "for a billed month. Any error imports nothing: 422 `import_rejected` with `data.errors`."
+            "for a billed month. Any error imports nothing: 422 `import_rejected` with `errors`."
         ),
         responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(WRITE),

@@ -29,7 +29,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.csv import CsvRejected, CsvRow, CsvRowError, read_csv
+from localgov.kernel.csv import CsvRejected, CsvRow, CsvRowError, read_csv, row_errors
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import (
@@ -499,13 +499,14 @@ def read_import(content: bytes, required: Sequence[str]) -> list[CsvRow]:
     try:
         return read_csv(content, required=required).rows
     except CsvRejected as exc:
-        raise ImportRejected(exc.detail, data={"errors": (exc.data or {}).get("errors", [])}) from None
+        raise ImportRejected(exc.detail, errors=exc.errors) from None
 
 
 def reject(errors: list[ImportRowError], rows: int) -> ImportRejected:
     return ImportRejected(
         f"{len(errors)} problem(s) in {rows} row(s); nothing was imported.",
-        data={"rows": rows, "errors": [msgspec.to_builtins(e) for e in errors[:1000]]},
+        data={"rows": rows},
+        errors=row_errors(errors[:1000]),
     )
 
 
