@@ -407,6 +407,23 @@ def _handle_database(request: Request[Any, Any, Any], exc: DBAPIError) -> Respon
     )
 
 
+def _handle_overflow(request: Request[Any, Any, Any], exc: OverflowError) -> Response[bytes]:
+    """A date or number of the request beyond what the computation handles (a report from year 1:
+    its start in UTC is before ``datetime.min``): the caller's input, a 400, not our failure."""
+    log.warning("input_overflow", error=str(exc)[:300])
+    return problem_response(
+        ProblemDetails(
+            title="A value of the request is out of range",
+            status=400,
+            code="invalid_input",
+            type=problem_type(_base_domain(request), "invalid_input"),
+            detail="A date or number is outside the range this operation handles.",
+            instance=request.scope.get("path"),
+            request_id=_request_id(request),
+        )
+    )
+
+
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     reason = database_fault(exc)
     if reason is not None:
@@ -442,6 +459,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         ValidationException: _handle_validation,
         HTTPException: _handle_http,
         DBAPIError: _handle_database,
+        OverflowError: _handle_overflow,
         Exception: _handle_unexpected,
     }
 
