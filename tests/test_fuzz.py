@@ -9,6 +9,7 @@ is ``LOCALGOV_TEST_FUZZ_EXAMPLES``, 5 by default). The report (cases run, failur
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -135,9 +136,10 @@ async def test_schemathesis_finds_nothing(surface: str, engine: AsyncEngine, ser
         host_name = BASE
         authorization = bearer(None, kind="operator", roles=["platform_admin"], ttl_s=3600)["Authorization"]
     # The first request of a surface derives its document (seconds on a busy machine): not the fuzzer's wait.
-    warm = httpx.get(f"{server}/schema/openapi.json", headers={"Host": host_name}, timeout=300)
+    async with httpx.AsyncClient(timeout=300) as http:
+        warm = await http.get(f"{server}/schema/openapi.json", headers={"Host": host_name})
     assert warm.status_code == 200
-    code, output = _fuzz(server, host_name, authorization, tmp_path / "junit.xml")
+    code, output = await asyncio.to_thread(_fuzz, server, host_name, authorization, tmp_path / "junit.xml")
     summary = "\n".join(line for line in output.splitlines()[-40:] if line.strip())
     print(f"schemathesis, {surface} surface:\n{summary}")
     cases = re.search(r"([0-9]+) generated", output)
