@@ -791,7 +791,7 @@ class CaseSettingsController(Controller):
             "A case entering the state goes to the assignee (unit and/or member); the limit applies from each "
             "case's next step. 400 `case_invalid` for a terminal or unknown state; 409 `case_assignee_invalid`."
         ),
-        responses=problem_responses(*STAFF_ERRORS, 400, 409),
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
         **guarded(MANAGE),
     )
     async def update(
