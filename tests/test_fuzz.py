@@ -86,7 +86,17 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
             process.stderr.close()
 
 
-def _fuzz(url: str, host_name: str, authorization: str, report: Path) -> tuple[int, str]:
+#: The failures known when this test was written (listed in the report of issue 21; each is a route
+#: whose contract still differs from its server): new failures fail the test, these do not.
+#: ``LOCALGOV_TEST_FUZZ_BASELINE_UPDATE=1`` records a run's failures into it (review the diff!).
+BASELINE = Path(__file__).parent / "schemathesis-baseline"
+
+
+def _fuzz(url: str, host_name: str, authorization: str, report: Path, surface: str) -> tuple[int, str]:
+    baseline = BASELINE.with_name(f"{BASELINE.name}-{surface}.json")
+    options = ["--baseline", str(baseline)]
+    if os.environ.get("LOCALGOV_TEST_FUZZ_BASELINE_UPDATE") == "1":
+        options.append("--baseline-update")
     command = [
         sys.executable,
         "-m",
@@ -121,6 +131,7 @@ def _fuzz(url: str, host_name: str, authorization: str, report: Path) -> tuple[i
         str(report),
         "--warnings",
         "off",
+        *options,
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=FUZZ_S + 300, check=False)  # noqa: S603
     return done.returncode, done.stdout + done.stderr
@@ -139,7 +150,7 @@ async def test_schemathesis_finds_nothing(surface: str, engine: AsyncEngine, ser
     async with httpx.AsyncClient(timeout=300) as http:
         warm = await http.get(f"{server}/schema/openapi.json", headers={"Host": host_name})
     assert warm.status_code == 200
-    code, output = await asyncio.to_thread(_fuzz, server, host_name, authorization, tmp_path / "junit.xml")
+    code, output = await asyncio.to_thread(_fuzz, server, host_name, authorization, tmp_path / "junit.xml", surface)
     summary = "\n".join(line for line in output.splitlines()[-40:] if line.strip())
     print(f"schemathesis, {surface} surface:\n{summary}")
     cases = re.search(r"([0-9]+) generated", output)
