@@ -49,7 +49,9 @@ class ApiClientRead(msgspec.Struct):
 
 
 class ApiClientCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S", description="What the integration is")]
+    name: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S", description="What the integration is")
+    ]
     scopes: Annotated[
         list[Annotated[str, msgspec.Meta(max_length=80)]],
         msgspec.Meta(
