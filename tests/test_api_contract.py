@@ -430,9 +430,7 @@ async def test_a_form_without_a_file_is_refused_not_a_500(engine: AsyncEngine, c
     tenant = await make_tenant(engine, services=["permits"])
     staff = {**host(tenant.slug), **bearer(tenant, roles=ALL_ROLES)}
     boundary = "f451ad4e60417725173403a48f4c9dfc"
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="x"\r\n\r\nnull\r\n--{boundary}--\r\n'.encode()
-    )
+    body = f'--{boundary}\r\nContent-Disposition: form-data; name="x"\r\n\r\nnull\r\n--{boundary}--\r\n'.encode()
     async with client_for(plugins=REGISTRY) as client:
         response = await client.post(
             f"/v1/permits/applications/{uuid.uuid4()}/files",

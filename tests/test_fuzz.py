@@ -133,7 +133,9 @@ def _fuzz(url: str, host_name: str, authorization: str, report: Path, surface: s
         "off",
         *options,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=FUZZ_S + 300, check=False)  # noqa: S603
+    done = subprocess.run(  # noqa: S603
+        command, capture_output=True, text=True, timeout=FUZZ_S + 300, check=False, cwd=report.parent
+    )
     return done.returncode, done.stdout + done.stderr
 
 
