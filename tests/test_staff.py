@@ -277,6 +277,8 @@ async def test_wrong_password_and_unknown_email_are_indistinguishable(
         body = response.json()
         body.pop("request_id")
         headers = {k: v for k, v in response.headers.items() if k not in ("x-request-id", "content-length")}
+        # The same rate-limit policies for every address; what is left of them changes with each try.
+        headers["ratelimit"] = re.sub(r";r=[0-9]+;t=[0-9]+", "", headers["ratelimit"])
         return response.status_code, body, headers
 
     timings: dict[str, list[float]] = {"known": [], "unknown": [], "invited": []}
@@ -823,7 +825,7 @@ async def test_audit_events_carry_actor_source_ip_and_request_id(
         older = (
             await client.get(
                 "/v1/audit-events",
-                params={"limit": 2, "before_id": first_page["next_before_id"]},
+                params={"limit": 2, "cursor": first_page["next_cursor"]},
                 headers=admin(tenant),
             )
         ).json()

@@ -37,7 +37,7 @@ ClientIdPath = Annotated[str, PathParameter(min_length=1, max_length=64, descrip
 NO_STORE = CacheControlHeader(no_store=True)
 
 
-class ApiClient(msgspec.Struct):
+class ApiClientRead(msgspec.Struct):
     """An integrator's API client (never its secret)."""
 
     client_id: str
@@ -48,8 +48,10 @@ class ApiClient(msgspec.Struct):
     rotated_at: dt.datetime | None
 
 
-class ApiClientCreate(msgspec.Struct, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="What the integration is")]
+class ApiClientCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S", description="What the integration is")
+    ]
     scopes: Annotated[
         list[Annotated[str, msgspec.Meta(max_length=80)]],
         msgspec.Meta(
@@ -74,11 +76,11 @@ class ApiClientSecret(msgspec.Struct):
 
 
 class ApiClientList(msgspec.Struct):
-    items: list[ApiClient]
+    items: list[ApiClientRead]
 
 
-def api_client_out(row: ApiClientRow) -> ApiClient:
-    return ApiClient(
+def api_client_out(row: ApiClientRow) -> ApiClientRead:
+    return ApiClientRead(
         client_id=row.client_id,
         name=row.name,
         scopes=sorted(row.scopes),
@@ -141,7 +143,7 @@ class ApiClientController(Controller):
         responses=problem_responses(401, 403, 404, 410),
         **guarded(ADMIN),
     )
-    async def show(self, client_id: ClientIdPath, db_session: NamedDependency[AsyncSession]) -> ApiClient:
+    async def show(self, client_id: ClientIdPath, db_session: NamedDependency[AsyncSession]) -> ApiClientRead:
         return api_client_out(await svc.get_client(db_session, client_id))
 
     @post(
@@ -177,7 +179,7 @@ class ApiClientController(Controller):
         origin: NamedDependency[Origin],
         client_id: ClientIdPath,
         db_session: NamedDependency[AsyncSession],
-    ) -> ApiClient:
+    ) -> ApiClientRead:
         row, _changed = await svc.disable_client(db_session, client_id, actor=actor, origin=origin)
         return api_client_out(row)
 

@@ -547,6 +547,7 @@ async def _unknown_address(
             f"login-unknown:{tenant.id}:{token_digest(address)}",
             limit=settings.lockout_threshold,
             window_s=settings.lockout_s,
+            advertise=False,  # a budget of unknown addresses only: its headers would tell them apart
         )
     except RateLimited as exc:
         return AccountLocked(int((exc.data or {}).get("retry_after_s", settings.lockout_s)))
@@ -609,7 +610,9 @@ async def request_password_reset(
     if user is None or not known:
         return
     try:
-        await hit(engine, f"reset-mail:{tenant.id}:{user.id}", limit=RESET_MAILS_PER_HOUR, window_s=3600)
+        await hit(
+            engine, f"reset-mail:{tenant.id}:{user.id}", limit=RESET_MAILS_PER_HOUR, window_s=3600, advertise=False
+        )
     except RateLimited:
         return
     token, expires = await _issue_link(session, user.id, "password_reset", settings.password_reset_ttl_s)

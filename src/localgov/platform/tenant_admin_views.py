@@ -18,6 +18,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded, staff
 from localgov.kernel.documents import pades
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.etags import IfMatch, require_match
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.web import current_tenant
 from localgov.platform import tenant_admin as svc
@@ -37,6 +38,15 @@ class ContactUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, om
     email: Annotated[str, msgspec.Meta(max_length=254)] | msgspec.UnsetType | None = msgspec.UNSET
     website: Annotated[str, msgspec.Meta(max_length=300)] | msgspec.UnsetType | None = msgspec.UNSET
     office_hours_th: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class CorsOrigins(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Browser origins whose scripts may call this LAO's API (CORS): ``https://host[:port]``."""
+
+    origins: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=300, examples=["https://app.example.org"])]],
+        msgspec.Meta(max_length=svc.MAX_CORS_ORIGINS),
+    ]
 
 
 class Plan(msgspec.Struct, kw_only=True):
@@ -157,7 +167,7 @@ class TenantAdminController(Controller):
         "/contact",
         operation_id="updateTenantContact",
         summary="Change the LAO's public contact details (shown by `GET /v1/tenant`)",
-        description="400 `invalid_profile` with the fields in `data.errors` (phone, e-mail, http(s) website …).",
+        description="400 `invalid_profile` with the fields in `errors` (phone, e-mail, http(s) website …).",
         responses=problem_responses(401, 403, 404, 410),
         **guarded(ADMIN),
     )
@@ -171,6 +181,43 @@ class TenantAdminController(Controller):
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         profile = await svc.update_profile(db_session, changes, actor=actor, origin=origin)
         return Contact(**svc.contact_of(profile))
+
+    @get(
+        "/cors",
+        operation_id="getTenantCorsOrigins",
+        summary="The browser origins allowed to call the LAO's API (CORS)",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def get_cors(
+        self, tenant: NamedDependency[TenantInfo], db_session: NamedDependency[AsyncSession]
+    ) -> CorsOrigins:
+        return CorsOrigins(origins=await svc.cors_origins(db_session, tenant.id))
+
+    @put(
+        "/cors",
+        operation_id="setTenantCorsOrigins",
+        summary="Set the browser origins allowed to call the LAO's API (CORS); effective within seconds",
+        description=(
+            "Each origin is `https://host[:port]` (`http://localhost:<port>` for development); no path, no "
+            "wildcard. 400 `invalid_origin` with the origins in `errors`. Send `If-Match` with the ETag of "
+            "`GET /v1/tenant/cors` to refuse a lost update (412 `etag_mismatch`)."
+        ),
+        responses=problem_responses(401, 403, 404, 410, 412),
+        **guarded(ADMIN),
+    )
+    async def set_cors(
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        data: JSONBody[CorsOrigins],
+        db_session: NamedDependency[AsyncSession],
+        if_match: IfMatch = None,
+    ) -> CorsOrigins:
+        require_match(if_match, CorsOrigins(origins=await svc.cors_origins(db_session, tenant.id)))
+        origins = await svc.set_cors_origins(db_session, tenant.id, data.origins, actor=actor, origin=origin)
+        return CorsOrigins(origins=origins)
 
     @get(
         "/services",
