@@ -2,9 +2,13 @@
 
 A real server (uvicorn, the production factory) on a free port, an LAO with every service, and
 schemathesis's command line against each surface's own document: the LAO's host with a staff
-member holding every role, the operator host with a platform administrator. Bounded in time
-(``LOCALGOV_TEST_FUZZ_S`` seconds per surface, 90 by default; the number of examples per operation
-is ``LOCALGOV_TEST_FUZZ_EXAMPLES``, 5 by default). The report (cases run, failures) is printed.
+member holding every role, the operator host with a platform administrator.
+
+Deterministic, so it cannot flake: no time budget decides what runs. Every operation gets the same
+cases on every run (fixed seed, derandomized generation, no example database carried between runs,
+one worker so the server sees them in the same order), at most ``LOCALGOV_TEST_FUZZ_EXAMPLES`` per
+operation and phase (3 by default: both surfaces in about two minutes on two busy cores). The
+report (cases run, failures) is printed.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from tests.conftest import BASE
 from tests.support.factories import make_tenant
 from tests.support.tokens import TEST_SECRET, bearer
 
-FUZZ_S = int(os.environ.get("LOCALGOV_TEST_FUZZ_S", "90"))
-EXAMPLES = int(os.environ.get("LOCALGOV_TEST_FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("LOCALGOV_TEST_FUZZ_EXAMPLES", "3"))
+#: A hung run is stopped (a guard, never what decides the cases run).
+HANG_S = 900
 ALL_ROLES = sorted({r.code for p in REGISTRY for r in p.roles} | {r.code for r in CORE_ROLES})
 
 
@@ -113,16 +118,17 @@ def _fuzz(url: str, host_name: str, authorization: str, report: Path, surface: s
         f"Authorization: {authorization}",
         "--max-examples",
         str(EXAMPLES),
-        "--max-time",
-        str(FUZZ_S),
         "--seed",
         "21",
+        "--generation-deterministic",
+        "--generation-database",
+        "none",
         # The coverage and stateful phases do not fit a bounded CI step over ~280 operations on a
         # shared machine; fuzzing exercises every operation with the default checks.
         "--phases",
         os.environ.get("LOCALGOV_TEST_FUZZ_PHASES", "examples,fuzzing"),
         "--workers",
-        "2",
+        "1",
         "--suppress-health-check",
         "all",
         "--report",
@@ -134,7 +140,7 @@ def _fuzz(url: str, host_name: str, authorization: str, report: Path, surface: s
         *options,
     ]
     done = subprocess.run(  # noqa: S603
-        command, capture_output=True, text=True, timeout=FUZZ_S + 300, check=False, cwd=report.parent
+        command, capture_output=True, text=True, timeout=HANG_S, check=False, cwd=report.parent
     )
     return done.returncode, done.stdout + done.stderr
 

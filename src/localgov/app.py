@@ -245,7 +245,9 @@ def create_app(
                             "credentials grant, HTTP Basic or client_secret_post). An operation's security "
                             "requirements are alternatives: `[]` is any logged-in person its policy "
                             "(`x-localgov-access`) admits, a scope is an API client holding it. Scopes: "
-                            + ", ".join(f"`{s.code}`" for s in [*WEBHOOK_SCOPES, *(s for p in plugins for s in p.scopes)])
+                            + ", ".join(
+                                f"`{s.code}`" for s in [*WEBHOOK_SCOPES, *(s for p in plugins for s in p.scopes)]
+                            )
                             + "."
                         ),
                     ),

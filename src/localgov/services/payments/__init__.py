@@ -162,6 +162,7 @@ PLUGIN = ServicePlugin(
         "Payments: payers and accounts": "Payers (ผู้ชำระ) and their service accounts",
         "Payments: receipts": "Receipts (ใบเสร็จรับเงิน): listed, printed, reprinted, voided",
         "Payments: reports": "Daily collection, remittance and CSV exports",
+        "Payments: sandbox": "The sandbox LAO's test switches: simulate a bank payment (never in production)",
         "Payments: settings": "The LAO's payment settings, revenue codes and debtor register",
         "Payments: tariffs": "Fee tariffs (อัตราค่าธรรมเนียม) per fee type",
     },
