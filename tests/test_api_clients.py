@@ -295,7 +295,7 @@ async def test_grant_type_and_scope_rules(engine: AsyncEngine, client_for: Clien
         # Registration: only scopes of the services this LAO has enabled.
         for scopes, unknown in ([["nope.read"], ["nope.read"]], [["demo.write", "other.x"], ["other.x"]]):
             refused = await http.post("/v1/api-clients", json={"name": "x", "scopes": scopes}, headers=admin(tenant))
-            assert refused.status_code == 400
+            assert refused.status_code == 422
             assert refused.headers["content-type"] == "application/problem+json"
             assert refused.json()["code"] == "unknown_scope"
             assert refused.json()["data"] == {
@@ -307,6 +307,8 @@ async def test_grant_type_and_scope_rules(engine: AsyncEngine, client_for: Clien
             {"name": "", "scopes": ["demo.write"]},
             {"name": "  ", "scopes": ["demo.write"]},
             {"name": "x", "scopes": []},
+            {"name": "x", "scopes": [""]},
+            {"name": "x", "scopes": ["Payments read"]},
         ):
             bad = await http.post("/v1/api-clients", json=invalid, headers=admin(tenant))
             assert bad.status_code == 400

@@ -568,7 +568,7 @@ async def test_statement_import_reconciles_what_the_webhook_missed(
         # One bad line refuses the whole file.
         bad = statement_csv([{**rows[0], "transaction_id": "T4"}, {**rows[1], "transaction_id": "T5", "amount": "x"}])
         refused = await client.post(STATEMENTS, content=bad, headers=csv_body["headers"])
-        assert refused.status_code == 400
+        assert refused.status_code == 422
         assert refused.json()["code"] == "invalid_statement"
         assert refused.json()["errors"] == [
             {"key": "row", "line": 3, "message": "amount is not a number", "source": "csv"}

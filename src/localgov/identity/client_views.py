@@ -48,12 +48,16 @@ class ApiClientRead(msgspec.Struct):
     rotated_at: dt.datetime | None
 
 
+#: A scope's form (``<service>.<what>``, e.g. ``payments.read``); one this LAO does not offer is 422.
+SCOPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+
+
 class ApiClientCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[
         str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S", description="What the integration is")
     ]
     scopes: Annotated[
-        list[Annotated[str, msgspec.Meta(max_length=80)]],
+        list[Annotated[str, msgspec.Meta(max_length=80, pattern=SCOPE_PATTERN)]],
         msgspec.Meta(
             min_length=1,
             max_length=100,
@@ -201,7 +205,11 @@ class OAuthProblemDetails(ProblemDetails, kw_only=True, omit_defaults=True):
 class TokenRequest(msgspec.Struct, kw_only=True):
     """An RFC 6749 §4.4.2 access token request (``application/x-www-form-urlencoded``)."""
 
-    grant_type: Annotated[str | None, msgspec.Meta(description="`client_credentials`")] = None
+    #: Documented as the one value this endpoint grants; another is RFC 6749's 400
+    #: ``unsupported_grant_type``, none at all its 400 ``invalid_request`` (the framework's check).
+    grant_type: Annotated[
+        str, msgspec.Meta(description="`client_credentials`", extra_json_schema={"enum": ["client_credentials"]})
+    ]
     scope: Annotated[
         str | None, msgspec.Meta(description="Space-separated subset of the client's scopes (default: all)")
     ] = None

@@ -81,7 +81,9 @@ class AccountDisabled(DomainError):
 
 class InvalidLink(DomainError):
     code = "invalid_link"
-    status = 400
+    status = (
+        404  # no live invitation or reset behind the token (as signup's invalid_link); indistinguishable on purpose
+    )
     title = "ลิงก์ไม่ถูกต้อง ใช้แล้ว หรือหมดอายุ / The link is invalid, used or expired"
 
 

@@ -230,7 +230,7 @@ class StaffAuthController(Controller):
         status_code=204,
         operation_id="acceptStaffInvitation",
         summary="Accept an invitation: set the password and activate the account",
-        description="The link works once and until it expires (400 `invalid_link` otherwise).",
+        description="The link works once and until it expires (404 `invalid_link` otherwise).",
         responses=problem_responses(403, 404, 410),
         **guarded(PUBLIC),  # the link's secret is the credential
     )
@@ -288,7 +288,7 @@ class StaffAuthController(Controller):
         status_code=204,
         operation_id="resetStaffPassword",
         summary="Set a new password with a reset link; every session of the account ends",
-        description="The link works once and until it expires (400 `invalid_link` otherwise).",
+        description="The link works once and until it expires (404 `invalid_link` otherwise).",
         responses=problem_responses(403, 404, 410),
         **guarded(PUBLIC),  # the link's secret is the credential
     )

@@ -134,15 +134,84 @@ def open_request_structs(app: Litestar) -> frozenset[str]:
     return frozenset(names)
 
 
+_CONSTRAINTS = (
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "enum",
+)
+
+
+def request_struct_constraints(app: Litestar) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per request struct (and the structs inside it), each property's constraints as msgspec states
+    them: ``{"items": {...}}`` for an array's items, and the bounds themselves. Litestar drops two
+    kinds: the items of ``list[Annotated[str, Meta(pattern=...)]]`` (a bare ``{"type": "string"}``)
+    and a zero bound (``Meta(ge=0)`` has no ``minimum``), so a fuzzer or a generated client would
+    send what the server refuses."""
+    types: list[Any] = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            data = handler.parsed_fn_signature.parameters.get("data")
+            annotation = getattr(data, "annotation", None)
+            for candidate in (annotation, *getattr(annotation, "__args__", ())):
+                if getattr(candidate, "__struct_config__", None) is not None and candidate not in types:
+                    types.append(candidate)
+    if not types:
+        return {}
+    try:
+        _, components = msgspec.json.schema_components(types)
+    except (TypeError, ValueError):  # a type msgspec cannot describe: Litestar's document stays as it is
+        return {}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, component in components.items():
+        for prop, schema in component.get("properties", {}).items():
+            found: dict[str, Any] = {}
+            for option in schema.get("anyOf", [schema]):
+                items = option.get("items") if option.get("type") == "array" else None
+                if isinstance(items, dict) and "$ref" not in items and set(items) - {"type", "title"}:
+                    found["items"] = items
+                found.update({k: option[k] for k in _CONSTRAINTS if k in option})
+            if found:
+                out.setdefault(name, {})[prop] = found
+    return out
+
+
+def _constrain(schemas: dict[str, Any], constraints: Mapping[str, Mapping[str, dict[str, Any]]]) -> None:
+    for struct_name, properties in constraints.items():
+        for key, schema in schemas.items():
+            if key != struct_name and not key.endswith("_" + struct_name):
+                continue
+            for prop, found in properties.items():
+                documented = schema.get("properties", {}).get(prop)
+                if not isinstance(documented, dict) or "$ref" in documented:
+                    continue
+                for constraint, value in found.items():
+                    if constraint != "items":
+                        documented.setdefault(constraint, value)
+                for option in documented.get("oneOf", [documented]):
+                    target = option.get("items") if option.get("type") == "array" else None
+                    if isinstance(target, dict) and "$ref" not in target:
+                        for constraint, value in found.get("items", {}).items():
+                            target.setdefault(constraint, value)
+
+
 def surface_document(
     document: Mapping[str, Any],
     surfaces: Mapping[tuple[str, str], tuple[str, AuthPolicy | None]],
     surface: str,
     tags: Mapping[str, str],
     open_structs: frozenset[str] = frozenset(),
+    constraints: Mapping[str, Mapping[str, dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The document of one surface (without ``servers``: those are per request)."""
     out = copy.deepcopy(dict(document))
+    _constrain(out.get("components", {}).get("schemas", {}), constraints or {})
     paths: dict[str, Any] = {}
     for path, item in out.get("paths", {}).items():
         kept: dict[str, Any] = {}
@@ -178,6 +247,8 @@ def surface_document(
             if key in _METHODS:
                 _bound_integers(operation.get("parameters", ()))
                 _declare_preconditions(key, operation, surface)
+                _http_date_headers(operation)
+                _require_file_parts(operation)
     # Only the schemas this surface's operations use.
     roots = set(_refs(paths)) | {"ProblemDetails", "FieldError"}
     keep = _reachable(schemas, roots)
@@ -239,6 +310,30 @@ def _bound_integers(parameters: Iterable[Any]) -> None:
             schema.setdefault("maximum", MAX_INT_PARAMETER)
 
 
+def _require_file_parts(operation: dict[str, Any]) -> None:
+    """An upload form (``multipart/form-data`` of file parts only) needs its file: without one the
+    server answers 400 (the handler's ``UploadFile``); Litestar leaves the part optional."""
+    content = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data")
+    schema = content.get("schema", {}) if content else {}
+    properties = schema.get("properties", {})
+    if properties and "required" not in schema and all(p.get("format") == "binary" for p in properties.values()):
+        schema["required"] = sorted(properties)
+
+
+def _http_date_headers(operation: dict[str, Any]) -> None:
+    """Litestar documents a file's ``Last-Modified`` as an RFC 3339 ``date-time``; it is an HTTP-date
+    (RFC 9110: ``Mon, 07 Dec 2026 06:00:00 GMT``), which no JSON Schema format names."""
+    for response in operation.get("responses", {}).values():
+        for name, header in response.get("headers", {}).items():
+            if name.lower() == "last-modified" and header.get("schema", {}).get("format") == "date-time":
+                header["schema"] = {"type": "string", "pattern": HTTP_DATE_PATTERN}
+                header["description"] = "When the file last changed, an HTTP-date (RFC 9110)"
+
+
+#: An IMF-fixdate (RFC 9110 section 5.6.7), the form every HTTP-date header is sent in.
+HTTP_DATE_PATTERN = r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$"
+
+
 _PROBLEM = {"$ref": "#/components/schemas/ProblemDetails"}
 _IF_MATCH = {
     "name": "If-Match",
@@ -298,7 +393,12 @@ class SurfaceDocuments:
         if surface not in self._documents:
             base = app.openapi_schema.to_schema()
             self._documents[surface] = surface_document(
-                base, route_surfaces(app), surface, self._tags, open_request_structs(app)
+                base,
+                route_surfaces(app),
+                surface,
+                self._tags,
+                open_request_structs(app),
+                request_struct_constraints(app),
             )
         return self._documents[surface]
 

@@ -27,7 +27,18 @@ from localgov.settings import Settings
 
 ADMIN = staff("tenant_admin")
 ServiceSlug = Annotated[str, PathParameter(max_length=31, description="A service's slug (`payments` …)")]
-DomainParam = Annotated[str, PathParameter(max_length=253, description="A host name such as `www.example.go.th`")]
+#: A lower-case host name of two labels or more whose last label is not all digits (the syntax
+#: ``platform.catalog`` accepts); special-use names and the platform's own are refused by rule (400).
+DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+DomainParam = Annotated[
+    str,
+    PathParameter(
+        max_length=253,
+        description="A host name such as `www.example.go.th`",
+        # Documented; checked by the handler (400 `invalid_domain`, with why), not by the framework.
+        schema_extra={"pattern": DOMAIN_PATTERN},
+    ),
+]
 
 
 class ContactUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):

@@ -449,7 +449,7 @@ class StatementRowError(msgspec.Struct):
 
 class InvalidStatement(DomainError):
     code = "invalid_statement"
-    status = 400
+    status = 422  # as kernel.csv's csv_rejected: the file's content, which no schema of text/csv states
     title = "The statement file is not valid; nothing was imported"
 
 

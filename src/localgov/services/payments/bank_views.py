@@ -301,7 +301,7 @@ class BankController(Controller):
             "The request body is the file (`Content-Type: text/csv`): UTF-8 CSV (a BOM is fine) with a header "
             "row naming the columns "
             "`transaction_id, paid_at, biller_id, ref1, ref2, amount` (ISO 8601 `paid_at`; without an offset it "
-            "is Bangkok time; `ref2` may be absent). Any invalid line refuses the whole file (400 "
+            "is Bangkok time; `ref2` may be absent). Any invalid line refuses the whole file (422 "
             "`invalid_statement` with `errors`). Transactions already recorded are `known`; known ones "
             "whose details differ are `conflict` and change nothing; new ones are matched or exceptions exactly "
             "as webhook notifications are. `not_in_statement` lists webhook payments of the file's days that "

@@ -41,7 +41,7 @@ class ReportController(Controller):
         "/daily-collection",
         operation_id="getDailyCollectionReport",
         summary="Daily collection report: receipts, cancellations and exceptions per Bangkok day (≤366 days)",
-        responses=problem_responses(401, 403, 404, 410),
+        responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(MANAGE),
     )
     async def daily_collection(
@@ -54,7 +54,7 @@ class ReportController(Controller):
         operation_id="exportPaymentsCsv",
         summary="Payments received in a range (≤31 days) as CSV for e-LAAS (UTF-8 with BOM, Thai (English) headers)",
         media_type=CSV,
-        responses=problem_responses(401, 403, 404, 410),
+        responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(MANAGE),
     )
     async def payments_csv(
@@ -67,7 +67,7 @@ class ReportController(Controller):
         operation_id="exportReceiptsCsv",
         summary="Receipts issued in a range (≤31 days), one row per line, as CSV for e-LAAS",
         media_type=CSV,
-        responses=problem_responses(401, 403, 404, 410),
+        responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(MANAGE),
     )
     async def receipts_csv(
@@ -92,7 +92,7 @@ class ReportController(Controller):
         operation_id="exportRemittanceCsv",
         summary="Receipts by day and revenue code in a range (≤31 days), as CSV for e-LAAS entry",
         media_type=CSV,
-        responses=problem_responses(401, 403, 404, 410),
+        responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(MANAGE),
     )
     async def remittance_csv(
