@@ -636,7 +636,7 @@ async def test_invitation_validation_and_grantable_roles(
             json={"email": "a@example.go.th", "full_name": "A", "roles": ["demo.clerk"]},
             headers=admin(without),
         )
-        assert (foreign_role.status_code, foreign_role.json()["code"]) == (400, "role_not_grantable")
+        assert (foreign_role.status_code, foreign_role.json()["code"]) == (422, "role_not_grantable")
         ok = await client.post(
             "/v1/staff",
             json={"email": "a@example.go.th", "full_name": "A", "roles": ["demo.clerk"]},

@@ -101,7 +101,7 @@ class EmailTaken(DomainError):
 
 class RoleNotGrantable(DomainError):
     code = "role_not_grantable"
-    status = 400
+    status = 422  # a role of the right form this LAO's enabled services do not offer (a business rule)
     title = "ไม่สามารถมอบบทบาทนี้ได้ / This role cannot be granted here"
 
 

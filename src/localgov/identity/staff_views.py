@@ -37,9 +37,14 @@ AnyEmail = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
 LinkToken = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 FullName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
-RoleCode = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+#: ``tenant_admin`` or ``<service>.<role>``; one this LAO's enabled services do not offer is 422 ``role_not_grantable``.
+ROLE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+RoleCode = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=ROLE_PATTERN)]
 StaffId = Annotated[uuid.UUID, PathParameter(description="The staff member's id")]
-RoleParam = Annotated[str, PathParameter(description="A role code (`tenant_admin`, `<service>.<role>`)", max_length=80)]
+RoleParam = Annotated[
+    str,
+    PathParameter(description="A role code (`tenant_admin`, `<service>.<role>`)", max_length=80, pattern=ROLE_PATTERN),
+]
 
 ADMIN = staff(svc.TENANT_ADMIN)
 
@@ -420,7 +425,7 @@ class StaffAdminController(Controller):
         "/",
         operation_id="inviteStaff",
         summary="Invite a member of staff: a one-time link to set a password is e-mailed",
-        description="409 `email_taken` when the address is already staff; 400 `role_not_grantable`.",
+        description="409 `email_taken` when the address is already staff; 422 `role_not_grantable`.",
         responses=problem_responses(401, 403, 404, 409, 410),
         **guarded(ADMIN),
     )
@@ -547,7 +552,7 @@ class StaffAdminController(Controller):
         "/{staff_id:uuid}/roles/{role:str}",
         operation_id="grantStaffRole",
         summary="Grant a role (idempotent); it takes effect at the member's next token",
-        description="400 `role_not_grantable` for a role neither `tenant_admin` nor of an enabled service.",
+        description="422 `role_not_grantable` for a role neither `tenant_admin` nor of an enabled service.",
         responses=problem_responses(401, 403, 404, 410),
         **guarded(ADMIN),
     )

@@ -145,6 +145,9 @@ _CONSTRAINTS = (
     "minItems",
     "maxItems",
     "enum",
+    "minProperties",
+    "maxProperties",
+    "propertyNames",
 )
 
 

@@ -27,6 +27,13 @@ from localgov.settings import Settings
 
 ADMIN = staff("tenant_admin")
 ServiceSlug = Annotated[str, PathParameter(max_length=31, description="A service's slug (`payments` …)")]
+#: An origin the handler accepts: https://host[:port], or http://localhost[:port] for development.
+ORIGIN_PATTERN = r"^(https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?|http://localhost)(:[0-9]{1,5})?$"
+#: A website the handler accepts: http(s), a host with a dot, no credentials, no spaces.
+WEBSITE_PATTERN = (
+    r"^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+    r"(:[0-9]{1,5})?([/?#][^\s@]*)?$"
+)
 #: A lower-case host name of two labels or more whose last label is not all digits (the syntax
 #: ``platform.catalog`` accepts); special-use names and the platform's own are refused by rule (400).
 DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -47,7 +54,18 @@ class ContactUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, om
     address_th: Annotated[str, msgspec.Meta(max_length=500)] | msgspec.UnsetType | None = msgspec.UNSET
     phone: Annotated[str, msgspec.Meta(max_length=40)] | msgspec.UnsetType | None = msgspec.UNSET
     email: Annotated[str, msgspec.Meta(max_length=254)] | msgspec.UnsetType | None = msgspec.UNSET
-    website: Annotated[str, msgspec.Meta(max_length=300)] | msgspec.UnsetType | None = msgspec.UNSET
+    website: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=300,
+                # Documented; checked by the handler (400 `invalid_profile` with the field in `errors`).
+                extra_json_schema={"pattern": WEBSITE_PATTERN},
+            ),
+        ]
+        | msgspec.UnsetType
+        | None
+    ) = msgspec.UNSET
     office_hours_th: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType | None = msgspec.UNSET
 
 
@@ -55,7 +73,17 @@ class CorsOrigins(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Browser origins whose scripts may call this LAO's API (CORS): ``https://host[:port]``."""
 
     origins: Annotated[
-        list[Annotated[str, msgspec.Meta(max_length=300, examples=["https://app.example.org"])]],
+        list[
+            Annotated[
+                str,
+                msgspec.Meta(
+                    max_length=300,
+                    examples=["https://app.example.org"],
+                    # Documented; checked by the handler (400 `invalid_origin` per origin in `errors`).
+                    extra_json_schema={"pattern": ORIGIN_PATTERN},
+                ),
+            ]
+        ],
         msgspec.Meta(max_length=svc.MAX_CORS_ORIGINS),
     ]
 
