@@ -296,6 +296,10 @@ def _plain_names(document: dict[str, Any]) -> dict[str, Any]:
         raw = raw.replace(f'"#/components/schemas/{key}"', f'"#/components/schemas/{name}"')
     renamed: dict[str, Any] = msgspec.json.decode(raw)
     renamed["components"]["schemas"] = {renames.get(k, k): v for k, v in renamed["components"]["schemas"].items()}
+    for name in renames.values():  # generators name classes by title: two "FileRead" would clash
+        schema = renamed["components"]["schemas"][name]
+        if isinstance(schema, dict) and "title" in schema:
+            schema["title"] = name
     return renamed
 
 
