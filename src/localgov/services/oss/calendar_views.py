@@ -78,7 +78,8 @@ class LaoDaySet(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     working day on a weekend or a holiday (``working: true``), with why, in Thai."""
 
     working: bool
-    note_th: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
+    #: One line (documented; the handler refuses another with 400 ``calendar_day_invalid``).
+    note_th: Annotated[str, msgspec.Meta(min_length=1, max_length=200, extra_json_schema={"pattern": ONE_LINE})]
 
 
 class CalendarController(Controller):
