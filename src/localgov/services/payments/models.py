@@ -88,6 +88,8 @@ class Payer(TenantBase):
     province: Mapped[str | None] = mapped_column(Text)
     postal_code: Mapped[str | None] = mapped_column(String(5))
     phone: Mapped[str | None] = mapped_column(String(40))
+    #: Lower-cased (``kernel.text.normalise_email``): e-receipts and overdue notices go here.
+    email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -10,7 +10,9 @@ bill again. Reprints are copies (สำเนา), counted.
 
 Every receipt is registered as an issued document (:mod:`localgov.kernel.documents`, kind
 ``payments.receipt``) in the transaction that issues it, and voided there with it: its printed QR
-stamp opens the public verification page, which shows it valid or cancelled.
+stamp opens the public verification page, which shows it valid or cancelled. Issuing publishes
+``payments.receipt_issued`` in the same transaction: the e-receipt to the payer's e-mail
+(:mod:`localgov.services.payments.mailing`) follows the commit, once per receipt.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from localgov.kernel.tenancy import TenantInfo, TenantProfile
 from localgov.kernel.thai import BANGKOK, baht_text
 from localgov.kernel.validation import ThaiAddress, address_line_th
 from localgov.services.payments import credits
-from localgov.services.payments.api import RECEIPT_VOIDED, ReceiptVoided
+from localgov.services.payments.api import RECEIPT_ISSUED, RECEIPT_VOIDED, ReceiptIssued, ReceiptVoided
 from localgov.services.payments.models import (
     Bill,
     BillItem,
@@ -173,6 +175,15 @@ async def issue_receipt(
         holder_name=receipt.payer_name,
         issued_at=issued_at,
     )
+    issued = ReceiptIssued(
+        receipt_id=receipt.id,
+        bill_id=bill.id,
+        reference=bill.reference,
+        receipt_number=receipt_label(receipt),
+        amount=received,
+        issued_at=issued_at,
+    )
+    await publish(session, RECEIPT_ISSUED, issued)
     return receipt
 
 
