@@ -11,6 +11,7 @@ The package has the rooms every service has (docs/adding-a-service.md):
   surcharges, arrears), ``citizen_views`` (the public lookup and citizens' own bills),
   ``pay_pages`` (the citizens' server-rendered pay page, templates in ``localgov/templates/payments``),
   ``bank_views``, ``receipt_views``, ``report_views`` (reports and the payers' mail record);
+* ``yearend.py`` — the year-end close of the debtor register and its carry forward;
 * ``mailing.py`` — e-receipts and overdue notices by e-mail (kernel notifications);
 * ``schemas.py`` (request and ``<Thing>Read`` response bodies) and ``params.py`` (who may call,
   path and query parameters) shared by the views.
@@ -144,6 +145,8 @@ TABLES = tuple(
         "receipts",
         "payer_credits",
         "revenue_codes",
+        "year_end_closes",
+        "debtor_carry_forwards",
     )
 )
 
