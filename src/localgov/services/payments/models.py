@@ -354,7 +354,7 @@ class PayerCredit(TenantBase):
     __tablename__ = "payer_credits"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_not_zero"),
-        CheckConstraint("kind IN ('over', 'voided_receipt', 'exception', 'applied', 'refund')", name="kind"),
+        CheckConstraint("kind IN ('over', 'voided_receipt', 'exception', 'applied', 'refund', 'rebill')", name="kind"),
         Index("ix_payer_credits_payer_id", "payer_id"),
     )
 
