@@ -95,6 +95,7 @@ def test_events_and_subscriptions_are_part_of_the_contract() -> None:
         "payments.bill_paid",
         "payments.bill_cancelled",
         "payments.receipt_voided",
+        "payments.receipt_issued",
     }
     listener = ServicePlugin(
         slug="listener",

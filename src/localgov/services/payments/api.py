@@ -102,8 +102,7 @@ class ReceiptIssued(msgspec.Struct, frozen=True, kw_only=True):
     receipt_id: uuid.UUID
     bill_id: uuid.UUID
     reference: str
-    #: book/number/fiscal year (``3/17/2570``).
-    receipt_number: str
+    #: What the receipt is for (a part of the bill for a partial payment or credit).
     amount: Decimal
     #: The receipt's date: when the money was paid.
     issued_at: dt.datetime

@@ -143,12 +143,20 @@ async def issue_receipt(
     issued_at = payment.paid_at
     fiscal_year = fiscal_period(receipt_date(payment))
     payer = await session.get(Payer, bill.payer_id)
+    receipt_id = uuid.uuid4()
+    # The e-receipt follows the commit (``payments.receipt_issued``); published before the number
+    # is taken, like everything else that can be.
+    issued = ReceiptIssued(
+        receipt_id=receipt_id, bill_id=bill.id, reference=bill.reference, amount=received, issued_at=issued_at
+    )
+    await publish(session, RECEIPT_ISSUED, issued)
     await session.flush()
     # The counter row stays locked until the transaction ends: everything else is done first,
     # so concurrent payments queue on it for as short a time as possible.
     sequence = await next_number(session, SERIES, fiscal_year)
     book_no, receipt_no = book_and_number(sequence, book_size)
     receipt = Receipt(
+        id=receipt_id,
         payment_id=payment.id,
         bill_id=bill.id,
         fiscal_year=fiscal_year,
@@ -175,15 +183,6 @@ async def issue_receipt(
         holder_name=receipt.payer_name,
         issued_at=issued_at,
     )
-    issued = ReceiptIssued(
-        receipt_id=receipt.id,
-        bill_id=bill.id,
-        reference=bill.reference,
-        receipt_number=receipt_label(receipt),
-        amount=received,
-        issued_at=issued_at,
-    )
-    await publish(session, RECEIPT_ISSUED, issued)
     return receipt
 
 
