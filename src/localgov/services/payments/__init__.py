@@ -11,6 +11,7 @@ The package has the rooms every service has (docs/adding-a-service.md):
   surcharges, arrears), ``citizen_views`` (the public lookup and citizens' own bills),
   ``pay_pages`` (the citizens' server-rendered pay page, templates in ``localgov/templates/payments``),
   ``bank_views``, ``receipt_views``, ``report_views`` (reports and the payers' mail record);
+* ``rebill.py`` — a backdated tariff with the re-billing of the months it reprices;
 * ``yearend.py`` — the year-end close of the debtor register and its carry forward;
 * ``mailing.py`` — e-receipts and overdue notices by e-mail (kernel notifications);
 * ``schemas.py`` (request and ``<Thing>Read`` response bodies) and ``params.py`` (who may call,
