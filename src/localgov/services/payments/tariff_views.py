@@ -97,7 +97,7 @@ class TariffController(Controller):
         responses=problem_responses(400, 401, 403, 404, 409, 410, 422),
         **guarded(MANAGE),
     )
-    async def rebill(
+    async def create_and_rebill(
         self,
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
@@ -106,7 +106,7 @@ class TariffController(Controller):
         data: JSONBody[tariffs.TariffCreate],
         db_session: NamedDependency[AsyncSession],
         idempotency_key: IdempotencyKey,
-    ) -> Response[bytes]:
+    ) -> Response[rebill.RebillResult]:
         async def work() -> rebill.RebillResult:
             return await rebill.rebill_backdated(
                 db_session, data, created_by=staff_uuid(principal), actor=actor, origin=origin
