@@ -316,6 +316,7 @@ async def test_overdue_notices_once_per_bill_and_stage(
             await mailing.overdue_notice_job(JobContext(session, lao.tenant, now))
 
     finance = staff_headers(lao.tenant, FINANCE)
+    other = await setup_lao(engine)  # before the app starts: its catalog knows both hosts
     async with client_for(plugins=REGISTRY) as client:
         listed = (await client.get(f"{API}/notices", params={"kind": "overdue", "limit": 2}, headers=finance)).json()
         assert len(listed["items"]) == 2
@@ -333,7 +334,6 @@ async def test_overdue_notices_once_per_bill_and_stage(
         cashier = await client.get(f"{API}/notices", headers=staff_headers(lao.tenant, CASHIER))
         assert cashier.status_code == 403
         # Another LAO's finance sees none of it.
-        other = await setup_lao(engine)
         theirs = await client.get(f"{API}/notices", headers=staff_headers(other.tenant, FINANCE))
         assert theirs.status_code == 200
         assert theirs.json()["items"] == []

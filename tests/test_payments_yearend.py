@@ -91,6 +91,7 @@ async def test_a_year_end_close_carries_what_was_owed_on_30_september_once(
     new_year = await bill_of(engine, lao, one.id, dt.date(2026, 10, 5), "70.00")  # fiscal year 2570
 
     finance = staff_headers(lao.tenant, FINANCE)
+    other = await setup_lao(engine)  # before the app starts: its catalog knows both hosts
     async with client_for(plugins=REGISTRY) as client:
         early = await client.post(f"{API}/debtors/year-end-close", json={"fiscal_year": "2570"}, headers=finance)
         assert (early.status_code, early.json()["code"]) == (409, "fiscal_year_not_ended")
@@ -126,7 +127,6 @@ async def test_a_year_end_close_carries_what_was_owed_on_30_september_once(
         assert carried["still_due"] == "260.00"
 
         # Another LAO: nothing closed, nothing carried.
-        other = await setup_lao(engine)
         theirs = await client.get(
             f"{API}/debtors/carried-forward?fiscal_year=2570", headers=staff_headers(other.tenant, FINANCE)
         )
