@@ -422,7 +422,8 @@ class OidcClient:
         provider value then those of the levels above it, in order of preference."""
         level = level or self.login_acr
         if not level:
-            return None
+            # No level asked: still ask for any known one, so the provider says which was reached.
+            return " ".join(self.acr_levels.values()) or None
         if level not in self.acr_levels:
             raise UnknownAcr(data={"levels": list(self.acr_levels)})
         rank = acr_rank(level)
