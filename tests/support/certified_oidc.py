@@ -104,6 +104,9 @@ def running_certified_provider(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 _FORM_ACTION_RE = re.compile(r'<form method="post" action="([^"]+)"')
@@ -145,10 +148,12 @@ class ProviderBrowser:
     async def confirm_logout(self, end_session_url: str) -> str:
         """Open the provider's logout page and say yes: where it sends the browser afterwards."""
         page = await self._follow(await self.http.get(end_session_url))
-        assert isinstance(page, httpx.Response) and page.status_code == 200, page
+        assert isinstance(page, httpx.Response), page
+        assert page.status_code == 200, page.text
         action = re.search(r'<form id="op.logoutForm" method="post" action="([^"]+)"', page.text)
         xsrf = re.search(r'name="xsrf" value="([^"]+)"', page.text)
-        assert action and xsrf, page.text
+        assert action, page.text
+        assert xsrf, page.text
         answer = await self._follow(
             await self.http.post(urljoin(str(page.url), action.group(1)), data={"xsrf": xsrf.group(1), "logout": "yes"})
         )

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity import citizen_apps as apps
 from localgov.identity import citizens as svc
-from localgov.identity.client_views import _invalid_request, _oauth_problem, _token_errors
+from localgov.identity.client_views import _invalid_request, _oauth_problem
 from localgov.identity.clients import OAuthError
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, citizen, guarded, staff
@@ -193,7 +193,7 @@ class CitizenLoginController(Controller):
         error: Annotated[
             str | None, QueryParameter(max_length=200, description="The provider's error (RFC 6749 §4.1.2.1)")
         ] = None,
-    ) -> Response[Any]:
+    ) -> Response[CitizenLogin]:
         state = request.app.state
         client = svc.oidc_client(state)
         settings = state.settings
@@ -260,7 +260,7 @@ class CitizenLoginController(Controller):
         spent: svc.LoginState,
         identity: svc.VerifiedIdentity,
         origin: Origin,
-    ) -> Response[Any]:
+    ) -> Response[CitizenLogin]:
         """An app's login: a single-use code to the app's redirect URI (checked again: the app may
         have been disabled or changed since the authorization request)."""
         app = await apps.find_app(db_session, spent.app_client_id or "")
@@ -593,7 +593,7 @@ class AuthorizationController(Controller):
         summary="RFC 7009: an app ends a citizen's login (its refresh token and every one of that login)",
         status_code=200,
         cache_control=NO_STORE,
-        responses=_token_errors(),
+        responses=problem_responses(400, 403, 404, 410, 429),
         exception_handlers={OAuthError: _oauth_problem, ValidationException: _invalid_request},
         **guarded(PUBLIC),  # a public client names itself; revoking grants nothing
     )

@@ -210,9 +210,7 @@ class TokenRequest(msgspec.Struct, kw_only=True):
     client_id: Annotated[str | None, msgspec.Meta(description="With client_secret_post (else HTTP Basic)")] = None
     client_secret: Annotated[str | None, msgspec.Meta(description="With client_secret_post (else HTTP Basic)")] = None
     code: Annotated[str, msgspec.Meta(max_length=200, description="authorization_code: the code")] | None = None
-    redirect_uri: Annotated[str, msgspec.Meta(max_length=500, description="authorization_code: as asked")] | None = (
-        None
-    )
+    redirect_uri: Annotated[str, msgspec.Meta(max_length=500, description="authorization_code: as asked")] | None = None
     code_verifier: Annotated[str, msgspec.Meta(max_length=128, description="authorization_code: PKCE")] | None = None
     refresh_token: Annotated[str, msgspec.Meta(max_length=200, description="refresh_token: the token")] | None = None
 
