@@ -27,11 +27,13 @@ import hmac
 import json
 import re
 import secrets
+import ssl
 import time
 import uuid
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import certifi
 import httpx2
 import msgspec
 import structlog
@@ -324,9 +326,13 @@ class OidcClient:
         self._metadata: tuple[float, ProviderMetadata] | None = None
         self._keys: tuple[float, dict[str, Key]] | None = None
         self._lock = asyncio.Lock()
+        self._tls: ssl.SSLContext | None = None
 
     def _http(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(timeout=HTTP_TIMEOUT_S, follow_redirects=False)
+        # One TLS context for the process: building one (the CA bundle) costs tens of milliseconds.
+        if self._tls is None:
+            self._tls = ssl.create_default_context(cafile=certifi.where())
+        return httpx2.AsyncClient(timeout=HTTP_TIMEOUT_S, follow_redirects=False, verify=self._tls)
 
     def _check_url(self, url: str, what: str) -> None:
         if not url.startswith("https://") and (self._https_only or not url.startswith("http://")):
