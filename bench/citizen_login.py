@@ -97,7 +97,7 @@ def start_provider(port: int, app_port: int, jwks: dict[str, Any], logins: int) 
         },
         "acrValues": [],
     }
-    process = subprocess.Popen(  # noqa: S603 (our own script)
+    process = subprocess.Popen(
         [node, str(OIDC_DIR / "provider.mjs"), json.dumps(config)],
         cwd=OIDC_DIR,
         stdout=subprocess.PIPE,
