@@ -490,6 +490,14 @@ async def test_a_public_mobile_app_gets_tokens_with_pkce_and_rotating_refresh_to
                 "/oauth/token", data={**token_form, "code": code, "code_verifier": verifier}, headers=host(tenant.slug)
             )
         ).json()
+        # An app's refresh token rotates only at /oauth/token, where the app names itself.
+        problem(
+            await client.post(
+                "/v1/auth/refresh", json={"refresh_token": fourth["refresh_token"]}, headers=host(tenant.slug)
+            ),
+            401,
+            "invalid_grant",
+        )
         revoked = await client.post(
             "/oauth/revoke", data={"client_id": app_id, "token": fourth["refresh_token"]}, headers=host(tenant.slug)
         )
@@ -594,3 +602,82 @@ async def test_every_refusal_issues_no_token(
     with pytest.raises(IdTokenInvalid) as refused:
         await ours.verify_id_token(token.json()["id_token"], nonce=nonce, now=time.time())
     assert refused.value.data == {"reason": "audience"}
+
+
+async def test_an_app_the_operator_registers_works_at_every_lao(
+    engine: AsyncEngine, op: CertifiedProvider, client_for: ClientFactory
+) -> None:
+    first, second = await make_tenant(engine), await make_tenant(engine)
+    operator = {"Host": BASE, **bearer(None, kind="operator", roles=["platform_admin"])}
+    async with client_for() as client:
+        problem(
+            await client.post(
+                "/v1/operator/citizen-apps",
+                json={"name": "x", "kind": "native", "redirect_uris": ["http://evil.example/cb"]},
+                headers={"Host": BASE, **bearer(None, kind="operator", roles=["billing_admin"])},
+            ),
+            403,
+            "forbidden",
+        )
+        created = await client.post(
+            "/v1/operator/citizen-apps",
+            json={"name": "แอปท้องถิ่นของแพลตฟอร์ม", "kind": "native", "redirect_uris": [APP_REDIRECT]},
+            headers=operator,
+        )
+        assert created.status_code == 201, created.text
+        app_id = created.json()["client_id"]
+        assert app_id.startswith("lgp_")
+        listed = await client.get("/v1/operator/citizen-apps", headers=operator)
+        assert app_id in [a["client_id"] for a in listed.json()["items"]]
+        # Not an LAO's own app: its administrators neither see nor disable it.
+        lao_admin = {**host(first.slug), **bearer(first, roles=["tenant_admin"])}
+        problem(await client.get(f"/v1/citizen-apps/{app_id}", headers=lao_admin), 404, "citizen_app_not_found")
+        for tenant in (first, second):
+            browser = ProviderBrowser(op.issuer)
+            verifier, challenge = _pkce()
+            request = {
+                "response_type": "code",
+                "client_id": app_id,
+                "redirect_uri": APP_REDIRECT,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "state": tenant.slug,
+            }
+            location = await start(client, tenant, path="/oauth/authorize", **request)
+            back = await client.get(await bounce(client, await browser.sign_in(location, "somchai"), tenant))
+            await browser.aclose()
+            code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
+            issued = await client.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "client_id": app_id,
+                    "code": code,
+                    "redirect_uri": APP_REDIRECT,
+                    "code_verifier": verifier,
+                },
+                headers=host(tenant.slug),
+            )
+            assert issued.status_code == 200, issued.text
+            me = await client.get(
+                "/v1/citizens/me",
+                headers={**host(tenant.slug), "Authorization": f"Bearer {issued.json()['access_token']}"},
+            )
+            assert me.status_code == 200, me.text
+            refresh_token = issued.json()["refresh_token"]
+        disabled = await client.post(f"/v1/operator/citizen-apps/{app_id}/disable", headers=operator)
+        assert disabled.json()["status"] == "disabled"
+        problem(
+            await client.post(
+                "/oauth/token",
+                data={"grant_type": "refresh_token", "client_id": app_id, "refresh_token": refresh_token},
+                headers=host(second.slug),
+            ),
+            401,
+            "invalid_client",
+        )
+        problem(
+            await client.get("/oauth/authorize", params=request, headers=host(first.slug)),
+            400,
+            "invalid_authorization_request",
+        )

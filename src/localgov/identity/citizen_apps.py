@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity.clients import OAuthError
-from localgov.identity.models import CitizenApp, CitizenAuthCode, RefreshToken
+from localgov.identity.models import CitizenApp, CitizenAuthCode, PlatformCitizenApp, RefreshToken
 from localgov.identity.refresh import (
     RefreshGrant,
     ReusedRefreshToken,
@@ -42,6 +42,16 @@ from localgov.kernel.auth.tokens import Unauthenticated
 from localgov.kernel.errors import DomainError, NotFound
 
 APP_ID_PREFIX = "lga_"
+#: The operator's apps (``platform.citizen_apps``), valid at every LAO.
+PLATFORM_APP_ID_PREFIX = "lgp_"
+AppRow = CitizenApp | PlatformCitizenApp
+
+
+def is_app_client(client_id: str | None) -> bool:
+    """Whether ``client_id`` names a citizens' app (an LAO's or the operator's)."""
+    return bool(client_id) and str(client_id).startswith((APP_ID_PREFIX, PLATFORM_APP_ID_PREFIX))
+
+
 CODE_TTL_S = 60
 MAX_REDIRECT_URIS = 10
 _CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -99,7 +109,7 @@ class AppOut(msgspec.Struct):
     created_at: dt.datetime
 
 
-def app_out(row: CitizenApp) -> AppOut:
+def app_out(row: AppRow) -> AppOut:
     return AppOut(
         client_id=row.client_id,
         name=row.name,
@@ -121,11 +131,14 @@ async def register_app(
     https_only: bool,
     actor: Actor,
     origin: Origin,
-) -> CitizenApp:
+    platform: bool = False,
+) -> AppRow:
+    """Register an LAO's app (in its schema), or with ``platform`` the operator's (every LAO)."""
     uris = [check_redirect_uri(u, kind, https_only=https_only) for u in redirect_uris]
     logout_uris = [check_redirect_uri(u, kind, https_only=https_only) for u in post_logout_redirect_uris]
-    row = CitizenApp(
-        client_id=APP_ID_PREFIX + secrets.token_urlsafe(16),
+    model: type[AppRow] = PlatformCitizenApp if platform else CitizenApp
+    row = model(
+        client_id=(PLATFORM_APP_ID_PREFIX if platform else APP_ID_PREFIX) + secrets.token_urlsafe(16),
         name=name.strip(),
         kind=kind,
         redirect_uris=sorted(set(uris)),
@@ -141,41 +154,63 @@ async def register_app(
         origin=origin,
         target=f"citizen_app:{row.client_id}",
         data={"kind": kind, "redirect_uris": row.redirect_uris},
+        operator=platform,
     )
     return row
 
 
-async def find_app(session: AsyncSession, client_id: str, *, active: bool = True) -> CitizenApp | None:
-    row = (await session.execute(select(CitizenApp).where(CitizenApp.client_id == client_id))).scalar_one_or_none()
+async def find_app(session: AsyncSession, client_id: str, *, active: bool = True) -> AppRow | None:
+    """An app usable at the session's LAO: its own (``lga_…``) or the operator's (``lgp_…``)."""
+    row: AppRow | None
+    if client_id.startswith(PLATFORM_APP_ID_PREFIX):
+        query = select(PlatformCitizenApp).where(PlatformCitizenApp.client_id == client_id)
+        row = (await session.execute(query)).scalar_one_or_none()
+    else:
+        row = (await session.execute(select(CitizenApp).where(CitizenApp.client_id == client_id))).scalar_one_or_none()
     if row is None or (active and row.status != "active"):
         return None
     return row
 
 
-async def get_app(session: AsyncSession, client_id: str) -> CitizenApp:
+async def get_app(session: AsyncSession, client_id: str, *, platform: bool = False) -> AppRow:
+    """An LAO's own app (or with ``platform`` the operator's), active or not."""
+    if client_id.startswith(PLATFORM_APP_ID_PREFIX) != platform:
+        raise CitizenAppNotFound()
     row = await find_app(session, client_id, active=False)
     if row is None:
         raise CitizenAppNotFound()
     return row
 
 
-async def list_apps(session: AsyncSession) -> list[CitizenApp]:
+async def list_apps(session: AsyncSession, *, platform: bool = False) -> list[AppRow]:
+    if platform:
+        query = select(PlatformCitizenApp).order_by(PlatformCitizenApp.created_at)
+        return list((await session.execute(query)).scalars())
     return list((await session.execute(select(CitizenApp).order_by(CitizenApp.created_at))).scalars())
 
 
-async def disable_app(session: AsyncSession, client_id: str, *, actor: Actor, origin: Origin) -> CitizenApp:
-    """The app's codes and refresh tokens stop working at once (its access tokens expire)."""
-    row = await get_app(session, client_id)
+async def disable_app(
+    session: AsyncSession, client_id: str, *, actor: Actor, origin: Origin, platform: bool = False
+) -> AppRow:
+    """Its codes and refresh tokens stop working at once (every grant checks the app is active;
+    an LAO's app's refresh tokens are also revoked); access tokens in hand expire."""
+    row = await get_app(session, client_id, platform=platform)
     if row.status != "disabled":
         row.status = "disabled"
         now = dt.datetime.now(dt.UTC)
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        if not platform:
+            await session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
         await record_audit(
-            session, "citizen_app.disabled", actor=actor, origin=origin, target=f"citizen_app:{client_id}"
+            session,
+            "citizen_app.disabled",
+            actor=actor,
+            origin=origin,
+            target=f"citizen_app:{client_id}",
+            operator=platform,
         )
     return row
 

@@ -32,7 +32,7 @@ from localgov.identity import citizens as svc
 from localgov.identity.client_views import _invalid_request, _oauth_problem
 from localgov.identity.clients import OAuthError
 from localgov.kernel.audit import Actor, Origin
-from localgov.kernel.auth.guards import PUBLIC, citizen, guarded, staff
+from localgov.kernel.auth.guards import PUBLIC, citizen, guarded, operator, staff
 from localgov.kernel.auth.tokens import Audience, Principal, issue_access_token
 from localgov.kernel.errors import DomainError, problem_responses
 from localgov.kernel.ratelimit import hit
@@ -607,3 +607,73 @@ class AuthorizationController(Controller):
     ) -> None:
         await _limit(request, "oauth-token", tenant, origin)
         await apps.revoke(db_session, client_id=data.client_id, token=data.token)
+
+
+OPERATOR_ADMIN = operator("platform_admin")
+
+
+class OperatorCitizenAppController(Controller):
+    """Citizens' apps the operator registers: public clients at every LAO (``lgp_…``)."""
+
+    path = "/v1/operator/citizen-apps"
+    tags = ["Citizens' apps"]
+    opt = {"surface": "operator"}
+
+    @post(
+        "/",
+        operation_id="registerPlatformCitizenApp",
+        summary="Register a citizens' app for every LAO (a public OAuth 2.0 client: authorization code with PKCE)",
+        responses=problem_responses(400, 401, 403),
+        **guarded(OPERATOR_ADMIN),
+    )
+    async def register(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[CitizenAppCreate],
+    ) -> apps.AppOut:
+        settings: Settings = request.app.state.settings
+        row = await apps.register_app(
+            db_session,
+            name=data.name,
+            kind=data.kind,
+            redirect_uris=data.redirect_uris,
+            post_logout_redirect_uris=data.post_logout_redirect_uris,
+            https_only=settings.env == "production",
+            actor=Actor("operator", principal.subject),
+            origin=origin,
+            platform=True,
+        )
+        return apps.app_out(row)
+
+    @get(
+        "/",
+        operation_id="listPlatformCitizenApps",
+        summary="The operator's citizens' apps",
+        responses=problem_responses(401, 403),
+        **guarded(OPERATOR_ADMIN),
+    )
+    async def list_apps(self, db_session: NamedDependency[AsyncSession]) -> CitizenAppList:
+        return CitizenAppList(items=[apps.app_out(r) for r in await apps.list_apps(db_session, platform=True)])
+
+    @post(
+        "/{client_id:str}/disable",
+        operation_id="disablePlatformCitizenApp",
+        summary="Disable one of the operator's citizens' apps: its codes and refresh tokens stop working at once",
+        status_code=200,
+        responses=problem_responses(401, 403, 404),
+        **guarded(OPERATOR_ADMIN),
+    )
+    async def disable(
+        self,
+        client_id: AppIdPath,
+        principal: NamedDependency[Principal],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+    ) -> apps.AppOut:
+        row = await apps.disable_app(
+            db_session, client_id, actor=Actor("operator", principal.subject), origin=origin, platform=True
+        )
+        return apps.app_out(row)

@@ -1,19 +1,23 @@
-"""Citizens (ประชาชน) log in through an external OpenID Connect provider.
+"""Citizens (ประชาชน) log in through an external OpenID Connect provider (the national digital ID).
 
-The provider is the national digital ID service or any OpenID Connect provider named by
-``LOCALGOV_OIDC_ISSUER``. The flow is the authorization code flow with PKCE (S256), ``state``
-and ``nonce``: :func:`start_login` keeps a single-use login state (the SHA-256 of ``state``, the
-nonce and the PKCE verifier, ten minutes) and sends the browser to the provider;
-:func:`spend_state` spends it when the browser comes back, in a transaction of its own so a
-failed callback spends it too; :meth:`OidcClient.exchange_code` redeems the code and
-:meth:`OidcClient.verify_id_token` checks the ID token (signature from the provider's JWKS,
-issuer, audience, authorized party, expiry, nonce, an allow-listed algorithm). The citizen is
-then upserted in this LAO's schema, keyed by (issuer, subject): the same person is a different
-record in every LAO.
+The provider is named by ``LOCALGOV_OIDC_ISSUER``. The flow is the authorization code flow with
+PKCE (S256), ``state``, ``nonce`` and ``acr_values``. The login starts on the LAO's host:
+:func:`start_login` keeps a single-use login state in that LAO's schema (the SHA-256 of
+``state``, the nonce, the PKCE verifier, the level asked, an app's request; ten minutes) and sends
+the browser to the provider with the platform's one redirect URI, on the operator host
+(:data:`PROVIDER_CALLBACK_PATH`). The ``state`` names the LAO and is signed
+(:func:`new_state`), so the operator host sends the browser back to the LAO's own callback
+(:data:`CALLBACK_PATH`), where :func:`spend_state` spends it in a transaction of its own (a failed
+callback spends it too), :meth:`OidcClient.check_response_issuer` checks RFC 9207's ``iss``,
+:meth:`OidcClient.exchange_code` redeems the code (``private_key_jwt`` with the kernel's keys, or
+a shared secret; a refusal is :class:`CodeRefused`, 4xx), :meth:`OidcClient.verify_id_token`
+checks the ID token, :meth:`OidcClient.userinfo` reads the claims a certified provider keeps
+there, and :meth:`OidcClient.identity` merges and maps them (``LOCALGOV_OIDC_CLAIMS``), keeps an
+e-mail only when verified, checks the assurance level and turns a national ID into its keyed hash
+and last four digits (never kept in clear). The citizen is then upserted in this LAO's schema,
+keyed by (issuer, subject): the same person is a different record in every LAO.
 
-What is kept of a citizen is what the services need: the provider's subject (the key), a name
-and an e-mail address when the provider gives them. Nothing of the ID token is logged: a
-provider's subject may be a national ID number.
+Nothing of the ID token or userinfo is logged: they may carry a national ID number.
 """
 
 from __future__ import annotations

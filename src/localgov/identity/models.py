@@ -245,6 +245,27 @@ class CitizenApp(TenantBase):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class PlatformCitizenApp(SharedBase):
+    """A citizens' app the platform operator registered: a public client at every LAO (the
+    national app of the platform, say). The same columns as an LAO's :class:`CitizenApp`."""
+
+    __tablename__ = "citizen_apps"
+    __table_args__ = (
+        CheckConstraint("kind IN ('web', 'native')", name="kind"),
+        CheckConstraint("status IN ('active', 'disabled')", name="status"),
+        Index("uq_citizen_apps_client_id", "client_id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
+    client_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class CitizenAuthCode(TenantBase):
     """An authorization code issued to a citizens' app; only its SHA-256 is kept; single use."""
 

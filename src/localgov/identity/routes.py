@@ -9,6 +9,7 @@ from localgov.identity.citizen_views import (
     CitizenAppController,
     CitizenController,
     CitizenLoginController,
+    OperatorCitizenAppController,
     ProviderCallbackController,
 )
 from localgov.identity.client_views import ApiClientController, TokenController
@@ -23,7 +24,7 @@ def identity_handlers() -> list[Any]:
     handlers: list[Any] = []
     handlers += [ApiClientController, TokenController, OperatorAuthController]
     handlers += [CitizenLoginController, CitizenController, ProviderCallbackController]
-    handlers += [CitizenAppController, AuthorizationController]
+    handlers += [CitizenAppController, AuthorizationController, OperatorCitizenAppController]
     handlers += [StaffAuthController, SessionController, MeController, StaffAdminController, AuditController]
     handlers += [UnitController, PositionController]
     return handlers
