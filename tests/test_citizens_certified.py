@@ -284,6 +284,25 @@ async def test_acr_is_asked_checked_and_a_service_asks_for_a_step_up(
         assert again.status_code == 200, again.text
         problem(await client.get("/v1/auth/citizen/login?acr=extreme", headers=host(tenant.slug)), 400, "unknown_acr")
 
+        # The LAO's own minimum: every login there asks at least that level.
+        admin = {**host(tenant.slug), **bearer(tenant, roles=["tenant_admin"])}
+        bad = await client.put("/v1/citizen-login/settings", json={"login_acr": "extreme"}, headers=admin)
+        assert bad.status_code == 400, bad.text
+        problem(
+            await client.put("/v1/citizen-login/settings", json={"login_acr": "high"}, headers=host(tenant.slug)),
+            401,
+            "missing_token",
+        )
+        set_ = await client.put("/v1/citizen-login/settings", json={"login_acr": "substantial"}, headers=admin)
+        assert set_.status_code == 200, set_.text
+        assert set_.json() == {"login_acr": "substantial", "levels": list(ACR), "platform_login_acr": None}
+        location = await start(client, tenant)
+        assert parse_qs(urlsplit(location).query)["acr_values"] == [f"{ACR['substantial']} {ACR['high']}"]
+        location = await start(client, tenant, acr="high")  # asking more than the LAO's minimum wins
+        assert parse_qs(urlsplit(location).query)["acr_values"] == [ACR["high"]]
+        cleared = await client.put("/v1/citizen-login/settings", json={"login_acr": None}, headers=admin)
+        assert cleared.json()["login_acr"] is None
+
 
 async def test_rp_initiated_logout_ends_the_provider_session_and_our_tokens(
     engine: AsyncEngine, op: CertifiedProvider, client_for: ClientFactory

@@ -77,6 +77,14 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("code_hash", name=op.f("pk_citizen_auth_codes")),
     )
+    op.create_table(
+        "citizen_login_settings",
+        sa.Column("id", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("login_acr", sa.String(length=16), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("id = 1", name=op.f("ck_citizen_login_settings_single_row")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_citizen_login_settings")),
+    )
     _hash_national_id_subjects()
 
 
@@ -101,6 +109,7 @@ def _hash_national_id_subjects() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("citizen_login_settings")
     op.drop_table("citizen_auth_codes")
     op.drop_index("uq_citizen_apps_client_id", table_name="citizen_apps")
     op.drop_table("citizen_apps")

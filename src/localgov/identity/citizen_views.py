@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import structlog
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
@@ -393,6 +393,53 @@ class ProviderCallbackController(Controller):
             raise svc.InvalidState("The state was not issued by this platform.")
         slug, back = opened
         return Redirect(svc.logout_target(settings, slug, back), status_code=302)
+
+
+class LoginSettingsIn(msgspec.Struct, kw_only=True):
+    #: low, substantial or high (one of the platform's levels), or null for none.
+    login_acr: Literal["low", "substantial", "high"] | None
+
+
+class CitizenLoginSettingsController(Controller):
+    path = "/v1/citizen-login/settings"
+    tags = ["Citizen login"]
+    opt = {"surface": "tenant"}
+
+    @get(
+        "/",
+        operation_id="getCitizenLoginSettings",
+        summary="The assurance level every citizen login at this LAO asks at least",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def show(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> svc.LoginSettingsOut:
+        return await svc.login_settings(db_session, svc.oidc_client(request.app.state))
+
+    @put(
+        "/",
+        operation_id="setCitizenLoginSettings",
+        summary="Set (or clear) the assurance level every citizen login at this LAO asks at least",
+        description="`unknown_acr` (400) for a level the platform's provider does not map.",
+        responses=problem_responses(400, 401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        origin: NamedDependency[Origin],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[LoginSettingsIn],
+    ) -> svc.LoginSettingsOut:
+        return await svc.set_login_acr(
+            db_session,
+            svc.oidc_client(request.app.state),
+            data.login_acr,
+            actor=Actor("staff", principal.subject),
+            origin=origin,
+        )
 
 
 class CitizenController(Controller):

@@ -50,7 +50,7 @@ from sqlalchemy import Boolean, delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from localgov.identity.models import Citizen, OidcLoginState, RefreshToken
+from localgov.identity.models import Citizen, CitizenLoginSettings, OidcLoginState, RefreshToken
 from localgov.identity.refresh import RefreshGrant, issue_refresh_token
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import token_digest
@@ -426,6 +426,12 @@ class OidcClient:
         if self.auth_method not in metadata.token_endpoint_auth_methods_supported:
             raise _provider_error("client_authentication_not_supported", method=self.auth_method)
         return self.auth_method
+
+    def login_level(self, asked: str | None, lao_level: str | None) -> str | None:
+        """The level a login asks: the highest of what the app or page asked, the LAO's minimum
+        and the platform's (``LOCALGOV_OIDC_LOGIN_ACR``); None when nobody asks one."""
+        levels = [lvl for lvl in (asked, lao_level, self.login_acr) if lvl]
+        return max(levels, key=acr_rank) if levels else None
 
     def acr_values(self, level: str | None) -> str | None:
         """``acr_values`` for a login asking ``level`` (or the platform's default): that level's
@@ -821,8 +827,9 @@ async def start_login(
 ) -> tuple[str, str]:
     """Keep a new login state; return the provider's authorization URL for it, and the state."""
     return_to = check_return_to(return_to)
-    acr_values = client.acr_values(acr)
-    asked = (acr or client.login_acr) or None
+    lao_level = (await session.execute(select(CitizenLoginSettings.login_acr))).scalar_one_or_none()
+    asked = client.login_level(acr, lao_level)
+    acr_values = client.acr_values(asked)
     state, nonce, verifier = new_state(secret_key, tenant_slug), secrets.token_urlsafe(32), generate_token(64)
     url = await client.authorization_url(
         redirect_uri=redirect_uri, state=state, nonce=nonce, code_verifier=verifier, acr_values=acr_values
@@ -984,3 +991,37 @@ async def sign_in(
         data={"grant": "authorization_code", "family_id": str(refresh.family_id), "roles": []},
     )
     return citizen_id, created, refresh
+
+
+class LoginSettingsOut(msgspec.Struct):
+    """The LAO's rule for citizens' logins, and the platform's, for reference."""
+
+    #: Every citizen login at this LAO asks at least this level (low, substantial, high), or null.
+    login_acr: str | None
+    #: The platform's levels that the provider can reach (``LOCALGOV_OIDC_ACR_LEVELS``).
+    levels: list[str]
+    #: The platform's own minimum (``LOCALGOV_OIDC_LOGIN_ACR``), or null.
+    platform_login_acr: str | None
+
+
+async def login_settings(session: AsyncSession, client: OidcClient) -> LoginSettingsOut:
+    level = (await session.execute(select(CitizenLoginSettings.login_acr))).scalar_one_or_none()
+    return LoginSettingsOut(
+        login_acr=level, levels=list(client.acr_levels), platform_login_acr=client.login_acr or None
+    )
+
+
+async def set_login_acr(
+    session: AsyncSession, client: OidcClient, level: str | None, *, actor: Actor, origin: Origin
+) -> LoginSettingsOut:
+    """Set the LAO's minimum level (one the provider's levels map), or clear it with None."""
+    if level is not None and level not in client.acr_levels:
+        raise UnknownAcr(data={"levels": list(client.acr_levels)})
+    upsert = insert(CitizenLoginSettings).values(id=1, login_acr=level)
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[CitizenLoginSettings.id], set_={"login_acr": level, "updated_at": func.now()}
+        )
+    )
+    await record_audit(session, "citizen_login.settings_changed", actor=actor, origin=origin, data={"login_acr": level})
+    return await login_settings(session, client)

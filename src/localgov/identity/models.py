@@ -266,6 +266,18 @@ class PlatformCitizenApp(SharedBase):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class CitizenLoginSettings(TenantBase):
+    """The LAO's own rule for citizens' logins (one row, absent until set)."""
+
+    __tablename__ = "citizen_login_settings"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, server_default="1")
+    #: The level every login at this LAO asks at least (``kernel.auth.tokens.ACR_LEVELS``), or None.
+    login_acr: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class CitizenAuthCode(TenantBase):
     """An authorization code issued to a citizens' app; only its SHA-256 is kept; single use."""
 

@@ -9,6 +9,7 @@ from localgov.identity.citizen_views import (
     CitizenAppController,
     CitizenController,
     CitizenLoginController,
+    CitizenLoginSettingsController,
     OperatorCitizenAppController,
     ProviderCallbackController,
 )
@@ -25,6 +26,7 @@ def identity_handlers() -> list[Any]:
     handlers += [ApiClientController, TokenController, OperatorAuthController]
     handlers += [CitizenLoginController, CitizenController, ProviderCallbackController]
     handlers += [CitizenAppController, AuthorizationController, OperatorCitizenAppController]
+    handlers += [CitizenLoginSettingsController]
     handlers += [StaffAuthController, SessionController, MeController, StaffAdminController, AuditController]
     handlers += [UnitController, PositionController]
     return handlers
