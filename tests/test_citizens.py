@@ -19,7 +19,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from localgov.identity.citizens import CALLBACK_PATH, PROVIDER_CALLBACK_PATH
+from localgov.identity.citizens import (
+    CALLBACK_PATH,
+    PROVIDER_CALLBACK_PATH,
+    PROVIDER_STALE_S,
+    OidcClient,
+    ProviderError,
+)
 from localgov.kernel.auth.keys import KeyStore
 from localgov.kernel.auth.tokens import Audience, verify_access_token
 from localgov.kernel.tenancy import TenantInfo
@@ -405,6 +411,23 @@ async def test_discovery_is_cached_and_a_rotated_key_is_fetched_once(
             problem(await client.get(callback), 401, "id_token_invalid")
         assert provider.hits["/jwks"] - before["/jwks"] == 3  # one more try, no more
         assert provider.hits["/.well-known/openid-configuration"] - before["/.well-known/openid-configuration"] == 1
+
+
+async def test_discovery_is_refreshed_and_a_stale_document_serves_while_the_provider_is_down(
+    database_url: str,
+) -> None:
+    with running_provider(TestProvider()) as down_later:
+        client = OidcClient(oidc_settings(database_url, down_later), cache_ttl_s=0.0)  # every call refreshes
+        first = await client.metadata()
+        assert (await client.metadata()) == first
+        assert down_later.hits["/.well-known/openid-configuration"] == 2  # re-read after its TTL
+    # The provider is gone: the last good document keeps serving ...
+    assert (await client.metadata()) == first
+    # ... for PROVIDER_STALE_S, then the outage shows.
+    assert client._metadata is not None
+    client._metadata = (client._metadata[0] - PROVIDER_STALE_S - 1, client._metadata[1])
+    with pytest.raises(ProviderError):
+        await client.metadata()
 
 
 async def test_the_same_person_is_a_different_citizen_in_each_lao(
