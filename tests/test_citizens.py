@@ -19,12 +19,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.app import create_app
 from localgov.identity.citizens import (
     CALLBACK_PATH,
     PROVIDER_CALLBACK_PATH,
     PROVIDER_STALE_S,
     OidcClient,
     ProviderError,
+    acr_levels,
+    claim_mapping,
 )
 from localgov.kernel.auth.keys import KeyStore
 from localgov.kernel.auth.tokens import Audience, verify_access_token
@@ -594,3 +597,30 @@ async def test_logs_carry_no_secret_of_the_login(
         "secret-person@example.org",
     ):
         assert secret not in logs
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("oidc_claims", "nickname=nickname"),
+        ("oidc_claims", "email"),
+        ("oidc_acr_levels", "extreme=urn:x"),
+        ("oidc_login_acr", "high"),
+    ],
+)
+def test_a_wrong_claim_mapping_or_acr_setting_stops_the_start(
+    database_url: str, provider: TestProvider, setting: str, value: str
+) -> None:
+    with pytest.raises(ValueError, match="LOCALGOV_OIDC"):
+        create_app(oidc_settings(database_url, provider, **{setting: value}))
+
+
+def test_the_claim_mapping_and_levels_are_read_from_the_settings() -> None:
+    assert claim_mapping("name_en=name_en, national_id=pid") == {
+        "name_th": "name",
+        "name_en": "name_en",
+        "email": "email",
+        "phone": "phone_number",
+        "national_id": "pid",
+    }
+    assert acr_levels("low=urn:a,high=urn:c") == {"low": "urn:a", "high": "urn:c"}
