@@ -155,7 +155,10 @@ async def test_relations_per_schema(engine: AsyncEngine) -> None:
     assert "bills" in full
     assert "bills" not in bare
     assert {"profile", "staff_users", "audit_events", "idempotency_keys", "running_numbers"} <= bare
-    assert len(bare) < 72  # every schema held 72 relations when every service's tables were everywhere
+    # Every schema held 72 relations when every service's tables were everywhere; the citizens'
+    # digital ID (tenant revision 0012) added 8 core relations (apps, their codes, the LAO's login
+    # level, the national ID hash index): 74 now. Coordinator: review this budget at merge.
+    assert len(bare) <= 74
 
 
 # --- enabling and disabling on a live tenant -------------------------------------------------------
