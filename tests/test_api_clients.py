@@ -330,9 +330,12 @@ async def test_grant_type_and_scope_rules(engine: AsyncEngine, client_for: Clien
         metadata = (await http.get("/.well-known/oauth-authorization-server", headers=host(tenant.slug))).json()
     assert metadata["scopes_supported"] == ["demo.write", "webhooks.manage"]
     assert metadata["token_endpoint"] == f"https://{tenant.slug}.{BASE}/oauth/token"
-    assert metadata["grant_types_supported"] == ["client_credentials"]
-    assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
-    assert metadata["response_types_supported"] == []
+    assert metadata["grant_types_supported"] == ["client_credentials", "authorization_code", "refresh_token"]
+    assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
+    assert metadata["response_types_supported"] == ["code"]  # citizens' apps (tests/test_citizens_certified.py)
+    assert metadata["authorization_endpoint"] == f"https://{tenant.slug}.{BASE}/oauth/authorize"
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert metadata["authorization_response_iss_parameter_supported"] is True
 
 
 async def test_a_client_of_one_lao_is_nobody_elsewhere(engine: AsyncEngine, client_for: ClientFactory) -> None:

@@ -17,6 +17,7 @@ from localgov.platform.billing import service
 from localgov.platform.billing.pricing import Charge
 from localgov.plugins import REGISTRY
 from localgov.services.payments import bank
+from localgov.services.saraban import PLUGIN as SARABAN
 from tests.conftest import ClientFactory
 from tests.support.billing import METERS, make_plan, shared
 from tests.support.food import at, file_notification, food_world, issued
@@ -95,9 +96,12 @@ async def test_usage_equals_the_scripted_actions_of_every_service(
         "payments.baht_collected": D("260.00"),
     }
     # Every meter of every registered service was exercised by the scenario, but a One Stop Service
-    # decision (its metering is checked where the decision is: test_oss_cases).
+    # decision (its metering is checked where the decision is: test_oss_cases) and e-Saraban's
+    # letters (test_saraban_http: sent inside, to another LAO, received; test_saraban_exchange:
+    # sent outside).
     exercised = {*await _usage(engine, oss.tenant.id), *food_usage, *await _usage(engine, permits.tenant.id)}
-    assert {meter.code for plugin in REGISTRY for meter in plugin.meters} - exercised <= {"oss.cases_decided"}
+    elsewhere = {"oss.cases_decided"} | {meter.code for meter in SARABAN.meters}
+    assert {meter.code for plugin in REGISTRY for meter in plugin.meters} - exercised <= elsewhere
 
     # And it prices: one unit price per meter, 1 % of each payment (minimum 5 baht).
     plan = await make_plan(

@@ -19,7 +19,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from localgov.identity.citizens import CALLBACK_PATH
+from localgov.app import create_app
+from localgov.identity.citizens import (
+    CALLBACK_PATH,
+    PROVIDER_CALLBACK_PATH,
+    PROVIDER_STALE_S,
+    OidcClient,
+    ProviderError,
+    acr_levels,
+    claim_mapping,
+)
 from localgov.kernel.auth.keys import KeyStore
 from localgov.kernel.auth.tokens import Audience, verify_access_token
 from localgov.kernel.tenancy import TenantInfo
@@ -57,9 +66,9 @@ def settings(database_url: str, provider: TestProvider) -> Settings:
 
 
 async def lao(engine: AsyncEngine, provider: TestProvider) -> TenantInfo:
-    """A fresh LAO whose redirect URI the provider knows."""
+    """A fresh LAO (the provider knows the platform's one redirect URI, on the operator host)."""
     tenant = await make_tenant(engine)
-    provider.allow_redirect(f"http://{tenant.slug}.{BASE}{CALLBACK_PATH}")
+    provider.allow_redirect(f"http://{BASE}{PROVIDER_CALLBACK_PATH}")
     return tenant
 
 
@@ -70,8 +79,17 @@ async def start(client: httpx.AsyncClient, tenant: TenantInfo, **params: str) ->
 
 
 async def come_back(client: httpx.AsyncClient, tenant: TenantInfo, user: User, **params: str) -> str:
-    """Start a login and authorize it at the provider: our callback URL with code and state."""
-    callback = await authorize(await start(client, tenant, **params), user)
+    """Start a login and authorize it at the provider, follow the operator host's bounce: the LAO's
+    callback URL with code and state."""
+    return await bounce(client, await authorize(await start(client, tenant, **params), user), tenant)
+
+
+async def bounce(client: httpx.AsyncClient, answer: str, tenant: TenantInfo) -> str:
+    """The provider answered on the operator host's one redirect URI: it sends us back to the LAO."""
+    assert answer.startswith(f"http://{BASE}{PROVIDER_CALLBACK_PATH}?"), answer
+    response = await client.get(answer)
+    assert response.status_code == 302, response.text
+    callback = response.headers["location"]
     assert callback.startswith(f"http://{tenant.slug}.{BASE}{CALLBACK_PATH}?"), callback
     return callback
 
@@ -106,8 +124,9 @@ async def test_a_citizen_logs_in_through_the_provider_and_reads_his_record(
         assert sent.path == "/authorize"
         assert query["response_type"] == "code"
         assert query["client_id"] == provider.client_id
-        assert query["redirect_uri"] == f"http://{tenant.slug}.{BASE}{CALLBACK_PATH}"
-        assert query["scope"].split() == ["openid", "profile", "email"]
+        assert query["redirect_uri"] == f"http://{BASE}{PROVIDER_CALLBACK_PATH}"  # one for every LAO
+        assert query["scope"].split() == ["openid", "profile", "email", "phone"]
+        assert query["state"].startswith(f"{tenant.slug}.")  # the operator host reads the LAO from it
         assert query["code_challenge_method"] == "S256"
         assert len(query["state"]) >= 43
         assert len(query["nonce"]) >= 43
@@ -123,7 +142,7 @@ async def test_a_citizen_logs_in_through_the_provider_and_reads_his_record(
         assert stored[0].return_to == "/cases/42?tab=bills"
         assert 540 <= stored[0][3].total_seconds() <= 660
 
-        callback = await authorize(location, user)
+        callback = await bounce(client, await authorize(location, user), tenant)
         response = await client.get(callback)
         assert response.status_code == 200, response.text
         assert response.headers["cache-control"] == "no-store"
@@ -189,7 +208,7 @@ async def test_a_callback_opened_in_another_browser_is_refused(
         assert "HttpOnly" in cookie
         assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
         assert "Path=/v1/auth/citizen" in cookie
-        callback = await authorize(started.headers["location"], attacker)
+        callback = await bounce(victim_browser, await authorize(started.headers["location"], attacker), tenant)
         problem(await victim_browser.get(callback), 400, "login_not_bound")
         # The state is spent: the attacker cannot use it afterwards either.
         problem(await attacker_browser.get(callback), 400, "state_replayed")
@@ -220,7 +239,8 @@ async def test_a_state_is_good_for_one_callback(
         failing = await come_back(client, tenant, user)
         state = parse_qs(urlsplit(failing).query)["state"][0]
         forged = f"http://{tenant.slug}.{BASE}{CALLBACK_PATH}?code=forged-code&state={state}"
-        problem(await client.get(forged), 502, "provider_error")
+        body = problem(await client.get(forged), 400, "code_refused")  # the provider refused it: not a 502
+        assert body["data"] == {"error": "invalid_grant"}
         problem(await client.get(failing), 400, "state_replayed")
 
         problem(
@@ -236,7 +256,7 @@ async def test_a_state_is_good_for_one_callback(
     )
     assert [a.data["code"] for a in audit] == [
         "state_replayed",
-        "provider_error",
+        "code_refused",
         "state_replayed",
         "invalid_state",
         "invalid_state",
@@ -283,8 +303,8 @@ async def test_pkce_the_provider_checks_the_verifier_we_kept(
             await conn.execute(
                 text(f'UPDATE "{tenant.schema}".oidc_login_states SET code_verifier = :v'), {"v": "x" * 64}
             )
-        body = problem(await client.get(callback), 502, "provider_error")
-    assert body["data"] == {"reason": "token_error"}
+        body = problem(await client.get(callback), 400, "code_refused")
+    assert body["data"] == {"error": "invalid_grant"}
 
 
 def _flip_signature(token: str) -> str:
@@ -396,6 +416,23 @@ async def test_discovery_is_cached_and_a_rotated_key_is_fetched_once(
         assert provider.hits["/.well-known/openid-configuration"] - before["/.well-known/openid-configuration"] == 1
 
 
+async def test_discovery_is_refreshed_and_a_stale_document_serves_while_the_provider_is_down(
+    database_url: str,
+) -> None:
+    with running_provider(TestProvider()) as down_later:
+        client = OidcClient(oidc_settings(database_url, down_later), cache_ttl_s=0.0)  # every call refreshes
+        first = await client.metadata()
+        assert (await client.metadata()) == first
+        assert down_later.hits["/.well-known/openid-configuration"] == 2  # re-read after its TTL
+    # The provider is gone: the last good document keeps serving ...
+    assert (await client.metadata()) == first
+    # ... for PROVIDER_STALE_S, then the outage shows.
+    assert client._metadata is not None
+    client._metadata = (client._metadata[0] - PROVIDER_STALE_S - 1, client._metadata[1])
+    with pytest.raises(ProviderError):
+        await client.metadata()
+
+
 async def test_the_same_person_is_a_different_citizen_in_each_lao(
     engine: AsyncEngine, provider: TestProvider, client_for: ClientFactory
 ) -> None:
@@ -453,7 +490,7 @@ async def test_the_provider_refusing_or_failing_is_a_problem(
     tenant = await lao(engine, provider)
     user = provider.add_user("sub-deny")
     async with client_for() as client:
-        denied = await authorize(await start(client, tenant), user, deny=True)
+        denied = await bounce(client, await authorize(await start(client, tenant), user, deny=True), tenant)
         assert "error=access_denied" in denied
         body = problem(await client.get(denied), 403, "login_denied")
         assert body["data"] == {"error": "access_denied"}
@@ -465,8 +502,8 @@ async def test_the_provider_refusing_or_failing_is_a_problem(
     wrong_secret = oidc_settings(database_url, provider, oidc_client_secret="not-the-secret")
     async with client_for(settings_=wrong_secret) as client:
         callback = await come_back(client, tenant, user)
-        body = problem(await client.get(callback), 502, "provider_error")
-        assert body["data"] == {"reason": "token_error"}
+        body = problem(await client.get(callback), 401, "code_refused")  # the provider refused us as a client
+        assert body["data"] == {"error": "invalid_client"}
 
     unreachable = oidc_settings(database_url, provider, oidc_issuer="http://127.0.0.1:1")
     async with client_for(settings_=unreachable) as client:
@@ -560,3 +597,30 @@ async def test_logs_carry_no_secret_of_the_login(
         "secret-person@example.org",
     ):
         assert secret not in logs
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("oidc_claims", "nickname=nickname"),
+        ("oidc_claims", "email"),
+        ("oidc_acr_levels", "extreme=urn:x"),
+        ("oidc_login_acr", "high"),
+    ],
+)
+def test_a_wrong_claim_mapping_or_acr_setting_stops_the_start(
+    database_url: str, provider: TestProvider, setting: str, value: str
+) -> None:
+    with pytest.raises(ValueError, match="LOCALGOV_OIDC"):
+        create_app(oidc_settings(database_url, provider, **{setting: value}))
+
+
+def test_the_claim_mapping_and_levels_are_read_from_the_settings() -> None:
+    assert claim_mapping("name_en=name_en, national_id=pid") == {
+        "name_th": "name",
+        "name_en": "name_en",
+        "email": "email",
+        "phone": "phone_number",
+        "national_id": "pid",
+    }
+    assert acr_levels("low=urn:a,high=urn:c") == {"low": "urn:a", "high": "urn:c"}

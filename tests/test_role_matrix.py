@@ -72,7 +72,8 @@ def refused_principals(policy: AuthPolicy, grants: Grants) -> Iterator[tuple[str
                 candidates.append((frozenset(grants.by_role) - granting(rule, grants), frozenset[str]()))
         for roles, scopes in candidates:
             probe = Principal(kind=kind, subject="probe", client_id="probe", roles=roles, scopes=scopes, token_id="t")
-            if not policy.admits(probe, grants):
+            # A citizen below a route's assurance level is told to step up (401), checked on its own.
+            if not policy.admits(probe, grants) and policy.step_up_to(probe, grants) is None:
                 yield kind, roles, scopes
 
 
@@ -102,11 +103,17 @@ async def test_every_guarded_route_admits_its_roles_and_refuses_the_rest(
                 permission_routes += any(rule.permissions for rule in policy.allow)
                 for rule in policy.allow:
                     roles, scopes = admitted(rule, grants)
-                    token = bearer(target, kind=rule.kind, roles=roles, scopes=scopes)  # type: ignore[arg-type]
+                    token = bearer(target, kind=rule.kind, roles=roles, scopes=scopes, acr=rule.acr)  # type: ignore[arg-type]
                     response = await http.request(method, path, headers={**headers, **token})
                     where = (method, template, rule.kind, sorted(roles | scopes), response.status_code)
                     assert not is_guard_refusal(response), (where, response.text[:300])
                     assert response.status_code < 500, (where, response.text[:300])
+                    if rule.acr:  # the same principal after a weaker login: 401 step_up_required
+                        weak = bearer(target, kind=rule.kind, roles=roles, scopes=scopes)  # type: ignore[arg-type]
+                        response = await http.request(method, path, headers={**headers, **weak})
+                        assert response.status_code == 401, (where, response.text[:300])
+                        assert response.json()["code"] == "step_up_required", where
+                        assert response.json()["data"]["acr_values"] == rule.acr
                 for kind, roles, scopes in refused_principals(policy, grants):
                     token = bearer(target, kind=kind, roles=roles, scopes=scopes)  # type: ignore[arg-type]
                     response = await http.request(method, path, headers={**headers, **token})

@@ -24,6 +24,7 @@ from localgov.kernel import egress
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.outbox import Delivery, OutboxEntry
 from localgov.kernel.storage import FileOwner, blob_store, list_files
+from localgov.kernel.usage import UsageEvent
 from localgov.plugins import REGISTRY
 from localgov.services.saraban import exchange, issuing
 from localgov.services.saraban.models import Letter, OutsideAgency, Recipient
@@ -160,6 +161,14 @@ async def test_the_issue_queues_one_consignment_per_outside_addressee(engine: As
         )
         await session.rollback()
     assert queued == [{"letter_id": str(letter_id), "recipient_id": str(recipient_id)}]
+    # Metered at the issue, once per outside addressee (the operator's "letters sent outside").
+    async with tenant_session(session_factory(engine), None) as session:
+        metered = (
+            await session.execute(
+                select(UsageEvent.meter, UsageEvent.quantity).where(UsageEvent.tenant_id == lao.tenant.id)
+            )
+        ).all()
+    assert [(m, int(q)) for m, q in metered] == [("saraban.letters_sent_outside", 1)]
 
 
 async def test_the_signed_envelope_is_delivered_and_the_receipt_recorded(

@@ -155,7 +155,11 @@ async def test_relations_per_schema(engine: AsyncEngine) -> None:
     assert "bills" in full
     assert "bills" not in bare
     assert {"profile", "staff_users", "audit_events", "idempotency_keys", "running_numbers"} <= bare
-    assert len(bare) < 72  # every schema held 72 relations when every service's tables were everywhere
+    # A guard on the catalog's size at 7,849 schemas (bench/README.md "Scale"): every core table
+    # is in every schema. Under 72 relations before the webhooks (tenant 0012: endpoints, messages,
+    # deliveries, attempts and their keys and indexes), the LAO's signing certificate (0013) and the
+    # citizens' apps and login level (0014): 90 now. A new core table raises it knowingly, here.
+    assert len(bare) <= 90
 
 
 # --- enabling and disabling on a live tenant -------------------------------------------------------

@@ -16,6 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Server, ServerVari
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov import __version__
+from localgov.identity.citizens import OidcClient
 from localgov.identity.routes import identity_handlers
 from localgov.identity.staff import CORE_ROLES
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, AuthPolicy, Grants
@@ -105,6 +106,9 @@ def create_app(
     configure_logging(settings.log_level, settings.log_json)
     if not settings.secret_key:
         raise ValueError("create_app needs LOCALGOV_SECRET_KEY; `localgov serve` makes one in development mode")
+    if settings.oidc_issuer:
+        # A wrong claim mapping or acr levels stops the start, not a citizen's first login.
+        OidcClient(settings)
     catalog = Catalog(settings.base_domain)
     keys = KeyStore(settings.secret_key)
     revocations = Revocations()

@@ -146,7 +146,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     oidc_issuer: str = ""
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
-    oidc_scopes: str = "openid profile email"
+    oidc_scopes: str = "openid profile email phone"
+    #: Client authentication at the provider's token endpoint: ``private_key_jwt`` (signed with the
+    #: kernel's keys, published at ``/.well-known/jwks.json``), ``client_secret_basic``,
+    #: ``client_secret_post``, or ``auto`` (the secret when one is set, else ``private_key_jwt``).
+    oidc_client_auth: Literal["auto", "private_key_jwt", "client_secret_basic", "client_secret_post"] = "auto"
+    #: Claim mapping, ``field=claim`` comma-separated (fields: name_th, name_en, email, phone,
+    #: national_id); unnamed fields keep their defaults (see docs/identity.md).
+    oidc_claims: str = ""
+    #: Assurance levels of the provider, lowest first: ``level=acr``, comma-separated.
+    oidc_acr_levels: str = ""
+    #: The level every citizen login asks for (one of ``oidc_acr_levels``; empty: none asked).
+    oidc_login_acr: str = ""
     #: Self-service signup: approve verified requests without an operator.
     signup_auto_approve: bool = False
     signup_verify_ttl_s: int = 48 * 3600

@@ -221,6 +221,7 @@ class Worker:
         """Deliver one batch and run due jobs; returns how many outbox entries were handled."""
         tenants = catalog.all()
         schemas = {t.id: t.schema for t in tenants}
+        by_id = {t.id: t for t in tenants}
         self._tenant_services.clear()
         self._tenant_services.update({t.id: t.enabled_services for t in tenants})
         handled = 0
@@ -234,6 +235,8 @@ class Worker:
                     max_attempts=self.settings.outbox_max_attempts,
                     only=self.solo_topics,
                     subscribers=self.subscribers,
+                    settings=self.settings,
+                    tenants=by_id,
                 )
             handled += solo
             if not solo or self.stopping.is_set():
@@ -247,6 +250,8 @@ class Worker:
                 max_attempts=self.settings.outbox_max_attempts,
                 skip=self.solo_topics,
                 subscribers=self.subscribers,
+                settings=self.settings,
+                tenants=by_id,
             )
         if self.stopping.is_set():
             return handled  # told to stop: no new job run starts
@@ -255,7 +260,7 @@ class Worker:
             name: [t for t in active if slug is None or slug in t.enabled_services]
             for name, slug in self._job_service.items()
         }
-        await run_due_jobs(factory, self.jobs, tenants_for_job)
+        await run_due_jobs(factory, self.jobs, tenants_for_job, settings=self.settings)
         return handled
 
 

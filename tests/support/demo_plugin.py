@@ -44,7 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from localgov.kernel import documents
-from localgov.kernel.auth.guards import PUBLIC, client, guarded, staff
+from localgov.kernel.auth.guards import PUBLIC, citizen, client, guarded, staff
+from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.db import set_search_path
 from localgov.kernel.errors import DomainError, NotFound, problem_responses
 from localgov.kernel.jobs import JobContext
@@ -83,6 +84,23 @@ async def whoami(request: Request[Any, Any, Any], db_session: NamedDependency[As
     schema = await db_session.scalar(text("SELECT current_schema()"))
     phone = await db_session.scalar(text("SELECT phone FROM profile WHERE id = 1"))
     return WhoAmI(slug=current_tenant(request).slug, schema=str(schema), phone=phone)
+
+
+class Filed(msgspec.Struct):
+    citizen: str
+    acr: str
+
+
+@post(
+    "/applications",
+    operation_id="demoFileApplication",
+    tags=["Demo"],
+    status_code=200,
+    responses=problem_responses(401, 403, 404),
+    **guarded(citizen(acr="substantial")),  # filing needs a stronger login than reading a bill
+)
+async def file_application(principal: NamedDependency[Principal]) -> Filed:
+    return Filed(citizen=principal.subject, acr=principal.acr)
 
 
 @post(
@@ -335,7 +353,7 @@ DEMO = ServicePlugin(
     slug="demo",
     title_th="บริการทดสอบ",
     title_en="Demo service",
-    router=Router(path="/v1/demo", route_handlers=[whoami, ping, get_permit, permit_pdf]),
+    router=Router(path="/v1/demo", route_handlers=[whoami, ping, get_permit, permit_pdf, file_application]),
     roles=(Role(code="demo.clerk", title_th="เจ้าหน้าที่ทดสอบ", title_en="Clerk", permissions=("demo.write",)),),
     scopes=(Scope(code="demo.write", title_th="ส่งข้อความทดสอบ", title_en="Send pings"),),
     meters=(PINGS,),

@@ -58,6 +58,7 @@ def bearer(
     subject: str = "user-1",
     ttl_s: int = TEST_TOKEN_TTL_S,
     now: dt.datetime | None = None,
+    acr: str = "",
 ) -> dict[str, str]:
     """``Authorization`` header for a principal of ``tenant`` (None: the operator)."""
     if not COLLECTION_FINISHED:
@@ -73,5 +74,6 @@ def bearer(
         scopes=frozenset(scopes),
         ttl_s=ttl_s,
         now=now,
+        acr=acr,
     )
     return {"Authorization": f"Bearer {token}"}

@@ -21,6 +21,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, URLEncodedBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.identity import citizen_apps as apps
 from localgov.identity import clients as svc
 from localgov.identity.models import ApiClient as ApiClientRow
 from localgov.kernel.audit import Actor, Origin
@@ -205,25 +206,36 @@ class OAuthProblemDetails(ProblemDetails, kw_only=True, omit_defaults=True):
 class TokenRequest(msgspec.Struct, kw_only=True):
     """An RFC 6749 §4.4.2 access token request (``application/x-www-form-urlencoded``)."""
 
-    #: Documented as the one value this endpoint grants; another is RFC 6749's 400
+    #: Documented as the values this endpoint grants; another is RFC 6749's 400
     #: ``unsupported_grant_type``, none at all its 400 ``invalid_request`` (the framework's check).
     grant_type: Annotated[
-        str, msgspec.Meta(description="`client_credentials`", extra_json_schema={"enum": ["client_credentials"]})
+        str,
+        msgspec.Meta(
+            description="`client_credentials`; for citizens' apps `authorization_code` or `refresh_token`",
+            extra_json_schema={"enum": ["client_credentials", "authorization_code", "refresh_token"]},
+        ),
     ]
     scope: Annotated[
         str | None, msgspec.Meta(description="Space-separated subset of the client's scopes (default: all)")
     ] = None
     client_id: Annotated[str | None, msgspec.Meta(description="With client_secret_post (else HTTP Basic)")] = None
     client_secret: Annotated[str | None, msgspec.Meta(description="With client_secret_post (else HTTP Basic)")] = None
+    code: Annotated[str, msgspec.Meta(max_length=200, description="authorization_code: the code")] | None = None
+    redirect_uri: Annotated[str, msgspec.Meta(max_length=500, description="authorization_code: as asked")] | None = None
+    code_verifier: Annotated[str, msgspec.Meta(max_length=128, description="authorization_code: PKCE")] | None = None
+    refresh_token: Annotated[str, msgspec.Meta(max_length=200, description="refresh_token: the token")] | None = None
 
 
-class TokenResponse(msgspec.Struct):
-    """RFC 6749 §5.1: an RFC 9068 JWT access token for this LAO."""
+class TokenResponse(msgspec.Struct, omit_defaults=True):
+    """RFC 6749 §5.1: an RFC 9068 JWT access token for this LAO (and, for a citizens' app, a
+    refresh token that rotates, and the assurance level of the citizen's login)."""
 
     access_token: str
     token_type: str
     expires_in: int
     scope: str
+    refresh_token: str | None = None
+    acr: str | None = None
 
 
 def _oauth_problem(request: Request[Any, Any, Any], exc: svc.OAuthError) -> Response[bytes]:
@@ -305,8 +317,12 @@ class TokenController(Controller):
         )
         if not data.grant_type:
             raise svc.OAuthError("invalid_request", "grant_type is required.")
+        if data.grant_type in ("authorization_code", "refresh_token"):
+            return await _citizen_app_token(request, tenant, db_session, origin, data)
         if data.grant_type != svc.GRANT_TYPE:
-            raise svc.OAuthError("unsupported_grant_type", "This endpoint grants client_credentials only.")
+            raise svc.OAuthError(
+                "unsupported_grant_type", "grant_type is client_credentials, authorization_code or refresh_token."
+            )
         credentials = svc.client_credentials(request.headers.get("authorization"), data.client_id, data.client_secret)
         client, reason = await svc.authenticate_client(db_session, credentials)
         if client is None:
@@ -339,3 +355,54 @@ class TokenController(Controller):
             ),
             headers={"Pragma": "no-cache"},
         )
+
+
+async def _citizen_app_token(
+    request: Request[Any, Any, Any],
+    tenant: TenantInfo,
+    db_session: AsyncSession,
+    origin: Origin,
+    data: TokenRequest,
+) -> Response[TokenResponse]:
+    """A citizens' app (public client, no secret) redeems its code or rotates its refresh token."""
+    settings = request.app.state.settings
+    if data.client_secret is not None or request.headers.get("authorization"):
+        raise svc.OAuthError("invalid_client", "Citizens' apps are public clients: no secret.", status=401)
+    if data.grant_type == "authorization_code":
+        tokens = await apps.redeem_code(
+            db_session,
+            client_id=data.client_id,
+            code=data.code,
+            redirect_uri=data.redirect_uri,
+            code_verifier=data.code_verifier,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+            origin=origin,
+        )
+    else:
+        tokens = await apps.refresh_app_tokens(
+            db_session,
+            client_id=data.client_id,
+            refresh_token=data.refresh_token,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+        )
+    ttl = settings.access_token_ttl_s
+    access = issue_access_token(
+        request.app.state.signing_keys,
+        Audience.tenant(tenant.slug, tenant.dla_code, settings.base_domain),
+        kind="citizen",
+        subject=str(tokens.citizen_id),
+        client_id=data.client_id or "",
+        ttl_s=ttl,
+        acr=tokens.acr or "",
+    )
+    return Response(
+        TokenResponse(
+            access_token=access,
+            token_type="Bearer",  # noqa: S106 (the RFC 6750 token type)
+            expires_in=ttl,
+            scope="",
+            refresh_token=tokens.refresh.token,
+            acr=tokens.acr or "",
+        ),
+        headers={"Pragma": "no-cache"},
+    )

@@ -168,18 +168,36 @@ class RefreshToken(_RefreshColumns, TenantBase):
         Index("ix_refresh_tokens_subject_id", "subject_id"),
     )
 
+    #: Citizens: the app the login was for (``localgov-citizen``: the first-party hand-off).
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    #: Citizens: the assurance level the login reached (``kernel.auth.tokens.ACR_LEVELS``).
+    acr: Mapped[str | None] = mapped_column(String(16))
+
 
 class Citizen(TenantBase):
     """A citizen (ประชาชน) known to this LAO through an external OpenID Connect provider."""
 
     __tablename__ = "citizens"
-    __table_args__ = (Index("uq_citizens_issuer_subject", "issuer", "subject", unique=True),)
+    __table_args__ = (
+        Index("uq_citizens_issuer_subject", "issuer", "subject", unique=True),
+        Index("ix_citizens_national_id_hash", "national_id_hash"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
     issuer: Mapped[str] = mapped_column(String(300))
+    #: The provider's ``sub``; ``nid:<HMAC>`` when that is a national ID (never kept in clear).
     subject: Mapped[str] = mapped_column(String(255))
+    #: The name in Thai (the provider's ``name`` by default; ``LOCALGOV_OIDC_CLAIMS``).
     name: Mapped[str | None] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    #: Only an address the provider says is verified (``email_verified``).
     email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    #: HMAC-SHA256 of the national ID under a key derived from ``LOCALGOV_SECRET_KEY``
+    #: (``kernel.citizens.national_id_digest``): matches the citizen to payers and applicants.
+    national_id_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The last four digits, for display.
+    national_id_last4: Mapped[str | None] = mapped_column(String(4))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -193,9 +211,88 @@ class OidcLoginState(TenantBase):
     nonce: Mapped[str] = mapped_column(String(128))
     code_verifier: Mapped[str] = mapped_column(String(128))
     return_to: Mapped[str | None] = mapped_column(String(500))
+    #: The assurance level asked (``kernel.auth.tokens.ACR_LEVELS``), checked on return.
+    acr: Mapped[str | None] = mapped_column(String(16))
+    #: A citizens' app's authorization request (``/oauth/authorize``), answered with a code.
+    app_client_id: Mapped[str | None] = mapped_column(String(64))
+    app_redirect_uri: Mapped[str | None] = mapped_column(String(500))
+    app_state: Mapped[str | None] = mapped_column(String(500))
+    app_code_challenge: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CitizenApp(TenantBase):
+    """A citizens' app (web or mobile) the LAO registered: a public OAuth 2.0 client that gets
+    citizens' tokens with the authorization code and PKCE (S256). No secret: an app cannot keep one."""
+
+    __tablename__ = "citizen_apps"
+    __table_args__ = (
+        CheckConstraint("kind IN ('web', 'native')", name="kind"),
+        CheckConstraint("status IN ('active', 'disabled')", name="status"),
+        Index("uq_citizen_apps_client_id", "client_id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
+    client_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: Compared exactly (RFC 9700 §4.1.3); native apps: a private-use scheme or loopback.
+    redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PlatformCitizenApp(SharedBase):
+    """A citizens' app the platform operator registered: a public client at every LAO (the
+    national app of the platform, say). The same columns as an LAO's :class:`CitizenApp`."""
+
+    __tablename__ = "citizen_apps"
+    __table_args__ = (
+        CheckConstraint("kind IN ('web', 'native')", name="kind"),
+        CheckConstraint("status IN ('active', 'disabled')", name="status"),
+        Index("uq_citizen_apps_client_id", "client_id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
+    client_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CitizenLoginSettings(TenantBase):
+    """The LAO's own rule for citizens' logins (one row, absent until set)."""
+
+    __tablename__ = "citizen_login_settings"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, server_default="1")
+    #: The level every login at this LAO asks at least (``kernel.auth.tokens.ACR_LEVELS``), or None.
+    login_acr: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CitizenAuthCode(TenantBase):
+    """An authorization code issued to a citizens' app; only its SHA-256 is kept; single use."""
+
+    __tablename__ = "citizen_auth_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    citizen_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("citizens.id", ondelete="CASCADE"))
+    acr: Mapped[str | None] = mapped_column(String(16))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The refresh-token family issued for it: revoked if the code is presented again.
+    family_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 class ApiClient(TenantBase):

@@ -31,6 +31,9 @@ class RefreshGrant(msgspec.Struct, frozen=True):
     subject_kind: str
     subject_id: uuid.UUID
     expires_at: dt.datetime
+    #: Citizens: the app the login was for, and the assurance level it reached (kept on rotation).
+    client_id: str | None = None
+    acr: str | None = None
 
 
 async def issue_refresh_token(
@@ -41,22 +44,25 @@ async def issue_refresh_token(
     subject_id: uuid.UUID,
     ttl_s: int,
     family_id: uuid.UUID | None = None,
+    client_id: str | None = None,
+    acr: str | None = None,
 ) -> RefreshGrant:
     """Start a family (a login) or continue one (a rotation)."""
     token = new_token()
     family = family_id or uuid.uuid4()
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl_s)
-    session.add(
-        model(
-            family_id=family,
-            subject_kind=subject_kind,
-            subject_id=subject_id,
-            token_hash=token_digest(token),
-            expires_at=expires,
-        )
+    row = model(
+        family_id=family,
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        token_hash=token_digest(token),
+        expires_at=expires,
     )
+    if isinstance(row, RefreshToken):
+        row.client_id, row.acr = client_id, acr
+    session.add(row)
     await session.flush()
-    return RefreshGrant(token, family, subject_kind, subject_id, expires)
+    return RefreshGrant(token, family, subject_kind, subject_id, expires, client_id, acr)
 
 
 async def rotate_refresh_token(session: AsyncSession, model: type[T], token: str, *, ttl_s: int) -> RefreshGrant:
@@ -86,6 +92,8 @@ async def rotate_refresh_token(session: AsyncSession, model: type[T], token: str
         subject_id=row.subject_id,
         ttl_s=max(remaining, 1),
         family_id=row.family_id,
+        client_id=getattr(row, "client_id", None),
+        acr=getattr(row, "acr", None),
     )
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from localgov.identity.citizen_views import CitizenController, CitizenLoginController
+from localgov.identity.citizen_views import (
+    AuthorizationController,
+    CitizenAppController,
+    CitizenController,
+    CitizenLoginController,
+    CitizenLoginSettingsController,
+    OperatorCitizenAppController,
+    ProviderCallbackController,
+)
 from localgov.identity.client_views import ApiClientController, TokenController
 from localgov.identity.operator_views import OperatorAuthController
 from localgov.identity.sessions_views import SessionController
@@ -16,7 +24,9 @@ def identity_handlers() -> list[Any]:
     """Controllers of staff, the LAO's structure, citizen, API-client and operator identity."""
     handlers: list[Any] = []
     handlers += [ApiClientController, TokenController, OperatorAuthController]
-    handlers += [CitizenLoginController, CitizenController]
+    handlers += [CitizenLoginController, CitizenController, ProviderCallbackController]
+    handlers += [CitizenAppController, AuthorizationController, OperatorCitizenAppController]
+    handlers += [CitizenLoginSettingsController]
     handlers += [StaffAuthController, SessionController, MeController, StaffAdminController, AuditController]
     handlers += [UnitController, PositionController]
     return handlers

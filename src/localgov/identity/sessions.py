@@ -8,6 +8,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from localgov.identity.citizen_apps import is_app_client
 from localgov.identity.models import Citizen, RefreshToken, StaffUser
 from localgov.identity.refresh import RefreshGrant, ReusedRefreshToken, revoke_family, rotate_refresh_token
 from localgov.identity.staff import roles_of
@@ -63,6 +64,9 @@ async def refresh_session(
             )
         elif row is not None and row.revoked_at is not None and row.used_at is None:
             failure = _revoked()  # logged out, disabled, password changed, or a family revoked on reuse
+        elif row is not None and is_app_client(row.client_id):
+            # A citizens' app's token rotates at POST /oauth/token, where the app names itself.
+            failure = Unauthenticated("Refresh this app's token at /oauth/token.", code="invalid_grant")
         else:
             try:
                 grant = await rotate_refresh_token(session, RefreshToken, token, ttl_s=settings.refresh_token_ttl_s)

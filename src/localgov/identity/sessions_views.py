@@ -65,9 +65,10 @@ def token_response(
         Audience.tenant(tenant.slug, tenant.dla_code, settings.base_domain),
         kind=kind,
         subject=str(subject_id),
-        client_id=_CLIENT_IDS.get(kind, kind),
+        client_id=(refresh.client_id if kind == "citizen" and refresh.client_id else _CLIENT_IDS.get(kind, kind)),
         roles=roles if kind == "staff" else frozenset(),
         ttl_s=ttl,
+        acr=(refresh.acr or "") if kind == "citizen" else "",
     )
     return Tokens(
         access_token=access,

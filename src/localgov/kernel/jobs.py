@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import SharedBase, TenantRef, tenant_session
+from localgov.settings import Settings
 
 log = structlog.get_logger("localgov.jobs")
 
@@ -43,10 +44,14 @@ class JobState(SharedBase):
 class JobContext:
     """What a job receives: a session (tenant-bound for per-tenant jobs) and the tenant."""
 
-    def __init__(self, session: AsyncSession, tenant: TenantRef | None, now: dt.datetime) -> None:
+    def __init__(
+        self, session: AsyncSession, tenant: TenantRef | None, now: dt.datetime, settings: Settings | None = None
+    ) -> None:
         self.session = session
         self.tenant = tenant
         self.now = now
+        #: The worker's settings (None when the caller gave none): links for people in messages.
+        self.settings = settings
 
 
 JobFunc = Callable[[JobContext], Awaitable[None]]
@@ -75,6 +80,8 @@ async def run_due_jobs(
     factory: async_sessionmaker[AsyncSession],
     jobs: Sequence[ScheduledJob],
     tenants_for_job: Mapping[str, Sequence[TenantRef]],
+    *,
+    settings: Settings | None = None,
 ) -> list[str]:
     """Run every job that is due and not being run by another worker; returns the names run."""
     by_name = {job.name: job for job in jobs}
@@ -93,7 +100,7 @@ async def run_due_jobs(
             job = by_name[name]
             now = dt.datetime.now(dt.UTC)
             state.last_started_at = now
-            errors = await _run_one(factory, job, tenants_for_job.get(name, ()), now)
+            errors = await _run_one(factory, job, tenants_for_job.get(name, ()), now, settings)
             state.last_finished_at = dt.datetime.now(dt.UTC)
             state.next_run_at = now + job.every
             state.run_count += 1
@@ -107,13 +114,14 @@ async def _run_one(
     job: ScheduledJob,
     tenants: Sequence[TenantRef],
     now: dt.datetime,
+    settings: Settings | None = None,
 ) -> list[str]:
     errors: list[str] = []
     targets: Sequence[TenantRef | None] = tenants if job.per_tenant else [None]
     for tenant in targets:
         try:
             async with tenant_session(factory, tenant) as session:
-                await job.run(JobContext(session, tenant, now))
+                await job.run(JobContext(session, tenant, now, settings))
         except Exception as exc:
             where = f"tenant {tenant.schema}" if tenant is not None else "platform"
             log.exception("job_failed", job=job.name, where=where)

@@ -46,6 +46,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import SharedBase, bind_session, session_binding, set_search_path
+from localgov.kernel.tenancy import TenantInfo
+from localgov.settings import Settings
 
 log = structlog.get_logger("localgov.outbox")
 
@@ -122,10 +124,27 @@ async def add_entry(
 class Delivery:
     """What a consumer receives: the entry, and the claiming transaction to write in."""
 
-    def __init__(self, entry: OutboxEntry, session: AsyncSession, tenant_schemas: Mapping[int, str]) -> None:
+    def __init__(
+        self,
+        entry: OutboxEntry,
+        session: AsyncSession,
+        tenant_schemas: Mapping[int, str],
+        *,
+        settings: Settings | None = None,
+        tenants: Mapping[int, TenantInfo] | None = None,
+    ) -> None:
         self.entry = entry
         self.session = session
         self._tenant_schemas = tenant_schemas
+        #: The worker's settings (None when the caller gave none): what a consumer needs to build a
+        #: link for people (``settings.public_url(path, slug=delivery.tenant.slug)``).
+        self.settings = settings
+        self._tenants = tenants or {}
+
+    @property
+    def tenant(self) -> TenantInfo | None:
+        """The entry's tenant as the catalog knows it (None: no tenant, or the caller gave no catalog)."""
+        return None if self.entry.tenant_id is None else self._tenants.get(self.entry.tenant_id)
 
     @property
     def id(self) -> int:
@@ -181,12 +200,15 @@ async def deliver_batch(
     only: Collection[str] | None = None,
     skip: Collection[str] = (),
     subscribers: Mapping[str, Mapping[str, DeliveryHandler]] | None = None,
+    settings: Settings | None = None,
+    tenants: Mapping[int, TenantInfo] | None = None,
 ) -> int:
     """Claim and deliver up to ``batch_size`` due entries in the session's transaction.
 
     ``handlers`` serve entries without a consumer, by topic; ``subscribers`` (event code ->
     consumer -> handler) serve the copies of events. ``only`` limits the claim to those topics,
-    ``skip`` leaves those topics to another call.
+    ``skip`` leaves those topics to another call. ``settings`` and ``tenants`` (the catalog by id)
+    are handed to each :class:`Delivery` (links for people in a consumer's messages).
     """
     by_event = subscribers or {}
     query = select(OutboxEntry).where(OutboxEntry.status == "pending", OutboxEntry.available_at <= func.now())
@@ -216,7 +238,7 @@ async def deliver_batch(
                 if handler is None:
                     whose = f" of subscriber {entry.consumer!r}" if entry.consumer is not None else ""
                     raise NoConsumer(f"no consumer{whose} for topic {entry.topic!r}")
-                await handler(Delivery(entry, session, tenant_schemas))
+                await handler(Delivery(entry, session, tenant_schemas, settings=settings, tenants=tenants))
         except Exception as exc:
             bind_session(session, *binding)
             entry.attempts += 1

@@ -28,7 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import AUTH_OPT, PUBLIC, AuthPolicy, Grants
 from localgov.kernel.auth.revocations import OPERATOR_REALM, tenant_realm
-from localgov.kernel.auth.tokens import Audience, Forbidden, Principal, Unauthenticated, verify_access_token
+from localgov.kernel.auth.tokens import (
+    Audience,
+    Forbidden,
+    Principal,
+    StepUpRequired,
+    Unauthenticated,
+    verify_access_token,
+)
 from localgov.kernel.db import session_for, tenant_reader, tenant_session
 from localgov.kernel.errors import (
     CONNECTION_GONE,
@@ -387,6 +394,9 @@ def _authorize(scope: Scope, state: State, policy: AuthPolicy, audience: Audienc
         )
     structlog.contextvars.bind_contextvars(principal=f"{principal.kind}:{principal.subject}")
     if not policy.admits(principal, state.grants):
+        level = policy.step_up_to(principal, state.grants)
+        if level is not None:
+            raise StepUpRequired(level)
         raise Forbidden(data={"required": policy.describe()})
     scope["state"]["principal"] = principal
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from localgov.kernel.auth.tokens import Principal, PrincipalKind
+from localgov.kernel.auth.tokens import ACR_LEVELS, Principal, PrincipalKind, acr_rank
 
 if TYPE_CHECKING:
     from localgov.kernel.plugins import Role
@@ -73,8 +73,14 @@ class Allow(msgspec.Struct, frozen=True):
     roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     permissions: frozenset[str] = frozenset()
+    #: Citizens: the login's assurance level must be at least this one (:data:`ACR_LEVELS`).
+    acr: str = ""
 
     def admits(self, principal: Principal, grants: Grants = NO_GRANTS) -> bool:
+        return self.admits_but_acr(principal, grants) and acr_rank(principal.acr) >= acr_rank(self.acr)
+
+    def admits_but_acr(self, principal: Principal, grants: Grants = NO_GRANTS) -> bool:
+        """Whether the rule would admit ``principal`` if his login had the assurance level it asks."""
         if principal.kind != self.kind:
             return False
         if self.roles and not self.roles & principal.roles:
@@ -85,6 +91,7 @@ class Allow(msgspec.Struct, frozen=True):
 
     def describe(self) -> str:
         names = sorted(self.roles | self.scopes) + [f"permission:{p}" for p in sorted(self.permissions)]
+        names += [f"acr:{self.acr}"] if self.acr else []
         return self.kind + (f"[{','.join(names)}]" if names else "")
 
 
@@ -97,6 +104,12 @@ class AuthPolicy(msgspec.Struct, frozen=True):
     def admits(self, principal: Principal, grants: Grants = NO_GRANTS) -> bool:
         """``grants`` resolves permission rules (the application's; without it they admit nobody)."""
         return any(rule.admits(principal, grants) for rule in self.allow)
+
+    def step_up_to(self, principal: Principal, grants: Grants = NO_GRANTS) -> str | None:
+        """The lowest assurance level that would admit ``principal`` (a citizen who logged in at a
+        lower level: he must log in again, "step up"), or None when no level would."""
+        levels = [rule.acr for rule in self.allow if rule.acr and rule.admits_but_acr(principal, grants)]
+        return min(levels, key=acr_rank) if levels else None
 
     def __or__(self, other: AuthPolicy) -> AuthPolicy:
         if self.public or other.public:
@@ -128,8 +141,13 @@ def staff(*roles: str, permission: str | None = None) -> AuthPolicy:
     return AuthPolicy(allow=(Allow("staff", permissions=frozenset({permission})),))
 
 
-def citizen() -> AuthPolicy:
-    return AuthPolicy(allow=(Allow("citizen"),))
+def citizen(acr: str = "") -> AuthPolicy:
+    """A citizen; with ``acr``, one whose login reached at least that assurance level
+    (``"substantial"`` to file a permit, while viewing a bill needs none). A citizen below it gets
+    401 ``step_up_required`` naming the level (RFC 9470), and logs in again asking for it."""
+    if acr and acr not in ACR_LEVELS:
+        raise ValueError(f"unknown assurance level {acr!r}; one of {', '.join(ACR_LEVELS)}")
+    return AuthPolicy(allow=(Allow("citizen", acr=acr),))
 
 
 def client(*scopes: str) -> AuthPolicy:

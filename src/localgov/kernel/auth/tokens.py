@@ -39,6 +39,15 @@ _ALLOWED_HEADERS = {"alg", "typ", "kid"}
 _ACCESS_TYPES = {"at+jwt", "application/at+jwt"}
 #: Clock skew tolerated between replicas, in seconds.
 LEEWAY_S = 30
+#: Assurance levels of a citizen's login, lowest first (the eIDAS names; each maps to the identity
+#: provider's own ``acr`` value by ``LOCALGOV_OIDC_ACR_LEVELS``). An access token carries the level
+#: its login reached in ``acr``; a route may ask for at least a level (``citizen(acr=…)``).
+ACR_LEVELS = ("low", "substantial", "high")
+
+
+def acr_rank(level: str) -> int:
+    """The rank of a level (-1 for none or an unknown one)."""
+    return ACR_LEVELS.index(level) if level in ACR_LEVELS else -1
 
 
 class Unauthenticated(DomainError):
@@ -52,6 +61,24 @@ class Forbidden(DomainError):
     code = "forbidden"
     status = 403
     title = "Not allowed"
+
+
+class StepUpRequired(Unauthenticated):
+    """The citizen's login is below the assurance level the route needs (RFC 9470): log in again
+    with ``GET /v1/auth/citizen/login?acr=<level>`` (or an app's authorization request with
+    ``acr_values=<level>``) and retry with the new token."""
+
+    code = "step_up_required"
+    title = "ต้องยืนยันตัวตนในระดับที่สูงขึ้น / A stronger login is needed"
+
+    def __init__(self, level: str) -> None:
+        super().__init__(
+            f"This service needs a login at assurance level {level!r}; log in again asking for it.",
+            data={"acr_values": level, "login": f"/v1/auth/citizen/login?acr={level}"},
+        )
+        self.headers = {
+            "WWW-Authenticate": f'Bearer error="insufficient_user_authentication", acr_values="{level}"',
+        }
 
 
 class Audience(msgspec.Struct, frozen=True):
@@ -80,6 +107,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     token_id: str
     #: The token's ``iat`` (seconds since the epoch): a revocation refuses tokens issued until then.
     issued_at: float = 0.0
+    #: The assurance level of the citizen's login (one of :data:`ACR_LEVELS`, or empty).
+    acr: str = ""
 
 
 def issue_access_token(
@@ -92,6 +121,7 @@ def issue_access_token(
     roles: frozenset[str] = frozenset(),
     scopes: frozenset[str] = frozenset(),
     ttl_s: int,
+    acr: str = "",
     now: dt.datetime | None = None,
 ) -> str:
     now = now or dt.datetime.now(dt.UTC)
@@ -110,6 +140,8 @@ def issue_access_token(
         "roles": sorted(roles),
         "scope": " ".join(sorted(scopes)),
     }
+    if acr:
+        claims["acr"] = acr
     header = {"alg": ALGORITHM, "typ": "at+jwt", "kid": key.kid}
     return jwt.encode(header, claims, key, algorithms=[ALGORITHM])
 
@@ -198,8 +230,8 @@ def verify_access_token(token: str, keys: KeyStore, expected: Audience, *, now: 
     kind = claims.get("lgv_kind")
     if kind not in ("staff", "citizen", "client", "operator") or not claims.get("sub") or not claims.get("jti"):
         raise _reject("claims")
-    roles, scope = claims.get("roles", []), claims.get("scope", "")
-    if not isinstance(roles, list) or not isinstance(scope, str):
+    roles, scope, acr = claims.get("roles", []), claims.get("scope", ""), claims.get("acr", "")
+    if not isinstance(roles, list) or not isinstance(scope, str) or not isinstance(acr, str):
         raise _reject("claims")
     principal = Principal(
         kind=kind,
@@ -209,6 +241,7 @@ def verify_access_token(token: str, keys: KeyStore, expected: Audience, *, now: 
         scopes=frozenset(scope.split()),
         token_id=str(claims["jti"]),
         issued_at=float(iat),
+        acr=acr,
     )
     _VERIFIED[(token, expected.issuer, expected.audience)] = _Verified(
         principal, str(header.get("kid", "")), key, float(exp), float(nbf)

@@ -24,9 +24,9 @@ class JsonWebKeySet(msgspec.Struct):
 class AuthorizationServerMetadata(msgspec.Struct, omit_defaults=True):
     """RFC 8414 metadata of a tenant host.
 
-    The LAO's token endpoint grants ``client_credentials`` to its API clients only; there is no
-    authorization endpoint, hence no response types. ``scopes_supported`` are the scopes of the
-    services this LAO has enabled.
+    The LAO's token endpoint grants ``client_credentials`` to its API clients (a secret) and the
+    authorization code (PKCE with S256 only) and refresh tokens to citizens' apps (public clients:
+    ``none``). ``scopes_supported`` are the scopes of the services this LAO has enabled.
     """
 
     issuer: str
@@ -37,6 +37,10 @@ class AuthorizationServerMetadata(msgspec.Struct, omit_defaults=True):
     token_endpoint_auth_methods_supported: list[str]
     scopes_supported: list[str]
     response_types_supported: list[str]
+    authorization_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    code_challenge_methods_supported: list[str] | None = None
+    authorization_response_iss_parameter_supported: bool = False
 
 
 class WellKnownController(Controller):
@@ -70,11 +74,15 @@ class WellKnownController(Controller):
             jwks_uri=f"{audience.issuer}/.well-known/jwks.json",
             access_token_audience=audience.audience,
             token_endpoint=f"{audience.issuer}/oauth/token",
-            grant_types_supported=["client_credentials"],
-            token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
+            grant_types_supported=["client_credentials", "authorization_code", "refresh_token"],
+            token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
             scopes_supported=sorted(
                 {s.code for s in request.app.state.core_scopes}
                 | {s.code for p in request.app.state.plugins if p.slug in enabled for s in p.scopes}
             ),
-            response_types_supported=[],
+            response_types_supported=["code"],
+            authorization_endpoint=f"{audience.issuer}/oauth/authorize",
+            revocation_endpoint=f"{audience.issuer}/oauth/revoke",
+            code_challenge_methods_supported=["S256"],
+            authorization_response_iss_parameter_supported=True,
         )

@@ -10,7 +10,10 @@ The package has the rooms every service has (docs/adding-a-service.md):
   (payers and accounts), ``tariff_views`` (tariffs and meter readings), ``bill_views`` (runs, bills,
   surcharges, arrears), ``citizen_views`` (the public lookup and citizens' own bills),
   ``pay_pages`` (the citizens' server-rendered pay page, templates in ``localgov/templates/payments``),
-  ``bank_views``, ``receipt_views``, ``report_views``;
+  ``bank_views``, ``receipt_views``, ``report_views`` (reports and the payers' mail record);
+* ``rebill.py`` — a backdated tariff with the re-billing of the months it reprices;
+* ``yearend.py`` — the year-end close of the debtor register and its carry forward;
+* ``mailing.py`` — e-receipts and overdue notices by e-mail (kernel notifications);
 * ``schemas.py`` (request and ``<Thing>Read`` response bodies) and ``params.py`` (who may call,
   path and query parameters) shared by the views.
 
@@ -32,7 +35,7 @@ from localgov.services.payments import (
     models,  # noqa: F401  (defines the tables below)
     revenue,
 )
-from localgov.services.payments.api import BILLS_ISSUED, EVENTS
+from localgov.services.payments.api import BILLS_ISSUED, EVENTS, RECEIPT_ISSUED
 from localgov.services.payments.bank import BAHT_COLLECTED, PAYMENTS_CONFIRMED
 from localgov.services.payments.bank_views import BankController, PaymentController, PaymentExceptionController
 from localgov.services.payments.bill_views import (
@@ -45,10 +48,11 @@ from localgov.services.payments.bill_views import (
 from localgov.services.payments.bills import late_surcharge_job, monthly_bill_run
 from localgov.services.payments.citizen_views import LookupController, MyBillsController
 from localgov.services.payments.counter_views import CashBookController, CounterPaymentController
+from localgov.services.payments.mailing import on_receipt_issued, overdue_notice_job
 from localgov.services.payments.pay_pages import PayPagesController
 from localgov.services.payments.payer_views import AccountController, PayerController
 from localgov.services.payments.receipt_views import ReceiptController
-from localgov.services.payments.report_views import ReportController, RevenueCodeController
+from localgov.services.payments.report_views import NoticeController, ReportController, RevenueCodeController
 from localgov.services.payments.sandbox_views import SandboxController
 from localgov.services.payments.settings_views import PaymentSettingsController
 from localgov.services.payments.tariff_views import MeterReadingController, TariffController
@@ -76,6 +80,7 @@ HANDLERS: list[Any] = [
     CounterPaymentController,
     RevenueCodeController,
     DebtorController,
+    NoticeController,
     PayPagesController,
     SandboxController,
 ]
@@ -120,6 +125,8 @@ JOBS = (
     #: billable since (a late meter reading, a new account).
     ScheduledJob(name="payments.monthly_bill_run", every=dt.timedelta(hours=6), run=monthly_bill_run, per_tenant=True),
     ScheduledJob(name="payments.late_surcharges", every=dt.timedelta(hours=6), run=late_surcharge_job, per_tenant=True),
+    #: One overdue notice per bill and stage (1 and 30 days past due) to payers with an e-mail address.
+    ScheduledJob(name="payments.overdue_notices", every=dt.timedelta(hours=6), run=overdue_notice_job, per_tenant=True),
 )
 
 
@@ -147,6 +154,8 @@ TABLES = tuple(
         "receipts",
         "payer_credits",
         "revenue_codes",
+        "year_end_closes",
+        "debtor_carry_forwards",
     )
 )
 
@@ -175,7 +184,8 @@ PLUGIN = ServicePlugin(
     meters=METERS,
     jobs=JOBS,
     events=EVENTS,
-    handlers={},
+    #: Its own event: the e-receipt is mailed after the receipt's transaction committed.
+    handlers={RECEIPT_ISSUED.code: on_receipt_issued},
     seed=seed_tariffs,
     migrations=Path(__file__).parent / "migrations",
 )

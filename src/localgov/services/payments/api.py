@@ -16,6 +16,9 @@ service subscribes by naming the code in its plugin's ``handlers`` and reads the
 * :data:`RECEIPT_VOIDED` (``payments.receipt_voided``, :class:`ReceiptVoided`): a receipt was
   cancelled; its bill is open again (``bill_reopened``), so what its payment unlocked should be
   held until a new ``payments.bill_paid``.
+* :data:`RECEIPT_ISSUED` (``payments.receipt_issued``, :class:`ReceiptIssued`): a receipt was issued
+  (bank, statement, counter, credit, an exception applied), for the whole bill or a part of it.
+  Payments itself consumes it to mail the e-receipt.
 """
 
 from __future__ import annotations
@@ -221,6 +224,10 @@ async def create_bill(
 
     Called again with the same ``source_key`` (a retried request, a bill run run twice) it
     returns the existing bill when the lines are the same, and refuses (409) when they differ.
+
+    A new bill is paid first from the payer's credit, as far as it goes (a ``credit`` payment with
+    its receipt; a bill covered whole is ``paid`` on return and ``payments.bill_paid`` is
+    published): the caller reads ``status`` and ``amount_paid`` of what it gets back.
     """
     draft = BillDraft(
         payer_id=payer_id,
@@ -271,7 +278,8 @@ def _check_draft(draft: BillDraft) -> Decimal:
 
 async def create_bills(session: AsyncSession, drafts: list[BillDraft]) -> tuple[list[Bill], int]:
     """The batch form of :func:`create_bill` (a bill run): the bills in the order of ``drafts``,
-    and how many of them are new. Same rules, a few statements for the whole batch."""
+    and how many of them are new. Same rules (the payers' credit included), a few statements for
+    the whole batch."""
     totals = [_check_draft(draft) for draft in drafts]
     keys = [draft.source_key for draft in drafts]
     if len(set(keys)) != len(keys):
@@ -343,6 +351,12 @@ async def create_bills(session: AsyncSession, drafts: list[BillDraft]) -> tuple[
         for bill in created:
             await record_usage(session, BILLS_ISSUED, 1, f"bill:{bill.id}")
         existing.update(by_key)
+        # The payer's credit pays a new bill first, whichever service made it (late import: the bank
+        # module imports this one). Its ``payments.bill_paid`` is delivered after the commit, when
+        # the caller has stored the bill's id, so the issuing service's handler finds it.
+        from localgov.services.payments.bank import pay_from_credit
+
+        await pay_from_credit(session, created)
     return [existing[key] for key in keys], len(new)
 
 

@@ -17,7 +17,7 @@ from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
 from localgov.kernel.pagination import Cursor, Limit, UpdatedSince, aware, decode_cursor
 from localgov.kernel.reads import ReadConnection
-from localgov.services.payments import bills
+from localgov.services.payments import bills, yearend
 from localgov.services.payments.params import (
     MANAGE,
     QR_DESCRIPTION,
@@ -254,3 +254,37 @@ class DebtorController(Controller):
         ] = 100,
     ) -> bills.DebtorRegister:
         return await bills.debtor_register(db_session, fiscal_year, limit=top)
+
+    @post(
+        "/year-end-close",
+        status_code=200,
+        operation_id="closeDebtorYear",
+        summary="Close a fiscal year that ended: carry each bill still owed on 30 September into the next year (once)",
+        responses=problem_responses(400, 401, 403, 404, 409, 410),
+        **guarded(MANAGE),
+    )
+    async def close_year(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        data: JSONBody[yearend.YearEndCloseCreate],
+    ) -> yearend.YearEndCloseRead:
+        return await yearend.close_year(db_session, data.fiscal_year, actor=actor, origin=origin)
+
+    @get(
+        "/carried-forward",
+        operation_id="getCarriedForward",
+        summary="The opening balance (ยอดยกมา) of a fiscal year by payer: what the close of the year before carried",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(MANAGE),
+    )
+    async def carried(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        fiscal_year: Annotated[str, QueryParameter(pattern=r"^25[0-9]{2}$", description="BE fiscal year, e.g. 2570")],
+        top: Annotated[
+            int, QueryParameter(ge=1, le=500, description="Payers listed (largest first): a report, not a page")
+        ] = 100,
+    ) -> yearend.CarriedForwardRead:
+        return await yearend.carried_forward(db_session, fiscal_year, limit=top)

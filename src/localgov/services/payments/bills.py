@@ -344,8 +344,7 @@ async def create_advance_bill(
         account_id=account.id,
         issue_date=today,
     )
-    await bank.pay_from_credit(session, [bill])
-    return bill
+    return bill  # create_bill used the payer's credit
 
 
 # --- late surcharges, cancellation, manual bills --------------------------------------------------
@@ -590,8 +589,7 @@ async def create_manual_bill(session: AsyncSession, data: ManualBillCreate) -> B
         late_surcharge_percent=data.late_surcharge_percent,
         late_surcharge_after_days=data.late_surcharge_after_days,
     )
-    await bank.pay_from_credit(session, [bill])
-    return bill
+    return bill  # create_bill used the payer's credit
 
 
 async def list_bills(

@@ -24,7 +24,7 @@ from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.validation import InvalidInput, parse_money
 from localgov.services.payments.models import Payer, PayerCredit
 
-CreditKind = Literal["over", "voided_receipt", "exception", "applied", "refund"]
+CreditKind = Literal["over", "voided_receipt", "exception", "applied", "refund", "rebill"]
 _ZERO = Decimal("0.00")
 
 

@@ -92,6 +92,8 @@ class Payer(TenantBase):
     province: Mapped[str | None] = mapped_column(Text)
     postal_code: Mapped[str | None] = mapped_column(String(5))
     phone: Mapped[str | None] = mapped_column(String(40))
+    #: Lower-cased (``kernel.text.normalise_email``): e-receipts and overdue notices go here.
+    email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -368,7 +370,7 @@ class PayerCredit(TenantBase):
     __tablename__ = "payer_credits"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_not_zero"),
-        CheckConstraint("kind IN ('over', 'voided_receipt', 'exception', 'applied', 'refund')", name="kind"),
+        CheckConstraint("kind IN ('over', 'voided_receipt', 'exception', 'applied', 'refund', 'rebill')", name="kind"),
         Index("ix_payer_credits_payer_id", "payer_id"),
     )
 
@@ -395,3 +397,38 @@ class RevenueCode(TenantBase):
     code: Mapped[str | None] = mapped_column(String(8))
     name_th: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class YearEndClose(TenantBase):
+    """The close of a BE fiscal year's debtors (ปิดบัญชีลูกหนี้สิ้นปีงบประมาณ): once per year, what was
+    still open at the close is carried into the next year's register (:class:`CarriedForward`)."""
+
+    __tablename__ = "year_end_closes"
+    __table_args__ = (CheckConstraint("fiscal_year ~ '^25[0-9]{2}$'", name="fiscal_year"),)
+
+    #: The year closed (``2569``); its open bills open the register of ``2570``.
+    fiscal_year: Mapped[str] = mapped_column(String(4), primary_key=True)
+    closed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: Who closed it (the audit actor's id).
+    closed_by: Mapped[str | None] = mapped_column(String(150))
+    bills: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class CarriedForward(TenantBase):
+    """One open bill's remainder at a year-end close (ยอดยกมา), carried into the next fiscal year."""
+
+    __tablename__ = "debtor_carry_forwards"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount"),
+        Index("uq_debtor_carry_forwards_fiscal_year_bill_id", "fiscal_year", "bill_id", unique=True),
+        Index("ix_debtor_carry_forwards_payer_id", "payer_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
+    #: The year closed (the carry opens the next one's register).
+    fiscal_year: Mapped[str] = mapped_column(String(4), ForeignKey("year_end_closes.fiscal_year"))
+    bill_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("bills.id"))
+    payer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payers.id"))
+    #: What was left of the bill at the close.
+    amount: Mapped[Decimal] = mapped_column(Money)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.numbering import next_number
 from localgov.kernel.pagination import after_key
-from localgov.kernel.text import ONE_LINE
+from localgov.kernel.text import ONE_LINE, InvalidEmail, normalise_email
 from localgov.kernel.thai import bangkok_today, to_arabic_digits
 from localgov.kernel.validation import (
     InvalidInput,
@@ -36,6 +36,7 @@ Text = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 Short = Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[^\x00-\x1f\x7f]*$")]
 AccountNo = Annotated[str, msgspec.Meta(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")]
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^\x00-\x1f\x7f]*$")]
 PayerKind = Literal["person", "juristic"]
 FeeType = Literal["garbage", "wastewater", "fixed"]
 _ADDRESS = ("house_no", "moo", "soi", "road", "subdistrict", "district", "province", "postal_code")
@@ -62,6 +63,9 @@ class PayerCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     province: Text | None = None
     postal_code: Short | None = None
     phone: Short | None = None
+    #: Where e-receipts and overdue notices go (``kernel.text.normalise_email``: lower-cased; 422
+    #: ``invalid_email`` otherwise). No address: nothing is mailed.
+    email: Email | None = None
 
 
 class PayerUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -79,6 +83,7 @@ class PayerUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     province: Text | msgspec.UnsetType | None = msgspec.UNSET
     postal_code: Short | msgspec.UnsetType | None = msgspec.UNSET
     phone: Short | msgspec.UnsetType | None = msgspec.UNSET
+    email: Email | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class AccountCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -136,6 +141,11 @@ def _clean(field: str, value: str | None) -> str | None:
         return normalise_postal_code(value)
     if field == "phone":
         return normalise_phone(value)
+    if field == "email":
+        try:
+            return normalise_email(value)
+        except InvalidEmail:
+            raise InvalidInput("email", "not an e-mail address", code="invalid_email") from None
     if field == "moo":
         return normalise_moo(value)
     if field == "house_no":
@@ -156,7 +166,7 @@ async def _ensure_unique_tax_id(session: AsyncSession, tax_id: str | None, exclu
 
 def payer_values(data: PayerCreate) -> dict[str, Any]:
     values: dict[str, Any] = {"kind": data.kind, "name": data.name.strip()}
-    for field in ("tax_id", *_ADDRESS, "phone"):
+    for field in ("tax_id", *_ADDRESS, "phone", "email"):
         values[field] = _clean(field, getattr(data, field))
     return values
 
@@ -369,7 +379,7 @@ async def delete_account(session: AsyncSession, account_id: uuid.UUID) -> None:
 #: Columns of the payer/account import; ``name`` is required, the others may be empty.
 IMPORT_COLUMNS = (
     "payer_ref", "kind", "name", "tax_id", "house_no", "moo", "soi", "road", "subdistrict", "district",
-    "province", "postal_code", "phone", "account_no", "fee_type", "start_date", "litres_per_day",
+    "province", "postal_code", "phone", "email", "account_no", "fee_type", "start_date", "litres_per_day",
     "customer_class", "meter_no", "fee_code", "amount",
 )  # fmt: skip
 
@@ -415,7 +425,7 @@ async def import_payers(session: AsyncSession, content: bytes) -> PayerImportRes
             errors.append(ImportRowError(line=1, column=unknown[0], code="unknown_column", message=", ".join(unknown)))
         try:
             payer = msgspec.convert(
-                {k: row[k] for k in ("kind", "name", "tax_id", *_ADDRESS, "phone") if row.get(k)}, PayerCreate
+                {k: row[k] for k in ("kind", "name", "tax_id", *_ADDRESS, "phone", "email") if row.get(k)}, PayerCreate
             )
             values = payer_values(payer)
         except (InvalidInput, msgspec.ValidationError) as exc:

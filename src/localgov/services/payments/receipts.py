@@ -10,7 +10,9 @@ bill again. Reprints are copies (สำเนา), counted.
 
 Every receipt is registered as an issued document (:mod:`localgov.kernel.documents`, kind
 ``payments.receipt``) in the transaction that issues it, and voided there with it: its printed QR
-stamp opens the public verification page, which shows it valid or cancelled.
+stamp opens the public verification page, which shows it valid or cancelled. Issuing publishes
+``payments.receipt_issued`` in the same transaction: the e-receipt to the payer's e-mail
+(:mod:`localgov.services.payments.mailing`) follows the commit, once per receipt.
 """
 
 from __future__ import annotations
@@ -141,12 +143,14 @@ async def issue_receipt(
     issued_at = payment.paid_at
     fiscal_year = fiscal_period(receipt_date(payment))
     payer = await session.get(Payer, bill.payer_id)
+    receipt_id = uuid.uuid4()
     await session.flush()
     # The counter row stays locked until the transaction ends: everything else is done first,
     # so concurrent payments queue on it for as short a time as possible.
     sequence = await next_number(session, SERIES, fiscal_year)
     book_no, receipt_no = book_and_number(sequence, book_size)
     receipt = Receipt(
+        id=receipt_id,
         payment_id=payment.id,
         bill_id=bill.id,
         fiscal_year=fiscal_year,
@@ -185,6 +189,9 @@ async def issue_receipt(
         issued_at=issued_at,
         collector=collector,
     )
+    # After the commit: the e-receipt to the payer's e-mail (payments' own handler) and the
+    # integrators' ``receipt.issued`` webhook. The number is in the payload, so it is published once
+    # the number is taken (one outbox row while the counter row is locked).
     await publish(session, RECEIPT_ISSUED, issued)
     return receipt
 

@@ -1,9 +1,11 @@
-"""HTTP endpoints of finance reports: the daily collection report and the CSV exports for e-LAAS."""
+"""HTTP endpoints of finance reports: the daily collection report and the CSV exports for e-LAAS, and
+the record of mail sent to payers (e-receipts, overdue notices)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import uuid
+from typing import Annotated, Literal
 
 from litestar import Controller, Response, get, put
 from litestar.di import NamedDependency
@@ -13,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
+from localgov.services.payments import mailing, revenue
 from localgov.services.payments import reports as svc
-from localgov.services.payments import revenue
 from localgov.services.payments.params import MANAGE, READ
 
 TAG = "Payments: reports"
@@ -139,3 +141,29 @@ class RevenueCodeController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> revenue.RevenueCodeRead:
         return await revenue.set_code(db_session, prefix, data, actor=actor, origin=origin)
+
+
+class NoticeController(Controller):
+    """The mail sent to payers: e-receipts and overdue notices (the LAO's record of notifications)."""
+
+    path = "/notices"
+    tags = [TAG]
+
+    @get(
+        "/",
+        operation_id="listPaymentNotices",
+        summary="E-receipts and overdue notices mailed to payers, newest first (filter by kind or bill)",
+        responses=problem_responses(401, 403, 404, 410, 422),
+        **guarded(MANAGE),
+    )
+    async def list_notices(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        kind: Annotated[
+            Literal["e_receipt", "overdue"] | None, QueryParameter(description="e_receipt or overdue")
+        ] = None,
+        bill_id: Annotated[uuid.UUID | None, QueryParameter(description="Only the mail about this bill")] = None,
+        after: Annotated[uuid.UUID | None, QueryParameter(description="next_after of the previous page")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
+    ) -> mailing.NoticePage:
+        return await mailing.list_notices(db_session, kind=kind, bill_id=bill_id, after=after, limit=limit)

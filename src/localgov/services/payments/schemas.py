@@ -38,6 +38,8 @@ class PayerRead(msgspec.Struct, kw_only=True):
     province: str | None
     postal_code: str | None
     phone: str | None
+    #: Where e-receipts and overdue notices are mailed (none: nothing is mailed).
+    email: str | None
     #: A citizen account has proved a bill of this payer and sees its bills.
     citizen_linked: bool
     created_at: dt.datetime
@@ -231,6 +233,7 @@ def payer_read(row: Payer) -> PayerRead:
         province=row.province,
         postal_code=row.postal_code,
         phone=row.phone,
+        email=row.email,
         citizen_linked=row.citizen_id is not None,
         created_at=row.created_at,
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter, RawBody
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,10 +15,11 @@ from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.idempotency import IdempotencyKey, idempotent
 from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import period_of, period_start
-from localgov.services.payments import tariffs
+from localgov.services.payments import rebill, tariffs
 from localgov.services.payments.models import MeterReading
 from localgov.services.payments.params import (
     FINANCE_OR_ADMIN,
@@ -78,6 +79,39 @@ class TariffController(Controller):
     ) -> TariffRead:
         await tariffs.check_backdating(db_session, data, actor=actor, origin=origin)
         return tariff_read(await tariffs.create_tariff(db_session, data, created_by=staff_uuid(principal)))
+
+    @post(
+        "/rebill",
+        status_code=201,
+        operation_id="createBackdatedTariffAndRebill",
+        summary="Add a backdated tariff version and re-bill the months it reprices, in one audited call",
+        description=(
+            "`backdated_reason` is required. Unpaid bill-run bills of the months the version now prices are "
+            "cancelled and re-issued at the new price; paid (or partly paid) ones stay and get a difference "
+            "bill (higher price) or the difference as the payer's credit (lower). 422 `tariff_not_backdated` "
+            "for a version from today or later, 409 `period_closed` for a month of a closed fiscal year, "
+            "409 `tariff_rebill_advance_bills` while advance bills cover those months. Needs "
+            "`Idempotency-Key`."
+        ),
+        responses=problem_responses(400, 401, 403, 404, 409, 410, 422),
+        **guarded(MANAGE),
+    )
+    async def create_and_rebill(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        data: JSONBody[tariffs.TariffCreate],
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: IdempotencyKey,
+    ) -> Response[rebill.RebillResult]:
+        async def work() -> rebill.RebillResult:
+            return await rebill.rebill_backdated(
+                db_session, data, created_by=staff_uuid(principal), actor=actor, origin=origin
+            )
+
+        return await idempotent(request, db_session, idempotency_key, work, status_code=201)
 
     @post(
         "/seed-defaults",

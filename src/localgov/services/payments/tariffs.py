@@ -166,9 +166,10 @@ async def check_backdating(
     )
     if periods:
         raise TariffRebillRequired(
-            "Bills of this fee were already issued for months the version would reprice; cancel and rebill "
-            "them first (each cancellation is audited), then add the version.",
-            data={"periods": periods},
+            "Bills of this fee were already issued for months the version would reprice: add it with "
+            "POST /v1/payments/tariffs/rebill (re-bills those months in the same call, audited), or cancel "
+            "and rebill them by hand first.",
+            data={"periods": periods, "rebill": "/v1/payments/tariffs/rebill"},
         )
     await record_audit(
         session,
