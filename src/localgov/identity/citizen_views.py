@@ -395,7 +395,7 @@ class ProviderCallbackController(Controller):
         return Redirect(svc.logout_target(settings, slug, back), status_code=302)
 
 
-class LoginSettingsIn(msgspec.Struct, kw_only=True):
+class LoginSettingsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: low, substantial or high (one of the platform's levels), or null for none.
     login_acr: Literal["low", "substantial", "high"] | None
 
@@ -475,7 +475,7 @@ RedirectUri = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 AppIdPath = Annotated[str, PathParameter(min_length=1, max_length=64, description="The app's `client_id`")]
 
 
-class CitizenAppCreate(msgspec.Struct, kw_only=True):
+class CitizenAppCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     #: ``web`` (https pages) or ``native`` (mobile: a private-use scheme, a claimed https link, loopback).
     kind: Literal["web", "native"]

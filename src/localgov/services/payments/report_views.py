@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import Cursor, Limit, decode_cursor
 from localgov.services.payments import mailing, revenue
 from localgov.services.payments import reports as svc
 from localgov.services.payments.params import MANAGE, READ
@@ -163,7 +164,8 @@ class NoticeController(Controller):
             Literal["e_receipt", "overdue"] | None, QueryParameter(description="e_receipt or overdue")
         ] = None,
         bill_id: Annotated[uuid.UUID | None, QueryParameter(description="Only the mail about this bill")] = None,
-        after: Annotated[uuid.UUID | None, QueryParameter(description="next_after of the previous page")] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> mailing.NoticePage:
+        after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])
         return await mailing.list_notices(db_session, kind=kind, bill_id=bill_id, after=after, limit=limit)
