@@ -108,8 +108,8 @@ async def test_a_payers_email_is_checked_and_lower_cased(engine: AsyncEngine, cl
             f"{API}/payers/import", content=bad_import, headers={**finance, "Content-Type": "text/csv"}
         )
         assert imported.status_code == 422, imported.text
-        errors = imported.json()["data"]["errors"]
-        assert [(e["line"], e["column"], e["code"]) for e in errors] == [(3, "email", "invalid_email")]
+        errors = imported.json()["errors"]  # the one field-error shape (kernel.csv.row_errors)
+        assert [(e["line"], e["key"], e["code"]) for e in errors] == [(3, "email", "invalid_email")]
 
 
 # --- e-receipts ---------------------------------------------------------------------------------

@@ -187,6 +187,10 @@ def create_app(
         Tag(name="Positions", description="The positions (ตำแหน่ง) the LAO's staff hold"),
         Tag(name="Citizen login", description="Citizens log in through the national OpenID Connect provider"),
         Tag(name="Citizens", description="The logged-in citizen's own record"),
+        Tag(
+            name="Citizens' apps",
+            description="Apps citizens log in to through the LAO (OpenID Connect: the platform authorizes them)",
+        ),
         Tag(name="Signup", description="An LAO asks to join the platform (การสมัครใช้บริการ), operator host"),
         Tag(name="Signup requests (operator)", description="The operator approves or rejects signup requests"),
         Tag(

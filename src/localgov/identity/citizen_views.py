@@ -471,7 +471,11 @@ class CitizenController(Controller):
 
 # -- Citizens' apps: registration (LAO administrators) and the authorization server -------------------
 
-RedirectUri = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+#: An absolute URI without spaces or a fragment (400 `invalid_redirect_uri` otherwise); which schemes an
+#: app may use depends on its kind (422 `redirect_uri_not_allowed`).
+RedirectUri = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=500, extra_json_schema={"pattern": r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s#]+$"})
+]
 AppIdPath = Annotated[str, PathParameter(min_length=1, max_length=64, description="The app's `client_id`")]
 
 
@@ -496,7 +500,7 @@ class CitizenAppController(Controller):
         "/",
         operation_id="registerCitizenApp",
         summary="Register a citizens' app (a public OAuth 2.0 client: authorization code with PKCE)",
-        responses=problem_responses(400, 401, 403, 404, 410),
+        responses=problem_responses(400, 401, 403, 404, 410, 422),
         **guarded(ADMIN),
     )
     async def register(
@@ -670,7 +674,7 @@ class OperatorCitizenAppController(Controller):
         "/",
         operation_id="registerPlatformCitizenApp",
         summary="Register a citizens' app for every LAO (a public OAuth 2.0 client: authorization code with PKCE)",
-        responses=problem_responses(400, 401, 403),
+        responses=problem_responses(400, 401, 403, 422),
         **guarded(OPERATOR_ADMIN),
     )
     async def register(
