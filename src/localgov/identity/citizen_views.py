@@ -341,6 +341,9 @@ class ProviderCallbackController(Controller):
     path = "/oidc"
     tags = ["Citizen login"]
     opt = {"surface": "operator"}
+    # The identity provider's browser redirects, not API operations (as the LAO's pages): out of the
+    # document, so no client is generated for them and no fuzzer sends them states nobody signed.
+    include_in_schema = False
 
     @get(
         "/callback",
@@ -566,9 +569,9 @@ class CitizenAppController(Controller):
 class RevokeRequest(msgspec.Struct, kw_only=True):
     """RFC 7009: ``token`` (a refresh token) and the app's ``client_id``."""
 
-    token: str | None = None
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     token_type_hint: str | None = None
-    client_id: str | None = None
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class AuthorizationController(Controller):
