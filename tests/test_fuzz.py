@@ -7,7 +7,7 @@ member holding every role, the operator host with a platform administrator.
 Deterministic, so it cannot flake: no time budget decides what runs. Every operation gets the same
 cases on every run (fixed seed, derandomized generation, so no example database carried between runs,
 one worker so the server sees them in the same order), at most ``LOCALGOV_TEST_FUZZ_EXAMPLES`` per
-operation and phase (8 by default: both surfaces, ~3,000 cases, in 80 s on two busy cores). The
+operation and phase (8 by default: both surfaces, ~3,100 cases, in 70-80 s on two busy cores). The
 report (cases run, failures) is printed.
 """
 
