@@ -20,7 +20,7 @@ from localgov.settings import Settings
 from tests.support import tokens
 from tests.support.database import admin_url, create_database, drop_database
 from tests.support.demo_plugin import DEMO
-from tests.support.dns import dns_server  # noqa: F401  (the fixture: a DNS server on loopback)
+from tests.support.dns_server import dns_server  # noqa: F401  (the fixture: a DNS server on loopback)
 from tests.support.tokens import TEST_SECRET, install_test_key
 
 #: Tests serve tenants at ``<slug>.localgov.test``; the operator at ``localgov.test``.

@@ -1,5 +1,5 @@
 """Custom domains route only once proven by a DNS TXT challenge (issue 18), checked against a real
-DNS server the tests start on loopback (``tests/support/dns.py``)."""
+DNS server the tests start on loopback (``tests/support/dns_server.py``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from localgov.platform.tenant_admin import domain_recheck_job
 from localgov.platform.tenants import TenantSpec, sync_tenants
 from localgov.settings import Settings
 from tests.conftest import ClientFactory, host, make_settings
-from tests.support.dns import DnsServer
+from tests.support.dns_server import DnsServer
 from tests.support.factories import make_tenant
 from tests.support.tokens import bearer
 

@@ -28,7 +28,7 @@ from localgov.plugins import REGISTRY
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.demo_plugin import DEMO
-from tests.support.dns import DnsServer
+from tests.support.dns_server import DnsServer
 from tests.support.factories import make_tenant
 from tests.support.lifecycle import (
     OPERATOR_ID,
