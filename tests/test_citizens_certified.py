@@ -361,7 +361,7 @@ async def test_a_public_mobile_app_gets_tokens_with_pkce_and_rotating_refresh_to
             json={"name": "x", "kind": "native", "redirect_uris": ["javascript:alert(1)"]},
             headers=admin,
         )
-        problem(bad, 400, "invalid_redirect_uri")
+        problem(bad, 422, "redirect_uri_not_allowed")
         created = await client.post(
             "/v1/citizen-apps",
             json={"name": "แอปประชาชน", "kind": "native", "redirect_uris": [APP_REDIRECT]},

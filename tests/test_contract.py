@@ -44,7 +44,7 @@ async def test_plugin_routes_are_documented_and_gated(
 ) -> None:
     without = await make_tenant(engine, services=[])
     async with client_for(plugins=[plugin]) as client:
-        document = (await client.get("/schema/openapi.json")).json()
+        document = (await client.get("/schema/openapi.json", headers=host(without.slug))).json()
         plugin_paths = {p: ops for p, ops in document["paths"].items() if p.startswith(plugin.path + "/")}
         assert plugin_paths, "a plugin must serve at least one documented route"
         for path, operations in plugin_paths.items():
@@ -156,9 +156,12 @@ def _resolve(document: dict[str, Any], ref: str) -> dict[str, Any]:
     return node  # type: ignore[no-any-return]
 
 
-async def test_openapi_document_is_a_product(client_for: ClientFactory) -> None:
+@pytest.mark.parametrize("surface", ["operator", "tenant"])
+async def test_openapi_document_is_a_product(surface: str, engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant = await make_tenant(engine)
+    headers = {"Host": BASE} if surface == "operator" else host(tenant.slug)
     async with client_for() as client:
-        response = await client.get("/schema/openapi.json", headers={"Host": BASE})
+        response = await client.get("/schema/openapi.json", headers=headers)
     assert response.status_code == 200
     document = response.json()
     assert document["openapi"].startswith("3.1")
@@ -196,7 +199,13 @@ async def test_openapi_document_is_a_product(client_for: ClientFactory) -> None:
                     assert "$ref" in schema, f"{where} {code} must use a named component schema"
                     _resolve(document, schema["$ref"])
     assert len(operation_ids) == len(set(operation_ids))
-    assert {"getTenantProfile", "listTenants", "getLiveness", "getReadiness", "demoWhoAmI"} <= set(operation_ids)
+    assert {"getLiveness", "getReadiness"} <= set(operation_ids)
+    if surface == "operator":
+        assert "listTenants" in operation_ids
+        assert not {"getTenantProfile", "demoWhoAmI"} & set(operation_ids)
+    else:
+        assert {"getTenantProfile", "demoWhoAmI"} <= set(operation_ids)
+        assert "listTenants" not in operation_ids
 
 
 async def test_validation_error_is_a_problem(engine: AsyncEngine, client_for: ClientFactory) -> None:
@@ -256,13 +265,14 @@ async def test_operator_tenant_list_is_guarded(engine: AsyncEngine, client_for: 
         )
         assert tenant_staff.status_code == 401
         seen: list[dict[str, Any]] = []
-        after = 0
+        cursor: str | None = None
         while True:
-            page = await client.get("/v1/tenants", params={"limit": 2, "after_id": after}, headers=admin)
+            params: dict[str, Any] = {"limit": 2} if cursor is None else {"limit": 2, "cursor": cursor}
+            page = await client.get("/v1/tenants", params=params, headers=admin)
             assert page.status_code == 200
             seen.extend(page.json()["items"])
-            after = page.json()["next_after_id"]
-            if after is None:
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
                 break
         assert tenant.slug in {t["slug"] for t in seen}
         assert len({t["id"] for t in seen}) == len(seen)

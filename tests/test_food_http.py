@@ -12,6 +12,7 @@ import httpx
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.kernel.pagination import encode_cursor
 from localgov.kernel.thai import bangkok_today, be_year
 from localgov.plugins import REGISTRY
 from tests.conftest import ClientFactory, host, make_settings
@@ -153,12 +154,14 @@ async def test_the_counter_flow_refusals_verification_and_register(
         assert page_one.status_code == 200, page_one.text
         items = page_one.json()["items"]
         assert len(items) == 2
-        assert page_one.json()["next_after"] == items[-1]["id"]
+        assert page_one.json()["next_cursor"] == encode_cursor([items[-1]["id"]])
         page_two = (
-            await http.get("/v1/food/register", params={"limit": 2, "after": items[-1]["id"]}, headers=public)
+            await http.get(
+                "/v1/food/register", params={"limit": 2, "cursor": encode_cursor([items[-1]["id"]])}, headers=public
+            )
         ).json()
         listed = {entry["number"]: entry for entry in items + page_two["items"]}
-        assert page_two["next_after"] is None
+        assert page_two["next_cursor"] is None
         assert {n: e["status"] for n, e in listed.items()} == {
             first["number"]: "cancelled",
             second["number"]: "revoked",

@@ -452,7 +452,7 @@ async def test_admin_edits_the_public_contact_details(engine: AsyncEngine, clien
         ):
             refused = await http.patch("/v1/tenant/contact", json=payload, headers=headers)
             assert problem(refused) == (400, "invalid_profile"), payload
-            assert [e["key"] for e in refused.json()["data"]["errors"]] == [field]
+            assert [e["key"] for e in refused.json()["errors"]] == [field]
         for payload in ({"fax": "02"}, {"phone": 5}, {"address_th": "x" * 501}, []):
             assert problem(await http.patch("/v1/tenant/contact", json=payload, headers=headers)) == (
                 400,

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.calendar import end_of_day, load_calendar
+from localgov.kernel.pagination import encode_cursor
 from localgov.kernel.thai import bangkok_today, fiscal_year
 from localgov.kernel.usage import UsageEvent
 from localgov.plugins import REGISTRY
@@ -508,7 +509,7 @@ async def test_assignment_and_the_inboxes(
         ).json()
         page_two = (
             await http.get(
-                "/v1/oss/inbox/actionable", params={"limit": 1, "after": page_one["items"][0]["id"]},
+                "/v1/oss/inbox/actionable", params={"limit": 1, "cursor": encode_cursor([page_one["items"][0]["id"]])},
                 headers=w.headers("officer"),
             )
         ).json()  # fmt: skip
@@ -517,7 +518,7 @@ async def test_assignment_and_the_inboxes(
         unknown_unit = await http.get(f"/v1/oss/inbox/units/{uuid.uuid4()}", headers=w.headers("officer"))
         assert (unknown_unit.status_code, unknown_unit.json()["code"]) == (404, "unit_not_found")
         bad_cursor = await http.get(
-            "/v1/oss/inbox/mine", params={"after": str(uuid.uuid4())}, headers=w.headers("officer")
+            "/v1/oss/inbox/mine", params={"cursor": encode_cursor([str(uuid.uuid4())])}, headers=w.headers("officer")
         )
         assert bad_cursor.status_code == 404
         by_number = await http.get(f"/v1/oss/cases/by-number/{second['tracking_number']}", headers=w.headers("officer"))

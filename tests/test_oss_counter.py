@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import Origin
 from localgov.kernel.db import create_engine
+from localgov.kernel.pagination import encode_cursor
 from localgov.kernel.thai import BANGKOK
 from localgov.plugins import REGISTRY
 from localgov.services.oss import counter
@@ -373,7 +374,9 @@ async def test_tickets_over_http_kiosk_idempotency_and_the_public_queue(
         listed = await http.get(f"/v1/oss/points/{point_id}/tickets", params={"status": "waiting"}, headers=officer)
         assert [t["number"] for t in listed.json()["items"]] == ["A002"]
         page = await http.get(
-            f"/v1/oss/points/{point_id}/tickets", params={"after": ticket["id"], "limit": 1}, headers=officer
+            f"/v1/oss/points/{point_id}/tickets",
+            params={"cursor": encode_cursor([ticket["id"]]), "limit": 1},
+            headers=officer,
         )
         assert [t["number"] for t in page.json()["items"]] == ["A002"]
         served = await http.post(f"/v1/oss/tickets/{ticket['id']}/served", headers=officer)

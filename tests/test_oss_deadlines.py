@@ -23,6 +23,7 @@ from localgov.kernel.db import tenant_session
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.notifications import NOTIFICATION_TOPIC, ChannelMessage, notification_consumer
 from localgov.kernel.outbox import Delivery, OutboxEntry
+from localgov.kernel.pagination import encode_cursor
 from localgov.plugins import REGISTRY
 from localgov.services.oss import PLUGIN, deadlines, notices
 from localgov.services.oss.deadlines import DEADLINES_JOB, deadline_day, delay_cycle
@@ -507,9 +508,13 @@ async def test_the_notices_of_a_case_late_results_and_hand_delivery_over_http(
         assert result["kind"] == "result"
         flagged = (await http.get("/v1/oss/notices/late-results", headers=staff(o.tenant))).json()["items"]
         assert [n["id"] for n in flagged] == [result["id"]]
-        page = await http.get("/v1/oss/notices/late-results", params={"after": result["id"]}, headers=staff(o.tenant))
+        page = await http.get(
+            "/v1/oss/notices/late-results", params={"cursor": encode_cursor([result["id"]])}, headers=staff(o.tenant)
+        )
         assert page.json()["items"] == []
-        gone = await http.get("/v1/oss/notices/late-results", params={"after": notice["id"]}, headers=staff(o.tenant))
+        gone = await http.get(
+            "/v1/oss/notices/late-results", params={"cursor": encode_cursor([notice["id"]])}, headers=staff(o.tenant)
+        )
         assert (gone.status_code, gone.json()["code"]) == (404, "notice_not_found")
 
         # The LAO delivered the delay notice by letter: recorded once, on a day that can be.

@@ -16,6 +16,7 @@ from typing import Any
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.kernel.pagination import encode_cursor
 from localgov.plugins import REGISTRY
 from tests.conftest import ClientFactory, host, make_settings
 from tests.support.factories import make_tenant
@@ -187,7 +188,9 @@ async def test_every_oss_endpoint_hides_another_laos_data(
         assert "only-in-a" not in (await http.get("/v1/oss/pages/services", headers=host(b.slug))).text
         assert [p["id"] for p in (await http.get("/v1/oss/points", headers=staff(b))).json()["items"]] == [str(b_point)]
         assert (await http.get(f"/v1/oss/points/{b_point}/tickets", headers=staff(b))).json()["items"] == []
-        after = await http.get(f"/v1/oss/points/{b_point}/tickets", params={"after": waiting["id"]}, headers=staff(b))
+        after = await http.get(
+            f"/v1/oss/points/{b_point}/tickets", params={"cursor": encode_cursor([waiting["id"]])}, headers=staff(b)
+        )
         assert after.status_code == 404
         board = (await http.get(f"/v1/oss/points/{b_point}/board", headers=host(b.slug))).json()
         assert (board["serving"], board["next"], board["waiting"]) == ([], [], 0)
@@ -208,7 +211,7 @@ async def test_every_oss_endpoint_hides_another_laos_data(
         for inbox in ("/v1/oss/inbox/mine", "/v1/oss/inbox/actionable"):
             assert (await http.get(inbox, headers=staff(b))).json()["items"] == [], inbox
         assert (
-            await http.get("/v1/oss/inbox/mine", params={"after": request["id"]}, headers=staff(b))
+            await http.get("/v1/oss/inbox/mine", params={"cursor": encode_cursor([request["id"]])}, headers=staff(b))
         ).status_code == 404
         settings_b = (await http.get("/v1/oss/case-settings", headers=staff(b))).json()["items"][0]
         assert all(state["setting"] is None for state in settings_b["states"])

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import Actor, AuditEvent, Origin
 from localgov.kernel.db import session_factory, tenant_session
+from localgov.kernel.pagination import encode_cursor
 from localgov.kernel.tenancy import TenantInfo
 from localgov.plugins import REGISTRY
 from localgov.services.payments import bank
@@ -465,7 +466,9 @@ async def test_finance_lists_and_resolves_exceptions_by_hand(engine: AsyncEngine
         assert Decimal(items[0]["bill_total"]) == Decimal("80.00")
         assert Decimal(items[0]["amount"]) == Decimal("50.00")
         page = await client.get(
-            "/v1/payments/bank/exceptions", params={"after": items[0]["id"], "limit": 1}, headers=finance
+            "/v1/payments/bank/exceptions",
+            params={"cursor": encode_cursor([items[0]["id"]]), "limit": 1},
+            headers=finance,
         )
         assert [i["kind"] for i in page.json()["items"]] == ["over"]
         exception_id = items[0]["id"]
@@ -565,9 +568,11 @@ async def test_statement_import_reconciles_what_the_webhook_missed(
         # One bad line refuses the whole file.
         bad = statement_csv([{**rows[0], "transaction_id": "T4"}, {**rows[1], "transaction_id": "T5", "amount": "x"}])
         refused = await client.post(STATEMENTS, content=bad, headers=csv_body["headers"])
-        assert refused.status_code == 400
+        assert refused.status_code == 422
         assert refused.json()["code"] == "invalid_statement"
-        assert refused.json()["data"]["errors"] == [{"line": 3, "message": "amount is not a number"}]
+        assert refused.json()["errors"] == [
+            {"key": "row", "line": 3, "message": "amount is not a number", "source": "csv"}
+        ]
         cashier = await client.post(STATEMENTS, content=content, headers=staff_headers(lao.tenant, CASHIER))
         assert cashier.status_code == 403
     assert await count(engine, lao.tenant, Payment) == 4

@@ -108,8 +108,8 @@ async def test_a_payers_email_is_checked_and_lower_cased(engine: AsyncEngine, cl
             f"{API}/payers/import", content=bad_import, headers={**finance, "Content-Type": "text/csv"}
         )
         assert imported.status_code == 422, imported.text
-        errors = imported.json()["data"]["errors"]
-        assert [(e["line"], e["column"], e["code"]) for e in errors] == [(3, "email", "invalid_email")]
+        errors = imported.json()["errors"]  # the one field-error shape (kernel.csv.row_errors)
+        assert [(e["line"], e["key"], e["code"]) for e in errors] == [(3, "email", "invalid_email")]
 
 
 # --- e-receipts ---------------------------------------------------------------------------------
@@ -320,15 +320,15 @@ async def test_overdue_notices_once_per_bill_and_stage(
     async with client_for(plugins=REGISTRY) as client:
         listed = (await client.get(f"{API}/notices", params={"kind": "overdue", "limit": 2}, headers=finance)).json()
         assert len(listed["items"]) == 2
-        assert listed["next_after"] is not None
+        assert listed["next_cursor"] is not None
         rest = await client.get(
-            f"{API}/notices", params={"kind": "overdue", "after": listed["next_after"]}, headers=finance
+            f"{API}/notices", params={"kind": "overdue", "cursor": listed["next_cursor"]}, headers=finance
         )
         assert len(rest.json()["items"]) == 4
         mine = (await client.get(f"{API}/notices", params={"bill_id": str(late3.id)}, headers=finance)).json()
         assert sorted(n["stage"] for n in mine["items"]) == [1, 30]
-        bad = await client.get(f"{API}/notices", params={"after": str(uuid.uuid4())}, headers=finance)
-        assert (bad.status_code, bad.json()["code"]) == (422, "invalid_cursor")
+        bad = await client.get(f"{API}/notices", params={"cursor": str(uuid.uuid4())}, headers=finance)
+        assert (bad.status_code, bad.json()["code"]) == (404, "invalid_cursor")
         bad = await client.get(f"{API}/notices", params={"kind": "sms"}, headers=finance)
         assert bad.status_code == 400
         cashier = await client.get(f"{API}/notices", headers=staff_headers(lao.tenant, CASHIER))

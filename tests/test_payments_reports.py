@@ -77,14 +77,14 @@ async def test_daily_collection_report_by_bangkok_day(engine: AsyncEngine, clien
             params={"date_from": today.isoformat(), "date_to": yesterday.isoformat()},
             headers=finance,
         )
-        assert backwards.status_code == 400
+        assert backwards.status_code == 422
         assert backwards.json()["code"] == "invalid_date_range"
         too_long = await client.get(
             "/v1/payments/reports/daily-collection",
             params={"date_from": "2024-01-01", "date_to": "2025-12-31"},
             headers=finance,
         )
-        assert too_long.status_code == 400
+        assert too_long.status_code == 422
 
 
 async def test_csv_exports_for_elaas(engine: AsyncEngine, client_for: ClientFactory) -> None:
@@ -103,7 +103,7 @@ async def test_csv_exports_for_elaas(engine: AsyncEngine, client_for: ClientFact
             params={"date_from": (today - dt.timedelta(days=31)).isoformat(), "date_to": today.isoformat()},
             headers=finance,
         )
-        assert too_long.status_code == 400
+        assert too_long.status_code == 422
         denied = await client.get("/v1/payments/reports/payments.csv", params=span, headers=host(lao.tenant.slug))
         assert denied.status_code == 401
     assert payments_csv.status_code == 200, payments_csv.text

@@ -13,6 +13,7 @@ from typing import Any
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.kernel.pagination import encode_cursor
 from localgov.plugins import REGISTRY
 from localgov.services.permits import PLUGIN, applications
 from tests.conftest import ClientFactory, host, make_settings
@@ -109,7 +110,9 @@ async def test_every_permits_endpoint_hides_another_laos_data(
         # B's lists show nothing of A; A's id is no cursor on B.
         assert (await http.get("/v1/permits/applications", headers=b_staff)).json()["items"] == []
         assert (await http.get("/v1/permits/me/applications", headers=b_citizen)).json()["items"] == []
-        after = await http.get("/v1/permits/applications", params={"after": str(app_id)}, headers=b_staff)
+        after = await http.get(
+            "/v1/permits/applications", params={"cursor": encode_cursor([str(app_id)])}, headers=b_staff
+        )
         assert after.status_code == 404
         # B's own settings are B's: A's fee table change does not show.
         a_settings = (await http.get("/v1/permits/settings", headers=a.headers("manager"))).json()

@@ -145,6 +145,18 @@ async def test_thai_search_finds_words_inside_text_and_never_shows_a_secret_lett
         assert await found("สอบสวน", "officer") == [str(secret)]
         assert await found("หนองบัว", "outsider") == [str(road)]
         assert await found("ถนน", "clerk", other) != []
+        # Paged by cursor: one hit a page, the same order, then no next page.
+        pages: list[str] = []
+        cursor: str | None = None
+        for _ in range(4):
+            params = {"q": "ถนน", "limit": "1"} | ({"cursor": cursor} if cursor else {})
+            page = (await http.get("/v1/saraban/search", params=params, headers=lao.headers("officer"))).json()
+            pages += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert pages == await found("ถนน", "officer")
+        assert len(pages) == 3
         assert str(road) not in await found("ถนน", "clerk", other)  # another LAO's letters: never
         bad = await http.get("/v1/saraban/search", params={"q": ""}, headers=lao.headers("clerk"))
         assert bad.status_code == 400

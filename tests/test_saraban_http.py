@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.audit import AuditEvent
+from localgov.kernel.pagination import encode_cursor
 from localgov.kernel.thai import bangkok_today, be_year, to_thai_digits
 from localgov.kernel.usage import UsageEvent
 from localgov.plugins import REGISTRY
@@ -202,7 +203,7 @@ async def test_the_flow_registers_routing_and_metering(engine: AsyncEngine, clie
         page = await http.get(f"{BASE}/registers/send/{year}", params={"limit": 1}, headers=lao.headers("clerk"))
         assert [line["seq"] for line in page.json()["items"]] == [1]
         rest = await http.get(
-            f"{BASE}/registers/send/{year}", params={"after": page.json()["next_after"]}, headers=lao.headers("clerk")
+            f"{BASE}/registers/send/{year}", params={"cursor": page.json()["next_cursor"]}, headers=lao.headers("clerk")
         )
         assert [line["letter_no"] for line in rest.json()["items"]] == [f"1/{year}"]
         csv = await http.get(f"{BASE}/registers/send/{year}/csv", headers=lao.headers("clerk"))
@@ -426,6 +427,18 @@ async def test_retention_destruction_lists_directory_and_outside_agencies(
         )
         outside = await http.get(f"{BASE}/agencies", params={"q": "มท 0808"}, headers=lao.headers("officer"))
         codes = {(a["kind"], a["code"], a["electronic"]) for a in directory.json()["items"] + outside.json()["items"]}
+        # The directory pages by cursor: one at a time gives the same addressees as a page of six.
+        six = (await http.get(f"{BASE}/agencies", params={"limit": 6}, headers=lao.headers("officer"))).json()["items"]
+        walked: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while len(walked) < 6:
+            params: dict[str, Any] = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+            page = (await http.get(f"{BASE}/agencies", params=params, headers=lao.headers("officer"))).json()
+            walked += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert walked == six
         assert ("lao", other.tenant.dla_code, True) in codes
         assert ("outside", "มท 0808", True) in codes
         # An LAO without e-Saraban is listed, not electronic, and a letter to it is refused.
@@ -527,7 +540,10 @@ async def test_tenant_isolation_through_every_endpoint(
             if method == "GET":
                 home = await http.get(path, headers=lao.headers(who))
                 assert home.status_code == 200, (template, home.text)
-        listed = await http.get(f"{BASE}/letters", params={"after": letter["id"]}, headers=other.headers("clerk"))
+        # A cursor naming the first LAO's letter is no page of the second's list.
+        listed = await http.get(
+            f"{BASE}/letters", params={"cursor": encode_cursor([letter["id"]])}, headers=other.headers("clerk")
+        )
         assert listed.status_code == 404
         assert (await http.get(f"{BASE}/letters", headers=other.headers("clerk"))).json()["items"] == []
         assert (await http.get(f"{BASE}/inbox", headers=other.headers("reviewer"))).json()["items"] == []

@@ -208,8 +208,8 @@ async def test_refusals_of_the_form(
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["code"] == code
         if code == "signup_invalid":
-            assert {e["field"] for e in response.json()["data"]["errors"]} == set(change)
-            assert all(e["message_th"] and e["message_en"] for e in response.json()["data"]["errors"])
+            assert {e["key"] for e in response.json()["errors"]} == set(change)
+            assert all(e["message_th"] and e["message"] for e in response.json()["errors"])
         async with engine.connect() as conn:
             stored = (
                 await conn.execute(

@@ -277,6 +277,8 @@ async def test_wrong_password_and_unknown_email_are_indistinguishable(
         body = response.json()
         body.pop("request_id")
         headers = {k: v for k, v in response.headers.items() if k not in ("x-request-id", "content-length")}
+        # The same rate-limit policies for every address; what is left of them changes with each try.
+        headers["ratelimit"] = re.sub(r";r=[0-9]+;t=[0-9]+", "", headers["ratelimit"])
         return response.status_code, body, headers
 
     timings: dict[str, list[float]] = {"known": [], "unknown": [], "invited": []}
@@ -482,7 +484,7 @@ async def test_password_reset_link_is_single_use_and_expiring(
         assert short.json()["code"] == "password_too_short"
         assert (await client.post(path, json=confirm, headers=host(tenant.slug))).status_code == 204
         used = await client.post(path, json=confirm, headers=host(tenant.slug))
-        assert (used.status_code, used.json()["code"]) == (400, "invalid_link")
+        assert (used.status_code, used.json()["code"]) == (404, "invalid_link")
         assert (await login(client, tenant, "staff@example.go.th")).status_code == 401
         assert (await login(client, tenant, "staff@example.go.th", NEW_PASSWORD)).status_code == 200
         assert (await refresh(client, tenant, session_before)).status_code == 401  # sessions ended
@@ -500,7 +502,7 @@ async def test_password_reset_link_is_single_use_and_expiring(
         assert replaced.json()["code"] == "invalid_link"
         await sql(engine, tenant, "UPDATE one_time_tokens SET expires_at = now() - interval '1 second'")
         expired = await client.post(path, json={"token": newer, "new_password": PASSWORD}, headers=host(tenant.slug))
-        assert (expired.status_code, expired.json()["code"]) == (400, "invalid_link")
+        assert (expired.status_code, expired.json()["code"]) == (404, "invalid_link")
         assert (await login(client, tenant, "staff@example.go.th", NEW_PASSWORD)).status_code == 200
         events = await audit(client, tenant)
     assert {"password.reset_requested", "password.reset"} <= {e["action"] for e in events}
@@ -523,7 +525,7 @@ async def test_invitation_link_is_single_use_expiring_and_replaced_on_resend(
         first = link_token(inbox(mail_dir, "new@example.go.th")[0], tenant, "/staff/invitation")
         await sql(engine, tenant, "UPDATE one_time_tokens SET expires_at = now() - interval '1 second'")
         expired = await client.post(accept, json={"token": first, "password": PASSWORD}, headers=host(tenant.slug))
-        assert (expired.status_code, expired.json()["code"]) == (400, "invalid_link")
+        assert (expired.status_code, expired.json()["code"]) == (404, "invalid_link")
 
         resent = await client.post(f"/v1/staff/{member['id']}/invitation", headers=admin(tenant))
         assert resent.status_code == 200, resent.text
@@ -533,7 +535,7 @@ async def test_invitation_link_is_single_use_expiring_and_replaced_on_resend(
             await client.post(accept, json={"token": second, "password": PASSWORD}, headers=host(tenant.slug))
         ).status_code == 204
         twice = await client.post(accept, json={"token": second, "password": NEW_PASSWORD}, headers=host(tenant.slug))
-        assert (twice.status_code, twice.json()["code"]) == (400, "invalid_link")
+        assert (twice.status_code, twice.json()["code"]) == (404, "invalid_link")
         assert (await login(client, tenant, "new@example.go.th")).status_code == 200  # the first password holds
         not_invited = await client.post(f"/v1/staff/{member['id']}/invitation", headers=admin(tenant))
         assert (not_invited.status_code, not_invited.json()["code"]) == (409, "staff_not_invited")
@@ -634,7 +636,7 @@ async def test_invitation_validation_and_grantable_roles(
             json={"email": "a@example.go.th", "full_name": "A", "roles": ["demo.clerk"]},
             headers=admin(without),
         )
-        assert (foreign_role.status_code, foreign_role.json()["code"]) == (400, "role_not_grantable")
+        assert (foreign_role.status_code, foreign_role.json()["code"]) == (422, "role_not_grantable")
         ok = await client.post(
             "/v1/staff",
             json={"email": "a@example.go.th", "full_name": "A", "roles": ["demo.clerk"]},
@@ -823,7 +825,7 @@ async def test_audit_events_carry_actor_source_ip_and_request_id(
         older = (
             await client.get(
                 "/v1/audit-events",
-                params={"limit": 2, "before_id": first_page["next_before_id"]},
+                params={"limit": 2, "cursor": first_page["next_cursor"]},
                 headers=admin(tenant),
             )
         ).json()

@@ -236,6 +236,24 @@ async def test_a_bank_payment_reaches_the_subscribed_endpoint_signed_and_logged(
         deliveries = listed.json()["items"]
         assert [d["status"] for d in deliveries] == ["succeeded", "succeeded"]
         assert {d["event_type"] for d in deliveries} == {"bill.paid", "receipt.issued"}
+        assert listed.json()["next_cursor"] is None
+        first = (
+            await client.get(
+                f"{ENDPOINTS}/{endpoint_id}/deliveries", params={"limit": 1}, headers=client_headers(tenant)
+            )
+        ).json()
+        second = (
+            await client.get(
+                f"{ENDPOINTS}/{endpoint_id}/deliveries",
+                params={"limit": 1, "cursor": first["next_cursor"]},
+                headers=client_headers(tenant),
+            )
+        ).json()
+        assert [d["id"] for d in first["items"] + second["items"]] == [d["id"] for d in deliveries]
+        assert second["next_cursor"] is None
+        endpoints = await client.get(ENDPOINTS, params={"limit": 1}, headers=client_headers(tenant))
+        assert [e["id"] for e in endpoints.json()["items"]] == [endpoint_id]
+        assert endpoints.json()["next_cursor"] is None
         detail = await client.get(f"/v1/webhooks/deliveries/{deliveries[0]['id']}", headers=client_headers(tenant))
         assert detail.status_code == 200, detail.text
         (attempt,) = detail.json()["attempts"]

@@ -12,15 +12,14 @@ import structlog
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server, ServerVariable, Tag
+from litestar.openapi.spec import Components, SecurityScheme, Server, ServerVariable, Tag
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov import __version__
 from localgov.identity.citizens import OidcClient
 from localgov.identity.routes import identity_handlers
 from localgov.identity.staff import CORE_ROLES
-from localgov.kernel.auth.guards import AUTH_OPT, BEARER, OAUTH2, PUBLIC, AuthPolicy, Grants
+from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, AuthPolicy, Grants
 from localgov.kernel.auth.keys import KeyStore
 from localgov.kernel.auth.revocations import Revocations
 from localgov.kernel.auth.views import WellKnownController
@@ -29,8 +28,11 @@ from localgov.kernel.dns import DnsPythonResolver, parse_nameservers
 from localgov.kernel.documents.views import document_handlers
 from localgov.kernel.errors import exception_handlers
 from localgov.kernel.observability import Metrics, configure_logging, tune_gc_for_serving
+from localgov.kernel.openapi import SurfaceDocuments, SurfaceJsonRenderPlugin, configure_schema_types
 from localgov.kernel.pages import AssetsController, template_config
 from localgov.kernel.plugins import ServicePlugin, register_plugin_case_types
+from localgov.kernel.problems import ProblemsController
+from localgov.kernel.reference import ReferenceController
 from localgov.kernel.storage import blob_store
 from localgov.kernel.web import (
     LocalgovRequest,
@@ -160,6 +162,9 @@ def create_app(
         # Server-rendered pages (no JSON): the signup form and its e-mailed links, and their stylesheet.
         *signup_page_handlers(),
         AssetsController,
+        # The problem codes (every problem's `type`) and the interactive API reference, on every host.
+        ProblemsController,
+        ReferenceController,
     ]
     handlers.extend(_plugin_router(p) for p in plugins)
     tags = [
@@ -182,6 +187,10 @@ def create_app(
         Tag(name="Positions", description="The positions (ตำแหน่ง) the LAO's staff hold"),
         Tag(name="Citizen login", description="Citizens log in through the national OpenID Connect provider"),
         Tag(name="Citizens", description="The logged-in citizen's own record"),
+        Tag(
+            name="Citizens' apps",
+            description="Apps citizens log in to through the LAO (OpenID Connect: the platform authorizes them)",
+        ),
         Tag(name="Signup", description="An LAO asks to join the platform (การสมัครใช้บริการ), operator host"),
         Tag(name="Signup requests (operator)", description="The operator approves or rejects signup requests"),
         Tag(
@@ -189,7 +198,16 @@ def create_app(
             description="Agencies outside the platform that LAOs' letters are addressed to (operator host)",
         ),
         Tag(name=WEBHOOKS_TAG, description=WEBHOOKS_TAG_DESCRIPTION),
+        Tag(name="Billing (operator)", description="The operator's plans, subscriptions, invoices and usage"),
+        Tag(name="Problems", description="The problem codes of the API: the page each problem's `type` points to"),
     ]
+    tag_descriptions = {t.name: t.description or t.name for t in tags}
+    for plugin in plugins:
+        for name, description in plugin.tags.items():
+            tag_descriptions.setdefault(name, description)
+            if name not in {t.name for t in tags}:
+                tags.append(Tag(name=name, description=description))
+    configure_schema_types()
     resolve_dependencies_in_order()
     app = Litestar(
         route_handlers=handlers,
@@ -200,7 +218,15 @@ def create_app(
         exception_handlers=exception_handlers(),
         dependencies=request_dependencies(),
         template_config=template_config(),
-        state=State({**_initial_state(settings, catalog, plugins), "signing_keys": keys, "revocations": revocations}),
+        state=State(
+            {
+                **_initial_state(settings, catalog, plugins),
+                "signing_keys": keys,
+                "revocations": revocations,
+                # The OpenAPI document of each surface, derived once from Litestar's (kernel.openapi).
+                "surface_documents": SurfaceDocuments(tag_descriptions),
+            }
+        ),
         openapi_config=OpenAPIConfig(
             title="localgov API",
             version=__version__,
@@ -210,7 +236,7 @@ def create_app(
                 f"(`<slug>.{settings.base_domain}`); the operator API is served at `{settings.base_domain}`. "
                 "Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code`."
             ),
-            # The API document is the same on every host: integrators fetch it from any of them.
+            # Served on every host: each host gets the document of its own surface.
             openapi_router=Router(
                 path="/schema", route_handlers=[], opt={"surface": "any", AUTH_OPT: PUBLIC}, include_in_schema=False
             ),
@@ -220,28 +246,23 @@ def create_app(
                         type="http",
                         scheme="bearer",
                         bearer_format="JWT",
-                        description="An RFC 9068 access token issued for this host (ES256, `typ: at+jwt`).",
-                    ),
-                    OAUTH2: SecurityScheme(
-                        type="oauth2",
                         description=(
-                            "API clients of an LAO: the client credentials grant at the LAO's own token "
-                            "endpoint (HTTP Basic or client_secret_post). The token is then sent as a bearer token."
-                        ),
-                        flows=OAuthFlows(
-                            client_credentials=OAuthFlow(
-                                # Relative: resolved against the tenant server the request goes to.
-                                token_url="/oauth/token",  # noqa: S106 (a URL)
-                                scopes={
-                                    **{s.code: s.title_en for s in WEBHOOK_SCOPES},
-                                    **{s.code: s.title_en for p in plugins for s in p.scopes},
-                                },
+                            "An RFC 9068 access token issued for this host (ES256, `typ: at+jwt`), sent as "
+                            "`Authorization: Bearer <token>`. Staff and citizens get one by logging in; an LAO's "
+                            "API clients from the LAO's token endpoint `POST /oauth/token` (OAuth 2.0 client "
+                            "credentials grant, HTTP Basic or client_secret_post). An operation's security "
+                            "requirements are alternatives: `[]` is any logged-in person its policy "
+                            "(`x-localgov-access`) admits, a scope is an API client holding it. Scopes: "
+                            + ", ".join(
+                                f"`{s.code}`" for s in [*WEBHOOK_SCOPES, *(s for p in plugins for s in p.scopes)]
                             )
+                            + "."
                         ),
                     ),
                 }
             ),
-            render_plugins=[JsonRenderPlugin()],
+            # One document per surface (kernel.openapi): the operator's on the base domain, the LAO's on its host.
+            render_plugins=[SurfaceJsonRenderPlugin()],
             servers=[
                 Server(
                     url=f"https://{{tenant}}.{settings.base_domain}",

@@ -170,7 +170,9 @@ async def flow(wait_s: float) -> None:
         token = await token_api.asyncio_detailed(
             client=anonymous,
             body=models.TokenRequest(
-                grant_type="client_credentials", client_id=env["client_id"], client_secret=env["client_secret"]
+                grant_type=models.TokenRequestGrantType.CLIENT_CREDENTIALS,
+                client_id=env["client_id"],
+                client_secret=env["client_secret"],
             ),
         )
         check(token.status_code == 200, f"token (client credentials): {token.status_code}", token)

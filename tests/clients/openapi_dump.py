@@ -22,7 +22,10 @@ def document() -> dict[str, object]:
         secret_key="openapi-dump-only-" + "x" * 32,
     )
     app = create_app(settings)
-    return app.openapi_schema.to_schema()
+    # The tenant surface's document, as the tenant host serves it (kernel.openapi), with the host's server.
+    document = dict(app.state.surface_documents.document(app, "tenant"))
+    document["servers"] = [{"url": "https://maehia.localgov.test", "description": "This host"}]
+    return document
 
 
 def main() -> None:

@@ -72,6 +72,16 @@ class InvalidRedirectUri(DomainError):
     title = "ที่อยู่สำหรับส่งกลับไม่ถูกต้อง / A redirect URI is not allowed"
 
 
+class RedirectUriNotAllowed(DomainError):
+    """A well-formed URI the app's kind may not register (a web app: https, http for loopback or
+    outside production; a native app also a private-use scheme, RFC 8252): a rule between two
+    members and the platform's setting, so 422, not the document's 400."""
+
+    code = "redirect_uri_not_allowed"
+    status = 422
+    title = "แอปประเภทนี้ใช้ที่อยู่สำหรับส่งกลับนี้ไม่ได้ / This kind of app may not use this redirect URI"
+
+
 class AuthorizationRefused(DomainError):
     """An authorization request we cannot redirect back (unknown app, unregistered redirect URI):
     answered here, never sent to a URI nobody registered (RFC 6749 §4.1.2.1)."""
@@ -94,7 +104,7 @@ def check_redirect_uri(uri: str, kind: str, *, https_only: bool) -> str:
         return uri
     if kind == "native" and _PRIVATE_SCHEME_RE.fullmatch(scheme) and not parts.netloc:
         return uri
-    raise InvalidRedirectUri(data={"uri": uri[:100], "reason": "scheme"})
+    raise RedirectUriNotAllowed(data={"uri": uri[:100], "reason": "scheme"})
 
 
 class AppOut(msgspec.Struct):

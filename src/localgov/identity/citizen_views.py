@@ -341,6 +341,9 @@ class ProviderCallbackController(Controller):
     path = "/oidc"
     tags = ["Citizen login"]
     opt = {"surface": "operator"}
+    # The identity provider's browser redirects, not API operations (as the LAO's pages): out of the
+    # document, so no client is generated for them and no fuzzer sends them states nobody signed.
+    include_in_schema = False
 
     @get(
         "/callback",
@@ -395,7 +398,7 @@ class ProviderCallbackController(Controller):
         return Redirect(svc.logout_target(settings, slug, back), status_code=302)
 
 
-class LoginSettingsIn(msgspec.Struct, kw_only=True):
+class LoginSettingsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: low, substantial or high (one of the platform's levels), or null for none.
     login_acr: Literal["low", "substantial", "high"] | None
 
@@ -471,11 +474,15 @@ class CitizenController(Controller):
 
 # -- Citizens' apps: registration (LAO administrators) and the authorization server -------------------
 
-RedirectUri = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+#: An absolute URI without spaces or a fragment (400 `invalid_redirect_uri` otherwise); which schemes an
+#: app may use depends on its kind (422 `redirect_uri_not_allowed`).
+RedirectUri = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=500, extra_json_schema={"pattern": r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s#]+$"})
+]
 AppIdPath = Annotated[str, PathParameter(min_length=1, max_length=64, description="The app's `client_id`")]
 
 
-class CitizenAppCreate(msgspec.Struct, kw_only=True):
+class CitizenAppCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     #: ``web`` (https pages) or ``native`` (mobile: a private-use scheme, a claimed https link, loopback).
     kind: Literal["web", "native"]
@@ -496,7 +503,7 @@ class CitizenAppController(Controller):
         "/",
         operation_id="registerCitizenApp",
         summary="Register a citizens' app (a public OAuth 2.0 client: authorization code with PKCE)",
-        responses=problem_responses(400, 401, 403, 404, 410),
+        responses=problem_responses(400, 401, 403, 404, 410, 422),
         **guarded(ADMIN),
     )
     async def register(
@@ -562,9 +569,9 @@ class CitizenAppController(Controller):
 class RevokeRequest(msgspec.Struct, kw_only=True):
     """RFC 7009: ``token`` (a refresh token) and the app's ``client_id``."""
 
-    token: str | None = None
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     token_type_hint: str | None = None
-    client_id: str | None = None
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class AuthorizationController(Controller):
@@ -670,7 +677,7 @@ class OperatorCitizenAppController(Controller):
         "/",
         operation_id="registerPlatformCitizenApp",
         summary="Register a citizens' app for every LAO (a public OAuth 2.0 client: authorization code with PKCE)",
-        responses=problem_responses(400, 401, 403),
+        responses=problem_responses(400, 401, 403, 422),
         **guarded(OPERATOR_ADMIN),
     )
     async def register(

@@ -38,7 +38,7 @@ ClientIdPath = Annotated[str, PathParameter(min_length=1, max_length=64, descrip
 NO_STORE = CacheControlHeader(no_store=True)
 
 
-class ApiClient(msgspec.Struct):
+class ApiClientRead(msgspec.Struct):
     """An integrator's API client (never its secret)."""
 
     client_id: str
@@ -49,10 +49,16 @@ class ApiClient(msgspec.Struct):
     rotated_at: dt.datetime | None
 
 
-class ApiClientCreate(msgspec.Struct, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="What the integration is")]
+#: A scope's form (``<service>.<what>``, e.g. ``payments.read``); one this LAO does not offer is 422.
+SCOPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+
+
+class ApiClientCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S", description="What the integration is")
+    ]
     scopes: Annotated[
-        list[Annotated[str, msgspec.Meta(max_length=80)]],
+        list[Annotated[str, msgspec.Meta(max_length=80, pattern=SCOPE_PATTERN)]],
         msgspec.Meta(
             min_length=1,
             max_length=100,
@@ -75,11 +81,11 @@ class ApiClientSecret(msgspec.Struct):
 
 
 class ApiClientList(msgspec.Struct):
-    items: list[ApiClient]
+    items: list[ApiClientRead]
 
 
-def api_client_out(row: ApiClientRow) -> ApiClient:
-    return ApiClient(
+def api_client_out(row: ApiClientRow) -> ApiClientRead:
+    return ApiClientRead(
         client_id=row.client_id,
         name=row.name,
         scopes=sorted(row.scopes),
@@ -142,7 +148,7 @@ class ApiClientController(Controller):
         responses=problem_responses(401, 403, 404, 410),
         **guarded(ADMIN),
     )
-    async def show(self, client_id: ClientIdPath, db_session: NamedDependency[AsyncSession]) -> ApiClient:
+    async def show(self, client_id: ClientIdPath, db_session: NamedDependency[AsyncSession]) -> ApiClientRead:
         return api_client_out(await svc.get_client(db_session, client_id))
 
     @post(
@@ -178,7 +184,7 @@ class ApiClientController(Controller):
         origin: NamedDependency[Origin],
         client_id: ClientIdPath,
         db_session: NamedDependency[AsyncSession],
-    ) -> ApiClient:
+    ) -> ApiClientRead:
         row, _changed = await svc.disable_client(db_session, client_id, actor=actor, origin=origin)
         return api_client_out(row)
 
@@ -200,10 +206,15 @@ class OAuthProblemDetails(ProblemDetails, kw_only=True, omit_defaults=True):
 class TokenRequest(msgspec.Struct, kw_only=True):
     """An RFC 6749 §4.4.2 access token request (``application/x-www-form-urlencoded``)."""
 
+    #: Documented as the values this endpoint grants; another is RFC 6749's 400
+    #: ``unsupported_grant_type``, none at all its 400 ``invalid_request`` (the framework's check).
     grant_type: Annotated[
-        str | None,
-        msgspec.Meta(description="`client_credentials`; for citizens' apps `authorization_code` or `refresh_token`"),
-    ] = None
+        str,
+        msgspec.Meta(
+            description="`client_credentials`; for citizens' apps `authorization_code` or `refresh_token`",
+            extra_json_schema={"enum": ["client_credentials", "authorization_code", "refresh_token"]},
+        ),
+    ]
     scope: Annotated[
         str | None, msgspec.Meta(description="Space-separated subset of the client's scopes (default: all)")
     ] = None

@@ -44,7 +44,7 @@ _MAX_SECRET = 256
 
 class UnknownScope(DomainError):
     code = "unknown_scope"
-    status = 400
+    status = 422  # a scope of the right form the LAO's enabled services do not offer (a business rule)
     title = "A scope is not offered by this LAO's enabled services"
 
 

@@ -27,12 +27,12 @@ from localgov.kernel.ratelimit import hit
 NO_STORE = CacheControlHeader(no_store=True)
 
 
-class OperatorLogin(msgspec.Struct, kw_only=True):
+class OperatorLogin(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 
 
-class OperatorRefresh(msgspec.Struct, kw_only=True):
+class OperatorRefresh(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 

@@ -202,6 +202,7 @@ async def _unknown_address(engine: AsyncEngine, settings: Settings, address: str
             f"login-unknown:operator:{token_digest(address)}",
             limit=settings.lockout_threshold,
             window_s=settings.lockout_s,
+            advertise=False,  # a budget of unknown addresses only: its headers would tell them apart
         )
     except RateLimited as exc:
         return AccountLocked(int((exc.data or {}).get("retry_after_s", settings.lockout_s)))

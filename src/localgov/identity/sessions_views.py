@@ -44,7 +44,7 @@ class Tokens(msgspec.Struct, kw_only=True):
     refresh_token: str
 
 
-class SessionToken(msgspec.Struct, kw_only=True):
+class SessionToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     refresh_token: RefreshTokenText
 
 

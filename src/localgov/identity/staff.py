@@ -81,7 +81,9 @@ class AccountDisabled(DomainError):
 
 class InvalidLink(DomainError):
     code = "invalid_link"
-    status = 400
+    status = (
+        404  # no live invitation or reset behind the token (as signup's invalid_link); indistinguishable on purpose
+    )
     title = "ลิงก์ไม่ถูกต้อง ใช้แล้ว หรือหมดอายุ / The link is invalid, used or expired"
 
 
@@ -99,7 +101,7 @@ class EmailTaken(DomainError):
 
 class RoleNotGrantable(DomainError):
     code = "role_not_grantable"
-    status = 400
+    status = 422  # a role of the right form this LAO's enabled services do not offer (a business rule)
     title = "ไม่สามารถมอบบทบาทนี้ได้ / This role cannot be granted here"
 
 
@@ -547,6 +549,7 @@ async def _unknown_address(
             f"login-unknown:{tenant.id}:{token_digest(address)}",
             limit=settings.lockout_threshold,
             window_s=settings.lockout_s,
+            advertise=False,  # a budget of unknown addresses only: its headers would tell them apart
         )
     except RateLimited as exc:
         return AccountLocked(int((exc.data or {}).get("retry_after_s", settings.lockout_s)))
@@ -609,7 +612,9 @@ async def request_password_reset(
     if user is None or not known:
         return
     try:
-        await hit(engine, f"reset-mail:{tenant.id}:{user.id}", limit=RESET_MAILS_PER_HOUR, window_s=3600)
+        await hit(
+            engine, f"reset-mail:{tenant.id}:{user.id}", limit=RESET_MAILS_PER_HOUR, window_s=3600, advertise=False
+        )
     except RateLimited:
         return
     token, expires = await _issue_link(session, user.id, "password_reset", settings.password_reset_ttl_s)

@@ -25,6 +25,7 @@ from localgov.kernel.auth.guards import PUBLIC, guarded, staff
 from localgov.kernel.auth.passwords import PASSWORD_MAX_LENGTH
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import Cursor, decode_cursor, encode_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import EMAIL_PATTERN, ONE_LINE
@@ -36,9 +37,14 @@ AnyEmail = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
 LinkToken = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 FullName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
-RoleCode = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+#: ``tenant_admin`` or ``<service>.<role>``; one this LAO's enabled services do not offer is 422 ``role_not_grantable``.
+ROLE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+RoleCode = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=ROLE_PATTERN)]
 StaffId = Annotated[uuid.UUID, PathParameter(description="The staff member's id")]
-RoleParam = Annotated[str, PathParameter(description="A role code (`tenant_admin`, `<service>.<role>`)", max_length=80)]
+RoleParam = Annotated[
+    str,
+    PathParameter(description="A role code (`tenant_admin`, `<service>.<role>`)", max_length=80, pattern=ROLE_PATTERN),
+]
 
 ADMIN = staff(svc.TENANT_ADMIN)
 
@@ -46,28 +52,28 @@ ADMIN = staff(svc.TENANT_ADMIN)
 # --- structs ------------------------------------------------------------------------------------
 
 
-class StaffLogin(msgspec.Struct, kw_only=True):
+class StaffLogin(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: AnyEmail
     password: Password
 
 
-class InvitationAccept(msgspec.Struct, kw_only=True):
+class InvitationAccept(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The secret of the invitation link, and the password the new member chooses."""
 
     token: LinkToken
     password: Password
 
 
-class PasswordResetRequest(msgspec.Struct, kw_only=True):
+class PasswordResetRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: AnyEmail
 
 
-class PasswordReset(msgspec.Struct, kw_only=True):
+class PasswordReset(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     token: LinkToken
     new_password: Password
 
 
-class PasswordChange(msgspec.Struct, kw_only=True):
+class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     current_password: Password
     new_password: Password
 
@@ -97,7 +103,7 @@ class Staff(msgspec.Struct, kw_only=True):
     locked_until: dt.datetime | None
 
 
-class StaffCreate(msgspec.Struct, kw_only=True):
+class StaffCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """An invitation: the member receives a one-time link by e-mail to set a password."""
 
     email: Email
@@ -114,8 +120,8 @@ class StaffAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class StaffPage(msgspec.Struct, kw_only=True):
     items: list[Staff]
-    #: Pass as ``after`` for the next page; null on the last page.
-    next_after: str | None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class Role(msgspec.Struct, kw_only=True):
@@ -148,8 +154,8 @@ class AuditEvent(msgspec.Struct, kw_only=True):
 
 class AuditEventPage(msgspec.Struct, kw_only=True):
     items: list[AuditEvent]
-    #: Pass as ``before_id`` for the next (older) page; null on the last page.
-    next_before_id: int | None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 def _staff(view: svc.StaffView) -> Staff:
@@ -229,7 +235,7 @@ class StaffAuthController(Controller):
         status_code=204,
         operation_id="acceptStaffInvitation",
         summary="Accept an invitation: set the password and activate the account",
-        description="The link works once and until it expires (400 `invalid_link` otherwise).",
+        description="The link works once and until it expires (404 `invalid_link` otherwise).",
         responses=problem_responses(403, 404, 410),
         **guarded(PUBLIC),  # the link's secret is the credential
     )
@@ -287,7 +293,7 @@ class StaffAuthController(Controller):
         status_code=204,
         operation_id="resetStaffPassword",
         summary="Set a new password with a reset link; every session of the account ends",
-        description="The link works once and until it expires (400 `invalid_link` otherwise).",
+        description="The link works once and until it expires (404 `invalid_link` otherwise).",
         responses=problem_responses(403, 404, 410),
         **guarded(PUBLIC),  # the link's secret is the credential
     )
@@ -402,21 +408,24 @@ class StaffAdminController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
-        after: Annotated[
-            str | None, QueryParameter(max_length=254, description="Only addresses after this one")
-        ] = None,
+        cursor: Cursor = None,
         status: Annotated[
             str | None, QueryParameter(pattern="^(invited|active|disabled)$", description="Only this status")
         ] = None,
     ) -> StaffPage:
-        views, next_after = await svc.list_staff(db_session, limit=limit, after=after, status=status)
-        return StaffPage(items=[_staff(v) for v in views], next_after=next_after)
+        after = decode_cursor(cursor, tuple[str])
+        views, next_after = await svc.list_staff(
+            db_session, limit=limit, after=after[0] if after else None, status=status
+        )
+        return StaffPage(
+            items=[_staff(v) for v in views], next_cursor=encode_cursor([next_after]) if next_after else None
+        )
 
     @post(
         "/",
         operation_id="inviteStaff",
         summary="Invite a member of staff: a one-time link to set a password is e-mailed",
-        description="409 `email_taken` when the address is already staff; 400 `role_not_grantable`.",
+        description="409 `email_taken` when the address is already staff; 422 `role_not_grantable`.",
         responses=problem_responses(401, 403, 404, 409, 410),
         **guarded(ADMIN),
     )
@@ -543,7 +552,7 @@ class StaffAdminController(Controller):
         "/{staff_id:uuid}/roles/{role:str}",
         operation_id="grantStaffRole",
         summary="Grant a role (idempotent); it takes effect at the member's next token",
-        description="400 `role_not_grantable` for a role neither `tenant_admin` nor of an enabled service.",
+        description="422 `role_not_grantable` for a role neither `tenant_admin` nor of an enabled service.",
         responses=problem_responses(401, 403, 404, 410),
         **guarded(ADMIN),
     )
@@ -636,7 +645,7 @@ class AuditController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
-        before_id: Annotated[int | None, QueryParameter(ge=1, description="Only events older than this id")] = None,
+        cursor: Cursor = None,
         action: Annotated[
             str | None, QueryParameter(max_length=60, description="Only this action (`login.failed` …)")
         ] = None,
@@ -645,8 +654,9 @@ class AuditController(Controller):
         ] = None,
     ) -> AuditEventPage:
         query = select(AuditEventRow).order_by(AuditEventRow.id.desc()).limit(limit + 1)
-        if before_id is not None:
-            query = query.where(AuditEventRow.id < before_id)
+        before = decode_cursor(cursor, tuple[int])
+        if before is not None:
+            query = query.where(AuditEventRow.id < before[0])
         if action is not None:
             query = query.where(AuditEventRow.action == action)
         if target is not None:
@@ -668,5 +678,5 @@ class AuditController(Controller):
                 )
                 for r in page
             ],
-            next_before_id=page[-1].id if more and page else None,
+            next_cursor=encode_cursor([page[-1].id]) if more and page else None,
         )

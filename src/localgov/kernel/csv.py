@@ -39,7 +39,7 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
-from localgov.kernel.errors import DomainError
+from localgov.kernel.errors import DomainError, FieldError
 
 #: The characters that make a spreadsheet read a cell as a formula.
 FORMULA_TRIGGERS = frozenset("=+-@\t\r")
@@ -137,7 +137,7 @@ class CsvRowError(msgspec.Struct, kw_only=True):
 
 
 class CsvRejected(DomainError):
-    """The file as a whole cannot be read; ``data.errors`` says why (line 1 is the header)."""
+    """The file as a whole cannot be read; ``errors`` says why (line 1 is the header)."""
 
     code = "csv_rejected"
     status = 422
@@ -161,8 +161,15 @@ class CsvTable(msgspec.Struct, kw_only=True):
     rows: list[CsvRow]
 
 
+def row_errors(errors: Iterable[CsvRowError]) -> list[FieldError]:
+    """A file's problems as the problem's ``errors`` (``key`` = the column, ``row`` for a whole line)."""
+    return [
+        FieldError(key=e.column or "row", message=e.message, code=e.code, line=e.line, source="csv") for e in errors
+    ]
+
+
 def _reject(detail: str, *errors: CsvRowError, **data: Any) -> CsvRejected:
-    return CsvRejected(detail, data={**data, "errors": [msgspec.to_builtins(e) for e in errors]})
+    return CsvRejected(detail, data=data or None, errors=row_errors(errors))
 
 
 def read_csv(

@@ -20,7 +20,27 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: Where each problem code is documented: ``type`` is ``https://<base domain>/problems/<code>``
+#: (served by ``kernel.problems``, listed in docs/problems.md).
+PROBLEM_TYPE_PATH = "/problems/"
 log = structlog.get_logger("localgov.errors")
+
+
+class FieldError(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One problem with one input value: the only shape of ``errors`` in any problem."""
+
+    #: The field: a body member (``address.postcode``, ``lines[2].amount``), a query, path or header
+    #: parameter's name, or a CSV column.
+    key: str
+    message: str
+    #: Where the field is: ``body``, ``query``, ``path``, ``header``, ``cookie`` or ``csv``.
+    source: str | None = None
+    #: A stable machine code for this field's problem, when there is one.
+    code: str | None = None
+    #: The line of a CSV file or of a JSON array of rows (1 = the CSV header; JSON rows count from 1).
+    line: int | None = None
+    #: The Thai message, when the service has one.
+    message_th: str | None = None
 
 
 class ProblemDetails(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -29,12 +49,13 @@ class ProblemDetails(msgspec.Struct, kw_only=True, omit_defaults=True):
     title: str
     status: int
     code: str
+    #: A URI per code, documenting it: ``https://<base domain>/problems/<code>``.
     type: str = "about:blank"
     detail: str | None = None
     instance: str | None = None
     request_id: str | None = None
-    #: Field errors of a validation problem: ``[{"key": ..., "message": ...}]``.
-    errors: list[dict[str, Any]] | None = None
+    #: Field errors, one shape everywhere (:class:`FieldError`).
+    errors: list[FieldError] | None = None
     #: Structured data specific to the code.
     data: dict[str, Any] | None = None
 
@@ -64,6 +85,8 @@ class DomainError(Exception):
     title: str = "Request failed"
     #: Response headers the error implies (``WWW-Authenticate`` on a 401, for example).
     headers: dict[str, str] | None = None
+    #: Field errors (the problem's top-level ``errors``).
+    errors: list[FieldError] | None = None
 
     def __init__(
         self,
@@ -73,9 +96,12 @@ class DomainError(Exception):
         status: int | None = None,
         title: str | None = None,
         data: dict[str, Any] | None = None,
+        errors: list[FieldError] | None = None,
     ) -> None:
         super().__init__(detail or title or self.title)
         self.detail = detail
+        if errors is not None:
+            self.errors = errors
         if code is not None:
             self.code = code
         if status is not None:
@@ -150,6 +176,7 @@ class Unavailable(DomainError):
     code = "unavailable"
     status = 503
     title = "Service unavailable"
+    headers = {"Retry-After": "5"}
 
 
 #: Seconds a client is asked to wait after a database fault (``Retry-After``).
@@ -256,13 +283,29 @@ def _request_id(request: Request[Any, Any, Any]) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
-def domain_error_to_problem(exc: DomainError, request_id: str | None, instance: str | None) -> ProblemDetails:
+def problem_type(base_domain: str | None, code: str) -> str:
+    """The documentation URI of a problem code."""
+    if not base_domain:
+        return "about:blank"
+    return f"https://{base_domain}{PROBLEM_TYPE_PATH}{code}"
+
+
+def _base_domain(request: Request[Any, Any, Any]) -> str | None:
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "base_domain", None)
+
+
+def domain_error_to_problem(
+    exc: DomainError, request_id: str | None, instance: str | None, base_domain: str | None = None
+) -> ProblemDetails:
     return ProblemDetails(
         title=exc.title,
         status=exc.status,
         code=exc.code,
+        type=problem_type(base_domain, exc.code),
         detail=exc.detail,
         data=exc.data,
+        errors=exc.errors,
         instance=instance,
         request_id=request_id,
     )
@@ -270,17 +313,37 @@ def domain_error_to_problem(exc: DomainError, request_id: str | None, instance: 
 
 def _handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
     return problem_response(
-        domain_error_to_problem(exc, _request_id(request), request.scope.get("path")), headers=exc.headers
+        domain_error_to_problem(exc, _request_id(request), request.scope.get("path"), _base_domain(request)),
+        headers=exc.headers,
     )
 
 
+def _field_errors(extra: Any) -> list[FieldError] | None:
+    """Litestar's validation details (``key``, ``message``, ``source``) as :class:`FieldError`."""
+    if not isinstance(extra, list):
+        return None
+    out: list[FieldError] = []
+    for item in extra:
+        if isinstance(item, dict):
+            source = item.get("source")
+            out.append(
+                FieldError(
+                    key=str(item.get("key") or ""),
+                    message=str(item.get("message") or ""),
+                    source=str(getattr(source, "value", source)) if source is not None else "body",
+                )
+            )
+    return out or None
+
+
 def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
-    errors = exc.extra if isinstance(exc.extra, list) else None
+    errors = _field_errors(exc.extra)
     return problem_response(
         ProblemDetails(
             title="The request is not valid",
             status=400,
             code="validation_error",
+            type=problem_type(_base_domain(request), "validation_error"),
             detail=exc.detail,
             errors=errors,
             instance=request.scope.get("path"),
@@ -296,12 +359,15 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
         return _handle_domain(request, TenantNotFound())
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "Request failed"))
     detail = exc.detail if exc.detail and exc.detail != title else None
-    headers = dict(exc.headers) if exc.headers else None
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code in (429, 503) and "retry-after" not in {k.lower() for k in headers}:
+        headers["Retry-After"] = "5"
     return problem_response(
         ProblemDetails(
             title=title,
             status=exc.status_code,
             code=code,
+            type=problem_type(_base_domain(request), code),
             detail=detail,
             instance=request.scope.get("path"),
             request_id=_request_id(request),
@@ -332,6 +398,7 @@ def _handle_database(request: Request[Any, Any, Any], exc: DBAPIError) -> Respon
             title="A value of the request cannot be stored",
             status=400,
             code="invalid_input",
+            type=problem_type(_base_domain(request), "invalid_input"),
             detail="A value is out of range or contains characters that cannot be stored (e.g. NUL).",
             data={"sqlstate": state},
             instance=request.scope.get("path"),
@@ -340,7 +407,51 @@ def _handle_database(request: Request[Any, Any, Any], exc: DBAPIError) -> Respon
     )
 
 
+def _handle_overflow(request: Request[Any, Any, Any], exc: OverflowError) -> Response[bytes]:
+    """A date or number of the request beyond what the computation handles (a report from year 1:
+    its start in UTC is before ``datetime.min``): the caller's input, a 400, not our failure."""
+    log.warning("input_overflow", error=str(exc)[:300])
+    return problem_response(
+        ProblemDetails(
+            title="A value of the request is out of range",
+            status=400,
+            code="invalid_input",
+            type=problem_type(_base_domain(request), "invalid_input"),
+            detail="A date or number is outside the range this operation handles.",
+            instance=request.scope.get("path"),
+            request_id=_request_id(request),
+        )
+    )
+
+
+def _missing_upload(exc: Exception) -> bool:
+    """Litestar's multipart extractor on a form without a file: ``StopIteration`` turned into a
+    ``RuntimeError`` by the coroutine (found by schemathesis). The caller's input, not a 500."""
+    cause = exc.__cause__
+    if not isinstance(exc, RuntimeError) or not isinstance(cause, StopIteration):
+        return False
+    frame = cause.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_name == "_extract_multipart":
+            return True
+        frame = frame.tb_next
+    return False
+
+
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if _missing_upload(exc):
+        return problem_response(
+            ProblemDetails(
+                title="The request is not valid",
+                status=400,
+                code="validation_error",
+                type=problem_type(_base_domain(request), "validation_error"),
+                detail="This endpoint takes a multipart form with a file.",
+                errors=[FieldError(key="file", message="a file part is required", source="body")],
+                instance=request.scope.get("path"),
+                request_id=_request_id(request),
+            )
+        )
     reason = database_fault(exc)
     if reason is not None:
         log.warning(
@@ -360,6 +471,7 @@ def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respo
             title="Internal server error",
             status=500,
             code="internal_error",
+            type=problem_type(_base_domain(request), "internal_error"),
             detail="An unexpected error occurred; it has been logged with the request id.",
             instance=request.scope.get("path"),
             request_id=_request_id(request),
@@ -374,6 +486,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         ValidationException: _handle_validation,
         HTTPException: _handle_http,
         DBAPIError: _handle_database,
+        OverflowError: _handle_overflow,
         Exception: _handle_unexpected,
     }
 

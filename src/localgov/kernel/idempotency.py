@@ -190,3 +190,125 @@ async def _purge_job(ctx: JobContext) -> None:
 #: Forgets expired keys in each active tenant; a key past :data:`RETENTION` is ignored anyway (see
 #: :func:`idempotent`), so the purge only keeps the table small and every 6 hours is plenty.
 PURGE_JOB = ScheduledJob(name="core.idempotency_purge", every=dt.timedelta(hours=6), run=_purge_job, per_tenant=True)
+
+
+# --- every other create: the request middleware's Idempotency-Key --------------------------------------
+
+
+def handles_key_itself(handler: Any) -> bool:
+    """Whether a route takes ``Idempotency-Key`` as a parameter (and wraps its work in :func:`idempotent`)."""
+    signature = getattr(handler, "parsed_fn_signature", None)
+    parameters = getattr(signature, "parameters", {}) if signature is not None else {}
+    return "idempotency_key" in parameters
+
+
+async def replay_or_run(
+    scope: Any, receive: Any, send: Any, next_app: Any, *, key: str, principal: str, tenant: Any
+) -> None:
+    """``Idempotency-Key`` on a create whose handler does not take it (the request middleware calls
+    this for a ``POST`` answering ``201`` on a tenant host).
+
+    The key is held by a session-level advisory lock for the request (a second request with it:
+    409 ``idempotency_key_in_flight``); a stored answer for the same method, path and body is replayed
+    (``Idempotent-Replayed: true``), another body is 422 ``idempotency_key_reused``; otherwise the
+    request runs and a 2xx answer is stored after it, in a transaction of its own. Unlike
+    :func:`idempotent` (the answer stored in the work's own transaction), a process that dies between
+    the work's commit and the record would let one retry run again: routes that move money use
+    :func:`idempotent`.
+    """
+    from localgov.kernel.db import session_for
+
+    app = scope["litestar_app"]
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    fingerprint = request_hash(scope.get("method", "POST"), scope.get("path", ""), body)
+    async with app.state.engine.connect() as lock_conn:
+        schema = tenant.schema
+        lock = lock_id(schema, principal, key)
+        if not await lock_conn.scalar(select(func.pg_try_advisory_lock(lock))):
+            raise IdempotencyKeyInFlight(data={"key": key})
+        try:
+            session = session_for(app.state.session_factory, tenant)
+            try:
+                async with session.begin():
+                    record = (
+                        await session.execute(
+                            select(IdempotencyRecord).where(
+                                IdempotencyRecord.principal == principal,
+                                IdempotencyRecord.key == key,
+                                IdempotencyRecord.created_at > dt.datetime.now(dt.UTC) - RETENTION,
+                            )
+                        )
+                    ).scalar_one_or_none()
+                    stored = (
+                        None if record is None else (record.request_hash, record.response_status, record.response_body)
+                    )
+            finally:
+                await session.close()
+            if stored is not None:
+                if stored[0] != fingerprint:
+                    raise IdempotencyKeyReused(
+                        "The key was first used with another method, path or body; use a new key for a new request.",
+                        data={"key": key},
+                    )
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": stored[1] or 201,
+                        "headers": [(b"content-type", b"application/json"), (b"idempotent-replayed", b"true")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": stored[2] or b"", "more_body": False})
+                return
+            sent = False
+
+            async def replay_body() -> Any:
+                nonlocal sent
+                if sent:
+                    return {"type": "http.disconnect"}
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            start: dict[str, Any] = {}
+            out: list[bytes] = []
+
+            async def capture(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    start.update(message)
+                elif message["type"] == "http.response.body":
+                    out.append(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        status = int(start.get("status", 500))
+                        if 200 <= status < 300:
+                            await _store(app, tenant, principal, key, fingerprint, status, b"".join(out))
+                        await send(start)
+                        await send({"type": "http.response.body", "body": b"".join(out), "more_body": False})
+
+            await next_app(scope, replay_body, capture)
+        finally:
+            await lock_conn.scalar(select(func.pg_advisory_unlock(lock)))
+            await lock_conn.rollback()
+
+
+async def _store(app: Any, tenant: Any, principal: str, key: str, fingerprint: str, status: int, body: bytes) -> None:
+    from localgov.kernel.db import tenant_session
+
+    async with tenant_session(app.state.session_factory, tenant) as session:
+        await session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
+        )
+        session.add(
+            IdempotencyRecord(
+                principal=principal,
+                key=key,
+                request_hash=fingerprint,
+                status="done",
+                response_status=status,
+                response_body=body,
+            )
+        )

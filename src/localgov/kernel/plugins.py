@@ -123,6 +123,8 @@ class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
     #: The kinds of case the service runs on the case engine (``<slug>.<name>``, see
     #: :mod:`localgov.kernel.cases`); registered with the engine when the plugin is installed.
     case_types: tuple[CaseType, ...] = ()
+    #: The OpenAPI tags its routes use: name → English description (every tag used must be declared).
+    tags: Mapping[str, str] = msgspec.field(default_factory=dict)
     #: The folder of the service's own tenant Alembic history (shipped in its package), which
     #: creates and upgrades its ``tables``; its version table is ``alembic_version_<slug>``.
     migrations: Path | None = None

@@ -2,12 +2,22 @@
 
 Litestar's own rate-limit middleware counts per process unless given a shared store; the
 platform has PostgreSQL already, and a limit hit must not depend on which replica answered.
+
+Every answer of a rate-limited route says where the caller stands, in the IETF headers of
+draft-ietf-httpapi-ratelimit-headers: ``RateLimit-Policy: "login";q=10;w=300`` (the quota ``q`` per
+window of ``w`` seconds) and ``RateLimit: "login";r=7;t=120`` (``r`` requests left, the window
+ending in ``t`` seconds). :func:`hit` records them for the request being served (a context
+variable the request middleware opens, :func:`track_request`); a 429 also carries ``Retry-After``.
+The policy's name is the key's first ``:`` part (``login:<tenant>:<address>`` → ``login``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from contextvars import ContextVar, Token
 
+import msgspec
 from sqlalchemy import DateTime, Integer, String, delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,6 +40,53 @@ class RateLimited(DomainError):
     code = "rate_limited"
     status = 429
     title = "Too many requests"
+    headers = {"Retry-After": "60"}
+
+
+class LimitState(msgspec.Struct, frozen=True):
+    """One policy's standing for the current request."""
+
+    policy: str
+    quota: int
+    window_s: int
+    remaining: int
+    reset_s: int
+
+
+#: The policies counted while serving the current request (None outside a request).
+_CURRENT: ContextVar[list[LimitState] | None] = ContextVar("localgov_rate_limits", default=None)
+_POLICY_NAME = re.compile(r"[^a-z0-9_.-]")
+
+
+def track_request() -> Token[list[LimitState] | None]:
+    """Start recording the limits counted by this request (the request middleware calls it)."""
+    return _CURRENT.set([])
+
+
+def end_request(token: Token[list[LimitState] | None]) -> None:
+    _CURRENT.reset(token)
+
+
+def policy_name(key: str) -> str:
+    return _POLICY_NAME.sub("-", key.split(":", 1)[0].lower())[:40] or "default"
+
+
+def _record(key: str, limit: int, window_s: int, count: int, reset_s: int) -> None:
+    states = _CURRENT.get()
+    if states is not None:
+        states.append(LimitState(policy_name(key), limit, window_s, max(0, limit - count), max(0, reset_s)))
+
+
+def response_headers() -> dict[str, str]:
+    """``RateLimit`` and ``RateLimit-Policy`` for the limits this request was counted against
+    (empty when none): structured-field lists, one item per policy."""
+    states = _CURRENT.get()
+    if not states:
+        return {}
+    return {
+        "RateLimit-Policy": ", ".join(f'"{s.policy}";q={s.quota};w={s.window_s}' for s in states),
+        "RateLimit": ", ".join(f'"{s.policy}";r={s.remaining};t={s.reset_s}' for s in states),
+    }
 
 
 _HIT = text(
@@ -46,13 +103,17 @@ _HIT = text(
 )
 
 
-async def hit(engine: AsyncEngine, key: str, *, limit: int, window_s: int) -> None:
+async def hit(engine: AsyncEngine, key: str, *, limit: int, window_s: int, advertise: bool = True) -> None:
     """Count one request for ``key``; raise :class:`RateLimited` past ``limit`` in ``window_s``.
 
     Counted in its own short transaction on purpose: a refused or failed request still counts.
+    ``advertise=False`` keeps the budget out of the ``RateLimit`` headers: a budget kept only for
+    some callers (unknown login addresses, known accounts' reset mails) must not tell them apart.
     """
     async with engine.begin() as conn:
         count, retry_after = (await conn.execute(_HIT, {"key": key[:200], "window": window_s})).one()
+    if advertise:
+        _record(key, limit, window_s, int(count), int(retry_after or window_s))
     if count > limit:
         wait = max(1, int(retry_after or window_s))
         error = RateLimited(f"Too many attempts; try again in {wait} s.", data={"retry_after_s": wait})
@@ -76,6 +137,10 @@ async def refuse_if_spent(engine: AsyncEngine, key: str, *, limit: int, window_s
     """
     async with engine.connect() as conn:
         row = (await conn.execute(_PEEK, {"key": key[:200], "window": window_s})).one_or_none()
+    if row is None:
+        _record(key, limit, window_s, 0, window_s)
+    else:
+        _record(key, limit, window_s, int(row[0]), int(row[1] or window_s))
     if row is not None and row[0] >= limit:
         wait = max(1, int(row[1] or window_s))
         error = RateLimited(f"Too many failed attempts; try again in {wait} s.", data={"retry_after_s": wait})

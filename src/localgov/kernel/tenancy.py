@@ -38,6 +38,9 @@ class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
     plan_code: str
     enabled_services: frozenset[str]
     domains: tuple[str, ...] = ()
+    #: Origins (``https://app.example.org``) whose browser scripts may call this LAO's API (CORS),
+    #: set by its administrators.
+    cors_origins: frozenset[str] = frozenset()
 
 
 class OperatorHost(msgspec.Struct, frozen=True):

@@ -48,6 +48,10 @@ from localgov.kernel.errors import (
     TenantSuspended,
     database_fault,
 )
+from localgov.kernel.etags import PreconditionFailed, etag_of_body
+from localgov.kernel.idempotency import handles_key_itself, replay_or_run
+from localgov.kernel.ratelimit import end_request, track_request
+from localgov.kernel.ratelimit import response_headers as ratelimit_headers
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.storage import BlobStore
 from localgov.kernel.tenancy import OperatorHost, TenantInfo
@@ -76,8 +80,185 @@ def _host_header(scope: Scope) -> str | None:
     return None
 
 
+#: Request headers a browser may send cross-origin (CORS preflight answer).
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Request-Id"
+#: Response headers a cross-origin script may read.
+CORS_EXPOSE_HEADERS = (
+    "ETag, Location, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id, Idempotent-Replayed, Content-Disposition"
+)
+#: How long a browser may cache a preflight answer, in seconds.
+CORS_MAX_AGE = "600"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def path_methods(app: Any) -> dict[str, str]:
+    """Route path → its ``Allow`` value (every method of every handler of the path; built once)."""
+    cached: dict[str, str] | None = getattr(app.state, "allow_by_path", None)
+    if cached is None:
+        by_path: dict[str, set[str]] = {}
+        for route in app.routes:
+            methods = by_path.setdefault(route.path_format, set())
+            for handler in getattr(route, "route_handlers", ()):
+                methods.update(getattr(handler, "http_methods", ()))
+        cached = {}
+        for path, methods in by_path.items():
+            methods.add("OPTIONS")
+            cached[path] = ", ".join(sorted(methods))
+        app.state.allow_by_path = cached
+    return cached
+
+
+def cors_allowed(tenant: TenantInfo | None, origin: str | None) -> bool:
+    """Whether the LAO's administrators allowed ``origin`` (exact ``scheme://host[:port]``)."""
+    return tenant is not None and origin is not None and origin in tenant.cors_origins
+
+
+class _ResponseShaper:
+    """Holds a response's start until its body is complete, to add what depends on the body
+    (``ETag``; a ``304`` for a matching ``If-None-Match``), the rate-limit state and CORS headers."""
+
+    def __init__(self, scope: Scope, send: Send, status_holder: list[int]) -> None:
+        self.scope = scope
+        self.send = send
+        self.status_holder = status_holder
+        method = scope.get("method", "GET")
+        self.tag_bodies = method in ("GET", "PUT", "PATCH")
+        self.if_none_match = _header(scope, b"if-none-match") if method == "GET" else None
+        self.start: Message | None = None
+        self.chunks: list[bytes] = []
+
+    def _extra_headers(self, headers: MutableScopeHeaders) -> None:
+        for name, value in ratelimit_headers().items():
+            headers[name] = value
+        tenant = self.scope.get("state", {}).get("tenant")
+        origin = _header(self.scope, b"origin")
+        if origin is not None and cors_allowed(tenant, origin):
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+            headers.add("Vary", "Origin")
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status_holder[0] = message["status"]
+            self._extra_headers(MutableScopeHeaders.from_message(message))
+            if not (self.tag_bodies and message["status"] == 200):
+                await self.send(message)
+                return
+            self.start = message
+            return
+        if self.start is None or message["type"] != "http.response.body":
+            await self.send(message)
+            return
+        self.chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        start: Any = self.start
+        self.start = None
+        headers = MutableScopeHeaders.from_message(start)
+        body = b"".join(self.chunks)
+        content_type = headers.get("content-type") or ""
+        if "json" in content_type and "etag" not in headers:
+            etag = etag_of_body(body)
+            headers["ETag"] = etag
+            if self.if_none_match is not None and etag in _etag_list(self.if_none_match):
+                start["status"] = 304
+                self.status_holder[0] = 304
+                for name in ("content-length", "content-type"):
+                    if name in headers:
+                        del headers[name]
+                await self.send(start)
+                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+        await self.send(start)
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _idempotent_create(scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> bool:
+    """``Idempotency-Key`` on a JSON create (a ``POST`` answering ``201``) of a tenant host whose
+    handler does not take the key itself (``kernel.idempotency.replay_or_run``); False: not one."""
+    key = _header(scope, b"idempotency-key")
+    handler = scope["route_handler"]
+    tenant = scope.get("state", {}).get("tenant")
+    if key is None or tenant is None or getattr(handler, "status_code", None) != 201 or handles_key_itself(handler):
+        return False
+    if not re.fullmatch(r"[!-~]{1,100}", key):
+        raise InvalidIdempotencyKey(data={"key": key[:100]})
+    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    if content_type and not _JSON_MEDIA_TYPE_RE.fullmatch(content_type):
+        return False  # an upload is not buffered to be hashed: the key is not honoured there
+    principal = scope["state"].get("principal")
+    label = f"{principal.kind}:{principal.subject}"[:150] if principal is not None else "anonymous"
+    await replay_or_run(scope, receive, send, next_app, key=key, principal=label, tenant=tenant)
+    return True
+
+
+class InvalidIdempotencyKey(DomainError):
+    code = "invalid_idempotency_key"
+    status = 400
+    title = "An Idempotency-Key is 1-100 printable ASCII characters"
+
+
+_FORWARDED_TO_READ = frozenset({b"host", b"authorization", b"x-forwarded-for", b"x-forwarded-proto", b"x-request-id"})
+
+
+async def _check_if_match(scope: Scope, app: Any) -> None:
+    """``If-Match`` on any update: the resource's ``GET`` (same path, same caller) is asked for its
+    current ``ETag``, and the update is refused with 412 ``etag_mismatch`` when the header names
+    another version (or the path has no current representation). A handler that checks it itself,
+    under a row lock, does so with ``kernel.etags.require_match`` as well (atomic with the change)."""
+    if_match = _header(scope, b"if-match")
+    if if_match is None:
+        return
+    tags = _etag_list(if_match)
+    read_scope: dict[str, Any] = {
+        key: scope[key]
+        for key in ("type", "asgi", "http_version", "scheme", "path", "raw_path", "root_path", "client", "server")
+        if key in scope
+    }
+    read_scope.update(
+        method="GET",
+        query_string=b"",
+        headers=[(k, v) for k, v in scope.get("headers", ()) if k in _FORWARDED_TO_READ],
+        state={},
+    )
+    started: dict[str, Any] = {}
+
+    async def empty_body() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            started.update(message)
+
+    await app(read_scope, empty_body, capture)
+    current = None
+    if started.get("status") == 200:
+        for key, value in started.get("headers", ()):
+            if key.lower() == b"etag":
+                current = value.decode("latin-1")
+    if current is not None and ("*" in tags or current in tags):
+        return
+    raise PreconditionFailed(
+        "Another change was saved since this version was read; read it again and retry."
+        if current is not None
+        else "This resource has no current version to match (If-Match).",
+        data={"current_etag": current},
+    )
+
+
+def _etag_list(header: str) -> list[str]:
+    return [tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()]
+
+
 class RequestContextMiddleware(ASGIMiddleware):
-    """Request id, log context, host → tenant, access log and metrics, for every routed request."""
+    """Request id, log context, host → tenant, access log and metrics, for every routed request;
+    ``OPTIONS`` (the ``Allow`` of the path, CORS preflights), ``ETag``, ``RateLimit`` and CORS headers."""
 
     scopes = (ScopeType.HTTP,)
 
@@ -89,22 +270,27 @@ class RequestContextMiddleware(ASGIMiddleware):
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status_holder = [500]
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder[0] = message["status"]
-            await send(message)
+        send_wrapper = _ResponseShaper(scope, send, status_holder)
 
         app = scope["litestar_app"]
         route = scope.get("path_template") or "unmatched"
         method = scope.get("method", "GET")
+        limits = track_request()
         try:
+            if method == "OPTIONS":
+                await self._options(scope, app, send_wrapper)
+                return
             self._resolve_tenant(scope, app.state)
+            if method in ("PUT", "PATCH"):
+                await _check_if_match(scope, app)
+            if method == "POST" and await _idempotent_create(scope, receive, send_wrapper, next_app):
+                return
             await next_app(scope, receive, send_wrapper)
         except DomainError as exc:
             status_holder[0] = exc.status
             raise
         finally:
+            end_request(limits)
             elapsed = time.perf_counter() - started
             metrics = app.state.metrics
             metrics.requests.labels(method, route, str(status_holder[0])).inc()
@@ -117,6 +303,27 @@ class RequestContextMiddleware(ASGIMiddleware):
                     status=status_holder[0],
                     duration_ms=round(elapsed * 1000, 2),
                 )
+
+    @staticmethod
+    async def _options(scope: Scope, app: Any, send: Send) -> None:
+        """``OPTIONS``: 204 with the ``Allow`` of the path (all its handlers' methods); a CORS
+        preflight from an origin the LAO allowed also gets the ``Access-Control-*`` answer."""
+        allow = path_methods(app).get(scope.get("path_template") or "", "OPTIONS")
+        headers = [(b"allow", allow.encode()), (b"content-length", b"0")]
+        match = app.state.catalog.resolve(_host_header(scope))
+        tenant = match if isinstance(match, TenantInfo) else None
+        origin = _header(scope, b"origin")
+        if _header(scope, b"access-control-request-method") is not None and cors_allowed(tenant, origin):
+            assert origin is not None
+            headers += [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-allow-methods", allow.encode()),
+                (b"access-control-allow-headers", CORS_ALLOW_HEADERS.encode()),
+                (b"access-control-max-age", CORS_MAX_AGE.encode()),
+                (b"vary", b"Origin"),
+            ]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     @staticmethod
     def _resolve_tenant(scope: Scope, state: State) -> None:

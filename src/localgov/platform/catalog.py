@@ -195,6 +195,7 @@ def tenant_info(row: Mapping[Any, Any], domains: Iterable[str] = ()) -> TenantIn
         plan_code=row["plan_code"],
         enabled_services=frozenset(row["enabled_services"] or ()),
         domains=tuple(sorted(domains)),
+        cors_origins=frozenset(row.get("cors_origins") or ()),
     )
 
 

@@ -75,6 +75,8 @@ class Tenant(SharedBase):
     status: Mapped[str] = mapped_column(String(16), server_default="active")
     plan_code: Mapped[str] = mapped_column(String(40), ForeignKey("platform.plans.code"), server_default="standard")
     enabled_services: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    #: Browser origins allowed to call the LAO's API (CORS), set by its administrators.
+    cors_origins: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     schema_name: Mapped[str] = mapped_column(String(63), unique=True)
     #: Alembic revision of the tenant schema, written in the same transaction as its DDL.
     schema_revision: Mapped[str | None] = mapped_column(String(32))

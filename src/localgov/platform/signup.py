@@ -38,6 +38,7 @@ from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import new_token
 from localgov.kernel.db import set_search_path
 from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.kernel.errors import FieldError as ProblemFieldError
 from localgov.kernel.mail import OutgoingMail, send_mail
 from localgov.kernel.outbox import Delivery, enqueue
 from localgov.kernel.plugins import DeliveryHandler, ServicePlugin
@@ -136,6 +137,12 @@ class FieldError(msgspec.Struct, frozen=True):
     code: str
     message_th: str
     message_en: str
+
+    def problem(self) -> ProblemFieldError:
+        """As the problem's ``errors`` item (the one shape of field errors)."""
+        return ProblemFieldError(
+            key=self.field, message=self.message_en, message_th=self.message_th, code=self.code, source="body"
+        )
 
 
 def _field_errors(form: SignupForm) -> list[FieldError]:
@@ -310,7 +317,7 @@ async def submit(session: AsyncSession, settings: Settings, form: SignupForm, *,
     )
     errors = _field_errors(form)
     if errors:
-        raise SignupInvalid(data={"errors": [msgspec.to_builtins(e) for e in errors]})
+        raise SignupInvalid(errors=[e.problem() for e in errors])
     dla_code, slug = form.dla_code.strip(), form.slug.strip().lower()
     entry = lookup(dla_code)
     if entry is None:
@@ -320,7 +327,7 @@ async def submit(session: AsyncSession, settings: Settings, form: SignupForm, *,
     plan = await session.get(Plan, form.plan_code)
     if plan is None or not plan.open_for_signup:
         error = FieldError("plan_code", "unknown_plan", "ไม่มีแผนบริการนี้", "No such plan")
-        raise SignupInvalid(data={"errors": [msgspec.to_builtins(error)]})
+        raise SignupInvalid(errors=[error.problem()])
     registered = (await session.execute(select(Tenant.slug).where(Tenant.dla_code == dla_code))).first()
     if registered is not None:
         raise DlaCodeRegistered(data={"dla_code": dla_code})

@@ -70,8 +70,8 @@ def _rate_limited_message(error: RateLimited) -> Message:
 def _field_errors(error: DomainError) -> dict[str, Message]:
     if isinstance(error, svc.SignupInvalid):
         out: dict[str, Message] = {}
-        for item in (error.data or {}).get("errors", []):
-            out.setdefault(item["field"], Message(item["message_th"], item["message_en"]))
+        for item in error.errors or []:
+            out.setdefault(item.key, Message(item.message_th or item.message, item.message))
         return out
     return {_FIELD_OF[type(error)]: _title_message(error)}
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded, operator
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import Cursor, decode_cursor, encode_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.web import request_origin
 from localgov.platform import signup as svc
@@ -43,11 +44,11 @@ class PlanList(msgspec.Struct):
     items: list[PlanOut]
 
 
-class LinkToken(msgspec.Struct, kw_only=True):
+class LinkToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-class Rejection(msgspec.Struct, kw_only=True):
+class Rejection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Why the operator refuses (sent to the LAO's contact officer as written)."""
 
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=2000, pattern=r"^[^\x00]*$")]
@@ -55,7 +56,8 @@ class Rejection(msgspec.Struct, kw_only=True):
 
 class SignupPage(msgspec.Struct):
     items: list[svc.SignupView]
-    next_after_id: int | None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 async def limit_submit(request: Request[Any, Any, Any]) -> None:
@@ -171,10 +173,13 @@ class SignupAdminController(Controller):
         db_session: NamedDependency[AsyncSession],
         status: Annotated[str | None, QueryParameter(pattern=STATUS_PATTERN, description="Only this status")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500, description="Page size")] = 100,
-        after_id: Annotated[int, QueryParameter(ge=0, description="Requests with a larger id")] = 0,
+        cursor: Cursor = None,
     ) -> SignupPage:
-        items, next_after = await svc.list_requests(db_session, status=status, limit=limit, after_id=after_id)
-        return SignupPage(items=items, next_after_id=next_after)
+        after = decode_cursor(cursor, tuple[int])
+        items, next_after = await svc.list_requests(
+            db_session, status=status, limit=limit, after_id=after[0] if after else 0
+        )
+        return SignupPage(items=items, next_cursor=encode_cursor([next_after]) if next_after is not None else None)
 
     @get(
         "/{signup_id:int}",

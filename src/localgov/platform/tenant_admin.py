@@ -12,20 +12,20 @@ import datetime as dt
 import hmac
 import re
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 import structlog
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.db import session_tenant_id
 from localgov.kernel.dns import DnsUnavailable, DomainResolver
-from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.kernel.errors import Conflict, DomainError, FieldError, NotFound
 from localgov.kernel.jobs import JobContext, ScheduledJob
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.tenancy import TenantProfile
@@ -131,7 +131,7 @@ async def update_profile(
     """Apply ``changes`` (field → new value; None clears) to the LAO's one profile row."""
     problems = profile_problems(changes)
     if problems:
-        raise InvalidProfile(data={"errors": problems})
+        raise InvalidProfile(errors=[FieldError(key=p["key"], message=p["message"], source="body") for p in problems])
     profile = (
         await session.execute(select(TenantProfile).where(TenantProfile.id == 1).with_for_update())
     ).scalar_one_or_none()
@@ -473,3 +473,64 @@ async def remove_domain(session: AsyncSession, tenant_id: int, domain: str, *, a
 
 def contact_of(profile: TenantProfile | None) -> dict[str, Any]:
     return {field: getattr(profile, field) if profile else None for field in PROFILE_FIELDS}
+
+
+# --- CORS: browser origins allowed to call the LAO's API ------------------------------------------
+
+#: How many origins an LAO may allow.
+MAX_CORS_ORIGINS = 20
+_ORIGIN_RE = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$")
+
+
+class InvalidOrigin(DomainError):
+    code = "invalid_origin"
+    status = 400
+    title = "ต้นทาง (origin) ไม่ถูกต้อง / Not a valid origin"
+
+
+def check_origins(raw: Sequence[str]) -> list[str]:
+    """Exact ``scheme://host[:port]`` origins, lower case, no path, no wildcard; https, or http for
+    ``localhost`` only (development)."""
+    out: list[str] = []
+    errors: list[FieldError] = []
+    for index, origin in enumerate(raw):
+        value = origin.strip().lower()
+        host = value.split("://", 1)[-1].split(":", 1)[0]
+        if not _ORIGIN_RE.fullmatch(value) or (value.startswith("http://") and host != "localhost"):
+            errors.append(
+                FieldError(
+                    key=f"origins[{index}]",
+                    message="an origin is https://host[:port] (http only for localhost), without a path",
+                    source="body",
+                    code="invalid_origin",
+                )
+            )
+        elif value not in out:
+            out.append(value)
+    if errors:
+        raise InvalidOrigin(errors=errors)
+    if len(out) > MAX_CORS_ORIGINS:
+        raise InvalidOrigin(f"At most {MAX_CORS_ORIGINS} origins.", data={"limit": MAX_CORS_ORIGINS})
+    return sorted(out)
+
+
+async def cors_origins(session: AsyncSession, tenant_id: int) -> list[str]:
+    value = (await session.execute(select(Tenant.cors_origins).where(Tenant.id == tenant_id))).scalar_one()
+    return sorted(value or [])
+
+
+async def set_cors_origins(
+    session: AsyncSession, tenant_id: int, origins: Sequence[str], *, actor: Actor, origin: Origin
+) -> list[str]:
+    """Replace the LAO's allowed origins; every process follows through the catalog's notification."""
+    checked = check_origins(origins)
+    await session.execute(update(Tenant).where(Tenant.id == tenant_id).values(cors_origins=checked))
+    await record_audit(
+        session,
+        "tenant.cors_changed",
+        actor=actor,
+        origin=origin,
+        target=f"tenant:{tenant_id}",
+        data={"origins": checked},
+    )
+    return checked

@@ -18,6 +18,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded, staff
 from localgov.kernel.documents import pades
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.etags import IfMatch, require_match
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.web import current_tenant
 from localgov.platform import tenant_admin as svc
@@ -26,7 +27,25 @@ from localgov.settings import Settings
 
 ADMIN = staff("tenant_admin")
 ServiceSlug = Annotated[str, PathParameter(max_length=31, description="A service's slug (`payments` …)")]
-DomainParam = Annotated[str, PathParameter(max_length=253, description="A host name such as `www.example.go.th`")]
+#: An origin the handler accepts: https://host[:port], or http://localhost[:port] for development.
+ORIGIN_PATTERN = r"^(https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?|http://localhost)(:[0-9]{1,5})?$"
+#: A website the handler accepts: http(s), a host with a dot, no credentials, no spaces.
+WEBSITE_PATTERN = (
+    r"^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+    r"(:[0-9]{1,5})?([/?#][^\s@]*)?$"
+)
+#: A lower-case host name of two labels or more whose last label is not all digits (the syntax
+#: ``platform.catalog`` accepts); special-use names and the platform's own are refused by rule (400).
+DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+DomainParam = Annotated[
+    str,
+    PathParameter(
+        max_length=253,
+        description="A host name such as `www.example.go.th`",
+        # Documented; checked by the handler (400 `invalid_domain`, with why), not by the framework.
+        schema_extra={"pattern": DOMAIN_PATTERN},
+    ),
+]
 
 
 class ContactUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
@@ -35,8 +54,38 @@ class ContactUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, om
     address_th: Annotated[str, msgspec.Meta(max_length=500)] | msgspec.UnsetType | None = msgspec.UNSET
     phone: Annotated[str, msgspec.Meta(max_length=40)] | msgspec.UnsetType | None = msgspec.UNSET
     email: Annotated[str, msgspec.Meta(max_length=254)] | msgspec.UnsetType | None = msgspec.UNSET
-    website: Annotated[str, msgspec.Meta(max_length=300)] | msgspec.UnsetType | None = msgspec.UNSET
+    website: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=300,
+                # Documented; checked by the handler (400 `invalid_profile` with the field in `errors`).
+                extra_json_schema={"pattern": WEBSITE_PATTERN},
+            ),
+        ]
+        | msgspec.UnsetType
+        | None
+    ) = msgspec.UNSET
     office_hours_th: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class CorsOrigins(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Browser origins whose scripts may call this LAO's API (CORS): ``https://host[:port]``."""
+
+    origins: Annotated[
+        list[
+            Annotated[
+                str,
+                msgspec.Meta(
+                    max_length=300,
+                    examples=["https://app.example.org"],
+                    # Documented; checked by the handler (400 `invalid_origin` per origin in `errors`).
+                    extra_json_schema={"pattern": ORIGIN_PATTERN},
+                ),
+            ]
+        ],
+        msgspec.Meta(max_length=svc.MAX_CORS_ORIGINS),
+    ]
 
 
 class Plan(msgspec.Struct, kw_only=True):
@@ -157,7 +206,7 @@ class TenantAdminController(Controller):
         "/contact",
         operation_id="updateTenantContact",
         summary="Change the LAO's public contact details (shown by `GET /v1/tenant`)",
-        description="400 `invalid_profile` with the fields in `data.errors` (phone, e-mail, http(s) website …).",
+        description="400 `invalid_profile` with the fields in `errors` (phone, e-mail, http(s) website …).",
         responses=problem_responses(401, 403, 404, 410),
         **guarded(ADMIN),
     )
@@ -171,6 +220,43 @@ class TenantAdminController(Controller):
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         profile = await svc.update_profile(db_session, changes, actor=actor, origin=origin)
         return Contact(**svc.contact_of(profile))
+
+    @get(
+        "/cors",
+        operation_id="getTenantCorsOrigins",
+        summary="The browser origins allowed to call the LAO's API (CORS)",
+        responses=problem_responses(401, 403, 404, 410),
+        **guarded(ADMIN),
+    )
+    async def get_cors(
+        self, tenant: NamedDependency[TenantInfo], db_session: NamedDependency[AsyncSession]
+    ) -> CorsOrigins:
+        return CorsOrigins(origins=await svc.cors_origins(db_session, tenant.id))
+
+    @put(
+        "/cors",
+        operation_id="setTenantCorsOrigins",
+        summary="Set the browser origins allowed to call the LAO's API (CORS); effective within seconds",
+        description=(
+            "Each origin is `https://host[:port]` (`http://localhost:<port>` for development); no path, no "
+            "wildcard. 400 `invalid_origin` with the origins in `errors`. Send `If-Match` with the ETag of "
+            "`GET /v1/tenant/cors` to refuse a lost update (412 `etag_mismatch`)."
+        ),
+        responses=problem_responses(401, 403, 404, 410, 412),
+        **guarded(ADMIN),
+    )
+    async def set_cors(
+        self,
+        actor: NamedDependency[Actor],
+        origin: NamedDependency[Origin],
+        tenant: NamedDependency[TenantInfo],
+        data: JSONBody[CorsOrigins],
+        db_session: NamedDependency[AsyncSession],
+        if_match: IfMatch = None,
+    ) -> CorsOrigins:
+        require_match(if_match, CorsOrigins(origins=await svc.cors_origins(db_session, tenant.id)))
+        origins = await svc.set_cors_origins(db_session, tenant.id, data.origins, actor=actor, origin=origin)
+        return CorsOrigins(origins=origins)
 
     @get(
         "/services",

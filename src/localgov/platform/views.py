@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, operator
 from localgov.kernel.errors import RETRY_AFTER_S, Unavailable, database_fault, problem_responses
+from localgov.kernel.pagination import Cursor, decode_cursor, encode_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.tenancy import TenantInfo, lao_profile
 from localgov.platform.citus import check_shared_local, cluster_health, is_citus
@@ -79,7 +80,8 @@ class TenantSummary(msgspec.Struct):
 
 class TenantPage(msgspec.Struct):
     items: list[TenantSummary]
-    next_after_id: int | None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class HealthOut(msgspec.Struct):
@@ -147,7 +149,7 @@ class OperatorTenantsController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         limit: Annotated[int, QueryParameter(ge=1, le=500, description="Page size")] = 100,
-        after_id: Annotated[int, QueryParameter(ge=0, description="Return tenants with a larger id")] = 0,
+        cursor: Cursor = None,
         status: Annotated[
             str | None, QueryParameter(pattern="^(active|suspended|closed)$", description="Only this status")
         ] = None,
@@ -155,7 +157,8 @@ class OperatorTenantsController(Controller):
             str | None, QueryParameter(pattern="^[0-9]{2}$", description="DOPA province code")
         ] = None,
     ) -> TenantPage:
-        query = select(Tenant).where(Tenant.id > after_id).order_by(Tenant.id).limit(limit + 1)
+        after = decode_cursor(cursor, tuple[int])
+        query = select(Tenant).where(Tenant.id > (after[0] if after else 0)).order_by(Tenant.id).limit(limit + 1)
         if status is not None:
             query = query.where(Tenant.status == status)
         if province_code is not None:
@@ -190,7 +193,7 @@ class OperatorTenantsController(Controller):
                 )
                 for t in page
             ],
-            next_after_id=page[-1].id if more and page else None,
+            next_cursor=encode_cursor([page[-1].id]) if more and page else None,
         )
 
 

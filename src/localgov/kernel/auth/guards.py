@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 AUTH_OPT = "auth"
 BEARER = "bearer"
-#: The OpenAPI security scheme of API clients: OAuth 2.0 client credentials at ``/oauth/token``.
+#: Formerly a second OpenAPI scheme for API clients; every operation now declares ``bearer`` only.
 OAUTH2 = "oauth2"
 
 
@@ -161,16 +161,21 @@ def operator(*roles: str) -> AuthPolicy:
 
 
 def guarded(policy: AuthPolicy) -> dict[str, Any]:
-    """Keyword arguments for a route decorator: the policy, and its OpenAPI security requirement.
+    """Keyword arguments for a route decorator: the policy, and its OpenAPI security requirements.
 
-    Any bearer token may be presented; a route open to API clients also names the ``oauth2``
-    client-credentials scheme with the scopes it accepts, so generated clients know how to get one.
+    One scheme, ``bearer`` (every token is sent as ``Authorization: Bearer <token>``): declaring a
+    second scheme for the same header made generated clients send the raw token. The requirement
+    objects are alternatives (any one suffices, as the policy's rules are): ``{"bearer": []}`` for a
+    logged-in person, one ``{"bearer": ["<scope>"]}`` per scope an API client may hold instead.
     """
     out: dict[str, Any] = {"opt": {AUTH_OPT: policy}}
     if not policy.public:
-        security: list[dict[str, list[str]]] = [{BEARER: []}]
-        client_rules = [rule for rule in policy.allow if rule.kind == "client"]
-        if client_rules:
-            security.append({OAUTH2: sorted({s for rule in client_rules for s in rule.scopes})})
+        security: list[dict[str, list[str]]] = []
+        if any(rule.kind != "client" for rule in policy.allow):
+            security.append({BEARER: []})
+        scopes = sorted({s for rule in policy.allow if rule.kind == "client" for s in rule.scopes})
+        security.extend({BEARER: [scope]} for scope in scopes)
+        if any(rule.kind == "client" and not rule.scopes for rule in policy.allow) and {BEARER: []} not in security:
+            security.append({BEARER: []})
         out["security"] = security
     return out

@@ -283,8 +283,16 @@ async def create_endpoint(
     return _endpoint_view(row), secret
 
 
-async def list_endpoints(reader: Reader, owner: Owner) -> list[WebhookEndpointRead]:
-    query = _visible(select(*_ENDPOINT_COLUMNS), owner).order_by(_E.created_at, _E.id)
+async def list_endpoints(
+    reader: Reader, owner: Owner, *, after: tuple[dt.datetime, uuid.UUID] | None = None, limit: int | None = None
+) -> list[WebhookEndpointRead]:
+    """Oldest first; ``after`` = the last endpoint's (created_at, id); ``limit`` rows at most (all if None)."""
+    query = _visible(select(*_ENDPOINT_COLUMNS), owner)
+    if after is not None:
+        query = query.where(after_key((_E.created_at, _E.id), after))
+    query = query.order_by(_E.created_at, _E.id)
+    if limit is not None:
+        query = query.limit(limit)
     return [_endpoint_view(r) for r in await fetch_all(reader, query)]
 
 
@@ -449,21 +457,16 @@ async def list_deliveries(
     *,
     owner: Owner,
     status: str | None,
-    after: uuid.UUID | None,
+    after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[WebhookDeliveryRead]:
-    """An endpoint's deliveries, newest last (keyset-paged after a delivery id)."""
+    """An endpoint's deliveries, newest last; ``after`` = the last delivery's (created_at, id)."""
     await get_endpoint(reader, endpoint_id, owner)
     query = _DELIVERIES.where(_D.endpoint_id == endpoint_id)
     if status is not None:
         query = query.where(_D.status == status)
     if after is not None:
-        cursor = await fetch_one(
-            reader, select(_D.created_at, _D.id).where(_D.id == after, _D.endpoint_id == endpoint_id)
-        )
-        if cursor is None:
-            raise DeliveryNotFound("Unknown cursor.", data={"after": str(after)})
-        query = query.where(after_key((_D.created_at, _D.id), (cursor["created_at"], cursor["id"])))
+        query = query.where(after_key((_D.created_at, _D.id), after))
     query = query.order_by(_D.created_at, _D.id).limit(limit)
     return [_delivery_view(r) for r in await fetch_all(reader, query)]
 

@@ -19,8 +19,9 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import client, guarded, staff
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.etags import IfMatch, require_match
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import NEXT_CURSOR_DOC, Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import ONE_LINE
@@ -84,6 +85,7 @@ class WebhookEndpointWithSecret(msgspec.Struct, kw_only=True):
 
 class WebhookEndpointList(msgspec.Struct, kw_only=True):
     items: list[svc.WebhookEndpointRead]
+    next_cursor: Annotated[str | None, msgspec.Meta(description=NEXT_CURSOR_DOC)]
 
 
 class WebhookEventTypeRead(msgspec.Struct, kw_only=True):
@@ -99,6 +101,7 @@ class WebhookEventTypeList(msgspec.Struct, kw_only=True):
 
 class WebhookDeliveryList(msgspec.Struct, kw_only=True):
     items: list[svc.WebhookDeliveryRead]
+    next_cursor: Annotated[str | None, msgspec.Meta(description=NEXT_CURSOR_DOC)]
 
 
 def owner_of(principal: Principal) -> svc.Owner:
@@ -174,9 +177,16 @@ class WebhookController(Controller):
         **guarded(MANAGE),
     )
     async def list_endpoints(
-        self, db_read: NamedDependency[ReadConnection], principal: NamedDependency[Principal]
+        self,
+        db_read: NamedDependency[ReadConnection],
+        principal: NamedDependency[Principal],
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> WebhookEndpointList:
-        return WebhookEndpointList(items=await svc.list_endpoints(db_read, owner_of(principal)))
+        after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])
+        rows = await svc.list_endpoints(db_read, owner_of(principal), after=after, limit=limit + 1)
+        items, next_cursor = cut_page(rows, limit, key=lambda e: (e.created_at, e.id))
+        return WebhookEndpointList(items=items, next_cursor=next_cursor)
 
     @get(
         "/endpoints/{endpoint_id:uuid}",
@@ -207,7 +217,9 @@ class WebhookController(Controller):
         settings: NamedDependency[Settings],
         actor: NamedDependency[Actor],
         origin: NamedDependency[Origin],
+        if_match: IfMatch = None,
     ) -> svc.WebhookEndpointRead:
+        require_match(if_match, await svc.get_endpoint(db_session, endpoint_id, owner_of(principal)))
         return await svc.update_endpoint(
             db_session,
             endpoint_id,
@@ -285,13 +297,15 @@ class WebhookController(Controller):
         status: Annotated[
             Literal["pending", "succeeded", "failed"] | None, QueryParameter(description="Only this state")
         ] = None,
-        after: After = None,
         limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> WebhookDeliveryList:
-        items = await svc.list_deliveries(
-            db_read, endpoint_id, owner=owner_of(principal), status=status, after=after, limit=limit
+        after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])
+        rows = await svc.list_deliveries(
+            db_read, endpoint_id, owner=owner_of(principal), status=status, after=after, limit=limit + 1
         )
-        return WebhookDeliveryList(items=items)
+        items, next_cursor = cut_page(rows, limit, key=lambda d: (d.created_at, d.id))
+        return WebhookDeliveryList(items=items, next_cursor=next_cursor)
 
     @get(
         "/deliveries/{delivery_id:uuid}",

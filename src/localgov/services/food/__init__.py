@@ -121,6 +121,13 @@ TABLES = tuple(
 
 PLUGIN = ServicePlugin(
     slug="food",
+    tags={
+        "Food premises: certificates": "Certificates (ใบสำคัญแสดงการรับแจ้ง): issued, changed, transferred, revoked",
+        "Food premises: fees and settings": "The LAO's fee bands, waivers, annual fee run, checklist and settings",
+        "Food premises: inspections": "Inspections of certified premises, with their checklist and photos",
+        "Food premises: notifications": "Notifications of a premises (การแจ้งจัดตั้งสถานที่จำหน่ายอาหาร), reviewed",
+        "Food premises: public register": "The public register of certified food premises",
+    },
     title_th="หนังสือรับรองการแจ้งจัดตั้งสถานที่จำหน่ายอาหารหรือสะสมอาหาร",
     title_en="Food-premises notification certificates",
     router=Router("/v1/food", route_handlers=HANDLERS_HTTP),

@@ -18,7 +18,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.documents import render
 from localgov.kernel.errors import NotFound, problem_responses
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
 from localgov.kernel.reads import ReadConnection, Reader, fetch_one
 from localgov.kernel.tenancy import TenantInfo, lao_profile
 from localgov.services.food import billing, certificates
@@ -107,11 +107,11 @@ class CertificateController(Controller):
         **guarded(READ_POLICY),
     )
     async def list_(
-        self, db_read: NamedDependency[ReadConnection], limit: Limit = 50, after: After = None
+        self, db_read: NamedDependency[ReadConnection], limit: Limit = 50, cursor: Cursor = None
     ) -> CertificatePage:
-        rows = await certificates.page(db_read, after=after, limit=limit)
+        rows = await certificates.page(db_read, after=id_cursor(cursor), limit=limit)
         items = [CertificateSummary(**dict(row)) for row in rows]
-        return CertificatePage(items=items, next_after=items[-1].id if len(items) == limit else None)
+        return CertificatePage(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{certificate_id:uuid}",
@@ -294,14 +294,14 @@ class RegisterController(Controller):
         **guarded(PUBLIC_POLICY),
     )
     async def list_(
-        self, db_read: NamedDependency[ReadConnection], limit: Limit = 100, after: After = None
+        self, db_read: NamedDependency[ReadConnection], limit: Limit = 100, cursor: Cursor = None
     ) -> RegisterPage:
         published = await fetch_one(db_read, _PUBLISHED)
         if published is None or not published["publish_register"]:
             raise RegisterNotPublished()
-        rows = await certificates.page(db_read, after=after, limit=limit, register=True)
+        rows = await certificates.page(db_read, after=id_cursor(cursor), limit=limit, register=True)
         items = [_entry(row) for row in rows]
-        return RegisterPage(items=items, next_after=items[-1].id if len(items) == limit else None)
+        return RegisterPage(items=items, next_cursor=next_id_cursor(items, limit))
 
 
 def _entry(row: Any) -> RegisterEntry:

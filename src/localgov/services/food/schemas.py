@@ -196,7 +196,8 @@ class CertificateRead(msgspec.Struct, kw_only=True):
 
 class CertificatePage(msgspec.Struct, kw_only=True):
     items: list[CertificateSummary]
-    next_after: uuid.UUID | None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class TransferIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -382,4 +383,5 @@ class RegisterEntry(msgspec.Struct, kw_only=True):
 
 class RegisterPage(msgspec.Struct, kw_only=True):
     items: list[RegisterEntry]
-    next_after: uuid.UUID | None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None

@@ -148,6 +148,20 @@ TABLES = tuple(
 
 PLUGIN = ServicePlugin(
     slug="oss",
+    tags={
+        "OSS: calendar": "The LAO's working days and holidays for One Stop Service time limits",
+        "OSS: catalogue (staff)": "Service manuals (คู่มือสำหรับประชาชน): drafted, versioned and published by staff",
+        "OSS: counter": "Service points and their queue tickets at the counter",
+        "OSS: deficiency records": "Records of missing documents (บันทึกความบกพร่อง) and their follow-up",
+        "OSS: inboxes": "Staff inboxes of One Stop Service requests (by unit, staff member, permission)",
+        "OSS: my requests": "The logged-in citizen's own One Stop Service requests",
+        "OSS: notices": "Notices of delay and late results to applicants, and their settings",
+        "OSS: public catalogue": "The published service manuals, for anyone",
+        "OSS: public queue": "A queue ticket's public status board",
+        "OSS: reports": "One Stop Service reports (cases by state, SLA compliance, time per step, delay notices)",
+        "OSS: request status": "Anyone tracks a request by its number and verification code",
+        "OSS: requests": "One Stop Service requests handled by staff: intake, actions, files, comments",
+    },
     title_th="ศูนย์บริการร่วม",
     title_en="One Stop Service",
     router=Router("/v1/oss", route_handlers=HANDLERS),

@@ -24,6 +24,7 @@ from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.calendar import HolidayKind, WorkingCalendar
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.reads import ReadConnection
+from localgov.kernel.text import ONE_LINE
 from localgov.services.oss.params import MANAGE, STAFF_ERRORS
 
 TAG = "OSS: calendar"
@@ -32,7 +33,12 @@ Year = Annotated[
     int,
     PathParameter(ge=calendar.FIRST_YEAR, le=calendar.LAST_YEAR, description="A year (Gregorian, e.g. 2026)"),
 ]
-Day = Annotated[dt.date, PathParameter(description="A day, YYYY-MM-DD")]
+#: The years the calendar keeps (``kernel.calendar.FIRST_YEAR``-``LAST_YEAR``: 2000-2200), stated in the document.
+DAY_PATTERN = r"^(20[0-9]{2}|21[0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$"
+Day = Annotated[
+    dt.date,
+    PathParameter(description="A day, YYYY-MM-DD, of the years 2000-2200", schema_extra={"pattern": DAY_PATTERN}),
+]
 
 
 class HolidayRead(msgspec.Struct, kw_only=True):
@@ -72,7 +78,8 @@ class LaoDaySet(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     working day on a weekend or a holiday (``working: true``), with why, in Thai."""
 
     working: bool
-    note_th: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    #: One line (documented; the handler refuses another with 400 ``calendar_day_invalid``).
+    note_th: Annotated[str, msgspec.Meta(min_length=1, max_length=200, extra_json_schema={"pattern": ONE_LINE})]
 
 
 class CalendarController(Controller):

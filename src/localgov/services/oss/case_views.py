@@ -29,7 +29,7 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.documents import render
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
 from localgov.kernel.reads import ReadConnection, Reader
 from localgov.kernel.storage import BlobStore, download_response, open_file
 from localgov.kernel.tenancy import TenantInfo, lao_profile
@@ -642,9 +642,9 @@ class CaseController(Controller):
 # --- inboxes ----------------------------------------------------------------------------------------------
 
 
-def _page(items: list[engine.CaseSummary]) -> CasePage:
+def _page(items: list[engine.CaseSummary], limit: int) -> CasePage:
     now = dt.datetime.now(dt.UTC)
-    return CasePage(items=[summary_read(c, now) for c in items])
+    return CasePage(items=[summary_read(c, now) for c in items], next_cursor=next_id_cursor(items, limit))
 
 
 class InboxController(Controller):
@@ -662,11 +662,11 @@ class InboxController(Controller):
         **guarded(CASES_READ),
     )
     async def unit(
-        self, unit_id: UnitId, db_read: NamedDependency[ReadConnection], after: After = None, limit: Limit = 50
+        self, unit_id: UnitId, db_read: NamedDependency[ReadConnection], cursor: Cursor = None, limit: Limit = 50
     ) -> CasePage:
         if not await cases.unit_exists(db_read, unit_id):
             raise cases.UnitNotFound(data={"unit_id": str(unit_id)})
-        return _page(await engine.inbox_by_unit(db_read, unit_id, after=after, limit=limit))
+        return _page(await engine.inbox_by_unit(db_read, unit_id, after=id_cursor(cursor), limit=limit), limit)
 
     @get(
         "/staff/{staff_id:uuid}",
@@ -676,11 +676,11 @@ class InboxController(Controller):
         **guarded(CASES_ASSIGN),
     )
     async def member(
-        self, staff_id: StaffId, db_read: NamedDependency[ReadConnection], after: After = None, limit: Limit = 50
+        self, staff_id: StaffId, db_read: NamedDependency[ReadConnection], cursor: Cursor = None, limit: Limit = 50
     ) -> CasePage:
         if not await cases.member_exists(db_read, staff_id):
             raise cases.StaffNotFound(data={"staff_id": str(staff_id)})
-        return _page(await engine.inbox_by_staff(db_read, staff_id, after=after, limit=limit))
+        return _page(await engine.inbox_by_staff(db_read, staff_id, after=id_cursor(cursor), limit=limit), limit)
 
     @get(
         "/mine",
@@ -693,10 +693,12 @@ class InboxController(Controller):
         self,
         principal: NamedDependency[Principal],
         db_read: NamedDependency[ReadConnection],
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 50,
     ) -> CasePage:
-        return _page(await engine.inbox_by_staff(db_read, staff_uuid(principal), after=after, limit=limit))
+        return _page(
+            await engine.inbox_by_staff(db_read, staff_uuid(principal), after=id_cursor(cursor), limit=limit), limit
+        )
 
     @get(
         "/actionable",
@@ -710,11 +712,11 @@ class InboxController(Controller):
         principal: NamedDependency[Principal],
         permissions: NamedDependency[frozenset[str]],
         db_session: NamedDependency[AsyncSession],
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 50,
     ) -> CasePage:
         actor = await actor_of(db_session, principal, permissions)
-        return _page(await engine.inbox_by_permission(db_session, actor, after=after, limit=limit))
+        return _page(await engine.inbox_by_permission(db_session, actor, after=id_cursor(cursor), limit=limit), limit)
 
 
 # --- the LAO's settings of the workflow --------------------------------------------------------------
@@ -789,7 +791,7 @@ class CaseSettingsController(Controller):
             "A case entering the state goes to the assignee (unit and/or member); the limit applies from each "
             "case's next step. 400 `case_invalid` for a terminal or unknown state; 409 `case_assignee_invalid`."
         ),
-        responses=problem_responses(*STAFF_ERRORS, 400, 409),
+        responses=problem_responses(*STAFF_ERRORS, 400, 409, 422),
         **guarded(MANAGE),
     )
     async def update(

@@ -28,7 +28,7 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.documents import mask_name
 from localgov.kernel.errors import NotFound, problem_responses
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.reads import ReadConnection, Reader
 from localgov.kernel.storage import BlobStore, download_response, open_file
@@ -206,10 +206,10 @@ class MyCasesController(Controller):
         self,
         principal: NamedDependency[Principal],
         db_read: NamedDependency[ReadConnection],
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 50,
     ) -> MyCasePage:
-        rows = await cases.my_cases(db_read, citizen_uuid(principal), after=after, limit=limit)
+        rows = await cases.my_cases(db_read, citizen_uuid(principal), after=id_cursor(cursor), limit=limit)
         items = []
         for row in rows:
             state = engine.get_case_type(row["case_type"]).state(row["state"])
@@ -229,7 +229,7 @@ class MyCasesController(Controller):
                     closed_at=row["closed_at"],
                 )
             )
-        return MyCasePage(items=items)
+        return MyCasePage(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{case_id:uuid}",

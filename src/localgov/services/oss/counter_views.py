@@ -16,7 +16,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.reads import ReadConnection, Row
 from localgov.kernel.tenancy import TenantInfo
@@ -248,13 +248,14 @@ class PointController(Controller):
         db_read: NamedDependency[ReadConnection],
         day: DayParam = None,
         status: StatusParam = None,
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 200,
     ) -> TicketPage:
         rows = await counter.day_tickets(
-            db_read, point_id, day or bangkok_today(), status=status, after=after, limit=limit
+            db_read, point_id, day or bangkok_today(), status=status, after=id_cursor(cursor), limit=limit
         )
-        return TicketPage(items=[ticket_read(r, settings, tenant) for r in rows])
+        items = [ticket_read(r, settings, tenant) for r in rows]
+        return TicketPage(items=items, next_cursor=next_id_cursor(items, limit))
 
     @post(
         "/{point_id:uuid}/call-next",

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.services.oss import notices
 from localgov.services.oss.notices import (
@@ -87,9 +87,10 @@ class NoticeController(Controller):
         **guarded(READ),
     )
     async def late(
-        self, db_read: NamedDependency[ReadConnection], after: After = None, limit: Limit = 50
+        self, db_read: NamedDependency[ReadConnection], cursor: Cursor = None, limit: Limit = 50
     ) -> NoticeList:
-        return NoticeList(items=await notices.late_results(db_read, after=after, limit=limit))
+        items = await notices.late_results(db_read, after=id_cursor(cursor), limit=limit)
+        return NoticeList(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{notice_id:uuid}",

@@ -502,6 +502,8 @@ class NoticeRead(msgspec.Struct, kw_only=True):
 
 class NoticeList(msgspec.Struct, kw_only=True):
     items: list[NoticeRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 def notice_read(row: Row) -> NoticeRead:

@@ -382,6 +382,8 @@ class TicketRead(msgspec.Struct, kw_only=True):
 
 class TicketPage(msgspec.Struct, kw_only=True):
     items: list[TicketRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class PointRef(msgspec.Struct, kw_only=True):
@@ -782,6 +784,8 @@ class CasePage(msgspec.Struct, kw_only=True):
     """A page of cases; the next page: ``?after=<id of the last item>``."""
 
     items: list[CaseSummaryRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class ActionRead(msgspec.Struct, kw_only=True):
@@ -830,6 +834,8 @@ class MyCasePage(msgspec.Struct, kw_only=True):
     """The citizen's requests, newest first; the next page: ``?after=<id of the last item>``."""
 
     items: list[MyCaseSummary]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class MyCaseRead(msgspec.Struct, kw_only=True):

@@ -161,6 +161,20 @@ TABLES = tuple(
 
 PLUGIN = ServicePlugin(
     slug="payments",
+    tags={
+        "Payments: bank": "Bank payment notifications, statements, exceptions and the bank webhook secret",
+        "Payments: bill lookup": "Anyone looks up a bill by its reference (a paper bill's holder)",
+        "Payments: bills": "Bills of the LAO: issued, billed in runs, cancelled; their Thai QR",
+        "Payments: counter": "Cash books and payments taken at the LAO's counter",
+        "Payments: meter readings": "Water meter readings, imported and listed",
+        "Payments: my bills": "The logged-in citizen's own bills and linked payers",
+        "Payments: payers and accounts": "Payers (ผู้ชำระ) and their service accounts",
+        "Payments: receipts": "Receipts (ใบเสร็จรับเงิน): listed, printed, reprinted, voided",
+        "Payments: reports": "Daily collection, remittance and CSV exports",
+        "Payments: sandbox": "The sandbox LAO's test switches: simulate a bank payment (never in production)",
+        "Payments: settings": "The LAO's payment settings, revenue codes and debtor register",
+        "Payments: tariffs": "Fee tariffs (อัตราค่าธรรมเนียม) per fee type",
+    },
     title_th="ชำระค่าธรรมเนียม",
     title_en="Fee payments",
     router=Router("/v1/payments", route_handlers=HANDLERS),

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.keys import decrypt_private, encrypt_private
 from localgov.kernel.csv import CsvRejected, read_csv
-from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.kernel.errors import Conflict, DomainError, FieldError, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.numbering import fiscal_period
 from localgov.kernel.plugins import UsageMeter
@@ -449,7 +449,7 @@ class StatementRowError(msgspec.Struct):
 
 class InvalidStatement(DomainError):
     code = "invalid_statement"
-    status = 400
+    status = 422  # as kernel.csv's csv_rejected: the file's content, which no schema of text/csv states
     title = "The statement file is not valid; nothing was imported"
 
 
@@ -539,7 +539,8 @@ def parse_statement(content: bytes) -> list[tuple[int, BankNotice]]:
         notices.append((line, notice))
     if errors:
         raise InvalidStatement(
-            f"{len(errors)} line(s) are not valid.", data={"errors": [msgspec.to_builtins(e) for e in errors[:200]]}
+            f"{len(errors)} line(s) are not valid.",
+            errors=[FieldError(key="row", message=e.message, line=e.line, source="csv") for e in errors[:200]],
         )
     if not notices:
         raise InvalidStatement("The file has no payment lines.")

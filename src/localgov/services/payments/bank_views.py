@@ -22,7 +22,7 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import After, Limit, UpdatedSince, aware
+from localgov.kernel.pagination import Cursor, Limit, UpdatedSince, aware, id_cursor, next_id_cursor
 from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bank as svc
@@ -111,6 +111,8 @@ class PaymentOut(msgspec.Struct, kw_only=True):
 
 class PaymentList(msgspec.Struct):
     items: list[PaymentOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class PaymentExceptionOut(msgspec.Struct, kw_only=True):
@@ -139,9 +141,11 @@ class PaymentExceptionOut(msgspec.Struct, kw_only=True):
 
 class PaymentExceptionList(msgspec.Struct):
     items: list[PaymentExceptionOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
-class ExceptionResolution(msgspec.Struct):
+class ExceptionResolution(msgspec.Struct, forbid_unknown_fields=True):
     note: Annotated[
         str,
         msgspec.Meta(min_length=3, max_length=2000, description="What was done (refund, manual receipt no. …)"),
@@ -297,8 +301,8 @@ class BankController(Controller):
             "The request body is the file (`Content-Type: text/csv`): UTF-8 CSV (a BOM is fine) with a header "
             "row naming the columns "
             "`transaction_id, paid_at, biller_id, ref1, ref2, amount` (ISO 8601 `paid_at`; without an offset it "
-            "is Bangkok time; `ref2` may be absent). Any invalid line refuses the whole file (400 "
-            "`invalid_statement` with `data.errors`). Transactions already recorded are `known`; known ones "
+            "is Bangkok time; `ref2` may be absent). Any invalid line refuses the whole file (422 "
+            "`invalid_statement` with `errors`). Transactions already recorded are `known`; known ones "
             "whose details differ are `conflict` and change nothing; new ones are matched or exceptions exactly "
             "as webhook notifications are. `not_in_statement` lists webhook payments of the file's days that "
             "the file does not list. An optional `Idempotency-Key` replays the first report on a retry."
@@ -386,7 +390,7 @@ class PaymentController(Controller):
         status: Annotated[Literal["matched", "exception"] | None, QueryParameter()] = None,
         day_from: DayFrom = None,
         day_to: DayTo = None,
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 100,
         updated_since: UpdatedSince = None,
     ) -> PaymentList:
@@ -395,11 +399,12 @@ class PaymentController(Controller):
             status=status,
             day_from=day_from,
             day_to=day_to,
-            after=after,
+            after=id_cursor(cursor),
             limit=limit,
             updated_since=aware(updated_since),
         )
-        return PaymentList(items=[_payment_out(r) for r in rows])
+        items = [_payment_out(r) for r in rows]
+        return PaymentList(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{payment_id:uuid}",
@@ -433,11 +438,12 @@ class PaymentExceptionController(Controller):
             svc.ExceptionKind | None,
             QueryParameter(),
         ] = None,
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 100,
     ) -> PaymentExceptionList:
-        rows = await svc.list_exceptions(db_session, status=status, kind=kind, after=after, limit=limit)
-        return PaymentExceptionList(items=[_exception_out(r.exception, r.payment, r.bill) for r in rows])
+        rows = await svc.list_exceptions(db_session, status=status, kind=kind, after=id_cursor(cursor), limit=limit)
+        items = [_exception_out(r.exception, r.payment, r.bill) for r in rows]
+        return PaymentExceptionList(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{exception_id:uuid}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -14,7 +15,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import Limit, UpdatedSince, aware
+from localgov.kernel.pagination import Cursor, Limit, UpdatedSince, aware, decode_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.services.payments import bills, yearend
 from localgov.services.payments.params import (
@@ -23,7 +24,6 @@ from localgov.services.payments.params import (
     READ,
     WRITE,
     BillId,
-    Offset,
     PeriodParam,
     image_problems,
     image_response,
@@ -112,7 +112,7 @@ class BillController(Controller):
         period: PeriodParam = None,
         overdue: Annotated[bool, QueryParameter(description="Only open bills past their due date")] = False,
         limit: Limit = 50,
-        offset: Offset = 0,
+        cursor: Cursor = None,
         updated_since: UpdatedSince = None,
     ) -> BillPage:
         rows = await bills.list_bills(
@@ -122,11 +122,11 @@ class BillController(Controller):
             status=status,
             period=period,
             overdue=overdue,
-            limit=limit,
-            offset=offset,
+            limit=limit + 1,
+            after=decode_cursor(cursor, tuple[dt.date, str]),
             updated_since=aware(updated_since),
         )
-        return await bill_page(db_session, list(rows), limit, offset)
+        return await bill_page(db_session, list(rows), limit)
 
     @get(
         "/{bill_id:uuid}",
@@ -227,9 +227,11 @@ class ArrearsController(Controller):
     async def arrears(
         self,
         db_session: NamedDependency[AsyncSession],
-        limit: Annotated[int, QueryParameter(ge=1, le=1000, description="Payers listed (largest first)")] = 100,
+        top: Annotated[
+            int, QueryParameter(ge=1, le=1000, description="Payers listed (largest first): a report, not a page")
+        ] = 100,
     ) -> bills.Arrears:
-        return await bills.arrears(db_session, limit=limit)
+        return await bills.arrears(db_session, limit=top)
 
 
 class DebtorController(Controller):
@@ -247,9 +249,11 @@ class DebtorController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         fiscal_year: Annotated[str, QueryParameter(pattern=r"^25[0-9]{2}$", description="BE fiscal year, e.g. 2570")],
-        limit: Limit = 100,
+        top: Annotated[
+            int, QueryParameter(ge=1, le=500, description="Payers listed (largest first): a report, not a page")
+        ] = 100,
     ) -> bills.DebtorRegister:
-        return await bills.debtor_register(db_session, fiscal_year, limit=limit)
+        return await bills.debtor_register(db_session, fiscal_year, limit=top)
 
     @post(
         "/year-end-close",
@@ -279,6 +283,8 @@ class DebtorController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         fiscal_year: Annotated[str, QueryParameter(pattern=r"^25[0-9]{2}$", description="BE fiscal year, e.g. 2570")],
-        limit: Limit = 100,
+        top: Annotated[
+            int, QueryParameter(ge=1, le=500, description="Payers listed (largest first): a report, not a page")
+        ] = 100,
     ) -> yearend.CarriedForwardRead:
-        return await yearend.carried_forward(db_session, fiscal_year, limit=limit)
+        return await yearend.carried_forward(db_session, fiscal_year, limit=top)

@@ -602,12 +602,17 @@ async def list_bills(
     overdue: bool = False,
     citizen_id: uuid.UUID | None = None,
     limit: int = 50,
-    offset: int = 0,
+    after: tuple[dt.date, str] | None = None,
     updated_since: dt.datetime | None = None,
 ) -> Sequence[Bill]:
-    query = select(Bill).order_by(Bill.issue_date.desc(), Bill.reference).limit(limit).offset(offset)
+    """Newest first (issue date descending, then reference); ``after`` = the last bill's (issue_date, reference)."""
+    query = select(Bill).order_by(Bill.issue_date.desc(), Bill.reference).limit(limit)
     if updated_since is not None:
         query = query.where(Bill.updated_at >= updated_since)
+    if after is not None:
+        query = query.where(
+            or_(Bill.issue_date < after[0], and_(Bill.issue_date == after[0], Bill.reference > after[1]))
+        )
     if payer_id is not None:
         query = query.where(Bill.payer_id == payer_id)
     if account_id is not None:

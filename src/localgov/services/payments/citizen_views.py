@@ -3,6 +3,7 @@ signed-in citizen's linked payers and bills."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -15,7 +16,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, citizen, guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.pagination import Limit
+from localgov.kernel.pagination import Cursor, Limit, decode_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bills
@@ -25,7 +26,6 @@ from localgov.services.payments.params import (
     LOOKUP_LIMIT_PER_REFERENCE,
     QR_DESCRIPTION,
     BillId,
-    Offset,
     PayerId,
     citizen_uuid,
     image_problems,
@@ -177,12 +177,16 @@ class MyBillsController(Controller):
             Literal["open", "paid", "cancelled"] | None, QueryParameter(description="Only bills in this status")
         ] = None,
         limit: Limit = 50,
-        offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> BillPage:
         rows = await bills.list_bills(
-            db_session, citizen_id=citizen_uuid(principal), status=status, limit=limit, offset=offset
+            db_session,
+            citizen_id=citizen_uuid(principal),
+            status=status,
+            limit=limit + 1,
+            after=decode_cursor(cursor, tuple[dt.date, str]),
         )
-        return await bill_page(db_session, list(rows), limit, offset)
+        return await bill_page(db_session, list(rows), limit)
 
     @get(
         "/bills/{bill_id:uuid}",

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -359,8 +359,18 @@ async def close_book(
     return await book_read(session, book)
 
 
-async def list_books(session: AsyncSession, day: dt.date | None, limit: int) -> list[CashBook]:
+async def list_books(
+    session: AsyncSession, day: dt.date | None, limit: int, after: tuple[dt.date, str, uuid.UUID] | None = None
+) -> list[CashBook]:
+    """Newest day first, then cashier and id; ``after`` = the last book's (day, cashier_name, id)."""
     query = select(CashBook).order_by(CashBook.day.desc(), CashBook.cashier_name, CashBook.id).limit(limit)
+    if after is not None:
+        query = query.where(
+            or_(
+                CashBook.day < after[0],
+                and_(CashBook.day == after[0], tuple_(CashBook.cashier_name, CashBook.id) > tuple_(after[1], after[2])),
+            )
+        )
     if day is not None:
         query = query.where(CashBook.day == day)
     return list((await session.execute(query)).scalars())

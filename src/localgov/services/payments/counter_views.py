@@ -17,7 +17,7 @@ from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import NotFound, problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import Limit
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.services.payments import counter as svc
 from localgov.services.payments.params import COLLECT, MANAGE, staff_uuid
 
@@ -27,6 +27,8 @@ BookId = Annotated[uuid.UUID, PathParameter(description="The cash book's id")]
 
 class CashBookList(msgspec.Struct):
     items: list[svc.CashBookRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 def _cashier_id(principal: Principal) -> uuid.UUID:
@@ -105,9 +107,12 @@ class CashBookController(Controller):
         db_session: NamedDependency[AsyncSession],
         day: Annotated[dt.date | None, QueryParameter(description="Bangkok day")] = None,
         limit: Limit = 100,
+        cursor: Cursor = None,
     ) -> CashBookList:
-        books = await svc.list_books(db_session, day, limit)
-        return CashBookList(items=[await svc.book_read(db_session, b) for b in books])
+        after = decode_cursor(cursor, tuple[dt.date, str, uuid.UUID])
+        fetched = await svc.list_books(db_session, day, limit + 1, after)
+        books, next_cursor = cut_page(fetched, limit, key=lambda b: (b.day, b.cashier_name, b.id))
+        return CashBookList(items=[await svc.book_read(db_session, b) for b in books], next_cursor=next_cursor)
 
     @get(
         "/{book_id:uuid}",

@@ -28,13 +28,13 @@ from typing import Literal
 
 import msgspec
 import structlog
-from sqlalchemy import ColumnElement, String, case, cast, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, String, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.kernel.errors import DomainError
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.notifications import NotificationRecord, notify
 from localgov.kernel.outbox import Delivery
+from localgov.kernel.pagination import before_key, cut_page
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import baht_text, bangkok_today, english_datetime, thai_date, thai_datetime
 from localgov.services.payments import receipts
@@ -264,14 +264,8 @@ class NoticeRead(msgspec.Struct, kw_only=True):
 
 class NoticePage(msgspec.Struct, kw_only=True):
     items: list[NoticeRead]
-    #: Pass as ``after`` for the next page; null on the last page.
-    next_after: uuid.UUID | None
-
-
-class InvalidCursor(DomainError):
-    code = "invalid_cursor"
-    status = 422
-    title = "ตัวชี้หน้าไม่ถูกต้อง / Unknown page cursor"
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 async def list_notices(
@@ -279,10 +273,11 @@ async def list_notices(
     *,
     kind: NoticeKind | None,
     bill_id: uuid.UUID | None,
-    after: uuid.UUID | None,
+    after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
 ) -> NoticePage:
-    """The payments mail in the LAO's record of notifications, newest first."""
+    """The payments mail in the LAO's record of notifications, newest first; ``after`` = the last
+    notice's (created_at, id) of the previous page."""
     sources = [SOURCES[kind]] if kind else list(SOURCES.values())
     query = select(*_N).where(_N.source.in_(sources))
     if bill_id is not None:
@@ -293,13 +288,10 @@ async def list_notices(
             (_N.key.startswith(f"payments.overdue:{bill_id}:")) | _N.key.in_(receipt_keys.scalar_subquery())
         )
     if after is not None:
-        cursor = (await session.execute(select(_N.created_at, _N.id).where(_N.id == after))).first()
-        if cursor is None:
-            raise InvalidCursor(data={"after": str(after)})
-        query = query.where(tuple_(_N.created_at, _N.id) < tuple_(literal(cursor.created_at), literal(cursor.id)))
+        query = query.where(before_key((_N.created_at, _N.id), after))
     rows = (await session.execute(query.order_by(_N.created_at.desc(), _N.id.desc()).limit(limit + 1))).all()
-    items = [_notice(row) for row in rows[:limit]]
-    return NoticePage(items=items, next_after=items[-1].id if len(rows) > limit else None)
+    items, next_cursor = cut_page([_notice(row) for row in rows], limit, key=lambda n: (n.created_at, n.id))
+    return NoticePage(items=items, next_cursor=next_cursor)
 
 
 def _notice(row: object) -> NoticeRead:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter, RawBody
+from litestar.openapi.spec import Example
+from litestar.params import Body, JSONBody, QueryParameter, RawBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
@@ -15,8 +16,9 @@ from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.idempotency import IdempotencyKey, idempotent
-from localgov.kernel.pagination import Limit
+from localgov.kernel.etags import IfMatch, require_match
+from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.services.payments import bills, credits, payers
 from localgov.services.payments.params import (
     MANAGE,
@@ -24,7 +26,6 @@ from localgov.services.payments.params import (
     WRITE,
     AccountId,
     FeeTypeParam,
-    Offset,
     PayerId,
     staff_uuid,
 )
@@ -40,6 +41,19 @@ from localgov.services.payments.schemas import (
     payer_read,
 )
 
+#: A payer that `POST /payers` accepts (the reference's example; tests send it).
+PAYER_EXAMPLE: dict[str, Any] = {
+    "kind": "person",
+    "name": "นางสาวสมศรี ใจดี",
+    "house_no": "12/3",
+    "moo": "4",
+    "subdistrict": "แม่เหียะ",
+    "district": "เมืองเชียงใหม่",
+    "province": "เชียงใหม่",
+    "postal_code": "50100",
+    "phone": "0812345678",
+}
+
 
 class PayerController(Controller):
     path = "/payers"
@@ -49,12 +63,25 @@ class PayerController(Controller):
         "/",
         operation_id="createPayer",
         summary="Add a payer (person or juristic person)",
-        description="409 `payer_exists` when a payer has the same 13-digit ID; 422 for a wrong check digit.",
+        description=(
+            "409 `payer_exists` when a payer has the same 13-digit ID; 422 for a wrong check digit. With an "
+            "`Idempotency-Key`, a retry replays the first answer instead of adding a second payer."
+        ),
+        status_code=201,
         responses=problem_responses(401, 403, 404, 409, 410, 422),
         **guarded(WRITE),
     )
-    async def create(self, data: JSONBody[payers.PayerCreate], db_session: NamedDependency[AsyncSession]) -> PayerRead:
-        return payer_read(await payers.create_payer(db_session, data))
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[payers.PayerCreate, Body(examples=[Example(summary="A person", value=PAYER_EXAMPLE)])],
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> Response[PayerRead]:
+        async def produce() -> PayerRead:
+            return payer_read(await payers.create_payer(db_session, data))
+
+        return await idempotent(request, db_session, idempotency_key, produce)
 
     @get(
         "/",
@@ -69,12 +96,12 @@ class PayerController(Controller):
         q: Annotated[str | None, QueryParameter(max_length=100, description="Part of the name or phone")] = None,
         tax_id: Annotated[str | None, QueryParameter(max_length=20, description="13-digit ID")] = None,
         limit: Limit = 50,
-        offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> PayerPage:
-        rows = await payers.list_payers(db_session, q=q, tax_id=tax_id, limit=limit, offset=offset)
-        return PayerPage(
-            items=[payer_read(r) for r in rows], next_offset=offset + limit if len(rows) == limit else None
-        )
+        after = decode_cursor(cursor, tuple[str, uuid.UUID])
+        rows = await payers.list_payers(db_session, q=q, tax_id=tax_id, limit=limit + 1, after=after)
+        page, next_cursor = cut_page(rows, limit, key=lambda r: (r.name, r.id))
+        return PayerPage(items=[payer_read(r) for r in page], next_cursor=next_cursor)
 
     @get(
         "/{payer_id:uuid}",
@@ -94,8 +121,13 @@ class PayerController(Controller):
         **guarded(WRITE),
     )
     async def update(
-        self, payer_id: PayerId, data: JSONBody[payers.PayerUpdate], db_session: NamedDependency[AsyncSession]
+        self,
+        payer_id: PayerId,
+        data: JSONBody[payers.PayerUpdate],
+        db_session: NamedDependency[AsyncSession],
+        if_match: IfMatch = None,
     ) -> PayerRead:
+        require_match(if_match, payer_read(await payers.get_payer(db_session, payer_id, for_update=True)))
         return payer_read(await payers.update_payer(db_session, payer_id, data))
 
     @get(
@@ -148,7 +180,7 @@ class PayerController(Controller):
         description=(
             "Columns: " + ", ".join(payers.IMPORT_COLUMNS) + ". One row per account (or a payer alone); rows "
             "with the same `payer_ref` (else the same `tax_id`) are one payer, and a `tax_id` the LAO knows "
-            "reuses that payer. Any error imports nothing: 422 `import_rejected` with `data.errors` "
+            "reuses that payer. Any error imports nothing: 422 `import_rejected` with `errors` "
             "`[{line, column, code, message}]` for every problem found."
         ),
         responses=problem_responses(401, 403, 404, 410, 422),
@@ -192,14 +224,14 @@ class AccountController(Controller):
         fee_type: FeeTypeParam = None,
         account_no: Annotated[str | None, QueryParameter(max_length=30, description="Exact account number")] = None,
         limit: Limit = 50,
-        offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> AccountPage:
+        after = decode_cursor(cursor, tuple[str, uuid.UUID])
         rows = await payers.list_accounts(
-            db_session, payer_id=payer_id, fee_type=fee_type, account_no=account_no, limit=limit, offset=offset
+            db_session, payer_id=payer_id, fee_type=fee_type, account_no=account_no, limit=limit + 1, after=after
         )
-        return AccountPage(
-            items=[account_read(r) for r in rows], next_offset=offset + limit if len(rows) == limit else None
-        )
+        page, next_cursor = cut_page(rows, limit, key=lambda r: (r.account_no, r.id))
+        return AccountPage(items=[account_read(r) for r in page], next_cursor=next_cursor)
 
     @get(
         "/{account_id:uuid}",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.numbering import next_number
+from localgov.kernel.pagination import after_key
 from localgov.kernel.text import ONE_LINE, InvalidEmail, normalise_email
 from localgov.kernel.thai import bangkok_today, to_arabic_digits
 from localgov.kernel.validation import (
@@ -220,9 +221,12 @@ async def delete_payer(session: AsyncSession, payer_id: uuid.UUID) -> None:
 
 
 async def list_payers(
-    session: AsyncSession, *, q: str | None, tax_id: str | None, limit: int, offset: int
+    session: AsyncSession, *, q: str | None, tax_id: str | None, limit: int, after: tuple[str, uuid.UUID] | None
 ) -> Sequence[Payer]:
-    query = select(Payer).order_by(Payer.name, Payer.id).limit(limit).offset(offset)
+    """By name, then id; ``after`` = the last payer's (name, id)."""
+    query = select(Payer).order_by(Payer.name, Payer.id).limit(limit)
+    if after is not None:
+        query = query.where(after_key([Payer.name, Payer.id], after))
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Payer.name.ilike(pattern, escape="\\"), Payer.phone.ilike(pattern, escape="\\")))
@@ -343,9 +347,12 @@ async def list_accounts(
     fee_type: str | None,
     account_no: str | None,
     limit: int,
-    offset: int,
+    after: tuple[str, uuid.UUID] | None,
 ) -> Sequence[FeeAccount]:
-    query = select(FeeAccount).order_by(FeeAccount.account_no).limit(limit).offset(offset)
+    """By account number, then id; ``after`` = the last account's (account_no, id)."""
+    query = select(FeeAccount).order_by(FeeAccount.account_no, FeeAccount.id).limit(limit)
+    if after is not None:
+        query = query.where(after_key([FeeAccount.account_no, FeeAccount.id], after))
     if payer_id is not None:
         query = query.where(FeeAccount.payer_id == payer_id)
     if fee_type is not None:

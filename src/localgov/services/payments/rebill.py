@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Literal
 
 import msgspec
 from sqlalchemy import select
@@ -77,6 +78,9 @@ class AdvanceBillsInTheWay(Conflict):
     title = "มีใบแจ้งหนี้ล่วงหน้าครอบคลุมงวดที่ต้องเรียกเก็บใหม่ / Advance bills cover months to re-bill"
 
 
+RebillAction = Literal["reissued", "difference_bill", "credit", "unchanged"]
+
+
 class RebillChange(msgspec.Struct, kw_only=True):
     """What became of one bill of a touched month."""
 
@@ -84,7 +88,7 @@ class RebillChange(msgspec.Struct, kw_only=True):
     reference: str
     period: str
     #: ``reissued`` (cancelled, a new bill made), ``difference_bill``, ``credit``, ``unchanged``.
-    action: str
+    action: RebillAction
     old_total: Decimal
     new_total: Decimal
     #: The re-issued bill or the difference bill (null for a credit or no change).

@@ -18,7 +18,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.pagination import After, Limit, UpdatedSince, aware
+from localgov.kernel.pagination import Cursor, Limit, UpdatedSince, aware, id_cursor, next_id_cursor
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import receipts as svc
 from localgov.services.payments.bank_views import DayFrom, DayTo
@@ -57,9 +57,11 @@ class ReceiptOut(msgspec.Struct, kw_only=True):
 
 class ReceiptList(msgspec.Struct):
     items: list[ReceiptOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
-class ReceiptVoid(msgspec.Struct, kw_only=True):
+class ReceiptVoid(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=1000, description="Why it is cancelled")]
     #: Where the money goes: ``exceptions`` (the queue finance works through) or ``credit`` (held
     #: for the payer, used by their next bill or refunded).
@@ -115,7 +117,7 @@ class ReceiptController(Controller):
         status: Annotated[Literal["issued", "void"] | None, QueryParameter()] = None,
         day_from: DayFrom = None,
         day_to: DayTo = None,
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 100,
         updated_since: UpdatedSince = None,
     ) -> ReceiptList:
@@ -125,11 +127,12 @@ class ReceiptController(Controller):
             status=status,
             day_from=day_from,
             day_to=day_to,
-            after=after,
+            after=id_cursor(cursor),
             limit=limit,
             updated_since=aware(updated_since),
         )
-        return ReceiptList(items=[receipt_out(r) for r in rows])
+        items = [receipt_out(r) for r in rows]
+        return ReceiptList(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{receipt_id:uuid}",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import Cursor, Limit, decode_cursor
 from localgov.services.payments import mailing, revenue
 from localgov.services.payments import reports as svc
 from localgov.services.payments.params import MANAGE, READ
@@ -43,7 +44,7 @@ class ReportController(Controller):
         "/daily-collection",
         operation_id="getDailyCollectionReport",
         summary="Daily collection report: receipts, cancellations and exceptions per Bangkok day (≤366 days)",
-        responses=problem_responses(401, 403, 404, 410),
+        responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(MANAGE),
     )
     async def daily_collection(
@@ -56,7 +57,7 @@ class ReportController(Controller):
         operation_id="exportPaymentsCsv",
         summary="Payments received in a range (≤31 days) as CSV for e-LAAS (UTF-8 with BOM, Thai (English) headers)",
         media_type=CSV,
-        responses=problem_responses(401, 403, 404, 410),
+        responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(MANAGE),
     )
     async def payments_csv(
@@ -69,7 +70,7 @@ class ReportController(Controller):
         operation_id="exportReceiptsCsv",
         summary="Receipts issued in a range (≤31 days), one row per line, as CSV for e-LAAS",
         media_type=CSV,
-        responses=problem_responses(401, 403, 404, 410),
+        responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(MANAGE),
     )
     async def receipts_csv(
@@ -94,7 +95,7 @@ class ReportController(Controller):
         operation_id="exportRemittanceCsv",
         summary="Receipts by day and revenue code in a range (≤31 days), as CSV for e-LAAS entry",
         media_type=CSV,
-        responses=problem_responses(401, 403, 404, 410),
+        responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(MANAGE),
     )
     async def remittance_csv(
@@ -163,7 +164,8 @@ class NoticeController(Controller):
             Literal["e_receipt", "overdue"] | None, QueryParameter(description="e_receipt or overdue")
         ] = None,
         bill_id: Annotated[uuid.UUID | None, QueryParameter(description="Only the mail about this bill")] = None,
-        after: Annotated[uuid.UUID | None, QueryParameter(description="next_after of the previous page")] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> mailing.NoticePage:
+        after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])
         return await mailing.list_notices(db_session, kind=kind, bill_id=bill_id, after=after, limit=limit)

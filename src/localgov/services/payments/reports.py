@@ -77,8 +77,11 @@ RECEIPT_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 class InvalidRange(DomainError):
+    """A range that ends before it starts or is too long: two parameters that are each valid (422, as
+    OSS reports' ``invalid_range``; no JSON Schema states a rule between two parameters)."""
+
     code = "invalid_date_range"
-    status = 400
+    status = 422
     title = "The date range is not valid"
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.pagination import cut_page
 from localgov.kernel.reads import Row
 from localgov.kernel.thai import bangkok_today
 from localgov.services.payments import bills, qr, tariffs
@@ -46,8 +47,8 @@ class PayerRead(msgspec.Struct, kw_only=True):
 
 class PayerPage(msgspec.Struct, kw_only=True):
     items: list[PayerRead]
-    #: Pass as ``offset`` for the next page; null on the last page.
-    next_offset: int | None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class AccountRead(msgspec.Struct, kw_only=True):
@@ -70,7 +71,8 @@ class AccountRead(msgspec.Struct, kw_only=True):
 
 class AccountPage(msgspec.Struct, kw_only=True):
     items: list[AccountRead]
-    next_offset: int | None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class TariffRead(msgspec.Struct, kw_only=True):
@@ -106,7 +108,8 @@ class MeterReadingRead(msgspec.Struct, kw_only=True):
 
 class MeterReadingPage(msgspec.Struct, kw_only=True):
     items: list[MeterReadingRead]
-    next_offset: int | None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class BillItemRead(msgspec.Struct, kw_only=True):
@@ -151,7 +154,8 @@ class BillRead(msgspec.Struct, kw_only=True):
 
 class BillPage(msgspec.Struct, kw_only=True):
     items: list[BillRead]
-    next_offset: int | None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class BillRunCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -369,7 +373,9 @@ async def load_bill(session: AsyncSession, row: Bill) -> BillRead:
     return bill_read(row, items[row.id], await bills.qr_payload_or_none(session, row))
 
 
-async def bill_page(session: AsyncSession, rows: list[Bill], limit: int, offset: int) -> BillPage:
+async def bill_page(session: AsyncSession, fetched: list[Bill], limit: int) -> BillPage:
+    """A page of bills from ``limit + 1`` rows (newest first: the cursor is (issue_date, reference))."""
+    rows, next_cursor = cut_page(fetched, limit, key=lambda b: (b.issue_date, b.reference))
     items = await bills.bill_items(session, [r.id for r in rows])
     settings = await bills.get_settings(session)
     out: list[BillRead] = []
@@ -379,4 +385,4 @@ async def bill_page(session: AsyncSession, rows: list[Bill], limit: int, offset:
         except (bills.BillerNotConfigured, bills.BillNotOpen):
             payload = None
         out.append(bill_read(row, items[row.id], payload))
-    return BillPage(items=out, next_offset=offset + limit if len(rows) == limit else None)
+    return BillPage(items=out, next_cursor=next_cursor)

@@ -16,7 +16,7 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.csv import CsvUpload
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, idempotent
-from localgov.kernel.pagination import Limit
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import period_of, period_start
 from localgov.services.payments import rebill, tariffs
@@ -27,7 +27,6 @@ from localgov.services.payments.params import (
     READ,
     WRITE,
     FeeTypeParam,
-    Offset,
     PeriodParam,
     TariffId,
     staff_uuid,
@@ -182,7 +181,7 @@ class MeterReadingController(Controller):
         description=(
             "Columns `account_no,period,usage_m3` (period `YYYY-MM`). Idempotent per (account, period): the "
             "same value again changes nothing; a new value replaces an unbilled month's reading and is refused "
-            "for a billed month. Any error imports nothing: 422 `import_rejected` with `data.errors`."
+            "for a billed month. Any error imports nothing: 422 `import_rejected` with `errors`."
         ),
         responses=problem_responses(401, 403, 404, 410, 422),
         **guarded(WRITE),
@@ -203,12 +202,14 @@ class MeterReadingController(Controller):
         account_id: Annotated[uuid.UUID | None, QueryParameter(description="One account")] = None,
         period: PeriodParam = None,
         limit: Limit = 100,
-        offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> MeterReadingPage:
-        rows = await tariffs.list_readings(db_session, account_id=account_id, period=period, limit=limit, offset=offset)
-        return MeterReadingPage(
-            items=[_reading(r, n) for r, n in rows], next_offset=offset + limit if len(rows) == limit else None
+        after = decode_cursor(cursor, tuple[str, str])
+        rows = await tariffs.list_readings(
+            db_session, account_id=account_id, period=period, limit=limit + 1, after=after
         )
+        page, next_cursor = cut_page(rows, limit, key=lambda pair: (pair[0].period, pair[1]))
+        return MeterReadingPage(items=[_reading(r, n) for r, n in page], next_cursor=next_cursor)
 
 
 def _reading(row: MeterReading, account_no: str) -> MeterReadingRead:

@@ -25,11 +25,11 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.csv import CsvRejected, CsvRow, CsvRowError, read_csv
+from localgov.kernel.csv import CsvRejected, CsvRow, CsvRowError, read_csv, row_errors
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import (
@@ -500,13 +500,14 @@ def read_import(content: bytes, required: Sequence[str]) -> list[CsvRow]:
     try:
         return read_csv(content, required=required).rows
     except CsvRejected as exc:
-        raise ImportRejected(exc.detail, data={"errors": (exc.data or {}).get("errors", [])}) from None
+        raise ImportRejected(exc.detail, errors=exc.errors) from None
 
 
 def reject(errors: list[ImportRowError], rows: int) -> ImportRejected:
     return ImportRejected(
         f"{len(errors)} problem(s) in {rows} row(s); nothing was imported.",
-        data={"rows": rows, "errors": [msgspec.to_builtins(e) for e in errors[:1000]]},
+        data={"rows": rows},
+        errors=row_errors(errors[:1000]),
     )
 
 
@@ -615,15 +616,27 @@ async def import_readings(session: AsyncSession, content: bytes) -> ReadingImpor
 
 
 async def list_readings(
-    session: AsyncSession, *, account_id: uuid.UUID | None, period: str | None, limit: int, offset: int
+    session: AsyncSession,
+    *,
+    account_id: uuid.UUID | None,
+    period: str | None,
+    limit: int,
+    after: tuple[str, str] | None,
 ) -> Sequence[tuple[MeterReading, str]]:
+    """Newest period first, then account number; ``after`` = the last reading's (period, account_no)."""
     query = (
         select(MeterReading, FeeAccount.account_no)
         .join(FeeAccount, FeeAccount.id == MeterReading.account_id)
         .order_by(MeterReading.period.desc(), FeeAccount.account_no)
         .limit(limit)
-        .offset(offset)
     )
+    if after is not None:
+        query = query.where(
+            or_(
+                MeterReading.period < after[0],
+                and_(MeterReading.period == after[0], FeeAccount.account_no > after[1]),
+            )
+        )
     if account_id is not None:
         query = query.where(MeterReading.account_id == account_id)
     if period is not None:

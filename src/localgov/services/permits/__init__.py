@@ -96,6 +96,12 @@ TABLES = tuple(
 
 PLUGIN = ServicePlugin(
     slug="permits",
+    tags={
+        "Permits: applications": "Building permit applications handled by staff: review, fees, inspection, decision",
+        "Permits: my applications": "The logged-in citizen's own building permit applications",
+        "Permits: permits": "Issued building permits: PDF, renewal, revocation",
+        "Permits: settings": "The LAO's building permit settings and emblem",
+    },
     title_th="ขออนุญาตก่อสร้างอาคาร (ไม่เกิน 150 ตารางเมตร)",
     title_en="Building permits (up to 150 m²)",
     router=Router("/v1/permits", route_handlers=HANDLERS),

@@ -21,7 +21,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
 from localgov.kernel.reads import ReadConnection, Reader
 from localgov.kernel.storage import BlobStore, StoredFileRead, download_response, open_file, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
@@ -172,11 +172,11 @@ class ApplicationController(Controller):
         **guarded(STAFF_READ),
     )
     async def index(
-        self, db_read: NamedDependency[ReadConnection], after: After = None, limit: Limit = 50
+        self, db_read: NamedDependency[ReadConnection], cursor: Cursor = None, limit: Limit = 50
     ) -> ApplicationPage:
-        rows = await applications.list_applications(db_read, citizen_id=None, after=after, limit=limit)
+        rows = await applications.list_applications(db_read, citizen_id=None, after=id_cursor(cursor), limit=limit)
         items = [summary_read(row) for row in rows]
-        return ApplicationPage(items=items, next_after=items[-1].id if len(items) == limit else None)
+        return ApplicationPage(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{application_id:uuid}",

@@ -18,7 +18,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.storage import BlobStore, download_response, open_file, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
@@ -86,14 +86,14 @@ class MyApplicationController(Controller):
         self,
         principal: NamedDependency[Principal],
         db_read: NamedDependency[ReadConnection],
-        after: After = None,
+        cursor: Cursor = None,
         limit: Limit = 50,
     ) -> ApplicationPage:
         rows = await applications.list_applications(
-            db_read, citizen_id=citizen_uuid(principal), after=after, limit=limit
+            db_read, citizen_id=citizen_uuid(principal), after=id_cursor(cursor), limit=limit
         )
         items = [summary_read(row) for row in rows]
-        return ApplicationPage(items=items, next_after=items[-1].id if len(items) == limit else None)
+        return ApplicationPage(items=items, next_cursor=next_id_cursor(items, limit))
 
     @get(
         "/{application_id:uuid}",

@@ -291,7 +291,8 @@ class ApplicationSummary(msgspec.Struct, kw_only=True):
 
 class ApplicationPage(msgspec.Struct, kw_only=True):
     items: list[ApplicationSummary]
-    next_after: uuid.UUID | None = None
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class SettingsRead(msgspec.Struct, kw_only=True):

@@ -143,6 +143,13 @@ TABLES = tuple(
 
 PLUGIN = ServicePlugin(
     slug="saraban",
+    tags={
+        "e-Saraban: administration": "Settings, issuing units, retention, destruction lists, the directory",
+        "e-Saraban: documents and search": "A letter's PDF and signed copies; Thai full-text search; the emblem",
+        "e-Saraban: letters": "Letters (หนังสือราชการ): drafts, revisions, issuing, receiving, routing, inboxes",
+        "e-Saraban: registers": "The send and receive registers (ทะเบียนหนังสือส่ง/รับ), exports and hash-chain checks",
+        "e-Saraban: exchange with outside agencies": "Signed letters exchanged with agencies outside the platform",
+    },
     title_th="ระบบสารบรรณอิเล็กทรอนิกส์",
     title_en="e-Saraban (electronic correspondence)",
     router=Router("/v1/saraban", route_handlers=HANDLERS_HTTP),

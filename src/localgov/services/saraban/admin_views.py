@@ -3,6 +3,7 @@ destruction lists), the directory of addressees, and the operator's outside agen
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from litestar import Controller, get, patch, post, put
@@ -15,6 +16,8 @@ from localgov.kernel import org
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.etags import IfMatch, require_match
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.reads import ReadConnection, fetch_all
 from localgov.kernel.thai import bangkok_today
 from localgov.services.saraban import agencies, letters, retention
@@ -31,6 +34,7 @@ from localgov.services.saraban.params import (
 from localgov.services.saraban.schemas import (
     AgencyList,
     DestructionListCreate,
+    DestructionListPage,
     DestructionListRead,
     IssuingUnitCreate,
     IssuingUnitList,
@@ -80,8 +84,17 @@ class SettingsController(Controller):
         actor: NamedDependency[Actor],
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
+        if_match: IfMatch = None,
     ) -> SettingsRead:
         row = await letters.settings_row(db_session)
+        require_match(
+            if_match,
+            SettingsRead(
+                agency_code=row.agency_code,
+                thai_digits=row.thai_digits,
+                secret_officer_ids=list(row.secret_officer_ids),
+            ),
+        )
         if data.agency_code is not None:
             row.agency_code = data.agency_code
         if data.thai_digits is not None:
@@ -187,8 +200,13 @@ class DestructionListController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(MANAGE_POLICY),
     )
-    async def list_(self, db_read: NamedDependency[ReadConnection]) -> list[DestructionListRead]:
-        return await retention.lists(db_read)
+    async def list_(
+        self, db_read: NamedDependency[ReadConnection], limit: Limit = 50, cursor: Cursor = None
+    ) -> DestructionListPage:
+        after = decode_cursor(cursor, tuple[int, uuid.UUID])
+        rows = await retention.lists(db_read, after=after, limit=limit + 1)
+        items, next_cursor = cut_page(rows, limit, key=lambda d: (d.year, d.id))
+        return DestructionListPage(items=items, next_cursor=next_cursor)
 
     @post(
         "/",
@@ -237,7 +255,7 @@ class DestructionListController(Controller):
 
 
 Query = Annotated[str | None, QueryParameter(min_length=1, max_length=100, description="Words of the name or code")]
-DirectoryLimit = Annotated[int, QueryParameter(ge=1, le=200, description="At most this many of each kind")]
+DirectoryLimit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size (1-200)")]
 
 
 class DirectoryController(Controller):
@@ -247,14 +265,21 @@ class DirectoryController(Controller):
     @get(
         "/",
         operation_id="listSarabanAgencies",
-        summary="Addressees: the LAOs on the platform (electronic: running e-Saraban) and the outside agencies",
+        summary="Addressees: the LAOs on the platform (electronic: running e-Saraban), then the outside agencies",
         responses=problem_responses(*STAFF_ERRORS, 400),
         **guarded(READ_POLICY),
     )
     async def list_(
-        self, db_read: NamedDependency[ReadConnection], q: Query = None, limit: DirectoryLimit = 50
+        self,
+        db_read: NamedDependency[ReadConnection],
+        q: Query = None,
+        limit: DirectoryLimit = 50,
+        cursor: Cursor = None,
     ) -> AgencyList:
-        return AgencyList(items=await agencies.directory(db_read, q, limit))
+        after = decode_cursor(cursor, tuple[str, str, str])
+        rows = await agencies.directory(db_read, q, limit + 1, after)
+        items, next_cursor = cut_page(rows, limit, key=agencies.directory_key)
+        return AgencyList(items=items, next_cursor=next_cursor)
 
 
 class OutsideAgencyController(Controller):

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.pagination import after_key
 from localgov.kernel.reads import Reader, fetch_all, fetch_one
 from localgov.services.saraban.errors import AgencyExists, AgencyNotFound
 from localgov.services.saraban.models import OutsideAgency
@@ -75,8 +76,18 @@ async def outside_by_code(reader: Reader, code: str) -> Any:
     return await fetch_one(reader, _OUTSIDE_BY_CODE, {"code": code})
 
 
-async def directory(reader: Reader, q: str | None, limit: int) -> list[AgencyRead]:
-    """LAOs (by name or DLA code) then outside agencies matching ``q``, at most ``limit`` of each."""
+#: ("lao" | "outside", sort name, code).
+DirectoryKey = tuple[str, str, str]
+
+
+def directory_key(item: AgencyRead) -> DirectoryKey:
+    """Where an addressee stands in the directory: LAOs by (name, DLA code), then outside agencies by code."""
+    return (item.kind, item.name_th if item.kind == "lao" else item.code, item.code)
+
+
+async def directory(reader: Reader, q: str | None, limit: int, after: DirectoryKey | None = None) -> list[AgencyRead]:
+    """LAOs (by name or DLA code) then outside agencies matching ``q``, at most ``limit`` in all,
+    strictly after ``after`` (the :func:`directory_key` of the previous page's last item)."""
     laos = select(
         TENANTS.c.dla_code,
         TENANTS.c.name_th,
@@ -88,20 +99,29 @@ async def directory(reader: Reader, q: str | None, limit: int) -> list[AgencyRea
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         laos = laos.where(or_(TENANTS.c.name_th.ilike(pattern), TENANTS.c.dla_code.like(pattern)))
         outside = outside.where(or_(OA.name_th.ilike(pattern), OA.code.ilike(pattern)))
-    items = [
-        AgencyRead(
-            kind="lao",
-            code=row["dla_code"],
-            name_th=row["name_th"],
-            province_th=row["province_th"],
-            electronic=bool(row["electronic"]),
-        )
-        for row in await fetch_all(reader, laos.order_by(TENANTS.c.name_th, TENANTS.c.dla_code).limit(limit))
-    ]
-    items += [
-        AgencyRead(kind="outside", code=row["code"], name_th=row["name_th"], electronic=row["endpoint_url"] is not None)
-        for row in await fetch_all(reader, outside.order_by(OA.code).limit(limit))
-    ]
+    items: list[AgencyRead] = []
+    if after is None or after[0] == "lao":
+        if after is not None:
+            laos = laos.where(after_key((TENANTS.c.name_th, TENANTS.c.dla_code), (after[1], after[2])))
+        items = [
+            AgencyRead(
+                kind="lao",
+                code=row["dla_code"],
+                name_th=row["name_th"],
+                province_th=row["province_th"],
+                electronic=bool(row["electronic"]),
+            )
+            for row in await fetch_all(reader, laos.order_by(TENANTS.c.name_th, TENANTS.c.dla_code).limit(limit))
+        ]
+    elif after is not None:
+        outside = outside.where(OA.code > after[2])
+    if len(items) < limit:
+        items += [
+            AgencyRead(
+                kind="outside", code=row["code"], name_th=row["name_th"], electronic=row["endpoint_url"] is not None
+            )
+            for row in await fetch_all(reader, outside.order_by(OA.code).limit(limit - len(items)))
+        ]
     return items
 
 

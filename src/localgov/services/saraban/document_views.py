@@ -3,6 +3,7 @@ the Thai search over letters (a letter's files: ``letter_views``, ``files.py``).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.cases import caller_actor
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import Cursor, cut_page, decode_cursor
 from localgov.kernel.storage import BlobStore, download_response, open_file
 from localgov.kernel.storage.web import store_upload_file
 from localgov.kernel.tenancy import TenantInfo
@@ -30,7 +32,7 @@ FileId = Annotated[uuid.UUID, PathParameter(description="The attachment's id")]
 Query = Annotated[
     str, QueryParameter(min_length=1, max_length=200, description="Thai words (found inside running text)")
 ]
-SearchLimit = Annotated[int, QueryParameter(ge=1, le=100, description="At most this many letters")]
+SearchLimit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (1-100)")]
 
 
 class EmblemRead(msgspec.Struct, kw_only=True):
@@ -112,13 +114,18 @@ class SearchController(Controller):
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
         limit: SearchLimit = 20,
+        cursor: Cursor = None,
     ) -> search_index.SearchResult:
+        after = decode_cursor(cursor, tuple[float, dt.datetime, uuid.UUID])
         viewer = await caller_actor(db_session, principal, permissions)
-        words, hits = await search_index.search_letters(db_session, q, letters.visible_clause(viewer), limit=limit)
+        words, rows = await search_index.search_letters(
+            db_session, q, letters.visible_clause(viewer), limit=limit + 1, after=after
+        )
+        hits, next_cursor = cut_page(rows, limit, key=lambda hit: (hit.rank, hit.created_at, hit.id))
         for hit in hits:
             if hit.secrecy != "normal":
                 await letters.audit_secret_access(db_session, hit.id, hit.secrecy, viewer, origin, "search")
-        return search_index.SearchResult(q=q, words=words, items=hits)
+        return search_index.SearchResult(q=q, words=words, items=hits, next_cursor=next_cursor)
 
 
 class EmblemController(Controller):

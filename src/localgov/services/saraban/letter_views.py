@@ -18,8 +18,9 @@ from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.cases import caller_actor
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.etags import IfMatch, require_match
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import After, Limit
+from localgov.kernel.pagination import Cursor, Limit, encode_cursor, id_cursor
 from localgov.kernel.storage import BlobStore, StoredFileRead, download_response, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
@@ -117,17 +118,17 @@ class LetterController(Controller):
         status: StatusFilter = None,
         kind: KindFilter = None,
         q: Search = None,
-        after: After = None,
         limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> LetterList:
         viewer = await caller_actor(db_session, principal, permissions)
         items, next_after = await letters.list_letters(
-            db_session, viewer, direction=direction, status=status, kind=kind, q=q, after=after, limit=limit
+            db_session, viewer, direction=direction, status=status, kind=kind, q=q, after=id_cursor(cursor), limit=limit
         )
         for item in items:  # a secret letter shown in a list (or a search) is an access too
             if item.secrecy != "normal":
                 await letters.audit_secret_access(db_session, item.id, item.secrecy, viewer, origin, "list")
-        return LetterList(items=items, next_after=next_after)
+        return LetterList(items=items, next_cursor=encode_cursor([next_after]) if next_after else None)
 
     @get(
         "/{letter_id:uuid}",
@@ -164,8 +165,11 @@ class LetterController(Controller):
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
+        if_match: IfMatch = None,
     ) -> LetterRead:
         viewer = await caller_actor(db_session, principal, permissions)
+        if if_match is not None:  # the letter as its GET shows it (read only when asked: a secret read is audited)
+            require_match(if_match, await letters.letter_view(db_session, letter_id, viewer, origin))
         await letters.update_draft(db_session, letter_id, data, tenant=tenant, viewer=viewer, origin=origin)
         return await letters.letter_view(db_session, letter_id, viewer, origin)
 
@@ -517,15 +521,15 @@ class InboxController(Controller):
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
         status: RouteStatus = None,
-        after: After = None,
         limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Inbox:
         viewer = await caller_actor(db_session, principal, permissions)
         items, next_after = await routing.inbox(
-            db_session, viewer, unit_id=None, status=status, after=after, limit=limit, today=bangkok_today()
+            db_session, viewer, unit_id=None, status=status, after=id_cursor(cursor), limit=limit, today=bangkok_today()
         )
         await _audit_inbox(db_session, items, viewer, origin)
-        return Inbox(items=items, next_after=next_after)
+        return Inbox(items=items, next_cursor=encode_cursor([next_after]) if next_after else None)
 
     @get(
         "/units/{unit_id:uuid}",
@@ -543,8 +547,8 @@ class InboxController(Controller):
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
         status: RouteStatus = None,
-        after: After = None,
         limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Inbox:
         if await org.unit_ref(db_session, unit_id) is None:
             raise UnitNotFound(data={"unit_id": str(unit_id)})
@@ -552,10 +556,16 @@ class InboxController(Controller):
         if unit_id not in viewer.unit_ids and ROUTE not in viewer.permissions:
             raise NotAllowed(data={"unit_id": str(unit_id)})
         items, next_after = await routing.inbox(
-            db_session, viewer, unit_id=unit_id, status=status, after=after, limit=limit, today=bangkok_today()
+            db_session,
+            viewer,
+            unit_id=unit_id,
+            status=status,
+            after=id_cursor(cursor),
+            limit=limit,
+            today=bangkok_today(),
         )
         await _audit_inbox(db_session, items, viewer, origin)
-        return Inbox(items=items, next_after=next_after)
+        return Inbox(items=items, next_cursor=encode_cursor([next_after]) if next_after else None)
 
 
 class RouteController(Controller):

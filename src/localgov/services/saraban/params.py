@@ -46,4 +46,3 @@ Search = Annotated[
     str | None, QueryParameter(min_length=1, max_length=200, description="Words of the subject or number")
 ]
 RouteStatus = Annotated[Literal["open", "done"] | None, QueryParameter(description="Open or done")]
-SeqAfter = Annotated[int, QueryParameter(ge=0, description="Cursor: the last register number seen")]

@@ -3,13 +3,16 @@ hash-chain verifier."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.response import Response
 
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.pagination import Limit
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.tenancy import TenantInfo, lao_profile
 from localgov.services.saraban import registers
@@ -20,7 +23,6 @@ from localgov.services.saraban.params import (
     REGISTRY_POLICY,
     STAFF_ERRORS,
     RegisterName,
-    SeqAfter,
     Year,
 )
 from localgov.services.saraban.schemas import ChainReports, RegisterPage
@@ -46,7 +48,7 @@ class RegisterController(Controller):
     @get(
         "/{register:str}/{year:int}",
         operation_id="listSarabanRegister",
-        summary="A register's lines of a calendar year, in order (keyset: ?after=<last number>)",
+        summary="A register's lines of a calendar year, in order (pages: ?cursor=<next_cursor>)",
         responses=problem_responses(*STAFF_ERRORS, 400),
         **guarded(REGISTRY_POLICY),
     )
@@ -55,12 +57,13 @@ class RegisterController(Controller):
         register: RegisterName,
         year: Year,
         db_read: NamedDependency[ReadConnection],
-        after: SeqAfter = 0,
         limit: Limit = 100,
+        cursor: Cursor = None,
     ) -> RegisterPage:
-        items = await registers.lines(db_read, register, year, after=after, limit=limit + 1)
-        page = items[:limit]
-        return RegisterPage(items=page, next_after=page[-1].seq if len(items) > limit else None)
+        after = decode_cursor(cursor, tuple[Annotated[int, msgspec.Meta(ge=0, le=2**62)]])
+        items = await registers.lines(db_read, register, year, after=after[0] if after else 0, limit=limit + 1)
+        page, next_cursor = cut_page(items, limit, key=lambda line: (line.seq,))
+        return RegisterPage(items=page, next_cursor=next_cursor)
 
     @get(
         "/{register:str}/{year:int}/csv",

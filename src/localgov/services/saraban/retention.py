@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
+from localgov.kernel.pagination import before_key
 from localgov.kernel.reads import Reader, fetch_all, fetch_one
 from localgov.services.saraban import letters, rules
 from localgov.services.saraban.errors import (
@@ -77,8 +78,17 @@ async def get_list(reader: Reader, list_id: uuid.UUID) -> DestructionListRead:
     return _read(row)
 
 
-async def lists(reader: Reader) -> list[DestructionListRead]:
-    return [_read(row) for row in await fetch_all(reader, select(*DL).order_by(DL.year.desc()))]
+async def lists(
+    reader: Reader, *, after: tuple[int, uuid.UUID] | None = None, limit: int | None = None
+) -> list[DestructionListRead]:
+    """Newest year first; ``after`` = the last list's (year, id) of the previous page."""
+    query = select(*DL)
+    if after is not None:
+        query = query.where(before_key((DL.year, DL.id), after))
+    query = query.order_by(DL.year.desc(), DL.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return [_read(row) for row in await fetch_all(reader, query)]
 
 
 def _expired(year: int) -> Any:

@@ -181,7 +181,7 @@ class LetterSummary(msgspec.Struct, kw_only=True):
 
 class LetterList(msgspec.Struct, kw_only=True):
     items: list[LetterSummary]
-    next_after: uuid.UUID | None
+    next_cursor: str | None
 
 
 class RevisionRead(msgspec.Struct, kw_only=True):
@@ -240,7 +240,7 @@ class InboxItem(msgspec.Struct, kw_only=True):
 
 class Inbox(msgspec.Struct, kw_only=True):
     items: list[InboxItem]
-    next_after: uuid.UUID | None
+    next_cursor: str | None
 
 
 class RegisterLine(msgspec.Struct, kw_only=True):
@@ -263,7 +263,7 @@ class RegisterLine(msgspec.Struct, kw_only=True):
 
 class RegisterPage(msgspec.Struct, kw_only=True):
     items: list[RegisterLine]
-    next_after: int | None
+    next_cursor: str | None
 
 
 class ChainReport(msgspec.Struct, kw_only=True):
@@ -330,6 +330,12 @@ class DestructionListRead(msgspec.Struct, kw_only=True):
     approved_by: str | None
 
 
+class DestructionListPage(msgspec.Struct, kw_only=True):
+    items: list[DestructionListRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
+
+
 class DestructionListCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The list of a calendar year that has ended (BE)."""
 
@@ -349,6 +355,8 @@ class AgencyRead(msgspec.Struct, kw_only=True):
 
 class AgencyList(msgspec.Struct, kw_only=True):
     items: list[AgencyRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class OutsideAgencyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

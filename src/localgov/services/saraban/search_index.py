@@ -22,7 +22,20 @@ import uuid
 
 import msgspec
 import structlog
-from sqlalchemy import ColumnElement, DateTime, ForeignKey, Index, Select, Text, bindparam, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Select,
+    Text,
+    bindparam,
+    func,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -82,6 +95,8 @@ class SearchResult(msgspec.Struct, kw_only=True):
     #: The words the query was cut into (PyThaiNLP): what was searched for.
     words: list[str]
     items: list[SearchHit]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 _UPSERT = text(
@@ -162,10 +177,10 @@ async def add_attachment_text(session: AsyncSession, store: BlobStore, letter_id
     await refresh(session, letter_id, attachments_text="\n".join(texts))
 
 
-def _statement(visible: ColumnElement[bool]) -> Select[tuple[object, ...]]:
+def _statement(visible: ColumnElement[bool], *, paged: bool = False) -> Select[tuple[object, ...]]:
     vector = S.vector
     query = search.query_param()
-    return (
+    statement = (
         select(
             L.id,
             L.direction,
@@ -184,6 +199,16 @@ def _statement(visible: ColumnElement[bool]) -> Select[tuple[object, ...]]:
         .order_by(text("rank DESC"), L.created_at.desc(), L.id.desc())
         .limit(bindparam("limit"))
     )
+    if paged:  # strictly after the previous page's last hit (every ordering column descending)
+        statement = statement.where(
+            tuple_(search.rank(vector, query), L.created_at, L.id)
+            < tuple_(
+                bindparam("after_rank", type_=Float),
+                bindparam("after_at", type_=DateTime(timezone=True)),
+                bindparam("after_id", type_=UUID(as_uuid=True)),
+            )
+        )
+    return statement
 
 
 async def search_letters(
@@ -192,15 +217,15 @@ async def search_letters(
     visible: ColumnElement[bool],
     *,
     limit: int,
+    after: tuple[float, dt.datetime, uuid.UUID] | None = None,
 ) -> tuple[list[str], list[SearchHit]]:
     """Letters matching every word of ``q`` that ``visible`` (the caller's access filter, SQL)
-    lets through, best first."""
+    lets through, best first; ``after`` = the last hit's (rank, created_at, id) of the previous page."""
     parsed = search.parse_query(q)
     if parsed is None:
         return [], []
-    rows = await fetch_all(
-        reader,
-        _statement(visible),
-        {"search_query": parsed.tsquery, "limit": limit},
-    )
+    params: dict[str, object] = {"search_query": parsed.tsquery, "limit": limit}
+    if after is not None:
+        params |= {"after_rank": after[0], "after_at": after[1], "after_id": after[2]}
+    rows = await fetch_all(reader, _statement(visible, paged=after is not None), params)
     return list(parsed.words), [SearchHit(**dict(row)) for row in rows]
