@@ -6,8 +6,6 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 COPY migrations ./migrations
 COPY scripts ./scripts
-# The API reference's Swagger UI assets, pinned by integrity, into the package (no CDN at run time).
-RUN python scripts/vendor_assets.py
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # Runtime stage: no compilers, no sources, a non-root user.

@@ -1,9 +1,9 @@
-"""Vendor the API reference's browser assets into the package (run at build time; no CDN at run time).
+"""Vendor the API reference's browser assets into the package (no CDN at run time; re-run to upgrade).
 
 Swagger UI (Apache-2.0, https://github.com/swagger-api/swagger-ui) from the npm registry's
 ``swagger-ui-dist`` tarball, pinned by version and SHA-512 integrity: its bundle, stylesheet and
-licence go to ``src/localgov/static/vendor/swagger-ui/`` (git-ignored; the wheel includes them).
-``.ci/run`` and the Dockerfile run it; ``python scripts/vendor_assets.py [tarball]`` uses a local
+licence go to ``src/localgov/static/vendor/swagger-ui/`` (committed: a fresh clone serves the
+reference page with no download). ``python scripts/vendor_assets.py [tarball]`` uses a local
 tarball instead of downloading (offline builds).
 """
 

@@ -144,6 +144,7 @@ def _fuzz(url: str, host_name: str, authorization: str, report: Path, surface: s
     return done.returncode, done.stdout + done.stderr
 
 
+@pytest.mark.fuzz
 @pytest.mark.parametrize("surface", ["tenant", "operator"])
 async def test_schemathesis_finds_nothing(surface: str, engine: AsyncEngine, server: str, tmp_path: Path) -> None:
     tenant = await make_tenant(engine, services=[p.slug for p in REGISTRY])

@@ -2,8 +2,8 @@
 
 The page loads the document of the host it is opened on (``/schema/openapi.json``: the LAO's
 operations on an LAO's host, the operator's on the base domain), so "try it out" calls that host.
-Every asset is a file of the package: Swagger UI's bundle and stylesheet (vendored at build time by
-``scripts/vendor_assets.py``, Apache-2.0) and our initialiser ``static/reference.js``. The page's
+Every asset is a file of the package: Swagger UI's bundle and stylesheet (vendored into the repository by
+``scripts/vendor_assets.py``, pinned by SHA-512, Apache-2.0) and our initialiser ``static/reference.js``. The page's
 Content-Security-Policy allows scripts, styles and fetches from the host itself only (no inline
 script, no CDN); Swagger UI needs ``data:`` images for its icons.
 """
