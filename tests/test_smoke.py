@@ -25,7 +25,10 @@ def test_values_postgresql_refuses_are_400_problems_and_other_database_errors_st
     from localgov.kernel.errors import exception_handlers
 
     handler = exception_handlers()[DBAPIError]
-    request = SimpleNamespace(scope={"path": "/v1/x", "state": {"request_id": "r-1"}})
+    request = SimpleNamespace(
+        scope={"path": "/v1/x", "state": {"request_id": "r-1"}},
+        app=SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(base_domain="localgov.example"))),
+    )
 
     def error(sqlstate: str) -> DBAPIError:
         orig = Exception("invalid byte sequence for encoding UTF8: 0x00")
@@ -35,6 +38,7 @@ def test_values_postgresql_refuses_are_400_problems_and_other_database_errors_st
     refused = handler(request, error("22021"))  # type: ignore[arg-type]
     assert refused.status_code == 400
     assert b'"code":"invalid_input"' in refused.content
+    assert b'"type":"https://localgov.example/problems/invalid_input"' in refused.content
     assert b"0x00" not in refused.content  # PostgreSQL's words are logged, not returned
     broken = handler(request, error("42P01"))  # type: ignore[arg-type]
     assert broken.status_code == 500
