@@ -217,6 +217,52 @@ async def test_the_signed_envelope_is_delivered_and_the_receipt_recorded(
         assert letter is not None
 
 
+async def test_the_workers_consumer_sends_with_the_workers_settings(
+    engine: AsyncEngine, settings: Settings, receiver: Receiver
+) -> None:
+    """``on_send`` as the worker calls it: the secret key, egress policy and blob store come from
+    the settings the worker hands the delivery (here: loopback allowed), not from the environment."""
+    lao = await make_lao(engine)
+    code = _code()
+    await register_agency(engine, code, receiver.url(), "lgsb_worker_secret")
+    _, recipient_id = await issued_to(lao, code)
+    receiver.answers = [(201, {"receipt_id": "รับ 5/2569"}, [])]
+    worker_settings = msgspec.structs.replace(settings, egress_allow_loopback=True)
+    async with tenant_session(session_factory(engine), None) as session:
+        issued_event = (
+            await session.execute(
+                select(OutboxEntry).where(
+                    OutboxEntry.tenant_id == lao.tenant.id, OutboxEntry.topic == "saraban.letter_issued"
+                )
+            )
+        ).scalar_one()
+        schemas = {lao.tenant.id: lao.tenant.schema}
+        await exchange.on_letter_issued(Delivery(issued_event, session, schemas, settings=worker_settings))
+        await session.flush()
+        send = (
+            await session.execute(
+                select(OutboxEntry).where(
+                    OutboxEntry.tenant_id == lao.tenant.id, OutboxEntry.topic == exchange.SEND_TOPIC
+                )
+            )
+        ).scalar_one()
+        await exchange.on_send(Delivery(send, session, schemas, settings=worker_settings))
+    assert len(receiver.requests) == 1
+    row = await recipient_row(lao, recipient_id)
+    assert (row.status, row.receipt_no) == ("delivered", "รับ 5/2569")
+    headers, body = receiver.requests[0]
+    assert msgspec.json.decode(body, type=exchange.Envelope).consignment_id == exchange.consignment_id(
+        lao.tenant.id, recipient_id
+    )
+    exchange.SCHEME.verify(
+        ["lgsb_worker_secret"],
+        headers["x-saraban-timestamp"],
+        headers["x-saraban-signature"],
+        body,
+        dt.datetime.now(dt.UTC),
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "answer", "reason"),
     [

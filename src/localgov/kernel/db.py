@@ -39,8 +39,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-#: Session settings of every connection to a Citus coordinator (inert placeholders on plain
-#: PostgreSQL). Citus hides shard tables from ``pg_class`` with a per-row function call, and
+#: Session settings of every connection to a Citus coordinator (plain PostgreSQL stores an unknown
+#: ``citus.*`` setting and ignores it). Citus hides shard tables from ``pg_class`` with a per-row function call, and
 #: asyncpg's type introspection (an enum or array type on first use per connection) then took
 #: 17-29 s on a coordinator; the application connects to the coordinator only, which holds no shards.
 COORDINATOR_SETTINGS = {"citus.override_table_visibility": "off"}

@@ -74,6 +74,7 @@ from localgov.kernel.storage import (
 from localgov.kernel.storage.files import UploadLimits
 from localgov.services.saraban import agencies, documents, letters, registers, routing, rules
 from localgov.services.saraban.models import Letter, OutsideAgency, Recipient, SarabanSettings
+from localgov.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -324,12 +325,12 @@ class Runtime(msgspec.Struct, frozen=True, kw_only=True):
     resolver: egress.Resolver | None = None
 
 
-@functools.cache
-def _runtime_from_env() -> Runtime:
+@functools.lru_cache(maxsize=4)
+def runtime_for(settings: Settings) -> Runtime:
+    """The outbound consumer's runtime from the worker's settings: one blob store per settings for
+    the life of the process (the worker's settings do not change)."""
     from localgov.kernel.storage import blob_store
-    from localgov.settings import Settings
 
-    settings = Settings.from_env()
     return Runtime(
         secret_key=settings.secret_key, policy=egress.policy_from_settings(settings), store=blob_store(settings)
     )
@@ -348,14 +349,16 @@ async def on_letter_issued(delivery: Delivery) -> None:
 
 
 async def on_send(delivery: Delivery) -> None:
-    """The worker's consumer of ``saraban.exchange_send`` (settings from the environment)."""
+    """The worker's consumer of ``saraban.exchange_send``, with the worker's settings (the secret
+    key, the egress policy, the blob store); a caller that passes none gets the environment's."""
     await delivery.use_tenant_schema()
     assert delivery.tenant_id is not None
+    settings = delivery.settings if delivery.settings is not None else Settings.from_env()
     await send_consignment(
         delivery.session,
         delivery.tenant_id,
         uuid.UUID(str(delivery.payload["recipient_id"])),
-        runtime=_runtime_from_env(),
+        runtime=runtime_for(settings),
     )
 
 
