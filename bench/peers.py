@@ -310,7 +310,8 @@ async def provision(url: str, codes: list[str], concurrency: int = 2) -> dict[st
 
 
 def seed_sql(schema: str) -> str:
-    """Biller settings, one payer, 50 open bills with fixed ids and one line each, in one tenant schema."""
+    """Biller settings, one payer, 50 open bills with fixed ids and one line each (in ``bill_items`` and
+    its copy ``bills.lines``), in one tenant schema."""
     from localgov.kernel.db import quote_schema
 
     s = quote_schema(schema)  # validated: ^lao_[0-9]{7}$
@@ -320,10 +321,13 @@ INSERT INTO {s}.payment_settings (id, biller_id, merchant_name) VALUES (1, '{BIL
 INSERT INTO {s}.payers (id, kind, name, house_no, province)
   VALUES ('{PAYER_ID}', 'person', 'ผู้ชำระ ทดสอบ', '99/1', 'เชียงใหม่');
 INSERT INTO {s}.bills
-  (id, reference, verification_code, payer_id, source, source_key, period, issue_date, due_date, total)
+  (id, reference, verification_code, payer_id, source, source_key, period, issue_date, due_date, total, lines)
   SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'P' || lpad(g::text, 9, '0'),
          lpad((g * 7919 % 1000000)::text, 6, '0'), '{PAYER_ID}', 'bench.peers', 'bench.peers:' || g, '2026-11',
-         current_date, current_date + 30, 100 + g
+         current_date, current_date + 30, 100 + g,
+         jsonb_build_array(jsonb_build_object('fee_code', 'garbage', 'description_th', 'ค่าเก็บขยะมูลฝอย',
+           'quantity', '1.000', 'unit_price', (100 + g)::numeric(12, 2)::text,
+           'amount', (100 + g)::numeric(12, 2)::text, 'period', '2026-11'))
   FROM generate_series(1, {BILLS}) g;
 INSERT INTO {s}.bill_items (bill_id, fee_code, description_th, unit_price, amount, period)
   SELECT id, 'garbage', 'ค่าเก็บขยะมูลฝอย', total, total, period FROM {s}.bills WHERE source = 'bench.peers';

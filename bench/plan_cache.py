@@ -20,6 +20,10 @@ execution in its own read-only transaction with the tenant's search path, over e
   statement per tenant on the connection;
 * ``same tenant``: the first tenant every time (nothing to redo: the floor of the figure).
 
+Then four statements (getBill's former one, its present one and the biller row it reads on a cache
+miss, and the floor's one-table read), each on a new backend (every tenant met for the first time),
+switching tenants on a warm backend, and repeating one tenant.
+
 It reports the **backend's CPU** per transaction (utime + stime of the server process, read from
 ``/proc``: independent of the client and of the machine's other load) and the backend's plan cache
 memory after the run (``pg_backend_memory_contexts``). A benchmark, not a test: it prints figures.
@@ -107,6 +111,77 @@ async def measure(url: str, tenants: int, repeats: int) -> dict[str, Any]:
     }
 
 
+async def shapes(url: str, repeats: int) -> dict[str, dict[str, float]]:
+    """Backend CPU per read of four statements, on a backend new to every tenant, switching tenants on a
+    warm backend, and repeating one tenant (what PostgreSQL redoes grows with the relations named)."""
+    import asyncpg
+    from sqlalchemy import bindparam, select
+
+    from localgov.kernel.reads import compiled, json_rows
+    from localgov.services.payments.bills import BILL_VIEW, BILLER
+    from localgov.services.payments.models import Bill, BillItem, PaymentSettings
+
+    bills, items, settings = Bill.__table__, BillItem.__table__, PaymentSettings.__table__
+    lines = [items.c.fee_code, items.c.description_th, items.c.quantity, items.c.unit_price, items.c.amount]
+    former = (
+        select(
+            *[c for c in bills.c if c.key != "lines"],
+            json_rows(lines, where=items.c.bill_id == bills.c.id, order_by=[items.c.period, items.c.fee_code]).label(
+                "items"
+            ),
+            settings.c.biller_id,
+            settings.c.merchant_name,
+        )
+        .select_from(bills.outerjoin(settings, settings.c.id == 1))
+        .where(bills.c.id == bindparam("bill_id"))
+    )
+    floor = select(bills.c.id, bills.c.reference, bills.c.total).where(bills.c.id == bindparam("bill_id"))
+    statements = {
+        "former getBill: lines by json_agg, biller joined": compiled(former),
+        "getBill now: the bill row, lines copied in": compiled(BILL_VIEW),
+        "the biller row (a cache miss only)": compiled(BILLER.statement),
+        "the floor's read: one table by id": compiled(floor),
+    }
+    probe = await asyncpg.connect(url)
+    try:
+        schemas = [
+            r[0] for r in await probe.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'lao\\_%' ORDER BY 1")
+        ]
+    finally:
+        await probe.close()
+    out: dict[str, dict[str, float]] = {}
+    for name, query in statements.items():
+        out[name] = {}
+        for phase in ("new backend", "switching", "same tenant"):
+            conn = await asyncpg.connect(url, statement_cache_size=16)
+            try:
+                pid = conn.get_server_pid()
+
+                def backend_cpu_s(pid: int = pid) -> float:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    return (int(fields[11]) + int(fields[12])) / 100
+
+                async def one(schema: str, conn: Any = conn, query: Any = query) -> None:
+                    await conn.execute(f"BEGIN READ ONLY; SELECT set_config('search_path', '{schema}', true);")
+                    await conn.fetch(query.sql, *query.arguments({"bill_id": uuid.uuid4()}))
+                    await conn.execute("ROLLBACK")
+
+                await one(schemas[0])  # the statement prepared
+                if phase != "new backend":
+                    for schema in schemas:
+                        await one(schema)
+                passes = 1 if phase == "new backend" else repeats
+                before, count = backend_cpu_s(), 0
+                for _ in range(passes):
+                    for schema in schemas:
+                        await one(schema if phase != "same tenant" else schemas[0])
+                        count += 1
+                out[name][phase] = (backend_cpu_s() - before) / count * 1000
+            finally:
+                await conn.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from localgov.metadata import INSTALLATION
     from localgov.platform.installation import install
@@ -126,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(core.migrate_shared(url))
         out = asyncio.run(measure(url, args.tenants, args.repeats))
+        by_shape = asyncio.run(shapes(url, args.repeats))
     finally:
         asyncio.run(core.drop_database(admin, url))
     print(f"getBill's statement over {out['tenants']} tenants, backend CPU per read-only transaction (ms):")
@@ -136,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
         f"plan cache of the backend after the run: {out['plan_cache_bytes'] / 2**20:.1f} MiB for"
         f" {out['prepared_statements']} prepared statements ({per / 1024:.0f} KiB each)"
     )
+    print(f"backend CPU per read-only transaction by statement over {out['tenants']} tenants (ms):")
+    print(f"  {'statement':<52} {'new backend':>12} {'switching':>10} {'same tenant':>12}")
+    for name, phases in by_shape.items():
+        print(
+            f"  {name:<52} {phases['new backend']:>12.3f} {phases['switching']:>10.3f} {phases['same tenant']:>12.3f}"
+        )
     return 0
 
 

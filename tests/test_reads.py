@@ -19,10 +19,12 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.app import plugin_dsn
 from localgov.kernel.db import create_engine, session_factory, tenant_reader, tenant_session
 from localgov.kernel.pool import TenantAffineQueue, prefer_tenant
-from localgov.kernel.reads import compiled, fetch_all, fetch_one
+from localgov.kernel.reads import CachedRow, RowCache, cached_row_changed, compiled, fetch_all, fetch_cached, fetch_one
 from localgov.kernel.tenancy import TenantProfile
+from localgov.platform.catalog import Catalog, CatalogListener
 from localgov.services.payments.api import BillLine, create_bill
 from localgov.services.payments.bills import BILL_VIEW
 from localgov.services.payments.models import BillItem, Payer, PaymentSettings
@@ -65,7 +67,15 @@ async def test_the_fast_path_answers_what_the_core_path_answers(engine: AsyncEng
     assert dict(fast) == dict(core)
     assert fast["total"] == Decimal("52.50")
     assert isinstance(fast["id"], uuid.UUID)
-    assert sorted(item["fee_code"] for item in fast["items"]) == ["garbage", "wastewater"]
+    assert [line["fee_code"] for line in fast["lines"]] == ["garbage", "wastewater"]  # period, none last
+    assert fast["lines"][1] == {
+        "fee_code": "wastewater",
+        "description_th": "ค่าบำบัดน้ำเสีย",
+        "quantity": "1.000",
+        "unit_price": "12.50",
+        "amount": "12.50",
+        "period": None,
+    }
     assert missing is None
     # A list of ids: an array parameter (an expanding IN list is refused by the fast path).
     items = BillItem.__table__
@@ -147,6 +157,7 @@ async def _until_waiting_on_lock(holder: Any) -> None:
         " AND datname = current_database()"  # not another test run's backend on the same server
     )
     for _ in range(5000):
+        await holder.execute(text("SELECT pg_stat_clear_snapshot()"))  # else read once per transaction
         if (await holder.execute(query)).scalar_one():
             return
         await asyncio.sleep(0)
@@ -302,3 +313,138 @@ def test_plans_per_tenant_setting_is_bounded() -> None:
     with pytest.raises(SettingsError, match="PLANS_PER_TENANT"):
         Settings(db_plans_per_tenant=-1)
     assert Settings(db_plans_per_tenant=2000).db_plans_per_tenant == 2000
+
+
+#: What payments' migration 0014 made of the lines of bills created before it (its UPDATE's expression).
+_LINES_AS_MIGRATED = text(
+    """
+    SELECT coalesce(
+        (SELECT jsonb_agg(jsonb_build_object('fee_code', i.fee_code, 'description_th', i.description_th,
+                          'quantity', i.quantity::text, 'unit_price', i.unit_price::text,
+                          'amount', i.amount::text, 'period', i.period)
+                          ORDER BY i.period, i.fee_code COLLATE "C")
+           FROM bill_items AS i WHERE i.bill_id = b.id), '[]'::jsonb) AS migrated, b.lines
+      FROM bills AS b WHERE b.id = :id
+    """
+)
+
+
+async def test_a_bills_copy_of_its_lines_equals_its_items_as_the_migration_copies_them(engine: AsyncEngine) -> None:
+    """``bills.lines`` written by create_bills is what migration 0014 computes from ``bill_items`` (order,
+    numbers as text), so a bill made before the migration and one made after read the same."""
+    tenant = await make_tenant(engine, services=["payments"])
+    async with tenant_session(session_factory(engine), tenant) as session:
+        payer = Payer(kind="person", name="นายสำเนา รายการ")
+        session.add(payer)
+        await session.flush()
+        bill = await create_bill(
+            session,
+            payer_id=payer.id,
+            lines=[
+                BillLine(fee_code="wastewater", description_th="ค่าน้ำเสีย", amount=Decimal("7"), period="2026-12"),
+                BillLine(fee_code="garbage", description_th="ค่าขยะ", amount=Decimal("40.5"), period="2026-12"),
+                BillLine(fee_code="garbage", description_th="ค่าขยะ", amount=Decimal("40"), period="2026-11"),
+                BillLine(fee_code="late_fee", description_th="ค่าปรับ", amount=Decimal("9"), quantity=Decimal("3")),
+            ],
+            due_date=dt.date(2027, 1, 31),
+            source="test",
+            source_key=f"lines-{uuid.uuid4()}",
+        )
+        migrated, written = (await session.execute(_LINES_AS_MIGRATED, {"id": bill.id})).one()
+    assert written == migrated
+    assert [(line["period"], line["fee_code"]) for line in written] == [
+        ("2026-11", "garbage"),
+        ("2026-12", "garbage"),
+        ("2026-12", "wastewater"),
+        (None, "late_fee"),
+    ]
+    assert written[3]["quantity"] == "3.000"
+    assert written[3]["unit_price"] == "3.00"
+
+
+_BILLER_PHONE = CachedRow("test.profile_phone", select(_PROFILE.c.phone).where(_PROFILE.c.id == 1))
+
+
+async def test_a_cached_row_is_kept_per_tenant_and_dropped_when_its_change_commits(engine: AsyncEngine) -> None:
+    first, second = await make_tenant(engine, phone="0-5555"), await make_tenant(engine, phone="0-6666")
+    cache = RowCache()
+    phone = update(_PROFILE).values(phone=bindparam("phone"))
+
+    async def cached(tenant: Any) -> Any:
+        async with tenant_reader(engine, tenant, cache=cache) as reader:
+            return await fetch_cached(reader, _BILLER_PHONE)
+
+    assert await cached(first) == {"phone": "0-5555"}
+    assert await cached(second) == {"phone": "0-6666"}  # per tenant: never the other LAO's copy
+    async with tenant_reader(engine, first, cache=cache) as reader:
+        assert await fetch_cached(reader, _BILLER_PHONE) == {"phone": "0-5555"}
+        assert not reader.opened  # answered from the copy: no connection taken, no statement sent
+        await fetch_one(reader, select(_PROFILE.c.id))
+        assert reader.opened
+    async with tenant_session(session_factory(engine), first) as session:
+        await session.execute(phone, {"phone": "0-7777"})  # a write that does not announce itself
+    assert await cached(first) == {"phone": "0-5555"}  # the copy is what the fast path serves
+    async with tenant_session(session_factory(engine), first) as session:  # inside a unit of work: read now
+        assert await fetch_cached(session, _BILLER_PHONE) == {"phone": "0-7777"}
+    async with tenant_session(session_factory(engine), first) as session:
+        await session.execute(phone, {"phone": "0-8888"})
+        await cached_row_changed(session)
+    cache.committed(session)  # as the request's unit of work does after its commit
+    assert await cached(first) == {"phone": "0-8888"}
+    assert await cached(second) == {"phone": "0-6666"}
+    async with tenant_reader(engine, first) as reader:  # a reader without the cache reads every time
+        assert await fetch_cached(reader, _BILLER_PHONE) == {"phone": "0-8888"}
+
+
+async def test_a_copy_read_while_a_change_is_announced_is_not_kept(engine: AsyncEngine) -> None:
+    """The read that started before the drop finishes after it: its value is served once, never kept."""
+    tenant = await make_tenant(engine, phone="0-1212")
+    cache = RowCache()
+    locked = CachedRow(
+        "test.locked_phone",
+        select(_PROFILE.c.phone, func.pg_advisory_xact_lock_shared(4244).label("lock")).where(_PROFILE.c.id == 1),
+    )
+    async with engine.connect() as holder:
+        await holder.execute(text("SELECT pg_advisory_lock(4244)"))
+
+        async def read() -> Any:
+            async with tenant_reader(engine, tenant, cache=cache) as reader:
+                return await fetch_cached(reader, locked)
+
+        pending = asyncio.ensure_future(read())
+        await _until_waiting_on_lock(holder)
+        cache.clear()  # a notification arrives while the read is in flight
+        async with tenant_session(session_factory(engine), tenant) as session:
+            await session.execute(update(_PROFILE).values(phone="0-3434"))
+        await holder.execute(text("SELECT pg_advisory_unlock(4244)"))
+        assert (await pending)["phone"] == "0-1212"  # its snapshot came before the change
+    assert (await read())["phone"] == "0-3434"  # not kept: read again
+
+
+async def test_every_process_drops_its_copies_on_the_notification(engine: AsyncEngine, settings: Settings) -> None:
+    """Another process's commit reaches this one through the catalog listener (NOTIFY)."""
+    tenant = await make_tenant(engine, phone="0-9090")
+    dropped = asyncio.Event()
+
+    class Watched(RowCache):
+        async def load(self, engine: Any) -> None:
+            await super().load(engine)
+            dropped.set()
+
+    cache = Watched()
+    listener = CatalogListener(Catalog(settings.base_domain), engine, plugin_dsn(settings), 3600.0, followers=[cache])
+    await listener.start()  # loads (drops) once, then again once it listens
+    try:
+        dropped.clear()
+        await asyncio.wait_for(dropped.wait(), timeout=60)
+        dropped.clear()
+        async with tenant_reader(engine, tenant, cache=cache) as reader:
+            assert await fetch_cached(reader, _BILLER_PHONE) == {"phone": "0-9090"}
+        async with tenant_session(session_factory(engine), tenant) as session:
+            await session.execute(update(_PROFILE).values(phone="0-9191"))
+            await cached_row_changed(session)
+        await asyncio.wait_for(dropped.wait(), timeout=60)
+        async with tenant_reader(engine, tenant, cache=cache) as reader:
+            assert await fetch_cached(reader, _BILLER_PHONE) == {"phone": "0-9191"}
+    finally:
+        await listener.stop()

@@ -32,6 +32,7 @@ from localgov.kernel.openapi import SurfaceDocuments, SurfaceJsonRenderPlugin, c
 from localgov.kernel.pages import AssetsController, template_config
 from localgov.kernel.plugins import ServicePlugin, register_plugin_case_types
 from localgov.kernel.problems import ProblemsController
+from localgov.kernel.reads import RowCache
 from localgov.kernel.reference import ReferenceController
 from localgov.kernel.storage import blob_store
 from localgov.kernel.web import (
@@ -112,6 +113,7 @@ def create_app(
     catalog = Catalog(settings.base_domain)
     keys = KeyStore(settings.secret_key)
     revocations = Revocations()
+    row_cache = RowCache()  # per-tenant settings rows of the hot reads (kernel.reads.fetch_cached)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -120,13 +122,14 @@ def create_app(
         app.state.engine = eng
         app.state.session_factory = session_factory(eng)
         listener = CatalogListener(
-            catalog, eng, plugin_dsn(settings), settings.catalog_refresh_s, followers=[revocations]
+            catalog, eng, plugin_dsn(settings), settings.catalog_refresh_s, followers=[revocations, row_cache]
         )
         if listen_for_catalog_changes:
             await listener.start()
         else:
             await catalog.load(eng)
             await revocations.load(eng)
+            await row_cache.load(eng)
         await keys.load(eng)
         key_refresh = asyncio.create_task(_refresh_keys(keys, eng, settings.key_refresh_s), name="key-refresh")
         try:
@@ -223,6 +226,7 @@ def create_app(
                 **_initial_state(settings, catalog, plugins),
                 "signing_keys": keys,
                 "revocations": revocations,
+                "row_cache": row_cache,
                 # The OpenAPI document of each surface, derived once from Litestar's (kernel.openapi).
                 "surface_documents": SurfaceDocuments(tag_descriptions),
             }

@@ -52,7 +52,8 @@ from localgov.kernel.jobs import JobContext
 from localgov.kernel.numbering import fiscal_period, next_number
 from localgov.kernel.outbox import Delivery, enqueue
 from localgov.kernel.plugins import Role, ScheduledJob, Scope, ServicePlugin, UsageMeter
-from localgov.kernel.tenancy import TenantInfo, lao_profile
+from localgov.kernel.reads import ReadConnection, fetch_one
+from localgov.kernel.tenancy import TenantInfo, TenantProfile, lao_profile
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.usage import record_usage
 from localgov.kernel.web import current_tenant
@@ -84,6 +85,17 @@ async def whoami(request: Request[Any, Any, Any], db_session: NamedDependency[As
     schema = await db_session.scalar(text("SELECT current_schema()"))
     phone = await db_session.scalar(text("SELECT phone FROM profile WHERE id = 1"))
     return WhoAmI(slug=current_tenant(request).slug, schema=str(schema), phone=phone)
+
+
+class Phone(msgspec.Struct):
+    phone: str | None
+
+
+@get("/phone", operation_id="demoPhone", tags=["Demo"], responses=problem_responses(404), **guarded(PUBLIC))
+async def phone(db_read: NamedDependency[ReadConnection]) -> Phone:
+    """The profile's phone read on the fast path every time (no copy): what the fail-safe tests read."""
+    row = await fetch_one(db_read, select(TenantProfile.__table__.c.phone).where(TenantProfile.__table__.c.id == 1))
+    return Phone(phone=row["phone"] if row is not None else None)
 
 
 class Filed(msgspec.Struct):
@@ -353,7 +365,7 @@ DEMO = ServicePlugin(
     slug="demo",
     title_th="บริการทดสอบ",
     title_en="Demo service",
-    router=Router(path="/v1/demo", route_handlers=[whoami, ping, get_permit, permit_pdf, file_application]),
+    router=Router(path="/v1/demo", route_handlers=[whoami, phone, ping, get_permit, permit_pdf, file_application]),
     roles=(Role(code="demo.clerk", title_th="เจ้าหน้าที่ทดสอบ", title_en="Clerk", permissions=("demo.write",)),),
     scopes=(Scope(code="demo.write", title_th="ส่งข้อความทดสอบ", title_en="Send pings"),),
     meters=(PINGS,),

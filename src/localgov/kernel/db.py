@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 
 from localgov.kernel.pool import TenantAffinePool, prefer_tenant
-from localgov.kernel.reads import ReadConnection
+from localgov.kernel.reads import ReadConnection, RowCache
 from localgov.settings import Settings
 
 #: The shared schema: catalog, outbox, usage. Always referenced schema-qualified.
@@ -235,38 +235,54 @@ def session_for(factory: async_sessionmaker[AsyncSession], tenant: TenantRef | N
 
 
 @asynccontextmanager
-async def tenant_reader(engine: AsyncEngine, tenant: TenantRef | None) -> AsyncIterator[ReadConnection]:
+async def tenant_reader(
+    engine: AsyncEngine, tenant: TenantRef | None, *, cache: RowCache | None = None
+) -> AsyncIterator[ReadConnection]:
     """A read-only transaction in ``tenant``'s schema (None: the void schema) on a pooled connection.
 
-    The fast read path of :mod:`localgov.kernel.reads`: the raw asyncpg connection is taken from the
-    engine's pool (no SQLAlchemy connection or session around it), ``BEGIN READ ONLY`` and the
-    search path go out in one round trip, and ``ROLLBACK`` ends it. A connection that cannot be
+    The fast read path of :mod:`localgov.kernel.reads`: at the first statement the raw asyncpg
+    connection is taken from the engine's pool (no SQLAlchemy connection or session around it),
+    ``BEGIN READ ONLY`` and the search path go out in one round trip, and ``ROLLBACK`` ends it; a
+    block that sends no statement takes no connection. A connection that cannot be
     rolled back (an error or a cancellation in the middle) is invalidated, never pooled again in a
-    transaction: the next user would otherwise inherit this tenant's search path.
+    transaction: the next user would otherwise inherit this tenant's search path. ``cache``: the
+    application's copies of per-tenant rows (:func:`localgov.kernel.reads.fetch_cached`).
     """
     path = validate_schema_name(tenant.schema) if tenant is not None else VOID_SCHEMA
-    prefer_tenant(tenant.schema if tenant is not None else None)
-    pooled = await engine.raw_connection()
-    clean = False
-    try:
+    held: list[Any] = []  # the pooled connection, once the first statement asks for it
+    begun: list[asyncpg.Connection] = []  # its driver, once BEGIN went through
+
+    async def open_transaction() -> tuple[asyncpg.Connection, str | None]:
+        prefer_tenant(tenant.schema if tenant is not None else None)
+        pooled = await engine.raw_connection()
+        held.append(pooled)
         driver = pooled.driver_connection
         if not isinstance(driver, asyncpg.Connection) or driver.is_in_transaction():
             raise RuntimeError("a pooled connection was handed out inside a transaction")
         if isinstance(driver, TenantConnection):
             driver._localgov_begin_path = None  # cleared at checkout too; this BEGIN carries its own path
         await driver.execute(f"BEGIN READ ONLY; SELECT set_config('search_path', '{path}', true);")
+        begun.append(driver)
         if tenant is not None:
             served: set[str] = pooled.info.setdefault(_INFO_TENANTS, set())
             served.add(path)
-        try:
-            yield ReadConnection(driver, plan_tag=path if driver.plans_per_tenant else None)
-        finally:
-            await driver.execute("ROLLBACK")
-            clean = True
+        return driver, path if getattr(driver, "plans_per_tenant", False) else None
+
+    try:
+        yield ReadConnection(
+            opener=open_transaction, cache=cache, tenant=(tenant.id, path) if tenant is not None else None
+        )
     finally:
-        if not clean:
-            pooled.invalidate()
-        pooled.close()
+        if held:
+            clean = False
+            try:
+                if begun:
+                    await begun[0].execute("ROLLBACK")
+                    clean = True
+            finally:
+                if not clean:
+                    held[0].invalidate()
+                held[0].close()
 
 
 @asynccontextmanager

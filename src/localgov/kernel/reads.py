@@ -11,11 +11,19 @@ sent straight to the asyncpg connection, whose prepared-statement cache serves e
 search path selects the schema, the SQL text never changes): no ORM, no SQLAlchemy execution
 context, no greenlet hand-off. Measured on getBill, the SQLAlchemy Core path cost about twice the
 CPU of this one (bench/README.md, "Peers"). Writes keep the ORM.
+
+A hot read touches as few relations as it can: what PostgreSQL redoes when a connection changes
+tenant (the statement's analysis and plan, and on a backend that never met the tenant its relations'
+cache entries) grows with every table and index in the statement. So child rows that never change
+after their parent is written are copied into the parent as JSON when it is written (a bill's lines,
+``bills.lines``), and a tenant's small settings row comes from this process's copy
+(:class:`CachedRow`, :func:`fetch_cached`), dropped in every process when a transaction that changes
+it commits (:func:`cached_row_changed`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -30,6 +38,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -46,9 +55,11 @@ _Processor = Callable[[Any], Any]
 class ReadConnection:
     """A read-only transaction in one tenant's schema on a pooled asyncpg connection.
 
-    Made by :func:`localgov.kernel.db.tenant_reader` (the ``db_read`` dependency): ``BEGIN READ
-    ONLY`` and the search path in one round trip, ``ROLLBACK`` at the end. Only
-    :func:`fetch_one` and :func:`fetch_all` use it.
+    Made by :func:`localgov.kernel.db.tenant_reader` (the ``db_read`` dependency): the connection
+    is taken from the pool, and ``BEGIN READ ONLY`` with the search path sent in one round trip, at
+    the **first statement** (a handler answered from this process's copies, :func:`fetch_cached`,
+    touches no connection at all); ``ROLLBACK`` at the end. Only :func:`fetch_one`,
+    :func:`fetch_all` and :func:`fetch_cached` use it.
 
     ``plan_tag`` (the tenant's schema, when ``db_plans_per_tenant`` is on) is appended to the SQL
     text as a comment, so asyncpg prepares and keeps one statement per tenant on the connection and
@@ -56,15 +67,38 @@ class ReadConnection:
     name; the statement's meaning does not change (PostgreSQL still resolves names by the path).
     """
 
-    __slots__ = ("_driver", "_tag")
+    __slots__ = ("_cache", "_driver", "_open", "_tag", "_tenant")
 
-    def __init__(self, driver: asyncpg.Connection, *, plan_tag: str | None = None) -> None:
+    def __init__(
+        self,
+        driver: asyncpg.Connection | None = None,
+        *,
+        opener: Callable[[], Awaitable[tuple[asyncpg.Connection, str | None]]] | None = None,
+        plan_tag: str | None = None,
+        cache: RowCache | None = None,
+        tenant: tuple[int, str] | None = None,
+    ) -> None:
+        if (driver is None) == (opener is None):
+            raise TypeError("a ReadConnection has a connection or an opener")
         self._driver = driver
+        self._open = opener
         self._tag = f" /* {plan_tag} */" if plan_tag is not None else ""
+        self._cache = cache if tenant is not None else None
+        self._tenant = tenant
+
+    @property
+    def opened(self) -> bool:
+        """Whether a statement was sent (the transaction begun)."""
+        return self._driver is not None
 
     async def fetch(self, statement: Select[Any], params: Mapping[str, Any] | None) -> list[Row]:
         query = compiled(statement)
-        records = await self._driver.fetch(query.sql + self._tag, *query.arguments(params or {}))
+        driver = self._driver
+        if driver is None:
+            assert self._open is not None
+            driver, tag = await self._open()
+            self._driver, self._tag = driver, f" /* {tag} */" if tag is not None else ""
+        records = await driver.fetch(query.sql + self._tag, *query.arguments(params or {}))
         return [query.row(record) for record in records]
 
 
@@ -159,6 +193,88 @@ async def fetch_one(reader: Reader, statement: Select[Any], params: Mapping[str,
     if len(rows) > 1:
         raise MultipleResultsFound("fetch_one: the statement returned more than one row")
     return rows[0] if rows else None
+
+
+#: The channel on which a committed change of a cached row is announced (every process drops its copies).
+CACHE_CHANNEL = "localgov_cached_rows"
+_INFO_CACHE_CHANGED = "localgov_cached_rows_changed"
+#: More copies than this are not kept (a copy per tenant and cached row; 7,849 LAOs fit many times).
+_CACHE_LIMIT = 200_000
+
+
+class CachedRow(NamedTuple):
+    """A small per-tenant row read on a hot path (a service's settings), kept by each process.
+
+    Declared once at module level next to the statement (one row or none, no parameters)::
+
+        BILLER = CachedRow("payments.biller", select(settings.c.biller_id, ...).where(settings.c.id == 1))
+
+    read with ``await fetch_cached(reader, BILLER)``, and every write of that row calls
+    :func:`cached_row_changed` in its transaction.
+    """
+
+    name: str
+    statement: Select[Any]
+
+
+class RowCache:
+    """This process's copies of :class:`CachedRow` values, per tenant (one per application).
+
+    A follower of the catalog listener (``platform.catalog.CatalogListener``): dropped whole on a
+    notification of :data:`CACHE_CHANNEL`, on every reconnection of the listener and on its periodic
+    safety-net reload; dropped at once in the process whose request committed the change
+    (:meth:`committed`). A copy read while a change was being announced is not kept (the generation
+    moved), so a notification can never be overtaken by the stale read it was meant to drop.
+    """
+
+    channel = CACHE_CHANNEL
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, int, str], Row | None] = {}
+        self._generation = 0
+
+    async def load(self, engine: Any) -> None:
+        """Drop every copy (the follower protocol: called on a notification, reconnection, refresh)."""
+        self.clear()
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._values = {}
+
+    def committed(self, session: AsyncSession) -> None:
+        """After ``session`` committed: drop the copies at once if it changed a cached row."""
+        if session.info.pop(_INFO_CACHE_CHANGED, False):
+            self.clear()
+
+    async def row(self, reader: ReadConnection, cached: CachedRow, tenant: tuple[int, str]) -> Row | None:
+        key = (cached.name, *tenant)
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        generation = self._generation
+        row = await fetch_one(reader, cached.statement)
+        if generation == self._generation and len(self._values) < _CACHE_LIMIT:
+            self._values[key] = row
+        return row
+
+
+async def fetch_cached(reader: Reader, cached: CachedRow) -> Row | None:
+    """``cached``'s row for the reader's tenant: this process's copy on the read fast path (a
+    ``db_read`` connection), else read now (inside a unit of work the copy is never used)."""
+    if isinstance(reader, ReadConnection) and reader._cache is not None and reader._tenant is not None:
+        return await reader._cache.row(reader, cached, reader._tenant)
+    return await fetch_one(reader, cached.statement)
+
+
+_NOTIFY_CACHE_CHANGED = text(f"SELECT pg_notify('{CACHE_CHANNEL}', '')")
+
+
+async def cached_row_changed(session: AsyncSession) -> None:
+    """Call in the transaction that writes a :class:`CachedRow`'s table: at its commit every process
+    drops its copies (NOTIFY is transactional: a rolled-back change announces nothing)."""
+    await session.execute(_NOTIFY_CACHE_CHANGED)
+    session.info[_INFO_CACHE_CHANGED] = True
 
 
 def json_rows(

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import TenantBase
-from localgov.kernel.reads import Reader, fetch_one
+from localgov.kernel.reads import CachedRow, Reader, fetch_cached
 
 
 class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,7 +87,9 @@ class LaoProfile(msgspec.Struct, frozen=True, kw_only=True):
     office_hours_th: str | None = None
 
 
-#: The profile's contact columns: built once (kernel/reads.py), one prepared statement for every tenant.
+#: The profile's contact columns: built once (kernel/reads.py), one prepared statement for every tenant;
+#: kept by each process (``CachedRow``: ``GET /v1/tenant`` then sends no statement), dropped when
+#: ``platform.tenant_admin.update_profile`` commits.
 _CONTACT = select(
     TenantProfile.__table__.c.address_th,
     TenantProfile.__table__.c.phone,
@@ -95,11 +97,12 @@ _CONTACT = select(
     TenantProfile.__table__.c.website,
     TenantProfile.__table__.c.office_hours_th,
 ).where(TenantProfile.__table__.c.id == 1)
+PROFILE = CachedRow("kernel.profile", _CONTACT)
 
 
 async def lao_profile(reader: Reader, tenant: TenantInfo) -> LaoProfile:
     """The calling tenant's public profile (the session or connection must be bound to ``tenant``)."""
-    row = await fetch_one(reader, _CONTACT)
+    row = await fetch_cached(reader, PROFILE)
     contact: dict[str, Any] = dict(row) if row is not None else {}
     return LaoProfile(
         name_th=tenant.name_th,

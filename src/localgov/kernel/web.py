@@ -615,6 +615,7 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
             raise
         await session.commit()
         request.app.state.revocations.committed(session)  # a disabled account is refused from the next request
+        request.app.state.row_cache.committed(session)  # a changed settings row is read afresh from the next request
     finally:
         await session.close()
 
@@ -622,7 +623,7 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
 async def provide_db_read(request: Request[Any, Any, Any]) -> AsyncGenerator[ReadConnection, None]:
     """A read-only handler's transaction, in the tenant's schema (``kernel.reads``): nothing to commit."""
     tenant = request.scope.get("state", {}).get("tenant")
-    async with tenant_reader(request.app.state.engine, tenant) as connection:
+    async with tenant_reader(request.app.state.engine, tenant, cache=request.app.state.row_cache) as connection:
         yield connection
 
 

@@ -28,6 +28,7 @@ from localgov.kernel.dns import DnsUnavailable, DomainResolver
 from localgov.kernel.errors import Conflict, DomainError, FieldError, NotFound
 from localgov.kernel.jobs import JobContext, ScheduledJob
 from localgov.kernel.plugins import ServicePlugin
+from localgov.kernel.reads import cached_row_changed
 from localgov.kernel.tenancy import TenantProfile
 from localgov.kernel.text import EMAIL_PATTERN
 from localgov.kernel.validation import is_phone
@@ -148,6 +149,7 @@ async def update_profile(
         await record_audit(
             session, "profile.updated", actor=actor, origin=origin, target="profile", data={"changed": changed}
         )
+        await cached_row_changed(session)  # every process reads the profile afresh (kernel.tenancy.PROFILE)
     return profile
 
 

@@ -26,8 +26,9 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import func, insert, select
@@ -309,6 +310,22 @@ async def create_bills(session: AsyncSession, drafts: list[BillDraft]) -> tuple[
             if draft.due_date < (draft.issue_date or today):
                 raise InvalidBill("The due date is before the issue date.")
         references = await _fresh_references(session, len(new))
+        lines_of = [
+            [
+                {
+                    "fee_code": line.fee_code,
+                    "description_th": line.description_th,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price
+                    if line.unit_price is not None
+                    else (line.amount / line.quantity).quantize(_CENT, rounding=ROUND_HALF_UP),
+                    "amount": line.amount,
+                    "period": line.period or draft.period,
+                }
+                for line in draft.lines
+            ]
+            for draft, _ in new
+        ]
         rows = [
             {
                 "reference": reference,
@@ -324,27 +341,18 @@ async def create_bills(session: AsyncSession, drafts: list[BillDraft]) -> tuple[
                 "late_surcharge_percent": draft.late_surcharge_percent,
                 "late_surcharge_after_days": draft.late_surcharge_after_days,
                 "surcharge_of": draft.surcharge_of,
+                "lines": _lines_copy(lines),
             }
-            for (draft, total), reference in zip(new, references, strict=True)
+            for (draft, total), reference, lines in zip(new, references, lines_of, strict=True)
         ]
         created: list[Bill] = []
         for row_chunk in _chunks(rows):
             created.extend((await session.execute(insert(Bill).returning(Bill), row_chunk)).scalars())
         by_key = {bill.source_key: bill for bill in created}
         items = [
-            {
-                "bill_id": by_key[draft.source_key].id,
-                "fee_code": line.fee_code,
-                "description_th": line.description_th,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price
-                if line.unit_price is not None
-                else (line.amount / line.quantity).quantize(_CENT, rounding=ROUND_HALF_UP),
-                "amount": line.amount,
-                "period": line.period or draft.period,
-            }
-            for draft, _ in new
-            for line in draft.lines
+            {"bill_id": by_key[draft.source_key].id, **line}
+            for (draft, _), lines in zip(new, lines_of, strict=True)
+            for line in lines
         ]
         for item_chunk in _chunks(items):
             await session.execute(insert(BillItem), item_chunk)
@@ -358,6 +366,27 @@ async def create_bills(session: AsyncSession, drafts: list[BillDraft]) -> tuple[
 
         await pay_from_credit(session, created)
     return [existing[key] for key in keys], len(new)
+
+
+_QUANTITY = Decimal("0.001")
+
+
+def _lines_copy(lines: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``bills.lines``: the bill's lines as getBill shows them, ordered as ``bill_items`` is read
+    (period, no period last, then fee code) with numbers as PostgreSQL prints ``numeric(12, 3)`` and
+    money (the text the read gives back, so a copy equals what migration 0014 made of older bills)."""
+    ordered = sorted(lines, key=lambda line: (line["period"] is None, line["period"] or "", line["fee_code"]))
+    return [
+        {
+            "fee_code": line["fee_code"],
+            "description_th": line["description_th"],
+            "quantity": str(Decimal(line["quantity"]).quantize(_QUANTITY, rounding=ROUND_HALF_UP)),
+            "unit_price": str(Decimal(line["unit_price"]).quantize(_CENT, rounding=ROUND_HALF_UP)),
+            "amount": str(Decimal(line["amount"]).quantize(_CENT, rounding=ROUND_HALF_UP)),
+            "period": line["period"],
+        }
+        for line in ordered
+    ]
 
 
 async def payer_for(

@@ -205,6 +205,10 @@ class Bill(TenantBase):
     #: What the bill has received so far (receipted payments: a finance officer's partial
     #: application, the payer's credit); what is left (``total - amount_paid``) is what its QR asks.
     amount_paid: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    #: A copy of the bill's lines (``bill_items``, which never change after the bill is made), in the
+    #: order they are shown, numbers as text: what getBill serves in one row (``bills.BILL_VIEW``).
+    #: Deferred: the ORM's reads of bills never load it.
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, deferred=True)
     #: The late surcharge rule the bill was issued under (copied from its tariff, or given by the
     #: service that made it): once the bill is open ``after_days`` past its due date, a surcharge
     #: bill of ``percent`` of its total is issued. Null: no surcharge. Kept on the bill so a later

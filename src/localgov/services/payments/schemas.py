@@ -339,7 +339,7 @@ def bill_view_read(row: Row) -> BillRead:
             amount=Decimal(i["amount"]),
             period=i["period"],
         )
-        for i in row["items"]
+        for i in row["lines"]
     ]
     return BillRead(
         id=row["id"],
