@@ -18,10 +18,11 @@ from sqlalchemy import ARRAY, Float, any_, bindparam, cast, func, select, text, 
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from localgov.app import plugin_dsn
 from localgov.kernel.db import create_engine, session_factory, tenant_reader, tenant_session
-from localgov.kernel.pool import TenantAffineQueue, prefer_tenant
+from localgov.kernel.pool import PASS_LIMIT, TenantAffineQueue, prefer_tenant
 from localgov.kernel.reads import CachedRow, RowCache, cached_row_changed, compiled, fetch_all, fetch_cached, fetch_one
 from localgov.kernel.tenancy import TenantProfile
 from localgov.platform.catalog import Catalog, CatalogListener
@@ -209,6 +210,49 @@ def test_a_tenant_is_handed_its_home_connection_then_the_next_one() -> None:
     assert queue.qsize() == 1
     assert queue.get_nowait() is entries[1]
     assert queue.empty()
+
+
+async def test_a_returned_connection_goes_to_the_waiter_it_is_home_to_and_nobody_waits_for_ever() -> None:
+    queue = TenantAffineQueue(maxsize=4)
+    entries = [_Entry() for _ in range(4)]
+    for entry in entries:
+        queue.put_nowait(entry)  # type: ignore[arg-type]
+    prefer_tenant(None)
+    for _ in range(4):
+        queue.get_nowait()  # every connection busy
+    homed = {
+        slot: next(f"lao_{n:07d}" for n in range(1000, 9999) if _home(f"lao_{n:07d}", 4) == slot) for slot in (1, 3)
+    }
+
+    async def checkout(schema: str) -> Any:
+        prefer_tenant(schema)
+        return await greenlet_spawn(queue.get, True, 30)
+
+    async def waiting(count: int) -> None:
+        for _ in range(10_000):
+            if len(queue._waiters) == count:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError("the checkouts never waited")
+
+    older = asyncio.ensure_future(checkout(homed[1]))
+    await waiting(1)
+    younger = asyncio.ensure_future(checkout(homed[3]))
+    await waiting(2)
+    queue.put_nowait(entries[3])  # type: ignore[arg-type]
+    assert await younger is entries[3]  # its home, though it came second
+    assert not older.done()
+    for passed in range(PASS_LIMIT - 1):  # the older waiter passed over again and again ...
+        rival = asyncio.ensure_future(checkout(homed[3]))
+        await waiting(2)
+        queue.put_nowait(entries[3])  # type: ignore[arg-type]
+        assert await rival is entries[3], passed
+    rival = asyncio.ensure_future(checkout(homed[3]))
+    await waiting(2)
+    queue.put_nowait(entries[3])  # type: ignore[arg-type]
+    assert await older is entries[3]  # ... until its turn comes whatever the slot
+    queue.put_nowait(entries[1])  # type: ignore[arg-type]
+    assert await rival is entries[1]
 
 
 def _home(schema: str, size: int) -> int:

@@ -12,9 +12,13 @@ How: every connection of the pool has a slot number, and a tenant has a home slo
 schema name). A checkout takes the idle connection whose slot comes first after the tenant's home
 (the home itself when it is idle), so a tenant is served by its home connection and, under load,
 its next neighbours: each backend caches about ``tenants / pool_size`` schemas, times the spill.
-It is only a preference: a checkout never waits while a connection is idle, a waiter takes the
-first connection returned, and a checkout without a tenant (the operator's routes, the worker's
-shared work) takes the most recently returned one. Correctness never depends on it; the search
+It is only a preference: a checkout never waits while a connection is idle, and a checkout without
+a tenant (the operator's routes, the worker's shared work) takes the most recently returned one.
+Under saturation (every connection busy) checkouts wait, and a returned connection goes to the
+waiter whose home is nearest before its slot (the same distance an idle checkout uses), the oldest
+among equals; a waiter passed over :data:`PASS_LIMIT` times takes the next connection whatever its
+slot, so none waits for ever. Handing returned connections out in arrival order instead spread
+every tenant over every backend at the very load where a backend's first read of a tenant costs most. Correctness never depends on it; the search
 path is set by every transaction (:mod:`localgov.kernel.db`).
 
 The tenant comes from :func:`prefer_tenant` (a context variable, set where a tenant's transaction
@@ -35,6 +39,19 @@ from sqlalchemy.util.queue import Empty, Full, QueueCommon
 
 _PREFERRED: ContextVar[int | None] = ContextVar("localgov_pool_preferred", default=None)
 _SLOT = "localgov_slot"
+#: How many returned connections may go to younger waiters before the oldest takes the next one.
+PASS_LIMIT = 8
+
+
+class _Waiter:
+    """A checkout waiting for a connection: for whom (the tenant's key) and how often it was passed over."""
+
+    __slots__ = ("future", "key", "passed")
+
+    def __init__(self, future: asyncio.Future[ConnectionPoolEntry], key: int | None) -> None:
+        self.future = future
+        self.key = key
+        self.passed = 0
 
 
 def prefer_tenant(schema: str | None) -> None:
@@ -49,7 +66,7 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         self.maxsize = maxsize
         self.use_lifo = use_lifo
         self._idle: list[tuple[int, ConnectionPoolEntry]] = []  # (slot, connection)
-        self._waiters: deque[asyncio.Future[ConnectionPoolEntry]] = deque()
+        self._waiters: deque[_Waiter] = deque()
         self._slots = 0
 
     def empty(self) -> bool:
@@ -72,14 +89,38 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         return slot
 
     def put_nowait(self, item: ConnectionPoolEntry) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(item)
-                return
+        slot = self._slot(item)
+        waiter = self._waiter_for(slot)
+        if waiter is not None:
+            waiter.future.set_result(item)
+            return
         if self.full():
             raise Full()
-        self._idle.append((self._slot(item), item))
+        self._idle.append((slot, item))
+
+    def _waiter_for(self, slot: int) -> _Waiter | None:
+        """The waiter a connection of ``slot`` goes to (None: nobody waits)."""
+        while self._waiters and self._waiters[0].future.done():
+            self._waiters.popleft()  # gave up (timeout, cancellation)
+        if not self._waiters:
+            return None
+        live = [w for w in self._waiters if not w.future.done()]
+        chosen = live[0]
+        if chosen.passed < PASS_LIMIT:
+            ring = max(self.maxsize, self._slots, 1)
+            best = ring
+            for waiter in live:  # oldest first: the first at the least distance wins
+                distance = 0 if waiter.key is None else (slot - waiter.key % ring) % ring
+                if distance < best:
+                    chosen, best = waiter, distance
+                    if distance == 0:
+                        break
+        for waiter in live:
+            if waiter is chosen:
+                break
+            waiter.passed += 1
+        self._waiters = deque(w for w in live if w is not chosen)
+        return chosen
 
     def put(self, item: ConnectionPoolEntry, block: bool = True, timeout: float | None = None) -> None:
         # The pool returns connections without blocking (there is never more than maxsize of them).
@@ -110,7 +151,7 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         if self._idle or not block:
             return self.get_nowait()
         waiter: asyncio.Future[ConnectionPoolEntry] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        self._waiters.append(_Waiter(waiter, _PREFERRED.get()))
         try:
             result: ConnectionPoolEntry = await_(asyncio.wait_for(asyncio.shield(waiter), timeout))
         except BaseException as exc:
