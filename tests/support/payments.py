@@ -19,6 +19,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from localgov.kernel.db import session_factory, tenant_session
+from localgov.kernel.reads import cached_row_changed
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import payers, tariffs
 from localgov.services.payments.api import BillLine, create_bill
@@ -172,6 +173,7 @@ async def set_biller(session: AsyncSession, biller_id: str = BILLER_ID, merchant
         ),
         {"b": biller_id, "m": merchant_name},
     )
+    await cached_row_changed(session)  # as payments' own write does: served apps drop their copy (BILLER)
 
 
 async def make_citizen(session: AsyncSession, name: str = "นางสาวพลเมือง ดีมาก") -> str:
