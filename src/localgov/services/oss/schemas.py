@@ -944,9 +944,13 @@ class CaseTypeList(msgspec.Struct, kw_only=True):
     items: list[CaseTypeRead]
 
 
-class CaseFileList(msgspec.Struct, kw_only=True):
+class CaseFilePage(msgspec.Struct, kw_only=True):
     items: list[CaseFileRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
-class CommentList(msgspec.Struct, kw_only=True):
+class CommentPage(msgspec.Struct, kw_only=True):
     items: list[CommentRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
