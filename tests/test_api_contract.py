@@ -118,8 +118,31 @@ async def test_the_document_is_strict_and_generator_safe(engine: AsyncEngine, cl
 
 
 #: GET operations whose answer is a JSON array or an ``items`` list but not a list of records, so
-#: nothing to page: (surface, path) → why.
-NOT_RECORD_LISTS: dict[tuple[str, str], str] = {}
+#: nothing to page: (surface, path) → why. Anything that grows with use pages.
+NOT_RECORD_LISTS: dict[tuple[str, str], str] = {
+    ("tenant", "/problems"): "the catalogue of problem codes: documentation, fixed by the release",
+    ("operator", "/problems"): "the catalogue of problem codes: documentation, fixed by the release",
+    ("tenant", "/v1/staff/roles"): "a fixed enumeration: the roles the installed services define",
+    ("tenant", "/v1/webhooks/event-types"): "a fixed enumeration: the event types the installed services publish",
+    ("tenant", "/v1/tenant/services"): "a fixed enumeration: the platform's installed services, with flags",
+    ("operator", "/v1/billing/meters"): "a fixed enumeration: the usage meters the installed services define",
+    ("tenant", "/v1/oss/case-settings"): "a fixed enumeration: the case types of the OSS, with the LAO's settings",
+    ("tenant", "/v1/units"): "one tree (depth first, with depths): the LAO's structure shown whole, tens of units",
+    ("operator", "/v1/signup/plans"): "the public offer in the operator's display order: a handful of plans",
+    ("tenant", "/v1/saraban/retention"): "one rule per letter kind (an enumeration), replaced whole by PUT",
+    ("tenant", "/v1/food/checklist"): "the LAO's checklist as one document, replaced whole by PUT",
+    ("operator", "/v1/billing/plans/{plan_code}/thresholds"): "one per meter of a plan, replaced whole by PUT",
+    ("tenant", "/v1/payments/bills/{bill_id}"): "one bill: `items` are its lines",
+    ("tenant", "/v1/payments/me/bills/{bill_id}"): "one bill: `items` are its lines",
+    ("tenant", "/v1/oss/cases/{case_id}/deficiencies/{record_id}"): "one record: `items` are its missing documents",
+    ("tenant", "/v1/food/inspections/{inspection_id}"): "one visit: `items` are its checklist answers",
+    ("tenant", "/v1/saraban/registers/verify"): "a report: one line per register checked",
+    ("tenant", "/v1/oss/queue-stats"): "a report: figures per service point and day (aggregates)",
+    ("tenant", "/v1/oss/reports/cases-by-state"): "a report of a period: aggregates (CSV alongside)",
+    ("tenant", "/v1/oss/reports/sla-compliance"): "a report of a period: aggregates (CSV alongside)",
+    ("tenant", "/v1/oss/reports/time-per-step"): "a report of a period: aggregates (CSV alongside)",
+    ("tenant", "/v1/oss/reports/delay-notices"): "a report of a period with its totals (CSV alongside)",
+}
 
 
 def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

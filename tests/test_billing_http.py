@@ -72,6 +72,7 @@ async def test_billing_admin_and_tenant_views_with_isolation(engine: AsyncEngine
         assert (missing.status_code, missing.json()["code"]) == (404, "plan_not_found")
         listed = await client.get(f"/v1/billing/plans/{plan}/prices", headers=admin)
         assert [p["effective_from"] for p in listed.json()["items"]] == ["2027-01-01", "2020-01-01"]
+        assert await walk_pages(client, f"/v1/billing/plans/{plan}/prices", admin) == listed.json()["items"]
 
         # Subscriptions.
         body = {"plan_code": plan, "billing_cycle": "monthly", "starts_on": "2026-10-01"}

@@ -75,8 +75,10 @@ class PriceIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     charges: list[pricing.Charge] = []
 
 
-class PriceList(msgspec.Struct, kw_only=True):
+class PricePage(msgspec.Struct, kw_only=True):
     items: list[PriceOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class MeterList(msgspec.Struct, kw_only=True):
@@ -506,11 +508,28 @@ class BillingAdminController(Controller):
         responses=problem_responses(401, 403, 404),
         **guarded(BILLING),
     )
-    async def prices(self, plan_code: PlanCode, db_session: NamedDependency[AsyncSession]) -> PriceList:
+    async def prices(
+        self,
+        plan_code: PlanCode,
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> PricePage:
+        before = decode_cursor(cursor, tuple[dt.date, int])
         if await db_session.get(Plan, plan_code) is None:
             raise service.NoSuchPlan(data={"plan_code": plan_code})
-        query = select(PlanPrice).where(PlanPrice.plan_code == plan_code).order_by(PlanPrice.effective_from.desc())
-        return PriceList(items=[_price(p) for p in (await db_session.execute(query)).scalars()])
+        # Newest first by the unique (plan_code, effective_from); id only breaks ties in the cursor.
+        query = (
+            select(PlanPrice)
+            .where(PlanPrice.plan_code == plan_code)
+            .order_by(PlanPrice.effective_from.desc(), PlanPrice.id.desc())
+            .limit(limit + 1)
+        )
+        if before is not None:
+            query = query.where(before_key([PlanPrice.effective_from, PlanPrice.id], before))
+        rows = list((await db_session.execute(query)).scalars())
+        page, next_cursor = cut_page(rows, limit, key=lambda p: (p.effective_from, p.id))
+        return PricePage(items=[_price(p) for p in page], next_cursor=next_cursor)
 
     @post(
         "/plans/{plan_code:str}/prices",
