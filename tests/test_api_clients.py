@@ -119,6 +119,7 @@ async def audit_actions(engine: AsyncEngine, tenant: TenantInfo) -> list[dict[st
 
 async def test_client_lifecycle(engine: AsyncEngine, client_for: ClientFactory) -> None:
     tenant = await make_tenant(engine, services=["demo"])
+    elsewhere = await make_tenant(engine, services=["demo"])
     async with client_for(plugins=PLUGINS) as http:
         created = await http.post(
             "/v1/api-clients", json={"name": " ERP of the LAO ", "scopes": ["demo.write"]}, headers=admin(tenant)
@@ -144,7 +145,6 @@ async def test_client_lifecycle(engine: AsyncEngine, client_for: ClientFactory) 
         assert [c["client_id"] for c in listed.json()["items"]] == [client_id, other["client_id"]]
         walked = await walk_pages(http, "/v1/api-clients", admin(tenant), key="client_id")
         assert [c["client_id"] for c in walked] == [client_id, other["client_id"]]
-        elsewhere = await make_tenant(engine, services=["demo"])
         assert (await http.get("/v1/api-clients", headers=admin(elsewhere))).json()["items"] == []
         shown = await http.get(f"/v1/api-clients/{client_id}", headers=admin(tenant))
         assert shown.status_code == 200
