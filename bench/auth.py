@@ -97,18 +97,21 @@ def bench_plugin() -> Any:
     from litestar.di import NamedDependency
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from localgov.identity.client_views import ApiClientList, api_client_out
+    from localgov.identity.client_views import ApiClientPage, api_client_out
     from localgov.identity.clients import list_clients
     from localgov.kernel.auth.guards import PUBLIC, guarded, staff
     from localgov.kernel.errors import problem_responses
+    from localgov.kernel.pagination import cut_page
     from localgov.kernel.plugins import Scope, ServicePlugin
 
-    async def body(db_session: AsyncSession) -> ApiClientList:
-        # What ApiClientController.list_clients does, line for line.
-        return ApiClientList(items=[api_client_out(r) for r in await list_clients(db_session)])
+    async def body(db_session: AsyncSession) -> ApiClientPage:
+        # What ApiClientController.list_clients does for a first page of 50, line for line.
+        rows = await list_clients(db_session, after=None, limit=50 + 1)
+        page, next_cursor = cut_page(rows, 50, key=lambda r: (r.created_at, r.id))
+        return ApiClientPage(items=[api_client_out(r) for r in page], next_cursor=next_cursor)
 
     @get("/public", operation_id="benchPublic", tags=["Bench"], responses=problem_responses(404), **guarded(PUBLIC))
-    async def public(db_session: NamedDependency[AsyncSession]) -> ApiClientList:
+    async def public(db_session: NamedDependency[AsyncSession]) -> ApiClientPage:
         return await body(db_session)
 
     @get(
@@ -118,7 +121,7 @@ def bench_plugin() -> Any:
         responses=problem_responses(401, 403, 404),
         **guarded(staff("tenant_admin")),
     )
-    async def guarded_twin(db_session: NamedDependency[AsyncSession]) -> ApiClientList:
+    async def guarded_twin(db_session: NamedDependency[AsyncSession]) -> ApiClientPage:
         return await body(db_session)
 
     return ServicePlugin(

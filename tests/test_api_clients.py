@@ -23,6 +23,7 @@ from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.demo_plugin import DEMO
 from tests.support.factories import make_tenant
+from tests.support.paging import walk_pages
 from tests.support.tokens import TEST_KEY, bearer
 
 
@@ -118,6 +119,7 @@ async def audit_actions(engine: AsyncEngine, tenant: TenantInfo) -> list[dict[st
 
 async def test_client_lifecycle(engine: AsyncEngine, client_for: ClientFactory) -> None:
     tenant = await make_tenant(engine, services=["demo"])
+    elsewhere = await make_tenant(engine, services=["demo"])
     async with client_for(plugins=PLUGINS) as http:
         created = await http.post(
             "/v1/api-clients", json={"name": " ERP of the LAO ", "scopes": ["demo.write"]}, headers=admin(tenant)
@@ -141,6 +143,9 @@ async def test_client_lifecycle(engine: AsyncEngine, client_for: ClientFactory) 
         listed = await http.get("/v1/api-clients", headers=admin(tenant))
         assert listed.status_code == 200
         assert [c["client_id"] for c in listed.json()["items"]] == [client_id, other["client_id"]]
+        walked = await walk_pages(http, "/v1/api-clients", admin(tenant), key="client_id")
+        assert [c["client_id"] for c in walked] == [client_id, other["client_id"]]
+        assert (await http.get("/v1/api-clients", headers=admin(elsewhere))).json()["items"] == []
         shown = await http.get(f"/v1/api-clients/{client_id}", headers=admin(tenant))
         assert shown.status_code == 200
         assert "client_secret" not in shown.json()

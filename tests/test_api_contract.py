@@ -26,6 +26,7 @@ from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.demo_plugin import DEMO
 from tests.support.factories import make_tenant
+from tests.support.paging import walk_pages
 from tests.support.tokens import bearer
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -116,16 +117,92 @@ async def test_the_document_is_strict_and_generator_safe(engine: AsyncEngine, cl
     assert "ApiClientRead" in tenant_schemas
 
 
+#: GET operations whose answer is a JSON array or an ``items`` list but not a list of records, so
+#: nothing to page: (surface, path) → why. Anything that grows with use pages.
+NOT_RECORD_LISTS: dict[tuple[str, str], str] = {
+    ("tenant", "/problems"): "the catalogue of problem codes: documentation, fixed by the release",
+    ("operator", "/problems"): "the catalogue of problem codes: documentation, fixed by the release",
+    ("tenant", "/v1/staff/roles"): "a fixed enumeration: the roles the installed services define",
+    ("tenant", "/v1/webhooks/event-types"): "a fixed enumeration: the event types the installed services publish",
+    ("tenant", "/v1/tenant/services"): "a fixed enumeration: the platform's installed services, with flags",
+    ("operator", "/v1/billing/meters"): "a fixed enumeration: the usage meters the installed services define",
+    ("tenant", "/v1/oss/case-settings"): "a fixed enumeration: the case types of the OSS, with the LAO's settings",
+    ("tenant", "/v1/units"): "one tree (depth first, with depths): the LAO's structure shown whole, tens of units",
+    ("operator", "/v1/signup/plans"): "the public offer in the operator's display order: a handful of plans",
+    ("tenant", "/v1/saraban/retention"): "one rule per letter kind (an enumeration), replaced whole by PUT",
+    ("tenant", "/v1/food/checklist"): "the LAO's checklist as one document, replaced whole by PUT",
+    ("operator", "/v1/billing/plans/{plan_code}/thresholds"): "one per meter of a plan, replaced whole by PUT",
+    ("tenant", "/v1/payments/bills/{bill_id}"): "one bill: `items` are its lines",
+    ("tenant", "/v1/payments/me/bills/{bill_id}"): "one bill: `items` are its lines",
+    ("tenant", "/v1/oss/cases/{case_id}/deficiencies/{record_id}"): "one record: `items` are its missing documents",
+    ("tenant", "/v1/food/inspections/{inspection_id}"): "one visit: `items` are its checklist answers",
+    ("tenant", "/v1/saraban/registers/verify"): "a report: one line per register checked",
+    ("tenant", "/v1/oss/queue-stats"): "a report: figures per service point and day (aggregates)",
+    ("tenant", "/v1/oss/reports/cases-by-state"): "a report of a period: aggregates (CSV alongside)",
+    ("tenant", "/v1/oss/reports/sla-compliance"): "a report of a period: aggregates (CSV alongside)",
+    ("tenant", "/v1/oss/reports/time-per-step"): "a report of a period: aggregates (CSV alongside)",
+    ("tenant", "/v1/oss/reports/delay-notices"): "a report of a period with its totals (CSV alongside)",
+}
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def list_shape(document: dict[str, Any], op: dict[str, Any]) -> str | None:
+    """``"array"`` for a top-level JSON array answer, ``"items"`` for an object with an ``items``
+    array, None for anything else (one record, a file, no body)."""
+    content = op.get("responses", {}).get("200", {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema")
+    if schema is None:
+        return None
+    schema = _resolve(document, schema)
+    if schema.get("type") == "array":
+        return "array"
+    items = schema.get("properties", {}).get("items")
+    if items is not None and _resolve(document, items).get("type") == "array":
+        return "items"
+    return None
+
+
 async def test_every_list_pages_by_opaque_cursor(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    """One pagination style: every list (a GET answering an array of records) takes `cursor` and
+    `limit` and answers an object `{items, next_cursor}`; never a bare JSON array, never an offset."""
     tenant = await make_tenant(engine, services=SERVICES)
     async with client_for(plugins=REGISTRY) as client:
         docs = await documents(client, tenant.slug)
-    for document in docs.values():
+    offenders: list[str] = []
+    allowed_seen: set[tuple[str, str]] = set()
+    for surface, document in docs.items():
         for path, method, op in operations(document):
             names = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
-            assert not names & {"offset", "after", "after_id", "before_id"}, (method, path, names)
-            if "limit" in names:
-                assert "cursor" in names, (method, path)
+            if names & {"offset", "after", "after_id", "before_id"}:
+                offenders.append(f"{surface} {method.upper()} {path}: old paging {sorted(names)}")
+            if "limit" in names and "cursor" not in names:
+                offenders.append(f"{surface} {method.upper()} {path}: limit without cursor")
+            shape = list_shape(document, op) if method == "get" else None
+            if shape is None:
+                continue
+            if (surface, path) in NOT_RECORD_LISTS:
+                allowed_seen.add((surface, path))
+                continue
+            problems = []
+            if shape == "array":
+                problems.append("answers a bare JSON array")
+            missing = {"cursor", "limit"} - names
+            if missing:
+                problems.append(f"no {'/'.join(sorted(missing))} parameter")
+            if shape == "items":
+                body = _resolve(document, op["responses"]["200"]["content"]["application/json"]["schema"])
+                if "next_cursor" not in body.get("properties", {}):
+                    problems.append("no next_cursor")
+            if problems:
+                offenders.append(f"{surface} GET {path}: {', '.join(problems)}")
+    assert not offenders, "lists that do not page by cursor:\n" + "\n".join(offenders)
+    # Each allowlisted operation still exists and is still an array (no stale entries).
+    assert allowed_seen == set(NOT_RECORD_LISTS), set(NOT_RECORD_LISTS) - allowed_seen
 
 
 async def test_payers_by_cursor_idempotent_create_and_if_match(engine: AsyncEngine, client_for: ClientFactory) -> None:
@@ -169,6 +246,28 @@ async def test_payers_by_cursor_idempotent_create_and_if_match(engine: AsyncEngi
         assert applied.headers["etag"] == (await client.get(payer, headers=staff)).headers["etag"]
         lost = await client.patch(payer, json={"phone": "0822222222"}, headers={**staff, "If-Match": etag})
         assert lost.status_code == 412
+
+
+async def test_citizen_apps_page_by_cursor_on_both_surfaces(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    tenant, other = await make_tenant(engine), await make_tenant(engine)
+    admin = {**host(tenant.slug), **bearer(tenant, roles=["tenant_admin"])}
+    operator = {"Host": BASE, **bearer(None, kind="operator", roles=["platform_admin"])}
+    async with client_for() as client:
+        for path, headers in (("/v1/citizen-apps", admin), ("/v1/operator/citizen-apps", operator)):
+            made = []
+            for name in ("แอปหนึ่ง", "แอปสอง", "แอปสาม"):
+                body = {"name": name, "kind": "native", "redirect_uris": ["th.go.localgov.app:/callback"]}
+                created = await client.post(path, json=body, headers=headers)
+                assert created.status_code == 201, created.text
+                made.append(created.json()["client_id"])
+            walked = await walk_pages(client, path, headers, limit=2, key="client_id")
+            mine = [a["client_id"] for a in walked if a["client_id"] in made]
+            assert mine == made  # oldest first, each once
+        # Another LAO's list shows none of this LAO's apps (the operator's are not an LAO's either).
+        theirs = await client.get(
+            "/v1/citizen-apps", headers={**host(other.slug), **bearer(other, roles=["tenant_admin"])}
+        )
+        assert theirs.json()["items"] == []
 
 
 async def test_examples_are_accepted_by_the_server(engine: AsyncEngine, client_for: ClientFactory) -> None:

@@ -16,6 +16,7 @@ from localgov.plugins import REGISTRY
 from tests.conftest import BASE, ClientFactory, host
 from tests.support.billing import METERS, add_events, bkk, make_plan, shared
 from tests.support.factories import make_tenant
+from tests.support.paging import walk_pages
 from tests.support.tokens import bearer
 
 D = Decimal
@@ -71,6 +72,7 @@ async def test_billing_admin_and_tenant_views_with_isolation(engine: AsyncEngine
         assert (missing.status_code, missing.json()["code"]) == (404, "plan_not_found")
         listed = await client.get(f"/v1/billing/plans/{plan}/prices", headers=admin)
         assert [p["effective_from"] for p in listed.json()["items"]] == ["2027-01-01", "2020-01-01"]
+        assert await walk_pages(client, f"/v1/billing/plans/{plan}/prices", admin) == listed.json()["items"]
 
         # Subscriptions.
         body = {"plan_code": plan, "billing_cycle": "monthly", "starts_on": "2026-10-01"}
@@ -197,6 +199,20 @@ async def test_billing_admin_and_tenant_views_with_isolation(engine: AsyncEngine
         assert inv_a["id"] not in {
             i["id"] for i in (await client.get("/v1/tenant/billing/invoices", headers=b_admin)).json()["items"]
         }
+        # Both lists page by cursor, newest period first, with their filters kept.
+        every = (await client.get("/v1/billing/invoices", params={"limit": 500}, headers=admin)).json()["items"]
+        assert len(every) >= 3
+        walked = await walk_pages(client, "/v1/billing/invoices", admin, limit=2)
+        assert [i["id"] for i in walked] == [i["id"] for i in every]
+        assert [i["period_start"] for i in walked] == sorted((i["period_start"] for i in walked), reverse=True)
+        of_a = await walk_pages(client, "/v1/billing/invoices", admin, params={"tenant_id": a.id})
+        assert {i["tenant_id"] for i in of_a} == {a.id}
+        assert {i["id"] for i in of_a} == {i["id"] for i in every if i["tenant_id"] == a.id}
+        void = await walk_pages(client, "/v1/billing/invoices", admin, params={"tenant_id": b.id, "status": "void"})
+        assert [i["id"] for i in void] == [inv_b["id"]]
+        own = await walk_pages(client, "/v1/tenant/billing/invoices", a_admin)
+        assert {i["id"] for i in own} == {i["id"] for i in of_a if i["status"] != "draft"}
+        assert {i["id"] for i in own} == {i["id"] for i in mine}
 
         # Guards: the operator's billing API is for billing administrators on the operator host only.
         assert (await client.get("/v1/billing/invoices", headers={"Host": BASE})).status_code == 401

@@ -17,6 +17,7 @@ from localgov.kernel.signing import DEFAULT_SCHEME
 from localgov.plugins import REGISTRY
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.factories import make_tenant
+from tests.support.paging import walk_pages
 from tests.support.tokens import bearer
 from tests.test_billing_qr import BILLER, _finalised_invoice
 
@@ -97,8 +98,13 @@ async def test_pay_an_operator_invoice_by_thai_qr_over_http(
         body, headers = _signed(secret, mismatch)
         answer = (await client.post("/v1/billing/bank-notifications", content=body, headers=headers)).json()
         assert (answer["outcome"], answer["reason"]) == ("exception", "invoice_not_payable")
+        body, headers = _signed(secret, {**mismatch, "transaction_id": txn + "Z"})
+        assert (await client.post("/v1/billing/bank-notifications", content=body, headers=headers)).status_code == 200
         listed = (await client.get("/v1/billing/payment-exceptions", headers=admin)).json()["items"]
         assert txn + "X" in {row["transaction_id"] for row in listed}
+        walked = await walk_pages(client, "/v1/billing/payment-exceptions", admin)
+        assert [row["id"] for row in walked] == [row["id"] for row in listed]
+        assert [row["transaction_id"] for row in walked][:2] == [txn + "Z", txn + "X"]  # newest first
         body, headers = _signed(secret, {**payload, "ref1": "bad ref"})
         invalid = await client.post("/v1/billing/bank-notifications", content=body, headers=headers)
         assert invalid.status_code == 400

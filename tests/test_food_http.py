@@ -17,6 +17,7 @@ from localgov.kernel.thai import bangkok_today, be_year
 from localgov.plugins import REGISTRY
 from tests.conftest import ClientFactory, host, make_settings
 from tests.support.food import FoodWorld, food_world, notification_body, notifier, png_bytes
+from tests.support.paging import walk_pages
 from tests.support.routes import routes_of
 
 
@@ -243,6 +244,20 @@ async def test_every_food_endpoint_hides_another_laos_data(
             headers=a.headers("inspector"),
         )
         assert visit.status_code == 201, visit.text
+        for _ in range(2):  # more visits the same day: the list pages by (visited_on, id)
+            again = await http.post(
+                f"/v1/food/certificates/{certificate['id']}/inspections",
+                json={
+                    "visited_on": certificate["issued_on"],
+                    "answers": [{"code": i["code"], "passed": True} for i in checklist],
+                },
+                headers=a.headers("inspector"),
+            )
+            assert again.status_code == 201, again.text
+        visits_path = f"/v1/food/certificates/{certificate['id']}/inspections"
+        every = (await http.get(visits_path, headers=a.headers("officer"))).json()["items"]
+        assert len(every) == 3
+        assert await walk_pages(http, visits_path, a.headers("officer"), limit=2) == every
         photo = await http.post(
             f"/v1/food/inspections/{visit.json()['id']}/photos",
             files={"data": ("shop.png", png_bytes(), "image/png")},

@@ -27,6 +27,7 @@ from localgov.settings import Settings
 from tests.conftest import ClientFactory, make_settings
 from tests.support.oss import point_a
 from tests.support.oss_cases import THAI_ID, CaseWorld, make_case_world, png_bytes, walk_in
+from tests.support.paging import walk_pages
 
 CODE_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$")
 
@@ -241,6 +242,8 @@ async def test_a_citizen_files_online_and_follows_his_own_requests(
             "โปรดนำบัตรประชาชนตัวจริงมาแสดง",
             "จะนำไปวันจันทร์ครับ",
         ]
+        walked = await walk_pages(http, f"/v1/oss/cases/{case['id']}/comments", w.headers("officer"), limit=2)
+        assert walked == staff_comments["items"]
         # He withdraws it; it is closed for him and for staff.
         withdrawn = await http.post(
             f"/v1/oss/me/cases/{case['id']}/withdraw",

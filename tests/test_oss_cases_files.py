@@ -17,6 +17,7 @@ from localgov.plugins import REGISTRY
 from localgov.services.oss.cases import UPLOAD_LIMITS
 from tests.conftest import ClientFactory, make_settings
 from tests.support.oss_cases import HTML, CaseWorld, make_case_world, pdf_bytes, png_bytes, walk_in
+from tests.support.paging import walk_pages
 
 THAI_NAME = "สำเนาทะเบียนบ้าน ฉบับที่ ๒.pdf"
 
@@ -98,6 +99,7 @@ async def test_attachments_are_checked_by_content_and_downloads_recheck_access(
         # Listed in upload order; the staff list and the applicant's view agree on the files.
         listed = (await http.get(f"/v1/oss/cases/{case['id']}/files", headers=w.headers("officer"))).json()["items"]
         assert [f["id"] for f in listed] == [staff_file["id"], citizen_file["id"]]
+        assert await walk_pages(http, f"/v1/oss/cases/{case['id']}/files", w.headers("officer")) == listed
         seen = (await http.get(f"/v1/oss/me/cases/{case['id']}", headers=w.headers("applicant"))).json()
         assert [f["id"] for f in seen["files"]] == [staff_file["id"], citizen_file["id"]]
         assert seen["files"][0]["uploaded_by"] == "staff"  # not which member

@@ -18,6 +18,7 @@ from localgov.services.oss.defaults import default_catalogue
 from localgov.services.oss.schemas import ServicePublish
 from tests.conftest import ClientFactory, host
 from tests.support.oss import manual, oss_db, oss_tenant, staff
+from tests.support.paging import walk_pages
 from tests.support.tokens import bearer
 
 
@@ -54,10 +55,19 @@ async def test_a_new_lao_starts_with_default_drafts_and_an_empty_public_catalogu
         assert {i["code"] for i in items} == {code for code, _ in default_catalogue()}
         assert {i["status"] for i in items} == {"draft"}
         assert {i["version"] for i in items} == {1}
+        walked = await walk_pages(http, "/v1/oss/services", staff(tenant, "oss.officer"), limit=2)
+        assert walked == items
+        drafts = await walk_pages(http, "/v1/oss/services", staff(tenant), limit=2, params={"status": "draft"})
+        assert drafts == items
         # Nothing is public before the LAO checks and publishes it.
         public = await http.get("/v1/oss/catalogue", headers=host(tenant.slug))
         assert public.status_code == 200
-        assert public.json() == {"lao_name_th": tenant.name_th, "lao_name_en": tenant.name_en, "items": []}
+        assert public.json() == {
+            "lao_name_th": tenant.name_th,
+            "lao_name_en": tenant.name_en,
+            "items": [],
+            "next_cursor": None,
+        }
         draft = await http.get("/v1/oss/catalogue/building-permit", headers=host(tenant.slug))
         assert problem(draft) == (404, "service_not_found")
 
@@ -266,6 +276,8 @@ async def test_versions_edits_and_publication(engine: AsyncEngine, client_for: C
             (2, "ชื่อใหม่", False),
             (1, None, True),
         ]
+        walked = await walk_pages(http, f"{url}/versions", editor, key="version")
+        assert [v["version"] for v in walked] == [2, 1]
         old = (await http.get(f"{url}/versions/1", headers=editor)).json()
         assert old["manual"]["name_th"] == "การขอหนังสือรับรองทดสอบ"
         assert problem(await http.get(f"{url}/versions/3", headers=editor)) == (404, "service_version_not_found")
@@ -277,6 +289,7 @@ async def test_versions_edits_and_publication(engine: AsyncEngine, client_for: C
         assert [(i["code"], i["no_fee"], i["total_time"]["minutes"]) for i in listing] == [
             ("test-certificate", False, 150)
         ]
+        assert await walk_pages(http, "/v1/oss/catalogue", public, key="code") == listing
 
         # Withdrawn: gone from the public, kept for staff; a published service is never deleted.
         assert (await http.post(f"{url}/unpublish", headers=staff(tenant))).json()["status"] == "withdrawn"

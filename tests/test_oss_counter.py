@@ -23,6 +23,7 @@ from localgov.services.oss.schemas import ServicePointCreate
 from localgov.settings import Settings
 from tests.conftest import ClientFactory, host, make_settings
 from tests.support.oss import STAFF, call, finish, issue, oss_db, oss_tenant, point_a, staff
+from tests.support.paging import walk_pages
 from tests.support.tokens import bearer
 
 #: 09:00 in Bangkok on a fixed day (02:00 UTC).
@@ -50,6 +51,8 @@ async def test_service_points_are_managed_and_validated(engine: AsyncEngine, cli
         )
         assert created.status_code == 201, created.text
         point = created.json()
+        walked = await walk_pages(http, "/v1/oss/points", staff(tenant, "oss.officer"))
+        assert [p["code"] for p in walked] == ["A", "B"]
         assert point["display_path"] == f"/v1/oss/pages/points/{point['id']}/display"
         assert problem(
             await http.post("/v1/oss/points", json={"code": "B", "name_th": "ซ้ำ"}, headers=staff(tenant))

@@ -41,6 +41,7 @@ from tests.support.oss_deadlines import (
     open_case,
     sweep,
 )
+from tests.support.paging import walk_pages
 
 
 def _day(d: dt.datetime) -> dt.date:
@@ -491,6 +492,10 @@ async def test_the_notices_of_a_case_late_results_and_hand_delivery_over_http(
         assert listed.status_code == 200
         kinds = [(n["kind"], n["recipient_kind"]) for n in listed.json()["items"]]
         assert kinds == [("delay", "applicant"), ("delay", "opdc"), ("escalation", "supervisor")]
+        walked = await walk_pages(
+            http, "/v1/oss/notices", staff(o.tenant, "oss.officer"), params={"case_id": str(late.id)}
+        )
+        assert walked == listed.json()["items"]
         notice = listed.json()["items"][0]
         assert (notice["seq"], notice["channel"], notice["days_over"], notice["due_on"]) == (1, None, 1, "2026-03-17")
         one = await http.get(f"/v1/oss/notices/{notice['id']}", headers=staff(o.tenant, "oss.officer"))

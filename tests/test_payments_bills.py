@@ -27,6 +27,7 @@ from localgov.services.payments import PLUGIN, bills, qr
 from localgov.services.payments.models import Bill, BillItem, FeeAccount, Payer, Tariff
 from localgov.settings import Settings
 from tests.conftest import ClientFactory, host
+from tests.support.paging import walk_pages
 from tests.support.payments import (
     BILLER_ID,
     MERCHANT,
@@ -331,6 +332,12 @@ async def test_tariff_change_mid_year_is_honoured_and_old_bills_keep_prices(
         assert june_again.json()["already_billed"] == 1
         listed = await http.get(f"{API}/tariffs", params={"fee_type": "garbage"}, headers=fin(tenant))
         assert [t["effective_from"] for t in listed.json()["items"]] == ["2025-01-01", "2025-07-01"]
+        walked = await walk_pages(http, f"{API}/tariffs", fin(tenant), params={"fee_type": "garbage"})
+        assert walked == listed.json()["items"]
+        every = await walk_pages(http, f"{API}/tariffs", fin(tenant), limit=2)
+        assert [(t["fee_type"], t["effective_from"]) for t in every] == sorted(
+            (t["fee_type"], t["effective_from"]) for t in every
+        )
         bills = (await http.get(f"{API}/bills", params={"account_id": str(account.id)}, headers=fin(tenant))).json()
     by_period = {b["period"]: b for b in bills["items"]}
     assert by_period["2025-06"]["total"] == "50.00"
@@ -881,6 +888,7 @@ async def test_citizen_links_a_payer_and_sees_its_bills(engine: AsyncEngine, cli
         assert (await http.get(f"{API}/me/bills/{first.id}", headers=as_citizen(tenant, malee))).status_code == 404
         payers_list = await http.get(f"{API}/me/payers", headers=as_citizen(tenant, somchai))
         assert [p["id"] for p in payers_list.json()["items"]] == [str(payer.id)]
+        assert await walk_pages(http, f"{API}/me/payers", as_citizen(tenant, somchai)) == payers_list.json()["items"]
         staff_view = await http.get(f"{API}/payers/{payer.id}", headers=fin(tenant))
         assert staff_view.json()["citizen_linked"] is True
         assert (

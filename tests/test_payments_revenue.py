@@ -18,6 +18,7 @@ from localgov.services.payments import revenue
 from localgov.services.payments.api import BillLine, create_bill
 from localgov.services.payments.models import Payer, PaymentException, RevenueCode
 from tests.conftest import ClientFactory
+from tests.support.paging import walk_pages
 from tests.test_payments_bank import FINANCE, Lao, deliver, notice, setup_lao, staff_headers
 from tests.test_payments_finance import bill_issued
 
@@ -52,6 +53,7 @@ async def test_remittance_by_revenue_code_seeded_edited_and_shared_for_partial_p
     today = bangkok_today().isoformat()
     async with client_for(plugins=REGISTRY) as client:
         seeded = (await client.get(f"{API}/revenue-codes", headers=finance)).json()["items"]
+        assert await walk_pages(client, f"{API}/revenue-codes", finance, limit=2, key="prefix") == seeded
         assert {r["prefix"]: r["code"] for r in seeded}["garbage"] == "41210008"
         assert {r["prefix"]: r["code"] for r in seeded}["food"] is None
         edited = await client.put(

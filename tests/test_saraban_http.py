@@ -27,6 +27,7 @@ from localgov.plugins import REGISTRY
 from tests.conftest import BASE as BASE_DOMAIN
 from tests.conftest import ClientFactory, host, make_settings
 from tests.support.factories import make_tenant
+from tests.support.paging import walk_pages
 from tests.support.routes import routes_of
 from tests.support.saraban import Lao, deliver, letter_body, make_lao
 from tests.support.tokens import bearer
@@ -113,6 +114,10 @@ async def test_the_flow_registers_routing_and_metering(engine: AsyncEngine, clie
         assert (stale.status_code, stale.json()["code"]) == (409, "saraban_version_conflict")
         history = await http.get(f"{BASE}/letters/{letter['id']}/revisions", headers=lao.headers("officer"))
         assert [r["revision"] for r in history.json()["items"]] == [1, 2]
+        walked = await walk_pages(
+            http, f"{BASE}/letters/{letter['id']}/revisions", lao.headers("officer"), key="revision"
+        )
+        assert [r["revision"] for r in walked] == [1, 2]
         assert history.json()["items"][0]["content"]["body"].startswith("ด้วยองค์การบริหารส่วนตำบล")
 
         # Review and approval: only the signer named on the letter approves.
@@ -178,6 +183,14 @@ async def test_the_flow_registers_routing_and_metering(engine: AsyncEngine, clie
             headers=other.headers("signer"),
         )
         assert (past.status_code, past.json()["code"]) == (422, "saraban_invalid_letter")
+        again = await http.post(
+            f"{BASE}/letters/{copy['id']}/routes",
+            json={"to_unit_id": str(other.unit_id), "endorsement": "ทราบ"},
+            headers=other.headers("signer"),
+        )
+        assert again.status_code == 201, again.text
+        routes = await walk_pages(http, f"{BASE}/letters/{copy['id']}/routes", other.headers("signer"))
+        assert [r["endorsement"] for r in routes] == ["มอบงานธุรการดำเนินการ", "ทราบ"]
 
         # A letter received on paper: the receive stamp is the next receive number.
         paper_body = {
@@ -363,6 +376,14 @@ async def test_retention_destruction_lists_directory_and_outside_agencies(
     operator = {"Host": BASE_DOMAIN, **bearer(None, kind="operator", roles=("platform_admin",), subject="op-1")}
     this_year = be_year(bangkok_today())
     async with client_for(plugins=REGISTRY, listen=False) as http:
+        for code, name in (("ขก 51301.2", "กองช่าง"), ("ขก 51301.1", "กองคลัง")):
+            made = await http.post(
+                f"{BASE}/issuing-units", json={"code": code, "name_th": name}, headers=lao.headers("admin")
+            )
+            assert made.status_code == 201, made.text
+        units = await walk_pages(http, f"{BASE}/issuing-units", lao.headers("officer"))
+        assert [u["code"] for u in units] == ["ขก 51301.1", "ขก 51301.2"]
+        assert (await http.get(f"{BASE}/issuing-units", headers=other.headers("officer"))).json()["items"] == []
         rules = await http.get(f"{BASE}/retention", headers=lao.headers("admin"))
         assert {r["kind"]: r["years"] for r in rules.json()["items"]}["directive"] is None
         changed = await http.put(
@@ -416,6 +437,12 @@ async def test_retention_destruction_lists_directory_and_outside_agencies(
             "/v1/outside-agencies", json={"code": "x1", "name_th": "x", "endpoint_url": "http://a"}, headers=operator
         )
         assert insecure.status_code == 400
+        second = await http.post(
+            "/v1/outside-agencies", json={"code": "มท 0809", "name_th": "กรมที่สอง"}, headers=operator
+        )
+        assert second.status_code == 201, second.text
+        listed = await walk_pages(http, "/v1/outside-agencies", operator)
+        assert [a["code"] for a in listed] == ["มท 0808", "มท 0809"]
         on_tenant = await http.get("/v1/outside-agencies", headers=lao.headers("admin"))
         assert on_tenant.status_code == 404
         patched = await http.patch(
@@ -583,6 +610,18 @@ async def test_files_of_a_letter_follow_its_secrecy_and_its_tenant(
             headers=other.headers("officer"),
         )
         assert foreign_upload.status_code == 404
+        # The files of a letter page by cursor, in upload order.
+        draft = await create(http, lao)
+        names = ["one.pdf", "two.pdf", "three.pdf"]
+        for name in names:
+            one = await http.post(
+                f"{BASE}/letters/{draft['id']}/files",
+                files={"data": (name, pdf, "application/pdf")},
+                headers=lao.headers("officer"),
+            )
+            assert one.status_code == 201, one.text
+        walked = await walk_pages(http, f"{BASE}/letters/{draft['id']}/files", lao.headers("officer"), limit=2)
+        assert [f["filename"] for f in walked] == names
         # Once issued, the letter's files are final.
         plain = await through(http, lao, await create(http, lao), *ISSUE)
         late = await http.post(

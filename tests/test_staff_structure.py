@@ -29,6 +29,7 @@ from localgov.plugins import REGISTRY
 from tests.conftest import ClientFactory, host
 from tests.support.demo_plugin import DEMO
 from tests.support.factories import make_tenant
+from tests.support.paging import walk_pages
 from tests.support.routes import grants_of, routes_of
 from tests.support.tokens import bearer
 from tests.test_staff import add_staff, admin, audit
@@ -437,6 +438,7 @@ async def test_positions_and_where_staff_sit(engine: AsyncEngine, client_for: Cl
             ("นักวิชาการเงินและบัญชี", "ปฏิบัติการ"),
             ("ปลัด อบต.", None),
         ]
+        assert await walk_pages(client, "/v1/positions", member(tenant)) == listed["items"]
         patched = await ok(
             await client.patch(f"/v1/positions/{junior['id']}", json={"title_en": None}, headers=admin(tenant))
         )
@@ -466,6 +468,8 @@ async def test_positions_and_where_staff_sit(engine: AsyncEngine, client_for: Cl
                 "position_title_th": "นักวิชาการเงินและบัญชี",
             }
         ]
+        walked = await walk_pages(client, f"/v1/units/{finance['id']}/members", member(tenant))
+        assert walked == members["items"]
 
         body = problem(
             await client.delete(f"/v1/positions/{senior['id']}", headers=admin(tenant)), 409, "position_in_use"

@@ -40,6 +40,7 @@ from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.hashing import token_digest
 from localgov.kernel.auth.tokens import Unauthenticated
 from localgov.kernel.errors import DomainError, NotFound
+from localgov.kernel.pagination import after_key
 
 APP_ID_PREFIX = "lga_"
 #: The operator's apps (``platform.citizen_apps``), valid at every LAO.
@@ -192,11 +193,24 @@ async def get_app(session: AsyncSession, client_id: str, *, platform: bool = Fal
     return row
 
 
-async def list_apps(session: AsyncSession, *, platform: bool = False) -> list[AppRow]:
+async def list_apps(
+    session: AsyncSession,
+    *,
+    platform: bool = False,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    limit: int = 500,
+) -> list[AppRow]:
+    """Oldest first, then id (index on (created_at, id)); ``after``: the (created_at, id) of the
+    last app of the previous page."""
     if platform:
-        query = select(PlatformCitizenApp).order_by(PlatformCitizenApp.created_at)
-        return list((await session.execute(query)).scalars())
-    return list((await session.execute(select(CitizenApp).order_by(CitizenApp.created_at))).scalars())
+        shared = select(PlatformCitizenApp).order_by(PlatformCitizenApp.created_at, PlatformCitizenApp.id)
+        if after is not None:
+            shared = shared.where(after_key([PlatformCitizenApp.created_at, PlatformCitizenApp.id], after))
+        return list((await session.execute(shared.limit(limit))).scalars())
+    query = select(CitizenApp).order_by(CitizenApp.created_at, CitizenApp.id)
+    if after is not None:
+        query = query.where(after_key([CitizenApp.created_at, CitizenApp.id], after))
+    return list((await session.execute(query.limit(limit))).scalars())
 
 
 async def disable_app(

@@ -35,6 +35,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, citizen, guarded, operator, staff
 from localgov.kernel.auth.tokens import Audience, Principal, issue_access_token
 from localgov.kernel.errors import DomainError, problem_responses
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.settings import Settings
@@ -490,8 +491,17 @@ class CitizenAppCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     post_logout_redirect_uris: Annotated[list[RedirectUri], msgspec.Meta(max_length=apps.MAX_REDIRECT_URIS)] = []
 
 
-class CitizenAppList(msgspec.Struct):
+class CitizenAppPage(msgspec.Struct, kw_only=True):
     items: list[apps.AppOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
+
+
+async def _app_page(session: AsyncSession, *, platform: bool, limit: int, cursor: str | None) -> CitizenAppPage:
+    after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])
+    rows = await apps.list_apps(session, platform=platform, after=after, limit=limit + 1)
+    page, next_cursor = cut_page(rows, limit, key=lambda r: (r.created_at, r.id))
+    return CitizenAppPage(items=[apps.app_out(r) for r in page], next_cursor=next_cursor)
 
 
 class CitizenAppController(Controller):
@@ -530,12 +540,14 @@ class CitizenAppController(Controller):
     @get(
         "/",
         operation_id="listCitizenApps",
-        summary="This LAO's citizens' apps",
+        summary="This LAO's citizens' apps, oldest first",
         responses=problem_responses(401, 403, 404, 410),
         **guarded(ADMIN),
     )
-    async def list_apps(self, db_session: NamedDependency[AsyncSession]) -> CitizenAppList:
-        return CitizenAppList(items=[apps.app_out(r) for r in await apps.list_apps(db_session)])
+    async def list_apps(
+        self, db_session: NamedDependency[AsyncSession], limit: Limit = 50, cursor: Cursor = None
+    ) -> CitizenAppPage:
+        return await _app_page(db_session, platform=False, limit=limit, cursor=cursor)
 
     @get(
         "/{client_id:str}",
@@ -705,12 +717,14 @@ class OperatorCitizenAppController(Controller):
     @get(
         "/",
         operation_id="listPlatformCitizenApps",
-        summary="The operator's citizens' apps",
-        responses=problem_responses(401, 403),
+        summary="The operator's citizens' apps, oldest first",
+        responses=problem_responses(401, 403, 404),
         **guarded(OPERATOR_ADMIN),
     )
-    async def list_apps(self, db_session: NamedDependency[AsyncSession]) -> CitizenAppList:
-        return CitizenAppList(items=[apps.app_out(r) for r in await apps.list_apps(db_session, platform=True)])
+    async def list_apps(
+        self, db_session: NamedDependency[AsyncSession], limit: Limit = 50, cursor: Cursor = None
+    ) -> CitizenAppPage:
+        return await _app_page(db_session, platform=True, limit=limit, cursor=cursor)
 
     @post(
         "/{client_id:str}/disable",

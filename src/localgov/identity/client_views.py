@@ -9,6 +9,7 @@ speaks RFC 6749: a form-encoded request, and errors that carry the RFC's ``error
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 
 import msgspec
@@ -28,6 +29,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
 from localgov.kernel.auth.tokens import Audience, issue_access_token
 from localgov.kernel.errors import PROBLEM_MEDIA_TYPE, ProblemDetails, problem_responses
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.tenancy import TenantInfo
 
@@ -80,8 +82,10 @@ class ApiClientSecret(msgspec.Struct):
     rotated_at: dt.datetime | None
 
 
-class ApiClientList(msgspec.Struct):
+class ApiClientPage(msgspec.Struct, kw_only=True):
     items: list[ApiClientRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 def api_client_out(row: ApiClientRow) -> ApiClientRead:
@@ -134,12 +138,17 @@ class ApiClientController(Controller):
     @get(
         "/",
         operation_id="listApiClients",
-        summary="List this LAO's API clients",
+        summary="List this LAO's API clients, oldest first",
         responses=problem_responses(401, 403, 404, 410),
         **guarded(ADMIN),
     )
-    async def list_clients(self, db_session: NamedDependency[AsyncSession]) -> ApiClientList:
-        return ApiClientList(items=[api_client_out(r) for r in await svc.list_clients(db_session)])
+    async def list_clients(
+        self, db_session: NamedDependency[AsyncSession], limit: Limit = 50, cursor: Cursor = None
+    ) -> ApiClientPage:
+        after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])
+        rows = await svc.list_clients(db_session, after=after, limit=limit + 1)
+        page, next_cursor = cut_page(rows, limit, key=lambda r: (r.created_at, r.id))
+        return ApiClientPage(items=[api_client_out(r) for r in page], next_cursor=next_cursor)
 
     @get(
         "/{client_id:str}",

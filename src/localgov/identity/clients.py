@@ -29,6 +29,7 @@ from localgov.kernel.auth.hashing import hash_secret_async, verify_secret_async
 from localgov.kernel.auth.revocations import revoke_access, tenant_realm
 from localgov.kernel.db import session_tenant_id
 from localgov.kernel.errors import DomainError, NotFound
+from localgov.kernel.pagination import after_key
 from localgov.kernel.plugins import Scope, ServicePlugin
 from localgov.kernel.webhooks import SCOPES as KERNEL_SCOPES
 
@@ -155,8 +156,15 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return None
 
 
-async def list_clients(session: AsyncSession) -> list[ApiClient]:
-    return list((await session.execute(select(ApiClient).order_by(ApiClient.created_at, ApiClient.id))).scalars())
+async def list_clients(
+    session: AsyncSession, *, after: tuple[dt.datetime, uuid.UUID] | None = None, limit: int = 500
+) -> list[ApiClient]:
+    """Oldest first, then id (index on (created_at, id)); ``after``: the (created_at, id) of the last
+    client of the previous page."""
+    query = select(ApiClient).order_by(ApiClient.created_at, ApiClient.id).limit(limit)
+    if after is not None:
+        query = query.where(after_key([ApiClient.created_at, ApiClient.id], after))
+    return list((await session.execute(query)).scalars())
 
 
 async def get_client(session: AsyncSession, client_id: str, *, for_update: bool = False) -> ApiClient:

@@ -232,6 +232,7 @@ class CitizenApp(TenantBase):
         CheckConstraint("kind IN ('web', 'native')", name="kind"),
         CheckConstraint("status IN ('active', 'disabled')", name="status"),
         Index("uq_citizen_apps_client_id", "client_id", unique=True),
+        Index("ix_citizen_apps_created_at_id", "created_at", "id"),  # the list's order
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
@@ -254,6 +255,7 @@ class PlatformCitizenApp(SharedBase):
         CheckConstraint("kind IN ('web', 'native')", name="kind"),
         CheckConstraint("status IN ('active', 'disabled')", name="status"),
         Index("uq_citizen_apps_client_id", "client_id", unique=True),
+        Index("ix_citizen_apps_created_at_id", "created_at", "id"),  # the list's order
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
@@ -302,6 +304,7 @@ class ApiClient(TenantBase):
     __table_args__ = (
         CheckConstraint("status IN ('active', 'disabled')", name="status"),
         Index("uq_api_clients_client_id", "client_id", unique=True),
+        Index("ix_api_clients_created_at_id", "created_at", "id"),  # the list's order
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)

@@ -24,6 +24,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded, staff
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.org import UNIT_KINDS, StaffRef
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.text import ONE_LINE
 
 #: Reading the structure: any member of staff.
@@ -125,8 +126,10 @@ class UnitMember(msgspec.Struct, kw_only=True):
     position_title_th: str | None
 
 
-class UnitMemberList(msgspec.Struct, kw_only=True):
+class UnitMemberPage(msgspec.Struct, kw_only=True):
     items: list[UnitMember]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class Position(msgspec.Struct, kw_only=True):
@@ -140,8 +143,10 @@ class Position(msgspec.Struct, kw_only=True):
     updated_at: dt.datetime
 
 
-class PositionList(msgspec.Struct, kw_only=True):
+class PositionPage(msgspec.Struct, kw_only=True):
     items: list[Position]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class PositionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -426,9 +431,13 @@ class UnitController(Controller):
         unit_id: UnitId,
         db_session: NamedDependency[AsyncSession],
         include_subunits: Annotated[bool, QueryParameter(description="Also the units below it")] = False,
-    ) -> UnitMemberList:
-        refs = await svc.members(db_session, unit_id, include_subunits=include_subunits)
-        return UnitMemberList(items=[_member(r) for r in refs])
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> UnitMemberPage:
+        after = decode_cursor(cursor, tuple[str, uuid.UUID])
+        refs = await svc.members(db_session, unit_id, include_subunits=include_subunits, after=after, limit=limit + 1)
+        page, next_cursor = cut_page(refs, limit, key=lambda r: (r.full_name, r.id))
+        return UnitMemberPage(items=[_member(r) for r in page], next_cursor=next_cursor)
 
 
 # --- positions ----------------------------------------------------------------------------------
@@ -446,8 +455,13 @@ class PositionController(Controller):
         responses=problem_responses(401, 403, 404, 410),
         **guarded(READ),
     )
-    async def list_positions(self, db_session: NamedDependency[AsyncSession]) -> PositionList:
-        return PositionList(items=[_position(p) for p in await svc.list_positions(db_session)])
+    async def list_positions(
+        self, db_session: NamedDependency[AsyncSession], limit: Limit = 50, cursor: Cursor = None
+    ) -> PositionPage:
+        after = decode_cursor(cursor, tuple[str, str, uuid.UUID])
+        rows = await svc.list_positions(db_session, after=after, limit=limit + 1)
+        page, next_cursor = cut_page(rows, limit, key=lambda p: (p.title_th, p.level or "", p.id))
+        return PositionPage(items=[_position(p) for p in page], next_cursor=next_cursor)
 
     @post(
         "/",

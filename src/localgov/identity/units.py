@@ -35,6 +35,7 @@ from localgov.identity.staff import StaffView, get_staff, release_supervision, v
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import DomainError, NotFound
 from localgov.kernel.org import UNIT_KINDS, StaffRef, unit_members, unit_path, unit_tree_ids
+from localgov.kernel.pagination import after_key
 
 # --- errors -------------------------------------------------------------------------------------
 
@@ -207,16 +208,32 @@ async def list_units(session: AsyncSession, *, active: bool | None = None) -> li
     return out
 
 
-async def members(session: AsyncSession, unit_id: uuid.UUID, *, include_subunits: bool) -> list[StaffRef]:
-    """Staff of the unit who are not disabled (and of the units below it, if asked), by name."""
+async def members(
+    session: AsyncSession,
+    unit_id: uuid.UUID,
+    *,
+    include_subunits: bool,
+    after: tuple[str, uuid.UUID] | None = None,
+    limit: int | None = None,
+) -> list[StaffRef]:
+    """Staff of the unit who are not disabled (and of the units below it, if asked), by name, then
+    id; ``after``: the (full_name, id) of the last one of the previous page."""
     await get_unit(session, unit_id)
-    return await unit_members(session, unit_id, include_subunits=include_subunits)
+    return await unit_members(session, unit_id, include_subunits=include_subunits, after=after, limit=limit)
 
 
-async def list_positions(session: AsyncSession) -> list[StaffPosition]:
-    query = select(StaffPosition).order_by(
-        StaffPosition.title_th, func.coalesce(StaffPosition.level, ""), StaffPosition.id
-    )
+#: The order of positions: title, level ('' for none), id.
+_POSITION_ORDER = (StaffPosition.title_th, func.coalesce(StaffPosition.level, ""), StaffPosition.id)
+
+
+async def list_positions(
+    session: AsyncSession, *, after: tuple[str, str, uuid.UUID] | None = None, limit: int = 500
+) -> list[StaffPosition]:
+    """By title, level, then id; ``after``: the (title_th, level or '', id) of the last position of
+    the previous page (an LAO has tens of positions)."""
+    query = select(StaffPosition).order_by(*_POSITION_ORDER).limit(limit)
+    if after is not None:
+        query = query.where(after_key(_POSITION_ORDER, after))
     return list((await session.execute(query)).scalars().all())
 
 

@@ -28,6 +28,8 @@ from sqlalchemy import Boolean, Integer, String, and_, column, literal, select, 
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.pagination import after_key
+
 
 class UnitKind(msgspec.Struct, frozen=True):
     """A kind of unit and its rank: a child unit always ranks below its parent (a higher number)."""
@@ -246,13 +248,18 @@ async def unit_members(
     *,
     include_subunits: bool = False,
     include_disabled: bool = False,
+    after: tuple[str, uuid.UUID] | None = None,
+    limit: int | None = None,
 ) -> list[StaffRef]:
-    """The staff placed in the unit (and in the units below it, if asked), by name."""
+    """The staff placed in the unit (and in the units below it, if asked), by name, then id; a page
+    of them with ``limit`` and ``after`` (the (full_name, id) of the last one of the previous page)."""
     units: Sequence[uuid.UUID] = await unit_tree_ids(session, unit_id) if include_subunits else [unit_id]
     query = _staff_query().where(STAFF.c.unit_id.in_(units))
     if not include_disabled:
         query = query.where(STAFF.c.status != "disabled")
-    rows = (await session.execute(query.order_by(STAFF.c.full_name, STAFF.c.id))).all()
+    if after is not None:
+        query = query.where(after_key([STAFF.c.full_name, STAFF.c.id], after))
+    rows = (await session.execute(query.order_by(STAFF.c.full_name, STAFF.c.id).limit(limit))).all()
     return [_staff(row) for row in rows]
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from localgov.kernel.audit import Actor
 from localgov.kernel.db import TenantBase, session_tenant_schema
 from localgov.kernel.errors import DomainError, NotFound
+from localgov.kernel.pagination import after_key
 from localgov.kernel.reads import Reader, Row, fetch_all, fetch_one
 from localgov.kernel.storage.blobs import BlobMissing, BlobStore, BlobStream, StagedBlob, blob_key
 from localgov.kernel.storage.types import DOCUMENT_TYPES, KNOWN_TYPES, SNIFF_BYTES, FileType, detect
@@ -341,9 +342,21 @@ def _read(row: Row) -> StoredFileRead:
     return StoredFileRead(**{column.key: row[column.key] for column in FILE_COLUMNS})
 
 
-async def list_files(reader: Reader, owner: FileOwner) -> list[StoredFileRead]:
-    """The owner's files in upload order (one statement)."""
-    return [_read(row) for row in await fetch_all(reader, _FILES, owner.params)]
+async def list_files(
+    reader: Reader,
+    owner: FileOwner,
+    *,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
+) -> list[StoredFileRead]:
+    """The owner's files in upload order (one statement); a page of them with ``limit`` and
+    ``after`` (the (created_at, id) of the last file of the previous page)."""
+    query = _FILES
+    if after is not None:
+        query = query.where(after_key([_TABLE.c.created_at, _TABLE.c.id], after))
+    if limit is not None:
+        query = query.limit(limit)
+    return [_read(row) for row in await fetch_all(reader, query, owner.params)]
 
 
 async def get_file(reader: Reader, file_id: uuid.UUID, *, owner: FileOwner) -> StoredFileRead:

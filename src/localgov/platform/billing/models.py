@@ -105,7 +105,9 @@ class OperatorInvoice(SharedBase):
             postgresql_where=text("kind = 'invoice'"),
         ),
         UniqueConstraint("number"),
-        Index("ix_operator_invoices_tenant_id", "tenant_id"),
+        # The lists page newest period first by (period_start, id), all LAOs' or one LAO's.
+        Index("ix_operator_invoices_period_start_id", "period_start", "id"),
+        Index("ix_operator_invoices_tenant_id_period_start_id", "tenant_id", "period_start", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -192,7 +194,13 @@ class BillingBankNotification(SharedBase):
     __table_args__ = (
         UniqueConstraint("transaction_id"),
         CheckConstraint("outcome IN ('paid', 'exception')", name="outcome"),
-        Index("ix_billing_bank_notifications_open", "received_at", postgresql_where=text("outcome = 'exception'")),
+        # The exceptions list pages newest first by (received_at, id).
+        Index(
+            "ix_billing_bank_notifications_exceptions",
+            "received_at",
+            "id",
+            postgresql_where=text("outcome = 'exception'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

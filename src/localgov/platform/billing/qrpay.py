@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel import thaiqr
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.errors import Conflict, DomainError
+from localgov.kernel.pagination import before_key
 from localgov.kernel.signing import DEFAULT_SCHEME, new_secret, secrets_in_force
 from localgov.platform.billing import service
 from localgov.platform.billing.models import BillingBankNotification, BillingSettings, OperatorInvoice
@@ -193,12 +194,17 @@ async def receive(session: AsyncSession, note: Notification, *, origin: Origin) 
     return Outcome(outcome=row.outcome, invoice_id=row.invoice_id, reason=row.reason, duplicate=False)
 
 
-async def exceptions(session: AsyncSession, limit: int = 500) -> list[BillingBankNotification]:
-    """Notifications that paid nothing, newest first: the billing administrator's work list."""
+async def exceptions(
+    session: AsyncSession, *, before: tuple[dt.datetime, int] | None = None, limit: int = 500
+) -> list[BillingBankNotification]:
+    """Notifications that paid nothing, newest first: the billing administrator's work list
+    (``before``: the (received_at, id) of the last one of the previous page)."""
     query = (
         select(BillingBankNotification)
         .where(BillingBankNotification.outcome == "exception")
         .order_by(BillingBankNotification.received_at.desc(), BillingBankNotification.id.desc())
         .limit(limit)
     )
+    if before is not None:
+        query = query.where(before_key([BillingBankNotification.received_at, BillingBankNotification.id], before))
     return list((await session.execute(query)).scalars())

@@ -20,6 +20,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded, operator, staff
 from localgov.kernel.csv import write_csv
 from localgov.kernel.errors import DomainError, problem_responses
+from localgov.kernel.pagination import Cursor, Limit, before_key, cut_page, decode_cursor
 from localgov.kernel.plugins import UsageMeter
 from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
 from localgov.kernel.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureRefused
@@ -74,8 +75,10 @@ class PriceIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     charges: list[pricing.Charge] = []
 
 
-class PriceList(msgspec.Struct, kw_only=True):
+class PricePage(msgspec.Struct, kw_only=True):
     items: list[PriceOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class MeterList(msgspec.Struct, kw_only=True):
@@ -193,8 +196,10 @@ class InvoiceOut(msgspec.Struct, kw_only=True):
     qr_payload: str | None = None
 
 
-class InvoiceList(msgspec.Struct, kw_only=True):
+class InvoicePage(msgspec.Struct, kw_only=True):
     items: list[InvoiceOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class PaymentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -279,8 +284,10 @@ class PaymentExceptionOut(msgspec.Struct, kw_only=True):
     received_at: dt.datetime
 
 
-class PaymentExceptionList(msgspec.Struct, kw_only=True):
+class PaymentExceptionPage(msgspec.Struct, kw_only=True):
     items: list[PaymentExceptionOut]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 def _settings_out(row: Any) -> BillingSettingsOut:
@@ -422,13 +429,46 @@ def _price(price: PlanPrice) -> PriceOut:
     )
 
 
-async def _list(session: AsyncSession, *, tenant_id: int | None, status: str | None) -> list[OperatorInvoice]:
-    query = select(OperatorInvoice).order_by(OperatorInvoice.period_start.desc(), OperatorInvoice.id.desc()).limit(500)
+async def _list(
+    session: AsyncSession,
+    *,
+    tenant_id: int | None,
+    status: str | None,
+    finalised_only: bool = False,
+    before: tuple[dt.date, int] | None = None,
+    limit: int = 500,
+) -> list[OperatorInvoice]:
+    """Newest period first, then id (indexes on (period_start, id) and (tenant_id, period_start, id));
+    ``before``: the (period_start, id) of the last invoice of the previous page."""
+    query = (
+        select(OperatorInvoice).order_by(OperatorInvoice.period_start.desc(), OperatorInvoice.id.desc()).limit(limit)
+    )
     if tenant_id is not None:
         query = query.where(OperatorInvoice.tenant_id == tenant_id)
     if status is not None:
         query = query.where(OperatorInvoice.status == status)
+    if finalised_only:
+        query = query.where(OperatorInvoice.status != "draft")
+    if before is not None:
+        query = query.where(before_key([OperatorInvoice.period_start, OperatorInvoice.id], before))
     return list((await session.execute(query)).scalars())
+
+
+async def _invoice_page(
+    session: AsyncSession,
+    *,
+    tenant_id: int | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    finalised_only: bool = False,
+) -> InvoicePage:
+    before = decode_cursor(cursor, tuple[dt.date, int])
+    rows = await _list(
+        session, tenant_id=tenant_id, status=status, finalised_only=finalised_only, before=before, limit=limit + 1
+    )
+    page, next_cursor = cut_page(rows, limit, key=lambda i: (i.period_start, i.id))
+    return InvoicePage(items=[_invoice(i) for i in page], next_cursor=next_cursor)
 
 
 StatusFilter = Annotated[
@@ -468,11 +508,28 @@ class BillingAdminController(Controller):
         responses=problem_responses(401, 403, 404),
         **guarded(BILLING),
     )
-    async def prices(self, plan_code: PlanCode, db_session: NamedDependency[AsyncSession]) -> PriceList:
+    async def prices(
+        self,
+        plan_code: PlanCode,
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> PricePage:
+        before = decode_cursor(cursor, tuple[dt.date, int])
         if await db_session.get(Plan, plan_code) is None:
             raise service.NoSuchPlan(data={"plan_code": plan_code})
-        query = select(PlanPrice).where(PlanPrice.plan_code == plan_code).order_by(PlanPrice.effective_from.desc())
-        return PriceList(items=[_price(p) for p in (await db_session.execute(query)).scalars()])
+        # Newest first by the unique (plan_code, effective_from); id only breaks ties in the cursor.
+        query = (
+            select(PlanPrice)
+            .where(PlanPrice.plan_code == plan_code)
+            .order_by(PlanPrice.effective_from.desc(), PlanPrice.id.desc())
+            .limit(limit + 1)
+        )
+        if before is not None:
+            query = query.where(before_key([PlanPrice.effective_from, PlanPrice.id], before))
+        rows = list((await db_session.execute(query)).scalars())
+        page, next_cursor = cut_page(rows, limit, key=lambda p: (p.effective_from, p.id))
+        return PricePage(items=[_price(p) for p in page], next_cursor=next_cursor)
 
     @post(
         "/plans/{plan_code:str}/prices",
@@ -606,14 +663,19 @@ class BillingAdminController(Controller):
     @get(
         "/invoices",
         operation_id="listOperatorInvoices",
-        summary="Invoices and credit notes, newest period first (at most 500)",
-        responses=problem_responses(401, 403),
+        summary="Invoices and credit notes, newest period first",
+        responses=problem_responses(401, 403, 404),
         **guarded(BILLING),
     )
     async def invoices(
-        self, db_session: NamedDependency[AsyncSession], tenant_id: TenantFilter = None, status: StatusFilter = None
-    ) -> InvoiceList:
-        return InvoiceList(items=[_invoice(i) for i in await _list(db_session, tenant_id=tenant_id, status=status)])
+        self,
+        db_session: NamedDependency[AsyncSession],
+        tenant_id: TenantFilter = None,
+        status: StatusFilter = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> InvoicePage:
+        return await _invoice_page(db_session, tenant_id=tenant_id, status=status, limit=limit, cursor=cursor)
 
     @get(
         "/invoices.csv",
@@ -858,13 +920,21 @@ class BillingAdminController(Controller):
     @get(
         "/payment-exceptions",
         operation_id="listBillingPaymentExceptions",
-        summary="Bank notifications that paid nothing (unknown reference, wrong amount, not payable)",
-        responses=problem_responses(401, 403),
+        summary="Bank notifications that paid nothing (unknown reference, wrong amount, not payable), newest first",
+        responses=problem_responses(401, 403, 404),
         **guarded(BILLING),
     )
-    async def payment_exceptions(self, db_session: NamedDependency[AsyncSession]) -> PaymentExceptionList:
-        rows = await qrpay.exceptions(db_session)
-        return PaymentExceptionList(
+    async def payment_exceptions(
+        self, db_session: NamedDependency[AsyncSession], limit: Limit = 50, cursor: Cursor = None
+    ) -> PaymentExceptionPage:
+        before = decode_cursor(cursor, tuple[dt.datetime, int])
+        rows, next_cursor = cut_page(
+            await qrpay.exceptions(db_session, before=before, limit=limit + 1),
+            limit,
+            key=lambda r: (r.received_at, r.id),
+        )
+        return PaymentExceptionPage(
+            next_cursor=next_cursor,
             items=[
                 PaymentExceptionOut(
                     id=r.id,
@@ -877,7 +947,7 @@ class BillingAdminController(Controller):
                     received_at=r.received_at,
                 )
                 for r in rows
-            ]
+            ],
         )
 
     @get(
@@ -953,15 +1023,20 @@ class TenantBillingController(Controller):
     @get(
         "/invoices",
         operation_id="listTenantInvoices",
-        summary="The LAO's own finalised invoices and credit notes",
-        responses=problem_responses(401, 403),
+        summary="The LAO's own finalised invoices and credit notes, newest period first",
+        responses=problem_responses(401, 403, 404),
         **guarded(LAO_ADMIN),
     )
     async def invoices(
-        self, tenant: NamedDependency[TenantInfo], db_session: NamedDependency[AsyncSession]
-    ) -> InvoiceList:
-        rows = await _list(db_session, tenant_id=tenant.id, status=None)
-        return InvoiceList(items=[_invoice(i) for i in rows if i.status != "draft"])
+        self,
+        tenant: NamedDependency[TenantInfo],
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> InvoicePage:
+        return await _invoice_page(
+            db_session, tenant_id=tenant.id, status=None, finalised_only=True, limit=limit, cursor=cursor
+        )
 
     @get(
         "/invoices/{invoice_id:int}",

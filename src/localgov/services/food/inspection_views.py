@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Annotated
 
 from litestar import Controller, get, post, put
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.storage import BlobStore, FileOwner, download_response, open_file, upload_chunks
 from localgov.services.food import certificates, inspections
@@ -31,7 +34,7 @@ from localgov.services.food.schemas import (
     Checklist,
     ChecklistUpdate,
     InspectionCreate,
-    InspectionList,
+    InspectionPage,
     InspectionRead,
     PhotoRead,
 )
@@ -80,13 +83,22 @@ class CertificateInspectionController(Controller):
     @get(
         "/",
         operation_id="listFoodInspections",
-        summary="The visits to a certified place, newest first (the last 200)",
+        summary="The visits to a certified place, newest first",
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ_POLICY),
     )
-    async def list_(self, certificate_id: CertificateId, db_read: NamedDependency[ReadConnection]) -> InspectionList:
+    async def list_(
+        self,
+        certificate_id: CertificateId,
+        db_read: NamedDependency[ReadConnection],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> InspectionPage:
+        before = decode_cursor(cursor, tuple[dt.date, uuid.UUID])
         await certificates.certificate_row(db_read, certificate_id)
-        return InspectionList(items=await inspections.inspections_of(db_read, certificate_id))
+        rows = await inspections.inspections_of(db_read, certificate_id, before=before, limit=limit + 1)
+        items, next_cursor = cut_page(rows, limit, key=lambda i: (i.visited_on, i.id))
+        return InspectionPage(items=items, next_cursor=next_cursor)
 
     @post(
         "/",

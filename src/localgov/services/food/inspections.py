@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, NotFound
+from localgov.kernel.pagination import before_key
 from localgov.kernel.reads import Reader, fetch_all, fetch_one, json_rows
 from localgov.kernel.storage import FILE_COLUMNS, BlobStore, FileOwner, StoredFile, StoredFileRead, store_upload
 from localgov.kernel.thai import bangkok_today
@@ -234,11 +235,11 @@ _COLUMNS = (
     _IN.repeat_on,
 )
 ONE = select(*_COLUMNS, _PHOTOS).where(_IN.id == bindparam("id"))
+#: Newest visit first, then id (index on (certificate_id, visited_on)).
 OF_CERTIFICATE = (
     select(*_COLUMNS, _PHOTOS)
     .where(_IN.certificate_id == bindparam("certificate_id"))
-    .order_by(_IN.visited_on.desc(), _IN.id)
-    .limit(200)
+    .order_by(_IN.visited_on.desc(), _IN.id.desc())
 )
 
 
@@ -273,6 +274,15 @@ async def inspection(reader: Reader, inspection_id: uuid.UUID) -> InspectionRead
     return _read(row)
 
 
-async def inspections_of(reader: Reader, certificate_id: uuid.UUID) -> list[InspectionRead]:
-    """The last 200 visits, newest first."""
-    return [_read(row) for row in await fetch_all(reader, OF_CERTIFICATE, {"certificate_id": certificate_id})]
+async def inspections_of(
+    reader: Reader,
+    certificate_id: uuid.UUID,
+    *,
+    before: tuple[dt.date, uuid.UUID] | None = None,
+    limit: int = 200,
+) -> list[InspectionRead]:
+    """The visits, newest first; ``before``: the (visited_on, id) of the last visit of the previous page."""
+    query = OF_CERTIFICATE.limit(limit)
+    if before is not None:
+        query = query.where(before_key([_IN.visited_on, _IN.id], before))
+    return [_read(row) for row in await fetch_all(reader, query, {"certificate_id": certificate_id})]

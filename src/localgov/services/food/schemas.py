@@ -365,8 +365,10 @@ class InspectionRead(msgspec.Struct, kw_only=True):
     photos: list[PhotoRead]
 
 
-class InspectionList(msgspec.Struct, kw_only=True):
+class InspectionPage(msgspec.Struct, kw_only=True):
     items: list[InspectionRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class RegisterEntry(msgspec.Struct, kw_only=True):

@@ -29,7 +29,7 @@ from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.documents import render
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor, id_cursor, next_id_cursor
 from localgov.kernel.reads import ReadConnection, Reader
 from localgov.kernel.storage import BlobStore, download_response, open_file
 from localgov.kernel.tenancy import TenantInfo, lao_profile
@@ -61,7 +61,7 @@ from localgov.services.oss.schemas import (
     AvailableActions,
     CaseActionDef,
     CaseAssign,
-    CaseFileList,
+    CaseFilePage,
     CaseFileRead,
     CaseOpened,
     CasePage,
@@ -71,7 +71,7 @@ from localgov.services.oss.schemas import (
     CaseTypeList,
     CaseTypeRead,
     CommentCreate,
-    CommentList,
+    CommentPage,
     CommentRead,
     DeficiencyItemRead,
     DeficiencyRecordRead,
@@ -509,9 +509,14 @@ class CaseController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(CASES_READ),
     )
-    async def comments(self, case_id: CaseId, db_read: NamedDependency[ReadConnection]) -> CommentList:
-        view = await cases.staff_view(db_read, case_id)
-        return CommentList(items=[comment_read(c, mine=False) for c in view.comments])
+    async def comments(
+        self, case_id: CaseId, db_read: NamedDependency[ReadConnection], limit: Limit = 50, cursor: Cursor = None
+    ) -> CommentPage:
+        after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])
+        await cases.head(db_read, case_id)
+        rows = await cases.case_comments(db_read, case_id, after=after, limit=limit + 1)
+        page, next_cursor = cut_page(rows, limit, key=lambda c: (c.created_at, c.id))
+        return CommentPage(items=[comment_read(c, mine=False) for c in page], next_cursor=next_cursor)
 
     @post(
         "/{case_id:uuid}/comments",
@@ -547,9 +552,14 @@ class CaseController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(CASES_READ),
     )
-    async def files(self, case_id: CaseId, db_read: NamedDependency[ReadConnection]) -> CaseFileList:
+    async def files(
+        self, case_id: CaseId, db_read: NamedDependency[ReadConnection], limit: Limit = 50, cursor: Cursor = None
+    ) -> CaseFilePage:
+        after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])
         await cases.head(db_read, case_id)
-        return CaseFileList(items=[file_read(f, case_id, mine=False) for f in await cases.case_files(db_read, case_id)])
+        rows = await cases.case_files(db_read, case_id, after=after, limit=limit + 1)
+        page, next_cursor = cut_page(rows, limit, key=lambda f: (f.created_at, f.id))
+        return CaseFilePage(items=[file_read(f, case_id, mine=False) for f in page], next_cursor=next_cursor)
 
     @post(
         "/{case_id:uuid}/files",

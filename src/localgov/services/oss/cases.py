@@ -61,6 +61,7 @@ from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.cases import CaseRecord, CaseTransitionRecord, StaffUnknown
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.numbering import fiscal_period, next_number
+from localgov.kernel.pagination import after_key
 from localgov.kernel.plugins import UsageMeter
 from localgov.kernel.reads import Reader, Row, fetch_all, fetch_one, json_rows
 from localgov.kernel.storage import (
@@ -583,9 +584,31 @@ async def documents_on_file(reader: Reader, case_id: uuid.UUID) -> list[str]:
     return [row["document_code"] for row in await fetch_all(reader, _ON_FILE, {"case_id": case_id})]
 
 
-async def case_files(reader: Reader, case_id: uuid.UUID) -> list[FileRow]:
-    rows = await fetch_all(reader, _CASE_FILES, {"case_id": case_id})
+#: Where a page of a case's files or comments ends: the (created_at, id) of its last one.
+PageKey = tuple[dt.datetime, uuid.UUID]
+
+
+async def case_files(
+    reader: Reader, case_id: uuid.UUID, *, after: PageKey | None = None, limit: int | None = None
+) -> list[FileRow]:
+    """The request's files in upload order (``after``: the last one of the previous page)."""
+    query = _CASE_FILES
+    if after is not None:
+        query = query.where(after_key([_SF.c.created_at, _SF.c.id], after))
+    if limit is not None:
+        query = query.limit(limit)
+    rows = await fetch_all(reader, query, {"case_id": case_id})
     return [msgspec.convert(dict(r), FileRow, strict=False) for r in rows]
+
+
+async def case_comments(reader: Reader, case_id: uuid.UUID, *, after: PageKey | None, limit: int) -> list[CommentRow]:
+    """The request's comments, oldest first (index on (case_id, created_at)); ``after``: the last
+    one of the previous page."""
+    query = select(*_COMMENT_COLUMNS).where(_M.c.case_id == _CASE_ID).order_by(_M.c.created_at, _M.c.id).limit(limit)
+    if after is not None:
+        query = query.where(after_key([_M.c.created_at, _M.c.id], after))
+    rows = await fetch_all(reader, query, {"case_id": case_id})
+    return [msgspec.convert(dict(r), CommentRow, strict=False) for r in rows]
 
 
 async def my_cases(reader: Reader, citizen_id: uuid.UUID, *, after: uuid.UUID | None, limit: int) -> Sequence[Row]:

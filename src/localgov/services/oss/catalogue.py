@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.org import UnitRef, unit_ref
-from localgov.kernel.reads import Reader, Row, fetch_all, fetch_one, json_rows
+from localgov.kernel.pagination import after_key
+from localgov.kernel.reads import Reader, Row, fetch_all, fetch_one
 from localgov.kernel.validation import InvalidInput, parse_money
 from localgov.services.oss.models import CatalogueService, CatalogueServiceVersion
 from localgov.services.oss.params import actor_label
@@ -228,16 +229,12 @@ SERVICE_LISTS: dict[str | None, Select[Any]] = {
     None: _SUMMARY,
     **{status: _SUMMARY.where(_S.c.status == status) for status in ("draft", "published", "withdrawn")},
 }
-VERSIONS_VIEW = select(
-    _S.c.id,
-    _S.c.code,
-    _S.c.published_version,
-    json_rows(
-        [_V.c.version, _V.c.created_at, _V.c.created_by, _V.c.note],
-        where=_V.c.service_id == _S.c.id,
-        order_by=[_V.c.version.desc()],
-    ).label("versions"),
-).where(_S.c.id == bindparam("service_id"))
+_VERSIONS_OF = select(_S.c.id, _S.c.code, _S.c.published_version).where(_S.c.id == bindparam("service_id"))
+_VERSION_ROWS = (
+    select(_V.c.version, _V.c.created_at, _V.c.created_by, _V.c.note)
+    .where(_V.c.service_id == bindparam("service_id"))
+    .order_by(_V.c.version.desc())
+)
 VERSION_VIEW = select(*_V.c).where(_V.c.service_id == bindparam("service_id"), _V.c.version == bindparam("version"))
 _PUBLIC = (
     select(_S.c.code, _S.c.published_version, _S.c.published_at, _V.c.content)
@@ -251,16 +248,12 @@ _ID_BY_ID = select(_S.c.id).where(_S.c.id == bindparam("service_id"))
 
 
 class VersionRow(msgspec.Struct, kw_only=True):
-    """A version as :data:`VERSIONS_VIEW` folds it (JSON)."""
+    """A version in a manual's edit history."""
 
     version: int
     created_at: dt.datetime
     created_by: str | None
     note: str | None
-
-
-def version_rows(raw: Any) -> list[VersionRow]:
-    return msgspec.convert(raw, list[VersionRow], strict=False)
 
 
 async def service_view(reader: Reader, service_id: uuid.UUID) -> Row:
@@ -270,15 +263,30 @@ async def service_view(reader: Reader, service_id: uuid.UUID) -> Row:
     return row
 
 
-async def list_services(reader: Reader, status: str | None) -> Sequence[Row]:
-    return await fetch_all(reader, SERVICE_LISTS[status])
+async def list_services(
+    reader: Reader, status: str | None, *, after: tuple[str, str] | None = None, limit: int = 500
+) -> Sequence[Row]:
+    """By Thai name, then code (unique); ``after``: the (name_th, code) of the last service of the
+    previous page. One LAO's catalogue (tens to a few hundred services): sorted without an index."""
+    query = SERVICE_LISTS[status].limit(limit)
+    if after is not None:
+        query = query.where(after_key([_NAME_TH, _S.c.code], after))
+    return await fetch_all(reader, query)
 
 
-async def versions_view(reader: Reader, service_id: uuid.UUID) -> Row:
-    row = await fetch_one(reader, VERSIONS_VIEW, {"service_id": service_id})
+async def versions_page(
+    reader: Reader, service_id: uuid.UUID, *, before: int | None, limit: int
+) -> tuple[Row, list[VersionRow]]:
+    """The service (id, code, published_version) and its versions, newest first (unique index on
+    (service_id, version)); ``before``: the last version number of the previous page."""
+    row = await fetch_one(reader, _VERSIONS_OF, {"service_id": service_id})
     if row is None:
         raise ServiceNotFound()
-    return row
+    query = _VERSION_ROWS.limit(limit)
+    if before is not None:
+        query = query.where(_V.c.version < before)
+    rows = await fetch_all(reader, query, {"service_id": service_id})
+    return row, [VersionRow(**dict(r)) for r in rows]
 
 
 async def version_view(reader: Reader, service_id: uuid.UUID, version: int) -> Row:
@@ -289,8 +297,17 @@ async def version_view(reader: Reader, service_id: uuid.UUID, version: int) -> R
     return row
 
 
-async def published_services(reader: Reader) -> Sequence[Row]:
-    return await fetch_all(reader, PUBLIC_LIST)
+async def published_services(
+    reader: Reader, *, after: tuple[str, str] | None = None, limit: int | None = None
+) -> Sequence[Row]:
+    """The published services by Thai name, then code; ``after``: the (name_th, code) of the last
+    one of the previous page (every one when ``limit`` is None: the public page)."""
+    query = PUBLIC_LIST
+    if after is not None:
+        query = query.where(after_key([_V.c.content["name_th"].astext, _S.c.code], after))
+    if limit is not None:
+        query = query.limit(limit)
+    return await fetch_all(reader, query)
 
 
 async def published_service(reader: Reader, code: str) -> Row:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.errors import problem_responses
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.reads import ReadConnection, Row
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import BANGKOK, thai_date
@@ -29,15 +30,15 @@ from localgov.services.oss.params import (
 )
 from localgov.services.oss.schemas import (
     PublicService,
-    PublicServiceList,
+    PublicServicePage,
     PublicServiceSummary,
     ServiceCreate,
-    ServiceList,
+    ServicePage,
     ServicePublish,
     ServiceRead,
     ServiceSummary,
     ServiceUpdate,
-    ServiceVersionList,
+    ServiceVersionPage,
     ServiceVersionRead,
     ServiceVersionSummary,
 )
@@ -112,9 +113,21 @@ class ServiceController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ),
     )
-    async def index(self, db_read: NamedDependency[ReadConnection], status: StatusFilter = None) -> ServiceList:
-        rows = await catalogue.list_services(db_read, status)
-        return ServiceList(
+    async def index(
+        self,
+        db_read: NamedDependency[ReadConnection],
+        status: StatusFilter = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> ServicePage:
+        after = decode_cursor(cursor, tuple[str, str])
+        rows, next_cursor = cut_page(
+            await catalogue.list_services(db_read, status, after=after, limit=limit + 1),
+            limit,
+            key=lambda r: (r["name_th"], r["code"]),
+        )
+        return ServicePage(
+            next_cursor=next_cursor,
             items=[
                 ServiceSummary(
                     id=r["id"],
@@ -128,7 +141,7 @@ class ServiceController(Controller):
                     updated_at=r["updated_at"],
                 )
                 for r in rows
-            ]
+            ],
         )
 
     @post(
@@ -249,11 +262,22 @@ class ServiceController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ),
     )
-    async def versions(self, service_id: ServiceId, db_read: NamedDependency[ReadConnection]) -> ServiceVersionList:
-        row = await catalogue.versions_view(db_read, service_id)
-        return ServiceVersionList(
+    async def versions(
+        self,
+        service_id: ServiceId,
+        db_read: NamedDependency[ReadConnection],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> ServiceVersionPage:
+        before = decode_cursor(cursor, tuple[int])
+        row, versions = await catalogue.versions_page(
+            db_read, service_id, before=before[0] if before else None, limit=limit + 1
+        )
+        page, next_cursor = cut_page(versions, limit, key=lambda v: (v.version,))
+        return ServiceVersionPage(
             service_id=row["id"],
             code=row["code"],
+            next_cursor=next_cursor,
             items=[
                 ServiceVersionSummary(
                     version=v.version,
@@ -262,7 +286,7 @@ class ServiceController(Controller):
                     note=v.note,
                     published=v.version == row["published_version"],
                 )
-                for v in catalogue.version_rows(row["versions"])
+                for v in page
             ],
         )
 
@@ -301,11 +325,23 @@ class CatalogueController(Controller):
         **guarded(PUBLIC),  # the public manuals are published for everyone, by law
     )
     async def index(
-        self, tenant: NamedDependency[TenantInfo], db_read: NamedDependency[ReadConnection]
-    ) -> PublicServiceList:
-        rows = await catalogue.published_services(db_read)
-        return PublicServiceList(
-            lao_name_th=tenant.name_th, lao_name_en=tenant.name_en, items=[public_summary(r) for r in rows]
+        self,
+        tenant: NamedDependency[TenantInfo],
+        db_read: NamedDependency[ReadConnection],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> PublicServicePage:
+        after = decode_cursor(cursor, tuple[str, str])
+        rows, next_cursor = cut_page(
+            await catalogue.published_services(db_read, after=after, limit=limit + 1),
+            limit,
+            key=lambda r: (r["content"]["name_th"], r["code"]),
+        )
+        return PublicServicePage(
+            lao_name_th=tenant.name_th,
+            lao_name_en=tenant.name_en,
+            items=[public_summary(r) for r in rows],
+            next_cursor=next_cursor,
         )
 
     @get(

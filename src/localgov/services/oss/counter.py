@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.numbering import next_number
+from localgov.kernel.pagination import after_key
 from localgov.kernel.reads import Reader, Row, fetch_all, fetch_one, json_rows
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import InvalidInput
@@ -109,7 +110,7 @@ _SERVED = _T.alias("served")
 # --- reads ----------------------------------------------------------------------------------------------
 
 POINT_VIEW = select(*_P.c).where(_P.c.id == bindparam("point_id"))
-POINT_LIST = select(*_P.c).order_by(_P.c.code)
+POINT_LIST = select(*_P.c).order_by(_P.c.code, _P.c.id)
 TICKET_VIEW = select(*_T.c).where(_T.c.id == bindparam("ticket_id"))
 _DAY_TICKETS = (
     select(*_T.c)
@@ -228,8 +229,12 @@ async def point_view(reader: Reader, point_id: uuid.UUID) -> Row:
     return row
 
 
-async def list_points(reader: Reader) -> Sequence[Row]:
-    return await fetch_all(reader, POINT_LIST)
+async def list_points(reader: Reader, *, after: tuple[str, uuid.UUID] | None = None, limit: int = 500) -> Sequence[Row]:
+    """By code (unique index), then id; ``after``: the (code, id) of the last point of the previous page."""
+    query = POINT_LIST.limit(limit)
+    if after is not None:
+        query = query.where(after_key([_P.c.code, _P.c.id], after))
+    return await fetch_all(reader, query)
 
 
 async def ticket_view(reader: Reader, ticket_id: uuid.UUID) -> Row:

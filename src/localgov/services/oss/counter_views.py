@@ -16,7 +16,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor, id_cursor, next_id_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.reads import ReadConnection, Row
 from localgov.kernel.tenancy import TenantInfo
@@ -44,7 +44,7 @@ from localgov.services.oss.schemas import (
     PublicTicket,
     QueueStats,
     ServicePointCreate,
-    ServicePointList,
+    ServicePointPage,
     ServicePointRead,
     ServicePointUpdate,
     ServingNow,
@@ -155,8 +155,13 @@ class PointController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ),
     )
-    async def index(self, db_read: NamedDependency[ReadConnection]) -> ServicePointList:
-        return ServicePointList(items=[point_read(r) for r in await counter.list_points(db_read)])
+    async def index(
+        self, db_read: NamedDependency[ReadConnection], limit: Limit = 50, cursor: Cursor = None
+    ) -> ServicePointPage:
+        after = decode_cursor(cursor, tuple[str, uuid.UUID])
+        rows = await counter.list_points(db_read, after=after, limit=limit + 1)
+        page, next_cursor = cut_page(rows, limit, key=lambda r: (r["code"], r["id"]))
+        return ServicePointPage(items=[point_read(r) for r in page], next_cursor=next_cursor)
 
     @post(
         "/",

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.pagination import Cursor, Limit, id_cursor, next_id_cursor
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor, id_cursor, next_id_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.services.oss import notices
 from localgov.services.oss.notices import (
@@ -72,12 +72,21 @@ class NoticeController(Controller):
     @get(
         "/",
         operation_id="listOssCaseNotices",
-        summary="Every notice of a case: delay notices and their OPDC copies, the result, escalations",
+        summary="The notices of a case, oldest first: delay notices and their OPDC copies, the result, escalations",
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ),
     )
-    async def of_case(self, case_id: CaseFilter, db_read: NamedDependency[ReadConnection]) -> NoticeList:
-        return NoticeList(items=await notices.case_notices(db_read, case_id))
+    async def of_case(
+        self,
+        case_id: CaseFilter,
+        db_read: NamedDependency[ReadConnection],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> NoticeList:
+        after = decode_cursor(cursor, tuple[dt.datetime, str, str, uuid.UUID])
+        rows = await notices.case_notices(db_read, case_id, after=after, limit=limit + 1)
+        items, next_cursor = cut_page(rows, limit, key=notices.case_notice_key)
+        return NoticeList(items=items, next_cursor=next_cursor)
 
     @get(
         "/late-results",

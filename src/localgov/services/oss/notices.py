@@ -48,6 +48,7 @@ from localgov.kernel.cases import CaseNotFound, CaseRecord, CaseSummary, Unknown
 from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.notifications import InvalidNotification, NotificationRecord, notify
+from localgov.kernel.pagination import after_key
 from localgov.kernel.reads import Reader, Row, fetch_all, fetch_one
 from localgov.kernel.tenancy import LaoProfile
 from localgov.kernel.text import EMAIL_PATTERN
@@ -510,11 +511,25 @@ def notice_read(row: Row) -> NoticeRead:
     return NoticeRead(**row)
 
 
-async def case_notices(reader: Reader, case_id: uuid.UUID) -> list[NoticeRead]:
-    """Every notice of the case (404 ``case_not_found`` for a case the LAO does not have)."""
+#: Where a page of a case's notices ends: (sent_at, kind, recipient_kind, id) of its last notice.
+CaseNoticeKey = tuple[dt.datetime, str, str, uuid.UUID]
+
+
+def case_notice_key(notice: NoticeRead) -> CaseNoticeKey:
+    return (notice.sent_at, notice.kind, notice.recipient_kind, notice.id)
+
+
+async def case_notices(
+    reader: Reader, case_id: uuid.UUID, *, after: CaseNoticeKey | None = None, limit: int = 500
+) -> list[NoticeRead]:
+    """The case's notices, oldest first (404 ``case_not_found`` for a case the LAO does not have);
+    ``after``: the :func:`case_notice_key` of the last notice of the previous page."""
     if await fetch_one(reader, _CASE_EXISTS, {"case_id": case_id}) is None:
         raise CaseNotFound(data={"case_id": str(case_id)})
-    return [notice_read(row) for row in await fetch_all(reader, CASE_NOTICES, {"case_id": case_id})]
+    query = CASE_NOTICES.limit(limit)
+    if after is not None:
+        query = query.where(after_key([_N.sent_at, _N.kind, _N.recipient_kind, _N.id], after))
+    return [notice_read(row) for row in await fetch_all(reader, query, {"case_id": case_id})]
 
 
 async def late_results(reader: Reader, *, after: uuid.UUID | None, limit: int) -> list[NoticeRead]:

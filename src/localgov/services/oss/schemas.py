@@ -248,8 +248,10 @@ class ServiceSummary(msgspec.Struct, kw_only=True):
     updated_at: dt.datetime
 
 
-class ServiceList(msgspec.Struct, kw_only=True):
+class ServicePage(msgspec.Struct, kw_only=True):
     items: list[ServiceSummary]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class ServiceVersionSummary(msgspec.Struct, kw_only=True):
@@ -260,12 +262,14 @@ class ServiceVersionSummary(msgspec.Struct, kw_only=True):
     published: bool
 
 
-class ServiceVersionList(msgspec.Struct, kw_only=True):
+class ServiceVersionPage(msgspec.Struct, kw_only=True):
     """The edit history of a manual, newest first."""
 
     service_id: uuid.UUID
     code: str
     items: list[ServiceVersionSummary]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class ServiceVersionRead(msgspec.Struct, kw_only=True):
@@ -291,10 +295,12 @@ class PublicServiceSummary(msgspec.Struct, kw_only=True):
     page_path: str
 
 
-class PublicServiceList(msgspec.Struct, kw_only=True):
+class PublicServicePage(msgspec.Struct, kw_only=True):
     lao_name_th: str
     lao_name_en: str
     items: list[PublicServiceSummary]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class PublicService(msgspec.Struct, kw_only=True):
@@ -345,8 +351,10 @@ class ServicePointRead(msgspec.Struct, kw_only=True):
     display_path: str
 
 
-class ServicePointList(msgspec.Struct, kw_only=True):
+class ServicePointPage(msgspec.Struct, kw_only=True):
     items: list[ServicePointRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class TicketIssue(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -944,9 +952,13 @@ class CaseTypeList(msgspec.Struct, kw_only=True):
     items: list[CaseTypeRead]
 
 
-class CaseFileList(msgspec.Struct, kw_only=True):
+class CaseFilePage(msgspec.Struct, kw_only=True):
     items: list[CaseFileRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
-class CommentList(msgspec.Struct, kw_only=True):
+class CommentPage(msgspec.Struct, kw_only=True):
     items: list[CommentRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None

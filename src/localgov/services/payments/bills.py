@@ -45,6 +45,7 @@ from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.errors import Conflict, DomainError, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.jobs import JobContext
+from localgov.kernel.pagination import after_key
 from localgov.kernel.reads import CachedRow, Reader, Row, cached_row_changed, fetch_cached, fetch_one
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import (
@@ -783,12 +784,15 @@ async def link_citizen(
     return payer
 
 
-async def citizen_payers(session: AsyncSession, citizen_id: uuid.UUID) -> Sequence[Payer]:
-    return (
-        (await session.execute(select(Payer).where(Payer.citizen_id == citizen_id).order_by(Payer.name)))
-        .scalars()
-        .all()
-    )
+async def citizen_payers(
+    session: AsyncSession, citizen_id: uuid.UUID, *, after: tuple[str, uuid.UUID] | None = None, limit: int = 500
+) -> Sequence[Payer]:
+    """The citizen's payers by name, then id (a citizen links a few); ``after``: the (name, id) of
+    the last one of the previous page."""
+    query = select(Payer).where(Payer.citizen_id == citizen_id).order_by(Payer.name, Payer.id).limit(limit)
+    if after is not None:
+        query = query.where(after_key([Payer.name, Payer.id], after))
+    return (await session.execute(query)).scalars().all()
 
 
 async def unlink_citizen(

@@ -4,6 +4,7 @@ signed-in citizen's linked payers and bills."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -16,7 +17,7 @@ from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, citizen, guarded
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import problem_responses
-from localgov.kernel.pagination import Cursor, Limit, decode_cursor
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bills
@@ -36,7 +37,7 @@ from localgov.services.payments.schemas import (
     BillPage,
     BillRead,
     MyPayer,
-    MyPayerList,
+    MyPayerPage,
     PublicBill,
     bill_page,
     load_bill,
@@ -140,10 +141,16 @@ class MyBillsController(Controller):
         **guarded(citizen()),
     )
     async def payers(
-        self, principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]
-    ) -> MyPayerList:
-        rows = await bills.citizen_payers(db_session, citizen_uuid(principal))
-        return MyPayerList(items=[my_payer_read(r) for r in rows])
+        self,
+        principal: NamedDependency[Principal],
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> MyPayerPage:
+        after = decode_cursor(cursor, tuple[str, uuid.UUID])
+        rows = await bills.citizen_payers(db_session, citizen_uuid(principal), after=after, limit=limit + 1)
+        page, next_cursor = cut_page(rows, limit, key=lambda p: (p.name, p.id))
+        return MyPayerPage(items=[my_payer_read(r) for r in page], next_cursor=next_cursor)
 
     @delete(
         "/payers/{payer_id:uuid}",

@@ -123,8 +123,11 @@ class RevenueCodeController(Controller):
         responses=problem_responses(401, 403, 404, 410),
         **guarded(READ),
     )
-    async def index(self, db_session: NamedDependency[AsyncSession]) -> revenue.RevenueCodeList:
-        return await revenue.list_codes(db_session)
+    async def index(
+        self, db_session: NamedDependency[AsyncSession], limit: Limit = 50, cursor: Cursor = None
+    ) -> revenue.RevenueCodePage:
+        after = decode_cursor(cursor, tuple[str])
+        return await revenue.list_codes(db_session, after=after[0] if after else None, limit=limit)
 
     @put(
         "/{prefix:str}",

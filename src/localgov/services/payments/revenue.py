@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.csv import write_csv
 from localgov.kernel.errors import NotFound
+from localgov.kernel.pagination import cut_page
 from localgov.kernel.thai import be_year
 from localgov.services.payments.models import Bill, BillItem, Receipt, RevenueCode
 
@@ -60,8 +61,10 @@ class RevenueCodeRead(msgspec.Struct, kw_only=True):
     updated_at: dt.datetime
 
 
-class RevenueCodeList(msgspec.Struct):
+class RevenueCodePage(msgspec.Struct, kw_only=True):
     items: list[RevenueCodeRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 async def seed(session: AsyncSession) -> None:
@@ -77,9 +80,14 @@ def _read(row: RevenueCode) -> RevenueCodeRead:
     return RevenueCodeRead(prefix=row.prefix, code=row.code, name_th=row.name_th, updated_at=row.updated_at)
 
 
-async def list_codes(session: AsyncSession) -> RevenueCodeList:
-    rows = (await session.execute(select(RevenueCode).order_by(RevenueCode.prefix))).scalars()
-    return RevenueCodeList(items=[_read(r) for r in rows])
+async def list_codes(session: AsyncSession, *, after: str | None, limit: int) -> RevenueCodePage:
+    """By prefix (the primary key); ``after``: the prefix of the last code of the previous page."""
+    query = select(RevenueCode).order_by(RevenueCode.prefix).limit(limit + 1)
+    if after is not None:
+        query = query.where(RevenueCode.prefix > after)
+    rows = list((await session.execute(query)).scalars())
+    page, next_cursor = cut_page(rows, limit, key=lambda r: (r.prefix,))
+    return RevenueCodePage(items=[_read(r) for r in page], next_cursor=next_cursor)
 
 
 async def set_code(

@@ -91,6 +91,12 @@ class TariffList(msgspec.Struct, kw_only=True):
     items: list[TariffRead]
 
 
+class TariffPage(msgspec.Struct, kw_only=True):
+    items: list[TariffRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
+
+
 class SeedDefaults(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """From which month the default tariffs apply (default: the current month)."""
 
@@ -214,8 +220,10 @@ class MyPayer(msgspec.Struct, kw_only=True):
     postal_code: str | None
 
 
-class MyPayerList(msgspec.Struct, kw_only=True):
+class MyPayerPage(msgspec.Struct, kw_only=True):
     items: list[MyPayer]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 def payer_read(row: Payer) -> PayerRead:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any
 
@@ -36,6 +37,7 @@ from localgov.services.payments.schemas import (
     MeterReadingRead,
     SeedDefaults,
     TariffList,
+    TariffPage,
     TariffRead,
     tariff_read,
 )
@@ -52,8 +54,17 @@ class TariffController(Controller):
         responses=problem_responses(401, 403, 404, 410),
         **guarded(READ),
     )
-    async def index(self, db_session: NamedDependency[AsyncSession], fee_type: FeeTypeParam = None) -> TariffList:
-        return TariffList(items=[tariff_read(r) for r in await tariffs.list_tariffs(db_session, fee_type)])
+    async def index(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        fee_type: FeeTypeParam = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> TariffPage:
+        after = decode_cursor(cursor, tuple[str, dt.date, uuid.UUID])
+        rows = await tariffs.list_tariffs(db_session, fee_type, after=after, limit=limit + 1)
+        page, next_cursor = cut_page(rows, limit, key=lambda t: (t.fee_type, t.effective_from, t.id))
+        return TariffPage(items=[tariff_read(r) for r in page], next_cursor=next_cursor)
 
     @post(
         "/",

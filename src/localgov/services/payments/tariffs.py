@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.csv import CsvRejected, CsvRow, CsvRowError, read_csv, row_errors
 from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.kernel.pagination import after_key
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import (
     CENT,
@@ -295,10 +296,20 @@ async def get_tariff(session: AsyncSession, tariff_id: uuid.UUID, *, for_update:
     return tariff
 
 
-async def list_tariffs(session: AsyncSession, fee_type: str | None = None) -> Sequence[Tariff]:
-    query = select(Tariff).order_by(Tariff.fee_type, Tariff.effective_from)
+async def list_tariffs(
+    session: AsyncSession,
+    fee_type: str | None = None,
+    *,
+    after: tuple[str, dt.date, uuid.UUID] | None = None,
+    limit: int = 500,
+) -> Sequence[Tariff]:
+    """By fee type and date (unique index), then id; ``after``: the (fee_type, effective_from, id)
+    of the last version of the previous page."""
+    query = select(Tariff).order_by(Tariff.fee_type, Tariff.effective_from, Tariff.id).limit(limit)
     if fee_type is not None:
         query = query.where(Tariff.fee_type == fee_type)
+    if after is not None:
+        query = query.where(after_key([Tariff.fee_type, Tariff.effective_from, Tariff.id], after))
     return (await session.execute(query)).scalars().all()
 
 

@@ -17,7 +17,7 @@ from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.etags import IfMatch, require_match
-from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
+from localgov.kernel.pagination import Cursor, Limit, after_key, cut_page, decode_cursor
 from localgov.kernel.reads import ReadConnection, fetch_all
 from localgov.kernel.thai import bangkok_today
 from localgov.services.saraban import agencies, letters, retention
@@ -37,10 +37,10 @@ from localgov.services.saraban.schemas import (
     DestructionListPage,
     DestructionListRead,
     IssuingUnitCreate,
-    IssuingUnitList,
+    IssuingUnitPage,
     IssuingUnitRead,
     OutsideAgencyCreate,
-    OutsideAgencyList,
+    OutsideAgencyPage,
     OutsideAgencyRead,
     OutsideAgencyUpdate,
     RetentionRules,
@@ -50,7 +50,8 @@ from localgov.services.saraban.schemas import (
 
 TAG = "e-Saraban: administration"
 IU = IssuingUnit.__table__.c
-_UNITS = select(IU.id, IU.code, IU.name_th, IU.unit_id, IU.active).order_by(IU.code)
+#: By code (unique index), then id.
+_UNITS = select(IU.id, IU.code, IU.name_th, IU.unit_id, IU.active).order_by(IU.code, IU.id)
 
 
 class SettingsController(Controller):
@@ -121,8 +122,16 @@ class IssuingUnitController(Controller):
         responses=problem_responses(*STAFF_ERRORS),
         **guarded(READ_POLICY),
     )
-    async def list_(self, db_read: NamedDependency[ReadConnection]) -> IssuingUnitList:
-        return IssuingUnitList(items=[IssuingUnitRead(**dict(row)) for row in await fetch_all(db_read, _UNITS)])
+    async def list_(
+        self, db_read: NamedDependency[ReadConnection], limit: Limit = 50, cursor: Cursor = None
+    ) -> IssuingUnitPage:
+        after = decode_cursor(cursor, tuple[str, uuid.UUID])
+        query = _UNITS.limit(limit + 1)
+        if after is not None:
+            query = query.where(after_key([IU.code, IU.id], after))
+        rows = await fetch_all(db_read, query)
+        page, next_cursor = cut_page(rows, limit, key=lambda r: (r["code"], r["id"]))
+        return IssuingUnitPage(items=[IssuingUnitRead(**dict(row)) for row in page], next_cursor=next_cursor)
 
     @post(
         "/",
@@ -297,8 +306,13 @@ class OutsideAgencyController(Controller):
         responses=problem_responses(401, 403),
         **guarded(OPERATOR_POLICY),
     )
-    async def list_(self, db_session: NamedDependency[AsyncSession]) -> OutsideAgencyList:
-        return OutsideAgencyList(items=await agencies.list_outside(db_session))
+    async def list_(
+        self, db_session: NamedDependency[AsyncSession], limit: Limit = 50, cursor: Cursor = None
+    ) -> OutsideAgencyPage:
+        after = decode_cursor(cursor, tuple[str, int])
+        rows = await agencies.list_outside(db_session, after=after, limit=limit + 1)
+        items, next_cursor = cut_page(rows, limit, key=lambda a: (a.code, a.id))
+        return OutsideAgencyPage(items=items, next_cursor=next_cursor)
 
     @post(
         "/",

@@ -59,7 +59,7 @@ _LAO_BY_CODE = select(TENANTS.c.id, TENANTS.c.dla_code, TENANTS.c.name_th).where
 )
 _LAO_BY_ID = select(TENANTS.c.id, TENANTS.c.dla_code, TENANTS.c.name_th).where(TENANTS.c.id == bindparam("id"))
 _OUTSIDE_BY_CODE = select(OA.id, OA.code, OA.name_th, OA.endpoint_url).where(OA.code == bindparam("code"), OA.active)
-_OUTSIDE = select(*OA).order_by(OA.code)
+_OUTSIDE = select(*OA).order_by(OA.code, OA.id)
 _OUTSIDE_BY_ID = select(*OA).where(OA.id == bindparam("id"))
 
 
@@ -136,8 +136,12 @@ def _outside(row: Any) -> OutsideAgencyRead:
     )
 
 
-async def list_outside(reader: Reader) -> list[OutsideAgencyRead]:
-    return [_outside(row) for row in await fetch_all(reader, _OUTSIDE)]
+async def list_outside(reader: Reader, *, after: tuple[str, int] | None, limit: int) -> list[OutsideAgencyRead]:
+    """By code (unique), then id; ``after``: the (code, id) of the last agency of the previous page."""
+    query = _OUTSIDE.limit(limit)
+    if after is not None:
+        query = query.where(after_key([OA.code, OA.id], after))
+    return [_outside(row) for row in await fetch_all(reader, query)]
 
 
 async def get_outside(reader: Reader, agency_id: int) -> OutsideAgencyRead:

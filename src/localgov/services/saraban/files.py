@@ -4,6 +4,7 @@ secrecy check (an access to a secret letter's file is audited like a reading).""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterable
 
@@ -69,9 +70,18 @@ async def attach(
     return stored
 
 
-async def files_of(session: AsyncSession, letter_id: uuid.UUID, viewer: Viewer, origin: Origin) -> list[StoredFileRead]:
+async def files_of(
+    session: AsyncSession,
+    letter_id: uuid.UUID,
+    viewer: Viewer,
+    origin: Origin,
+    *,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
+) -> list[StoredFileRead]:
+    """The letter's files in upload order (a page of them with ``limit`` and ``after``)."""
     await letters.letter_view(session, letter_id, viewer, origin, what="files")
-    return await list_files(session, owner(letter_id))
+    return await list_files(session, owner(letter_id), after=after, limit=limit)
 
 
 async def opened(

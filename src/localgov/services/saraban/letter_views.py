@@ -3,6 +3,8 @@ inboxes. Reads of a letter take the writing session: an access to a secret lette
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, patch, post
@@ -20,7 +22,7 @@ from localgov.kernel.cases import caller_actor
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.etags import IfMatch, require_match
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
-from localgov.kernel.pagination import Cursor, Limit, encode_cursor, id_cursor
+from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor, encode_cursor, id_cursor
 from localgov.kernel.storage import BlobStore, StoredFileRead, download_response, upload_chunks
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
@@ -52,14 +54,15 @@ from localgov.services.saraban.schemas import (
     IncomingCreate,
     LetterAction,
     LetterCreate,
-    LetterFiles,
+    LetterFilePage,
     LetterList,
     LetterRead,
     LetterUpdate,
-    RevisionList,
+    RevisionPage,
     RevisionRead,
     RouteCreate,
     RouteList,
+    RoutePage,
     RouteRead,
 )
 from localgov.settings import Settings
@@ -187,10 +190,16 @@ class LetterController(Controller):
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
-    ) -> RevisionList:
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> RevisionPage:
+        after = decode_cursor(cursor, tuple[int])
         viewer = await caller_actor(db_session, principal, permissions)
-        rows = await letters.revisions(db_session, letter_id, viewer, origin)
-        return RevisionList(items=[RevisionRead(**dict(row)) for row in rows])
+        rows = await letters.revisions(
+            db_session, letter_id, viewer, origin, after=after[0] if after else None, limit=limit + 1
+        )
+        page, next_cursor = cut_page(rows, limit, key=lambda r: (r["revision"],))
+        return RevisionPage(items=[RevisionRead(**dict(row)) for row in page], next_cursor=next_cursor)
 
     async def _act(
         self,
@@ -386,9 +395,14 @@ class LetterController(Controller):
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
-    ) -> RouteList:
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> RoutePage:
+        after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])
         viewer = await caller_actor(db_session, principal, permissions)
-        return RouteList(items=await routing.routes_of(db_session, letter_id, viewer, origin))
+        rows = await routing.routes_of(db_session, letter_id, viewer, origin, after=after, limit=limit + 1)
+        items, next_cursor = cut_page(rows, limit, key=lambda r: (r.created_at, r.id))
+        return RoutePage(items=items, next_cursor=next_cursor)
 
     @post(
         "/{letter_id:uuid}/files",
@@ -437,9 +451,14 @@ class LetterController(Controller):
         permissions: NamedDependency[frozenset[str]],
         origin: NamedDependency[Origin],
         db_session: NamedDependency[AsyncSession],
-    ) -> LetterFiles:
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> LetterFilePage:
+        after = decode_cursor(cursor, tuple[dt.datetime, uuid.UUID])
         viewer = await caller_actor(db_session, principal, permissions)
-        return LetterFiles(items=await files.files_of(db_session, letter_id, viewer, origin))
+        rows = await files.files_of(db_session, letter_id, viewer, origin, after=after, limit=limit + 1)
+        items, next_cursor = cut_page(rows, limit, key=lambda f: (f.created_at, f.id))
+        return LetterFilePage(items=items, next_cursor=next_cursor)
 
     @get(
         "/{letter_id:uuid}/files/{file_id:uuid}",

@@ -622,14 +622,21 @@ async def update_draft(
     )
 
 
-async def revisions(session: AsyncSession, letter_id: uuid.UUID, viewer: Viewer, origin: Origin) -> Sequence[Any]:
+async def revisions(
+    session: AsyncSession, letter_id: uuid.UUID, viewer: Viewer, origin: Origin, *, after: int | None, limit: int
+) -> Sequence[Any]:
+    """The letter's revisions, oldest first (``after``: the last revision number of the previous page;
+    the order is the unique index on (letter_id, revision))."""
     await letter_view(session, letter_id, viewer, origin, what="revisions")
-    return await fetch_all(
-        session,
+    query = (
         select(RV.revision, RV.note, RV.created_at, RV.created_by, RV.content)
         .where(RV.letter_id == letter_id)
-        .order_by(RV.revision),
+        .order_by(RV.revision)
+        .limit(limit)
     )
+    if after is not None:
+        query = query.where(RV.revision > after)
+    return await fetch_all(session, query)
 
 
 async def _step(

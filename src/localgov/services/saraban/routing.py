@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel import org
 from localgov.kernel.audit import Origin, record_audit
+from localgov.kernel.pagination import after_key
 from localgov.kernel.reads import Reader, fetch_all, fetch_one
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.thai import bangkok_today
@@ -194,9 +195,24 @@ _ROUTE_COLS = (
 _ROUTES_OF = select(*_ROUTE_COLS).where(RT.letter_id == bindparam("letter_id")).order_by(RT.created_at, RT.id)
 
 
-async def routes_of(session: AsyncSession, letter_id: uuid.UUID, viewer: Viewer, origin: Origin) -> list[RouteRead]:
+async def routes_of(
+    session: AsyncSession,
+    letter_id: uuid.UUID,
+    viewer: Viewer,
+    origin: Origin,
+    *,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
+) -> list[RouteRead]:
+    """The letter's routes in the order they were made; ``after``: the (created_at, id) of the last
+    route of the previous page; ``limit``: at most that many (every route when None)."""
     await letters.letter_view(session, letter_id, viewer, origin, what="routes")
-    return [RouteRead(**dict(row)) for row in await fetch_all(session, _ROUTES_OF, {"letter_id": letter_id})]
+    query = _ROUTES_OF
+    if after is not None:
+        query = query.where(after_key([RT.created_at, RT.id], after))
+    if limit is not None:
+        query = query.limit(limit)
+    return [RouteRead(**dict(row)) for row in await fetch_all(session, query, {"letter_id": letter_id})]
 
 
 def _addressed_to(viewer: Viewer) -> Any:

@@ -192,8 +192,10 @@ class RevisionRead(msgspec.Struct, kw_only=True):
     content: dict[str, object]
 
 
-class RevisionList(msgspec.Struct, kw_only=True):
+class RevisionPage(msgspec.Struct, kw_only=True):
     items: list[RevisionRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class RouteCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -221,6 +223,12 @@ class RouteRead(msgspec.Struct, kw_only=True):
 
 class RouteList(msgspec.Struct, kw_only=True):
     items: list[RouteRead]
+
+
+class RoutePage(msgspec.Struct, kw_only=True):
+    items: list[RouteRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class InboxItem(msgspec.Struct, kw_only=True):
@@ -306,8 +314,10 @@ class IssuingUnitRead(msgspec.Struct, kw_only=True):
     active: bool
 
 
-class IssuingUnitList(msgspec.Struct, kw_only=True):
+class IssuingUnitPage(msgspec.Struct, kw_only=True):
     items: list[IssuingUnitRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class RetentionRuleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -382,9 +392,13 @@ class OutsideAgencyRead(msgspec.Struct, kw_only=True):
     active: bool
 
 
-class OutsideAgencyList(msgspec.Struct, kw_only=True):
+class OutsideAgencyPage(msgspec.Struct, kw_only=True):
     items: list[OutsideAgencyRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
-class LetterFiles(msgspec.Struct, kw_only=True):
+class LetterFilePage(msgspec.Struct, kw_only=True):
     items: list[StoredFileRead]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
