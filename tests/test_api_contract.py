@@ -116,6 +116,81 @@ async def test_the_document_is_strict_and_generator_safe(engine: AsyncEngine, cl
     assert "ApiClientRead" in tenant_schemas
 
 
+#: String fields whose name says they hold one of a fixed set of codes: each declares its ``enum``.
+CLOSED_NAMES = frozenset(
+    {"status", "kind", "subkind", "state", "type", "urgency", "secrecy", "channel", "method", "outcome"}
+    | {"decision", "role", "source", "direction", "result", "trigger", "register"}
+)
+CLOSED_SUFFIXES = ("_status", "_kind", "_type", "_state")
+#: The few such fields that are open by nature, each with its reason ("Schema.field", or
+#: "?name" for a query parameter of any operation).
+OPEN_CODES = {
+    "ProblemDetails.type": "a problem type URI (RFC 9457), per code and per host",
+    "OAuthProblemDetails.type": "a problem type URI (RFC 9457), per code and per host",
+    "CaseFileRead.content_type": "the MIME type of an uploaded file",
+    "StoredFileRead.content_type": "the MIME type of an uploaded file",
+    "FoodFileRead.media_type": "the MIME type of an uploaded file",
+    "PermitsFileRead.media_type": "the MIME type of an uploaded file",
+    "PermitsEmblemRead.media_type": "the MIME type of an uploaded image",
+    "PhotoRead.media_type": "the MIME type of an uploaded photo",
+    "WebhookDeliveryRead.event_type": "event types are added by each plugin (the catalogue is listWebhookEventTypes)",
+    "BillRead.source": "the service (plugin) or import that issued the bill",
+    "?state": "OAuth's opaque `state`, echoed back to the client",
+    "?response_type": "RFC 6749 §4.1.2.1: an unsupported value is answered by a redirect, not a 400",
+}
+
+
+def open_codes(document: dict[str, Any]) -> list[str]:
+    """Every string property or query parameter named like a code (status, kind …) without an
+    ``enum`` (inline, through a ``$ref`` or as ``const``) and not in :data:`OPEN_CODES`."""
+    schemas = document["components"]["schemas"]
+
+    def closed(schema: dict[str, Any]) -> bool:
+        options = schema.get("oneOf") or schema.get("anyOf") or [schema]
+        for option in options:
+            option = option.get("items", option) if option.get("type") == "array" else option
+            if "$ref" in option:
+                option = schemas[option["$ref"].rsplit("/", 1)[1]]
+            if option.get("type") == "string" and "enum" not in option and "const" not in option:
+                return False
+        return True
+
+    def coded(name: str) -> bool:
+        return name in CLOSED_NAMES or name.endswith(CLOSED_SUFFIXES)
+
+    found = [
+        f"{name}.{prop}"
+        for name, schema in schemas.items()
+        for prop, spec in schema.get("properties", {}).items()
+        if coded(prop) and not closed(spec) and f"{name}.{prop}" not in OPEN_CODES
+    ]
+    found += [
+        f"?{p['name']} ({method.upper()} {path})"
+        for path, method, op in operations(document)
+        for p in op.get("parameters", [])
+        if p["in"] in ("query", "path")
+        and coded(p["name"])
+        and not closed(p.get("schema", {}))
+        and f"?{p['name']}" not in OPEN_CODES
+    ]
+    return sorted(set(found))
+
+
+async def test_every_code_field_declares_its_enum(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    """Issue 21: a status, kind, state … is one of a fixed set of codes, and the document says which,
+    so a generated client has an enum and a fuzzer sends only what the server can hold."""
+    tenant = await make_tenant(engine, services=SERVICES)
+    async with client_for(plugins=REGISTRY) as client:
+        docs = await documents(client, tenant.slug)
+    offenders = {surface: open_codes(document) for surface, document in docs.items()}
+    for surface, names in offenders.items():
+        for name in names:
+            print(f"{surface}: {name} has no enum")
+    assert offenders == {"tenant": [], "operator": []}
+    bill_status = docs["tenant"]["components"]["schemas"]["BillRead"]["properties"]["status"]
+    assert set(bill_status["enum"]) == {"open", "paid", "cancelled"}
+
+
 async def test_every_list_pages_by_opaque_cursor(engine: AsyncEngine, client_for: ClientFactory) -> None:
     tenant = await make_tenant(engine, services=SERVICES)
     async with client_for(plugins=REGISTRY) as client:
