@@ -9,18 +9,22 @@ LAO; OPTIONS; the interactive reference served from the package; every example a
 from __future__ import annotations
 
 import re
+import sys
+import typing
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import CheckConstraint, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.identity.staff import CORE_ROLES
+from localgov.kernel.db import SharedBase, TenantBase
 from localgov.kernel.openapi import GENERATOR_RESERVED
 from localgov.kernel.problems import problems_markdown
+from localgov.metadata import shared_metadata, tenant_metadata
 from localgov.plugins import REGISTRY
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
@@ -189,6 +193,46 @@ async def test_every_code_field_declares_its_enum(engine: AsyncEngine, client_fo
     assert offenders == {"tenant": [], "operator": []}
     bill_status = docs["tenant"]["components"]["schemas"]["BillRead"]["properties"]["status"]
     assert set(bill_status["enum"]) == {"open", "paid", "cancelled"}
+
+
+def literal_columns() -> list[tuple[str, str, set[str], set[str] | None]]:
+    """Every mapped column typed by a ``Literal`` (table, column, the type's codes, the codes of its
+    ``<column> IN (…)`` CHECK constraint or None)."""
+    shared_metadata()
+    tenant_metadata()
+    found = []
+    for base in (SharedBase, TenantBase):
+        for mapper in base.registry.mappers:
+            cls = mapper.class_
+            annotations = {k: v for c in reversed(cls.__mro__) for k, v in getattr(c, "__annotations__", {}).items()}
+            for attr in mapper.column_attrs:
+                annotation = annotations.get(attr.key)
+                if not isinstance(annotation, str) or not annotation.startswith("Mapped["):
+                    continue
+                resolved = eval(annotation, vars(sys.modules[cls.__module__]))  # noqa: S307  (our own annotations)
+                options = typing.get_args(typing.get_args(resolved)[0]) or (typing.get_args(resolved)[0],)
+                literal = [o for o in options if typing.get_origin(o) is typing.Literal]
+                if not literal and typing.get_origin(typing.get_args(resolved)[0]) is typing.Literal:
+                    literal = [typing.get_args(resolved)[0]]
+                if not literal:
+                    continue
+                column = attr.columns[0]
+                checks = [
+                    re.search(rf"(?:^|\bOR |\()\s*{column.name} IN \(([^)]*)\)", str(c.sqltext))
+                    for c in column.table.constraints
+                    if isinstance(c, CheckConstraint)
+                ]
+                allowed = next(({v.strip().strip("'") for v in m.group(1).split(",")} for m in checks if m), None)
+                found.append((column.table.name, column.name, set(typing.get_args(literal[0])), allowed))
+    return found
+
+
+def test_literal_columns_hold_what_their_check_allows() -> None:
+    """The API's enums are the columns' types: each equals the codes its CHECK constraint allows, so
+    a response never carries a code its schema refuses, nor refuses one the database holds."""
+    columns = literal_columns()
+    assert len(columns) >= 20
+    assert [(t, c, codes, allowed) for t, c, codes, allowed in columns if codes != allowed] == []
 
 
 async def test_every_list_pages_by_opaque_cursor(engine: AsyncEngine, client_for: ClientFactory) -> None:
