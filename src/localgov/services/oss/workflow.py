@@ -33,7 +33,11 @@ be case types of their own, on the same engine.
 
 from __future__ import annotations
 
-from localgov.kernel.cases import Action, CaseType, State
+from typing import Annotated, Literal
+
+import msgspec
+
+from localgov.kernel.cases import Action, CaseType, State, states_of, types_of
 
 #: See the LAO's cases, inboxes, attachments and comments; comment.
 CASE_READ = "oss.case.read"
@@ -162,6 +166,12 @@ REQUEST = CaseType(
 
 #: The case types of the plugin (registered with the engine by the composition root).
 CASE_TYPES = (REQUEST,)
+#: A request's type and state as API fields: the documents list REQUEST's codes as their enums.
+RequestType = Annotated[str, msgspec.Meta(extra_json_schema=types_of(*CASE_TYPES))]
+RequestState = Annotated[str, msgspec.Meta(extra_json_schema=states_of(*CASE_TYPES))]
+#: The states an LAO gives a time limit and a default assignee: :data:`OPEN_STATES` (a test holds
+#: the two equal, and equal to REQUEST's states that are not terminal).
+OpenState = Literal["received", "checking", "deficient", "considering"]
 
 #: Actions with an endpoint of their own (a deficiency record is made or closed with them): the
 #: generic action endpoint refuses them and names the endpoint.
