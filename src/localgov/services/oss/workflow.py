@@ -33,7 +33,7 @@ be case types of their own, on the same engine.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
@@ -169,9 +169,14 @@ CASE_TYPES = (REQUEST,)
 #: A request's type and state as API fields: the documents list REQUEST's codes as their enums.
 RequestType = Annotated[str, msgspec.Meta(extra_json_schema=types_of(*CASE_TYPES))]
 RequestState = Annotated[str, msgspec.Meta(extra_json_schema=states_of(*CASE_TYPES))]
-#: The states an LAO gives a time limit and a default assignee: :data:`OPEN_STATES` (a test holds
-#: the two equal, and equal to REQUEST's states that are not terminal).
-OpenState = Literal["received", "checking", "deficient", "considering"]
+#: A state an LAO gives a time limit and a default assignee: one of :data:`OPEN_STATES` (another
+#: is refused by the engine, 400 ``case_invalid``).
+OpenState = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=60, pattern=r"^[a-z][a-z0-9_]{0,59}$", extra_json_schema={"extra": {"enum": list(OPEN_STATES)}}
+    ),
+]
 
 #: Actions with an endpoint of their own (a deficiency record is made or closed with them): the
 #: generic action endpoint refuses them and names the endpoint.
