@@ -19,11 +19,11 @@ from localgov.identity import units
 from localgov.identity.models import AccountStatus, RefreshToken
 from localgov.identity.refresh import issue_refresh_token
 from localgov.identity.sessions_views import Tokens, token_response
-from localgov.kernel.audit import Actor, AuditActorKind, Origin
+from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.audit import AuditEvent as AuditEventRow
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
 from localgov.kernel.auth.passwords import PASSWORD_MAX_LENGTH
-from localgov.kernel.auth.tokens import Principal
+from localgov.kernel.auth.tokens import AuditActorKind, Principal
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.pagination import Cursor, decode_cursor, encode_cursor
 from localgov.kernel.ratelimit import hit

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from sqlalchemy import BigInteger, DateTime, Identity, Index, String, func, insert
@@ -11,11 +11,7 @@ from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from localgov.kernel.auth.tokens import PrincipalKind
 from localgov.kernel.db import SharedBase, TenantBase
-
-#: Who acts: a principal, nobody logged in, or the platform itself (a timer, a job).
-AuditActorKind = Literal[PrincipalKind, "anonymous", "system"]
 
 
 class _AuditColumns:
@@ -49,7 +45,7 @@ class OperatorAuditEvent(_AuditColumns, SharedBase):
 class Actor(msgspec.Struct, frozen=True):
     """Who acted: a principal kind and its id (None for anonymous or system)."""
 
-    #: One of :data:`AuditActorKind`.
+    #: One of :data:`localgov.kernel.auth.tokens.AuditActorKind`.
     kind: str
     id: str | None = None
 
