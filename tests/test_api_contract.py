@@ -9,19 +9,29 @@ LAO; OPTIONS; the interactive reference served from the package; every example a
 from __future__ import annotations
 
 import re
+import sys
+import typing
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import CheckConstraint, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.identity.staff import CORE_ROLES
+from localgov.kernel.db import SharedBase, TenantBase
 from localgov.kernel.openapi import GENERATOR_RESERVED
 from localgov.kernel.problems import problems_markdown
+from localgov.metadata import shared_metadata, tenant_metadata
+from localgov.platform.models import SignupStatus
+from localgov.platform.registry import LAO_TYPES, LaoType, registry
+from localgov.platform.signup import STATUS_TEXT
 from localgov.plugins import REGISTRY
+from localgov.services.oss.workflow import OPEN_STATES, REQUEST
+from localgov.services.saraban.models import Subkind
+from localgov.services.saraban.rules import SUBKINDS
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.demo_plugin import DEMO
@@ -165,6 +175,184 @@ def list_shape(document: dict[str, Any], op: dict[str, Any]) -> str | None:
     if items is not None and _resolve(document, items).get("type") == "array":
         return "items"
     return None
+
+
+#: String fields whose name says they hold one of a fixed set of codes: each declares its ``enum``.
+CLOSED_NAMES = frozenset(
+    {"status", "kind", "subkind", "state", "type", "urgency", "secrecy", "channel", "method", "outcome"}
+    | {"decision", "role", "source", "direction", "result", "trigger", "register"}
+)
+CLOSED_SUFFIXES = ("_status", "_kind", "_type", "_state")
+#: The few such fields that are open by nature, each with its reason ("Schema.field", or
+#: "?name" for a query parameter of any operation).
+OPEN_CODES = {
+    "ProblemDetails.type": "a problem type URI (RFC 9457), per code and per host",
+    "OAuthProblemDetails.type": "a problem type URI (RFC 9457), per code and per host",
+    "CaseFileRead.content_type": "the MIME type of an uploaded file",
+    "StoredFileRead.content_type": "the MIME type of an uploaded file",
+    "FoodFileRead.media_type": "the MIME type of an uploaded file",
+    "PermitsFileRead.media_type": "the MIME type of an uploaded file",
+    "PermitsEmblemRead.media_type": "the MIME type of an uploaded image",
+    "PhotoRead.media_type": "the MIME type of an uploaded photo",
+    "WebhookDeliveryRead.event_type": "event types are added by each plugin (the catalogue is listWebhookEventTypes)",
+    "BillRead.source": "the service (plugin) or import that issued the bill",
+    "ArrearsByFeeType.fee_type": "a fee type, or for bills without an account the service (plugin) that issued them",
+    "DocumentVerification.kind": "`<service>.<kind>`: each plugin issues documents of kinds of its own",
+    "StoredFileRead.owner_kind": "`<service>.<record>`: each plugin names the records its files belong to",
+    "DelayNoticeRow.channel": "a notification channel's code: channels are registered at start (email …)",
+    "OssNoticeRead.channel": "a notification channel's code: channels are registered at start (email …)",
+    "*.area_type": "an area type of the LAO's own permit rules (its settings)",
+    "*.default_area_type": "an area type of the LAO's own permit rules (its settings)",
+    "?role": "a role code: the core roles and each installed plugin's (listGrantableRoles)",
+    "?state": "OAuth's opaque `state`, echoed back to the client",
+    "?response_type": "RFC 6749 §4.1.2.1: an unsupported value is answered by a redirect, not a 400",
+}
+
+
+def open_codes(document: dict[str, Any]) -> list[str]:
+    """Every string property or query parameter named like a code (status, kind …) without an
+    ``enum`` (inline, through a ``$ref`` or as ``const``) and not in :data:`OPEN_CODES`."""
+    schemas = document["components"]["schemas"]
+
+    def closed(schema: dict[str, Any]) -> bool:
+        options = schema.get("oneOf") or schema.get("anyOf") or [schema]
+        for option in options:
+            option = option.get("items", option) if option.get("type") == "array" else option
+            if "$ref" in option:
+                option = schemas[option["$ref"].rsplit("/", 1)[1]]
+            if option.get("type") == "string" and "enum" not in option and "const" not in option:
+                return False
+        return True
+
+    def coded(name: str) -> bool:
+        return name in CLOSED_NAMES or name.endswith(CLOSED_SUFFIXES)
+
+    found = [
+        f"{name}.{prop}"
+        for name, schema in schemas.items()
+        for prop, spec in schema.get("properties", {}).items()
+        if coded(prop) and not closed(spec) and not {f"{name}.{prop}", f"*.{prop}"} & set(OPEN_CODES)
+    ]
+    found += [
+        f"?{p['name']} ({method.upper()} {path})"
+        for path, method, op in operations(document)
+        for p in op.get("parameters", [])
+        if p["in"] in ("query", "path")
+        and coded(p["name"])
+        and not closed(p.get("schema", {}))
+        and f"?{p['name']}" not in OPEN_CODES
+    ]
+    return sorted(set(found))
+
+
+async def test_every_code_field_declares_its_enum(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    """Issue 21: a status, kind, state … is one of a fixed set of codes, and the document says which,
+    so a generated client has an enum and a fuzzer sends only what the server can hold."""
+    tenant = await make_tenant(engine, services=SERVICES)
+    async with client_for(plugins=REGISTRY) as client:
+        docs = await documents(client, tenant.slug)
+    offenders = {surface: open_codes(document) for surface, document in docs.items()}
+    for surface, names in offenders.items():
+        for name in names:
+            print(f"{surface}: {name} has no enum")
+    assert offenders == {"tenant": [], "operator": []}
+    bill_status = docs["tenant"]["components"]["schemas"]["BillRead"]["properties"]["status"]
+    assert set(bill_status["enum"]) == {"open", "paid", "cancelled"}
+
+
+def literal_columns() -> list[tuple[str, str, set[str], set[str] | None]]:
+    """Every mapped column typed by a ``Literal`` (table, column, the type's codes, the codes of its
+    ``<column> IN (…)`` CHECK constraint or None)."""
+    shared_metadata()
+    tenant_metadata()
+    found = []
+    for base in (SharedBase, TenantBase):
+        for mapper in base.registry.mappers:
+            cls = mapper.class_
+            annotations = {k: v for c in reversed(cls.__mro__) for k, v in getattr(c, "__annotations__", {}).items()}
+            for attr in mapper.column_attrs:
+                annotation = annotations.get(attr.key)
+                if not isinstance(annotation, str) or not annotation.startswith("Mapped["):
+                    continue
+                resolved = eval(annotation, vars(sys.modules[cls.__module__]))  # noqa: S307  (our own annotations)
+                options = typing.get_args(typing.get_args(resolved)[0]) or (typing.get_args(resolved)[0],)
+                literal = [o for o in options if typing.get_origin(o) is typing.Literal]
+                if not literal and typing.get_origin(typing.get_args(resolved)[0]) is typing.Literal:
+                    literal = [typing.get_args(resolved)[0]]
+                if not literal:
+                    continue
+                column = attr.columns[0]
+                checks = [
+                    re.search(rf"(?:^|\bOR |\()\s*{column.name} IN \(([^)]*)\)", str(c.sqltext))
+                    for c in column.table.constraints
+                    if isinstance(c, CheckConstraint)
+                ]
+                allowed = next(({v.strip().strip("'") for v in m.group(1).split(",")} for m in checks if m), None)
+                found.append((column.table.name, column.name, set(typing.get_args(literal[0])), allowed))
+    return found
+
+
+#: Literal-typed columns without a CHECK constraint, each with what holds it to its codes.
+UNCHECKED_CODES = {
+    ("tenants", "source"): "written only by create_tenant, whose `source` is typed",
+    ("tenants", "lao_type"): "copied from the DLA registry, whose rows msgspec validates at load",
+    ("operator_invoice_lines", "kind"): "written only from billing.service.Line, whose `kind` is typed",
+    ("saraban_letters", "subkind"): "checked against the letter's kind (saraban.rules.SUBKINDS) on every write",
+}
+
+
+def test_literal_columns_hold_what_their_check_allows() -> None:
+    """The API's enums are the columns' types: each equals the codes its CHECK constraint allows, so
+    a response never carries a code its schema refuses, nor refuses one the database holds."""
+    columns = literal_columns()
+    assert len(columns) >= 20
+    unchecked = {(t, c) for t, c, _, allowed in columns if allowed is None}
+    assert unchecked == set(UNCHECKED_CODES)
+    assert [
+        (t, c, codes, allowed) for t, c, codes, allowed in columns if allowed is not None and codes != allowed
+    ] == []
+
+
+async def test_a_code_outside_its_enum_is_a_validation_error(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    """A filter or a member given a code its enum does not list is refused as malformed input: 400
+    ``validation_error`` with the one field-error shape naming it (one example per service)."""
+    tenant = await make_tenant(engine, services=SERVICES)
+    staff = {**host(tenant.slug), **bearer(tenant, roles=ALL_ROLES)}
+    operator = {"Host": BASE, **bearer(None, kind="operator", roles=["platform_admin", "billing_admin"])}
+    async with client_for(plugins=REGISTRY) as client:
+        for path, headers in (
+            ("/v1/payments/bills?status=unpaid", staff),
+            ("/v1/staff?status=retired", staff),
+            ("/v1/saraban/letters?status=lost", staff),
+            ("/v1/oss/services?status=gone", staff),
+            ("/v1/tenants?status=asleep", operator),
+            ("/v1/billing/invoices?status=unpaid", operator),
+            ("/v1/signups?status=waiting", operator),
+        ):
+            refused = await client.get(path, headers=headers)
+            assert (refused.status_code, refused.json()["code"]) == (400, "validation_error"), (path, refused.text)
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            assert [(e["key"], e["source"]) for e in refused.json()["errors"]] == [("status", "query")], path
+        # A request member: an unknown form of a letter, before any rule of the service.
+        letter = {"kind": "directive", "subkind": "memo", "subject": "x", "recipients": []}
+        refused = await client.post(
+            "/v1/saraban/letters", json=letter, headers={**staff, "Idempotency-Key": uuid.uuid4().hex}
+        )
+        assert (refused.status_code, refused.json()["code"]) == (400, "validation_error"), refused.text
+        assert [(e["key"], e["source"]) for e in refused.json()["errors"]] == [("subkind", "body")]
+        # A state the engine refuses keeps its own code (the enum lists the open states only).
+        setting = {"case_type": "oss.request", "state": "approved", "sla_days": 3}
+        refused = await client.put("/v1/oss/case-settings", json=setting, headers=staff)
+        assert (refused.status_code, refused.json()["code"]) == (400, "case_invalid"), refused.text
+
+
+def test_code_types_equal_the_definitions_they_mirror() -> None:
+    """Where a type lists codes another definition also holds (a workflow's states, a table of
+    titles, the registry file), the two say the same."""
+    assert set(OPEN_STATES) == {s.code for s in REQUEST.states if not s.terminal}
+    assert set(typing.get_args(Subkind)) == {form for forms in SUBKINDS.values() for form in forms}
+    assert set(typing.get_args(LaoType)) == set(LAO_TYPES) == {entry.type for entry in registry().values()}
+    assert set(typing.get_args(SignupStatus)) == set(STATUS_TEXT)
 
 
 async def test_every_list_pages_by_opaque_cursor(engine: AsyncEngine, client_for: ClientFactory) -> None:

@@ -28,7 +28,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity.clients import OAuthError
-from localgov.identity.models import CitizenApp, CitizenAuthCode, PlatformCitizenApp, RefreshToken
+from localgov.identity.models import (
+    AppKind,
+    CitizenApp,
+    CitizenAuthCode,
+    ClientStatus,
+    PlatformCitizenApp,
+    RefreshToken,
+)
 from localgov.identity.refresh import (
     RefreshGrant,
     ReusedRefreshToken,
@@ -113,10 +120,10 @@ class AppOut(msgspec.Struct):
 
     client_id: str
     name: str
-    kind: str
+    kind: AppKind
     redirect_uris: list[str]
     post_logout_redirect_uris: list[str]
-    status: str
+    status: ClientStatus
     created_at: dt.datetime
 
 

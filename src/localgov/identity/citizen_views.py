@@ -31,9 +31,10 @@ from localgov.identity import citizen_apps as apps
 from localgov.identity import citizens as svc
 from localgov.identity.client_views import _invalid_request, _oauth_problem
 from localgov.identity.clients import OAuthError
+from localgov.identity.models import AppKind
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, citizen, guarded, operator, staff
-from localgov.kernel.auth.tokens import Audience, Principal, issue_access_token
+from localgov.kernel.auth.tokens import Audience, Principal, TokenType, issue_access_token
 from localgov.kernel.errors import DomainError, problem_responses
 from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.ratelimit import hit
@@ -55,7 +56,7 @@ class CitizenLogin(msgspec.Struct):
     """A citizen's credentials for this LAO, shown in this response only."""
 
     access_token: str
-    token_type: str
+    token_type: TokenType
     expires_in: int
     refresh_token: str
     #: Where the citizen's app should go now: the relative path given to the login, else ``/``.
@@ -486,7 +487,7 @@ AppIdPath = Annotated[str, PathParameter(min_length=1, max_length=64, descriptio
 class CitizenAppCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     #: ``web`` (https pages) or ``native`` (mobile: a private-use scheme, a claimed https link, loopback).
-    kind: Literal["web", "native"]
+    kind: AppKind
     redirect_uris: Annotated[list[RedirectUri], msgspec.Meta(min_length=1, max_length=apps.MAX_REDIRECT_URIS)]
     post_logout_redirect_uris: Annotated[list[RedirectUri], msgspec.Meta(max_length=apps.MAX_REDIRECT_URIS)] = []
 

@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.identity import citizen_apps as apps
 from localgov.identity import clients as svc
 from localgov.identity.models import ApiClient as ApiClientRow
+from localgov.identity.models import ClientStatus
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
-from localgov.kernel.auth.tokens import Audience, issue_access_token
+from localgov.kernel.auth.tokens import Audience, TokenType, issue_access_token
 from localgov.kernel.errors import PROBLEM_MEDIA_TYPE, ProblemDetails, problem_responses
 from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.ratelimit import hit
@@ -46,7 +47,7 @@ class ApiClientRead(msgspec.Struct):
     client_id: str
     name: str
     scopes: list[str]
-    status: str
+    status: ClientStatus
     created_at: dt.datetime
     rotated_at: dt.datetime | None
 
@@ -77,7 +78,7 @@ class ApiClientSecret(msgspec.Struct):
     client_secret: str
     name: str
     scopes: list[str]
-    status: str
+    status: ClientStatus
     created_at: dt.datetime
     rotated_at: dt.datetime | None
 
@@ -240,7 +241,7 @@ class TokenResponse(msgspec.Struct, omit_defaults=True):
     refresh token that rotates, and the assurance level of the citizen's login)."""
 
     access_token: str
-    token_type: str
+    token_type: TokenType
     expires_in: int
     scope: str
     refresh_token: str | None = None

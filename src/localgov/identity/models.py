@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Literal
 
 from sqlalchemy import (
     Boolean,
@@ -27,6 +28,11 @@ from localgov.kernel.org import UNIT_KINDS
 
 _UUID_DEFAULT = text("gen_random_uuid()")
 
+# The codes the CHECK constraints below allow, as the types of the columns and of the API's fields.
+AccountStatus = Literal["invited", "active", "disabled"]
+AppKind = Literal["web", "native"]
+ClientStatus = Literal["active", "disabled"]
+
 
 class _Account:
     """Columns shared by the accounts that log in with a password."""
@@ -37,7 +43,7 @@ class _Account:
     full_name: Mapped[str] = mapped_column(Text)
     #: argon2id; NULL until an invited user sets a password.
     password_hash: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), server_default="invited")
+    status: Mapped[AccountStatus] = mapped_column(String(16), server_default="invited")
     failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -238,11 +244,11 @@ class CitizenApp(TenantBase):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
     client_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[AppKind] = mapped_column(String(16))
     #: Compared exactly (RFC 9700 §4.1.3); native apps: a private-use scheme or loopback.
     redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text))
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
-    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    status: Mapped[ClientStatus] = mapped_column(String(16), server_default="active")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -261,10 +267,10 @@ class PlatformCitizenApp(SharedBase):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID_DEFAULT)
     client_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[AppKind] = mapped_column(String(16))
     redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text))
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
-    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    status: Mapped[ClientStatus] = mapped_column(String(16), server_default="active")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -312,7 +318,7 @@ class ApiClient(TenantBase):
     name: Mapped[str] = mapped_column(Text)
     secret_hash: Mapped[str] = mapped_column(Text)
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
-    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    status: Mapped[ClientStatus] = mapped_column(String(16), server_default="active")
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

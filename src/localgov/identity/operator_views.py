@@ -18,9 +18,10 @@ from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity import operators as svc
+from localgov.identity.models import AccountStatus
 from localgov.kernel.audit import Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded, operator
-from localgov.kernel.auth.tokens import Principal
+from localgov.kernel.auth.tokens import Principal, TokenType
 from localgov.kernel.errors import NotFound, problem_responses
 from localgov.kernel.ratelimit import hit
 
@@ -41,7 +42,7 @@ class OperatorTokens(msgspec.Struct):
     (single use; each refresh returns a new one)."""
 
     access_token: str
-    token_type: str
+    token_type: TokenType
     expires_in: int
     refresh_token: str
     refresh_expires_at: dt.datetime
@@ -55,7 +56,7 @@ class Operator(msgspec.Struct):
     email: str
     full_name: str
     roles: list[str]
-    status: str
+    status: AccountStatus
     last_login_at: dt.datetime | None
 
 

@@ -23,7 +23,7 @@ from localgov.identity.refresh import RefreshGrant
 from localgov.identity.staff import STAFF_CLIENT_ID
 from localgov.kernel.audit import Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
-from localgov.kernel.auth.tokens import Audience, PrincipalKind, issue_access_token
+from localgov.kernel.auth.tokens import Audience, PrincipalKind, TokenType, issue_access_token
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.tenancy import TenantInfo
 from localgov.settings import Settings
@@ -39,7 +39,7 @@ class Tokens(msgspec.Struct, kw_only=True):
     """An access token (RFC 9068 JWT) and the refresh token that renews it (shown once)."""
 
     access_token: str
-    token_type: str
+    token_type: TokenType
     expires_in: int
     refresh_token: str
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
@@ -16,14 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity import staff as svc
 from localgov.identity import units
-from localgov.identity.models import RefreshToken
+from localgov.identity.models import AccountStatus, RefreshToken
 from localgov.identity.refresh import issue_refresh_token
 from localgov.identity.sessions_views import Tokens, token_response
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.audit import AuditEvent as AuditEventRow
 from localgov.kernel.auth.guards import PUBLIC, guarded, staff
 from localgov.kernel.auth.passwords import PASSWORD_MAX_LENGTH
-from localgov.kernel.auth.tokens import Principal
+from localgov.kernel.auth.tokens import AuditActorKind, Principal
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.pagination import Cursor, decode_cursor, encode_cursor
 from localgov.kernel.ratelimit import hit
@@ -90,7 +90,7 @@ class Staff(msgspec.Struct, kw_only=True):
     email: str
     full_name: str
     #: ``invited`` (no password yet), ``active`` or ``disabled``.
-    status: str
+    status: AccountStatus
     roles: list[str]
     #: The unit the member sits in (``/v1/units``), if placed.
     unit_id: uuid.UUID | None
@@ -143,7 +143,7 @@ class AuditEvent(msgspec.Struct, kw_only=True):
 
     id: int
     occurred_at: dt.datetime
-    actor_kind: str
+    actor_kind: AuditActorKind
     actor_id: str | None
     action: str
     target: str | None
@@ -409,9 +409,7 @@ class StaffAdminController(Controller):
         db_session: NamedDependency[AsyncSession],
         limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 50,
         cursor: Cursor = None,
-        status: Annotated[
-            str | None, QueryParameter(pattern="^(invited|active|disabled)$", description="Only this status")
-        ] = None,
+        status: Annotated[AccountStatus | None, QueryParameter(description="Only this status")] = None,
     ) -> StaffPage:
         after = decode_cursor(cursor, tuple[str])
         views, next_after = await svc.list_staff(
@@ -668,7 +666,8 @@ class AuditController(Controller):
                 AuditEvent(
                     id=r.id,
                     occurred_at=r.occurred_at,
-                    actor_kind=r.actor_kind,
+                    # Every writer of the log (record_audit) names one of these kinds.
+                    actor_kind=cast(AuditActorKind, r.actor_kind),
                     actor_id=r.actor_id,
                     action=r.action,
                     target=r.target,

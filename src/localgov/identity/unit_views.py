@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.identity import staff as staff_svc
 from localgov.identity import units as svc
-from localgov.identity.models import StaffPosition
+from localgov.identity.models import AccountStatus, StaffPosition
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded, staff
 from localgov.kernel.errors import problem_responses
@@ -61,7 +61,7 @@ class UnitSupervisor(msgspec.Struct, kw_only=True):
 
     id: uuid.UUID
     full_name: str
-    status: str
+    status: AccountStatus
 
 
 class Unit(msgspec.Struct, kw_only=True):
@@ -120,7 +120,7 @@ class UnitMember(msgspec.Struct, kw_only=True):
 
     id: uuid.UUID
     full_name: str
-    status: str
+    status: AccountStatus
     unit_id: uuid.UUID | None
     position_id: uuid.UUID | None
     position_title_th: str | None

@@ -30,7 +30,7 @@ import msgspec
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from localgov.identity.models import OrgUnit, StaffPosition, StaffUser
+from localgov.identity.models import AccountStatus, OrgUnit, StaffPosition, StaffUser
 from localgov.identity.staff import StaffView, get_staff, release_supervision, view_of
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import DomainError, NotFound
@@ -113,7 +113,7 @@ class PositionInUse(DomainError):
 class Supervisor(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
     full_name: str
-    status: str
+    status: AccountStatus
 
 
 class UnitView(msgspec.Struct, frozen=True, kw_only=True):

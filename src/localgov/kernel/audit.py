@@ -45,6 +45,7 @@ class OperatorAuditEvent(_AuditColumns, SharedBase):
 class Actor(msgspec.Struct, frozen=True):
     """Who acted: a principal kind and its id (None for anonymous or system)."""
 
+    #: One of :data:`localgov.kernel.auth.tokens.AuditActorKind`.
     kind: str
     id: str | None = None
 

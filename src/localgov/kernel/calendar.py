@@ -56,6 +56,8 @@ MAX_WORKING_DAYS = 2600
 FIRST_YEAR, LAST_YEAR = 2000, 2200
 
 HolidayKind = Literal["holiday", "substitution", "special"]
+#: ``cabinet`` (announced) or ``provisional`` (a lunar date not yet announced when the file was written).
+HolidaySource = Literal["cabinet", "provisional"]
 
 
 class Holiday(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,7 +67,7 @@ class Holiday(msgspec.Struct, frozen=True, kw_only=True):
     #: ``holiday`` (the annual list), ``substitution`` (วันหยุดชดเชย), ``special`` (a day added for one year).
     kind: HolidayKind
     #: ``cabinet`` (announced) or ``provisional`` (a lunar date not yet announced when the file was written).
-    source: Literal["cabinet", "provisional"]
+    source: HolidaySource
     name_th: str
     name_en: str
 

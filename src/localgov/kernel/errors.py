@@ -7,7 +7,7 @@ Services raise :class:`DomainError` (never an HTTP exception); the handlers regi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 import asyncpg
 import msgspec
@@ -26,6 +26,11 @@ PROBLEM_TYPE_PATH = "/problems/"
 log = structlog.get_logger("localgov.errors")
 
 
+#: Where a field is: a body member, a query, path, header or cookie parameter, or a CSV column.
+FieldSource = Literal["body", "query", "path", "header", "cookie", "csv"]
+FIELD_SOURCES: tuple[FieldSource, ...] = get_args(FieldSource)
+
+
 class FieldError(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One problem with one input value: the only shape of ``errors`` in any problem."""
 
@@ -34,7 +39,7 @@ class FieldError(msgspec.Struct, kw_only=True, omit_defaults=True):
     key: str
     message: str
     #: Where the field is: ``body``, ``query``, ``path``, ``header``, ``cookie`` or ``csv``.
-    source: str | None = None
+    source: FieldSource | None = None
     #: A stable machine code for this field's problem, when there is one.
     code: str | None = None
     #: The line of a CSV file or of a JSON array of rows (1 = the CSV header; JSON rows count from 1).
@@ -325,12 +330,14 @@ def _field_errors(extra: Any) -> list[FieldError] | None:
     out: list[FieldError] = []
     for item in extra:
         if isinstance(item, dict):
-            source = item.get("source")
+            source = str(getattr(item.get("source"), "value", item.get("source")))
             out.append(
                 FieldError(
                     key=str(item.get("key") or ""),
                     message=str(item.get("message") or ""),
-                    source=str(getattr(source, "value", source)) if source is not None else "body",
+                    # Litestar names the body, a parameter's kind or (never for a caller's input) a
+                    # dependency: anything but a parameter's kind is the body.
+                    source=next((s for s in FIELD_SOURCES if s == source), "body"),
                 )
             )
     return out or None

@@ -102,7 +102,7 @@ class NotificationRecord(TenantBase):
     subject_en: Mapped[str | None] = mapped_column(Text)
     body_en: Mapped[str | None] = mapped_column(Text)
     #: ``queued`` until the channel accepted it, then ``sent``.
-    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    status: Mapped[NotificationStatus] = mapped_column(String(16), server_default="queued")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -35,6 +35,8 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.serialization import encode_json
 
 from localgov.kernel.auth.guards import AUTH_OPT, AuthPolicy
+from localgov.kernel.cases.codes import declare_case_codes
+from localgov.kernel.cases.registry import registered_case_types
 
 #: A decimal number as the API writes it: digits, optionally a sign and a fraction (``"1250.00"``).
 DECIMAL_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$"
@@ -407,6 +409,8 @@ class SurfaceDocuments:
                 open_request_structs(app),
                 request_struct_constraints(app),
             )
+            # Case types and states: the codes of the case types this process registered.
+            declare_case_codes(self._documents[surface], registered_case_types())
         return self._documents[surface]
 
 

@@ -35,7 +35,7 @@ from localgov.kernel.outbox import Delivery, OutboxEntry, enqueue
 from localgov.kernel.plugins import DeliveryHandler, JobFunc
 from localgov.kernel.storage import BlobStore, blob_store
 from localgov.platform import export
-from localgov.platform.models import Tenant, TenantArchive
+from localgov.platform.models import Tenant, TenantArchive, TenantStatusCode
 from localgov.settings import Settings
 
 log = structlog.get_logger("localgov.lifecycle")
@@ -89,7 +89,7 @@ async def _tenant_audit(
 async def _change_status(
     session: AsyncSession,
     tenant: Tenant,
-    status: str,
+    status: TenantStatusCode,
     *,
     action: str,
     reason: str | None,

@@ -23,7 +23,8 @@ from localgov.kernel.ratelimit import hit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import ONE_LINE
 from localgov.platform import lifecycle
-from localgov.platform.models import Tenant, TenantArchive, TenantDomain
+from localgov.platform.models import Tenant, TenantArchive, TenantDomain, TenantSource, TenantStatusCode
+from localgov.platform.registry import LaoType
 from localgov.settings import Settings
 
 ZIP = "application/zip"
@@ -67,10 +68,10 @@ class TenantDetail(msgspec.Struct, kw_only=True):
     slug: str
     name_th: str
     name_en: str
-    lao_type: str
+    lao_type: LaoType
     province_code: str
     #: ``active``, ``suspended`` or ``closed``.
-    status: str
+    status: TenantStatusCode
     status_reason: str | None
     status_changed_at: dt.datetime | None
     #: A closed tenant's schema is dropped after this moment (once its closing archive exists).
@@ -81,7 +82,7 @@ class TenantDetail(msgspec.Struct, kw_only=True):
     domains: list[str]
     schema_name: str
     schema_revision: str | None
-    source: str
+    source: TenantSource
     created_at: dt.datetime
     archives: list[Archive]
 
@@ -96,7 +97,7 @@ class ExportQueued(msgspec.Struct, kw_only=True):
 class TenantStatus(msgspec.Struct, kw_only=True):
     """Whether the LAO is served, and if not why and since when (สถานะการใช้บริการ)."""
 
-    status: str
+    status: TenantStatusCode
     reason: str | None
     since: dt.datetime | None
     message_th: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -25,12 +25,17 @@ from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import SharedBase
+from localgov.platform.registry import LaoType
 
-TENANT_STATUSES = ("active", "suspended", "closed")
+TenantStatusCode = Literal["active", "suspended", "closed"]
+TENANT_STATUSES: tuple[TenantStatusCode, ...] = get_args(TenantStatusCode)
+#: Where a tenant's record came from: ``file`` (tenants.yaml), ``registry`` (bulk) or ``signup``.
+TenantSource = Literal["file", "registry", "signup"]
 #: Life of a signup request (DOMAIN: self-service signup). ``expired``: the e-mail was never verified.
-SIGNUP_STATUSES = (
-    "pending_verification", "pending_approval", "provisioning", "active", "rejected", "failed", "expired",
-)  # fmt: skip
+SignupStatus = Literal[
+    "pending_verification", "pending_approval", "provisioning", "active", "rejected", "failed", "expired"
+]
+SIGNUP_STATUSES: tuple[SignupStatus, ...] = get_args(SignupStatus)
 #: Requests in these states hold their DLA code and sub-domain: nobody else may ask for them.
 SIGNUP_OPEN_STATUSES = ("pending_verification", "pending_approval", "provisioning", "failed")
 _OPEN_REQUEST = "status IN (" + ", ".join(f"'{s}'" for s in SIGNUP_OPEN_STATUSES) + ")"
@@ -67,12 +72,12 @@ class Tenant(SharedBase):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name_th: Mapped[str] = mapped_column(Text)
     name_en: Mapped[str] = mapped_column(Text)
-    lao_type: Mapped[str] = mapped_column(String(40))
+    lao_type: Mapped[LaoType] = mapped_column(String(40))
     province_code: Mapped[str] = mapped_column(String(2))
     province_th: Mapped[str] = mapped_column(Text)
     province_en: Mapped[str] = mapped_column(Text)
     district_th: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    status: Mapped[TenantStatusCode] = mapped_column(String(16), server_default="active")
     plan_code: Mapped[str] = mapped_column(String(40), ForeignKey("platform.plans.code"), server_default="standard")
     enabled_services: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     #: Browser origins allowed to call the LAO's API (CORS), set by its administrators.
@@ -83,7 +88,7 @@ class Tenant(SharedBase):
     #: Revision of each service history whose tables the schema holds (``{slug: revision}``), same rule.
     service_revisions: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
     #: Where the record came from: ``file`` (tenants.yaml), ``registry`` (bulk) or ``signup``.
-    source: Mapped[str] = mapped_column(String(16), server_default="file")
+    source: Mapped[TenantSource] = mapped_column(String(16), server_default="file")
     #: Why the operator suspended or closed it (shown to its staff), and since when.
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -172,7 +177,7 @@ class SignupRequest(SharedBase):
     contact_phone: Mapped[str] = mapped_column(String(40))
     terms_version: Mapped[str] = mapped_column(String(20))
     terms_accepted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(24), server_default="pending_verification")
+    status: Mapped[SignupStatus] = mapped_column(String(24), server_default="pending_verification")
     verify_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
     verify_expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

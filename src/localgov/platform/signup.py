@@ -47,9 +47,9 @@ from localgov.kernel.text import is_one_line, normalise_email
 from localgov.kernel.thai import english_datetime, thai_datetime, to_arabic_digits
 from localgov.kernel.validation import is_phone
 from localgov.platform.catalog import tenant_info
-from localgov.platform.models import Plan, SignupRequest, Tenant
+from localgov.platform.models import Plan, SignupRequest, SignupStatus, Tenant
 from localgov.platform.provisioning import ProfileSeed
-from localgov.platform.registry import LAO_TYPES, RegistryEntry, lookup
+from localgov.platform.registry import LAO_TYPES, LaoType, RegistryEntry, lookup
 from localgov.platform.tenants import RESERVED_SLUGS, SLUG_RE, TenantSpec, create_tenant
 from localgov.settings import Settings
 
@@ -186,11 +186,11 @@ class SignupView(msgspec.Struct, kw_only=True):
     """A signup request as the operator sees it (never its link digests)."""
 
     id: int
-    status: str
+    status: SignupStatus
     dla_code: str
     slug: str
     name_th: str
-    lao_type: str
+    lao_type: LaoType
     province_th: str
     province_en: str
     plan_code: str
@@ -213,7 +213,7 @@ class SignupView(msgspec.Struct, kw_only=True):
 class PublicStatus(msgspec.Struct, kw_only=True):
     """What the status link shows the LAO: its own request, nothing of anyone else."""
 
-    status: str
+    status: SignupStatus
     status_th: str
     status_en: str
     dla_code: str
@@ -224,7 +224,7 @@ class PublicStatus(msgspec.Struct, kw_only=True):
     tenant_url: str | None
 
 
-STATUS_TEXT: dict[str, tuple[str, str]] = {
+STATUS_TEXT: dict[SignupStatus, tuple[str, str]] = {
     "pending_verification": ("รอยืนยันอีเมล", "Waiting for e-mail verification"),
     "pending_approval": ("รอผู้ดูแลระบบอนุมัติ", "Waiting for the operator's approval"),
     "provisioning": ("กำลังจัดเตรียมระบบ", "Being set up"),

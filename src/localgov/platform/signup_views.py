@@ -24,11 +24,11 @@ from localgov.kernel.pagination import Cursor, decode_cursor, encode_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.web import request_origin
 from localgov.platform import signup as svc
+from localgov.platform.models import SignupStatus
 from localgov.settings import Settings
 
 NO_STORE = CacheControlHeader(no_store=True)
 SignupId = Annotated[int, PathParameter(ge=1, description="The signup request's id")]
-STATUS_PATTERN = "^(" + "|".join(svc.STATUS_TEXT) + ")$"
 
 
 class PlanOut(msgspec.Struct):
@@ -171,7 +171,7 @@ class SignupAdminController(Controller):
     async def list_requests(
         self,
         db_session: NamedDependency[AsyncSession],
-        status: Annotated[str | None, QueryParameter(pattern=STATUS_PATTERN, description="Only this status")] = None,
+        status: Annotated[SignupStatus | None, QueryParameter(description="Only this status")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500, description="Page size")] = 100,
         cursor: Cursor = None,
     ) -> SignupPage:

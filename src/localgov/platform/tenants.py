@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import yaml
@@ -22,7 +22,7 @@ from localgov.kernel.db import tenant_schema_name
 from localgov.kernel.plugins import ServicePlugin
 from localgov.platform.catalog import custom_domain_problem, normalise_host
 from localgov.platform.installation import installed
-from localgov.platform.models import Tenant, TenantDomain
+from localgov.platform.models import Tenant, TenantDomain, TenantSource, TenantStatusCode
 from localgov.platform.provisioning import ProfileSeed, provision_schema
 from localgov.platform.registry import lookup
 
@@ -43,7 +43,7 @@ class TenantSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     name_en: str
     enabled_services: list[str] = msgspec.field(default_factory=list)
     plan: str = "standard"
-    status: Literal["active", "suspended", "closed"] = "active"
+    status: TenantStatusCode = "active"
     domains: list[str] = msgspec.field(default_factory=list)
     contact: ProfileSeed | None = None
 
@@ -238,7 +238,7 @@ class SyncReport(msgspec.Struct):
     services_kept: list[str] = msgspec.field(default_factory=list)
 
 
-def _catalog_values(spec: TenantSpec, source: str) -> dict[str, Any]:
+def _catalog_values(spec: TenantSpec, source: TenantSource) -> dict[str, Any]:
     entry = lookup(spec.dla_code)
     if entry is None:
         raise TenantsFileError(f"DLA code {spec.dla_code} is not in the official registry")
@@ -268,7 +268,7 @@ def _plugins_of(services: Collection[str], plugins: Sequence[ServicePlugin] | No
 
 
 async def create_tenant(
-    conn: AsyncConnection, spec: TenantSpec, *, source: str, plugins: Sequence[ServicePlugin] | None = None
+    conn: AsyncConnection, spec: TenantSpec, *, source: TenantSource, plugins: Sequence[ServicePlugin] | None = None
 ) -> int:
     """Insert the catalog row, add its domains and provision its schema with the tables of its
     services (each seeded), in the caller's transaction.

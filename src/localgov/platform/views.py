@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 from litestar import Controller, Request, Response, get
@@ -19,8 +19,8 @@ from localgov.kernel.pagination import Cursor, decode_cursor, encode_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.tenancy import TenantInfo, lao_profile
 from localgov.platform.citus import check_shared_local, cluster_health, is_citus
-from localgov.platform.models import Tenant, TenantDomain
-from localgov.platform.registry import LAO_TYPES, lookup
+from localgov.platform.models import Tenant, TenantDomain, TenantSource, TenantStatusCode
+from localgov.platform.registry import LAO_TYPES, LaoType, lookup
 from localgov.settings import Settings
 
 
@@ -51,7 +51,7 @@ class TenantProfileOut(msgspec.Struct):
     slug: str
     name_th: str
     name_en: str
-    lao_type: str
+    lao_type: LaoType
     lao_type_th: str
     lao_type_en: str
     province: Province
@@ -67,15 +67,15 @@ class TenantSummary(msgspec.Struct):
     slug: str
     name_th: str
     name_en: str
-    lao_type: str
+    lao_type: LaoType
     province_code: str
-    status: str
+    status: TenantStatusCode
     plan_code: str
     enabled_services: list[str]
     domains: list[str]
     schema_name: str
     schema_revision: str | None
-    source: str
+    source: TenantSource
 
 
 class TenantPage(msgspec.Struct):
@@ -85,7 +85,7 @@ class TenantPage(msgspec.Struct):
 
 
 class HealthOut(msgspec.Struct):
-    status: str
+    status: Literal["ok"]
     checks: dict[str, str] = msgspec.field(default_factory=dict)
 
 
@@ -111,14 +111,15 @@ class TenantProfileController(Controller):
         titles = request.app.state.service_titles
         entry = lookup(tenant.dla_code)
         base = settings.base_domain
+        lao_type = cast(LaoType, tenant.lao_type)  # the catalog's copy of the registry's type
         return TenantProfileOut(
             dla_code=tenant.dla_code,
             slug=tenant.slug,
             name_th=tenant.name_th,
             name_en=tenant.name_en,
-            lao_type=tenant.lao_type,
+            lao_type=lao_type,
             lao_type_th=entry.type_th if entry else "",
-            lao_type_en=LAO_TYPES.get(tenant.lao_type, tenant.lao_type),
+            lao_type_en=LAO_TYPES.get(lao_type, lao_type),
             province=Province(tenant.province_code, tenant.province_th, tenant.province_en),
             district_th=tenant.district_th,
             hosts=[f"{tenant.slug}.{base}", *tenant.domains],
@@ -150,9 +151,7 @@ class OperatorTenantsController(Controller):
         db_session: NamedDependency[AsyncSession],
         limit: Annotated[int, QueryParameter(ge=1, le=500, description="Page size")] = 100,
         cursor: Cursor = None,
-        status: Annotated[
-            str | None, QueryParameter(pattern="^(active|suspended|closed)$", description="Only this status")
-        ] = None,
+        status: Annotated[TenantStatusCode | None, QueryParameter(description="Only this status")] = None,
         province_code: Annotated[
             str | None, QueryParameter(pattern="^[0-9]{2}$", description="DOPA province code")
         ] = None,

@@ -35,6 +35,10 @@ from localgov.kernel.errors import DomainError
 log = structlog.get_logger("localgov.auth")
 
 PrincipalKind = Literal["staff", "citizen", "client", "operator"]
+#: The ``token_type`` of every token response: RFC 6750's bearer token, the only kind issued.
+TokenType = Literal["Bearer"]
+#: Who an audit event says acted: a principal, nobody logged in, or the platform itself (a timer, a job).
+AuditActorKind = Literal[PrincipalKind, "anonymous", "system"]
 _ALLOWED_HEADERS = {"alg", "typ", "kid"}
 _ACCESS_TYPES = {"at+jwt", "application/at+jwt"}
 #: Clock skew tolerated between replicas, in seconds.

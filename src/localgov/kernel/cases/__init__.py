@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from localgov.kernel.cases.actors import (
     SYSTEM,
+    ActorKind,
     CaseActor,
     StaffUnknown,
     caller_actor,
@@ -20,6 +21,7 @@ from localgov.kernel.cases.actors import (
     citizen_actor,
     staff_actor,
 )
+from localgov.kernel.cases.codes import CaseStateCode, CaseTypeCode, states_of, types_of
 from localgov.kernel.cases.engine import act, assign, open_case
 from localgov.kernel.cases.errors import (
     ActionForbidden,
@@ -55,15 +57,18 @@ __all__ = [
     "Action",
     "ActionForbidden",
     "ActionUnavailable",
+    "ActorKind",
     "AssigneeInvalid",
     "Case",
     "CaseActor",
     "CaseNotFound",
     "CaseRecord",
+    "CaseStateCode",
     "CaseSummary",
     "CaseTransition",
     "CaseTransitionRecord",
     "CaseType",
+    "CaseTypeCode",
     "CaseTypeSetting",
     "CaseVersionConflict",
     "CommentRequired",
@@ -94,5 +99,7 @@ __all__ = [
     "registered_case_types",
     "set_case_type_setting",
     "staff_actor",
+    "states_of",
+    "types_of",
     "workflow_problems",
 ]

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from localgov.kernel.cases.actors import ActorKind
 from localgov.kernel.db import TenantBase
 
 _OPEN = text("closed_at IS NULL")
@@ -112,7 +113,7 @@ class CaseTransitionRecord(TenantBase):
     #: None for the opening.
     from_state: Mapped[str | None] = mapped_column(String(60))
     to_state: Mapped[str] = mapped_column(String(60))
-    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_kind: Mapped[ActorKind] = mapped_column(String(16))
     #: The member of staff or the citizen (None for the system).
     actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -17,7 +17,7 @@ import msgspec
 from sqlalchemy import ARRAY, DateTime, Integer, String, Uuid, and_, bindparam, func, select, true, tuple_, union_all
 from sqlalchemy.sql import Select
 
-from localgov.kernel.cases.actors import CaseActor, refusal
+from localgov.kernel.cases.actors import ActorKind, CaseActor, refusal
 from localgov.kernel.cases.errors import CaseNotFound
 from localgov.kernel.cases.models import CaseRecord, CaseTransitionRecord
 from localgov.kernel.cases.registry import get_case_type, registered_case_types
@@ -35,7 +35,7 @@ class CaseTransition(msgspec.Struct, frozen=True, kw_only=True):
     action: str
     from_state: str | None
     to_state: str
-    actor_kind: str
+    actor_kind: ActorKind
     actor_id: uuid.UUID | None
     at: dt.datetime
     comment: str | None

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import re
 import uuid
+from typing import Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -46,7 +47,11 @@ from localgov.kernel.db import TenantBase
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.thai import bangkok_today
 
-STATUSES = ("valid", "revoked", "void")
+DocumentStatus = Literal["valid", "revoked", "void"]
+STATUSES: tuple[DocumentStatus, ...] = get_args(DocumentStatus)
+#: What the public register says of a document: its status, or for a valid one out of its dates
+#: ``expired`` / ``not_yet_valid``.
+PublicStatus = Literal["valid", "expired", "not_yet_valid", "revoked", "void"]
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_.]{0,58}$")
 #: Crockford's base 32: no I, L, O, U (nothing to misread when a code is typed from paper).
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -89,7 +94,7 @@ class IssuedDocument(TenantBase):
     issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10), server_default="valid")
+    status: Mapped[DocumentStatus] = mapped_column(String(10), server_default="valid")
     #: Why it was revoked or voided (for staff; the public page shows the status and date only).
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -221,7 +226,7 @@ async def get_by_source(
 
 
 async def _end(
-    session: AsyncSession, document: IssuedDocument, status: str, reason: str, at: dt.datetime | None
+    session: AsyncSession, document: IssuedDocument, status: DocumentStatus, reason: str, at: dt.datetime | None
 ) -> IssuedDocument:
     await session.refresh(document, with_for_update=True)
     if document.status != "valid":
@@ -264,7 +269,7 @@ async def find_by_code(session: AsyncSession, secret_key: str, tenant_id: int, c
     return document
 
 
-def public_status(document: IssuedDocument, today: dt.date | None = None) -> str:
+def public_status(document: IssuedDocument, today: dt.date | None = None) -> PublicStatus:
     """``valid``, ``revoked``, ``void``, or for a valid one out of its dates ``expired`` /
     ``not_yet_valid`` (judged on the Bangkok calendar)."""
     if document.status != "valid":

@@ -11,7 +11,7 @@ forged or another tenant's.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
@@ -21,7 +21,13 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.auth.guards import PUBLIC, guarded
-from localgov.kernel.documents.register import DocumentNotFound, IssuedDocument, find_by_code, public_status
+from localgov.kernel.documents.register import (
+    DocumentNotFound,
+    IssuedDocument,
+    PublicStatus,
+    find_by_code,
+    public_status,
+)
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.pages import page
 from localgov.kernel.ratelimit import RateLimited, hit
@@ -35,7 +41,6 @@ TAG = "Document verification"
 CodePath = Annotated[
     str, PathParameter(min_length=1, max_length=64, description="The verification code printed on the document")
 ]
-PublicStatus = Literal["valid", "expired", "not_yet_valid", "revoked", "void"]
 
 #: How each status reads on the page: (Thai, English, CSS class of the panel).
 STATUS_TEXT: dict[str, tuple[str, str, str]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -24,6 +24,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import TenantBase
 
+# The codes the CHECK constraints below allow, as the types of the columns and of the API's fields.
+EndpointStatus = Literal["active", "disabled"]
+OwnerKind = Literal["client", "staff"]
+DeliveryStatus = Literal["pending", "succeeded", "failed"]
+Trigger = Literal["automatic", "replay"]
+
 
 class WebhookEndpoint(TenantBase):
     """A destination an integrator (an API client) or the LAO's administrators subscribed."""
@@ -42,11 +48,11 @@ class WebhookEndpoint(TenantBase):
     description: Mapped[str | None] = mapped_column(Text)
     #: Public event names (``bill.paid``) it receives.
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(80)))
-    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    status: Mapped[EndpointStatus] = mapped_column(String(16), server_default="active")
     #: Why it was disabled (``gone``: the destination answered 410; ``manual``).
     disabled_reason: Mapped[str | None] = mapped_column(String(40))
     #: ``client`` (its API client id) or ``staff`` (the administrator's id): who manages it.
-    owner_kind: Mapped[str] = mapped_column(String(16))
+    owner_kind: Mapped[OwnerKind] = mapped_column(String(16))
     owner_id: Mapped[str] = mapped_column(String(80))
     #: ``whsec_…`` sealed with ``LOCALGOV_SECRET_KEY`` (the receiver needs the same bytes: not a hash).
     secret: Mapped[bytes] = mapped_column(LargeBinary)
@@ -93,7 +99,7 @@ class WebhookDelivery(TenantBase):
         UUID(as_uuid=True), ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
     )
     message_id: Mapped[str] = mapped_column(String(40), ForeignKey("webhook_messages.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    status: Mapped[DeliveryStatus] = mapped_column(String(16), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_status: Mapped[int | None] = mapped_column(Integer)
@@ -119,7 +125,7 @@ class WebhookAttempt(TenantBase):
         UUID(as_uuid=True), ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
     )
     attempt: Mapped[int] = mapped_column(Integer)
-    trigger: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[Trigger] = mapped_column(String(16))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[int] = mapped_column(Integer)
     #: The HTTP status answered (None: no answer, see ``error``).

@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import structlog
@@ -27,7 +27,16 @@ from localgov.kernel.pagination import after_key
 from localgov.kernel.plugins import Scope, ServicePlugin
 from localgov.kernel.reads import Reader, fetch_all, fetch_one
 from localgov.kernel.webhooks import signature
-from localgov.kernel.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
+from localgov.kernel.webhooks.models import (
+    DeliveryStatus,
+    EndpointStatus,
+    OwnerKind,
+    Trigger,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 from localgov.settings import Settings
 
 log = structlog.get_logger("localgov.webhooks")
@@ -54,8 +63,6 @@ EXCERPT_BYTES = 2048
 USER_AGENT = "localgov-webhooks/1"
 _SECRET_KIND = "webhooks.endpoint_secret"  # noqa: S105 (a label, not a secret)
 PUBLIC_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-
-Trigger = Literal["automatic", "replay"]
 
 
 # --- the public events -------------------------------------------------------------------------------
@@ -151,7 +158,7 @@ class Owner(msgspec.Struct, frozen=True, kw_only=True):
     """The caller as the webhooks see it: an API client sees its own endpoints only; the LAO's
     administrators (``admin``) see and manage every endpoint of the LAO."""
 
-    kind: Literal["client", "staff"]
+    kind: OwnerKind
     id: str
     admin: bool = False
 
@@ -195,9 +202,9 @@ class WebhookEndpointRead(msgspec.Struct, frozen=True, kw_only=True):
     url: str
     description: str | None
     event_types: list[str]
-    status: str
+    status: EndpointStatus
     disabled_reason: str | None
-    owner_kind: str
+    owner_kind: OwnerKind
     owner_id: str
     #: Until when the previous secret still signs (null: no rotation in progress).
     previous_secret_until: dt.datetime | None
@@ -321,7 +328,7 @@ async def update_endpoint(
     url: str | None,
     description: str | msgspec.UnsetType | None,
     event_types: list[str] | None,
-    status: Literal["active", "disabled"] | None,
+    status: EndpointStatus | None,
     enabled_services: Iterable[str],
     policy: egress.EgressPolicy,
     actor: Actor,
@@ -400,7 +407,7 @@ async def rotate_secret(
 
 class WebhookAttemptRead(msgspec.Struct, frozen=True, kw_only=True):
     attempt: int
-    trigger: str
+    trigger: Trigger
     started_at: dt.datetime
     duration_ms: int
     response_status: int | None
@@ -413,7 +420,7 @@ class WebhookDeliveryRead(msgspec.Struct, frozen=True, kw_only=True):
     endpoint_id: uuid.UUID
     message_id: str
     event_type: str
-    status: str
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: dt.datetime | None
     last_status: int | None
@@ -456,7 +463,7 @@ async def list_deliveries(
     endpoint_id: uuid.UUID,
     *,
     owner: Owner,
-    status: str | None,
+    status: DeliveryStatus | None,
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[WebhookDeliveryRead]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -26,6 +26,7 @@ from localgov.kernel.reads import ReadConnection
 from localgov.kernel.tenancy import TenantInfo
 from localgov.kernel.text import ONE_LINE
 from localgov.kernel.webhooks import service as svc
+from localgov.kernel.webhooks.models import DeliveryStatus, EndpointStatus
 from localgov.settings import Settings
 
 TAG = "Webhooks"
@@ -62,7 +63,7 @@ class WebhookEndpointUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=
     url: Url | None = None
     event_types: Annotated[list[EventName], msgspec.Meta(min_length=1, max_length=50)] | None = None
     description: Description | msgspec.UnsetType | None = msgspec.UNSET
-    status: Literal["active", "disabled"] | None = None
+    status: EndpointStatus | None = None
 
 
 class WebhookSecretRotate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -294,9 +295,7 @@ class WebhookController(Controller):
         endpoint_id: EndpointId,
         db_read: NamedDependency[ReadConnection],
         principal: NamedDependency[Principal],
-        status: Annotated[
-            Literal["pending", "succeeded", "failed"] | None, QueryParameter(description="Only this state")
-        ] = None,
+        status: Annotated[DeliveryStatus | None, QueryParameter(description="Only this state")] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> WebhookDeliveryList:

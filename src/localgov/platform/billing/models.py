@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -28,8 +28,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from localgov.kernel.db import SharedBase
 
-INVOICE_STATUSES = ("draft", "finalised", "paid", "void")
-INVOICE_KINDS = ("invoice", "credit_note")
+InvoiceStatus = Literal["draft", "finalised", "paid", "void"]
+INVOICE_STATUSES: tuple[InvoiceStatus, ...] = get_args(InvoiceStatus)
+InvoiceKind = Literal["invoice", "credit_note"]
+INVOICE_KINDS: tuple[InvoiceKind, ...] = get_args(InvoiceKind)
+#: An invoice line: the plan's fixed fee, a meter's usage, or a credit.
+LineKind = Literal["fixed", "usage", "credit"]
+#: A bank notification: it paid an invoice, or it is an exception for a person to look at.
+BankOutcome = Literal["paid", "exception"]
 
 
 class PlanPrice(SharedBase):
@@ -113,12 +119,12 @@ class OperatorInvoice(SharedBase):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"))
     subscription_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.subscriptions.id"))
-    kind: Mapped[str] = mapped_column(String(12), server_default="invoice")
+    kind: Mapped[InvoiceKind] = mapped_column(String(12), server_default="invoice")
     #: The invoice a credit note reduces.
     credit_of_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("platform.operator_invoices.id"))
     period_start: Mapped[dt.date] = mapped_column(Date)
     period_end: Mapped[dt.date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10), server_default="draft")
+    status: Mapped[InvoiceStatus] = mapped_column(String(10), server_default="draft")
     #: ``INV-2570-000001`` / ``CN-2570-000001``: gap-free per operator fiscal year, given at finalisation.
     number: Mapped[str | None] = mapped_column(String(30))
     subtotal: Mapped[Decimal] = mapped_column(Numeric(14, 2))
@@ -145,7 +151,7 @@ class OperatorInvoiceLine(SharedBase):
     invoice_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.operator_invoices.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     #: ``fixed``, ``usage`` or ``credit``.
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[LineKind] = mapped_column(String(10))
     plan_code: Mapped[str | None] = mapped_column(String(40))
     meter: Mapped[str | None] = mapped_column(String(80))
     description_th: Mapped[str] = mapped_column(Text)
@@ -210,7 +216,7 @@ class BillingBankNotification(SharedBase):
     paid_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     invoice_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("platform.operator_invoices.id"))
     #: ``paid`` or ``exception``.
-    outcome: Mapped[str] = mapped_column(String(10))
+    outcome: Mapped[BankOutcome] = mapped_column(String(10))
     #: Why an exception: ``unknown_reference``, ``amount_mismatch``, ``invoice_not_payable``.
     reason: Mapped[str | None] = mapped_column(String(40))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

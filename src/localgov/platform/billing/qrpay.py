@@ -26,7 +26,7 @@ from localgov.kernel.errors import Conflict, DomainError
 from localgov.kernel.pagination import before_key
 from localgov.kernel.signing import DEFAULT_SCHEME, new_secret, secrets_in_force
 from localgov.platform.billing import service
-from localgov.platform.billing.models import BillingBankNotification, BillingSettings, OperatorInvoice
+from localgov.platform.billing.models import BankOutcome, BillingBankNotification, BillingSettings, OperatorInvoice
 
 SECRET_OVERLAP = dt.timedelta(days=7)
 BANK_ACTOR = Actor(kind="system", id="billing-bank")
@@ -55,7 +55,7 @@ class Notification(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Outcome(msgspec.Struct, kw_only=True):
     #: ``paid`` or ``exception``.
-    outcome: str
+    outcome: BankOutcome
     invoice_id: int | None
     reason: str | None
     #: True when this delivery repeated one already recorded (nothing changed).

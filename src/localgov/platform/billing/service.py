@@ -33,6 +33,7 @@ from localgov.platform.billing.events import INVOICE_FINALISED, INVOICE_OVERDUE,
 from localgov.platform.billing.meters import ACTIVE_DAYS, COMPUTED
 from localgov.platform.billing.models import (
     InvoiceCounter,
+    LineKind,
     OperatorInvoice,
     OperatorInvoiceLine,
     PlanPrice,
@@ -363,7 +364,7 @@ def _active_days(tenant: Tenant, start: dt.date, end: dt.date) -> int:
 
 
 class Line(msgspec.Struct, kw_only=True):
-    kind: str
+    kind: LineKind
     plan_code: str | None
     meter: str | None
     description_th: str

@@ -31,7 +31,15 @@ from localgov.kernel.validation import InvalidInput
 from localgov.platform import lifecycle
 from localgov.platform.billing import pricing, qrpay, service, thresholds
 from localgov.platform.billing.meters import meter_registry
-from localgov.platform.billing.models import OperatorInvoice, PlanPrice, Subscription
+from localgov.platform.billing.models import (
+    BankOutcome,
+    InvoiceKind,
+    InvoiceStatus,
+    LineKind,
+    OperatorInvoice,
+    PlanPrice,
+    Subscription,
+)
 from localgov.platform.billing.pdf import render_invoice
 from localgov.platform.models import Plan
 
@@ -158,7 +166,7 @@ class RunOut(msgspec.Struct, kw_only=True):
 
 class LineOut(msgspec.Struct, kw_only=True):
     position: int
-    kind: str
+    kind: LineKind
     plan_code: str | None
     meter: str | None
     description_th: str
@@ -176,11 +184,11 @@ class InvoiceOut(msgspec.Struct, kw_only=True):
     tenant_id: int
     subscription_id: int
     #: ``invoice`` or ``credit_note``.
-    kind: str
+    kind: InvoiceKind
     credit_of_id: int | None
     number: str | None
     #: ``draft``, ``finalised``, ``paid`` or ``void``.
-    status: str
+    status: InvoiceStatus
     period_start: dt.date
     period_end: dt.date
     subtotal: Decimal
@@ -265,7 +273,7 @@ class BankNotificationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
 
 class BankNotificationOut(msgspec.Struct, kw_only=True):
     #: ``paid`` or ``exception``.
-    outcome: str
+    outcome: BankOutcome
     invoice_id: int | None
     #: An exception's reason: ``unknown_reference``, ``amount_mismatch``, ``invoice_not_payable``.
     reason: str | None
@@ -472,8 +480,7 @@ async def _invoice_page(
 
 
 StatusFilter = Annotated[
-    str | None,
-    QueryParameter(pattern="^(draft|finalised|paid|void)$", description="Only invoices in this state", required=False),
+    InvoiceStatus | None, QueryParameter(description="Only invoices in this state", required=False)
 ]
 TenantFilter = Annotated[int | None, QueryParameter(ge=1, description="Only this tenant's", required=False)]
 

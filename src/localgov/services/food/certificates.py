@@ -15,7 +15,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import Integer, String, bindparam, cast, func, select, update
@@ -356,7 +356,7 @@ def _plain(value: Any) -> Any:
 async def end(
     session: AsyncSession,
     certificate_id: uuid.UUID,
-    how: str,
+    how: Literal["cancelled", "revoked"],
     *,
     version: int,
     reason: str,

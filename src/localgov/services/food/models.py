@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Boolean,
@@ -34,6 +34,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from localgov.kernel.db import TenantBase
 
 _UUID = text("gen_random_uuid()")
+
+# The codes the CHECK constraints below allow, as the types of the columns and of the API's fields.
+PremisesKind = Literal["sale", "storage"]
+HolderKind = Literal["person", "juristic"]
+CertificateStatus = Literal["active", "cancelled", "revoked"]
+CertificateEventKind = Literal["issued", "transferred", "changed", "cancelled", "revoked"]
+FeeKind = Literal["first", "annual"]
+FeeStatus = Literal["open", "paid", "waived", "cancelled"]
+InspectionResult = Literal["passed", "failed"]
 Money = Numeric(12, 2)
 Area = Numeric(8, 2)
 
@@ -124,7 +133,7 @@ class Notification(TenantBase):
     notifier: Mapped[dict[str, Any]] = mapped_column(JSONB)
     #: ``schemas.Establishment`` as normalised (name, kind, area, address, coordinates, seats, hours).
     establishment: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    premises_kind: Mapped[str] = mapped_column(String(10))
+    premises_kind: Mapped[PremisesKind] = mapped_column(String(10))
     area_m2: Mapped[Decimal] = mapped_column(Area)
     certificate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -166,8 +175,8 @@ class Certificate(TenantBase):
     notification_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("food_notifications.id"))
     #: ``n/BE-year``, gap-free per BE calendar year (``kernel.numbering``).
     number: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(10), server_default="active")
-    holder_kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[CertificateStatus] = mapped_column(String(10), server_default="active")
+    holder_kind: Mapped[HolderKind] = mapped_column(String(10))
     holder_name: Mapped[str] = mapped_column(Text)
     holder_national_id: Mapped[str] = mapped_column(String(13))
     holder_phone: Mapped[str] = mapped_column(String(40))
@@ -177,7 +186,7 @@ class Certificate(TenantBase):
     #: The payer of the holder's fees (``payments.api.payer_for``).
     payer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     premises_name: Mapped[str] = mapped_column(Text)
-    premises_kind: Mapped[str] = mapped_column(String(10))
+    premises_kind: Mapped[PremisesKind] = mapped_column(String(10))
     area_m2: Mapped[Decimal] = mapped_column(Area)
     #: ``ThaiAddress`` parts, and the line the register prints.
     premises_address: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -212,7 +221,7 @@ class CertificateEvent(TenantBase):
         UUID(as_uuid=True), ForeignKey("food_certificates.id", ondelete="CASCADE")
     )
     seq: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[CertificateEventKind] = mapped_column(String(12))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str | None] = mapped_column(String(150))
     #: What changed (before/after), the reason.
@@ -239,8 +248,8 @@ class FeeBill(TenantBase):
     )
     #: The BE year the fee is for.
     year: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    kind: Mapped[FeeKind] = mapped_column(String(10))
+    status: Mapped[FeeStatus] = mapped_column(String(10), server_default="open")
     base_fee: Mapped[Decimal] = mapped_column(Money)
     waived_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), server_default="0")
     amount: Mapped[Decimal] = mapped_column(Money)
@@ -284,7 +293,7 @@ class Inspection(TenantBase):
     )
     visited_on: Mapped[dt.date] = mapped_column(Date)
     inspector: Mapped[str] = mapped_column(String(150))
-    result: Mapped[str] = mapped_column(String(10))
+    result: Mapped[InspectionResult] = mapped_column(String(10))
     #: ``[{"code", "title_th", "passed", "note"}]`` as answered (the titles of that day).
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     note_th: Mapped[str | None] = mapped_column(Text)

@@ -5,11 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 
 from localgov.kernel.text import ONE_LINE
+from localgov.services.food.models import (
+    CertificateEventKind,
+    CertificateStatus,
+    FeeKind,
+    FeeStatus,
+    HolderKind,
+    InspectionResult,
+    PremisesKind,
+)
+from localgov.services.food.workflow import CaseState
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 Short = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]*$")]
@@ -17,8 +27,6 @@ Part = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LIN
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-HolderKind = Literal["person", "juristic"]
-PremisesKind = Literal["sale", "storage"]
 Version = Annotated[int, msgspec.Meta(ge=1)]
 
 
@@ -71,8 +79,8 @@ class NotificationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
 class StepRead(msgspec.Struct, kw_only=True):
     seq: int
     action: str
-    from_state: str | None
-    to_state: str
+    from_state: CaseState | None
+    to_state: CaseState
     at: dt.datetime
     comment: str | None
 
@@ -100,7 +108,7 @@ class NotificationRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     case_id: uuid.UUID
     tracking_number: str | None
-    state: str
+    state: CaseState
     version: int
     notifier: dict[str, Any]
     establishment: dict[str, Any]
@@ -132,8 +140,8 @@ class CertifyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class FeeBillRead(msgspec.Struct, kw_only=True):
     year: int
-    kind: str
-    status: str
+    kind: FeeKind
+    status: FeeStatus
     base_fee: Decimal
     waived_percent: Decimal
     amount: Decimal
@@ -144,7 +152,7 @@ class FeeBillRead(msgspec.Struct, kw_only=True):
 
 class EventRead(msgspec.Struct, kw_only=True):
     seq: int
-    kind: str
+    kind: CertificateEventKind
     at: dt.datetime
     actor: str | None
     data: dict[str, Any]
@@ -153,10 +161,10 @@ class EventRead(msgspec.Struct, kw_only=True):
 class CertificateSummary(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     number: str
-    status: str
+    status: CertificateStatus
     holder_name: str
     premises_name: str
-    premises_kind: str
+    premises_kind: PremisesKind
     area_m2: Decimal
     issued_on: dt.date
 
@@ -165,16 +173,16 @@ class CertificateRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     notification_id: uuid.UUID
     number: str
-    status: str
+    status: CertificateStatus
     version: int
-    holder_kind: str
+    holder_kind: HolderKind
     holder_name: str
     holder_national_id: str
     holder_phone: str
     holder_email: str | None
     holder_address: dict[str, Any]
     premises_name: str
-    premises_kind: str
+    premises_kind: PremisesKind
     area_m2: Decimal
     premises_address: dict[str, Any]
     premises_address_th: str
@@ -358,7 +366,7 @@ class InspectionRead(msgspec.Struct, kw_only=True):
     certificate_id: uuid.UUID
     visited_on: dt.date
     inspector: str
-    result: str
+    result: InspectionResult
     items: list[dict[str, Any]]
     note_th: str | None
     repeat_on: dt.date | None
@@ -377,10 +385,10 @@ class RegisterEntry(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     number: str
     name: str
-    kind: str
+    kind: PremisesKind
     kind_th: str
     address_th: str
-    status: str
+    status: CertificateStatus
 
 
 class RegisterPage(msgspec.Struct, kw_only=True):

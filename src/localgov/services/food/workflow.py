@@ -22,7 +22,11 @@ place of at most 200 m² (Public Health Act B.E. 2535 s.48)::
 
 from __future__ import annotations
 
-from localgov.kernel.cases import Action, CaseType, State
+from typing import Annotated
+
+import msgspec
+
+from localgov.kernel.cases import Action, CaseType, State, states_of
 
 #: See notifications, certificates, fees, inspections.
 READ = "food.read"
@@ -132,3 +136,5 @@ NOTIFICATION = CaseType(
 )
 
 CASE_TYPES = (NOTIFICATION,)
+#: A notification's case state as an API field: the documents list the case type's states as its enum.
+CaseState = Annotated[str, msgspec.Meta(extra_json_schema=states_of(*CASE_TYPES))]

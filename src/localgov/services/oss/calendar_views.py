@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel import calendar
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
-from localgov.kernel.calendar import HolidayKind, WorkingCalendar
+from localgov.kernel.calendar import HolidayKind, HolidaySource, WorkingCalendar
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.reads import ReadConnection
 from localgov.kernel.text import ONE_LINE
@@ -48,7 +48,7 @@ class HolidayRead(msgspec.Struct, kw_only=True):
     #: ``holiday`` (the annual list), ``substitution`` (วันหยุดชดเชย), ``special`` (added for the year).
     kind: HolidayKind
     #: ``cabinet`` (announced) or ``provisional`` (a lunar date computed before the announcement).
-    source: str
+    source: HolidaySource
     name_th: str
     name_en: str
 

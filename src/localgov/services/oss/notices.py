@@ -44,10 +44,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.cases import CaseNotFound, CaseRecord, CaseSummary, UnknownCaseType, get_case_type
+from localgov.kernel.cases import (
+    CaseNotFound,
+    CaseRecord,
+    CaseStateCode,
+    CaseSummary,
+    CaseTypeCode,
+    UnknownCaseType,
+    get_case_type,
+)
 from localgov.kernel.citizens import citizen_ref
 from localgov.kernel.errors import Conflict, NotFound
-from localgov.kernel.notifications import InvalidNotification, NotificationRecord, notify
+from localgov.kernel.notifications import InvalidNotification, NotificationRecord, NotificationStatus, notify
 from localgov.kernel.pagination import after_key
 from localgov.kernel.reads import Reader, Row, fetch_all, fetch_one
 from localgov.kernel.tenancy import LaoProfile
@@ -476,13 +484,13 @@ class NoticeRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     case_id: uuid.UUID
     tracking_number: str | None
-    case_type: str
+    case_type: CaseTypeCode
     kind: NoticeKind
     recipient_kind: RecipientKind
     #: ครั้งที่: the case's n-th notice of this kind to this recipient.
     seq: int
     cycle: int
-    state: str
+    state: CaseStateCode
     sent_at: dt.datetime
     due_on: dt.date
     days_over: int | None
@@ -493,7 +501,7 @@ class NoticeRead(msgspec.Struct, kw_only=True):
     channel: str | None
     for_opdc: bool
     #: The notification's state: ``queued`` until the channel accepted it, then ``sent``.
-    delivery_status: str | None
+    delivery_status: NotificationStatus | None
     delivered_at: dt.datetime | None
     hand_delivery: HandDelivery | None
     hand_delivered_on: dt.date | None

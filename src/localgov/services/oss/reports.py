@@ -33,10 +33,18 @@ import msgspec
 from sqlalchemy import DateTime, String, and_, bindparam, func, literal_column, or_, select
 
 from localgov.kernel.calendar import WorkingCalendar, end_of_day, load_calendar
-from localgov.kernel.cases import CaseRecord, CaseTransitionRecord, UnknownCaseType, case_type_settings, get_case_type
+from localgov.kernel.cases import (
+    CaseRecord,
+    CaseStateCode,
+    CaseTransitionRecord,
+    CaseTypeCode,
+    UnknownCaseType,
+    case_type_settings,
+    get_case_type,
+)
 from localgov.kernel.cases.overrides import sla_days
 from localgov.kernel.csv import write_csv
-from localgov.kernel.notifications import NotificationRecord
+from localgov.kernel.notifications import NotificationRecord, NotificationStatus
 from localgov.kernel.reads import Reader, fetch_all
 from localgov.kernel.thai import bangkok_today, thai_date
 from localgov.kernel.validation import InvalidInput
@@ -112,11 +120,11 @@ _BY_STATE = (
 
 
 class StateCount(msgspec.Struct, kw_only=True):
-    case_type: str
+    case_type: CaseTypeCode
     case_type_th: str
     case_type_en: str
     service_code: str | None
-    state: str
+    state: CaseStateCode
     state_th: str
     state_en: str
     cases: int
@@ -201,7 +209,7 @@ _COMPLIANCE = (
 
 
 class Compliance(msgspec.Struct, kw_only=True):
-    case_type: str
+    case_type: CaseTypeCode
     case_type_th: str
     case_type_en: str
     service_code: str | None
@@ -317,10 +325,10 @@ _STEPS = (
 
 
 class StepTime(msgspec.Struct, kw_only=True):
-    case_type: str
+    case_type: CaseTypeCode
     case_type_th: str
     case_type_en: str
-    state: str
+    state: CaseStateCode
     state_th: str
     state_en: str
     #: Visits of the state that ended in the period.
@@ -494,7 +502,7 @@ class DelayNoticeRow(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     case_id: uuid.UUID
     tracking_number: str | None
-    case_type: str
+    case_type: CaseTypeCode
     case_type_th: str
     service_code: str | None
     applicant_name: str
@@ -506,11 +514,11 @@ class DelayNoticeRow(msgspec.Struct, kw_only=True):
     days_over: int | None
     working_days_over: int | None
     #: The step the case was at (the reason of the delay given).
-    state: str
+    state: CaseStateCode
     state_th: str
     #: ``email``; None: no address (the LAO delivers it itself: ``hand_delivery``).
     channel: str | None
-    delivery_status: str | None
+    delivery_status: NotificationStatus | None
     hand_delivery: str | None
     hand_delivered_on: dt.date | None
     #: A copy for the OPDC was recorded; ``opdc_emailed``: and e-mailed.
@@ -519,7 +527,7 @@ class DelayNoticeRow(msgspec.Struct, kw_only=True):
 
 
 class DelayTotals(msgspec.Struct, kw_only=True):
-    case_type: str
+    case_type: CaseTypeCode
     case_type_th: str
     service_code: str | None
     notices: int

@@ -16,7 +16,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from localgov.kernel.cases import ActorKind, CaseStateCode, CaseTypeCode
 from localgov.kernel.text import ONE_LINE
+from localgov.services.oss.workflow import OpenState, RequestState, RequestType
 
 # --- text -------------------------------------------------------------------------------------------
 
@@ -596,8 +598,8 @@ class StateSettingUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     """The LAO's time limit and default assignee of one open state of an OSS case type; all null
     removes the setting (the workflow's defaults apply)."""
 
-    case_type: Annotated[str, msgspec.Meta(max_length=80, pattern=r"^oss\.[a-z][a-z0-9_]{0,46}$")]
-    state: Annotated[str, msgspec.Meta(max_length=60, pattern=r"^[a-z][a-z0-9_]{0,59}$")]
+    case_type: RequestType
+    state: OpenState
     sla_days: Annotated[int, msgspec.Meta(ge=1, le=2600)] | None = None
     assignee_unit_id: uuid.UUID | None = None
     assignee_staff_id: uuid.UUID | None = None
@@ -651,10 +653,10 @@ class CaseStep(msgspec.Struct, kw_only=True):
     action: str
     action_title_th: str
     action_title_en: str
-    from_state: str | None
-    to_state: str
+    from_state: CaseStateCode | None
+    to_state: CaseStateCode
     to_state_title_th: str
-    actor_kind: str
+    actor_kind: ActorKind
     #: The member of staff or the citizen (staff's view only).
     actor_id: uuid.UUID | None
     at: dt.datetime
@@ -717,9 +719,9 @@ class OssCaseRead(msgspec.Struct, kw_only=True):
     """A request as staff see it: the case, its manual at intake, files, deficiency records, comments."""
 
     id: uuid.UUID
-    case_type: str
+    case_type: RequestType
     tracking_number: str
-    state: str
+    state: RequestState
     state_title_th: str
     state_title_en: str
     version: int
@@ -769,10 +771,10 @@ class CaseSummaryRead(msgspec.Struct, kw_only=True):
     """A case as an inbox lists it (any service's case: the One Stop Service is the front door)."""
 
     id: uuid.UUID
-    case_type: str
+    case_type: CaseTypeCode
     case_type_title_th: str
     tracking_number: str | None
-    state: str
+    state: CaseStateCode
     state_title_th: str
     state_title_en: str
     version: int
@@ -800,7 +802,7 @@ class ActionRead(msgspec.Struct, kw_only=True):
     code: str
     title_th: str
     title_en: str
-    to_state: str
+    to_state: CaseStateCode
     comment_required: bool
     #: Where it is taken when not at ``POST .../actions/{code}`` (deficiency records).
     endpoint: str | None
@@ -810,7 +812,7 @@ class AvailableActions(msgspec.Struct, kw_only=True):
     """What the caller may do to the case now."""
 
     case_id: uuid.UUID
-    state: str
+    state: CaseStateCode
     version: int
     actions: list[ActionRead]
 
@@ -820,7 +822,7 @@ class MyCaseSummary(msgspec.Struct, kw_only=True):
     tracking_number: str
     service_name_th: str
     service_name_en: str
-    state: str
+    state: RequestState
     state_title_th: str
     state_title_en: str
     version: int
@@ -851,7 +853,7 @@ class MyCaseRead(msgspec.Struct, kw_only=True):
 
     id: uuid.UUID
     tracking_number: str
-    state: str
+    state: RequestState
     state_title_th: str
     state_title_en: str
     version: int
@@ -895,7 +897,7 @@ class PublicCaseStatus(msgspec.Struct, kw_only=True):
     service_name_en: str
     #: The applicant's name, masked (``สมชาย ใ***``).
     applicant_masked: str
-    state: str
+    state: RequestState
     state_title_th: str
     state_title_en: str
     received_at: dt.datetime
@@ -931,7 +933,7 @@ class CaseActionDef(msgspec.Struct, kw_only=True):
     title_th: str
     title_en: str
     from_states: list[str]
-    to_state: str
+    to_state: RequestState
     permissions: list[str]
     applicant: bool
     system: bool

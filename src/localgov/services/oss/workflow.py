@@ -33,7 +33,11 @@ be case types of their own, on the same engine.
 
 from __future__ import annotations
 
-from localgov.kernel.cases import Action, CaseType, State
+from typing import Annotated
+
+import msgspec
+
+from localgov.kernel.cases import Action, CaseType, State, states_of, types_of
 
 #: See the LAO's cases, inboxes, attachments and comments; comment.
 CASE_READ = "oss.case.read"
@@ -162,6 +166,17 @@ REQUEST = CaseType(
 
 #: The case types of the plugin (registered with the engine by the composition root).
 CASE_TYPES = (REQUEST,)
+#: A request's type and state as API fields: the documents list REQUEST's codes as their enums.
+RequestType = Annotated[str, msgspec.Meta(extra_json_schema=types_of(*CASE_TYPES))]
+RequestState = Annotated[str, msgspec.Meta(extra_json_schema=states_of(*CASE_TYPES))]
+#: A state an LAO gives a time limit and a default assignee: one of :data:`OPEN_STATES` (another
+#: is refused by the engine, 400 ``case_invalid``).
+OpenState = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=60, pattern=r"^[a-z][a-z0-9_]{0,59}$", extra_json_schema={"extra": {"enum": list(OPEN_STATES)}}
+    ),
+]
 
 #: Actions with an endpoint of their own (a deficiency record is made or closed with them): the
 #: generic action endpoint refuses them and names the endpoint.

@@ -51,7 +51,15 @@ from localgov.kernel.thai import BANGKOK
 from localgov.kernel.usage import record_usage
 from localgov.services.payments import credits, receipts
 from localgov.services.payments.api import BILL_PAID, BillPaid
-from localgov.services.payments.models import Bill, Payment, PaymentException, PaymentSettings, Receipt
+from localgov.services.payments.models import (
+    Bill,
+    BillStatus,
+    ExceptionKind,
+    Payment,
+    PaymentException,
+    PaymentSettings,
+    Receipt,
+)
 
 log = structlog.get_logger("localgov.payments.bank")
 
@@ -82,16 +90,6 @@ _CENT = Decimal("0.01")
 #: quantized to satang and is not a payment anyway).
 AMOUNT_LIMIT = Decimal("1e10")
 
-ExceptionKind = Literal[
-    "unmatched",
-    "short",
-    "over",
-    "duplicate",
-    "bill_not_open",
-    "biller_mismatch",
-    "voided_receipt",
-    "paid_before_issue",
-]
 Channel = Literal["webhook", "statement", "credit"]
 COLLECTORS: dict[str, str] = {
     "webhook": "รับชำระผ่านธนาคาร (Thai QR)",
@@ -461,7 +459,7 @@ class StatementLine(msgspec.Struct, kw_only=True):
     #: changed; finance must look).
     outcome: Literal["matched", "exception", "known", "conflict"]
     payment_id: uuid.UUID | None
-    exception_kind: str | None = None
+    exception_kind: ExceptionKind | None = None
     receipt: str | None = None
     #: A new line paid in a period already closed when the file came in: ``closed_month`` (an
     #: earlier Bangkok month) or ``closed_fiscal_year`` (an earlier fiscal year, 1 October). Its
@@ -823,7 +821,7 @@ class AppliedException(msgspec.Struct, kw_only=True):
     applied: Decimal
     receipt_id: uuid.UUID | None
     receipt: str | None
-    bill_status: str
+    bill_status: BillStatus
     amount_due: Decimal
     #: Held as the payer's credit (an over payment's surplus, money for a bill that is not open).
     credited: Decimal

@@ -26,7 +26,17 @@ from localgov.kernel.pagination import Cursor, Limit, UpdatedSince, aware, id_cu
 from localgov.kernel.ratelimit import RateLimited, hit, refuse_if_spent
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bank as svc
-from localgov.services.payments.models import Bill, Payment, PaymentException
+from localgov.services.payments.models import (
+    Bill,
+    BillStatus,
+    ExceptionKind,
+    ExceptionStatus,
+    Payment,
+    PaymentChannel,
+    PaymentException,
+    PaymentStatus,
+    ReceiptStatus,
+)
 from localgov.services.payments.params import BANK_READ, FINANCE_OR_ADMIN, MANAGE, staff_uuid
 from localgov.settings import Settings
 
@@ -53,15 +63,15 @@ class ReceiptRef(msgspec.Struct):
     fiscal_year: str
     book_no: int
     receipt_no: int
-    status: str
+    status: ReceiptStatus
 
 
 class NotificationResult(msgspec.Struct, kw_only=True):
     """What became of a notification: matched (with its receipt) or an exception to resolve."""
 
     payment_id: uuid.UUID
-    status: Literal["matched", "exception"]
-    exception_kind: str | None
+    status: PaymentStatus
+    exception_kind: ExceptionKind | None
     bill_reference: str | None
     receipt: ReceiptRef | None
     #: The transaction was already recorded: this delivery changed nothing.
@@ -93,8 +103,8 @@ class WebhookSecret(WebhookSecretStatus, kw_only=True):
 class PaymentOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     bank_txn_id: str
-    channel: str
-    status: str
+    channel: PaymentChannel
+    status: PaymentStatus
     biller_id: str
     ref1: str
     ref2: str | None
@@ -104,8 +114,8 @@ class PaymentOut(msgspec.Struct, kw_only=True):
     bill_id: uuid.UUID | None
     bill_reference: str | None
     exception_id: uuid.UUID | None
-    exception_kind: str | None
-    exception_status: str | None
+    exception_kind: ExceptionKind | None
+    exception_status: ExceptionStatus | None
     receipt: ReceiptRef | None
 
 
@@ -119,15 +129,15 @@ class PaymentExceptionOut(msgspec.Struct, kw_only=True):
     """A payment that needs a person: what the bank said, and the bill it seems to be about."""
 
     id: uuid.UUID
-    kind: str
-    status: str
+    kind: ExceptionKind
+    status: ExceptionStatus
     created_at: dt.datetime
     resolution: str | None
     resolved_by: uuid.UUID | None
     resolved_at: dt.datetime | None
     payment_id: uuid.UUID
     bank_txn_id: str
-    channel: str
+    channel: PaymentChannel
     biller_id: str
     ref1: str
     ref2: str | None
@@ -136,7 +146,7 @@ class PaymentExceptionOut(msgspec.Struct, kw_only=True):
     bill_id: uuid.UUID | None
     bill_reference: str | None
     bill_total: Decimal | None
-    bill_status: str | None
+    bill_status: BillStatus | None
 
 
 class PaymentExceptionList(msgspec.Struct):
@@ -387,7 +397,7 @@ class PaymentController(Controller):
     async def list_payments(
         self,
         db_session: NamedDependency[AsyncSession],
-        status: Annotated[Literal["matched", "exception"] | None, QueryParameter()] = None,
+        status: Annotated[PaymentStatus | None, QueryParameter()] = None,
         day_from: DayFrom = None,
         day_to: DayTo = None,
         cursor: Cursor = None,
@@ -433,9 +443,9 @@ class PaymentExceptionController(Controller):
     async def list_exceptions(
         self,
         db_session: NamedDependency[AsyncSession],
-        status: Annotated[Literal["open", "resolved"] | None, QueryParameter()] = None,
+        status: Annotated[ExceptionStatus | None, QueryParameter()] = None,
         kind: Annotated[
-            svc.ExceptionKind | None,
+            ExceptionKind | None,
             QueryParameter(),
         ] = None,
         cursor: Cursor = None,

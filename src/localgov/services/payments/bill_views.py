@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -18,6 +18,7 @@ from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, 
 from localgov.kernel.pagination import Cursor, Limit, UpdatedSince, aware, decode_cursor
 from localgov.kernel.reads import ReadConnection
 from localgov.services.payments import bills, yearend
+from localgov.services.payments.models import BillStatus
 from localgov.services.payments.params import (
     MANAGE,
     QR_DESCRIPTION,
@@ -106,9 +107,7 @@ class BillController(Controller):
         db_session: NamedDependency[AsyncSession],
         payer_id: Annotated[uuid.UUID | None, QueryParameter(description="Bills of this payer")] = None,
         account_id: Annotated[uuid.UUID | None, QueryParameter(description="Bills of this account")] = None,
-        status: Annotated[
-            Literal["open", "paid", "cancelled"] | None, QueryParameter(description="Only bills in this status")
-        ] = None,
+        status: Annotated[BillStatus | None, QueryParameter(description="Only bills in this status")] = None,
         period: PeriodParam = None,
         overdue: Annotated[bool, QueryParameter(description="Only open bills past their due date")] = False,
         limit: Limit = 50,

@@ -31,7 +31,7 @@ import io
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 import segno
@@ -62,7 +62,7 @@ from localgov.kernel.validation import (
 )
 from localgov.services.payments import bank, qr
 from localgov.services.payments.api import BILL_CANCELLED, BillCancelled, BillDraft, BillLine, create_bill, create_bills
-from localgov.services.payments.models import Bill, BillItem, FeeAccount, MeterReading, Payer, PaymentSettings
+from localgov.services.payments.models import Bill, BillItem, FeeAccount, FeeType, MeterReading, Payer, PaymentSettings
 from localgov.services.payments.payers import FEE_TYPES, get_account, get_payer
 from localgov.services.payments.qr import normalise_biller_id
 from localgov.services.payments.tariffs import (
@@ -83,7 +83,6 @@ SURCHARGE_SOURCE = "payments.surcharge"
 MANUAL_SOURCE = "payments.manual"
 #: The longest advance payment accepted, in months.
 MAX_ADVANCE_MONTHS = 24
-FeeType = Literal["garbage", "wastewater", "fixed"]
 
 
 class BillNotFound(NotFound):
@@ -131,7 +130,7 @@ class Skipped(msgspec.Struct, kw_only=True):
 
 
 class RunResult(msgspec.Struct, kw_only=True):
-    fee_type: str
+    fee_type: FeeType
     period: str
     #: Accounts open during the month.
     accounts: int

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
@@ -21,6 +21,7 @@ from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
 from localgov.kernel.ratelimit import hit
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import bills
+from localgov.services.payments.models import BillStatus
 from localgov.services.payments.params import (
     LINK_LIMIT_PER_CITIZEN,
     LOOKUP_LIMIT_PER_ADDRESS,
@@ -180,9 +181,7 @@ class MyBillsController(Controller):
         self,
         principal: NamedDependency[Principal],
         db_session: NamedDependency[AsyncSession],
-        status: Annotated[
-            Literal["open", "paid", "cancelled"] | None, QueryParameter(description="Only bills in this status")
-        ] = None,
+        status: Annotated[BillStatus | None, QueryParameter(description="Only bills in this status")] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> BillPage:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, cast
 
 import msgspec
 from sqlalchemy import and_, func, or_, select, tuple_
@@ -29,9 +29,9 @@ from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import InvalidInput, parse_money
 from localgov.services.payments import bank, receipts
-from localgov.services.payments.models import Bill, CashBook, Payment, Receipt
+from localgov.services.payments.models import Bill, CashBook, CashBookStatus, Payment, PaymentMethod, Receipt
 
-Method = Literal["cash", "cheque", "transfer"]
+Method = PaymentMethod
 METHODS_TH: dict[str, str] = {"cash": "เงินสด", "cheque": "เช็ค", "transfer": "โอนเงิน"}
 _ZERO = Decimal("0.00")
 
@@ -79,7 +79,7 @@ class CashBookClose(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class MethodTotal(msgspec.Struct):
-    method: str
+    method: Method
     payments: int
     amount: Decimal
 
@@ -92,7 +92,7 @@ class CashBookRead(msgspec.Struct, kw_only=True):
     cashier_name: str
     cashier_position: str | None
     day: dt.date
-    status: str
+    status: CashBookStatus
     opening_float: Decimal
     opened_at: dt.datetime
     closed_at: dt.datetime | None
@@ -118,7 +118,7 @@ class CounterReceipt(msgspec.Struct, kw_only=True):
 
 class CounterPaymentResult(msgspec.Struct, kw_only=True):
     cash_book_id: uuid.UUID
-    method: str
+    method: Method
     total: Decimal
     change: Decimal
     receipts: list[CounterReceipt]
@@ -296,7 +296,8 @@ async def book_read(session: AsyncSession, book: CashBook) -> CashBookRead:
             issued += count
         # The money was taken either way: a voided receipt's cash is still in the drawer until
         # it is given back or credited (the void's money goes to the exceptions or the credit).
-        entry = by_method.setdefault(str(method), MethodTotal(method=str(method), payments=0, amount=_ZERO))
+        # A counter payment always has its method (the book's payments are counter payments).
+        entry = by_method.setdefault(str(method), MethodTotal(method=cast(Method, method), payments=0, amount=_ZERO))
         entry.payments += count
         entry.amount += Decimal(amount)
     totals = sorted(by_method.values(), key=lambda m: m.method)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Literal
 
 import msgspec
 from sqlalchemy import func, select
@@ -22,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.validation import InvalidInput, parse_money
-from localgov.services.payments.models import Payer, PayerCredit
+from localgov.services.payments.models import CreditKind, Payer, PayerCredit
 
-CreditKind = Literal["over", "voided_receipt", "exception", "applied", "refund", "rebill"]
 _ZERO = Decimal("0.00")
 
 
@@ -93,7 +91,7 @@ async def add_entry(
 class CreditRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     amount: Decimal
-    kind: str
+    kind: CreditKind
     payment_id: uuid.UUID | None
     bill_id: uuid.UUID | None
     note: str | None

@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, String, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.jobs import JobContext
-from localgov.kernel.notifications import NotificationRecord, notify
+from localgov.kernel.notifications import NotificationRecord, NotificationStatus, notify
 from localgov.kernel.outbox import Delivery
 from localgov.kernel.pagination import before_key, cut_page
 from localgov.kernel.tenancy import TenantInfo
@@ -257,7 +257,7 @@ class NoticeRead(msgspec.Struct, kw_only=True):
     stage: int | None
     address: str
     subject_th: str
-    status: str
+    status: NotificationStatus
     created_at: dt.datetime
     sent_at: dt.datetime | None
 

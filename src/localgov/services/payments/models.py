@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Boolean,
@@ -33,6 +33,30 @@ from localgov.kernel.db import TenantBase
 
 _UUID = text("gen_random_uuid()")
 Money = Numeric(12, 2)
+
+# The codes the CHECK constraints below allow, as the types of the columns and of the API's fields
+# (each an ``enum`` in the OpenAPI documents).
+PayerKind = Literal["person", "juristic"]
+FeeType = Literal["garbage", "wastewater", "fixed"]
+AccountStatus = Literal["active", "closed"]
+BillStatus = Literal["open", "paid", "cancelled"]
+CashBookStatus = Literal["open", "closed"]
+PaymentChannel = Literal["webhook", "statement", "credit", "counter"]
+PaymentMethod = Literal["cash", "cheque", "transfer"]
+PaymentStatus = Literal["matched", "exception"]
+ExceptionKind = Literal[
+    "unmatched",
+    "short",
+    "over",
+    "duplicate",
+    "bill_not_open",
+    "biller_mismatch",
+    "voided_receipt",
+    "paid_before_issue",
+]
+ExceptionStatus = Literal["open", "resolved"]
+ReceiptStatus = Literal["issued", "void"]
+CreditKind = Literal["over", "voided_receipt", "exception", "applied", "refund", "rebill"]
 
 
 class PaymentSettings(TenantBase):
@@ -77,7 +101,7 @@ class Payer(TenantBase):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[PayerKind] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(Text)
     #: 13-digit national ID or juristic tax ID (checksum validated on input).
     tax_id: Mapped[str | None] = mapped_column(String(13))
@@ -111,11 +135,11 @@ class FeeAccount(TenantBase):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
     account_no: Mapped[str] = mapped_column(String(30))
     payer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payers.id"))
-    fee_type: Mapped[str] = mapped_column(String(20))
+    fee_type: Mapped[FeeType] = mapped_column(String(20))
     #: garbage: ``{"litres_per_day": 15}``; wastewater: ``{"customer_class": "household",
     #: "meter_no": "…"}``; fixed: ``{"fee_code": "…", "amount": "30.00"}``.
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
-    status: Mapped[str] = mapped_column(String(10), server_default="active")
+    status: Mapped[AccountStatus] = mapped_column(String(10), server_default="active")
     start_date: Mapped[dt.date] = mapped_column(Date)
     end_date: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -134,7 +158,7 @@ class Tariff(TenantBase):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
-    fee_type: Mapped[str] = mapped_column(String(20))
+    fee_type: Mapped[FeeType] = mapped_column(String(20))
     effective_from: Mapped[dt.date] = mapped_column(Date)
     #: garbage: ``{"bands": [{"max_litres": 20, "collection": "50.00", "disposal": "0.00"}, …]}``;
     #: wastewater: ``{"factor": "0.8", "rates": {"household": "2.00", …}}``.
@@ -196,7 +220,7 @@ class Bill(TenantBase):
     issue_date: Mapped[dt.date] = mapped_column(Date)
     due_date: Mapped[dt.date] = mapped_column(Date)
     total: Mapped[Decimal] = mapped_column(Money)
-    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    status: Mapped[BillStatus] = mapped_column(String(10), server_default="open")
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     #: When and by whom (``<kind>:<subject>``) it was cancelled.
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -256,7 +280,7 @@ class CashBook(TenantBase):
     cashier_name: Mapped[str] = mapped_column(Text)
     cashier_position: Mapped[str | None] = mapped_column(Text)
     day: Mapped[dt.date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    status: Mapped[CashBookStatus] = mapped_column(String(10), server_default="open")
     #: Change money in the drawer at opening (not income).
     opening_float: Mapped[Decimal] = mapped_column(Money, server_default="0")
     opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -284,18 +308,18 @@ class Payment(TenantBase):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
     bank_txn_id: Mapped[str] = mapped_column(String(100))
-    channel: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[PaymentChannel] = mapped_column(String(10))
     bill_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("bills.id"))
     biller_id: Mapped[str] = mapped_column(String(15))
     ref1: Mapped[str] = mapped_column(String(20))
     ref2: Mapped[str | None] = mapped_column(String(20))
     amount: Mapped[Decimal] = mapped_column(Money)
     paid_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[PaymentStatus] = mapped_column(String(10))
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     #: Counter payments: the cashier's book of the day, how it was paid, the cheque or transfer number.
     cash_book_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("cash_books.id"))
-    method: Mapped[str | None] = mapped_column(String(10))
+    method: Mapped[PaymentMethod | None] = mapped_column(String(10))
     instrument_ref: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     #: Last change (``?updated_since=``).
@@ -320,8 +344,8 @@ class PaymentException(TenantBase):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
     payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payments.id"))
-    kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    kind: Mapped[ExceptionKind] = mapped_column(String(20))
+    status: Mapped[ExceptionStatus] = mapped_column(String(10), server_default="open")
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -355,7 +379,7 @@ class Receipt(TenantBase):
     #: The receiving officer as at issue (copied from the settings: a later change never alters it).
     officer_name: Mapped[str | None] = mapped_column(Text)
     officer_position: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), server_default="issued")
+    status: Mapped[ReceiptStatus] = mapped_column(String(10), server_default="issued")
     void_reason: Mapped[str | None] = mapped_column(Text)
     voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Last change (``?updated_since=``): issued, voided, reprinted.
@@ -381,7 +405,7 @@ class PayerCredit(TenantBase):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
     payer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payers.id"))
     amount: Mapped[Decimal] = mapped_column(Money)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[CreditKind] = mapped_column(String(20))
     #: The payment the money came from (credit in) or the credit payment that used it.
     payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("payments.id"))
     bill_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("bills.id"))

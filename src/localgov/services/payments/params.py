@@ -4,7 +4,7 @@ small response helpers."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Response
@@ -14,6 +14,7 @@ from localgov.kernel.auth.guards import client, staff
 from localgov.kernel.auth.tokens import Principal
 from localgov.kernel.errors import NotFound, problem_responses
 from localgov.kernel.text import ONE_LINE
+from localgov.services.payments.models import FeeType
 
 #: Who may call what. Staff rights are permissions, granted by the roles the plugin declares
 #: (``payments.finance``: read, write, manage; ``payments.cashier``: read); integrators' API
@@ -47,7 +48,7 @@ AccountId = Annotated[uuid.UUID, PathParameter(description="The fee account's id
 TariffId = Annotated[uuid.UUID, PathParameter(description="The tariff version's id")]
 BillId = Annotated[uuid.UUID, PathParameter(description="The bill's id")]
 PeriodParam = Annotated[str | None, QueryParameter(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
-FeeTypeParam = Annotated[Literal["garbage", "wastewater", "fixed"] | None, QueryParameter(description="Fee type")]
+FeeTypeParam = Annotated[FeeType | None, QueryParameter(description="Fee type")]
 Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")]
 VerificationCode = Annotated[str, msgspec.Meta(min_length=1, max_length=8, pattern=r"^[0-9]+$")]
 Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=500, pattern=ONE_LINE)]

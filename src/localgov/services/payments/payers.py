@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, get_args
 
 import msgspec
 from sqlalchemy import exists, func, or_, select
@@ -29,7 +29,7 @@ from localgov.kernel.validation import (
     parse_money,
     parse_quantity,
 )
-from localgov.services.payments.models import Bill, FeeAccount, MeterReading, Payer
+from localgov.services.payments.models import AccountStatus, Bill, FeeAccount, FeeType, MeterReading, Payer, PayerKind
 from localgov.services.payments.tariffs import ImportRowError, read_import, reject
 
 Text = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
@@ -37,14 +37,12 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LIN
 Short = Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[^\x00-\x1f\x7f]*$")]
 AccountNo = Annotated[str, msgspec.Meta(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")]
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^\x00-\x1f\x7f]*$")]
-PayerKind = Literal["person", "juristic"]
-FeeType = Literal["garbage", "wastewater", "fixed"]
 _ADDRESS = ("house_no", "moo", "soi", "road", "subdistrict", "district", "province", "postal_code")
 #: The field a msgspec validation message names (``… at `$.name```, ``missing required field `name```).
 _FIELD_IN_MESSAGE = re.compile(r"`\$\.([a-z_]+)|required field `([a-z_]+)`")
 _ACCOUNT_PREFIX = {"garbage": "G", "wastewater": "W", "fixed": "F"}
 #: The recurring fees an account may have.
-FEE_TYPES = ("garbage", "wastewater", "fixed")
+FEE_TYPES: tuple[FeeType, ...] = get_args(FeeType)
 
 
 class PayerCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -111,7 +109,7 @@ class AccountUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     customer_class: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | msgspec.UnsetType = msgspec.UNSET
     meter_no: Short | msgspec.UnsetType | None = msgspec.UNSET
     amount: Decimal | msgspec.UnsetType | None = msgspec.UNSET
-    status: Literal["active", "closed"] | msgspec.UnsetType = msgspec.UNSET
+    status: AccountStatus | msgspec.UnsetType = msgspec.UNSET
     #: The last day billed; required to close.
     end_date: dt.date | msgspec.UnsetType | None = msgspec.UNSET
 

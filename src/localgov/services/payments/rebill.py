@@ -45,7 +45,7 @@ from localgov.kernel.validation import period_start
 from localgov.services.payments import credits
 from localgov.services.payments.api import BillLine, create_bill
 from localgov.services.payments.bills import ADVANCE_SOURCE, RUN_SOURCE, _advisory_lock, cancel_bill
-from localgov.services.payments.models import Bill, BillItem, FeeAccount, MeterReading, Tariff, YearEndClose
+from localgov.services.payments.models import Bill, BillItem, FeeAccount, FeeType, MeterReading, Tariff, YearEndClose
 from localgov.services.payments.tariffs import (
     NotChargeable,
     TariffBackdated,
@@ -98,7 +98,7 @@ class RebillChange(msgspec.Struct, kw_only=True):
 
 class RebillResult(msgspec.Struct, kw_only=True):
     tariff_id: uuid.UUID
-    fee_type: str
+    fee_type: FeeType
     effective_from: dt.date
     periods: list[str]
     reissued: int

@@ -22,7 +22,7 @@ from localgov.kernel.pagination import Cursor, Limit, UpdatedSince, aware, id_cu
 from localgov.kernel.tenancy import TenantInfo
 from localgov.services.payments import receipts as svc
 from localgov.services.payments.bank_views import DayFrom, DayTo
-from localgov.services.payments.models import Receipt
+from localgov.services.payments.models import Receipt, ReceiptStatus
 from localgov.services.payments.params import RECEIPTS, RECEIPTS_READ, VOID, staff_uuid
 from localgov.services.payments.receipt_pdf import render_receipt
 from localgov.settings import Settings
@@ -46,7 +46,7 @@ class ReceiptOut(msgspec.Struct, kw_only=True):
     amount: Decimal
     amount_text_th: str
     collector: str
-    status: Literal["issued", "void"]
+    status: ReceiptStatus
     void_reason: str | None
     voided_at: dt.datetime | None
     voided_by: uuid.UUID | None
@@ -114,7 +114,7 @@ class ReceiptController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         fiscal_year: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{4}$", description="BE, e.g. 2570")] = None,
-        status: Annotated[Literal["issued", "void"] | None, QueryParameter()] = None,
+        status: Annotated[ReceiptStatus | None, QueryParameter()] = None,
         day_from: DayFrom = None,
         day_to: DayTo = None,
         cursor: Cursor = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,17 @@ from localgov.kernel.pagination import cut_page
 from localgov.kernel.reads import Row
 from localgov.kernel.thai import bangkok_today
 from localgov.services.payments import bills, qr, tariffs
-from localgov.services.payments.models import Bill, BillItem, FeeAccount, Payer, Tariff
+from localgov.services.payments.models import (
+    AccountStatus,
+    Bill,
+    BillItem,
+    BillStatus,
+    FeeAccount,
+    FeeType,
+    Payer,
+    PayerKind,
+    Tariff,
+)
 from localgov.services.payments.params import Reason, Reference, VerificationCode
 
 
@@ -26,7 +36,7 @@ class PayerRead(msgspec.Struct, kw_only=True):
     """A payer (ผู้ชำระ) and a Thai address."""
 
     id: uuid.UUID
-    kind: str
+    kind: PayerKind
     name: str
     tax_id: str | None
     house_no: str | None
@@ -57,8 +67,8 @@ class AccountRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     account_no: str
     payer_id: uuid.UUID
-    fee_type: str
-    status: str
+    fee_type: FeeType
+    status: AccountStatus
     start_date: dt.date
     end_date: dt.date | None
     litres_per_day: Decimal | None = None
@@ -79,7 +89,7 @@ class TariffRead(msgspec.Struct, kw_only=True):
     """A tariff version, in force from ``effective_from`` until the next version of its fee type."""
 
     id: uuid.UUID
-    fee_type: str
+    fee_type: FeeType
     effective_from: dt.date
     definition: tariffs.TariffDefinition
     due_days: int
@@ -141,7 +151,7 @@ class BillRead(msgspec.Struct, kw_only=True):
     issue_date: dt.date
     due_date: dt.date
     total: Decimal
-    status: str
+    status: BillStatus
     overdue: bool
     #: Received so far (a partial payment, the payer's credit) and what is left to pay.
     amount_paid: Decimal = Decimal("0.00")
@@ -165,7 +175,7 @@ class BillPage(msgspec.Struct, kw_only=True):
 
 
 class BillRunCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    fee_type: Literal["garbage", "wastewater", "fixed"]
+    fee_type: FeeType
     #: ``YYYY-MM``: the month billed.
     period: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])]
 
@@ -197,7 +207,7 @@ class PublicBill(msgspec.Struct, kw_only=True):
     issue_date: dt.date
     due_date: dt.date
     period: str | None
-    status: str
+    status: BillStatus
     #: Null unless the bill is open and the LAO's biller is set.
     qr_payload: str | None
     #: The same QR as an SVG image (null when there is no payload).
@@ -208,7 +218,7 @@ class PublicBill(msgspec.Struct, kw_only=True):
 
 class MyPayer(msgspec.Struct, kw_only=True):
     id: uuid.UUID
-    kind: str
+    kind: PayerKind
     name: str
     house_no: str | None
     moo: str | None

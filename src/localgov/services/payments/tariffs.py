@@ -22,7 +22,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy import and_, or_, select
@@ -44,13 +44,12 @@ from localgov.kernel.validation import (
     round_baht,
 )
 from localgov.services.payments.api import BillLine
-from localgov.services.payments.models import Bill, FeeAccount, MeterReading, Tariff
+from localgov.services.payments.models import Bill, FeeAccount, FeeType, MeterReading, Tariff
 
 #: Baht as a JSON string or number ("50.00"); checked by the service (at most 2 decimals).
 Money = Decimal
 Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$", examples=["household"])]
 FeeCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,59}$", examples=["market_stall"])]
-FeeType = Literal["garbage", "wastewater", "fixed"]
 
 
 class GarbageBand(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

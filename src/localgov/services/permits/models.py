@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Boolean,
@@ -40,6 +40,10 @@ from localgov.kernel.db import TenantBase
 
 _UUID = text("gen_random_uuid()")
 
+# The codes the CHECK constraints below allow, as the types of the columns and of the API's fields.
+ApplicationStatus = Literal["draft", "submitted"]
+ApplicationChannel = Literal["online", "counter"]
+
 
 class PermitApplication(TenantBase):
     """An application for a building permit (คำขออนุญาต ข.1) and, once granted, its permit (อ.1)."""
@@ -55,9 +59,9 @@ class PermitApplication(TenantBase):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
-    status: Mapped[str] = mapped_column(String(12), server_default="draft")
+    status: Mapped[ApplicationStatus] = mapped_column(String(12), server_default="draft")
     #: ``online`` (the citizen's own) or ``counter`` (staff, for a walk-in).
-    channel: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[ApplicationChannel] = mapped_column(String(10))
     #: The citizen account the application belongs to (online), if any.
     citizen_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     #: ``<kind>:<subject>`` of who created it.

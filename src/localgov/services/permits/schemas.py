@@ -13,9 +13,13 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from localgov.kernel.cases import ActorKind
+from localgov.kernel.documents import PublicStatus
 from localgov.services.permits.deadlines import DeadlineRules
 from localgov.services.permits.eligibility import AreaRules, Document, Kind, Reason, Use
 from localgov.services.permits.fees import FeeTable
+from localgov.services.permits.models import ApplicationChannel, ApplicationStatus
+from localgov.services.permits.workflow import CaseState
 
 Text300 = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 Text2000 = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
@@ -214,9 +218,9 @@ class FileRead(msgspec.Struct, kw_only=True):
 class StepRead(msgspec.Struct, kw_only=True):
     seq: int
     action: str
-    from_state: str | None
-    to_state: str
-    actor_kind: str
+    from_state: CaseState | None
+    to_state: CaseState
+    actor_kind: ActorKind
     at: dt.datetime
     comment: str | None
 
@@ -236,7 +240,7 @@ class PermitRead(msgspec.Struct, kw_only=True):
     valid_from: dt.date
     valid_until: dt.date
     #: ``valid``, ``expired``, ``revoked`` (the register's public status).
-    status: str
+    status: PublicStatus
     renewals: int
     verification_url: str
     revoked_at: dt.datetime | None = None
@@ -245,8 +249,8 @@ class PermitRead(msgspec.Struct, kw_only=True):
 
 class ApplicationRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
-    status: Literal["draft", "submitted"]
-    channel: str
+    status: ApplicationStatus
+    channel: ApplicationChannel
     version: int
     form: ApplicationForm
     created_at: dt.datetime
@@ -259,7 +263,7 @@ class ApplicationRead(msgspec.Struct, kw_only=True):
     submitted_at: dt.datetime | None = None
     #: The case on the engine (submitted applications).
     case_id: uuid.UUID | None = None
-    state: str | None = None
+    state: CaseState | None = None
     state_title_th: str | None = None
     case_version: int | None = None
     history: list[StepRead] = msgspec.field(default_factory=list)
@@ -279,12 +283,12 @@ class ApplicationRead(msgspec.Struct, kw_only=True):
 
 class ApplicationSummary(msgspec.Struct, kw_only=True):
     id: uuid.UUID
-    status: str
-    channel: str
+    status: ApplicationStatus
+    channel: ApplicationChannel
     applicant_name: str | None
-    kind: str | None
+    kind: Kind | None
     tracking_number: str | None
-    state: str | None
+    state: CaseState | None
     permit_number: str | None
     created_at: dt.datetime
 

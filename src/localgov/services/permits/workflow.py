@@ -22,7 +22,11 @@ when the LAO issues before payment), renewed and revoked outside the workflow (`
 
 from __future__ import annotations
 
-from localgov.kernel.cases import Action, CaseType, State
+from typing import Annotated
+
+import msgspec
+
+from localgov.kernel.cases import Action, CaseType, State, states_of
 
 READ = "permits.read"
 INTAKE = "permits.intake"
@@ -173,6 +177,8 @@ BUILDING = CaseType(
 )
 
 CASE_TYPES = (BUILDING,)
+#: An application's case state as an API field: the documents list the case type's states as its enum.
+CaseState = Annotated[str, msgspec.Meta(extra_json_schema=states_of(*CASE_TYPES))]
 
 #: Actions taken through an endpoint of their own (they carry more than a comment): the generic
 #: action endpoint refuses them and names it.

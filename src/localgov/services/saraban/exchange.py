@@ -73,7 +73,15 @@ from localgov.kernel.storage import (
 )
 from localgov.kernel.storage.files import UploadLimits
 from localgov.services.saraban import agencies, documents, letters, registers, routing, rules
-from localgov.services.saraban.models import Letter, OutsideAgency, Recipient, SarabanSettings
+from localgov.services.saraban.models import (
+    Letter,
+    LetterKind,
+    OutsideAgency,
+    Recipient,
+    SarabanSettings,
+    Secrecy,
+    Urgency,
+)
 from localgov.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -262,14 +270,14 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     consignment_id: uuid.UUID
     sender: Party
     recipient: Party
-    kind: Literal["external", "internal", "stamped", "directive", "public", "evidence"]
+    kind: LetterKind
     number: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
     date: dt.date
     subject: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
     salutation: Annotated[str, msgspec.Meta(max_length=300)] | None = None
     body: Annotated[str, msgspec.Meta(max_length=100_000)] = ""
-    urgency: Literal["normal", "urgent", "very_urgent", "most_urgent"] = "normal"
-    secrecy: Literal["normal", "confidential", "secret", "top_secret"] = "normal"
+    urgency: Urgency = "normal"
+    secrecy: Secrecy = "normal"
     main_document: Document
     attachments: Annotated[list[Document], msgspec.Meta(max_length=50)] = []
 
@@ -389,14 +397,14 @@ async def build_envelope(
         consignment_id=consignment_id(tenant_id, recipient.id),
         sender=Party(code=sender_code, name=await _tenant_name(session, tenant_id)),
         recipient=Party(code=agency.code, name=agency.name_th),
-        kind=letter.kind,  # type: ignore[arg-type]
+        kind=letter.kind,
         number=letter.number_text or "-",
         date=letter.letter_date or dt.date.today(),
         subject=letter.subject,
         salutation=letter.salutation,
         body=letter.body,
-        urgency=letter.urgency,  # type: ignore[arg-type]
-        secrecy=letter.secrecy,  # type: ignore[arg-type]
+        urgency=letter.urgency,
+        secrecy=letter.secrecy,
         main_document=_document(f"{letter.number_text or letter.id}.pdf", "application/pdf", main),
         attachments=attachments,
     )

@@ -25,17 +25,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Sequence
-from typing import Literal
 
 import msgspec
 
 from localgov.kernel.documents import FONT, ThaiPDF
 from localgov.kernel.search import words
 from localgov.kernel.thai import thai_date, to_thai_digits
+from localgov.services.saraban.models import LetterKind, Secrecy, Urgency
 
-Kind = Literal["external", "internal", "stamped", "directive", "public", "evidence"]
-Urgency = Literal["normal", "urgent", "very_urgent", "most_urgent"]
-Secrecy = Literal["normal", "confidential", "secret", "top_secret"]
+Kind = LetterKind
 
 URGENCY_TH: dict[str, str] = {"normal": "", "urgent": "ด่วน", "very_urgent": "ด่วนมาก", "most_urgent": "ด่วนที่สุด"}
 SECRECY_TH: dict[str, str] = {"normal": "", "confidential": "ลับ", "secret": "ลับมาก", "top_secret": "ลับที่สุด"}

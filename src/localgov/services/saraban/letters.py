@@ -43,6 +43,7 @@ from localgov.services.saraban.models import (
     Letter,
     LetterEvent,
     LetterRevision,
+    LetterStatus,
     Recipient,
     RegisterEntry,
     RetentionRule,
@@ -648,7 +649,7 @@ async def _step(
     origin: Origin,
     action: str,
     allowed: tuple[str, ...],
-    to: str,
+    to: LetterStatus,
     note: str | None,
     guard: Callable[[Letter], None] | None = None,
 ) -> Letter:

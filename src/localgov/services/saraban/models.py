@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -48,12 +48,27 @@ from localgov.kernel.db import SharedBase, TenantBase
 
 _UUID = text("gen_random_uuid()")
 
-KINDS = ("external", "internal", "stamped", "directive", "public", "evidence")
-URGENCIES = ("normal", "urgent", "very_urgent", "most_urgent")
-SECRECIES = ("normal", "confidential", "secret", "top_secret")
-STATUSES = ("draft", "in_review", "approved", "signed", "issued", "received", "cancelled")
-RECIPIENT_KINDS = ("lao", "outside", "unit", "staff", "text")
-REGISTERS = ("send", "receive")
+# The codes the CHECK constraints below allow, as the types of the columns and of the API's fields.
+LetterKind = Literal["external", "internal", "stamped", "directive", "public", "evidence"]
+Urgency = Literal["normal", "urgent", "very_urgent", "most_urgent"]
+Secrecy = Literal["normal", "confidential", "secret", "top_secret"]
+LetterStatus = Literal["draft", "in_review", "approved", "signed", "issued", "received", "cancelled"]
+RecipientKind = Literal["lao", "outside", "unit", "staff", "text"]
+Register = Literal["send", "receive"]
+Direction = Literal["outgoing", "incoming"]
+RecipientStatus = Literal["pending", "queued", "delivered", "awaiting_exchange", "failed", "done"]
+RouteStatus = Literal["open", "done"]
+DestructionStatus = Literal["draft", "approved"]
+#: The forms of a directive, a public and an evidence letter (``rules.SUBKINDS`` by kind).
+Subkind = Literal[
+    "order", "regulation", "bylaw", "announcement", "statement", "news", "certificate", "report", "minutes", "other"
+]
+KINDS: tuple[LetterKind, ...] = get_args(LetterKind)
+URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
+SECRECIES: tuple[Secrecy, ...] = get_args(Secrecy)
+STATUSES: tuple[LetterStatus, ...] = get_args(LetterStatus)
+RECIPIENT_KINDS: tuple[RecipientKind, ...] = get_args(RecipientKind)
+REGISTERS: tuple[Register, ...] = get_args(Register)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -100,7 +115,7 @@ class RetentionRule(TenantBase):
         CheckConstraint("years IS NULL OR years BETWEEN 1 AND 100", name="years"),
     )
 
-    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kind: Mapped[LetterKind] = mapped_column(String(20), primary_key=True)
     #: None: kept permanently (never listed for destruction).
     years: Mapped[int | None] = mapped_column(SmallInteger)
 
@@ -121,14 +136,14 @@ class Letter(TenantBase):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
-    direction: Mapped[str] = mapped_column(String(10))
-    kind: Mapped[str] = mapped_column(String(20))
-    subkind: Mapped[str | None] = mapped_column(String(20))
+    direction: Mapped[Direction] = mapped_column(String(10))
+    kind: Mapped[LetterKind] = mapped_column(String(20))
+    subkind: Mapped[Subkind | None] = mapped_column(String(20))
     #: A circular (หนังสือเวียน): its number has ``ว`` before the running number.
     circular: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-    status: Mapped[str] = mapped_column(String(12), server_default="draft")
-    urgency: Mapped[str] = mapped_column(String(12), server_default="normal")
-    secrecy: Mapped[str] = mapped_column(String(12), server_default="normal")
+    status: Mapped[LetterStatus] = mapped_column(String(12), server_default="draft")
+    urgency: Mapped[Urgency] = mapped_column(String(12), server_default="normal")
+    secrecy: Mapped[Secrecy] = mapped_column(String(12), server_default="normal")
     issuing_unit_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("saraban_issuing_units.id", ondelete="RESTRICT")
     )
@@ -222,14 +237,14 @@ class Recipient(TenantBase):
     letter_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="CASCADE")
     )
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[RecipientKind] = mapped_column(String(10))
     tenant_id: Mapped[int | None] = mapped_column(BigInteger)
     agency_id: Mapped[int | None] = mapped_column(BigInteger)
     unit_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     staff_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     name_th: Mapped[str] = mapped_column(Text)
     code: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), server_default="pending")
+    status: Mapped[RecipientStatus] = mapped_column(String(20), server_default="pending")
     #: The recipient's receive register number and the moment it was stamped (delivery receipt).
     receipt_no: Mapped[str | None] = mapped_column(String(80))
     receipt_letter_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -249,7 +264,7 @@ class RegisterEntry(TenantBase):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=_UUID)
-    register: Mapped[str] = mapped_column(String(10))
+    register: Mapped[Register] = mapped_column(String(10))
     #: The BE calendar year (the run restarts on 1 January).
     year: Mapped[int] = mapped_column(SmallInteger)
     seq: Mapped[int] = mapped_column(Integer)
@@ -294,7 +309,7 @@ class Route(TenantBase):
     #: The endorsement (เกษียน) written on the letter by whoever routes it.
     endorsement: Mapped[str] = mapped_column(Text, server_default="")
     due_on: Mapped[dt.date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(8), server_default="open")
+    status: Mapped[RouteStatus] = mapped_column(String(8), server_default="open")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     read_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -329,7 +344,7 @@ class DestructionList(TenantBase):
     #: The BE calendar year that ended (letters whose retention ran out by its 31 December).
     year: Mapped[int] = mapped_column(SmallInteger)
     due_on: Mapped[dt.date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10), server_default="draft")
+    status: Mapped[DestructionStatus] = mapped_column(String(10), server_default="draft")
     letter_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), server_default="{}")
     prepared_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     prepared_by: Mapped[str | None] = mapped_column(String(150))

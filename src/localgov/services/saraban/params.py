@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from litestar.params import PathParameter, QueryParameter
 
 from localgov.kernel.auth.guards import operator, staff
+from localgov.services.saraban import models
 from localgov.services.saraban.rules import DRAFT, MANAGE, READ, REGISTRY, REVIEW, ROUTE, SIGN
 
 #: Who may call what: permissions granted by the plugin's roles (``__init__``).
@@ -31,18 +32,12 @@ RouteId = Annotated[uuid.UUID, PathParameter(description="The routing's id")]
 UnitId = Annotated[uuid.UUID, PathParameter(description="The unit's id")]
 ListId = Annotated[uuid.UUID, PathParameter(description="The destruction list's id")]
 AgencyId = Annotated[int, PathParameter(ge=1, description="The outside agency's id")]
-RegisterName = Annotated[Literal["send", "receive"], PathParameter(description="The send or the receive register")]
+RegisterName = Annotated[models.Register, PathParameter(description="The send or the receive register")]
 Year = Annotated[int, PathParameter(ge=2500, le=2700, description="The BE calendar year")]
-Direction = Annotated[Literal["outgoing", "incoming"] | None, QueryParameter(description="Outgoing or incoming")]
-StatusFilter = Annotated[
-    Literal["draft", "in_review", "approved", "signed", "issued", "received", "cancelled"] | None,
-    QueryParameter(description="The letter's status"),
-]
-KindFilter = Annotated[
-    Literal["external", "internal", "stamped", "directive", "public", "evidence"] | None,
-    QueryParameter(description="The kind of letter"),
-]
+Direction = Annotated[models.Direction | None, QueryParameter(description="Outgoing or incoming")]
+StatusFilter = Annotated[models.LetterStatus | None, QueryParameter(description="The letter's status")]
+KindFilter = Annotated[models.LetterKind | None, QueryParameter(description="The kind of letter")]
 Search = Annotated[
     str | None, QueryParameter(min_length=1, max_length=200, description="Words of the subject or number")
 ]
-RouteStatus = Annotated[Literal["open", "done"] | None, QueryParameter(description="Open or done")]
+RouteStatus = Annotated[models.RouteStatus | None, QueryParameter(description="Open or done")]

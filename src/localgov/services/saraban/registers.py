@@ -24,7 +24,7 @@ from localgov.kernel.reads import Reader, fetch_all, fetch_one
 from localgov.kernel.tenancy import LaoProfile
 from localgov.kernel.thai import BANGKOK, thai_date, thai_datetime, to_thai_digits
 from localgov.services.saraban import rules
-from localgov.services.saraban.models import RegisterEntry, SarabanSettings
+from localgov.services.saraban.models import Register, RegisterEntry, SarabanSettings
 from localgov.services.saraban.schemas import ChainReport, RegisterLine
 
 R = RegisterEntry.__table__.c
@@ -114,7 +114,7 @@ async def lines(reader: Reader, register: str, year: int, *, after: int = 0, lim
     return [line(row) for row in rows]
 
 
-def _verify_rows(register: str, year: int, rows: Sequence[Any]) -> ChainReport:
+def _verify_rows(register: Register, year: int, rows: Sequence[Any]) -> ChainReport:
     prev = rules.GENESIS
     for expected, row in enumerate(rows, start=1):
         data = dict(row)

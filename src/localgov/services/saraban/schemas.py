@@ -10,6 +10,19 @@ import msgspec
 
 from localgov.kernel.storage import StoredFileRead
 from localgov.kernel.text import ONE_LINE
+from localgov.services.saraban.models import (
+    DestructionStatus,
+    Direction,
+    LetterKind,
+    LetterStatus,
+    RecipientKind,
+    RecipientStatus,
+    Register,
+    RouteStatus,
+    Secrecy,
+    Subkind,
+    Urgency,
+)
 
 Line = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=ONE_LINE)]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=ONE_LINE)]
@@ -18,10 +31,7 @@ Note = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 Version = Annotated[int, msgspec.Meta(ge=1)]
 Years = Annotated[int, msgspec.Meta(ge=1, le=100)]
 DlaCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{7}$")]
-Kind = Literal["external", "internal", "stamped", "directive", "public", "evidence"]
-Urgency = Literal["normal", "urgent", "very_urgent", "most_urgent"]
-Secrecy = Literal["normal", "confidential", "secret", "top_secret"]
-RecipientKind = Literal["lao", "outside", "unit", "staff", "text"]
+Kind = LetterKind
 
 
 class RecipientIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -42,7 +52,7 @@ class LetterCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     kind: Kind
     subject: Line
-    subkind: str | None = None
+    subkind: Subkind | None = None
     circular: bool = False
     urgency: Urgency = "normal"
     secrecy: Secrecy = "normal"
@@ -64,7 +74,7 @@ class LetterUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     version: Version
     subject: Line | None = None
-    subkind: str | None = None
+    subkind: Subkind | None = None
     circular: bool | None = None
     urgency: Urgency | None = None
     secrecy: Secrecy | None = None
@@ -96,7 +106,7 @@ class IncomingCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sender_name: Line
     number_text: Line
     letter_date: dt.date
-    subkind: str | None = None
+    subkind: Subkind | None = None
     sender_code: Code | None = None
     salutation: Line | None = None
     body: Body = ""
@@ -109,13 +119,13 @@ class IncomingCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class RecipientRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
-    kind: str
+    kind: RecipientKind
     name_th: str
     code: str | None
     tenant_id: int | None
     unit_id: uuid.UUID | None
     staff_id: uuid.UUID | None
-    status: str
+    status: RecipientStatus
     receipt_no: str | None
     delivered_at: dt.datetime | None
 
@@ -131,16 +141,16 @@ class LetterRead(msgspec.Struct, kw_only=True):
     """A letter with its addressees and its history (the struct saraban2's PDF and search read)."""
 
     id: uuid.UUID
-    direction: str
-    kind: str
+    direction: Direction
+    kind: Kind
     kind_th: str
-    subkind: str | None
+    subkind: Subkind | None
     circular: bool
-    status: str
+    status: LetterStatus
     status_th: str
-    urgency: str
+    urgency: Urgency
     urgency_th: str
-    secrecy: str
+    secrecy: Secrecy
     secrecy_th: str
     issuing_unit_id: uuid.UUID | None
     number_text: str | None
@@ -168,11 +178,11 @@ class LetterRead(msgspec.Struct, kw_only=True):
 
 class LetterSummary(msgspec.Struct, kw_only=True):
     id: uuid.UUID
-    direction: str
-    kind: str
-    status: str
-    urgency: str
-    secrecy: str
+    direction: Direction
+    kind: Kind
+    status: LetterStatus
+    urgency: Urgency
+    secrecy: Secrecy
     number_text: str | None
     letter_date: dt.date | None
     subject: str
@@ -215,7 +225,7 @@ class RouteRead(msgspec.Struct, kw_only=True):
     to_staff_id: uuid.UUID | None
     endorsement: str
     due_on: dt.date | None
-    status: str
+    status: RouteStatus
     created_at: dt.datetime
     read_at: dt.datetime | None
     done_at: dt.datetime | None
@@ -236,13 +246,13 @@ class InboxItem(msgspec.Struct, kw_only=True):
     letter_id: uuid.UUID
     subject: str
     number_text: str | None
-    urgency: str
-    secrecy: str
+    urgency: Urgency
+    secrecy: Secrecy
     endorsement: str
     due_on: dt.date | None
     overdue: bool
     read_at: dt.datetime | None
-    status: str
+    status: RouteStatus
     created_at: dt.datetime
 
 
@@ -253,7 +263,7 @@ class Inbox(msgspec.Struct, kw_only=True):
 
 class RegisterLine(msgspec.Struct, kw_only=True):
     id: uuid.UUID
-    register: str
+    register: Register
     year: int
     seq: int
     register_no: str
@@ -275,7 +285,7 @@ class RegisterPage(msgspec.Struct, kw_only=True):
 
 
 class ChainReport(msgspec.Struct, kw_only=True):
-    register: str
+    register: Register
     year: int
     entries: int
     ok: bool
@@ -333,7 +343,7 @@ class DestructionListRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     year: int
     due_on: dt.date
-    status: str
+    status: DestructionStatus
     letter_ids: list[uuid.UUID]
     prepared_at: dt.datetime
     approved_at: dt.datetime | None

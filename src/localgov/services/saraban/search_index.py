@@ -45,7 +45,7 @@ from localgov.kernel.db import TenantBase
 from localgov.kernel.reads import Reader, fetch_all, fetch_one
 from localgov.kernel.storage import BlobStore, FileOwner
 from localgov.kernel.storage.files import StoredFile
-from localgov.services.saraban.models import Letter
+from localgov.services.saraban.models import Direction, Letter, LetterKind, LetterStatus, Secrecy, Urgency
 
 log = structlog.get_logger(__name__)
 
@@ -78,11 +78,11 @@ L = Letter.__table__.c
 
 class SearchHit(msgspec.Struct, kw_only=True):
     id: uuid.UUID
-    direction: str
-    kind: str
-    status: str
-    urgency: str
-    secrecy: str
+    direction: Direction
+    kind: LetterKind
+    status: LetterStatus
+    urgency: Urgency
+    secrecy: Secrecy
     number_text: str | None
     letter_date: dt.date | None
     subject: str
