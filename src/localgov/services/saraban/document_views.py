@@ -119,7 +119,12 @@ class SearchController(Controller):
         after = decode_cursor(cursor, tuple[float, dt.datetime, uuid.UUID])
         viewer = await caller_actor(db_session, principal, permissions)
         words, rows = await search_index.search_letters(
-            db_session, q, letters.visible_clause(viewer), limit=limit + 1, after=after
+            db_session,
+            q,
+            letters.visible_clause(viewer),
+            letters.visible_search_rows(viewer),
+            limit=limit + 1,
+            after=after,
         )
         hits, next_cursor = cut_page(rows, limit, key=lambda hit: (hit.rank, hit.created_at, hit.id))
         for hit in hits:
