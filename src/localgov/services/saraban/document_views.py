@@ -100,8 +100,9 @@ class SearchController(Controller):
         summary="Thai search over subjects, numbers, bodies and attachments' text, best first",
         description=(
             "The words of `q` are cut as Thai is read (PyThaiNLP) and every one must occur; a word"
-            " inside a longer one (`ถนน` in `ซ่อมแซมถนนลาดยาง`) is found. Secret letters only for the"
-            " members named on them, and each one shown is audited. docs/kernel/search.md."
+            " inside a longer one (`ถนน` in `ซ่อมแซมถนนลาดยาง`) is found. Ranked among the newest 500"
+            " matches (pages walk those). Secret letters only for the members named on them, and each"
+            " one shown is audited. docs/kernel/search.md, docs/services/saraban.md."
         ),
         responses=problem_responses(*STAFF_ERRORS, 400),
         **guarded(READ_POLICY),
