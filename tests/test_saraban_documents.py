@@ -216,3 +216,65 @@ async def test_the_text_of_a_letters_pdf_file_is_searched(engine: AsyncEngine, c
         )
         assert empty.status_code == 400
         assert uuid.UUID(file_id)
+
+
+async def test_search_ranks_the_newest_matches_whichever_pass_finds_them(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every pass of the bounded search (the sample read in date order, a longer read in date
+    order, a window, the GIN index over everything) returns the newest CANDIDATES matches the
+    caller may see — here with the bounds made small (3 candidates, a sample of 4 rows)."""
+    from localgov.services.saraban import letters, search_index
+
+    monkeypatch.setattr(search_index, "CANDIDATES", 3)
+    monkeypatch.setattr(search_index, "SAMPLE", 4)
+    lao = await make_lao(engine)
+    # Twelve letters, oldest first; which words each holds decides the pass a query takes.
+    words_of = [
+        "สะพาน ขุดลอก",  # 0: สะพาน only in old letters (not in the newest 4: the GIN pass)
+        "สะพาน ขุดลอก",
+        "สะพาน",
+        "สะพาน ขุดลอก",
+        "ขุดลอก",
+        "ขุดลอก",
+        "ขุดลอก",
+        "",
+        "ขุดลอก",  # 8: ขุดลอก in 2 of the newest 4 (share 0.5)
+        "",
+        "ขุดลอก",
+        "",
+    ]
+    ids = []
+    for n, words in enumerate(words_of):
+        ids.append(
+            await draft(
+                lao,
+                subject=f"หนังสือที่ {n} เรื่องถนน {words}",
+                body="ขอความร่วมมือ",
+                secrecy="secret" if n == 10 else "normal",
+            )
+        )
+
+    async def found(q: str, who: str = "outsider") -> set[int]:
+        async with lao.db() as session:
+            viewer = lao.viewer(who)
+            _, hits = await search_index.search_letters(
+                session, q, letters.visible_clause(viewer), letters.visible_search_rows(viewer), limit=20
+            )
+        return {ids.index(hit.id) for hit in hits}
+
+    # ถนน is in every letter: the sample of the newest 4 holds 3 matches.
+    assert await found("ถนน") == {11, 9, 8}  # 10 is secret: not a candidate for the outsider
+    # ขุดลอก: 1 visible match of the newest 4 for the outsider (10 is secret): share 0.25 < DENSE
+    # (0.5 here) → a window of the newest 2 × 3 / 0.25 = 24 rows: more than there are → every row.
+    monkeypatch.setattr(search_index, "DENSE", 0.5)
+    assert await found("ขุดลอก") == {8, 6, 5}
+    # The secretary (named on every secret letter) sees 10: share 0.5 ≥ DENSE → a longer read
+    # in date order (1.5 × 3 / 0.5 = 9 rows).
+    assert await found("ขุดลอก", "secretary") == {10, 8, 6}
+    # With DENSE above 0.5 the same search takes a window of the newest 2 × 3 / 0.5 = 12 rows.
+    monkeypatch.setattr(search_index, "DENSE", 0.9)
+    assert await found("ขุดลอก", "secretary") == {10, 8, 6}
+    # สะพาน: none in the newest 4 → the GIN index over every row.
+    assert await found("สะพาน") == {3, 2, 1}
+    assert await found("ไดโนเสาร์") == set()
