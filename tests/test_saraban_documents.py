@@ -5,20 +5,26 @@ another LAO's letters never found)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 
 import pytest
 from PIL import Image
 from pypdf import PdfReader
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.documents import OfficialDocument, Paragraph, pades, render
+from localgov.kernel.storage import list_files
 from localgov.plugins import REGISTRY
+from localgov.services.saraban import documents
+from localgov.services.saraban.letters import DELIVER_TOPIC
+from localgov.services.saraban.models import Letter
+from localgov.settings import Settings
 from tests.conftest import ClientFactory
 from tests.support.ca import CertAuthority, issue_signing_cert, make_ca
-from tests.support.saraban import ORIGIN, Lao, approved, draft, make_lao
+from tests.support.saraban import ORIGIN, Lao, approved, deliver, draft, make_lao
 from tests.support.tokens import TEST_SECRET
 
 
@@ -51,12 +57,16 @@ async def _audits(lao: Lao, action: str) -> int:
 
 
 async def test_an_issued_letter_is_signed_with_the_lao_certificate(
-    engine: AsyncEngine, client_for: ClientFactory, ca: CertAuthority
+    engine: AsyncEngine, client_for: ClientFactory, ca: CertAuthority, settings: Settings
 ) -> None:
     lao = await make_lao(engine)
     other = await make_lao(engine)
     await _install(lao, ca)
-    letter_id = await approved(lao, subject="ขอความอนุเคราะห์ซ่อมแซมถนนลาดยางสายบ้านหนองบัว")
+    letter_id = await approved(
+        lao,
+        subject="ขอความอนุเคราะห์ซ่อมแซมถนนลาดยางสายบ้านหนองบัว",
+        recipients=[{"kind": "lao", "dla_code": other.tenant.dla_code}],
+    )
     async with client_for(plugins=REGISTRY, listen=False) as http:
         emblem = await http.put(
             "/v1/saraban/emblem", files={"data": ("garuda.png", _png(), "image/png")}, headers=lao.headers("admin")
@@ -102,6 +112,16 @@ async def test_an_issued_letter_is_signed_with_the_lao_certificate(
     [broken] = await pades.averify_pdf(bytes(altered), [ca.root_der])
     assert not broken.ok
     assert await _audits(lao, "saraban.letter_signed") == 1
+    # The signed PDF travels with the copy to the other LAO (signed before the copy was queued).
+    assert await deliver(engine, [other], DELIVER_TOPIC, settings=settings) == 1
+    async with other.db() as session:
+        [received] = (await session.execute(select(Letter.id).where(Letter.direction == "incoming"))).scalars()
+        [copy] = await list_files(session, documents.attachment_owner(received))
+    assert (copy.sha256, copy.size_bytes, copy.content_type) == (
+        hashlib.sha256(signed).hexdigest(),
+        len(signed),
+        "application/pdf",
+    )
 
 
 async def test_without_a_certificate_the_letter_is_issued_and_printed_unsigned(
