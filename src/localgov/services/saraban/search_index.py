@@ -7,10 +7,13 @@ behind a GIN index. The row is written in the transaction that changes the lette
 and :func:`add_attachment_text` after a file is added), so a search never misses a committed
 letter.
 
-:func:`search` is one statement: the vector match, the **caller's access filter**
-(``letters.visible_clause``: a secret letter only for the members named on it) and the ranking
-together, so a secret letter is never returned to others, not even counted. Every secret letter
-that is returned is audited (``saraban.secret_access``, ``what: search``).
+:func:`search_letters` ranks the newest :data:`CANDIDATES` matches only (ranking every match made a
+common word cost as much as it has matches), taken from this table alone in date order or through
+the GIN index, as a sample of the newest rows shows cheaper; each of its statements holds the
+vector match, the **caller's access filter** (on the search rows' copied ``restricted`` flag, then
+``letters.visible_clause`` on the letters: a secret letter only for the members named on it) and
+the ranking together, so a secret letter is never returned to others, not even counted. Every
+secret letter that is returned is audited (``saraban.secret_access``, ``what: search``).
 """
 
 from __future__ import annotations
