@@ -5,20 +5,26 @@ another LAO's letters never found)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 
 import pytest
 from PIL import Image
 from pypdf import PdfReader
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.documents import OfficialDocument, Paragraph, pades, render
+from localgov.kernel.storage import list_files
 from localgov.plugins import REGISTRY
+from localgov.services.saraban import documents
+from localgov.services.saraban.letters import DELIVER_TOPIC
+from localgov.services.saraban.models import Letter
+from localgov.settings import Settings
 from tests.conftest import ClientFactory
 from tests.support.ca import CertAuthority, issue_signing_cert, make_ca
-from tests.support.saraban import ORIGIN, Lao, approved, draft, make_lao
+from tests.support.saraban import ORIGIN, Lao, approved, deliver, draft, make_lao
 from tests.support.tokens import TEST_SECRET
 
 
@@ -51,12 +57,16 @@ async def _audits(lao: Lao, action: str) -> int:
 
 
 async def test_an_issued_letter_is_signed_with_the_lao_certificate(
-    engine: AsyncEngine, client_for: ClientFactory, ca: CertAuthority
+    engine: AsyncEngine, client_for: ClientFactory, ca: CertAuthority, settings: Settings
 ) -> None:
     lao = await make_lao(engine)
     other = await make_lao(engine)
     await _install(lao, ca)
-    letter_id = await approved(lao, subject="ขอความอนุเคราะห์ซ่อมแซมถนนลาดยางสายบ้านหนองบัว")
+    letter_id = await approved(
+        lao,
+        subject="ขอความอนุเคราะห์ซ่อมแซมถนนลาดยางสายบ้านหนองบัว",
+        recipients=[{"kind": "lao", "dla_code": other.tenant.dla_code}],
+    )
     async with client_for(plugins=REGISTRY, listen=False) as http:
         emblem = await http.put(
             "/v1/saraban/emblem", files={"data": ("garuda.png", _png(), "image/png")}, headers=lao.headers("admin")
@@ -102,6 +112,16 @@ async def test_an_issued_letter_is_signed_with_the_lao_certificate(
     [broken] = await pades.averify_pdf(bytes(altered), [ca.root_der])
     assert not broken.ok
     assert await _audits(lao, "saraban.letter_signed") == 1
+    # The signed PDF travels with the copy to the other LAO (signed before the copy was queued).
+    assert await deliver(engine, [other], DELIVER_TOPIC, settings=settings) == 1
+    async with other.db() as session:
+        [received] = (await session.execute(select(Letter.id).where(Letter.direction == "incoming"))).scalars()
+        [copy] = await list_files(session, documents.attachment_owner(received))
+    assert (copy.sha256, copy.size_bytes, copy.content_type) == (
+        hashlib.sha256(signed).hexdigest(),
+        len(signed),
+        "application/pdf",
+    )
 
 
 async def test_without_a_certificate_the_letter_is_issued_and_printed_unsigned(
@@ -216,3 +236,65 @@ async def test_the_text_of_a_letters_pdf_file_is_searched(engine: AsyncEngine, c
         )
         assert empty.status_code == 400
         assert uuid.UUID(file_id)
+
+
+async def test_search_ranks_the_newest_matches_whichever_pass_finds_them(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every pass of the bounded search (the sample read in date order, a longer read in date
+    order, a window, the GIN index over everything) returns the newest CANDIDATES matches the
+    caller may see — here with the bounds made small (3 candidates, a sample of 4 rows)."""
+    from localgov.services.saraban import letters, search_index
+
+    monkeypatch.setattr(search_index, "CANDIDATES", 3)
+    monkeypatch.setattr(search_index, "SAMPLE", 4)
+    lao = await make_lao(engine)
+    # Twelve letters, oldest first; which words each holds decides the pass a query takes.
+    words_of = [
+        "สะพาน ขุดลอก",  # 0: สะพาน only in old letters (not in the newest 4: the GIN pass)
+        "สะพาน ขุดลอก",
+        "สะพาน",
+        "สะพาน ขุดลอก",
+        "ขุดลอก",
+        "ขุดลอก",
+        "ขุดลอก",
+        "",
+        "ขุดลอก",  # 8: ขุดลอก in 2 of the newest 4 (share 0.5)
+        "",
+        "ขุดลอก",
+        "",
+    ]
+    ids = []
+    for n, words in enumerate(words_of):
+        ids.append(
+            await draft(
+                lao,
+                subject=f"หนังสือที่ {n} เรื่องถนน {words}",
+                body="ขอความร่วมมือ",
+                secrecy="secret" if n == 10 else "normal",
+            )
+        )
+
+    async def found(q: str, who: str = "outsider") -> set[int]:
+        async with lao.db() as session:
+            viewer = lao.viewer(who)
+            _, hits = await search_index.search_letters(
+                session, q, letters.visible_clause(viewer), letters.visible_search_rows(viewer), limit=20
+            )
+        return {ids.index(hit.id) for hit in hits}
+
+    # ถนน is in every letter: the sample of the newest 4 holds 3 matches.
+    assert await found("ถนน") == {11, 9, 8}  # 10 is secret: not a candidate for the outsider
+    # ขุดลอก: 1 visible match of the newest 4 for the outsider (10 is secret): share 0.25 < DENSE
+    # (0.5 here) → a window of the newest 2 × 3 / 0.25 = 24 rows: more than there are → every row.
+    monkeypatch.setattr(search_index, "DENSE", 0.5)
+    assert await found("ขุดลอก") == {8, 6, 5}
+    # The secretary (named on every secret letter) sees 10: share 0.5 ≥ DENSE → a longer read
+    # in date order (1.5 × 3 / 0.5 = 9 rows).
+    assert await found("ขุดลอก", "secretary") == {10, 8, 6}
+    # With DENSE above 0.5 the same search takes a window of the newest 2 × 3 / 0.5 = 12 rows.
+    monkeypatch.setattr(search_index, "DENSE", 0.9)
+    assert await found("ขุดลอก", "secretary") == {10, 8, 6}
+    # สะพาน: none in the newest 4 → the GIN index over every row.
+    assert await found("สะพาน") == {3, 2, 1}
+    assert await found("ไดโนเสาร์") == set()

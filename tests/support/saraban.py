@@ -6,7 +6,7 @@ entries of the shared test database)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,11 +20,13 @@ from localgov.kernel.audit import Origin
 from localgov.kernel.cases import CaseActor
 from localgov.kernel.db import bind_session, session_binding, session_factory, set_search_path, tenant_session
 from localgov.kernel.outbox import Delivery, OutboxEntry
+from localgov.kernel.storage import BlobStore
 from localgov.kernel.tenancy import TenantInfo
-from localgov.services.saraban import issuing, letters
+from localgov.services.saraban import files, issuing, letters
 from localgov.services.saraban.delivery import HANDLERS
 from localgov.services.saraban.rules import DRAFT, MANAGE, READ, REGISTRY, REVIEW, ROUTE, SIGN
 from localgov.services.saraban.schemas import LetterCreate
+from localgov.settings import Settings
 from tests.conftest import host
 from tests.support.factories import make_tenant
 from tests.support.tokens import bearer
@@ -125,9 +127,18 @@ async def version_of(lao: Lao, letter_id: uuid.UUID, name: str = "signer") -> in
         return (await letters.letter_view(session, letter_id, lao.viewer(name), ORIGIN)).version
 
 
-async def approved(lao: Lao, **changes: Any) -> uuid.UUID:
-    """A draft submitted and approved by its signer."""
+async def approved(
+    lao: Lao, *, files_in: Sequence[tuple[str, bytes]] = (), store: BlobStore | None = None, **changes: Any
+) -> uuid.UUID:
+    """A draft (with ``files_in`` attached, (name, bytes), kept in ``store``) submitted and
+    approved by its signer."""
     letter_id = await draft(lao, **changes)
+    for filename, data in files_in:
+        assert store is not None
+        async with lao.db() as session:
+            await files.attach(
+                session, store, letter_id, data=data, filename=filename, viewer=lao.viewer("officer"), origin=ORIGIN
+            )
     async with lao.db() as session:
         await letters.submit(session, letter_id, 1, viewer=lao.viewer("officer"), origin=ORIGIN, note=None)
     async with lao.db() as session:
@@ -135,8 +146,10 @@ async def approved(lao: Lao, **changes: Any) -> uuid.UUID:
     return letter_id
 
 
-async def issued(lao: Lao, **changes: Any) -> uuid.UUID:
-    letter_id = await approved(lao, **changes)
+async def issued(
+    lao: Lao, *, files_in: Sequence[tuple[str, bytes]] = (), store: BlobStore | None = None, **changes: Any
+) -> uuid.UUID:
+    letter_id = await approved(lao, files_in=files_in, store=store, **changes)
     async with lao.db() as session:
         await issuing.issue_letter(session, letter_id, 3, tenant=lao.tenant, viewer=lao.viewer("clerk"), origin=ORIGIN)
     return letter_id
@@ -152,10 +165,13 @@ async def pending(engine: AsyncEngine, tenant: TenantInfo, topic: str) -> list[i
         return list(rows.scalars())
 
 
-async def deliver(engine: AsyncEngine, laos: list[Lao], topic: str, *, mark: bool = True) -> int:
+async def deliver(
+    engine: AsyncEngine, laos: list[Lao], topic: str, *, mark: bool = True, settings: Settings | None = None
+) -> int:
     """Run the saraban consumer of ``topic`` over the pending entries of these LAOs, as the worker
-    does (each in a savepoint of the claiming transaction, marked delivered when it succeeds).
-    ``mark=False`` leaves them pending (the same entry delivered again later: a duplicate)."""
+    does (each in a savepoint of the claiming transaction, marked delivered when it succeeds), with
+    the worker's ``settings`` (its blob store). ``mark=False`` leaves them pending (the same entry
+    delivered again later: a duplicate)."""
     schemas = {lao.tenant.id: lao.tenant.schema for lao in laos}
     handled = 0
     async with tenant_session(session_factory(engine), None) as session:
@@ -178,7 +194,7 @@ async def deliver(engine: AsyncEngine, laos: list[Lao], topic: str, *, mark: boo
         for entry in entries:
             binding = session_binding(session)
             async with session.begin_nested():
-                await HANDLERS[topic](Delivery(entry, session, schemas))
+                await HANDLERS[topic](Delivery(entry, session, schemas, settings=settings))
             bind_session(session, *binding)
             await set_search_path(session, None)
             if mark:

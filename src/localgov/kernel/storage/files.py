@@ -4,9 +4,10 @@
 it is empty, larger than the service's limit or not one of the allowed types *by content*
 (:mod:`.types`), records its SHA-256, writes its bytes to the blob store under a key made from the
 tenant's schema and the hash (:mod:`.blobs`), and adds a ``stored_files`` row in the caller's
-transaction. :func:`open_file` gives a file's metadata and its bytes back only when the file
-belongs to the owner the service names, in the tenant of the session: an id of another owner or
-of another LAO is "not found", whatever the id. The service checks first that the caller may see
+transaction (:func:`store_copy`: the same from a file another tenant described in its own
+transaction, see :class:`FileCopy`). :func:`open_file` gives a file's metadata and its bytes back
+only when the file belongs to the owner the service names, in the tenant of the session: an id of
+another owner or of another LAO is "not found", whatever the id. The service checks first that the caller may see
 the owner (the case); this module checks that the file is the owner's.
 
 **Owners.** A file belongs to ``FileOwner(kind, ref)``: the service's kind of record
@@ -401,6 +402,90 @@ async def open_file(reader: Reader, store: BlobStore, file_id: uuid.UUID, *, own
         log.error("stored_file_altered", file_id=str(file.id), key=key, bytes=stream.size)
         raise FileContentMissing(data={"file_id": str(file.id), "reason": "altered"})
     return OpenedFile(file=file, chunks=BlobStream(_verified(stream, file, key), stream.aclose, size=file.size_bytes))
+
+
+# --- copying into another tenant ----------------------------------------------------------------------
+
+
+class FileCopy(msgspec.Struct, frozen=True, kw_only=True):
+    """What another tenant's consumer needs to copy a stored file: written by the *owning* tenant's
+    transaction (an outbox payload), read by the receiving one (:func:`store_copy`), so the
+    receiver never queries the owner's schema."""
+
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    storage_key: str
+
+
+_COPIES = select(
+    _TABLE.c.filename, _TABLE.c.content_type, _TABLE.c.size_bytes, _TABLE.c.sha256, _TABLE.c.storage_key
+).where(_OWNED)
+
+
+async def copies_of(reader: Reader, owner: FileOwner) -> list[FileCopy]:
+    """The owner's files in upload order, as :class:`FileCopy` (one statement, the owner's tenant)."""
+    rows = await fetch_all(reader, _COPIES.order_by(_TABLE.c.created_at, _TABLE.c.id), owner.params)
+    return [FileCopy(**dict(row)) for row in rows]
+
+
+async def _checked(stream: BlobStream, source: FileCopy) -> AsyncIterator[bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        async for chunk in stream:
+            digest.update(chunk)
+            size += len(chunk)
+            if size > source.size_bytes:
+                break
+            yield chunk
+    finally:
+        await stream.aclose()
+    if size != source.size_bytes or digest.hexdigest() != source.sha256:
+        log.error("stored_file_copy_altered", key=source.storage_key, bytes=size, expected_bytes=source.size_bytes)
+        raise FileContentMissing(data={"sha256": source.sha256, "reason": "altered"})
+
+
+async def store_copy(
+    session: AsyncSession,
+    store: BlobStore,
+    source: FileCopy,
+    *,
+    source_schema: str,
+    owner: FileOwner,
+    uploaded_by: Actor,
+    limits: UploadLimits,
+    now: dt.datetime | None = None,
+) -> StoredFileRead:
+    """Copy a file of the tenant ``source_schema`` (as its own transaction described it) into the
+    session's tenant for ``owner``: the same bytes under this tenant's key, the same name, SHA-256
+    and type. The source key must be ``source_schema``'s key of ``source.sha256``; the bytes are
+    checked (size, SHA-256) as they are read, and again by :func:`store_upload` (limits, type by
+    content). Raises :class:`FileContentMissing` (the bytes are gone or altered),
+    :class:`FileTooLarge`, :class:`FileTypeNotAllowed`, :class:`~.blobs.StorageUnavailable`."""
+    if source.storage_key != blob_key(source_schema, source.sha256):
+        raise ValueError(f"not {source_schema}'s key of its content: {source.storage_key!r}")
+    if source.size_bytes > limits.max_bytes:
+        raise FileTooLarge(f"At most {limits.max_bytes} bytes per file.", data=limits.problem_data())
+    try:
+        stream = await store.open(source.storage_key)
+    except BlobMissing:
+        log.error("stored_file_copy_missing", key=source.storage_key, store=store.kind)
+        raise FileContentMissing(data={"sha256": source.sha256, "reason": "missing"}) from None
+    copied = await store_upload(
+        session,
+        store,
+        data=_checked(stream, source),
+        filename=source.filename,
+        owner=owner,
+        uploaded_by=uploaded_by,
+        limits=limits,
+        now=now,
+    )
+    if copied.sha256 != source.sha256:  # _checked has refused anything else; kept as the invariant
+        raise FileContentMissing(data={"sha256": source.sha256, "reason": "altered"})
+    return copied
 
 
 def allowed_media_types(limits: UploadLimits) -> Sequence[str]:

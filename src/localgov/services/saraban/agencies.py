@@ -49,6 +49,7 @@ TENANTS = table(
     column("province_th", Text),
     column("status", String),
     column("enabled_services", ARRAY(Text)),
+    column("schema_name", String),
     schema="platform",
 )
 OA = OutsideAgency.__table__.c

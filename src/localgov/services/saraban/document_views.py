@@ -100,8 +100,9 @@ class SearchController(Controller):
         summary="Thai search over subjects, numbers, bodies and attachments' text, best first",
         description=(
             "The words of `q` are cut as Thai is read (PyThaiNLP) and every one must occur; a word"
-            " inside a longer one (`ถนน` in `ซ่อมแซมถนนลาดยาง`) is found. Secret letters only for the"
-            " members named on them, and each one shown is audited. docs/kernel/search.md."
+            " inside a longer one (`ถนน` in `ซ่อมแซมถนนลาดยาง`) is found. Ranked among the newest 500"
+            " matches (pages walk those). Secret letters only for the members named on them, and each"
+            " one shown is audited. docs/kernel/search.md, docs/services/saraban.md."
         ),
         responses=problem_responses(*STAFF_ERRORS, 400),
         **guarded(READ_POLICY),
@@ -119,7 +120,12 @@ class SearchController(Controller):
         after = decode_cursor(cursor, tuple[float, dt.datetime, uuid.UUID])
         viewer = await caller_actor(db_session, principal, permissions)
         words, rows = await search_index.search_letters(
-            db_session, q, letters.visible_clause(viewer), limit=limit + 1, after=after
+            db_session,
+            q,
+            letters.visible_clause(viewer),
+            letters.visible_search_rows(viewer),
+            limit=limit + 1,
+            after=after,
         )
         hits, next_cursor = cut_page(rows, limit, key=lambda hit: (hit.rank, hit.created_at, hit.id))
         for hit in hits:

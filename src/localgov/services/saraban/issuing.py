@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,10 +39,14 @@ async def issue_letter(
     viewer: Viewer,
     origin: Origin,
     now: dt.datetime | None = None,
+    seal: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Give the approved (or signed) letter its number, write the send register line, and send it:
-    a copy to each LAO through the outbox (it lands in their receive register, see delivery),
-    routes to units and members of this LAO, outside agencies left for the exchange adapter."""
+    a copy to each LAO through the outbox (it lands in their receive register with copies of its
+    documents, see delivery), routes to units and members of this LAO, outside agencies left for
+    the exchange adapter. ``seal`` (the PDF signed with the number) runs before the copies are
+    queued, so they carry it. An LAO closed or suspended since the draft is not sent to: its
+    addressee row fails at once (``recipient_closed`` / ``recipient_suspended``)."""
     moment = now or dt.datetime.now(dt.UTC)
     day = bangkok_today(moment)
     letter = await letters.locked(session, letter_id, viewer, origin, "issue")
@@ -95,11 +100,23 @@ async def issue_letter(
         action_th="ส่ง",
         recorded_by=letters.label(viewer.audit),
     )
+    if seal is not None:
+        await session.flush()
+        await seal()
     outside: list[str] = []
+    documents: list[delivery.DocumentRef] | None = None
     for r in recipients:
         if r.kind == "lao":
+            assert r.tenant_id is not None
+            row = await delivery.tenant_row(session, r.tenant_id)
+            refused = delivery.unavailable(row["status"] if row is not None else None)
+            if refused is not None:
+                await delivery.fail(session, r, refused, origin=origin)
+                continue
+            if documents is None:
+                documents = await delivery.outgoing_documents(session, letter.id)
             r.status = "queued"
-            await delivery.send(session, letter, r, tenant)
+            await delivery.send(session, letter, r, tenant, documents)
             await record_usage(session, SENT_LAO, 1, f"saraban.sent:{r.id}", subject=str(letter.id))
         elif r.kind == "outside":
             r.status = "awaiting_exchange"

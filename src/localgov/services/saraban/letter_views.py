@@ -335,9 +335,17 @@ class LetterController(Controller):
         blob_store: NamedDependency[BlobStore],
         db_session: NamedDependency[AsyncSession],
     ) -> LetterRead:
-        read = await self._act("issue", letter_id, data, tenant, principal, permissions, origin, db_session)
-        await documents.seal(db_session, blob_store, settings.secret_key, tenant, letter_id, actor=actor, origin=origin)
-        return read
+        viewer = await caller_actor(db_session, principal, permissions)
+
+        async def seal() -> object:  # the signed PDF, before the copies to other LAOs are queued
+            return await documents.seal(
+                db_session, blob_store, settings.secret_key, tenant, letter_id, actor=actor, origin=origin
+            )
+
+        await issuing.issue_letter(
+            db_session, letter_id, data.version, tenant=tenant, viewer=viewer, origin=origin, seal=seal
+        )
+        return await letters.letter_view(db_session, letter_id, viewer, origin)
 
     @post(
         "/{letter_id:uuid}/cancel",

@@ -133,6 +133,21 @@ def visible_clause(viewer: Viewer) -> ColumnElement[bool]:
     return or_(L.secrecy == "normal", named)
 
 
+def visible_search_rows(viewer: Viewer) -> Callable[[Any], ColumnElement[bool]]:
+    """:func:`visible_clause` on rows of the search table (or of a sub-select of it with its
+    ``letter_id`` and ``restricted``): a search takes its candidates with it and checks
+    :func:`visible_clause` on the letters in the same statement."""
+
+    def clause(rows: Any) -> ColumnElement[bool]:
+        open_: ColumnElement[bool] = ~rows.c.restricted
+        if viewer.id is None:
+            return open_
+        named = exists().where(A.letter_id == rows.c.letter_id, A.staff_id == literal(viewer.id))
+        return or_(open_, named)
+
+    return clause
+
+
 def label(actor: Actor) -> str:
     """``<kind>:<subject>`` as rows record who did something (``system`` for the platform)."""
     return actor.kind if actor.id is None else f"{actor.kind}:{actor.id}"[:150]

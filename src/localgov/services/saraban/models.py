@@ -321,6 +321,8 @@ class Access(TenantBase):
     the secret-letter officers of a received one)."""
 
     __tablename__ = "saraban_access"
+    #: A search's secrecy filter looks up the caller's own rows (migration saraban_0003).
+    __table_args__ = (Index("ix_saraban_access_staff_id_letter_id", "staff_id", "letter_id"),)
 
     letter_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("saraban_letters.id", ondelete="CASCADE"), primary_key=True
