@@ -18,8 +18,9 @@ Under saturation (every connection busy) checkouts wait, and a returned connecti
 waiter whose home is nearest before its slot (the same distance an idle checkout uses), the oldest
 among equals; a waiter passed over :data:`PASS_LIMIT` times takes the next connection whatever its
 slot, so none waits for ever. Handing returned connections out in arrival order instead spread
-every tenant over every backend at the very load where a backend's first read of a tenant costs most. Correctness never depends on it; the search
-path is set by every transaction (:mod:`localgov.kernel.db`).
+every tenant over every backend at the very load where a backend's first read of a tenant costs
+most. Correctness never depends on it; the search path is set by every transaction
+(:mod:`localgov.kernel.db`).
 
 The tenant comes from :func:`prefer_tenant` (a context variable, set where a tenant's transaction
 is opened: :func:`localgov.kernel.db.session_for`, :func:`localgov.kernel.db.tenant_reader`),

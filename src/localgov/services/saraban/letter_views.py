@@ -220,11 +220,7 @@ class LetterController(Controller):
             "approve": letters.approve,
             "cancel": letters.cancel,
         }
-        step = steps.get(action)
-        if step is not None:
-            await step(db_session, letter_id, data.version, viewer=viewer, origin=origin, note=data.note)
-        else:
-            await issuing.issue_letter(db_session, letter_id, data.version, tenant=tenant, viewer=viewer, origin=origin)
+        await steps[action](db_session, letter_id, data.version, viewer=viewer, origin=origin, note=data.note)
         return await letters.letter_view(db_session, letter_id, viewer, origin)
 
     @post(
