@@ -121,10 +121,7 @@ async def shard_layout(engine: AsyncEngine) -> dict[str, tuple[int, int, int, in
             )
         ).all()
     placed = {r.nspname: (int(r.shards), int(r.foreign_group), tuple(r.groups)) for r in shards}
-    return {
-        r.nspname: (int(r.tables), int(r.colocated), *placed.get(r.nspname, (0, 0, ())))
-        for r in tables
-    }
+    return {r.nspname: (int(r.tables), int(r.colocated), *placed.get(r.nspname, (0, 0, ()))) for r in tables}
 
 
 def assert_whole_on_one_worker(layout: dict[str, tuple[int, int, int, int, tuple[int, ...]]], schema: str) -> int:
