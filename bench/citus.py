@@ -1,7 +1,7 @@
 """Benchmark of localgov on a Citus cluster (issue 19) against plain PostgreSQL, in the same run.
 
     PYTHONPATH=src .venv/bin/python bench/citus.py [--tenants 20] [--requests 200] [--concurrency 2]
-                                                   [--database-url URL]
+                                                   [--serial 20] [--database-url URL]
 
 Starts a Citus coordinator and two workers (tests/support/citus.py: Citus from ../shared/citus,
 data under a temporary folder, stopped in a ``finally``) and creates a database of its own on the
@@ -9,7 +9,11 @@ plain server (``--database-url``, env ``LOCALGOV_BENCH_DATABASE_URL``, else 127.
 dropped in a ``finally``). On both, the real ``upgrade_shared`` and then:
 
 1. *provisioning*: ``--tenants`` LAOs from the DLA registry with ``provision_from_registry``
-   (``--concurrency`` at once, the CLI's default 2): median and p95 per tenant.
+   (``--concurrency`` at once, the CLI's default 2), in blocks of 50 alternating between the two
+   databases (both see the same machine load): median and p95 per tenant, tenants per second, and
+   the median of each quarter (the cost as the number of tenants grows); then ``--serial`` more
+   on each, one at a time (blocks of 10, alternating): the latency of one tenant at the full size.
+   The 1-minute load average is sampled between blocks.
 2. *no-op migrate*: ``migrate_tenants`` over every tenant schema (nothing behind: the catalog mirror).
 3. *reads*: one payments tenant with a bill on each; ``--requests`` sequential requests of
    ``GET /v1/tenant`` and of the authenticated ``GET /v1/payments/bills/{id}`` through the app
@@ -40,6 +44,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 
+#: Tenants provisioned on one database before switching to the other.
+BLOCK = 50
+
+
 def _median_ms(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 2)
 
@@ -66,30 +74,75 @@ async def _setup(url: str) -> tuple[Any, Any]:
     return lao, bill
 
 
-async def _provision(url: str, tenants: int, concurrency: int) -> dict[str, Any]:
+def _quantile(values: list[float], q: float) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def _ms(value: float) -> float:
+    return round(value * 1000, 1)
+
+
+async def _provision(urls: dict[str, str], tenants: int, concurrency: int, serial: int) -> dict[str, Any]:
+    """Provisioning on both databases, alternating blocks of :data:`BLOCK` tenants so that both
+    see the same machine load; then ``serial`` more on each one at a time (the latency of one
+    tenant at the full size, no provisioning of our own beside it); then the no-op migrate."""
     from localgov.kernel.db import create_engine
     from localgov.platform.bulk import provision_from_registry
     from localgov.platform.migrate import migrate_tenants
     from localgov.settings import Settings
 
-    engine = create_engine(Settings(database_url=url, env="test"), pool_size=concurrency + 1, max_overflow=0)
-    try:
-        report = await provision_from_registry(engine, limit=tenants, concurrency=concurrency)
-        if report.failed:
-            raise SystemExit(f"provisioning failed: {report.failed[:3]}")
-        migrated = await migrate_tenants(engine, url, processes=1)
-        if migrated.behind:
-            raise SystemExit(f"no-op migrate found {len(migrated.behind)} schemas behind")
-    finally:
-        await engine.dispose()
-    return {
-        "provisioned": report.created,
-        "provision_median_ms": round(report.quantile(0.5) * 1000, 1),
-        "provision_p95_ms": round(report.quantile(0.95) * 1000, 1),
-        "provision_wall_s": round(report.seconds, 2),
-        "noop_migrate_s": round(migrated.seconds, 3),
-        "noop_migrate_tenants": migrated.total,
+    engines = {
+        name: create_engine(Settings(database_url=url, env="test"), pool_size=concurrency + 1, max_overflow=0)
+        for name, url in urls.items()
     }
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    alone: dict[str, list[float]] = {name: [] for name in urls}
+    walls: dict[str, float] = dict.fromkeys(urls, 0.0)
+    out: dict[str, Any] = {name: {} for name in urls}
+    load = [os.getloadavg()[0]]
+    try:
+        for into, total, block, conc in ((times, tenants, BLOCK, concurrency), (alone, serial, BLOCK // 5, 1)):
+            for start in range(0, total, block):
+                for name in urls if start // block % 2 == 0 else list(urls)[::-1]:
+                    report = await provision_from_registry(
+                        engines[name], limit=min(block, total - start), concurrency=conc
+                    )
+                    if report.failed:
+                        raise SystemExit(f"{name}: provisioning failed: {report.failed[:3]}")
+                    into[name] += report.per_tenant
+                    if into is times:
+                        walls[name] += report.seconds
+                load.append(os.getloadavg()[0])
+        for name, url in urls.items():
+            migrated = await migrate_tenants(engines[name], url, processes=1)
+            if migrated.behind:
+                raise SystemExit(f"{name}: no-op migrate found {len(migrated.behind)} schemas behind")
+            values = times[name]
+            quarter = max(1, len(values) // 4)
+            out[name] = {
+                "provisioned": len(values),
+                "provision_median_ms": _ms(_quantile(values, 0.5)),
+                "provision_p95_ms": _ms(_quantile(values, 0.95)),
+                "provision_wall_s": round(walls[name], 2),
+                "tenants_per_s": round(len(values) / walls[name], 2) if walls[name] else 0.0,
+                # Medians of the first, second, third and last quarter of the tenants provisioned:
+                # how the cost moves with the number of tenants already there.
+                "provision_quarter_median_ms": [
+                    _ms(statistics.median(values[i : i + quarter])) for i in range(0, quarter * 4, quarter)
+                ],
+                "serial_provisioned": len(alone[name]),
+                "serial_median_ms": _ms(_quantile(alone[name], 0.5)),
+                "serial_p95_ms": _ms(_quantile(alone[name], 0.95)),
+                "noop_migrate_s": round(migrated.seconds, 3),
+                "noop_migrate_tenants": migrated.total,
+            }
+    finally:
+        for engine in engines.values():
+            await engine.dispose()
+    out["load_average"] = {"min": min(load), "max": max(load), "median": round(statistics.median(load), 2)}
+    return out
 
 
 async def _reads(urls: dict[str, str], made: dict[str, tuple[Any, Any]], requests: int) -> dict[str, Any]:
@@ -178,11 +231,14 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await cluster.setup()
         urls = {"citus": cluster.coordinator_url, "plain": plain}
-        out: dict[str, Any] = {"tenants": args.tenants, "requests": args.requests, "concurrency": args.concurrency}
-        made = {}
-        for name, url in urls.items():
-            made[name] = await _setup(url)
-            out[name] = await _provision(url, args.tenants, args.concurrency)
+        out: dict[str, Any] = {
+            "tenants": args.tenants,
+            "requests": args.requests,
+            "concurrency": args.concurrency,
+            "serial": args.serial,
+        }
+        made = {name: await _setup(url) for name, url in urls.items()}
+        out |= await _provision(urls, args.tenants, args.concurrency, args.serial)
         out["reads"] = await _reads(urls, made, args.requests)
         out["move"] = await _move(cluster.coordinator_url)
         return out
@@ -196,6 +252,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--serial", type=int, default=20)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     from localgov.metadata import INSTALLATION
@@ -209,9 +266,15 @@ def main() -> int:
     for name in ("citus", "plain"):
         r = out[name]
         print(
-            f"{name:<6} provisioning {r['provisioned']} tenants: median {r['provision_median_ms']} ms,"
-            f" p95 {r['provision_p95_ms']} ms; no-op migrate of {r['noop_migrate_tenants']}: {r['noop_migrate_s']} s"
+            f"{name:<6} provisioning {r['provisioned']} tenants ({out['concurrency']} at once):"
+            f" median {r['provision_median_ms']} ms, p95 {r['provision_p95_ms']} ms,"
+            f" {r['tenants_per_s']} tenants/s; medians by quarter {r['provision_quarter_median_ms']} ms"
         )
+        print(
+            f"{name:<6} then {r['serial_provisioned']} one at a time: median {r['serial_median_ms']} ms,"
+            f" p95 {r['serial_p95_ms']} ms; no-op migrate of {r['noop_migrate_tenants']}: {r['noop_migrate_s']} s"
+        )
+    print(f"load   1-min load average during provisioning: {out['load_average']}")
     for kind, r in out["reads"].items():
         print(f"{kind:<6} citus {r['citus_median_ms']} ms, plain {r['plain_median_ms']} ms: {r['plain_over_citus']}x")
     print(f"move   {out['move']['moved']} {out['move']['from']} -> {out['move']['to']}: {out['move']['move_s']} s")

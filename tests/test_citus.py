@@ -28,6 +28,7 @@ from localgov.kernel.db import create_engine
 from localgov.platform import citus
 from localgov.platform.bulk import provision_from_registry
 from localgov.platform.catalog import CHANNEL, Catalog
+from localgov.platform.installation import installed
 from localgov.platform.migrate import migrate_schema, migrate_tenants
 from localgov.plugins import REGISTRY
 from localgov.settings import Settings
@@ -35,6 +36,7 @@ from localgov.worker import Worker
 from tests.conftest import BASE, host, make_settings
 from tests.support.citus import CitusCluster, start_cluster
 from tests.support.database import CITUS_WORKERS_VAR
+from tests.support.factories import make_tenant
 from tests.support.lifecycle import refresh_catalog
 from tests.support.tokens import install_test_key
 from tests.test_payments_bank import FINANCE, deliver, notice, open_bills, setup_lao, staff_headers
@@ -86,6 +88,53 @@ async def shared_distributed(engine: AsyncEngine) -> list[str]:
         return await citus.check_shared_local(conn)
 
 
+async def shard_layout(engine: AsyncEngine) -> dict[str, tuple[int, int, int, int, tuple[int, ...]]]:
+    """Per tenant schema on the coordinator: (tables, of them single-shard tables colocated with
+    the schema's colocation group, shards, shards of other colocation groups, worker groups
+    holding its shards)."""
+    async with engine.connect() as conn:
+        tables = (
+            await conn.execute(
+                text(
+                    "SELECT n.nspname, count(*) AS tables, count(*) FILTER (WHERE p.partmethod = 'n'"
+                    "  AND p.partkey IS NULL AND p.colocationid = ds.colocationid) AS colocated"
+                    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " LEFT JOIN pg_dist_schema ds ON ds.schemaid = n.oid"
+                    " LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid"
+                    " WHERE n.nspname LIKE 'lao\\_%' AND c.relkind = 'r' GROUP BY n.nspname"
+                )
+            )
+        ).all()
+        shards = (
+            await conn.execute(
+                text(
+                    "SELECT n.nspname, count(*) AS shards,"
+                    " count(*) FILTER (WHERE p.colocationid <> ds.colocationid) AS foreign_group,"
+                    " array_agg(DISTINCT pl.groupid ORDER BY pl.groupid) AS groups"
+                    " FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " JOIN pg_dist_schema ds ON ds.schemaid = n.oid"
+                    " JOIN pg_dist_shard sh ON sh.logicalrelid = p.logicalrelid"
+                    " JOIN pg_dist_placement pl ON pl.shardid = sh.shardid"
+                    " WHERE n.nspname LIKE 'lao\\_%' GROUP BY n.nspname"
+                )
+            )
+        ).all()
+    placed = {r.nspname: (int(r.shards), int(r.foreign_group), tuple(r.groups)) for r in shards}
+    return {r.nspname: (int(r.tables), int(r.colocated), *placed.get(r.nspname, (0, 0, ()))) for r in tables}
+
+
+def assert_whole_on_one_worker(layout: dict[str, tuple[int, int, int, int, tuple[int, ...]]], schema: str) -> int:
+    """Every table of ``schema`` a single-shard table of its distributed schema's colocation group,
+    one shard each, all on one worker (never the coordinator, group 0); returns that group."""
+    tables, colocated, shards, foreign, groups = layout[schema]
+    assert tables > 0, schema
+    assert (colocated, shards, foreign) == (tables, tables, 0), (schema, layout[schema])
+    (group,) = groups
+    assert group != 0, (schema, groups)
+    return group
+
+
 def test_the_isolation_suite_passes_on_the_cluster(cluster: CitusCluster) -> None:
     """tests/test_isolation.py, unchanged, with its databases made Citus databases on all nodes."""
     env = {
@@ -129,20 +178,41 @@ async def test_localgov_on_a_citus_cluster(
         # Every shared table is a local table of the coordinator (none distributed, none reference).
         assert (await conn.execute(text("SELECT count(*) FROM pg_dist_partition"))).scalar() == 0
 
-    # 2. two tenants with payments (the test factories take registry codes), then provisioning
-    #    from the registry: each schema distributed, whole on one worker.
+    # 2. two tenants with payments and one with every service (the test factories take registry
+    #    codes), then provisioning from the registry: each schema distributed, whole on one worker.
     lao_a = await setup_lao(engine)
     lao_b = await setup_lao(engine)
+    every = sorted(p.slug for p in installed().plugins if p.migrations is not None)
+    full = await make_tenant(engine, services=every)  # a tenant with every service
+    ours = {lao_a.tenant.schema, lao_b.tenant.schema, full.schema}
     report = await provision_from_registry(engine, limit=TENANTS, concurrency=2)
     assert (report.created, report.failed) == (TENANTS, [])
     placed = await distributed_schemas(engine)
-    assert len(placed) == TENANTS + 2
+    assert len(placed) == TENANTS + len(ours)
     workers = {(h, p) for h, p in placed.values()}
     assert workers == {("127.0.0.1", port) for port in cluster.worker_ports}  # both workers used
+    # Provisioning sends the DDL in a few multi-statement texts (citus_batches): every table of
+    # every schema is still a single-shard table of the schema's colocation group, on one worker.
+    layout = await shard_layout(engine)
+    assert set(layout) == set(placed)
+    groups = {schema: assert_whole_on_one_worker(layout, schema) for schema in placed}
+    assert len(set(groups.values())) == 2
+    core_tables = {t.name for t in installed().core_tables} | {"alembic_version"}
+    registry_schemas = [s for s in placed if s not in ours]
+    assert {layout[s][0] for s in registry_schemas} == {len(core_tables)}
+    # The tenant with every service: the tables of each history, batched the same way, all of
+    # them in its schema's group on one worker; that worker holds a shard of each, the other none.
+    expected = core_tables | {t.name for p in installed().plugins if p.slug in every for t in p.tables}
+    expected |= {f"alembic_version_{slug}" for slug in every}
+    assert layout[full.schema][0] == len(expected)
+    holder = placed[full.schema][1]
+    for port in cluster.worker_ports:
+        on_node = await cluster.shard_tables(port, full.schema)
+        assert on_node == (expected if port == holder else set()), port
 
     # 3. a no-op migrate changes nothing and registers nothing.
     report_again = await migrate_tenants(engine, citus_settings.database_url, processes=1)
-    assert (report_again.total, report_again.behind) == (TENANTS + 2, [])
+    assert (report_again.total, report_again.behind) == (TENANTS + len(ours), [])
     assert await shared_distributed(engine) == []
 
     # 4. a payment through the bank webhook, its receipt, outbox delivered.

@@ -179,6 +179,20 @@ class CitusCluster:
         finally:
             await conn.close()
 
+    async def shard_tables(self, port: int, schema: str) -> set[str]:
+        """On one node: the tables of ``schema``'s local shards, by table name (shard id removed)."""
+        conn = await asyncpg.connect(self.url(port), server_settings={"citus.override_table_visibility": "off"})
+        try:
+            names = await conn.fetch(
+                "SELECT regexp_replace(c.relname, '_[0-9]+$', '') AS name FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname ~ '_[0-9]+$'",
+                schema,
+            )
+            return {str(r["name"]) for r in names}
+        finally:
+            await conn.close()
+
 
 async def make_citus_database(coordinator: str, workers: Sequence[str]) -> None:
     """Citus in a database that exists on every node; the workers added to the coordinator's."""

@@ -6,7 +6,8 @@ histories are checked against, a test proves a provisioned schema equals a migra
 combination of services), sent as one multi-statement script with the version rows, and the
 schema is stamped at the heads in the same transaction. On Citus (``localgov.platform.citus``) the
 schema is created with schema-based sharding on (a distributed schema, placed on one worker) and
-the statements are sent one per round trip: Citus refuses a multi-statement DDL text.
+the statements are sent in the fewest texts Citus accepts (``citus_batches``: every ``CREATE
+TABLE``/``CREATE INDEX`` of a run in one text, an ``ALTER TABLE`` alone).
 
 A service's tables are created when a tenant starts using it: at provisioning when the tenant
 comes with it, or when it is enabled later (:func:`install_services`), in the same transaction
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from localgov.kernel.db import TenantBoundSession, quote_schema, session_for, validate_schema_name
 from localgov.kernel.plugins import ServicePlugin
 from localgov.kernel.thai import bangkok_today
-from localgov.platform.citus import execute_script, is_citus, prepare_ddl, sharding
+from localgov.platform.citus import execute_script, is_citus, prepare_ddl
 from localgov.platform.installation import installed
 from localgov.platform.migrate import CORE, history_head, tenant_head, version_table
 
@@ -135,8 +136,7 @@ async def provision_schema(
     citus = await is_citus(conn)
     if citus:
         # A distributed schema: Citus places it whole on one worker (docs/operations/citus.md).
-        await sharding(conn, on=True)
-        await prepare_ddl(conn)
+        await prepare_ddl(conn, distribute=True)
     await conn.execute(text(f"CREATE SCHEMA {quote_schema(schema)}"))
     await conn.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
     revisions = {p.slug: history_head(str(p.migrations)) for p in plugins}
