@@ -5,9 +5,11 @@ another LAO's letters never found)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import uuid
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.kernel.documents import OfficialDocument, Paragraph, pades, render
 from localgov.kernel.storage import list_files
+from localgov.kernel.thai import bangkok_today
 from localgov.plugins import REGISTRY
 from localgov.services.saraban import documents
 from localgov.services.saraban.letters import DELIVER_TOPIC
@@ -178,6 +181,14 @@ async def test_thai_search_finds_words_inside_text_and_never_shows_a_secret_lett
         assert pages == await found("ถนน", "officer")
         assert len(pages) == 3
         assert str(road) not in await found("ถนน", "clerk", other)  # another LAO's letters: never
+        # created_before (a Bangkok day): tomorrow keeps every match, a day long past none; a bad date 400.
+        tomorrow, past = (bangkok_today() + dt.timedelta(days=1)).isoformat(), "2001-01-01"
+        for day, expected in ((tomorrow, [str(road), str(meeting)]), (past, [])):
+            params = {"q": "ถนน", "created_before": day}
+            answer = await http.get("/v1/saraban/search", params=params, headers=lao.headers("outsider"))
+            assert [item["id"] for item in answer.json()["items"]] == expected, answer.text
+        params = {"q": "ถนน", "created_before": "2026-13-01"}
+        assert (await http.get("/v1/saraban/search", params=params, headers=lao.headers("clerk"))).status_code == 400
         bad = await http.get("/v1/saraban/search", params={"q": ""}, headers=lao.headers("clerk"))
         assert bad.status_code == 400
         assert (
@@ -275,11 +286,16 @@ async def test_search_ranks_the_newest_matches_whichever_pass_finds_them(
             )
         )
 
-    async def found(q: str, who: str = "outsider") -> set[int]:
+    async def found(q: str, who: str = "outsider", before: Any = None) -> set[int]:
         async with lao.db() as session:
             viewer = lao.viewer(who)
             _, hits = await search_index.search_letters(
-                session, q, letters.visible_clause(viewer), letters.visible_search_rows(viewer), limit=20
+                session,
+                q,
+                letters.visible_clause(viewer),
+                letters.visible_search_rows(viewer),
+                limit=20,
+                before=before,
             )
         return {ids.index(hit.id) for hit in hits}
 
@@ -298,3 +314,11 @@ async def test_search_ranks_the_newest_matches_whichever_pass_finds_them(
     # สะพาน: none in the newest 4 → the GIN index over every row.
     assert await found("สะพาน") == {3, 2, 1}
     assert await found("ไดโนเสาร์") == set()
+    # Older matches of a common word: the newest CANDIDATES matches created before a moment.
+    async with lao.db() as session:
+        rows = (await session.execute(text("SELECT letter_id, created_at FROM saraban_letter_search"))).all()
+        created = {letter_id: at for letter_id, at in rows}
+    assert await found("ถนน", before=created[ids[4]]) == {3, 2, 1}  # the sample pass, moved back
+    assert await found("ขุดลอก", before=created[ids[8]]) == {6, 5, 4}  # a longer read / window, moved back
+    assert await found("สะพาน", before=created[ids[2]]) == {1, 0}  # the GIN pass, bounded too
+    assert await found("ถนน", before=created[ids[0]]) == set()

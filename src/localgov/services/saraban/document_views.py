@@ -24,6 +24,7 @@ from localgov.kernel.pagination import Cursor, cut_page, decode_cursor
 from localgov.kernel.storage import BlobStore, download_response, open_file
 from localgov.kernel.storage.web import store_upload_file
 from localgov.kernel.tenancy import TenantInfo
+from localgov.kernel.thai import BANGKOK
 from localgov.services.saraban import documents, letters, search_index
 from localgov.services.saraban.params import MANAGE_POLICY, PDF, READ_POLICY, STAFF_ERRORS, LetterId
 
@@ -33,6 +34,15 @@ Query = Annotated[
     str, QueryParameter(min_length=1, max_length=200, description="Thai words (found inside running text)")
 ]
 SearchLimit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (1-100)")]
+CreatedBefore = Annotated[
+    dt.date | None,
+    QueryParameter(
+        description=(
+            "Only letters created before this day (Bangkok time): the newest matches before it, which is"
+            " how older matches of a common word are reached"
+        )
+    ),
+]
 
 
 class EmblemRead(msgspec.Struct, kw_only=True):
@@ -101,7 +111,8 @@ class SearchController(Controller):
         description=(
             "The words of `q` are cut as Thai is read (PyThaiNLP) and every one must occur; a word"
             " inside a longer one (`ถนน` in `ซ่อมแซมถนนลาดยาง`) is found. Ranked among the newest 500"
-            " matches (pages walk those). Secret letters only for the members named on them, and each"
+            " matches (pages walk those; `created_before` moves the window back). Secret letters only for"
+            " the members named on them, and each"
             " one shown is audited. docs/kernel/search.md, docs/services/saraban.md."
         ),
         responses=problem_responses(*STAFF_ERRORS, 400),
@@ -116,6 +127,7 @@ class SearchController(Controller):
         db_session: NamedDependency[AsyncSession],
         limit: SearchLimit = 20,
         cursor: Cursor = None,
+        created_before: CreatedBefore = None,
     ) -> search_index.SearchResult:
         after = decode_cursor(cursor, tuple[float, dt.datetime, uuid.UUID])
         viewer = await caller_actor(db_session, principal, permissions)
@@ -126,6 +138,7 @@ class SearchController(Controller):
             letters.visible_search_rows(viewer),
             limit=limit + 1,
             after=after,
+            before=dt.datetime.combine(created_before, dt.time(), tzinfo=BANGKOK) if created_before else None,
         )
         hits, next_cursor = cut_page(rows, limit, key=lambda hit: (hit.rank, hit.created_at, hit.id))
         for hit in hits:

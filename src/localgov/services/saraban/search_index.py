@@ -228,9 +228,11 @@ def _statement(
     (``scanned``), on every row (one row of nulls but those when no hit is left), and the best
     ``limit`` of them that ``visible`` lets through on the letters themselves, ranked."""
     query = search.query_param()
+    before = S.created_at < bindparam("before", type_=DateTime(timezone=True))
     if mode == "recent":
         newest = (
             select(S.letter_id, S.vector, S.restricted, S.created_at)
+            .where(before)
             .order_by(S.created_at.desc(), S.letter_id.desc())
             .limit(bindparam("budget"))
             .subquery("newest")
@@ -239,11 +241,16 @@ def _statement(
             search.matches(newest.c.vector, query), candidate(newest)
         )
         order: tuple[Any, ...] = (newest.c.created_at.desc(), newest.c.letter_id.desc())
-        budget = select(S.letter_id).order_by(S.created_at.desc(), S.letter_id.desc()).limit(bindparam("budget"))
+        budget = (
+            select(S.letter_id)
+            .where(before)
+            .order_by(S.created_at.desc(), S.letter_id.desc())
+            .limit(bindparam("budget"))
+        )
         scanned: ColumnElement[int] = select(func.count()).select_from(budget.subquery("budget")).scalar_subquery()
     else:
         chosen = select(S.letter_id, S.vector, S.created_at).where(
-            search.matches(S.vector, query), candidate(LetterSearch.__table__)
+            search.matches(S.vector, query), candidate(LetterSearch.__table__), before
         )
         if mode == "window":
             chosen = chosen.where(S.created_at >= bindparam("since", type_=DateTime(timezone=True)))
@@ -288,7 +295,15 @@ def _statement(
     )
 
 
-_SINCE = select(S.created_at).order_by(S.created_at.desc(), S.letter_id.desc()).offset(bindparam("offset")).limit(1)
+_SINCE = (
+    select(S.created_at)
+    .where(S.created_at < bindparam("before", type_=DateTime(timezone=True)))
+    .order_by(S.created_at.desc(), S.letter_id.desc())
+    .offset(bindparam("offset"))
+    .limit(1)
+)
+#: ``before`` when the caller sets none: later than any letter.
+_NO_BOUND = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 #: Plan each search for its own words and window (a cached generic plan knows neither).
 _CUSTOM_PLANS = select(func.set_config("plan_cache_mode", "force_custom_plan", True))
 
@@ -301,12 +316,14 @@ async def search_letters(
     *,
     limit: int,
     after: tuple[float, dt.datetime, uuid.UUID] | None = None,
+    before: dt.datetime | None = None,
 ) -> tuple[list[str], list[SearchHit]]:
     """Letters matching every word of ``q`` that the caller may see, best first among the newest
     :data:`CANDIDATES` matches: ``candidate`` makes the access filter on the search rows
     (``letters.visible_search_rows``), ``visible`` is the same filter on the letters
     (``letters.visible_clause``), both in each statement. ``after`` = the last hit's
-    (rank, created_at, id) of the previous page.
+    (rank, created_at, id) of the previous page. ``before``: only letters created before it (the
+    newest matches before a date: how older matches of a common word are reached).
 
     Where the newest matches are looked for depends on how common the words are, as seen in the
     newest :data:`SAMPLE` rows (the first pass, read in date order, no GIN scan):
@@ -323,7 +340,7 @@ async def search_letters(
     parsed = search.parse_query(q)
     if parsed is None:
         return [], []
-    params: dict[str, object] = {"search_query": parsed.tsquery, "limit": limit}
+    params: dict[str, object] = {"search_query": parsed.tsquery, "limit": limit, "before": before or _NO_BOUND}
     if after is not None:
         params |= {"after_rank": after[0], "after_at": after[1], "after_id": after[2]}
     paged = after is not None
@@ -341,7 +358,8 @@ async def search_letters(
         else:
             rows = []
             if share > 0:
-                since = await fetch_one(reader, _SINCE, {"offset": math.ceil(2 * CANDIDATES / share) - 1})
+                offset = math.ceil(2 * CANDIDATES / share) - 1
+                since = await fetch_one(reader, _SINCE, {"offset": offset, "before": params["before"]})
                 if since is not None:
                     statement = _statement(visible, candidate, mode="window", paged=paged)
                     rows = await fetch_all(reader, statement, params | {"since": since["created_at"]})
