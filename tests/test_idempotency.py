@@ -7,14 +7,23 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from litestar.serialization import encode_json
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from localgov.kernel.idempotency import RETENTION, IdempotencyRecord, lock_id, purge_expired
+from localgov.kernel.idempotency import (
+    RETENTION,
+    IdempotencyRecord,
+    KeyedCreate,
+    lock_id,
+    purge_expired,
+    request_hash,
+)
 from localgov.kernel.thai import bangkok_today
 from localgov.services.payments import PLUGIN
 from localgov.services.payments.models import Bill
 from tests.conftest import ClientFactory, host
+from tests.support.factories import make_tenant
 from tests.support.payments import make_payer, payments_db, payments_tenant
 from tests.support.tokens import bearer
 
@@ -161,3 +170,87 @@ async def test_keys_expire(engine: AsyncEngine, client_for: ClientFactory) -> No
         )
         assert await purge_expired(session) == 1
         assert await session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+
+
+async def test_the_record_commits_with_the_work_or_neither_does(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    """A create through the middleware (a unit): its record is written in the request's own
+    transaction. A commit that fails after the record is written (a deferred trigger refuses it at
+    COMMIT) leaves neither the unit nor the record, and the retry with the same key creates the unit
+    once; before, the unit was committed first and the record after, in a transaction of its own."""
+    tenant = await make_tenant(engine)
+    admin = {**host(tenant.slug), **bearer(tenant, roles=["tenant_admin"]), "Idempotency-Key": "unit-x"}
+    body = {"code": "FIN", "name_th": "กองคลัง", "kind": "division"}
+    schema = tenant.schema
+
+    async def count(table: str) -> int:
+        async with engine.connect() as connection:
+            return int(await connection.scalar(text(f'SELECT count(*) FROM "{schema}".{table}')) or 0)
+
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "CREATE FUNCTION public.refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$"
+            )
+        )
+        await connection.execute(
+            text(
+                f'CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON "{schema}".idempotency_keys '
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse_at_commit()"
+            )
+        )
+    async with client_for() as http:
+        failed = await http.post("/v1/units", json=body, headers=admin)
+        assert failed.status_code >= 500, failed.text
+        assert (await count("units"), await count("idempotency_keys")) == (0, 0)
+        async with engine.begin() as connection:
+            await connection.execute(text(f'DROP TRIGGER refuse_at_commit ON "{schema}".idempotency_keys'))
+            await connection.execute(text("DROP FUNCTION public.refuse_at_commit()"))
+        created = await http.post("/v1/units", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        assert (await count("units"), await count("idempotency_keys")) == (1, 1)
+        replayed = await http.post("/v1/units", json=body, headers=admin)
+        assert (replayed.status_code, replayed.headers["idempotent-replayed"]) == (201, "true")
+        assert replayed.json()["id"] == created.json()["id"]
+    assert await count("units") == 1
+
+
+async def test_a_record_stored_meanwhile_is_replayed_and_the_work_undone(
+    engine: AsyncEngine, client_for: ClientFactory
+) -> None:
+    """The window between the middleware's first look and the key's lock: a record committed there
+    (here written before the request by hand, with the request's own hash, as a concurrent request
+    would) is found once the lock is held; the handler's work does not run and the record is replayed."""
+    tenant = await make_tenant(engine)
+    admin = {**host(tenant.slug), **bearer(tenant, roles=["tenant_admin"], subject="ann"), "Idempotency-Key": "w"}
+    body = {"code": "FIN", "name_th": "กองคลัง", "kind": "division"}
+    original = KeyedCreate.stored
+    seen: list[str] = []
+
+    async def first_look_misses(self: KeyedCreate) -> Any:
+        if not seen:  # the first look finds nothing: the concurrent request commits right after it
+            seen.append("looked")
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(
+                        f'INSERT INTO "{tenant.schema}".idempotency_keys '
+                        "(principal, key, request_hash, status, response_status, response_body) "
+                        "VALUES ('staff:ann', 'w', :hash, 'done', 201, :body)"
+                    ),
+                    {"hash": request_hash("POST", "/v1/units", encode_json(body)), "body": b'{"stored":true}'},
+                )
+            return None
+        return await original(self)
+
+    async with client_for() as http:
+        KeyedCreate.stored = first_look_misses  # type: ignore[method-assign]
+        try:
+            response = await http.post(
+                "/v1/units", content=encode_json(body), headers={**admin, "Content-Type": "application/json"}
+            )
+        finally:
+            KeyedCreate.stored = original  # type: ignore[method-assign]
+    assert (response.status_code, response.content) == (201, b'{"stored":true}')
+    assert response.headers["idempotent-replayed"] == "true"
+    async with engine.connect() as connection:
+        assert await connection.scalar(text(f'SELECT count(*) FROM "{tenant.schema}".units')) == 0
