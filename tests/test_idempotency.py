@@ -11,12 +11,15 @@ from litestar.serialization import encode_json
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.idempotency import (
     RETENTION,
     IdempotencyRecord,
     KeyedCreate,
+    OperatorIdempotencyRecord,
     lock_id,
     purge_expired,
+    purge_expired_operator,
     request_hash,
 )
 from localgov.kernel.thai import bangkok_today
@@ -170,6 +173,23 @@ async def test_keys_expire(engine: AsyncEngine, client_for: ClientFactory) -> No
         )
         assert await purge_expired(session) == 1
         assert await session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+
+
+async def test_the_operator_hosts_keys_expire(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO platform.idempotency_keys (principal, key, request_hash, status, created_at) VALUES "
+                "('operator:old', 'a', 'h', 'done', now() - make_interval(secs => :s)), "
+                "('operator:new', 'b', 'h', 'done', now())"
+            ),
+            {"s": RETENTION.total_seconds() + 60},
+        )
+    async with tenant_session(session_factory(engine), None) as session:
+        assert await purge_expired_operator(session) == 1
+        left = (await session.execute(select(OperatorIdempotencyRecord.principal))).scalars().all()
+    assert "operator:new" in left
+    assert "operator:old" not in left
 
 
 async def test_the_record_commits_with_the_work_or_neither_does(engine: AsyncEngine, client_for: ClientFactory) -> None:
