@@ -267,9 +267,9 @@ class RowErrors:
 
 @dataclass
 class CsvUpload(Operation):
-    """``operation_class`` of a route whose request body is a CSV file, sent as ``text/csv`` and read
-    raw (``RawBody``), then parsed with :func:`read_csv`; the route's own ``description`` names the
-    columns."""
+    """``operation_class`` of a route whose request body is a CSV file only, sent as ``text/csv`` and
+    read raw (``RawBody``), then parsed with :func:`read_csv`; the route's own ``description`` names
+    the columns. An import of rows uses :class:`ImportBody` instead (the rows as JSON too)."""
 
     def __post_init__(self) -> None:
         self.request_body = RequestBody(
