@@ -163,21 +163,29 @@ async def test_the_document_lists_json_then_csv_for_every_import(
     tenant = await payments_tenant(engine)
     async with client_for(plugins=REGISTRY) as http:
         document = (await http.get("/schema/openapi.json", headers=host(tenant.slug))).json()
+    schemas = document["components"]["schemas"]
+
+    def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+        ref = schema.get("$ref", "")
+        return schemas[ref.removeprefix("#/components/schemas/")] if ref else schema
+
     for path, title in IMPORTS.items():
         body = document["paths"][path]["post"]["requestBody"]
         assert list(body["content"]) == ["application/json", "text/csv"], path
         assert body["required"] is True
-        schema = body["content"]["application/json"]["schema"]
+        assert body["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{title}"}
+        schema = resolve(body["content"]["application/json"]["schema"])
         assert (schema["title"], schema["required"], schema["additionalProperties"]) == (title, ["rows"], False)
         rows = schema["properties"]["rows"]
         assert (rows["type"], rows["minItems"]) == ("array", 1)
         assert rows["maxItems"] >= 1000
-        assert (rows["items"]["type"], rows["items"]["additionalProperties"]) == ("object", False)
-        assert rows["items"]["required"]
+        row = resolve(rows["items"])
+        assert (row["type"], row["additionalProperties"]) == ("object", False)
+        assert row["required"]
         assert body["content"]["text/csv"]["schema"]["type"] == "string"
         assert "415" in document["paths"][path]["post"]["responses"]
-    statement = document["paths"]["/v1/payments/bank/statements"]["post"]["requestBody"]["content"]
-    columns = statement["application/json"]["schema"]["properties"]["rows"]["items"]["properties"]
+    columns = schemas["StatementRow"]["properties"]
     assert list(columns) == list(STATEMENT_COLUMNS)
     assert columns["amount"]["pattern"] == DECIMAL_PATTERN
     assert columns["biller_id"]["pattern"] == "^[0-9]{15}$"
+    assert list(schemas["PayerImportRow"]["properties"]) == list(IMPORT_COLUMNS)

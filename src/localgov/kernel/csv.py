@@ -50,7 +50,15 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request
-from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
 
 from localgov.kernel.errors import DomainError, FieldError
 
@@ -303,6 +311,24 @@ _SCHEMA_KEYS = frozenset(
 )
 
 
+#: The OpenAPI components of every :class:`ImportBody` made so far: its body and its row, by name.
+_COMPONENTS: dict[str, Schema] = {}
+
+
+def _register(name: str, schema: Schema) -> None:
+    known = _COMPONENTS.get(name)
+    if known is not None and known != schema:
+        raise ValueError(f"two import bodies or rows are named {name!r}")
+    _COMPONENTS[name] = schema
+
+
+def import_schemas() -> dict[str, Schema]:
+    """The JSON bodies of the imports (:class:`ImportBody`) and their rows, as OpenAPI component
+    schemas: ``kernel.openapi`` adds them to each surface's document (Litestar builds its
+    components from the types of handlers' signatures only)."""
+    return dict(_COMPONENTS)
+
+
 class InvalidImportRows(DomainError):
     """A JSON import body its schema refuses: the same problem as any invalid JSON body."""
 
@@ -365,8 +391,9 @@ class ImportBody:
     """The body of an import route: a CSV file (``text/csv``) or the same rows as JSON.
 
     ``row`` is a struct (``forbid_unknown_fields=True``) whose fields are the CSV's columns, typed
-    and constrained; ``name`` names the JSON body in the OpenAPI document (``<name>``, an object
-    with ``rows``: 1 to ``max_rows`` rows, the file's limit too). ``required``, ``lower_header``
+    and constrained; ``name`` names the JSON body in the OpenAPI document (the component ``<name>``,
+    an object with ``rows``: 1 to ``max_rows`` rows, the file's limit too; each row the component
+    named as the struct). ``required``, ``lower_header``
     and ``max_rows`` are :func:`read_csv`'s; ``refuse`` turns a file that cannot be read into the
     service's own problem (default: :class:`CsvRejected`). :attr:`operation` is the route's ``operation_class``;
     :meth:`read` the handler's one call::
@@ -401,15 +428,28 @@ class ImportBody:
             forbid_unknown_fields=True,
         )
         self._decoder = msgspec.json.Decoder(self.body)
-        (root,), defs = msgspec.json.schema_components([self.body], ref_template="#/$defs/{name}")
-        schema = _inline(root, defs)
-        schema.title = name
-        schema.description = (
-            f"The rows of the file as JSON: one object per row, its members the columns (1-{max_rows} rows)."
+        (root,), defs = msgspec.json.schema_components([row], ref_template="#/$defs/{name}")
+        row_name = row.__name__
+        body_schema = Schema(
+            type=OpenAPIType.OBJECT,
+            title=name,
+            description=f"The rows of the file as JSON: one object per row, its members the columns (1-{max_rows}).",
+            properties={
+                "rows": Schema(
+                    type=OpenAPIType.ARRAY,
+                    items=Reference(ref=f"#/components/schemas/{row_name}"),
+                    min_items=1,
+                    max_items=max_rows,
+                )
+            },
+            required=["rows"],
+            additional_properties=False,
         )
+        _register(name, body_schema)
+        _register(row_name, _inline(root, defs))
         columns = ", ".join(f"`{c}`" for c in self.columns)
         media = {
-            "application/json": OpenAPIMediaType(schema=schema),
+            "application/json": OpenAPIMediaType(schema=Reference(ref=f"#/components/schemas/{name}")),
             "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, description=_CSV_DESCRIPTION)),
         }
 
