@@ -19,11 +19,12 @@ the tenant's schema (``idempotency_keys``, a core table), the operator host's in
 ``platform.idempotency_keys``. Both are kept :data:`RETENTION`, then ignored and purged
 (:data:`PURGE_JOB` per tenant, :data:`OPERATOR_PURGE_JOB` for the platform table).
 
-**The request hash** is SHA-256 of the method and path (each length-prefixed) followed by the raw
-body. It is computed while the body streams by (:class:`RequestHasher`): a multipart upload is
-hashed as Litestar reads it into its spooled parts, nothing is buffered for the hash, and a body
-read only to be compared with a stored record is read in chunks and dropped, up to the route's
-``request_max_body_size`` (413 beyond).
+**The request hash** of the middleware's creates is SHA-256 of the method and path (each
+length-prefixed) followed by the raw body, computed while the body streams by
+(:class:`RequestHasher`): a multipart upload is hashed as Litestar reads it into its spooled
+parts, nothing is buffered for the hash, and a body read only to be compared with a stored record
+is read in chunks and dropped, up to the route's ``request_max_body_size`` (413 beyond). (The
+records of :func:`idempotent`, whose body is in memory anyway, keep :func:`request_hash`.)
 
 **How the middleware's path stays atomic.** The request's session commits in
 ``kernel.web.provide_db_session``, which Litestar runs as a dependency *before* the response is
@@ -91,7 +92,7 @@ class _RecordColumns:
     #: ``<kind>:<subject>`` of the caller: keys of different callers never collide.
     principal: Mapped[str] = mapped_column(String(150))
     key: Mapped[str] = mapped_column(String(100))
-    #: SHA-256 of method, path and body (:class:`RequestHasher`).
+    #: SHA-256 of method, path and body (:func:`request_hash`, :class:`RequestHasher`).
     request_hash: Mapped[str] = mapped_column(String(64))
     #: ``done`` once stored (the response commits with the work; "in flight" is the advisory lock
     #: of the transaction doing it, never a row, so nothing is left behind by a crash).
@@ -179,10 +180,13 @@ class RequestHasher:
 
 
 def request_hash(method: str, path: str, body: bytes) -> str:
-    """:class:`RequestHasher` of a body already in memory."""
-    hasher = RequestHasher(method, path)
-    hasher.update(body)
-    return hasher.hexdigest()
+    """The hash :func:`idempotent` keeps (a body in memory, length-prefixed like the method and path:
+    the format its records have had from the start)."""
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
 
 
 def lock_id(schema: str, principal: str, key: str) -> int:
