@@ -442,12 +442,22 @@ STATEMENT_COLUMNS = ("transaction_id", "paid_at", "biller_id", "ref1", "ref2", "
 MAX_STATEMENT_ROWS = 50_000
 
 
+#: An ISO 8601 date and time as a statement writes it (an offset optional).
+_PAID_AT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+
+
 class StatementRow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One line of a bank statement (the CSV's columns, :data:`STATEMENT_COLUMNS`)."""
 
     transaction_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    #: ISO 8601; without an offset it is Bangkok time.
-    paid_at: Annotated[dt.datetime, msgspec.Meta(examples=["2026-12-01T10:15:00+07:00"])]
+    #: ISO 8601 (as in the file: text, read by the same parser); without an offset it is Bangkok time.
+    paid_at: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=_PAID_AT,
+            examples=["2026-12-01T10:15:00+07:00"],
+        ),
+    ]
     #: The LAO's 15-digit biller id.
     biller_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{15}$", examples=["099400012345601"])]
     ref1: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
