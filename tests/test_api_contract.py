@@ -12,6 +12,7 @@ import re
 import sys
 import typing
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,10 @@ from localgov.services.saraban.models import Subkind
 from localgov.services.saraban.rules import SUBKINDS
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
+from tests.support.billing import make_plan
 from tests.support.demo_plugin import DEMO
 from tests.support.factories import make_tenant
+from tests.support.oss_cases import make_case_world, pdf_bytes, walk_in
 from tests.support.paging import walk_pages
 from tests.support.tokens import bearer
 
@@ -676,12 +679,18 @@ async def test_if_match_holds_on_every_update(engine: AsyncEngine, client_for: C
         assert grant.status_code == 412
 
 
-async def test_idempotency_key_on_every_create(engine: AsyncEngine, client_for: ClientFactory) -> None:
-    """A create whose handler does not take the key (a unit) honours it through the middleware."""
+async def test_idempotency_key_on_every_create(
+    engine: AsyncEngine, client_for: ClientFactory, database_url: str, tmp_path: Path
+) -> None:
+    """A create whose handler does not take the key honours it through the middleware: a JSON create
+    (a unit), a multipart upload (an attachment) and a create on the operator host (a plan price)."""
     tenant = await make_tenant(engine)
+    world = await make_case_world(engine)
+    plan = await make_plan(engine, fixed_fee=Decimal(1000))
     admin = {**host(tenant.slug), **bearer(tenant, roles=ALL_ROLES)}
     body = {"code": "FIN", "name_th": "กองคลัง", "kind": "division"}
-    async with client_for(plugins=REGISTRY) as client:
+    settings = make_settings(database_url, storage_dir=str(tmp_path / "files"))
+    async with client_for(settings_=settings, plugins=REGISTRY, listen=False) as client:
         first = await client.post("/v1/units", json=body, headers={**admin, "Idempotency-Key": "unit-1"})
         again = await client.post("/v1/units", json=body, headers={**admin, "Idempotency-Key": "unit-1"})
         assert first.status_code == 201, first.text
@@ -697,6 +706,43 @@ async def test_idempotency_key_on_every_create(engine: AsyncEngine, client_for: 
         assert [u["code"] for u in units].count("fin") == 1
         bad_key = await client.post("/v1/units", json=body, headers={**admin, "Idempotency-Key": "has space"})
         assert bad_key.status_code == 400
+
+        # An upload: hashed as it streams by (httpx picks a new multipart boundary each time: the
+        # boundary is not part of the hash), replayed, one attachment; another file with the key: 422.
+        officer = {**world.headers("officer"), "Idempotency-Key": "scan-1"}
+        case = (await client.post("/v1/oss/cases", json=walk_in(), headers=world.headers("officer"))).json()["case"]
+        files = f"/v1/oss/cases/{case['id']}/files"
+        scan = pdf_bytes(300_000)
+        uploads = [await client.post(files, files={"data": ("scan.pdf", scan, "application/pdf")}, headers=officer)]
+        uploads.append(await client.post(files, files={"data": ("scan.pdf", scan, "application/pdf")}, headers=officer))
+        assert [u.status_code for u in uploads] == [201, 201], uploads[0].text
+        assert uploads[1].json() == uploads[0].json()
+        assert "idempotent-replayed" not in uploads[0].headers
+        assert uploads[1].headers["idempotent-replayed"] == "true"
+        another = await client.post(
+            files, files={"data": ("scan.pdf", pdf_bytes(300_000, seed=2), "application/pdf")}, headers=officer
+        )
+        assert (another.status_code, another.json()["code"]) == (422, "idempotency_key_reused")
+        listed = await client.get(files, headers=world.headers("officer"))
+        assert [f["id"] for f in listed.json()["items"]] == [uploads[0].json()["id"]]
+
+        # The operator host: without the key a second identical price is 409; with it, a replay.
+        billing = {"Host": BASE, **bearer(None, kind="operator", roles=["billing_admin"]), "Idempotency-Key": "p-1"}
+        price = {"effective_from": "2027-01-01", "fixed_fee": "1200", "fixed_interval": "monthly"}
+        prices = [await client.post(f"/v1/billing/plans/{plan}/prices", json=price, headers=billing) for _ in "ab"]
+        assert [p.status_code for p in prices] == [201, 201], prices[0].text
+        assert prices[1].json() == prices[0].json()
+        assert prices[1].headers["idempotent-replayed"] == "true"
+        unkeyed = {k: v for k, v in billing.items() if k != "Idempotency-Key"}
+        duplicate = await client.post(f"/v1/billing/plans/{plan}/prices", json=price, headers=unkeyed)
+        assert (duplicate.status_code, duplicate.json()["code"]) == (409, "plan_price_exists")
+        listed_prices = await client.get(f"/v1/billing/plans/{plan}/prices", headers=unkeyed)
+        assert [p["effective_from"] for p in listed_prices.json()["items"]].count("2027-01-01") == 1
+    async with engine.connect() as connection:
+        kept = (
+            await connection.execute(text("SELECT principal FROM platform.idempotency_keys WHERE key = 'p-1'"))
+        ).scalars()
+        assert [principal.split(":")[0] for principal in kept] == ["operator"]
 
 
 async def test_a_date_out_of_range_is_the_callers_input(engine: AsyncEngine, client_for: ClientFactory) -> None:

@@ -7,14 +7,26 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from litestar.serialization import encode_json
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from localgov.kernel.idempotency import RETENTION, IdempotencyRecord, lock_id, purge_expired
+from localgov.kernel.db import session_factory, tenant_session
+from localgov.kernel.idempotency import (
+    RETENTION,
+    IdempotencyRecord,
+    KeyedCreate,
+    OperatorIdempotencyRecord,
+    RequestHasher,
+    lock_id,
+    purge_expired,
+    purge_expired_operator,
+)
 from localgov.kernel.thai import bangkok_today
 from localgov.services.payments import PLUGIN
 from localgov.services.payments.models import Bill
 from tests.conftest import ClientFactory, host
+from tests.support.factories import make_tenant
 from tests.support.payments import make_payer, payments_db, payments_tenant
 from tests.support.tokens import bearer
 
@@ -161,3 +173,134 @@ async def test_keys_expire(engine: AsyncEngine, client_for: ClientFactory) -> No
         )
         assert await purge_expired(session) == 1
         assert await session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+
+
+async def test_the_operator_hosts_keys_expire(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO platform.idempotency_keys (principal, key, request_hash, status, created_at) VALUES "
+                "('operator:old', 'a', 'h', 'done', now() - make_interval(secs => :s)), "
+                "('operator:new', 'b', 'h', 'done', now())"
+            ),
+            {"s": RETENTION.total_seconds() + 60},
+        )
+    async with tenant_session(session_factory(engine), None) as session:
+        assert await purge_expired_operator(session) == 1
+        left = (await session.execute(select(OperatorIdempotencyRecord.principal))).scalars().all()
+    assert "operator:new" in left
+    assert "operator:old" not in left
+
+
+async def test_the_record_commits_with_the_work_or_neither_does(engine: AsyncEngine, client_for: ClientFactory) -> None:
+    """A create through the middleware (a unit): its record is written in the request's own
+    transaction. A commit that fails after the record is written (a deferred trigger refuses it at
+    COMMIT) leaves neither the unit nor the record, and the retry with the same key creates the unit
+    once; before, the unit was committed first and the record after, in a transaction of its own."""
+    tenant = await make_tenant(engine)
+    admin = {**host(tenant.slug), **bearer(tenant, roles=["tenant_admin"]), "Idempotency-Key": "unit-x"}
+    body = {"code": "FIN", "name_th": "กองคลัง", "kind": "division"}
+    schema = tenant.schema
+
+    async def count(table: str) -> int:
+        async with engine.connect() as connection:
+            return int(await connection.scalar(text(f'SELECT count(*) FROM "{schema}".{table}')) or 0)
+
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "CREATE FUNCTION public.refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$"
+            )
+        )
+        await connection.execute(
+            text(
+                f'CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON "{schema}".idempotency_keys '
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse_at_commit()"
+            )
+        )
+    async with client_for() as http:
+        failed = await http.post("/v1/units", json=body, headers=admin)
+        assert failed.status_code >= 500, failed.text
+        assert (await count("units"), await count("idempotency_keys")) == (0, 0)
+        async with engine.begin() as connection:
+            await connection.execute(text(f'DROP TRIGGER refuse_at_commit ON "{schema}".idempotency_keys'))
+            await connection.execute(text("DROP FUNCTION public.refuse_at_commit()"))
+        created = await http.post("/v1/units", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        assert (await count("units"), await count("idempotency_keys")) == (1, 1)
+        replayed = await http.post("/v1/units", json=body, headers=admin)
+        assert (replayed.status_code, replayed.headers["idempotent-replayed"]) == (201, "true")
+        assert replayed.json()["id"] == created.json()["id"]
+    assert await count("units") == 1
+
+
+def streamed_hash(path: str, body: bytes) -> str:
+    hasher = RequestHasher("POST", path)
+    hasher.update(body)
+    return hasher.hexdigest()
+
+
+async def test_a_record_stored_meanwhile_is_replayed_and_the_work_undone(
+    engine: AsyncEngine, client_for: ClientFactory
+) -> None:
+    """The window between the middleware's first look and the key's lock: a record committed there
+    (here written before the request by hand, with the request's own hash, as a concurrent request
+    would) is found once the lock is held; the handler's work does not run and the record is replayed."""
+    tenant = await make_tenant(engine)
+    admin = {**host(tenant.slug), **bearer(tenant, roles=["tenant_admin"], subject="ann"), "Idempotency-Key": "w"}
+    body = {"code": "FIN", "name_th": "กองคลัง", "kind": "division"}
+    original = KeyedCreate.stored
+    seen: list[str] = []
+
+    async def first_look_misses(self: KeyedCreate) -> Any:
+        if not seen:  # the first look finds nothing: the concurrent request commits right after it
+            seen.append("looked")
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(
+                        f'INSERT INTO "{tenant.schema}".idempotency_keys '
+                        "(principal, key, request_hash, status, response_status, response_body) "
+                        "VALUES ('staff:ann', 'w', :hash, 'done', 201, :body)"
+                    ),
+                    {"hash": streamed_hash("/v1/units", encode_json(body)), "body": b'{"stored":true}'},
+                )
+            return None
+        return await original(self)
+
+    async with client_for() as http:
+        KeyedCreate.stored = first_look_misses  # type: ignore[method-assign]
+        try:
+            response = await http.post(
+                "/v1/units", content=encode_json(body), headers={**admin, "Content-Type": "application/json"}
+            )
+        finally:
+            KeyedCreate.stored = original  # type: ignore[method-assign]
+    assert (response.status_code, response.content) == (201, b'{"stored":true}')
+    assert response.headers["idempotent-replayed"] == "true"
+    async with engine.connect() as connection:
+        assert await connection.scalar(text(f'SELECT count(*) FROM "{tenant.schema}".units')) == 0
+
+
+def test_an_uploads_hash_ignores_its_boundary_and_its_chunks() -> None:
+    """The streamed hash of a multipart body: the same parts hash the same under any boundary (a
+    client picks a new one for its retry) and however the body is cut into chunks, a delimiter
+    straddling two chunks included; other bytes hash otherwise."""
+    content = bytes(range(256)) * 40
+
+    def form(boundary: bytes, data: bytes) -> bytes:
+        part = b'Content-Disposition: form-data; name="data"; filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
+        return b"--" + boundary + b"\r\n" + part + data + b"\r\n--" + boundary + b"--\r\n"
+
+    def streamed(body: bytes, boundary: bytes, size: int) -> str:
+        hasher = RequestHasher("POST", "/v1/files", boundary=boundary)
+        for start in range(0, len(body), size):
+            hasher.update(body[start : start + size])
+        return hasher.hexdigest()
+
+    first = streamed(form(b"a1b2c3", content), b"a1b2c3", 10_000)
+    for boundary in (b"a1b2c3", b"f451ad4e60417725173403a48f4c9dfc", b"x"):
+        for size in (1, 3, 7, 64, 10_000):
+            assert streamed(form(boundary, content), boundary, size) == first, (boundary, size)
+    assert streamed(form(b"a1b2c3", content[:-1] + b"!"), b"a1b2c3", 10_000) != first
+    assert streamed(form(b"a1b2c3", content), b"zzz", 10_000) != first  # another boundary than the body has

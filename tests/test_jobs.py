@@ -227,6 +227,7 @@ async def test_outbox_purge_deletes_old_delivered_entries_only(
         "core.rate_limit_purge",
         "core.signup_expiry",
         "core.idempotency_purge",
+        "core.operator_idempotency_purge",
         "core.webhooks_purge",
         "core.closed_tenant_purge",
         "core.billing_run",

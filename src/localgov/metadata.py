@@ -18,6 +18,7 @@ def shared_metadata() -> MetaData:
     import localgov.kernel.audit
     import localgov.kernel.auth.keys
     import localgov.kernel.auth.revocations
+    import localgov.kernel.idempotency
     import localgov.kernel.jobs
     import localgov.kernel.outbox
     import localgov.kernel.ratelimit

@@ -18,6 +18,7 @@ from localgov.identity.staff import add_tenant_admin
 from localgov.kernel.db import create_engine, session_factory, tenant_session
 from localgov.kernel.dns import DnsPythonResolver, parse_nameservers
 from localgov.kernel.events import fan_out_handlers
+from localgov.kernel.idempotency import OPERATOR_PURGE_JOB as OPERATOR_IDEMPOTENCY_PURGE_JOB
 from localgov.kernel.idempotency import PURGE_JOB as IDEMPOTENCY_PURGE_JOB
 from localgov.kernel.jobs import JobContext, register_jobs, run_due_jobs
 from localgov.kernel.mail import MAIL_TOPIC, mail_consumer
@@ -74,6 +75,7 @@ CORE_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob(name="core.rate_limit_purge", every=dt.timedelta(hours=6), run=_purge_rate_limits),
     ScheduledJob(name="core.signup_expiry", every=dt.timedelta(hours=1), run=_expire_signups),
     IDEMPOTENCY_PURGE_JOB,
+    OPERATOR_IDEMPOTENCY_PURGE_JOB,
     WEBHOOKS_PURGE_JOB,
 )
 

@@ -37,6 +37,7 @@ from litestar.serialization import encode_json
 from localgov.kernel.auth.guards import AUTH_OPT, AuthPolicy
 from localgov.kernel.cases.codes import declare_case_codes
 from localgov.kernel.cases.registry import registered_case_types
+from localgov.kernel.csv import import_schemas
 
 #: A decimal number as the API writes it: digits, optionally a sign and a fraction (``"1250.00"``).
 DECIMAL_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$"
@@ -401,6 +402,10 @@ class SurfaceDocuments:
     def document(self, app: Litestar, surface: str) -> dict[str, Any]:
         if surface not in self._documents:
             base = app.openapi_schema.to_schema()
+            # The JSON bodies of CSV imports (kernel.csv.ImportBody): components Litestar cannot know of.
+            schemas = base.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in import_schemas().items():
+                schemas.setdefault(name, schema.to_schema())
             self._documents[surface] = surface_document(
                 base,
                 route_surfaces(app),

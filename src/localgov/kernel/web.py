@@ -49,7 +49,7 @@ from localgov.kernel.errors import (
     database_fault,
 )
 from localgov.kernel.etags import PreconditionFailed, etag_of_body
-from localgov.kernel.idempotency import handles_key_itself, replay_or_run
+from localgov.kernel.idempotency import KeyedCreate, handles_key_itself, keyed_create
 from localgov.kernel.ratelimit import end_request, track_request
 from localgov.kernel.ratelimit import response_headers as ratelimit_headers
 from localgov.kernel.reads import ReadConnection
@@ -180,22 +180,49 @@ class _ResponseShaper:
 
 
 async def _idempotent_create(scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> bool:
-    """``Idempotency-Key`` on a JSON create (a ``POST`` answering ``201``) of a tenant host whose
-    handler does not take the key itself (``kernel.idempotency.replay_or_run``); False: not one."""
+    """``Idempotency-Key`` on a create (a ``POST`` answering ``201``) whose handler does not take the
+    key itself, on a tenant host or the operator host, whatever the body (JSON, an upload): run
+    through ``kernel.idempotency.KeyedCreate``; False: not one."""
     key = _header(scope, b"idempotency-key")
     handler = scope["route_handler"]
-    tenant = scope.get("state", {}).get("tenant")
-    if key is None or tenant is None or getattr(handler, "status_code", None) != 201 or handles_key_itself(handler):
+    if key is None or getattr(handler, "status_code", None) != 201 or handles_key_itself(handler):
+        return False
+    if handler.opt.get("surface", "tenant") not in ("tenant", "operator"):
         return False
     if not re.fullmatch(r"[!-~]{1,100}", key):
         raise InvalidIdempotencyKey(data={"key": key[:100]})
-    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-    if content_type and not _JSON_MEDIA_TYPE_RE.fullmatch(content_type):
-        return False  # an upload is not buffered to be hashed: the key is not honoured there
-    principal = scope["state"].get("principal")
-    label = f"{principal.kind}:{principal.subject}"[:150] if principal is not None else "anonymous"
-    await replay_or_run(scope, receive, send, next_app, key=key, principal=label, tenant=tenant)
+    app = scope["litestar_app"]
+    state = scope["state"]
+    principal = state.get("principal")
+    if principal is not None:
+        label = f"{principal.kind}:{principal.subject}"[:150]
+    else:  # a public create (signup): anonymous callers are told apart by their address
+        settings: Settings = app.state.settings
+        peer = scope.get("client")
+        address = client_address(
+            peer[0] if peer else None, _header(scope, b"x-forwarded-for"), settings.trusted_proxy_networks
+        )
+        label = f"anonymous:{address or 'unknown'}"[:150]
+    keyed = KeyedCreate(
+        app=app,
+        key=key,
+        principal=label,
+        tenant=state.get("tenant"),
+        method=str(scope.get("method", "POST")),
+        path=scope.get("path", ""),
+        boundary=_multipart_boundary(_header(scope, b"content-type")),
+        max_body=getattr(handler, "resolve_request_max_body_size", lambda: None)(),
+    )
+    await keyed.run(scope, receive, send, next_app)
     return True
+
+
+def _multipart_boundary(content_type: str | None) -> bytes | None:
+    """The ``boundary`` of a ``multipart/*`` body (None for any other)."""
+    if not content_type or not content_type.lower().startswith("multipart/"):
+        return None
+    match = re.search(r';\s*boundary="?([^";]{1,200})"?', content_type, re.IGNORECASE)
+    return match.group(1).encode("latin-1") if match else None
 
 
 class InvalidIdempotencyKey(DomainError):
@@ -595,12 +622,20 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
 
     A :class:`DomainError` may ask for its request's writes to be kept (``keeping_changes``) or for
     an audit event that outlives the rollback (``audited``); handlers never commit themselves.
+
+    A create sent with an ``Idempotency-Key`` (``kernel.idempotency.KeyedCreate``) locks its key
+    right after ``BEGIN``, and on success its open transaction is handed to the middleware, which
+    commits it together with the record of the response once the response is known.
     """
     tenant = request.scope.get("state", {}).get("tenant")
+    keyed = keyed_create(request.scope)
     session = session_for(request.app.state.session_factory, tenant)
+    handed_over = False
     try:
         await session.begin()
         try:
+            if keyed is not None:
+                await keyed.begin(session)
             yield session
         except DomainError as exc:
             await (session.commit() if exc.keep_changes else session.rollback())
@@ -613,11 +648,16 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
             else:
                 await session.rollback()
             raise
+        if keyed is not None:
+            keyed.adopt(session, after_commit=request.app.state.revocations.committed)
+            handed_over = True
+            return
         await session.commit()
         request.app.state.revocations.committed(session)  # a disabled account is refused from the next request
         request.app.state.row_cache.committed(session)  # a changed settings row is read afresh from the next request
     finally:
-        await session.close()
+        if not handed_over:
+            await session.close()
 
 
 async def provide_db_read(request: Request[Any, Any, Any]) -> AsyncGenerator[ReadConnection, None]:

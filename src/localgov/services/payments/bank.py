@@ -30,7 +30,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import structlog
@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
 from localgov.kernel.auth.keys import decrypt_private, encrypt_private
-from localgov.kernel.csv import CsvRejected, read_csv
+from localgov.kernel.csv import CsvRejected, CsvTable, read_csv
 from localgov.kernel.errors import Conflict, DomainError, FieldError, NotFound
 from localgov.kernel.events import publish
 from localgov.kernel.numbering import fiscal_period
@@ -440,6 +440,29 @@ STATEMENT_COLUMNS = ("transaction_id", "paid_at", "biller_id", "ref1", "ref2", "
 MAX_STATEMENT_ROWS = 50_000
 
 
+#: An ISO 8601 date and time as a statement writes it (an offset optional).
+_PAID_AT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+
+
+class StatementRow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One line of a bank statement (the CSV's columns, :data:`STATEMENT_COLUMNS`)."""
+
+    transaction_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    #: ISO 8601 (as in the file: text, read by the same parser); without an offset it is Bangkok time.
+    paid_at: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=_PAID_AT,
+            examples=["2026-12-01T10:15:00+07:00"],
+        ),
+    ]
+    #: The LAO's 15-digit biller id.
+    biller_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{15}$", examples=["099400012345601"])]
+    ref1: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+    ref2: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    amount: Decimal
+
+
 class StatementRowError(msgspec.Struct):
     line: int
     message: str
@@ -489,18 +512,24 @@ def _parse_paid_at(value: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=BANGKOK)
 
 
-def parse_statement(content: bytes) -> list[tuple[int, BankNotice]]:
-    """Every line of a statement CSV as a notice; any bad line refuses the whole file (400)."""
-    try:
-        table = read_csv(
-            content,
-            required=[c for c in STATEMENT_COLUMNS if c != "ref2"],
-            lower_header=True,
-            max_rows=MAX_STATEMENT_ROWS,
-        )
-    except CsvRejected as exc:
-        # The file itself cannot be read: the same 400 as bad lines, with the reader's reasons.
-        raise InvalidStatement(exc.detail, data=exc.data) from None
+def parse_statement(content: bytes | CsvTable) -> list[tuple[int, BankNotice]]:
+    """Every line of a statement as a notice; any bad line refuses the whole file (422).
+
+    ``content`` is the CSV file, or its rows already read (``kernel.csv.ImportBody``: the file, or
+    the same rows sent as JSON, whose ``line`` is the row's index)."""
+    if isinstance(content, CsvTable):
+        table = content
+    else:
+        try:
+            table = read_csv(
+                content,
+                required=[c for c in STATEMENT_COLUMNS if c != "ref2"],
+                lower_header=True,
+                max_rows=MAX_STATEMENT_ROWS,
+            )
+        except CsvRejected as exc:
+            # The file itself cannot be read: the same 422 as bad lines, with the reader's reasons.
+            raise InvalidStatement(exc.detail, data=exc.data) from None
     errors: list[StatementRowError] = []
     notices: list[tuple[int, BankNotice]] = []
     seen: dict[str, int] = {}
@@ -538,7 +567,7 @@ def parse_statement(content: bytes) -> list[tuple[int, BankNotice]]:
     if errors:
         raise InvalidStatement(
             f"{len(errors)} line(s) are not valid.",
-            errors=[FieldError(key="row", message=e.message, line=e.line, source="csv") for e in errors[:200]],
+            errors=[FieldError(key="row", message=e.message, line=e.line, source=table.source) for e in errors[:200]],
         )
     if not notices:
         raise InvalidStatement("The file has no payment lines.")
@@ -557,7 +586,7 @@ def lateness(paid_at: dt.datetime, processed_at: dt.datetime) -> Literal["closed
 
 
 async def import_statement(
-    session: AsyncSession, content: bytes, *, actor: Actor, origin: Origin, now: dt.datetime | None = None
+    session: AsyncSession, content: bytes | CsvTable, *, actor: Actor, origin: Origin, now: dt.datetime | None = None
 ) -> StatementReport:
     """Reconcile a daily statement: record what the webhook missed, report what differs.
 
@@ -567,6 +596,7 @@ async def import_statement(
     other in a cycle.
     """
     notices = parse_statement(content)
+    digest = content.digest if isinstance(content, CsvTable) else hashlib.sha256(content).hexdigest()
     processed = now or dt.datetime.now(dt.UTC)
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("payments.statement_import"))))
     row = await settings_row(session)
@@ -641,7 +671,7 @@ async def import_statement(
         "payments.statement_imported",
         actor=actor,
         origin=origin,
-        target="sha256:" + hashlib.sha256(content).hexdigest(),
+        target="sha256:" + digest,
         data={
             "rows": report.rows,
             "matched": report.matched,

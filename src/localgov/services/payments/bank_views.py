@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import PUBLIC, guarded
 from localgov.kernel.auth.tokens import Principal
-from localgov.kernel.csv import CsvUpload
+from localgov.kernel.csv import ImportBody
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import OptionalIdempotencyKey, idempotent
 from localgov.kernel.pagination import Cursor, Limit, UpdatedSince, aware, id_cursor, next_id_cursor
@@ -45,6 +45,17 @@ NO_STORE = CacheControlHeader(no_store=True)
 IdPath = Annotated[uuid.UUID, PathParameter(description="The id")]
 DayFrom = Annotated[dt.date | None, QueryParameter(description="From this day (Bangkok time), inclusive")]
 DayTo = Annotated[dt.date | None, QueryParameter(description="To this day (Bangkok time), inclusive")]
+
+
+#: The statement import's body: the bank's CSV file, or its lines as JSON (``kernel.csv.ImportBody``).
+STATEMENT_IMPORT = ImportBody(
+    svc.StatementRow,
+    name="BankStatementImport",
+    required=[c for c in svc.STATEMENT_COLUMNS if c != "ref2"],
+    lower_header=True,
+    max_rows=svc.MAX_STATEMENT_ROWS,
+    refuse=lambda exc: svc.InvalidStatement(exc.detail, data=exc.data),
+)
 
 
 class BankNotification(msgspec.Struct, kw_only=True):
@@ -309,7 +320,8 @@ class BankController(Controller):
         summary="Reconcile the bank's daily statement (CSV): record what the webhook missed",
         description=(
             "The request body is the file (`Content-Type: text/csv`): UTF-8 CSV (a BOM is fine) with a header "
-            "row naming the columns "
+            'row naming the columns, or the same rows as JSON (`application/json`, `{"rows": [...]}`; a '
+            "line is then the row's index from 1). Columns: "
             "`transaction_id, paid_at, biller_id, ref1, ref2, amount` (ISO 8601 `paid_at`; without an offset it "
             "is Bangkok time; `ref2` may be absent). Any invalid line refuses the whole file (422 "
             "`invalid_statement` with `errors`). Transactions already recorded are `known`; known ones "
@@ -318,8 +330,8 @@ class BankController(Controller):
             "the file does not list. An optional `Idempotency-Key` replays the first report on a retry."
         ),
         status_code=200,
-        operation_class=CsvUpload,
-        responses=problem_responses(401, 403, 404, 409, 410, 422),
+        operation_class=STATEMENT_IMPORT.operation,
+        responses=problem_responses(401, 403, 404, 409, 410, 415, 422),
         **guarded(MANAGE),
     )
     async def statement(
@@ -330,7 +342,7 @@ class BankController(Controller):
         db_session: NamedDependency[AsyncSession],
         idempotency_key: OptionalIdempotencyKey = None,
     ) -> Response[svc.StatementReport]:
-        content = await request.body()
+        content = await STATEMENT_IMPORT.read(request)
 
         async def work() -> svc.StatementReport:
             report = await svc.import_statement(db_session, content, actor=actor, origin=origin)

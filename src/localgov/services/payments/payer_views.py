@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
-from litestar.params import Body, JSONBody, QueryParameter, RawBody
+from litestar.params import Body, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
-from localgov.kernel.csv import CsvUpload
+from localgov.kernel.csv import ImportBody
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.etags import IfMatch, require_match
 from localgov.kernel.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
@@ -40,6 +40,7 @@ from localgov.services.payments.schemas import (
     load_bill,
     payer_read,
 )
+from localgov.services.payments.tariffs import MAX_IMPORT_ROWS, ImportRejected
 
 #: A payer that `POST /payers` accepts (the reference's example; tests send it).
 PAYER_EXAMPLE: dict[str, Any] = {
@@ -53,6 +54,16 @@ PAYER_EXAMPLE: dict[str, Any] = {
     "postal_code": "50100",
     "phone": "0812345678",
 }
+
+
+#: The payer import's body: the CSV file, or its rows as JSON (``kernel.csv.ImportBody``).
+PAYER_IMPORT = ImportBody(
+    payers.PayerImportRow,
+    name="PayerImport",
+    required=("name",),
+    max_rows=MAX_IMPORT_ROWS,
+    refuse=lambda exc: ImportRejected(exc.detail, errors=exc.errors),
+)
 
 
 class PayerController(Controller):
@@ -175,19 +186,23 @@ class PayerController(Controller):
         "/import",
         status_code=200,
         operation_id="importPayers",
-        operation_class=CsvUpload,
+        operation_class=PAYER_IMPORT.operation,
         summary="Import payers and fee accounts from CSV, all or nothing",
         description=(
+            'The CSV file (`text/csv`), or the same rows as JSON (`application/json`, `{"rows": [...]}`). '
             "Columns: " + ", ".join(payers.IMPORT_COLUMNS) + ". One row per account (or a payer alone); rows "
             "with the same `payer_ref` (else the same `tax_id`) are one payer, and a `tax_id` the LAO knows "
             "reuses that payer. Any error imports nothing: 422 `import_rejected` with `errors` "
-            "`[{line, column, code, message}]` for every problem found."
+            "`[{key, line, code, message}]` for every problem found (`key` the column; `line` the file's line, or the "
+            "JSON row's index from 1)."
         ),
-        responses=problem_responses(401, 403, 404, 410, 422),
+        responses=problem_responses(401, 403, 404, 410, 415, 422),
         **guarded(MANAGE),
     )
-    async def import_csv(self, body: RawBody, db_session: NamedDependency[AsyncSession]) -> payers.PayerImportResult:
-        return await payers.import_payers(db_session, body)
+    async def import_csv(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> payers.PayerImportResult:
+        return await payers.import_payers(db_session, await PAYER_IMPORT.read(request))
 
 
 class AccountController(Controller):

@@ -13,6 +13,7 @@ import msgspec
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from localgov.kernel.csv import CsvTable
 from localgov.kernel.errors import Conflict, NotFound
 from localgov.kernel.numbering import next_number
 from localgov.kernel.pagination import after_key
@@ -382,6 +383,34 @@ IMPORT_COLUMNS = (
 )  # fmt: skip
 
 
+class PayerImportRow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One row of a payer import (the CSV's columns, :data:`IMPORT_COLUMNS`): a payer, and optionally
+    one fee account of theirs. Rows with the same ``payer_ref`` (else ``tax_id``) are one payer."""
+
+    payer_ref: Short | None = None
+    kind: PayerKind | None = None
+    name: Name
+    tax_id: Short | None = None
+    house_no: Short | None = None
+    moo: Short | None = None
+    soi: Text | None = None
+    road: Text | None = None
+    subdistrict: Text | None = None
+    district: Text | None = None
+    province: Text | None = None
+    postal_code: Short | None = None
+    phone: Short | None = None
+    email: Email | None = None
+    account_no: AccountNo | None = None
+    fee_type: FeeType | None = None
+    start_date: dt.date | None = None
+    litres_per_day: Decimal | None = None
+    customer_class: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | None = None
+    meter_no: Short | None = None
+    fee_code: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,59}$")] | None = None
+    amount: Decimal | None = None
+
+
 class PayerImportResult(msgspec.Struct, kw_only=True):
     rows: int
     payers_created: int
@@ -399,14 +428,15 @@ def _row_error(line: int, exc: InvalidInput | msgspec.ValidationError) -> Import
     )
 
 
-async def import_payers(session: AsyncSession, content: bytes) -> PayerImportResult:
+async def import_payers(session: AsyncSession, content: bytes | CsvTable) -> PayerImportResult:
     """Payers and their accounts from CSV (one account per row, or none), all or nothing.
 
     Rows with the same ``payer_ref`` (else the same ``tax_id``) are one payer; a ``tax_id``
     already known to the LAO reuses that payer. Any error in any row imports nothing and answers
     422 ``import_rejected`` with every problem found, by line and column.
     """
-    rows = read_import(content, ("name",))
+    table = read_import(content, ("name",))
+    rows = table.rows
     errors: list[ImportRowError] = []
     payers: dict[str, tuple[int, dict[str, Any]]] = {}
     accounts: list[tuple[int, str, AccountCreate]] = []
@@ -505,7 +535,7 @@ async def import_payers(session: AsyncSession, content: bytes) -> PayerImportRes
         elif tax_id:
             seen_tax[tax_id] = line
     if errors:
-        raise reject(sorted(errors, key=lambda e: (e.line, e.column or "")), len(rows))
+        raise reject(sorted(errors, key=lambda e: (e.line, e.column or "")), len(rows), source=table.source)
     payer_ids: dict[str, uuid.UUID] = {}
     created = reused = 0
     for key, (_, values) in payers.items():

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter, RawBody
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
 from localgov.kernel.auth.guards import guarded
 from localgov.kernel.auth.tokens import Principal
-from localgov.kernel.csv import CsvUpload
+from localgov.kernel.csv import ImportBody
 from localgov.kernel.errors import problem_responses
 from localgov.kernel.idempotency import IdempotencyKey, idempotent
 from localgov.kernel.pagination import Cursor, Limit, cut_page, decode_cursor
@@ -40,6 +40,15 @@ from localgov.services.payments.schemas import (
     TariffPage,
     TariffRead,
     tariff_read,
+)
+
+#: The meter-reading import's body: the CSV file, or its rows as JSON (``kernel.csv.ImportBody``).
+READING_IMPORT = ImportBody(
+    tariffs.MeterReadingImportRow,
+    name="MeterReadingImport",
+    required=("account_no", "period", "usage_m3"),
+    max_rows=tariffs.MAX_IMPORT_ROWS,
+    refuse=lambda exc: tariffs.ImportRejected(exc.detail, errors=exc.errors),
 )
 
 
@@ -187,18 +196,21 @@ class MeterReadingController(Controller):
         "/import",
         status_code=200,
         operation_id="importMeterReadings",
-        operation_class=CsvUpload,
+        operation_class=READING_IMPORT.operation,
         summary="Import wastewater meter readings from the water utility (CSV), all or nothing",
         description=(
+            'The CSV file (`text/csv`), or the same rows as JSON (`application/json`, `{"rows": [...]}`). '
             "Columns `account_no,period,usage_m3` (period `YYYY-MM`). Idempotent per (account, period): the "
             "same value again changes nothing; a new value replaces an unbilled month's reading and is refused "
             "for a billed month. Any error imports nothing: 422 `import_rejected` with `errors`."
         ),
-        responses=problem_responses(401, 403, 404, 410, 422),
+        responses=problem_responses(401, 403, 404, 410, 415, 422),
         **guarded(WRITE),
     )
-    async def import_csv(self, body: RawBody, db_session: NamedDependency[AsyncSession]) -> tariffs.ReadingImportResult:
-        return await tariffs.import_readings(db_session, body)
+    async def import_csv(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> tariffs.ReadingImportResult:
+        return await tariffs.import_readings(db_session, await READING_IMPORT.read(request))
 
     @get(
         "/",

@@ -29,8 +29,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin, record_audit
-from localgov.kernel.csv import CsvRejected, CsvRow, CsvRowError, read_csv, row_errors
-from localgov.kernel.errors import Conflict, DomainError, NotFound
+from localgov.kernel.csv import CsvRejected, CsvRowError, CsvTable, read_csv, row_errors
+from localgov.kernel.errors import Conflict, DomainError, FieldSource, NotFound
 from localgov.kernel.pagination import after_key
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.validation import (
@@ -504,21 +504,38 @@ class ImportRejected(DomainError):
     title = "The file has errors; nothing was imported"
 
 
-def read_import(content: bytes, required: Sequence[str]) -> list[CsvRow]:
-    """The rows of an uploaded CSV file (:func:`localgov.kernel.csv.read_csv`); a file that cannot
-    be read is refused as 422 ``import_rejected`` with its problems by line and column."""
+def read_import(content: bytes | CsvTable, required: Sequence[str]) -> CsvTable:
+    """The rows of an import: a CSV file's (:func:`localgov.kernel.csv.read_csv`; a file that cannot
+    be read is refused as 422 ``import_rejected`` with its problems by line and column), or a table
+    already read (``kernel.csv.ImportBody``: the file, or the same rows sent as JSON)."""
+    if isinstance(content, CsvTable):
+        return content
     try:
-        return read_csv(content, required=required).rows
+        return read_csv(content, required=required)
     except CsvRejected as exc:
         raise ImportRejected(exc.detail, errors=exc.errors) from None
 
 
-def reject(errors: list[ImportRowError], rows: int) -> ImportRejected:
+def reject(errors: list[ImportRowError], rows: int, *, source: FieldSource = "csv") -> ImportRejected:
     return ImportRejected(
         f"{len(errors)} problem(s) in {rows} row(s); nothing was imported.",
         data={"rows": rows},
-        errors=row_errors(errors[:1000]),
+        errors=row_errors(errors[:1000], source=source),
     )
+
+
+#: The most rows one import takes (a file, or a JSON body).
+MAX_IMPORT_ROWS = 50_000
+
+
+class MeterReadingImportRow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One row of a meter-reading import (the CSV's columns)."""
+
+    account_no: Annotated[str, msgspec.Meta(min_length=1, max_length=30, examples=["W000123"])]
+    #: ``YYYY-MM``.
+    period: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+    #: Cubic metres, at most 3 decimals.
+    usage_m3: Decimal
 
 
 class ReadingImportResult(msgspec.Struct, kw_only=True):
@@ -528,13 +545,14 @@ class ReadingImportResult(msgspec.Struct, kw_only=True):
     unchanged: int
 
 
-async def import_readings(session: AsyncSession, content: bytes) -> ReadingImportResult:
+async def import_readings(session: AsyncSession, content: bytes | CsvTable) -> ReadingImportResult:
     """Import ``account_no,period,usage_m3`` rows, all or nothing.
 
     Idempotent per (account, period): the same value again changes nothing; a new value replaces
     the old one only while that month is not yet billed (a billed month is refused).
     """
-    rows = read_import(content, ("account_no", "period", "usage_m3"))
+    table = read_import(content, ("account_no", "period", "usage_m3"))
+    rows = table.rows
     errors: list[ImportRowError] = []
     parsed: dict[tuple[str, str], tuple[int, Decimal]] = {}
     for csv_row in rows:
@@ -613,7 +631,7 @@ async def import_readings(session: AsyncSession, content: bytes) -> ReadingImpor
             continue
         changes.append((account, period, usage, reading))
     if errors:
-        raise reject(sorted(errors, key=lambda e: e.line), len(rows))
+        raise reject(sorted(errors, key=lambda e: e.line), len(rows), source=table.source)
     for account, period, usage, reading in changes:
         if reading is None:
             session.add(MeterReading(account_id=account.id, period=period, usage_m3=usage))
