@@ -1,0 +1,301 @@
+"""Every request example of both documents is valid against its own schema and accepted by the server
+(issue 21: "valid examples (a test sends every example to the server and expects success)").
+
+Examples are declared per operation (``kernel.examples``); an example naming another object uses a
+placeholder (``example_id(kind)``, or a documented constant), which this test swaps for an object it
+made first: by a create example sent earlier (:data:`CAPTURES`) or by a factory (:func:`_world`).
+Every JSON-body operation has an example or is in :data:`NO_EXAMPLE` with the reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema_rs
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from localgov.identity.examples import PARENT_UNIT, POSITION, STAFF, UNIT, WORK_UNIT
+from localgov.identity.models import OrgUnit, StaffUser
+from localgov.kernel.db import session_factory, tenant_session
+from localgov.kernel.webhooks.examples import ENDPOINT, WEBHOOK_URL
+from localgov.platform import examples as platform_examples
+from localgov.plugins import REGISTRY
+from localgov.services.payments import examples as payments_examples
+from localgov.settings import Settings
+from tests.conftest import BASE, ClientFactory, host, make_settings
+from tests.support.billing import make_plan
+from tests.support.factories import make_tenant, next_dla_code
+from tests.support.payments import make_citizen
+from tests.support.tokens import bearer
+from tests.test_api_contract import ALL_ROLES, SERVICES, documents, operations
+
+#: JSON-body operations without an example: what they need cannot be written in a document.
+NO_EXAMPLE: dict[str, str] = {
+    # Secrets: a password, or a token the platform mailed or issued to one person.
+    "loginStaff": "a staff member's own password",
+    "changeMyPassword": "the caller's current password",
+    "acceptStaffInvitation": "the token of an invitation e-mail",
+    "resetStaffPassword": "the token of a password-reset e-mail",
+    "refreshSession": "a refresh token issued at login",
+    "logout": "a refresh token issued at login",
+    "operatorLogin": "an operator's own password",
+    "operatorRefresh": "a refresh token issued at login",
+    "operatorLogout": "a refresh token issued at login",
+    "verifySignup": "the token of the signup's verification e-mail",
+    "getSignupStatus": "the token of the signup's e-mails",
+    "installSigningCertificate": "the LAO's own certificate and private key (PKCS#12 or PEM)",
+    # Sent by a bank, signed over the body with the LAO's (operator's) secret: not a call of integrators.
+    "receiveBankPaymentNotification": "signed by the bank with the LAO's notification secret",
+    "receiveOperatorBankNotification": "signed by the bank with the operator's notification secret",
+}
+
+#: The order the examples are sent in: what makes an object comes before what names it.
+ORDER: tuple[str, ...] = (
+    # Kernel: the LAO's own tenant, units, positions, staff, API clients, apps, webhooks.
+    "updateTenantContact",
+    "setTenantCorsOrigins",
+    "createUnit",
+    "updateUnit",
+    "moveUnit",
+    "createPosition",
+    "updatePosition",
+    "inviteStaff",
+    "assignStaff",
+    "setUnitSupervisor",
+    "createApiClient",
+    "registerCitizenApp",
+    "setCitizenLoginSettings",
+    "requestStaffPasswordReset",
+    "createWebhookEndpoint",
+    "updateWebhookEndpoint",
+    "rotateWebhookSecret",
+    # Payments.
+    "setPaymentSettings",
+    "setPaymentSandbox",
+    "setRevenueCode",
+    "seedDefaultTariffs",
+    "createTariff",
+    "replaceTariff",
+    "createPayer",
+    "updatePayer",
+    "createAccount",
+    "updateAccount",
+    "createAdvanceBill",
+    "runBills",
+    "createBackdatedTariffAndRebill",
+    "createBill",
+    "lookupBill",
+    "linkMyPayer",
+    "openCashBook",
+    "takeCounterPayment",
+    "voidReceipt",
+    "refundPayerCredit",
+    "closeCashBook",
+    "sandboxPayBill",
+    "applyPaymentException",
+    "resolvePaymentException",
+    "cancelBill",
+    "closeDebtorYear",
+    # The operator.
+    "registerPlatformCitizenApp",
+    "setBillingSettings",
+    "addPlanPrice",
+    "setUsageThresholds",
+    "createSubscription",
+    "changeSubscriptionPlan",
+    "runInvoices",
+    "recordInvoicePayment",
+    "issueCreditNote",
+    "voidInvoice",
+    "endSubscription",
+    "submitSignup",
+    "rejectSignupRequest",
+    "suspendTenant",
+    "closeTenant",
+)
+
+P = payments_examples
+#: What each create's answer gives: placeholder → the answer's field (``a.0.b``: in a list), or a
+#: ``(path, field)`` read from a ``GET`` of ``path`` formatted with the answer's fields.
+CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
+    "createUnit:example1": {UNIT: "id"},
+    "createUnit:example2": {WORK_UNIT: "id"},
+    "createPosition": {POSITION: "id"},
+    "inviteStaff": {STAFF: "id"},
+    "createWebhookEndpoint": {ENDPOINT: "endpoint.id"},
+    "createTariff": {P.TARIFF: "id"},
+    "createPayer": {P.PAYER: "id"},
+    "createAccount": {P.ACCOUNT: "id"},
+    "createBill": {P.BILL: "id", P.BILL_REFERENCE: "reference", P.BILL_CODE: "verification_code"},
+    "openCashBook": {P.CASH_BOOK: "id"},
+    "takeCounterPayment": {P.RECEIPT: "receipts.0.receipt_id"},
+    "sandboxPayBill:example2": {P.EXCEPTION: ("/v1/payments/bank/payments/{payment_id}", "exception_id")},
+    "createSubscription": {platform_examples.SUBSCRIPTION_ID: "id"},
+    "runInvoices": {platform_examples.INVOICE_ID: "finalised.0", "another invoice": "finalised.1"},
+    "submitSignup": {platform_examples.SIGNUP_ID: "request.id"},
+}
+
+#: Examples sent again just before an operation, for objects of its own (``operationId[:exampleN]``):
+#: a bill to cancel that nothing paid, an exception of its own to apply and another to resolve.
+BEFORE: dict[str, tuple[str, ...]] = {
+    "sandboxPayBill": ("createBill",),
+    "applyPaymentException": ("createBill", "sandboxPayBill:example2"),
+    "resolvePaymentException": ("createBill", "sandboxPayBill:example2"),
+    "cancelBill": ("createBill",),
+}
+#: Placeholders that stand for another object from an operation on: the invoice voided is not the
+#: one paid and credited.
+REBIND: dict[str, dict[str | int, str]] = {"voidInvoice": {platform_examples.INVOICE_ID: "another invoice"}}
+
+#: Operations a second staff member makes (separation of duties): a cashier cannot void a receipt
+#: of money they took.
+SECOND_STAFF = frozenset({"voidReceipt"})
+
+
+def _field(answer: Any, path: str) -> Any:
+    for part in path.split("."):
+        answer = answer[int(part)] if isinstance(answer, list) else answer[part]
+    return answer
+
+
+def _swap(value: Any, placeholders: Mapping[str | int, Any], keyed: Mapping[str, Mapping[str | int, Any]]) -> Any:
+    """``value`` with every placeholder (a whole string, or an integer id) replaced by the real one;
+    ``keyed`` ones only as the value of that member (a plan's code, not a charge model's name)."""
+    if isinstance(value, dict):
+        return {
+            k: keyed[k].get(v, v) if k in keyed and isinstance(v, str) else _swap(v, placeholders, keyed)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_swap(v, placeholders, keyed) for v in value]
+    if isinstance(value, str | int) and not isinstance(value, bool) and value in placeholders:
+        return placeholders[value]
+    return value
+
+
+def _caller(access: str, headers: Mapping[str, dict[str, str]]) -> dict[str, str]:
+    """The headers of the right caller for an operation's policy (``x-localgov-access``)."""
+    if access == "public":
+        return {}
+    for kind in ("staff", "operator", "citizen"):
+        if access.startswith(kind) or f" or {kind}" in access:
+            return headers[kind]
+    raise AssertionError(f"no test caller for {access}")
+
+
+def _schema_errors(document: dict[str, Any], schema: dict[str, Any], value: Any) -> list[str]:
+    root = {**schema, "components": document["components"]}
+    validator = jsonschema_rs.Draft202012Validator(root, validate_formats=True)
+    return [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(value)]
+
+
+async def test_every_example_is_valid_and_accepted(
+    engine: AsyncEngine, client_for: ClientFactory, settings: Settings
+) -> None:
+    tenant = await make_tenant(engine, services=SERVICES)
+    other = await make_tenant(engine)  # the operator suspends and closes this one
+    async with tenant_session(session_factory(engine), tenant) as session:
+        palad = OrgUnit(
+            code="palad", name_th="สำนักปลัด", name_en="Office of the Permanent Secretary", kind="secretary_office"
+        )
+        session.add(palad)
+        await session.flush()
+        me = StaffUser(
+            email=f"director@{tenant.slug}.example", full_name="นางสาวมาลี รักงาน", status="active", unit_id=palad.id
+        )
+        supervisor = StaffUser(
+            email=f"supervisor@{tenant.slug}.example", full_name="นายสมศักดิ์ มั่นคง", status="active", unit_id=palad.id
+        )
+        session.add_all([me, supervisor])
+        await session.flush()
+        citizen = await make_citizen(session)
+        staff_id, supervisor_id, palad_id = me.id, supervisor.id, palad.id
+    plan = await make_plan(engine)
+    headers = {
+        "staff": {**host(tenant.slug), **bearer(tenant, roles=ALL_ROLES, subject=str(staff_id))},
+        "second staff": {**host(tenant.slug), **bearer(tenant, roles=ALL_ROLES, subject=str(supervisor_id))},
+        "citizen": {**host(tenant.slug), **bearer(tenant, kind="citizen", subject=citizen, acr="high")},
+        "operator": bearer(None, kind="operator", roles=["platform_admin", "billing_admin"]),
+    }
+    surface_host = {"tenant": host(tenant.slug), "operator": {"Host": BASE}}
+    signup_code = next_dla_code()
+    placeholders: dict[str | int, Any] = {
+        PARENT_UNIT: str(palad_id),
+        platform_examples.TENANT_ID: other.id,
+        "4500103": signup_code,
+        "maehia": f"s{signup_code}",
+        WEBHOOK_URL: "http://127.0.0.1:9/localgov",
+    }
+    #: The operator's plans are shared by the whole test database: prices, thresholds and the
+    #: subscription are a plan of this test's own.
+    keyed: dict[str, dict[str | int, Any]] = {"plan_code": {platform_examples.PLAN_CODE: plan}}
+    sent: list[str] = []
+    # Citizens log in through a national provider (never contacted here): its assurance levels.
+    with_login = make_settings(
+        settings.database_url,
+        oidc_issuer="https://id.example.go.th",
+        oidc_client_id="localgov",
+        oidc_acr_levels="low=urn:example:loa:1,substantial=urn:example:loa:2,high=urn:example:loa:3",
+        egress_allow_loopback=True,  # the integrator's receiver: a port of this machine (nothing is sent)
+    )
+    async with client_for(plugins=REGISTRY, settings_=with_login) as client:
+        docs = await documents(client, tenant.slug)
+        by_id: dict[str, tuple[str, str, str, dict[str, Any]]] = {}
+        for surface, document in docs.items():
+            for path, method, op in operations(document):
+                if "application/json" in op.get("requestBody", {}).get("content", {}):
+                    by_id.setdefault(op["operationId"], (surface, path, method, op))
+        exemplified = {
+            op_id
+            for op_id, (_, _, _, op) in by_id.items()
+            if op["requestBody"]["content"]["application/json"].get("examples")
+        }
+        assert not set(NO_EXAMPLE) & exemplified, "an example and a reason"
+        assert set(NO_EXAMPLE) <= set(by_id)
+        assert sorted(ORDER) == sorted(exemplified), (set(exemplified) - set(ORDER), set(ORDER) - set(exemplified))
+
+        async def send(operation_id: str, only: str | None = None) -> None:
+            surface, path, method, op = by_id[operation_id]
+            document = docs[surface]
+            content = op["requestBody"]["content"]["application/json"]
+            caller = _caller(op.get("x-localgov-access", "public"), headers)
+            if operation_id in SECOND_STAFF:
+                caller = headers["second staff"]
+            for name, example in content["examples"].items():
+                if only is not None and name != only:
+                    continue
+                errors = _schema_errors(document, content["schema"], example["value"])
+                assert not errors, (operation_id, name, errors)
+                target = path
+                for parameter in op.get("parameters", ()):
+                    if parameter["in"] == "path":
+                        value = parameter["examples"][name]["value"]
+                        value = keyed.get(parameter["name"], placeholders).get(value, value)
+                        target = target.replace("{" + parameter["name"] + "}", str(value))
+                body = _swap(example["value"], placeholders, keyed)
+                request_headers = {**surface_host[surface], **caller, "Idempotency-Key": uuid.uuid4().hex}
+                response = await client.request(method.upper(), target, json=body, headers=request_headers)
+                assert response.status_code < 300, f"{operation_id} {name} {target}: {response.text}"
+                captures = {**CAPTURES.get(operation_id, {}), **CAPTURES.get(f"{operation_id}:{name}", {})}
+                for placeholder, field in captures.items():
+                    answer = response.json()
+                    if isinstance(field, tuple):
+                        followed = await client.get(field[0].format(**answer), headers=request_headers)
+                        answer, field = followed.json(), field[1]
+                    try:
+                        placeholders[placeholder] = _field(answer, field)
+                    except (KeyError, IndexError) as exc:
+                        raise AssertionError((operation_id, field, answer)) from exc
+                sent.append(f"{operation_id}:{name}")
+
+        for operation_id in ORDER:
+            for placeholder, saved in REBIND.get(operation_id, {}).items():
+                placeholders[placeholder] = placeholders[saved]
+            for before in BEFORE.get(operation_id, ()):
+                await send(*before.split(":")) if ":" in before else await send(before)
+            await send(operation_id)
+    assert len(sent) >= len(ORDER)
+    # Every JSON body has an example or a reason.
+    assert sorted(set(by_id) - exemplified - set(NO_EXAMPLE)) == [], "operations with no example and no reason"
