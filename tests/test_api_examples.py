@@ -9,6 +9,7 @@ Every JSON-body operation has an example or is in :data:`NO_EXAMPLE` with the re
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,8 @@ from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.webhooks.examples import ENDPOINT, WEBHOOK_URL
 from localgov.platform import examples as platform_examples
 from localgov.plugins import REGISTRY
+from localgov.services.oss import deadlines
+from localgov.services.oss import examples as oss_examples
 from localgov.services.payments import examples as payments_examples
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
@@ -98,6 +101,30 @@ ORDER: tuple[str, ...] = (
     "resolvePaymentException",
     "cancelBill",
     "closeDebtorYear",
+    # One Stop Service: the catalogue, the queue, a request at the counter and one filed online.
+    "setOssCalendarDay",
+    "updateOssNoticeSettings",
+    "setOssCaseStateSetting",
+    "createOssService",
+    "updateOssService",
+    "publishOssService",
+    "createOssServicePoint",
+    "updateOssServicePoint",
+    "issueOssQueueTicket",
+    "callNextOssQueueTicket",
+    "openOssWalkInRequest",
+    "trackOssRequest",
+    "assignOssRequest",
+    "addOssRequestComment",
+    "takeOssRequestAction",
+    "recordOssNoticeHandDelivery",
+    "recordOssDeficiencies",
+    "recordOssDeficiencySignature",
+    "recordOssDeficiencySupplied",
+    "fileMyOssRequest",
+    "addMyOssRequestComment",
+    "supplyMyOssDeficiencyItems",
+    "withdrawMyOssRequest",
     # The operator.
     "registerPlatformCitizenApp",
     "setBillingSettings",
@@ -117,6 +144,7 @@ ORDER: tuple[str, ...] = (
 )
 
 P = payments_examples
+O = oss_examples
 #: What each create's answer gives: placeholder → the answer's field (``a.0.b``: in a list), or a
 #: ``(path, field)`` read from a ``GET`` of ``path`` formatted with the answer's fields.
 CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
@@ -135,6 +163,15 @@ CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
     "createSubscription": {platform_examples.SUBSCRIPTION_ID: "id"},
     "runInvoices": {platform_examples.INVOICE_ID: "finalised.0", "another invoice": "finalised.1"},
     "submitSignup": {platform_examples.SIGNUP_ID: "request.id"},
+    "createOssService": {O.SERVICE: "id"},
+    "createOssServicePoint": {O.POINT: "id"},
+    "openOssWalkInRequest": {
+        O.CASE: "case.id",
+        O.TRACKING_NUMBER: "case.tracking_number",
+        O.VERIFICATION_CODE: "verification_code",
+    },
+    "fileMyOssRequest": {O.CASE: "case.id"},
+    "recordOssDeficiencies": {O.DEFICIENCY: "id"},
 }
 
 #: Examples sent again just before an operation, for objects of its own (``operationId[:exampleN]``):
@@ -144,6 +181,25 @@ BEFORE: dict[str, tuple[str, ...]] = {
     "applyPaymentException": ("createBill", "sandboxPayBill:example2"),
     "resolvePaymentException": ("createBill", "sandboxPayBill:example2"),
     "cancelBill": ("createBill",),
+    # The steps from the start (a request at the counter is being checked at once): one filed online.
+    "takeOssRequestAction": ("fileMyOssRequest",),
+    # A request of its own, being checked, for the deficiency record.
+    "recordOssDeficiencies": ("openOssWalkInRequest",),
+    # The citizen's own request found deficient by staff.
+    "supplyMyOssDeficiencyItems": ("takeOssRequestAction:example1", "recordOssDeficiencies"),
+}
+
+#: Where the current ``version`` of the object an operation changes is read (the version the caller
+#: saw: each step moves it on).
+VERSION_OF: dict[str, str] = {
+    "updateOssService": "/v1/oss/services/{service_id}",
+    "publishOssService": "/v1/oss/services/{service_id}",
+    "assignOssRequest": "/v1/oss/cases/{case_id}",
+    "takeOssRequestAction": "/v1/oss/cases/{case_id}",
+    "recordOssDeficiencies": "/v1/oss/cases/{case_id}",
+    "recordOssDeficiencySupplied": "/v1/oss/cases/{case_id}",
+    "supplyMyOssDeficiencyItems": "/v1/oss/me/cases/{case_id}",
+    "withdrawMyOssRequest": "/v1/oss/me/cases/{case_id}",
 }
 #: Placeholders that stand for another object from an operation on: the invoice voided is not the
 #: one paid and credited.
@@ -269,12 +325,16 @@ async def test_every_example_is_valid_and_accepted(
                 errors = _schema_errors(document, content["schema"], example["value"])
                 assert not errors, (operation_id, name, errors)
                 target = path
+                values: dict[str, Any] = {}
                 for parameter in op.get("parameters", ()):
                     if parameter["in"] == "path":
                         value = parameter["examples"][name]["value"]
-                        value = keyed.get(parameter["name"], placeholders).get(value, value)
-                        target = target.replace("{" + parameter["name"] + "}", str(value))
+                        values[parameter["name"]] = keyed.get(parameter["name"], placeholders).get(value, value)
+                        target = target.replace("{" + parameter["name"] + "}", str(values[parameter["name"]]))
                 body = _swap(example["value"], placeholders, keyed)
+                if operation_id in VERSION_OF:
+                    seen = await client.get(VERSION_OF[operation_id].format(**values), headers=caller)
+                    body["version"] = seen.json()["version"]
                 request_headers = {**surface_host[surface], **caller, "Idempotency-Key": uuid.uuid4().hex}
                 response = await client.request(method.upper(), target, json=body, headers=request_headers)
                 assert response.status_code < 300, f"{operation_id} {name} {target}: {response.text}"
@@ -290,7 +350,20 @@ async def test_every_example_is_valid_and_accepted(
                         raise AssertionError((operation_id, field, answer)) from exc
                 sent.append(f"{operation_id}:{name}")
 
+        async def prepare(operation_id: str) -> None:
+            """Objects no example makes: the result notice of a decided request (the deadlines' sweep
+            issues it; a request's applicant without an address gets it by hand)."""
+            if operation_id == "recordOssNoticeHandDelivery":
+                async with tenant_session(session_factory(engine), tenant) as session:
+                    case_id = uuid.UUID(placeholders[O.CASE])
+                    assert await deadlines.issue_result_notice(session, tenant, case_id, now=dt.datetime.now(dt.UTC))
+                listed = await client.get(
+                    "/v1/oss/notices", params={"case_id": placeholders[O.CASE]}, headers=headers["staff"]
+                )
+                placeholders[O.NOTICE] = next(n["id"] for n in listed.json()["items"] if n["kind"] == "result")
+
         for operation_id in ORDER:
+            await prepare(operation_id)
             for placeholder, saved in REBIND.get(operation_id, {}).items():
                 placeholders[placeholder] = placeholders[saved]
             for before in BEFORE.get(operation_id, ()):

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import Role, Scope, ServicePlugin
+from localgov.services.oss.examples import EXAMPLES
 from localgov.services.oss import models  # noqa: F401  (defines the tables below)
 from localgov.services.oss.calendar_views import CalendarController
 from localgov.services.oss.case_pages import TrackPagesController
@@ -173,4 +174,5 @@ PLUGIN = ServicePlugin(
     case_types=CASE_TYPES,
     seed=seed,
     migrations=Path(__file__).parent / "migrations",
+    examples=EXAMPLES,
 )
