@@ -143,8 +143,8 @@ ORDER: tuple[str, ...] = (
     "closeTenant",
 )
 
-P = payments_examples
-O = oss_examples
+PAY = payments_examples
+OSS = oss_examples
 #: What each create's answer gives: placeholder → the answer's field (``a.0.b``: in a list), or a
 #: ``(path, field)`` read from a ``GET`` of ``path`` formatted with the answer's fields.
 CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
@@ -153,25 +153,25 @@ CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
     "createPosition": {POSITION: "id"},
     "inviteStaff": {STAFF: "id"},
     "createWebhookEndpoint": {ENDPOINT: "endpoint.id"},
-    "createTariff": {P.TARIFF: "id"},
-    "createPayer": {P.PAYER: "id"},
-    "createAccount": {P.ACCOUNT: "id"},
-    "createBill": {P.BILL: "id", P.BILL_REFERENCE: "reference", P.BILL_CODE: "verification_code"},
-    "openCashBook": {P.CASH_BOOK: "id"},
-    "takeCounterPayment": {P.RECEIPT: "receipts.0.receipt_id"},
-    "sandboxPayBill:example2": {P.EXCEPTION: ("/v1/payments/bank/payments/{payment_id}", "exception_id")},
+    "createTariff": {PAY.TARIFF: "id"},
+    "createPayer": {PAY.PAYER: "id"},
+    "createAccount": {PAY.ACCOUNT: "id"},
+    "createBill": {PAY.BILL: "id", PAY.BILL_REFERENCE: "reference", PAY.BILL_CODE: "verification_code"},
+    "openCashBook": {PAY.CASH_BOOK: "id"},
+    "takeCounterPayment": {PAY.RECEIPT: "receipts.0.receipt_id"},
+    "sandboxPayBill:example2": {PAY.EXCEPTION: ("/v1/payments/bank/payments/{payment_id}", "exception_id")},
     "createSubscription": {platform_examples.SUBSCRIPTION_ID: "id"},
     "runInvoices": {platform_examples.INVOICE_ID: "finalised.0", "another invoice": "finalised.1"},
     "submitSignup": {platform_examples.SIGNUP_ID: "request.id"},
-    "createOssService": {O.SERVICE: "id"},
-    "createOssServicePoint": {O.POINT: "id"},
+    "createOssService": {OSS.SERVICE: "id"},
+    "createOssServicePoint": {OSS.POINT: "id"},
     "openOssWalkInRequest": {
-        O.CASE: "case.id",
-        O.TRACKING_NUMBER: "case.tracking_number",
-        O.VERIFICATION_CODE: "verification_code",
+        OSS.CASE: "case.id",
+        OSS.TRACKING_NUMBER: "case.tracking_number",
+        OSS.VERIFICATION_CODE: "verification_code",
     },
-    "fileMyOssRequest": {O.CASE: "case.id"},
-    "recordOssDeficiencies": {O.DEFICIENCY: "id"},
+    "fileMyOssRequest": {OSS.CASE: "case.id"},
+    "recordOssDeficiencies": {OSS.DEFICIENCY: "id"},
 }
 
 #: Examples sent again just before an operation, for objects of its own (``operationId[:exampleN]``):
@@ -355,12 +355,12 @@ async def test_every_example_is_valid_and_accepted(
             issues it; a request's applicant without an address gets it by hand)."""
             if operation_id == "recordOssNoticeHandDelivery":
                 async with tenant_session(session_factory(engine), tenant) as session:
-                    case_id = uuid.UUID(placeholders[O.CASE])
+                    case_id = uuid.UUID(placeholders[OSS.CASE])
                     assert await deadlines.issue_result_notice(session, tenant, case_id, now=dt.datetime.now(dt.UTC))
                 listed = await client.get(
-                    "/v1/oss/notices", params={"case_id": placeholders[O.CASE]}, headers=headers["staff"]
+                    "/v1/oss/notices", params={"case_id": placeholders[OSS.CASE]}, headers=headers["staff"]
                 )
-                placeholders[O.NOTICE] = next(n["id"] for n in listed.json()["items"] if n["kind"] == "result")
+                placeholders[OSS.NOTICE] = next(n["id"] for n in listed.json()["items"] if n["kind"] == "result")
 
         for operation_id in ORDER:
             await prepare(operation_id)

@@ -36,7 +36,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.db import TenantBase
 from localgov.kernel.plugins import Role, Scope, ServicePlugin
-from localgov.services.oss.examples import EXAMPLES
 from localgov.services.oss import models  # noqa: F401  (defines the tables below)
 from localgov.services.oss.calendar_views import CalendarController
 from localgov.services.oss.case_pages import TrackPagesController
@@ -56,6 +55,7 @@ from localgov.services.oss.deadlines import DEADLINES_JOB
 from localgov.services.oss.defaults import DEFAULT_POINT, default_catalogue
 from localgov.services.oss.deficiency import EXPIRE_JOB
 from localgov.services.oss.deficiency_views import DeficiencyController
+from localgov.services.oss.examples import EXAMPLES
 from localgov.services.oss.notice_views import NoticeController, NoticeSettingsController
 from localgov.services.oss.page_views import OssAssetsController, OssPagesController
 from localgov.services.oss.report_views import ReportController
