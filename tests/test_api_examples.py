@@ -26,6 +26,7 @@ from localgov.plugins import REGISTRY
 from localgov.services.oss import deadlines
 from localgov.services.oss import examples as oss_examples
 from localgov.services.payments import examples as payments_examples
+from localgov.services.saraban import examples as saraban_examples
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.billing import make_plan
@@ -125,7 +126,24 @@ ORDER: tuple[str, ...] = (
     "addMyOssRequestComment",
     "supplyMyOssDeficiencyItems",
     "withdrawMyOssRequest",
+    # e-Saraban: a letter from draft to issue, one cancelled, one received and routed.
+    "putSarabanSettings",
+    "createSarabanIssuingUnit",
+    "putSarabanRetention",
+    "createSarabanLetter",
+    "updateSarabanLetter",
+    "submitSarabanLetter",
+    "returnSarabanLetter",
+    "reviewSarabanLetter",
+    "approveSarabanLetter",
+    "issueSarabanLetter",
+    "cancelSarabanLetter",
+    "receiveSarabanLetter",
+    "routeSarabanLetter",
+    "prepareSarabanDestructionList",
     # The operator.
+    "createSarabanOutsideAgency",
+    "updateSarabanOutsideAgency",
     "registerPlatformCitizenApp",
     "setBillingSettings",
     "addPlanPrice",
@@ -145,6 +163,7 @@ ORDER: tuple[str, ...] = (
 
 PAY = payments_examples
 OSS = oss_examples
+SARABAN = saraban_examples
 #: What each create's answer gives: placeholder → the answer's field (``a.0.b``: in a list), or a
 #: ``(path, field)`` read from a ``GET`` of ``path`` formatted with the answer's fields.
 CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
@@ -172,6 +191,9 @@ CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
     },
     "fileMyOssRequest": {OSS.CASE: "case.id"},
     "recordOssDeficiencies": {OSS.DEFICIENCY: "id"},
+    "createSarabanLetter": {SARABAN.LETTER: "id"},
+    "receiveSarabanLetter": {SARABAN.LETTER: "id"},
+    "createSarabanOutsideAgency": {SARABAN.OUTSIDE_AGENCY_ID: "id"},
 }
 
 #: Examples sent again just before an operation, for objects of its own (``operationId[:exampleN]``):
@@ -187,6 +209,9 @@ BEFORE: dict[str, tuple[str, ...]] = {
     "recordOssDeficiencies": ("openOssWalkInRequest",),
     # The citizen's own request found deficient by staff.
     "supplyMyOssDeficiencyItems": ("takeOssRequestAction:example1", "recordOssDeficiencies"),
+    # Returned to its author, the letter is sent for review again.
+    "reviewSarabanLetter": ("submitSarabanLetter",),
+    "cancelSarabanLetter": ("createSarabanLetter",),
 }
 
 #: Where the current ``version`` of the object an operation changes is read (the version the caller
@@ -200,6 +225,10 @@ VERSION_OF: dict[str, str] = {
     "recordOssDeficiencySupplied": "/v1/oss/cases/{case_id}",
     "supplyMyOssDeficiencyItems": "/v1/oss/me/cases/{case_id}",
     "withdrawMyOssRequest": "/v1/oss/me/cases/{case_id}",
+    **{
+        f"{step}SarabanLetter": "/v1/saraban/letters/{letter_id}"
+        for step in ("update", "submit", "return", "review", "approve", "issue", "cancel")
+    },
 }
 #: Placeholders that stand for another object from an operation on: the invoice voided is not the
 #: one paid and credited.
@@ -283,6 +312,11 @@ async def test_every_example_is_valid_and_accepted(
         "4500103": signup_code,
         "maehia": f"s{signup_code}",
         WEBHOOK_URL: "http://127.0.0.1:9/localgov",
+        SARABAN.SIGNER: str(staff_id),
+        # Codes unique in the whole test database: the operator's directory and the LAOs' codes.
+        SARABAN.AGENCY_CODE: f"ชม {signup_code}",
+        f"{SARABAN.AGENCY_CODE}.2": f"ชม {signup_code}.2",
+        SARABAN.OUTSIDE_AGENCY_CODE: f"มท {signup_code}",
     }
     #: The operator's plans are shared by the whole test database: prices, thresholds and the
     #: subscription are a plan of this test's own.

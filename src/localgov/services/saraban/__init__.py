@@ -31,6 +31,7 @@ from localgov.kernel.db import TenantBase
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.plugins import Role, ScheduledJob, ServicePlugin
 from localgov.kernel.thai import bangkok_today
+from localgov.services.saraban.examples import EXAMPLES
 from localgov.services.saraban import exchange, letters, retention
 from localgov.services.saraban.admin_views import (
     DestructionListController,
@@ -162,4 +163,5 @@ PLUGIN = ServicePlugin(
     solo_topics=frozenset({exchange.SEND_TOPIC}),
     seed=seed,
     migrations=Path(__file__).parent / "migrations",
+    examples=EXAMPLES,
 )
