@@ -31,7 +31,6 @@ from localgov.kernel.db import TenantBase
 from localgov.kernel.jobs import JobContext
 from localgov.kernel.plugins import Role, ScheduledJob, ServicePlugin
 from localgov.kernel.thai import bangkok_today
-from localgov.services.saraban.examples import EXAMPLES
 from localgov.services.saraban import exchange, letters, retention
 from localgov.services.saraban.admin_views import (
     DestructionListController,
@@ -43,6 +42,7 @@ from localgov.services.saraban.admin_views import (
 )
 from localgov.services.saraban.delivery import HANDLERS
 from localgov.services.saraban.document_views import EmblemController, LetterDocumentController, SearchController
+from localgov.services.saraban.examples import EXAMPLES
 from localgov.services.saraban.exchange_views import ExchangeInboundController, ExchangeKeyController
 from localgov.services.saraban.letter_views import (
     InboxController,
