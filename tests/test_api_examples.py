@@ -10,6 +10,7 @@ Every JSON-body operation has an example or is in :data:`NO_EXAMPLE` with the re
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from localgov.identity.examples import PARENT_UNIT, POSITION, STAFF, UNIT, WORK_UNIT
 from localgov.identity.models import OrgUnit, StaffUser
 from localgov.kernel.db import session_factory, tenant_session
+from localgov.kernel.examples import EXAMPLE_TODAY
+from localgov.kernel.thai import bangkok_today
 from localgov.kernel.webhooks.examples import ENDPOINT, WEBHOOK_URL
 from localgov.platform import examples as platform_examples
 from localgov.plugins import REGISTRY
@@ -245,6 +248,25 @@ def _field(answer: Any, path: str) -> Any:
     return answer
 
 
+_DATE = re.compile(r"^(\d{4})-(\d{2})(-(\d{2}))?(T.*)?$")
+
+
+def _moved(text: str, today: dt.date) -> str:
+    """A date of the examples (written as of ``EXAMPLE_TODAY``) as of ``today``: a period
+    (``YYYY-MM``) or the first of a month moves by whole months (a tariff from the first stays on
+    the first); any other day or moment moves by days (a due date stays as far from today)."""
+    match = _DATE.match(text)
+    if match is None:
+        return text
+    year, month, day, rest = int(match[1]), int(match[2]), match[4], match[5] or ""
+    if day is None or int(day) == 1:
+        total = year * 12 + month - 1 + (today.year - EXAMPLE_TODAY.year) * 12 + today.month - EXAMPLE_TODAY.month
+        moved_year, moved_month = divmod(total, 12)
+        return f"{moved_year:04d}-{moved_month + 1:02d}" + ("" if day is None else "-01") + rest
+    moved = dt.date(year, month, int(day)) + (today - EXAMPLE_TODAY)
+    return moved.isoformat() + rest
+
+
 def _swap(value: Any, placeholders: Mapping[str | int, Any], keyed: Mapping[str, Mapping[str | int, Any]]) -> Any:
     """``value`` with every placeholder (a whole string, or an integer id) replaced by the real one;
     ``keyed`` ones only as the value of that member (a plan's code, not a charge model's name)."""
@@ -257,6 +279,8 @@ def _swap(value: Any, placeholders: Mapping[str | int, Any], keyed: Mapping[str,
         return [_swap(v, placeholders, keyed) for v in value]
     if isinstance(value, str | int) and not isinstance(value, bool) and value in placeholders:
         return placeholders[value]
+    if isinstance(value, str):
+        return _moved(value, bangkok_today())
     return value
 
 
@@ -306,6 +330,7 @@ async def test_every_example_is_valid_and_accepted(
     }
     surface_host = {"tenant": host(tenant.slug), "operator": {"Host": BASE}}
     signup_code = next_dla_code()
+    today = bangkok_today()
     placeholders: dict[str | int, Any] = {
         PARENT_UNIT: str(palad_id),
         platform_examples.TENANT_ID: other.id,
@@ -363,7 +388,8 @@ async def test_every_example_is_valid_and_accepted(
                 for parameter in op.get("parameters", ()):
                     if parameter["in"] == "path":
                         value = parameter["examples"][name]["value"]
-                        values[parameter["name"]] = keyed.get(parameter["name"], placeholders).get(value, value)
+                        value = keyed.get(parameter["name"], placeholders).get(value, value)
+                        values[parameter["name"]] = _moved(value, today) if isinstance(value, str) else value
                         target = target.replace("{" + parameter["name"] + "}", str(values[parameter["name"]]))
                 body = _swap(example["value"], placeholders, keyed)
                 if operation_id in VERSION_OF:

@@ -17,17 +17,23 @@ an ``operationId`` that names no JSON-body operation is refused when the documen
 
 An example that names another object by id uses :func:`example_id`: one stable UUID per kind of
 object (``example_id("payments.payer")``), documented as a placeholder for the caller's own id (the
-contract test swaps each for an object it created first). Text is Thai first, with the English
+contract test swaps each for an object it created first). Dates are written as of
+:data:`EXAMPLE_TODAY`. Text is Thai first, with the English
 field filled too where the body is bilingual.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+
+#: The day examples are written as of: their dates are that day or relative to it (a bill due at the
+#: end of its month, a tariff from next fiscal year). The contract test moves them to its own day.
+EXAMPLE_TODAY = dt.date(2026, 12, 7)
 
 #: The namespace of :func:`example_id` (a UUID of its own: the ids look like any other and never
 #: collide with a real object's, which are random UUIDv4s).

@@ -87,7 +87,7 @@ EXAMPLES: ExampleTable = {
     "runInvoices": RequestExample("ออกใบแจ้งหนี้ของ อปท. เดียว — invoice one LAO", {"tenant_id": TENANT_ID}),
     "recordInvoicePayment": RequestExample(
         "รับโอนเงินแล้ว — paid by transfer",
-        {"reference": "โอนผ่านธนาคารกรุงไทย เลขที่รายการ 20261207-000123", "paid_at": "2026-12-07T10:15:00+07:00"},
+        {"reference": "โอนผ่านธนาคารกรุงไทย เลขที่รายการ 20261204-000123", "paid_at": "2026-12-04T14:30:00+07:00"},
         path={"invoice_id": INVOICE_ID},
     ),
     "issueCreditNote": RequestExample(
