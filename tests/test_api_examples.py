@@ -13,6 +13,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -26,6 +27,7 @@ from localgov.kernel.thai import bangkok_today
 from localgov.kernel.webhooks.examples import ENDPOINT, WEBHOOK_URL
 from localgov.platform import examples as platform_examples
 from localgov.plugins import REGISTRY
+from localgov.services.food import examples as food_examples
 from localgov.services.oss import deadlines
 from localgov.services.oss import examples as oss_examples
 from localgov.services.payments import examples as payments_examples
@@ -34,6 +36,7 @@ from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.billing import make_plan
 from tests.support.factories import make_tenant, next_dla_code
+from tests.support.food import png_bytes
 from tests.support.payments import make_citizen
 from tests.support.tokens import bearer
 from tests.test_api_contract import ALL_ROLES, SERVICES, documents, operations
@@ -129,6 +132,23 @@ ORDER: tuple[str, ...] = (
     "addMyOssRequestComment",
     "supplyMyOssDeficiencyItems",
     "withdrawMyOssRequest",
+    # Food premises: a notification to its certificate, the certificate's life, the fees.
+    "putFoodSettings",
+    "putFoodChecklist",
+    "putFoodFeeBands",
+    "addFoodFeeWaiver",
+    "fileFoodNotification",
+    "requestFoodNotificationDocuments",
+    "resubmitFoodNotification",
+    "certifyFoodNotification",
+    "changeFoodCertificate",
+    "recordFoodInspection",
+    "transferFoodCertificate",
+    "runFoodAnnualFees",
+    "cancelFoodCertificate",
+    "revokeFoodCertificate",
+    "refuseFoodNotification",
+    "withdrawFoodNotification",
     # e-Saraban: a letter from draft to issue, one cancelled, one received and routed.
     "putSarabanSettings",
     "createSarabanIssuingUnit",
@@ -166,6 +186,7 @@ ORDER: tuple[str, ...] = (
 
 PAY = payments_examples
 OSS = oss_examples
+FOOD = food_examples
 SARABAN = saraban_examples
 #: What each create's answer gives: placeholder → the answer's field (``a.0.b``: in a list), or a
 #: ``(path, field)`` read from a ``GET`` of ``path`` formatted with the answer's fields.
@@ -194,6 +215,8 @@ CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
     },
     "fileMyOssRequest": {OSS.CASE: "case.id"},
     "recordOssDeficiencies": {OSS.DEFICIENCY: "id"},
+    "fileFoodNotification": {FOOD.NOTIFICATION: "id"},
+    "certifyFoodNotification": {FOOD.CERTIFICATE: "certificate_id"},
     "createSarabanLetter": {SARABAN.LETTER: "id"},
     "receiveSarabanLetter": {SARABAN.LETTER: "id"},
     "createSarabanOutsideAgency": {SARABAN.OUTSIDE_AGENCY_ID: "id"},
@@ -212,6 +235,11 @@ BEFORE: dict[str, tuple[str, ...]] = {
     "recordOssDeficiencies": ("openOssWalkInRequest",),
     # The citizen's own request found deficient by staff.
     "supplyMyOssDeficiencyItems": ("takeOssRequestAction:example1", "recordOssDeficiencies"),
+    # Certificates and notifications of their own to end.
+    "cancelFoodCertificate": ("fileFoodNotification", "certifyFoodNotification"),
+    "revokeFoodCertificate": ("fileFoodNotification", "certifyFoodNotification"),
+    "refuseFoodNotification": ("fileFoodNotification",),
+    "withdrawFoodNotification": ("fileFoodNotification",),
     # Returned to its author, the letter is sent for review again.
     "reviewSarabanLetter": ("submitSarabanLetter",),
     "cancelSarabanLetter": ("createSarabanLetter",),
@@ -228,6 +256,15 @@ VERSION_OF: dict[str, str] = {
     "recordOssDeficiencySupplied": "/v1/oss/cases/{case_id}",
     "supplyMyOssDeficiencyItems": "/v1/oss/me/cases/{case_id}",
     "withdrawMyOssRequest": "/v1/oss/me/cases/{case_id}",
+    "requestFoodNotificationDocuments": "/v1/food/notifications/{notification_id}",
+    **{
+        f"{step}FoodNotification": "/v1/food/notifications/{notification_id}"
+        for step in ("resubmit", "certify", "refuse", "withdraw")
+    },
+    **{
+        f"{step}FoodCertificate": "/v1/food/certificates/{certificate_id}"
+        for step in ("change", "transfer", "cancel", "revoke")
+    },
     **{
         f"{step}SarabanLetter": "/v1/saraban/letters/{letter_id}"
         for step in ("update", "submit", "return", "review", "approve", "issue", "cancel")
@@ -301,7 +338,7 @@ def _schema_errors(document: dict[str, Any], schema: dict[str, Any], value: Any)
 
 
 async def test_every_example_is_valid_and_accepted(
-    engine: AsyncEngine, client_for: ClientFactory, settings: Settings
+    engine: AsyncEngine, client_for: ClientFactory, settings: Settings, tmp_path: Path
 ) -> None:
     tenant = await make_tenant(engine, services=SERVICES)
     other = await make_tenant(engine)  # the operator suspends and closes this one
@@ -353,7 +390,8 @@ async def test_every_example_is_valid_and_accepted(
         oidc_issuer="https://id.example.go.th",
         oidc_client_id="localgov",
         oidc_acr_levels="low=urn:example:loa:1,substantial=urn:example:loa:2,high=urn:example:loa:3",
-        egress_allow_loopback=True,  # the integrator's receiver: a port of this machine (nothing is sent)
+        egress_allow_loopback=True,
+        storage_dir=str(tmp_path / "files"),  # the integrator's receiver: a port of this machine (nothing is sent)
     )
     async with client_for(plugins=REGISTRY, settings_=with_login) as client:
         docs = await documents(client, tenant.slug)
@@ -372,6 +410,7 @@ async def test_every_example_is_valid_and_accepted(
         assert sorted(ORDER) == sorted(exemplified), (set(exemplified) - set(ORDER), set(ORDER) - set(exemplified))
 
         async def send(operation_id: str, only: str | None = None) -> None:
+            await prepare(operation_id)
             surface, path, method, op = by_id[operation_id]
             document = docs[surface]
             content = op["requestBody"]["content"]["application/json"]
@@ -421,9 +460,17 @@ async def test_every_example_is_valid_and_accepted(
                     "/v1/oss/notices", params={"case_id": placeholders[OSS.CASE]}, headers=headers["staff"]
                 )
                 placeholders[OSS.NOTICE] = next(n["id"] for n in listed.json()["items"] if n["kind"] == "result")
+            if operation_id == "certifyFoodNotification":  # its documents, uploaded (multipart)
+                for code in ("id_copy", "site_plan"):
+                    uploaded = await client.post(
+                        f"/v1/food/notifications/{placeholders[FOOD.NOTIFICATION]}/files",
+                        params={"document": code},
+                        files={"data": (f"{code}.png", png_bytes() + code.encode(), "image/png")},
+                        headers=headers["staff"],
+                    )
+                    assert uploaded.status_code == 201, uploaded.text
 
         for operation_id in ORDER:
-            await prepare(operation_id)
             for placeholder, saved in REBIND.get(operation_id, {}).items():
                 placeholders[placeholder] = placeholders[saved]
             for before in BEFORE.get(operation_id, ()):
