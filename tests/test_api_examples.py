@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.identity.examples import PARENT_UNIT, POSITION, STAFF, UNIT, WORK_UNIT
 from localgov.identity.models import OrgUnit, StaffUser
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.examples import EXAMPLE_TODAY
+from localgov.kernel.outbox import Delivery, OutboxEntry
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.webhooks.examples import ENDPOINT, WEBHOOK_URL
 from localgov.platform import examples as platform_examples
@@ -31,6 +33,9 @@ from localgov.services.food import examples as food_examples
 from localgov.services.oss import deadlines
 from localgov.services.oss import examples as oss_examples
 from localgov.services.payments import examples as payments_examples
+from localgov.services.payments.api import BILL_PAID
+from localgov.services.permits import examples as permits_examples
+from localgov.services.permits import permits as permits_plugin
 from localgov.services.saraban import examples as saraban_examples
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
@@ -38,6 +43,7 @@ from tests.support.billing import make_plan
 from tests.support.factories import make_tenant, next_dla_code
 from tests.support.food import png_bytes
 from tests.support.payments import make_citizen
+from tests.support.permits import pdf_bytes
 from tests.support.tokens import bearer
 from tests.test_api_contract import ALL_ROLES, SERVICES, documents, operations
 
@@ -108,6 +114,21 @@ ORDER: tuple[str, ...] = (
     "resolvePaymentException",
     "cancelBill",
     "closeDebtorYear",
+    # Building permits: an application from draft to decision, the citizen's own, the settings.
+    "replacePermitSettings",
+    "checkPermitEligibility",
+    "createPermitApplication",
+    "savePermitApplicationDraft",
+    "takePermitApplicationAction",
+    "schedulePermitInspection",
+    "recordPermitInspection",
+    "assessPermitFees",
+    "extendPermitDecisionTime",
+    "decidePermitApplication",
+    "revokePermit",
+    "createMyPermitApplication",
+    "saveMyPermitApplicationDraft",
+    "takeMyPermitApplicationAction",
     # One Stop Service: the catalogue, the queue, a request at the counter and one filed online.
     "setOssCalendarDay",
     "updateOssNoticeSettings",
@@ -187,6 +208,7 @@ ORDER: tuple[str, ...] = (
 PAY = payments_examples
 OSS = oss_examples
 FOOD = food_examples
+PERMITS = permits_examples
 SARABAN = saraban_examples
 #: What each create's answer gives: placeholder → the answer's field (``a.0.b``: in a list), or a
 #: ``(path, field)`` read from a ``GET`` of ``path`` formatted with the answer's fields.
@@ -215,6 +237,8 @@ CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
     },
     "fileMyOssRequest": {OSS.CASE: "case.id"},
     "recordOssDeficiencies": {OSS.DEFICIENCY: "id"},
+    "createPermitApplication": {PERMITS.APPLICATION: "id"},
+    "createMyPermitApplication": {PERMITS.APPLICATION: "id"},
     "fileFoodNotification": {FOOD.NOTIFICATION: "id"},
     "certifyFoodNotification": {FOOD.CERTIFICATE: "certificate_id"},
     "createSarabanLetter": {SARABAN.LETTER: "id"},
@@ -245,9 +269,23 @@ BEFORE: dict[str, tuple[str, ...]] = {
     "cancelSarabanLetter": ("createSarabanLetter",),
 }
 
+_APPLICATION = "/v1/permits/applications/{application_id}"
 #: Where the current ``version`` of the object an operation changes is read (the version the caller
-#: saw: each step moves it on).
-VERSION_OF: dict[str, str] = {
+#: saw: each step moves it on): the path, or the path and the answer's field.
+VERSION_OF: dict[str, str | tuple[str, str]] = {
+    "savePermitApplicationDraft": _APPLICATION,
+    "saveMyPermitApplicationDraft": "/v1/permits/me/applications/{application_id}",
+    "takeMyPermitApplicationAction": ("/v1/permits/me/applications/{application_id}", "case_version"),
+    **{
+        op: (_APPLICATION, "case_version")
+        for op in (
+            "takePermitApplicationAction",
+            "schedulePermitInspection",
+            "recordPermitInspection",
+            "assessPermitFees",
+            "decidePermitApplication",
+        )
+    },
     "updateOssService": "/v1/oss/services/{service_id}",
     "publishOssService": "/v1/oss/services/{service_id}",
     "assignOssRequest": "/v1/oss/cases/{case_id}",
@@ -432,8 +470,10 @@ async def test_every_example_is_valid_and_accepted(
                         target = target.replace("{" + parameter["name"] + "}", str(values[parameter["name"]]))
                 body = _swap(example["value"], placeholders, keyed)
                 if operation_id in VERSION_OF:
-                    seen = await client.get(VERSION_OF[operation_id].format(**values), headers=caller)
-                    body["version"] = seen.json()["version"]
+                    where = VERSION_OF[operation_id]
+                    where, field = where if isinstance(where, tuple) else (where, "version")
+                    seen = await client.get(where.format(**values), headers=caller)
+                    body["version"] = seen.json()[field]
                 request_headers = {**surface_host[surface], **caller, "Idempotency-Key": uuid.uuid4().hex}
                 response = await client.request(method.upper(), target, json=body, headers=request_headers)
                 assert response.status_code < 300, f"{operation_id} {name} {target}: {response.text}"
@@ -460,6 +500,41 @@ async def test_every_example_is_valid_and_accepted(
                     "/v1/oss/notices", params={"case_id": placeholders[OSS.CASE]}, headers=headers["staff"]
                 )
                 placeholders[OSS.NOTICE] = next(n["id"] for n in listed.json()["items"] if n["kind"] == "result")
+            if operation_id in ("takePermitApplicationAction", "takeMyPermitApplicationAction"):
+                # The checklist's documents uploaded (multipart), then the application submitted.
+                mine = operation_id == "takeMyPermitApplicationAction"
+                base = f"/v1/permits/{'me/' if mine else ''}applications/{placeholders[PERMITS.APPLICATION]}"
+                who = headers["citizen" if mine else "staff"]
+                application = (await client.get(base, headers=who)).json()
+                for n, item in enumerate(application["checklist"]):
+                    upload = {"data": (f"{item['code']}.pdf", pdf_bytes(n), "application/pdf")}
+                    done = await client.post(
+                        f"{base}/files", params={"document": item["code"]}, files=upload, headers=who
+                    )
+                    assert done.status_code == 201, done.text
+                submitted = await client.post(f"{base}/submit", headers=who)
+                assert submitted.status_code == 200, submitted.text
+            if operation_id == "recordPermitInspection":  # the inspector's photo of the site
+                base = f"/v1/permits/applications/{placeholders[PERMITS.APPLICATION]}"
+                photo = {"data": ("site.png", png_bytes(), "image/png")}
+                done = await client.post(
+                    f"{base}/files", params={"document": "inspection_photo"}, files=photo, headers=headers["staff"]
+                )
+                assert done.status_code == 201, done.text
+            if operation_id == "revokePermit":
+                # The applicant pays the fees (the sandbox's bank): the worker's consumer issues the permit.
+                base = f"/v1/permits/applications/{placeholders[PERMITS.APPLICATION]}"
+                reference = (await client.get(base, headers=headers["staff"])).json()["bill_reference"]
+                paid = await client.post(
+                    "/v1/payments/sandbox/pay", json={"reference": reference}, headers=headers["staff"]
+                )
+                assert paid.status_code == 200, paid.text
+                async with tenant_session(session_factory(engine), None) as session:
+                    entries = select(OutboxEntry).where(
+                        OutboxEntry.tenant_id == tenant.id, OutboxEntry.topic == BILL_PAID.code
+                    )
+                    entry = (await session.execute(entries.order_by(OutboxEntry.id.desc()).limit(1))).scalar_one()
+                    await permits_plugin.on_bill_paid(Delivery(entry, session, {tenant.id: tenant.schema}))
             if operation_id == "certifyFoodNotification":  # its documents, uploaded (multipart)
                 for code in ("id_copy", "site_plan"):
                     uploaded = await client.post(
