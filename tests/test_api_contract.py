@@ -3,7 +3,7 @@
 The OpenAPI document per surface, its security, strict request bodies, decimal patterns, tags and
 names; one pagination style; Idempotency-Key on creates; ETag / If-Match on updates; rate-limit
 headers and Retry-After; one field-error shape and a documented `type` per problem code; CORS per
-LAO; OPTIONS; the interactive reference served from the package; every example accepted.
+LAO; OPTIONS; the interactive reference served from the package. Every example: tests/test_api_examples.py.
 """
 
 from __future__ import annotations
