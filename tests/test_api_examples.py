@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.identity.examples import PARENT_UNIT, POSITION, STAFF, UNIT, WORK_UNIT
 from localgov.identity.models import OrgUnit, StaffUser
 from localgov.kernel.db import session_factory, tenant_session
-from localgov.kernel.examples import EXAMPLE_TODAY
+from localgov.kernel.examples import EXAMPLE_TODAY, RequestExample, merge_tables
+from localgov.kernel.openapi import surface_document
 from localgov.kernel.outbox import Delivery, OutboxEntry
 from localgov.kernel.thai import bangkok_today
 from localgov.kernel.webhooks.examples import ENDPOINT, WEBHOOK_URL
@@ -554,3 +556,26 @@ async def test_every_example_is_valid_and_accepted(
     assert len(sent) >= len(ORDER)
     # Every JSON body has an example or a reason.
     assert sorted(set(by_id) - exemplified - set(NO_EXAMPLE)) == [], "operations with no example and no reason"
+
+
+def test_an_example_names_a_json_body_operation_and_all_its_path_parameters() -> None:
+    operation = {
+        "operationId": "updateThing",
+        "parameters": [{"name": "thing_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+    }
+    document = {"paths": {"/v1/things/{thing_id}": {"patch": operation}}, "components": {"schemas": {}}}
+    surfaces = {("/v1/things/{thing_id}", "patch"): ("tenant", None)}
+    one = RequestExample("หนึ่ง — one", {"name": "ก"}, path={"thing_id": "t-1"})
+    out = surface_document(document, surfaces, "tenant", {}, examples={"updateThing": (one,)})
+    applied = out["paths"]["/v1/things/{thing_id}"]["patch"]
+    assert applied["requestBody"]["content"]["application/json"]["examples"] == {
+        "example1": {"summary": "หนึ่ง — one", "value": {"name": "ก"}}
+    }
+    assert applied["parameters"][0]["examples"] == {"example1": {"value": "t-1"}}
+    with pytest.raises(ValueError, match="do not exist"):
+        surface_document(document, surfaces, "tenant", {}, examples={"updateNothing": (one,)})
+    with pytest.raises(ValueError, match="path parameters"):
+        surface_document(document, surfaces, "tenant", {}, examples={"updateThing": (RequestExample("x", {}),)})
+    with pytest.raises(ValueError, match="two example tables"):
+        merge_tables({"updateThing": one}, {"updateThing": one})
