@@ -21,8 +21,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from localgov.identity.examples import PARENT_UNIT, POSITION, STAFF, UNIT, WORK_UNIT
+from localgov.identity.examples import (
+    PARENT_UNIT,
+    POSITION,
+    REFRESH_TOKEN,
+    STAFF,
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    UNIT,
+    WORK_UNIT,
+)
 from localgov.identity.models import OrgUnit, StaffUser
+from localgov.kernel.auth.hashing import hash_secret
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.examples import EXAMPLE_TODAY, RequestExample, merge_tables
 from localgov.kernel.openapi import surface_document
@@ -52,12 +62,8 @@ from tests.test_api_contract import ALL_ROLES, SERVICES, documents, operations
 #: JSON-body operations without an example: what they need cannot be written in a document.
 NO_EXAMPLE: dict[str, str] = {
     # Secrets: a password, or a token the platform mailed or issued to one person.
-    "loginStaff": "a staff member's own password",
-    "changeMyPassword": "the caller's current password",
     "acceptStaffInvitation": "the token of an invitation e-mail",
     "resetStaffPassword": "the token of a password-reset e-mail",
-    "refreshSession": "a refresh token issued at login",
-    "logout": "a refresh token issued at login",
     "operatorLogin": "an operator's own password",
     "operatorRefresh": "a refresh token issued at login",
     "operatorLogout": "a refresh token issued at login",
@@ -86,6 +92,10 @@ ORDER: tuple[str, ...] = (
     "registerCitizenApp",
     "setCitizenLoginSettings",
     "requestStaffPasswordReset",
+    "loginStaff",
+    "refreshSession",
+    "logout",
+    "changeMyPassword",
     "createWebhookEndpoint",
     "updateWebhookEndpoint",
     "rotateWebhookSecret",
@@ -218,6 +228,8 @@ CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
     "createUnit:example1": {UNIT: "id"},
     "createUnit:example2": {WORK_UNIT: "id"},
     "createPosition": {POSITION: "id"},
+    "loginStaff": {REFRESH_TOKEN: "refresh_token"},
+    "refreshSession": {REFRESH_TOKEN: "refresh_token"},
     "inviteStaff": {STAFF: "id"},
     "createWebhookEndpoint": {ENDPOINT: "endpoint.id"},
     "createTariff": {PAY.TARIFF: "id"},
@@ -389,7 +401,11 @@ async def test_every_example_is_valid_and_accepted(
         session.add(palad)
         await session.flush()
         me = StaffUser(
-            email=f"director@{tenant.slug}.example", full_name="นางสาวมาลี รักงาน", status="active", unit_id=palad.id
+            email=STAFF_EMAIL,
+            password_hash=hash_secret(STAFF_PASSWORD),
+            full_name="นางสาวมาลี รักงาน",
+            status="active",
+            unit_id=palad.id,
         )
         supervisor = StaffUser(
             email=f"supervisor@{tenant.slug}.example", full_name="นายสมศักดิ์ มั่นคง", status="active", unit_id=palad.id

@@ -10,6 +10,10 @@ UNIT = example_id("identity.unit")
 WORK_UNIT = example_id("identity.work_unit")
 PARENT_UNIT = example_id("identity.parent_unit")
 POSITION = example_id("identity.position")
+#: A staff member's e-mail and password (the caller's own), and the refresh token a login gave.
+STAFF_EMAIL = "malee.r@maehia.go.th"
+STAFF_PASSWORD = "ลำไยแม่เหียะ หวานฉ่ำ ปี 2569"
+REFRESH_TOKEN = "lgr_Q2hpYW5nTWFpTWFlSGlhLWV4YW1wbGUtcmVmcmVzaA"
 
 EXAMPLES: ExampleTable = {
     "createApiClient": RequestExample(
@@ -82,6 +86,15 @@ EXAMPLES: ExampleTable = {
     ),
     "updatePosition": RequestExample(
         "เลื่อนระดับ — a higher level", {"level": "ชำนาญการพิเศษ"}, path={"position_id": POSITION}
+    ),
+    "loginStaff": RequestExample("เข้าสู่ระบบ — log in", {"email": STAFF_EMAIL, "password": STAFF_PASSWORD}),
+    "refreshSession": RequestExample(
+        "ต่ออายุการเข้าสู่ระบบ — a new access token (the refresh token is rotated)", {"refresh_token": REFRESH_TOKEN}
+    ),
+    "logout": RequestExample("ออกจากระบบ — log out", {"refresh_token": REFRESH_TOKEN}),
+    "changeMyPassword": RequestExample(
+        "เปลี่ยนรหัสผ่าน — a new password",
+        {"current_password": STAFF_PASSWORD, "new_password": "ดอยสุเทพ ฟ้าใส ลมหนาวมาเยือน 2570"},
     ),
     "requestStaffPasswordReset": RequestExample(
         "ลืมรหัสผ่าน — forgot the password (always 202, whether the address is known or not)",
