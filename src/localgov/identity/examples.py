@@ -10,10 +10,11 @@ UNIT = example_id("identity.unit")
 WORK_UNIT = example_id("identity.work_unit")
 PARENT_UNIT = example_id("identity.parent_unit")
 POSITION = example_id("identity.position")
-#: A staff member's e-mail and password (the caller's own), and the refresh token a login gave.
+#: A staff member's e-mail and password (the caller's own), and the refresh token a login gave:
+#: made up for the reference, no account or session has them.
 STAFF_EMAIL = "malee.r@maehia.go.th"
-STAFF_PASSWORD = "ลำไยแม่เหียะ หวานฉ่ำ ปี 2569"
-REFRESH_TOKEN = "lgr_Q2hpYW5nTWFpTWFlSGlhLWV4YW1wbGUtcmVmcmVzaA"
+STAFF_PASSWORD = "ลำไยแม่เหียะ หวานฉ่ำ ปี 2569"  # noqa: S105  (an example shown in the reference)
+REFRESH_TOKEN = "lgr_Q2hpYW5nTWFpTWFlSGlhLWV4YW1wbGUtcmVmcmVzaA"  # noqa: S105  (likewise)
 
 EXAMPLES: ExampleTable = {
     "createApiClient": RequestExample(
