@@ -22,6 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.identity.examples import (
+    OPERATOR_EMAIL,
+    OPERATOR_PASSWORD,
+    OPERATOR_REFRESH_TOKEN,
     PARENT_UNIT,
     POSITION,
     REFRESH_TOKEN,
@@ -32,6 +35,7 @@ from localgov.identity.examples import (
     WORK_UNIT,
 )
 from localgov.identity.models import OrgUnit, StaffUser
+from localgov.identity.operators import add_operator
 from localgov.kernel.auth.hashing import hash_secret
 from localgov.kernel.db import session_factory, tenant_session
 from localgov.kernel.examples import EXAMPLE_TODAY, RequestExample, merge_tables
@@ -61,12 +65,9 @@ from tests.test_api_contract import ALL_ROLES, SERVICES, documents, operations
 
 #: JSON-body operations without an example: what they need cannot be written in a document.
 NO_EXAMPLE: dict[str, str] = {
-    # Secrets: a password, or a token the platform mailed or issued to one person.
+    # Secrets no document can hold: a token the platform e-mailed to one person, a private key.
     "acceptStaffInvitation": "the token of an invitation e-mail",
     "resetStaffPassword": "the token of a password-reset e-mail",
-    "operatorLogin": "an operator's own password",
-    "operatorRefresh": "a refresh token issued at login",
-    "operatorLogout": "a refresh token issued at login",
     "verifySignup": "the token of the signup's verification e-mail",
     "getSignupStatus": "the token of the signup's e-mails",
     "installSigningCertificate": "the LAO's own certificate and private key (PKCS#12 or PEM)",
@@ -200,6 +201,9 @@ ORDER: tuple[str, ...] = (
     # The operator.
     "createSarabanOutsideAgency",
     "updateSarabanOutsideAgency",
+    "operatorLogin",
+    "operatorRefresh",
+    "operatorLogout",
     "registerPlatformCitizenApp",
     "setBillingSettings",
     "addPlanPrice",
@@ -230,6 +234,8 @@ CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
     "createPosition": {POSITION: "id"},
     "loginStaff": {REFRESH_TOKEN: "refresh_token"},
     "refreshSession": {REFRESH_TOKEN: "refresh_token"},
+    "operatorLogin": {OPERATOR_REFRESH_TOKEN: "refresh_token"},
+    "operatorRefresh": {OPERATOR_REFRESH_TOKEN: "refresh_token"},
     "inviteStaff": {STAFF: "id"},
     "createWebhookEndpoint": {ENDPOINT: "endpoint.id"},
     "createTariff": {PAY.TARIFF: "id"},
@@ -415,6 +421,17 @@ async def test_every_example_is_valid_and_accepted(
         citizen = await make_citizen(session)
         staff_id, supervisor_id, palad_id = me.id, supervisor.id, palad.id
     plan = await make_plan(engine)
+    operator_email = f"op-{uuid.uuid4().hex[:12]}@operator.example.go.th"  # the operators are shared
+    async with tenant_session(session_factory(engine), None) as session:
+        await add_operator(
+            session,
+            email=operator_email,
+            full_name="นายสมชาย ผู้ดูแลระบบ",
+            roles=("platform_admin", "billing_admin"),
+            password=OPERATOR_PASSWORD,
+            min_length=12,
+            min_score=3,
+        )
     headers = {
         "staff": {**host(tenant.slug), **bearer(tenant, roles=ALL_ROLES, subject=str(staff_id))},
         "second staff": {**host(tenant.slug), **bearer(tenant, roles=ALL_ROLES, subject=str(supervisor_id))},
@@ -430,6 +447,7 @@ async def test_every_example_is_valid_and_accepted(
         "4500103": signup_code,
         "maehia": f"s{signup_code}",
         WEBHOOK_URL: "http://127.0.0.1:9/localgov",
+        OPERATOR_EMAIL: operator_email,
         SARABAN.SIGNER: str(staff_id),
         # Codes unique in the whole test database: the operator's directory and the LAOs' codes.
         SARABAN.AGENCY_CODE: f"ชม {signup_code}",

@@ -15,6 +15,10 @@ POSITION = example_id("identity.position")
 STAFF_EMAIL = "malee.r@maehia.go.th"
 STAFF_PASSWORD = "ลำไยแม่เหียะ หวานฉ่ำ ปี 2569"  # noqa: S105  (an example shown in the reference)
 REFRESH_TOKEN = "lgr_Q2hpYW5nTWFpTWFlSGlhLWV4YW1wbGUtcmVmcmVzaA"  # noqa: S105  (likewise)
+#: The same for a member of the operator's staff (operator host).
+OPERATOR_EMAIL = "somchai.p@operator.example.go.th"
+OPERATOR_PASSWORD = "ข้าวซอยไก่ น้ำพริกหนุ่ม แคบหมู 2569"  # noqa: S105  (likewise)
+OPERATOR_REFRESH_TOKEN = "lgo_T3BlcmF0b3ItZXhhbXBsZS1yZWZyZXNoLXRva2Vu"  # noqa: S105  (likewise)
 
 EXAMPLES: ExampleTable = {
     "createApiClient": RequestExample(
@@ -97,6 +101,13 @@ EXAMPLES: ExampleTable = {
         "เปลี่ยนรหัสผ่าน — a new password",
         {"current_password": STAFF_PASSWORD, "new_password": "ดอยสุเทพ ฟ้าใส ลมหนาวมาเยือน 2570"},
     ),
+    "operatorLogin": RequestExample(
+        "เจ้าหน้าที่ผู้ให้บริการเข้าสู่ระบบ — an operator logs in", {"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD}
+    ),
+    "operatorRefresh": RequestExample(
+        "ต่ออายุการเข้าสู่ระบบ — a new access token", {"refresh_token": OPERATOR_REFRESH_TOKEN}
+    ),
+    "operatorLogout": RequestExample("ออกจากระบบ — log out", {"refresh_token": OPERATOR_REFRESH_TOKEN}),
     "requestStaffPasswordReset": RequestExample(
         "ลืมรหัสผ่าน — forgot the password (always 202, whether the address is known or not)",
         {"email": "somchai@example.go.th"},
