@@ -18,16 +18,18 @@ from typing import Any
 
 import jsonschema_rs
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov.identity.examples import (
+    INVITATION_TOKEN,
     OPERATOR_EMAIL,
     OPERATOR_PASSWORD,
     OPERATOR_REFRESH_TOKEN,
     PARENT_UNIT,
     POSITION,
     REFRESH_TOKEN,
+    RESET_TOKEN,
     STAFF,
     STAFF_EMAIL,
     STAFF_PASSWORD,
@@ -65,11 +67,7 @@ from tests.test_api_contract import ALL_ROLES, SERVICES, documents, operations
 
 #: JSON-body operations without an example: what they need cannot be written in a document.
 NO_EXAMPLE: dict[str, str] = {
-    # Secrets no document can hold: a token the platform e-mailed to one person, a private key.
-    "acceptStaffInvitation": "the token of an invitation e-mail",
-    "resetStaffPassword": "the token of a password-reset e-mail",
-    "verifySignup": "the token of the signup's verification e-mail",
-    "getSignupStatus": "the token of the signup's e-mails",
+    # A secret no document can hold: the LAO's private key.
     "installSigningCertificate": "the LAO's own certificate and private key (PKCS#12 or PEM)",
     # Sent by a bank, signed over the body with the LAO's (operator's) secret: not a call of integrators.
     "receiveBankPaymentNotification": "signed by the bank with the LAO's notification secret",
@@ -89,10 +87,12 @@ ORDER: tuple[str, ...] = (
     "inviteStaff",
     "assignStaff",
     "setUnitSupervisor",
+    "acceptStaffInvitation",
     "createApiClient",
     "registerCitizenApp",
     "setCitizenLoginSettings",
     "requestStaffPasswordReset",
+    "resetStaffPassword",
     "loginStaff",
     "refreshSession",
     "logout",
@@ -216,6 +216,8 @@ ORDER: tuple[str, ...] = (
     "voidInvoice",
     "endSubscription",
     "submitSignup",
+    "getSignupStatus",
+    "verifySignup",
     "rejectSignupRequest",
     "suspendTenant",
     "closeTenant",
@@ -331,6 +333,14 @@ VERSION_OF: dict[str, str | tuple[str, str]] = {
 #: Placeholders that stand for another object from an operation on: the invoice voided is not the
 #: one paid and credited.
 REBIND: dict[str, dict[str | int, str]] = {"voidInvoice": {platform_examples.INVOICE_ID: "another invoice"}}
+
+#: Operations whose token an earlier example had e-mailed: (placeholder, address, the link's path).
+MAILED: dict[str, tuple[str, str, str]] = {
+    "acceptStaffInvitation": (INVITATION_TOKEN, "somchai@example.go.th", "/staff/invitation"),
+    "resetStaffPassword": (RESET_TOKEN, "somchai@example.go.th", "/staff/password-reset"),
+    "verifySignup": (platform_examples.VERIFY_TOKEN, platform_examples.SIGNUP_EMAIL, "/signup/verify"),
+    "getSignupStatus": (platform_examples.STATUS_TOKEN, platform_examples.SIGNUP_EMAIL, "/signup/status"),
+}
 
 #: Operations a second staff member makes (separation of duties): a cashier cannot void a receipt
 #: of money they took.
@@ -448,6 +458,7 @@ async def test_every_example_is_valid_and_accepted(
         "maehia": f"s{signup_code}",
         WEBHOOK_URL: "http://127.0.0.1:9/localgov",
         OPERATOR_EMAIL: operator_email,
+        platform_examples.SIGNUP_EMAIL: f"palad@{signup_code}.example.go.th",  # the outbox is shared
         SARABAN.SIGNER: str(staff_id),
         # Codes unique in the whole test database: the operator's directory and the LAOs' codes.
         SARABAN.AGENCY_CODE: f"ชม {signup_code}",
@@ -557,6 +568,20 @@ async def test_every_example_is_valid_and_accepted(
                     f"{base}/files", params={"document": "inspection_photo"}, files=photo, headers=headers["staff"]
                 )
                 assert done.status_code == 201, done.text
+            if operation_id in MAILED:  # the secret of the link e-mailed to the example's address
+                placeholder, address, link = MAILED[operation_id]
+                async with engine.connect() as conn:
+                    mails = await conn.execute(
+                        text(
+                            "SELECT payload->>'text' FROM platform.outbox WHERE topic = 'mail.send'"
+                            " AND payload->>'to' = :a AND tenant_id IS NOT DISTINCT FROM :t ORDER BY id DESC"
+                        ),
+                        {"a": _swap(address, placeholders, keyed), "t": None if "signup" in link else tenant.id},
+                    )
+                    texts = [row[0] for row in mails]
+                found = [m for t in texts if (m := re.search(re.escape(link) + r"[#?]token=([A-Za-z0-9_-]+)", t))]
+                assert found, (operation_id, texts)
+                placeholders[placeholder] = found[0].group(1)
             if operation_id == "revokePermit":
                 # The applicant pays the fees (the sandbox's bank): the worker's consumer issues the permit.
                 base = f"/v1/permits/applications/{placeholders[PERMITS.APPLICATION]}"

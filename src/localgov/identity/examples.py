@@ -15,6 +15,9 @@ POSITION = example_id("identity.position")
 STAFF_EMAIL = "malee.r@maehia.go.th"
 STAFF_PASSWORD = "ลำไยแม่เหียะ หวานฉ่ำ ปี 2569"  # noqa: S105  (an example shown in the reference)
 REFRESH_TOKEN = "lgr_Q2hpYW5nTWFpTWFlSGlhLWV4YW1wbGUtcmVmcmVzaA"  # noqa: S105  (likewise)
+#: The secrets of the links an invitation and a password reset e-mail (``…#token=``).
+INVITATION_TOKEN = "lgi_SW52aXRhdGlvbi1leGFtcGxlLXRva2VuLW1hZWhpYQ"  # noqa: S105  (likewise)
+RESET_TOKEN = "lgp_UGFzc3dvcmQtcmVzZXQtZXhhbXBsZS10b2tlbg"  # noqa: S105  (likewise)
 #: The same for a member of the operator's staff (operator host).
 OPERATOR_EMAIL = "somchai.p@operator.example.go.th"
 OPERATOR_PASSWORD = "ข้าวซอยไก่ น้ำพริกหนุ่ม แคบหมู 2569"  # noqa: S105  (likewise)
@@ -108,6 +111,14 @@ EXAMPLES: ExampleTable = {
         "ต่ออายุการเข้าสู่ระบบ — a new access token", {"refresh_token": OPERATOR_REFRESH_TOKEN}
     ),
     "operatorLogout": RequestExample("ออกจากระบบ — log out", {"refresh_token": OPERATOR_REFRESH_TOKEN}),
+    "acceptStaffInvitation": RequestExample(
+        "รับคำเชิญ ตั้งรหัสผ่าน — accept the invitation, choosing a password",
+        {"token": INVITATION_TOKEN, "password": "ประตูท่าแพ เช้าวันอาทิตย์ ตลาดนัด 2569"},
+    ),
+    "resetStaffPassword": RequestExample(
+        "ตั้งรหัสผ่านใหม่จากลิงก์ในอีเมล — a new password, from the e-mailed link",
+        {"token": RESET_TOKEN, "new_password": "ดอยอินทนนท์ หมอกขาว ยามเช้า 2570"},
+    ),
     "requestStaffPasswordReset": RequestExample(
         "ลืมรหัสผ่าน — forgot the password (always 202, whether the address is known or not)",
         {"email": "somchai@example.go.th"},

@@ -11,6 +11,10 @@ TENANT_ID = 1001
 SUBSCRIPTION_ID = 2001
 INVOICE_ID = 3001
 SIGNUP_ID = 4001
+#: The signup's contact address, and the secrets of the links e-mailed to it (verify, status).
+SIGNUP_EMAIL = "palad@maehia.go.th"
+VERIFY_TOKEN = "lgs_U2lnbnVwLXZlcmlmeS1leGFtcGxlLXRva2Vu"  # noqa: S105  (an example shown in the reference)
+STATUS_TOKEN = "lgs_U2lnbnVwLXN0YXR1cy1leGFtcGxlLXRva2Vu"  # noqa: S105  (likewise)
 #: A plan of the operator's offer (the catalogue seeds ``basic``, ``standard`` and ``premium``).
 PLAN_CODE = "standard"
 
@@ -39,6 +43,8 @@ EXAMPLES: ExampleTable = {
         {"reason": "เทศบาลแจ้งเลิกใช้บริการ ตามหนังสือที่ ชม 12345/678 (the LAO's letter)"},
         path={"tenant_id": TENANT_ID},
     ),
+    "verifySignup": RequestExample("ยืนยันอีเมล — confirm the address, from the e-mailed link", {"token": VERIFY_TOKEN}),
+    "getSignupStatus": RequestExample("สถานะคำขอ — the request's status, from its link", {"token": STATUS_TOKEN}),
     "rejectSignupRequest": RequestExample(
         "ผู้สมัครไม่ใช่เจ้าหน้าที่ของ อปท. — the applicant is not the LAO's staff",
         {"reason": "ไม่สามารถยืนยันได้ว่าผู้สมัครเป็นเจ้าหน้าที่ของ อปท. (could not verify the applicant)"},
@@ -108,7 +114,7 @@ EXAMPLES: ExampleTable = {
             "plan_code": PLAN_CODE,
             "contact_name": "นางสาวมาลี รักงาน",
             "contact_position": "ปลัดเทศบาล",
-            "contact_email": "palad@maehia.go.th",
+            "contact_email": SIGNUP_EMAIL,
             "contact_phone": "053-123456",
             "accept_terms": True,
         },
