@@ -10,7 +10,9 @@ Every JSON-body operation has an example or is in :data:`NO_EXAMPLE` with the re
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,6 +52,7 @@ from localgov.plugins import REGISTRY
 from localgov.services.food import examples as food_examples
 from localgov.services.oss import deadlines
 from localgov.services.oss import examples as oss_examples
+from localgov.services.payments import bank
 from localgov.services.payments import examples as payments_examples
 from localgov.services.payments.api import BILL_PAID
 from localgov.services.permits import examples as permits_examples
@@ -70,7 +73,6 @@ NO_EXAMPLE: dict[str, str] = {
     # A secret no document can hold: the LAO's private key.
     "installSigningCertificate": "the LAO's own certificate and private key (PKCS#12 or PEM)",
     # Sent by a bank, signed over the body with the LAO's (operator's) secret: not a call of integrators.
-    "receiveBankPaymentNotification": "signed by the bank with the LAO's notification secret",
     "receiveOperatorBankNotification": "signed by the bank with the operator's notification secret",
 }
 
@@ -122,6 +124,7 @@ ORDER: tuple[str, ...] = (
     "voidReceipt",
     "refundPayerCredit",
     "closeCashBook",
+    "receiveBankPaymentNotification",
     "sandboxPayBill",
     "applyPaymentException",
     "resolvePaymentException",
@@ -271,6 +274,7 @@ CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
 #: Examples sent again just before an operation, for objects of its own (``operationId[:exampleN]``):
 #: a bill to cancel that nothing paid, an exception of its own to apply and another to resolve.
 BEFORE: dict[str, tuple[str, ...]] = {
+    "receiveBankPaymentNotification": ("createBill",),
     "sandboxPayBill": ("createBill",),
     "applyPaymentException": ("createBill", "sandboxPayBill:example2"),
     "resolvePaymentException": ("createBill", "sandboxPayBill:example2"),
@@ -341,6 +345,9 @@ MAILED: dict[str, tuple[str, str, str]] = {
     "verifySignup": (platform_examples.VERIFY_TOKEN, platform_examples.SIGNUP_EMAIL, "/signup/verify"),
     "getSignupStatus": (platform_examples.STATUS_TOKEN, platform_examples.SIGNUP_EMAIL, "/signup/status"),
 }
+
+#: Notifications a bank signs (``X-Localgov-Signature`` over the raw body): where the secret is rotated.
+SIGNED: dict[str, str] = {"receiveBankPaymentNotification": "/v1/payments/bank/webhook-secret/rotate"}
 
 #: Operations a second staff member makes (separation of duties): a cashier cannot void a receipt
 #: of money they took.
@@ -522,7 +529,14 @@ async def test_every_example_is_valid_and_accepted(
                     seen = await client.get(where.format(**values), headers=caller)
                     body["version"] = seen.json()[field]
                 request_headers = {**surface_host[surface], **caller, "Idempotency-Key": uuid.uuid4().hex}
-                response = await client.request(method.upper(), target, json=body, headers=request_headers)
+                raw = json.dumps(body, ensure_ascii=False).encode()
+                if operation_id in SIGNED:  # the bank's secret, rotated by the LAO's finance staff
+                    rotated = await client.post(SIGNED[operation_id], headers=headers["staff"])
+                    timestamp = str(int(time.time()))
+                    request_headers["X-Localgov-Timestamp"] = timestamp
+                    request_headers["X-Localgov-Signature"] = bank.sign(rotated.json()["secret"], timestamp, raw)
+                request_headers["Content-Type"] = "application/json"
+                response = await client.request(method.upper(), target, content=raw, headers=request_headers)
                 assert response.status_code < 300, f"{operation_id} {name} {target}: {response.text}"
                 captures = {**CAPTURES.get(operation_id, {}), **CAPTURES.get(f"{operation_id}:{name}", {})}
                 for placeholder, field in captures.items():

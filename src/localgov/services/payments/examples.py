@@ -124,6 +124,17 @@ EXAMPLES: ExampleTable = {
         "ผูกใบแจ้งหนี้กับบัญชีของฉัน — link the payer of a bill I hold",
         {"reference": BILL_REFERENCE, "verification_code": BILL_CODE},
     ),
+    "receiveBankPaymentNotification": RequestExample(
+        "ธนาคารแจ้งการชำระด้วย Thai QR — the bank reports a Thai QR payment (signed: X-Localgov-Signature)",
+        {
+            "transaction_id": "KTB202612060001234",
+            "biller_id": BILLER_ID,
+            "ref1": BILL_REFERENCE,
+            "amount": "300.00",
+            "paid_at": "2026-12-06T16:45:00+07:00",
+            "payer_bank": "006",
+        },
+    ),
     "applyPaymentException": RequestExample(
         "นำเงินไปชำระใบแจ้งหนี้ — apply the money to its bill",
         {"note": "ผู้ชำระยืนยันทางโทรศัพท์ ให้นำเงินชำระใบแจ้งหนี้ (confirmed by phone)"},
