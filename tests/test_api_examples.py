@@ -72,8 +72,6 @@ from tests.test_api_contract import ALL_ROLES, SERVICES, documents, operations
 NO_EXAMPLE: dict[str, str] = {
     # A secret no document can hold: the LAO's private key.
     "installSigningCertificate": "the LAO's own certificate and private key (PKCS#12 or PEM)",
-    # Sent by a bank, signed over the body with the LAO's (operator's) secret: not a call of integrators.
-    "receiveOperatorBankNotification": "signed by the bank with the operator's notification secret",
 }
 
 #: The order the examples are sent in: what makes an object comes before what names it.
@@ -214,6 +212,7 @@ ORDER: tuple[str, ...] = (
     "createSubscription",
     "changeSubscriptionPlan",
     "runInvoices",
+    "receiveOperatorBankNotification",
     "recordInvoicePayment",
     "issueCreditNote",
     "voidInvoice",
@@ -347,7 +346,10 @@ MAILED: dict[str, tuple[str, str, str]] = {
 }
 
 #: Notifications a bank signs (``X-Localgov-Signature`` over the raw body): where the secret is rotated.
-SIGNED: dict[str, str] = {"receiveBankPaymentNotification": "/v1/payments/bank/webhook-secret/rotate"}
+SIGNED: dict[str, tuple[str, str]] = {
+    "receiveBankPaymentNotification": ("/v1/payments/bank/webhook-secret/rotate", "staff"),
+    "receiveOperatorBankNotification": ("/v1/billing/settings/notification-secret", "operator"),
+}
 
 #: Operations a second staff member makes (separation of duties): a cashier cannot void a receipt
 #: of money they took.
@@ -531,7 +533,8 @@ async def test_every_example_is_valid_and_accepted(
                 request_headers = {**surface_host[surface], **caller, "Idempotency-Key": uuid.uuid4().hex}
                 raw = json.dumps(body, ensure_ascii=False).encode()
                 if operation_id in SIGNED:  # the bank's secret, rotated by the LAO's finance staff
-                    rotated = await client.post(SIGNED[operation_id], headers=headers["staff"])
+                    where, who = SIGNED[operation_id]
+                    rotated = await client.post(where, headers={**surface_host[surface], **headers[who]})
                     timestamp = str(int(time.time()))
                     request_headers["X-Localgov-Timestamp"] = timestamp
                     request_headers["X-Localgov-Signature"] = bank.sign(rotated.json()["secret"], timestamp, raw)
@@ -596,6 +599,10 @@ async def test_every_example_is_valid_and_accepted(
                 found = [m for t in texts if (m := re.search(re.escape(link) + r"[#?]token=([A-Za-z0-9_-]+)", t))]
                 assert found, (operation_id, texts)
                 placeholders[placeholder] = found[0].group(1)
+            if operation_id == "receiveOperatorBankNotification":  # the invoice's Ref.1: its number
+                invoice = f"/v1/billing/invoices/{placeholders[platform_examples.INVOICE_ID]}"
+                number = (await client.get(invoice, headers={"Host": BASE, **headers["operator"]})).json()["number"]
+                placeholders[platform_examples.INVOICE_REF] = number.replace("-", "")
             if operation_id == "revokePermit":
                 # The applicant pays the fees (the sandbox's bank): the worker's consumer issues the permit.
                 base = f"/v1/permits/applications/{placeholders[PERMITS.APPLICATION]}"

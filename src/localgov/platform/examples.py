@@ -11,6 +11,8 @@ TENANT_ID = 1001
 SUBSCRIPTION_ID = 2001
 INVOICE_ID = 3001
 SIGNUP_ID = 4001
+#: An invoice's reference (Ref.1 of its Thai QR: its number without dashes).
+INVOICE_REF = "INV2570000042"
 #: The signup's contact address, and the secrets of the links e-mailed to it (verify, status).
 SIGNUP_EMAIL = "palad@maehia.go.th"
 VERIFY_TOKEN = "lgs_U2lnbnVwLXZlcmlmeS1leGFtcGxlLXRva2Vu"  # noqa: S105  (an example shown in the reference)
@@ -91,6 +93,15 @@ EXAMPLES: ExampleTable = {
         path={"subscription_id": SUBSCRIPTION_ID},
     ),
     "runInvoices": RequestExample("ออกใบแจ้งหนี้ของ อปท. เดียว — invoice one LAO", {"tenant_id": TENANT_ID}),
+    "receiveOperatorBankNotification": RequestExample(
+        "ธนาคารแจ้งการชำระใบแจ้งหนี้ด้วย Thai QR — the bank reports an invoice paid (signed: X-Localgov-Signature)",
+        {
+            "transaction_id": "KTB202612060009876",
+            "ref1": INVOICE_REF,
+            "amount": "1500.00",
+            "paid_at": "2026-12-06T11:20:00+07:00",
+        },
+    ),
     "recordInvoicePayment": RequestExample(
         "รับโอนเงินแล้ว — paid by transfer",
         {"reference": "โอนผ่านธนาคารกรุงไทย เลขที่รายการ 20261204-000123", "paid_at": "2026-12-04T14:30:00+07:00"},
