@@ -9,6 +9,7 @@ Every JSON-body operation has an example or is in :data:`NO_EXAMPLE` with the re
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -61,6 +62,7 @@ from localgov.services.saraban import examples as saraban_examples
 from localgov.settings import Settings
 from tests.conftest import BASE, ClientFactory, host, make_settings
 from tests.support.billing import make_plan
+from tests.support.ca import issue_signing_cert, make_ca
 from tests.support.factories import make_tenant, next_dla_code
 from tests.support.food import png_bytes
 from tests.support.payments import make_citizen
@@ -69,10 +71,7 @@ from tests.support.tokens import bearer
 from tests.test_api_contract import ALL_ROLES, SERVICES, documents, operations
 
 #: JSON-body operations without an example: what they need cannot be written in a document.
-NO_EXAMPLE: dict[str, str] = {
-    # A secret no document can hold: the LAO's private key.
-    "installSigningCertificate": "the LAO's own certificate and private key (PKCS#12 or PEM)",
-}
+NO_EXAMPLE: dict[str, str] = {}
 
 #: The order the examples are sent in: what makes an object comes before what names it.
 ORDER: tuple[str, ...] = (
@@ -199,6 +198,7 @@ ORDER: tuple[str, ...] = (
     "receiveSarabanLetter",
     "routeSarabanLetter",
     "prepareSarabanDestructionList",
+    "installSigningCertificate",
     # The operator.
     "createSarabanOutsideAgency",
     "updateSarabanOutsideAgency",
@@ -467,6 +467,10 @@ async def test_every_example_is_valid_and_accepted(
         "maehia": f"s{signup_code}",
         WEBHOOK_URL: "http://127.0.0.1:9/localgov",
         OPERATOR_EMAIL: operator_email,
+        # The LAO's own certificate, issued by a test authority, for the example's cut-short file.
+        platform_examples.PKCS12_BASE64: base64.b64encode(
+            issue_signing_cert(make_ca(), "เทศบาลเมืองแม่เหียะ").pkcs12(platform_examples.PKCS12_PASSWORD)
+        ).decode(),
         platform_examples.SIGNUP_EMAIL: f"palad@{signup_code}.example.go.th",  # the outbox is shared
         SARABAN.SIGNER: str(staff_id),
         # Codes unique in the whole test database: the operator's directory and the LAOs' codes.

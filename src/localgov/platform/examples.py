@@ -11,6 +11,10 @@ TENANT_ID = 1001
 SUBSCRIPTION_ID = 2001
 INVOICE_ID = 3001
 SIGNUP_ID = 4001
+#: An LAO's signing certificate and its key as a PKCS#12 file (base64; this one is cut short: the
+#: LAO's own file goes here) and the file's password.
+PKCS12_BASE64 = "MIIKPAIBAzCCCfYGCSqGSIb3DQEHAaCCCecEggnjMIIJ3zCCBg8GCSqGSIb3DQEHBqCCBgAwggX8AgEAMIIF9QYJKoZIhvcNAQcB"
+PKCS12_PASSWORD = "รหัสผ่านของไฟล์ใบรับรอง"  # noqa: S105  (an example shown in the reference)
 #: An invoice's reference (Ref.1 of its Thai QR: its number without dashes).
 INVOICE_REF = "INV2570000042"
 #: The signup's contact address, and the secrets of the links e-mailed to it (verify, status).
@@ -34,6 +38,11 @@ EXAMPLES: ExampleTable = {
     "setTenantCorsOrigins": RequestExample(
         "เว็บไซต์ของเทศบาลเรียก API ได้ — the LAO's website may call the API",
         {"origins": ["https://www.maehia.go.th", "https://app.maehia.go.th"]},
+    ),
+    "installSigningCertificate": RequestExample(
+        "ติดตั้งใบรับรองอิเล็กทรอนิกส์ของเทศบาล (.p12) — the LAO's signing certificate, as a PKCS#12 file",
+        {"pkcs12_base64": PKCS12_BASE64, "password": PKCS12_PASSWORD},
+        description="`pkcs12_base64`: the whole file in base64 (the value shown is cut short).",
     ),
     "suspendTenant": RequestExample(
         "ค้างชำระค่าบริการ — the subscription is unpaid",
