@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from localgov import __version__
 from localgov.identity.citizens import OidcClient
+from localgov.identity.examples import EXAMPLES as IDENTITY_EXAMPLES
 from localgov.identity.routes import identity_handlers
 from localgov.identity.staff import CORE_ROLES
 from localgov.kernel.auth.guards import AUTH_OPT, BEARER, PUBLIC, AuthPolicy, Grants
@@ -27,6 +28,7 @@ from localgov.kernel.db import create_engine, session_factory
 from localgov.kernel.dns import DnsPythonResolver, parse_nameservers
 from localgov.kernel.documents.views import document_handlers
 from localgov.kernel.errors import exception_handlers
+from localgov.kernel.examples import merge_tables
 from localgov.kernel.observability import Metrics, configure_logging, tune_gc_for_serving
 from localgov.kernel.openapi import SurfaceDocuments, SurfaceJsonRenderPlugin, configure_schema_types
 from localgov.kernel.pages import AssetsController, template_config
@@ -44,12 +46,14 @@ from localgov.kernel.web import (
 )
 from localgov.kernel.webhooks import SCOPES as WEBHOOK_SCOPES
 from localgov.kernel.webhooks import register_public_events
+from localgov.kernel.webhooks.examples import EXAMPLES as WEBHOOK_EXAMPLES
 from localgov.kernel.webhooks.views import TAG as WEBHOOKS_TAG
 from localgov.kernel.webhooks.views import TAG_DESCRIPTION as WEBHOOKS_TAG_DESCRIPTION
 from localgov.kernel.webhooks.views import webhook_handlers
 from localgov.metadata import INSTALLATION
 from localgov.platform.billing.handlers import billing_handlers
 from localgov.platform.catalog import Catalog, CatalogListener
+from localgov.platform.examples import EXAMPLES as PLATFORM_EXAMPLES
 from localgov.platform.installation import install
 from localgov.platform.lifecycle_views import OperatorTenantLifecycleController, TenantStatusController
 from localgov.platform.signup_pages import signup_page_handlers
@@ -228,7 +232,12 @@ def create_app(
                 "revocations": revocations,
                 "row_cache": row_cache,
                 # The OpenAPI document of each surface, derived once from Litestar's (kernel.openapi).
-                "surface_documents": SurfaceDocuments(tag_descriptions),
+                "surface_documents": SurfaceDocuments(
+                    tag_descriptions,
+                    merge_tables(
+                        IDENTITY_EXAMPLES, WEBHOOK_EXAMPLES, PLATFORM_EXAMPLES, *(p.examples for p in plugins)
+                    ),
+                ),
             }
         ),
         openapi_config=OpenAPIConfig(

@@ -477,9 +477,13 @@ class CitizenController(Controller):
 # -- Citizens' apps: registration (LAO administrators) and the authorization server -------------------
 
 #: An absolute URI without spaces or a fragment (400 `invalid_redirect_uri` otherwise); which schemes an
-#: app may use depends on its kind (422 `redirect_uri_not_allowed`).
+#: app may use depends on its kind (422 `redirect_uri_not_allowed`). The pattern's "no space" is the
+#: server's (Python's ``isspace``): JSON Schema's ``\s`` leaves out U+001C-U+001F and U+0085.
 RedirectUri = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=500, extra_json_schema={"pattern": r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s#]+$"})
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=500, extra_json_schema={"pattern": r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s#\x1c-\x1f\x85]+$"}
+    ),
 ]
 AppIdPath = Annotated[str, PathParameter(min_length=1, max_length=64, description="The app's `client_id`")]
 

@@ -13,7 +13,8 @@ On the way every document is made strict, so generators and fuzzers learn what t
   are ``forbid_unknown_fields``; the server refuses an unknown member);
 * decimals (money, quantities) are strings with a decimal ``pattern`` (:data:`DECIMAL_PATTERN`);
 * every tag an operation uses is declared, with a description (the application's and the plugins');
-* each operation says who may call it (``x-localgov-access``, the route's policy).
+* each operation says who may call it (``x-localgov-access``, the route's policy);
+* each operation's request-body examples are those of the services' tables (:mod:`localgov.kernel.examples`).
 
 The interactive reference (Swagger UI, served from the package: ``/schema/reference``) reads the
 document of the host it is opened on.
@@ -38,6 +39,7 @@ from localgov.kernel.auth.guards import AUTH_OPT, AuthPolicy
 from localgov.kernel.cases.codes import declare_case_codes
 from localgov.kernel.cases.registry import registered_case_types
 from localgov.kernel.csv import import_schemas
+from localgov.kernel.examples import RequestExample, openapi_examples
 
 #: A decimal number as the API writes it: digits, optionally a sign and a fraction (``"1250.00"``).
 DECIMAL_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$"
@@ -214,9 +216,11 @@ def surface_document(
     tags: Mapping[str, str],
     open_structs: frozenset[str] = frozenset(),
     constraints: Mapping[str, Mapping[str, dict[str, Any]]] | None = None,
+    examples: Mapping[str, tuple[RequestExample, ...]] | None = None,
 ) -> dict[str, Any]:
     """The document of one surface (without ``servers``: those are per request)."""
     out = copy.deepcopy(dict(document))
+    _apply_examples(out, examples or {})
     _constrain(out.get("components", {}).get("schemas", {}), constraints or {})
     paths: dict[str, Any] = {}
     for path, item in out.get("paths", {}).items():
@@ -269,6 +273,30 @@ def surface_document(
             tag["description"] = tags.get(tag["name"], tag["name"])
     out.pop("servers", None)
     return _plain_names(out)
+
+
+def _apply_examples(document: dict[str, Any], examples: Mapping[str, tuple[RequestExample, ...]]) -> None:
+    """Each table's examples on its operation's JSON body (every surface: the operation decides
+    where it is listed). An ``operationId`` without a JSON body in the document is an error."""
+    remaining = dict(examples)
+    for item in document.get("paths", {}).values():
+        for key, operation in item.items():
+            if key not in _METHODS or operation.get("operationId") not in remaining:
+                continue
+            operation_id = operation["operationId"]
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if content is None:
+                raise ValueError(f"example for {operation_id}: the operation takes no JSON body")
+            declared = remaining.pop(operation_id)
+            content["examples"] = openapi_examples(declared)
+            parameters = [p for p in operation.get("parameters", ()) if p.get("in") == "path"]
+            for name, example in zip(content["examples"], declared, strict=True):
+                if set(example.path) != {p["name"] for p in parameters}:
+                    raise ValueError(f"example for {operation_id}: path parameters {sorted(example.path)}")
+                for parameter in parameters:
+                    parameter.setdefault("examples", {})[name] = {"value": example.path[parameter["name"]]}
+    if remaining:
+        raise ValueError(f"examples for operations that do not exist: {', '.join(sorted(remaining))}")
 
 
 def plain_name(key: str) -> str:
@@ -395,8 +423,11 @@ def _declare_preconditions(method: str, operation: dict[str, Any], surface: str)
 class SurfaceDocuments:
     """The documents of the two surfaces, derived once from the application's document."""
 
-    def __init__(self, tags: Mapping[str, str]) -> None:
+    def __init__(
+        self, tags: Mapping[str, str], examples: Mapping[str, tuple[RequestExample, ...]] | None = None
+    ) -> None:
         self._tags = dict(tags)
+        self._examples = dict(examples or {})
         self._documents: dict[str, dict[str, Any]] = {}
 
     def document(self, app: Litestar, surface: str) -> dict[str, Any]:
@@ -413,6 +444,7 @@ class SurfaceDocuments:
                 self._tags,
                 open_request_structs(app),
                 request_struct_constraints(app),
+                self._examples,
             )
             # Case types and states: the codes of the case types this process registered.
             declare_case_codes(self._documents[surface], registered_case_types())

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.cases import CaseType, register_case_types, workflow_problems
 from localgov.kernel.events import EVENT_CODE_RE, EventType
+from localgov.kernel.examples import ExampleTable
 from localgov.kernel.jobs import JobFunc, ScheduledJob
 from localgov.kernel.outbox import DeliveryHandler
 
@@ -125,6 +126,8 @@ class ServicePlugin(msgspec.Struct, frozen=True, kw_only=True):
     case_types: tuple[CaseType, ...] = ()
     #: The OpenAPI tags its routes use: name → English description (every tag used must be declared).
     tags: Mapping[str, str] = msgspec.field(default_factory=dict)
+    #: Request-body examples of its operations, by ``operationId`` (:mod:`localgov.kernel.examples`).
+    examples: ExampleTable = msgspec.field(default_factory=dict)
     #: The folder of the service's own tenant Alembic history (shipped in its package), which
     #: creates and upgrades its ``tables``; its version table is ``alembic_version_<slug>``.
     migrations: Path | None = None

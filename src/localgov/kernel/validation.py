@@ -51,7 +51,7 @@ _ID_SEPARATORS = re.compile(r"[\s\-]")
 #: msgspec types for request structs (Arabic digits; use the functions to accept Thai digits too).
 Phone = Annotated[str, msgspec.Meta(pattern=PHONE_PATTERN, max_length=40, examples=["053-123456"])]
 PostalCode = Annotated[str, msgspec.Meta(pattern=POSTAL_CODE_PATTERN, examples=["50100"])]
-ThaiId = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{13}$", examples=["1101700203451"])]
+ThaiId = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{13}$", examples=["1101700203450"])]
 
 
 class InvalidInput(DomainError):

@@ -34,6 +34,7 @@ from localgov.services.food import models
 from localgov.services.food.billing import HANDLERS, JOBS, food_settings
 from localgov.services.food.certificate_views import CertificateController, RegisterController
 from localgov.services.food.certificates import CERTIFICATE_ISSUED
+from localgov.services.food.examples import EXAMPLES
 from localgov.services.food.fee_views import FeeController, SettingsController
 from localgov.services.food.fees import DEFAULT_BANDS
 from localgov.services.food.inspection_views import (
@@ -139,4 +140,5 @@ PLUGIN = ServicePlugin(
     case_types=CASE_TYPES,
     seed=seed,
     migrations=Path(__file__).parent / "migrations",
+    examples=EXAMPLES,
 )

@@ -55,6 +55,7 @@ from localgov.services.oss.deadlines import DEADLINES_JOB
 from localgov.services.oss.defaults import DEFAULT_POINT, default_catalogue
 from localgov.services.oss.deficiency import EXPIRE_JOB
 from localgov.services.oss.deficiency_views import DeficiencyController
+from localgov.services.oss.examples import EXAMPLES
 from localgov.services.oss.notice_views import NoticeController, NoticeSettingsController
 from localgov.services.oss.page_views import OssAssetsController, OssPagesController
 from localgov.services.oss.report_views import ReportController
@@ -173,4 +174,5 @@ PLUGIN = ServicePlugin(
     case_types=CASE_TYPES,
     seed=seed,
     migrations=Path(__file__).parent / "migrations",
+    examples=EXAMPLES,
 )

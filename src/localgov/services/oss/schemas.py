@@ -469,7 +469,7 @@ class QueueStats(msgspec.Struct, kw_only=True):
 # --- requests (cases): intake --------------------------------------------------------------------------
 
 #: A Thai ID as people type it (Thai digits, spaces and hyphens accepted); checked by its check digit.
-ThaiIdText = Annotated[str, msgspec.Meta(min_length=13, max_length=20, examples=["1101700203451"])]
+ThaiIdText = Annotated[str, msgspec.Meta(min_length=13, max_length=20, examples=["1101700203450"])]
 PhoneText = Annotated[str, msgspec.Meta(min_length=9, max_length=40, examples=["053-123456"])]
 EmailText = Annotated[str, msgspec.Meta(min_length=3, max_length=254, examples=["somchai@example.com"])]
 Version = Annotated[int, msgspec.Meta(ge=1, le=2_000_000_000, description="The case's version the caller saw")]

@@ -48,6 +48,7 @@ from localgov.services.payments.bill_views import (
 from localgov.services.payments.bills import late_surcharge_job, monthly_bill_run
 from localgov.services.payments.citizen_views import LookupController, MyBillsController
 from localgov.services.payments.counter_views import CashBookController, CounterPaymentController
+from localgov.services.payments.examples import EXAMPLES
 from localgov.services.payments.mailing import on_receipt_issued, overdue_notice_job
 from localgov.services.payments.pay_pages import PayPagesController
 from localgov.services.payments.payer_views import AccountController, PayerController
@@ -187,5 +188,6 @@ PLUGIN = ServicePlugin(
     #: Its own event: the e-receipt is mailed after the receipt's transaction committed.
     handlers={RECEIPT_ISSUED.code: on_receipt_issued},
     seed=seed_tariffs,
+    examples=EXAMPLES,
     migrations=Path(__file__).parent / "migrations",
 )

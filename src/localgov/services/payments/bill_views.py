@@ -197,7 +197,7 @@ class SurchargeController(Controller):
             "One surcharge bill per bill open past its due date plus its grace days, once: `percent` of its "
             "total, by the rule the bill was issued under. An `Idempotency-Key` may be sent."
         ),
-        responses=problem_responses(401, 403, 404, 409, 410),
+        responses=problem_responses(401, 403, 404, 409, 410, 422),
         **guarded(MANAGE),
     )
     async def issue(

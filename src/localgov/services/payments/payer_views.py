@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.openapi.spec import Example
-from litestar.params import Body, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from localgov.kernel.audit import Actor, Origin
@@ -42,20 +41,6 @@ from localgov.services.payments.schemas import (
 )
 from localgov.services.payments.tariffs import MAX_IMPORT_ROWS, ImportRejected
 
-#: A payer that `POST /payers` accepts (the reference's example; tests send it).
-PAYER_EXAMPLE: dict[str, Any] = {
-    "kind": "person",
-    "name": "นางสาวสมศรี ใจดี",
-    "house_no": "12/3",
-    "moo": "4",
-    "subdistrict": "แม่เหียะ",
-    "district": "เมืองเชียงใหม่",
-    "province": "เชียงใหม่",
-    "postal_code": "50100",
-    "phone": "0812345678",
-}
-
-
 #: The payer import's body: the CSV file, or its rows as JSON (``kernel.csv.ImportBody``).
 PAYER_IMPORT = ImportBody(
     payers.PayerImportRow,
@@ -85,7 +70,7 @@ class PayerController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: Annotated[payers.PayerCreate, Body(examples=[Example(summary="A person", value=PAYER_EXAMPLE)])],
+        data: JSONBody[payers.PayerCreate],
         db_session: NamedDependency[AsyncSession],
         idempotency_key: OptionalIdempotencyKey = None,
     ) -> Response[PayerRead]:

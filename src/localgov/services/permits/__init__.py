@@ -37,6 +37,7 @@ from localgov.services.permits.application_views import ApplicationController, E
 from localgov.services.permits.applications import APPLICATIONS_SUBMITTED
 from localgov.services.permits.citizen_views import MyApplicationController
 from localgov.services.permits.config import seed_settings
+from localgov.services.permits.examples import EXAMPLES
 from localgov.services.permits.permit_views import PermitController
 from localgov.services.permits.permits import PERMITS_ISSUED, on_bill_paid
 from localgov.services.permits.settings_views import SettingsController
@@ -112,4 +113,5 @@ PLUGIN = ServicePlugin(
     case_types=CASE_TYPES,
     seed=seed,
     migrations=Path(__file__).parent / "migrations",
+    examples=EXAMPLES,
 )

@@ -42,6 +42,7 @@ from localgov.services.saraban.admin_views import (
 )
 from localgov.services.saraban.delivery import HANDLERS
 from localgov.services.saraban.document_views import EmblemController, LetterDocumentController, SearchController
+from localgov.services.saraban.examples import EXAMPLES
 from localgov.services.saraban.exchange_views import ExchangeInboundController, ExchangeKeyController
 from localgov.services.saraban.letter_views import (
     InboxController,
@@ -162,4 +163,5 @@ PLUGIN = ServicePlugin(
     solo_topics=frozenset({exchange.SEND_TOPIC}),
     seed=seed,
     migrations=Path(__file__).parent / "migrations",
+    examples=EXAMPLES,
 )
