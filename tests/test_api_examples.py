@@ -110,6 +110,8 @@ ORDER: tuple[str, ...] = (
     "updatePayer",
     "createAccount",
     "updateAccount",
+    "importPayers",
+    "importMeterReadings",
     "createAdvanceBill",
     "runBills",
     "createBackdatedTariffAndRebill",
@@ -122,6 +124,7 @@ ORDER: tuple[str, ...] = (
     "refundPayerCredit",
     "closeCashBook",
     "receiveBankPaymentNotification",
+    "importBankStatement",
     "sandboxPayBill",
     "applyPaymentException",
     "resolvePaymentException",
@@ -274,6 +277,7 @@ CAPTURES: dict[str, dict[str | int, str | tuple[str, str]]] = {
 #: a bill to cancel that nothing paid, an exception of its own to apply and another to resolve.
 BEFORE: dict[str, tuple[str, ...]] = {
     "receiveBankPaymentNotification": ("createBill",),
+    "importBankStatement": ("createBill",),
     "sandboxPayBill": ("createBill",),
     "applyPaymentException": ("createBill", "sandboxPayBill:example2"),
     "resolvePaymentException": ("createBill", "sandboxPayBill:example2"),

@@ -44,6 +44,19 @@ _GARBAGE_TARIFF: dict[str, Any] = {
     ],
 }
 
+#: One payer of an import: rows with the same ``payer_ref`` repeat the payer's columns, one account each.
+_IMPORTED_PAYER: dict[str, Any] = {
+    "payer_ref": "R-0001",
+    "kind": "person",
+    "name": "นายประเสริฐ มั่นคง",
+    "house_no": "45",
+    "moo": "2",
+    "subdistrict": "แม่เหียะ",
+    "district": "เมืองเชียงใหม่",
+    "province": "เชียงใหม่",
+    "postal_code": "50100",
+}
+
 EXAMPLES: ExampleTable = {
     "setPaymentSettings": RequestExample(
         "ตั้งรหัสผู้รับชำระ — the LAO's biller ID at the bank",
@@ -123,6 +136,45 @@ EXAMPLES: ExampleTable = {
     "linkMyPayer": RequestExample(
         "ผูกใบแจ้งหนี้กับบัญชีของฉัน — link the payer of a bill I hold",
         {"reference": BILL_REFERENCE, "verification_code": BILL_CODE},
+    ),
+    "importPayers": RequestExample(
+        "นำเข้าผู้ชำระจากทะเบียนเดิม — payers and their accounts from the old register (JSON rows; or the CSV file)",
+        {
+            "rows": [
+                {
+                    **_IMPORTED_PAYER,
+                    "account_no": "G-2569-0001",
+                    "fee_type": "garbage",
+                    "start_date": "2026-10-01",
+                    "litres_per_day": "20",
+                },
+                {
+                    **_IMPORTED_PAYER,
+                    "account_no": "W-2569-0001",
+                    "fee_type": "wastewater",
+                    "customer_class": "household",
+                    "meter_no": "MT-88231",
+                },
+            ]
+        },
+    ),
+    "importMeterReadings": RequestExample(
+        "หน่วยน้ำใช้เดือนพฤศจิกายน — November's water use per account (JSON rows; or the CSV file)",
+        {"rows": [{"account_no": "W-2569-0001", "period": "2026-11", "usage_m3": "18.5"}]},
+    ),
+    "importBankStatement": RequestExample(
+        "รายการเดินบัญชีของธนาคาร — the bank's statement lines (JSON rows; or the CSV file)",
+        {
+            "rows": [
+                {
+                    "transaction_id": "KTB202612070004321",
+                    "paid_at": "2026-12-07T09:12:00+07:00",
+                    "biller_id": BILLER_ID,
+                    "ref1": BILL_REFERENCE,
+                    "amount": "300.00",
+                }
+            ]
+        },
     ),
     "receiveBankPaymentNotification": RequestExample(
         "ธนาคารแจ้งการชำระด้วย Thai QR — the bank reports a Thai QR payment (signed: X-Localgov-Signature)",
