@@ -492,3 +492,36 @@ async def test_every_process_drops_its_copies_on_the_notification(engine: AsyncE
             assert await fetch_cached(reader, _BILLER_PHONE) == {"phone": "0-9191"}
     finally:
         await listener.stop()
+
+
+async def test_the_listeners_timer_reloads_small_copies_but_keeps_the_cached_rows(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """The periodic safety net reloads a follower that is a whole copy; the copies filled on demand stay."""
+    timer_reload, dropped = asyncio.Event(), asyncio.Event()
+
+    class WholeCopy:
+        channel = "localgov_test_whole_copy"
+
+        async def load(self, engine: Any) -> None:
+            timer_reload.set()
+
+    class Watched(RowCache):
+        async def load(self, engine: Any) -> None:
+            await super().load(engine)
+            dropped.set()
+
+    whole, cache = WholeCopy(), Watched()
+    catalog = Catalog(settings.base_domain)
+    listener = CatalogListener(catalog, engine, plugin_dsn(settings), 0.05, followers=[whole, cache])
+    await listener.start()  # both loaded once, then again once it listens
+    try:
+        dropped.clear()
+        await asyncio.wait_for(dropped.wait(), timeout=60)  # the load on connecting
+        dropped.clear()
+        for _ in range(3):  # three timer reloads of the whole copy ...
+            timer_reload.clear()
+            await asyncio.wait_for(timer_reload.wait(), timeout=60)
+        assert not dropped.is_set()  # ... none of which dropped the cached rows
+    finally:
+        await listener.stop()

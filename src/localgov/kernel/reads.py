@@ -221,13 +221,17 @@ class RowCache:
     """This process's copies of :class:`CachedRow` values, per tenant (one per application).
 
     A follower of the catalog listener (``platform.catalog.CatalogListener``): dropped whole on a
-    notification of :data:`CACHE_CHANNEL`, on every reconnection of the listener and on its periodic
-    safety-net reload; dropped at once in the process whose request committed the change
-    (:meth:`committed`). A copy read while a change was being announced is not kept (the generation
-    moved), so a notification can never be overtaken by the stale read it was meant to drop.
+    notification of :data:`CACHE_CHANNEL` and on every reconnection of the listener; dropped at once
+    in the process whose request committed the change (:meth:`committed`). A copy read while a
+    change was being announced is not kept (the generation moved), so a notification can never be
+    overtaken by the stale read it was meant to drop.
     """
 
     channel = CACHE_CHANNEL
+    #: Not emptied by the listener's periodic safety net: PostgreSQL delivers every notification to a
+    #: connected listener, and a reconnection empties the copies; emptying them every
+    #: ``catalog_refresh_s`` would only make every tenant's next read a miss.
+    reload_on_timer = False
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, int, str], Row | None] = {}

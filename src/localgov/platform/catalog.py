@@ -201,7 +201,8 @@ def tenant_info(row: Mapping[Any, Any], domains: Iterable[str] = ()) -> TenantIn
 
 class Follower(Protocol):
     """Another in-memory copy kept fresh by the same listening connection (one per process): it is
-    reloaded whole on a notification of its channel, on reconnection and every ``refresh_s``."""
+    reloaded whole on a notification of its channel, on reconnection and every ``refresh_s`` (unless
+    it says ``reload_on_timer = False``: a copy filled on demand, which a timer would only empty)."""
 
     @property
     def channel(self) -> str: ...
@@ -292,7 +293,11 @@ class CatalogListener:
                         elif await fingerprint(self.engine) != known:
                             log.warning("catalog_changed_without_notification")
                             self._full = True
-                        self._stale.update(range(len(self.followers)))  # small: reloaded whole
+                        # Small copies are reloaded whole; a copy filled on demand (``reload_on_timer``
+                        # False: kernel.reads.RowCache) only on a notification or a reconnection.
+                        self._stale.update(
+                            i for i, f in enumerate(self.followers) if getattr(f, "reload_on_timer", True)
+                        )
                     # Coalesce a burst of notifications (bulk provisioning) into one reload; short,
                     # since a new tenant waits for it (bench/README.md, "Signup": 50 ms was most
                     # of the time from commit to the first 200).
