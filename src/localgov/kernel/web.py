@@ -649,15 +649,20 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
                 await session.rollback()
             raise
         if keyed is not None:
-            keyed.adopt(session, after_commit=request.app.state.revocations.committed)
+            keyed.adopt(session, after_commit=lambda done: _committed(request, done))
             handed_over = True
             return
         await session.commit()
-        request.app.state.revocations.committed(session)  # a disabled account is refused from the next request
-        request.app.state.row_cache.committed(session)  # a changed settings row is read afresh from the next request
+        _committed(request, session)
     finally:
         if not handed_over:
             await session.close()
+
+
+def _committed(request: Request[Any, Any, Any], session: AsyncSession) -> None:
+    """What this process applies at once after a request's commit (other processes follow on NOTIFY)."""
+    request.app.state.revocations.committed(session)  # a disabled account is refused from the next request
+    request.app.state.row_cache.committed(session)  # a changed settings row is read afresh from the next request
 
 
 async def provide_db_read(request: Request[Any, Any, Any]) -> AsyncGenerator[ReadConnection, None]:
