@@ -373,6 +373,8 @@ async def test_every_list_pages_by_opaque_cursor(engine: AsyncEngine, client_for
                 offenders.append(f"{surface} {method.upper()} {path}: old paging {sorted(names)}")
             if "limit" in names and "cursor" not in names:
                 offenders.append(f"{surface} {method.upper()} {path}: limit without cursor")
+            if "cursor" in names and "404" not in op.get("responses", {}):
+                offenders.append(f"{surface} {method.upper()} {path}: a cursor it never gave (404) not documented")
             shape = list_shape(document, op) if method == "get" else None
             if shape is None:
                 continue

@@ -303,7 +303,7 @@ class OutsideAgencyController(Controller):
         "/",
         operation_id="listSarabanOutsideAgencies",
         summary="The outside agencies",
-        responses=problem_responses(401, 403),
+        responses=problem_responses(401, 403, 404),
         **guarded(OPERATOR_POLICY),
     )
     async def list_(
