@@ -46,6 +46,12 @@ _ACCOUNT_PREFIX = {"garbage": "G", "wastewater": "W", "fixed": "F"}
 FEE_TYPES: tuple[FeeType, ...] = get_args(FeeType)
 
 
+#: A wastewater account's customer class and a fixed account's fee code, as the account create,
+#: update and the import's rows take them (one definition for the three).
+CustomerClass = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+FeeCodeText = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,59}$")]
+
+
 class PayerCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A person (บุคคลธรรมดา) or a juristic person (นิติบุคคล) and a Thai address."""
 
@@ -97,9 +103,9 @@ class AccountCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: The first month billed is the month of this date; default today.
     start_date: dt.date | None = None
     litres_per_day: Decimal | None = None
-    customer_class: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | None = None
+    customer_class: CustomerClass | None = None
     meter_no: Short | None = None
-    fee_code: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,59}$")] | None = None
+    fee_code: FeeCodeText | None = None
     amount: Decimal | None = None
 
 
@@ -107,7 +113,7 @@ class AccountUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Change an account's parameters, or close it (``status: closed`` with an ``end_date``)."""
 
     litres_per_day: Decimal | msgspec.UnsetType = msgspec.UNSET
-    customer_class: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | msgspec.UnsetType = msgspec.UNSET
+    customer_class: CustomerClass | msgspec.UnsetType = msgspec.UNSET
     meter_no: Short | msgspec.UnsetType | None = msgspec.UNSET
     amount: Decimal | msgspec.UnsetType | None = msgspec.UNSET
     status: AccountStatus | msgspec.UnsetType = msgspec.UNSET
@@ -405,9 +411,9 @@ class PayerImportRow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     fee_type: FeeType | None = None
     start_date: dt.date | None = None
     litres_per_day: Decimal | None = None
-    customer_class: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | None = None
+    customer_class: CustomerClass | None = None
     meter_no: Short | None = None
-    fee_code: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,59}$")] | None = None
+    fee_code: FeeCodeText | None = None
     amount: Decimal | None = None
 
 
