@@ -273,20 +273,6 @@ class RowErrors:
         return [msgspec.to_builtins(e) for e in self.sorted()[:limit]]
 
 
-@dataclass
-class CsvUpload(Operation):
-    """``operation_class`` of a route whose request body is a CSV file only, sent as ``text/csv`` and
-    read raw (``RawBody``), then parsed with :func:`read_csv`; the route's own ``description`` names
-    the columns. An import of rows uses :class:`ImportBody` instead (the rows as JSON too)."""
-
-    def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            content={"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
-            description="UTF-8 CSV (a byte-order mark is accepted) with a header line.",
-            required=True,
-        )
-
-
 # --- imports as CSV or JSON -------------------------------------------------------------------------
 
 #: ``Content-Type`` values read as a CSV file (a request without one too, as before JSON was taken).
