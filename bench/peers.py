@@ -528,8 +528,10 @@ def wrk(
     args: argparse.Namespace,
     pids: list[int],
     pg: int | None,
+    db: str | None = None,
 ) -> dict[str, Any]:
-    """One wrk run; CPU of the server processes, PostgreSQL, wrk and the whole machine around it."""
+    """One wrk run; CPU of the server processes, PostgreSQL, wrk and the whole machine around it, and
+    what the server's database did (``db``: its ``pg_stat_database`` counters, per request)."""
     cmd = [
         "wrk",
         f"-t{args.threads}",
@@ -544,6 +546,7 @@ def wrk(
     ]
     env = {k: v for k, v in os.environ.items() if k not in ("TENANTS", "TOKENS", "PATHFMT", "PREFIX", "BASE")}
     env.update(PREFIX="t", BASE=BASE, **env_extra)
+    stats0 = asyncio.run(database_stats(db)) if db else None
     server0, pg0, wrk0, all0 = tree_cpu_s(pids), _process_tree_cpu_s(pg), children_cpu_s(), _machine_busy_cpu_s()
     started = time.perf_counter()
     proc = subprocess.run(
@@ -551,6 +554,7 @@ def wrk(
     )
     elapsed = time.perf_counter() - started
     server1, pg1, wrk1, all1 = tree_cpu_s(pids), _process_tree_cpu_s(pg), children_cpu_s(), _machine_busy_cpu_s()
+    stats1 = asyncio.run(database_stats(db)) if db else None
     if proc.returncode != 0:
         raise core.BenchError(f"wrk exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-1500:]}")
     out = parse_wrk(proc.stdout)
@@ -568,8 +572,35 @@ def wrk(
         cpu_s=cpu,
         other_cores=other,
         perturbed=other is not None and other > PERTURBED_CORES,
+        database_per_request=(
+            {k: (stats1[k] - stats0[k]) / out["requests"] for k in stats0}
+            if stats0 is not None and stats1 is not None and out["requests"]
+            else None
+        ),
     )
     return out
+
+
+#: What a server's database did during a phase (``pg_stat_database``): transactions, rows the backends
+#: read (catalog rows included: a backend that meets a tenant's tables for the first time, or re-plans a
+#: statement for another tenant, reads ``pg_class``, ``pg_attribute``, ``pg_index``, ``pg_statistic``…)
+#: and pages found in shared buffers or read from the kernel.
+_DATABASE_STATS = (
+    "SELECT xact_commit + xact_rollback AS transactions, tup_fetched AS rows_fetched, blks_hit AS pages_hit,"
+    " blks_read AS pages_read FROM pg_stat_database WHERE datname = current_database()"
+)
+
+
+async def database_stats(url: str) -> dict[str, float]:
+    """The database's cumulative counters, after the statistics of the phase are flushed."""
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = await conn.fetchrow(_DATABASE_STATS)
+    finally:
+        await conn.close()
+    assert row is not None
+    return {k: float(v) for k, v in row.items()}
 
 
 # --- the measurement -------------------------------------------------------------------------------
@@ -585,6 +616,7 @@ def measure_server(
     port = core.free_port()
     peers: Path = ctx["peers"]
     cmd = server_command(server, port, args.workers, ctx["venv"])
+    db = ctx["product_db"] if server == "product" else ctx["peers_db"]
     if server == "product":
         extra = {f"LOCALGOV_{k.upper()}": v for k, v in (item.split("=", 1) for item in args.server_setting)}
         env = scale.cli_env(ctx["product_db"], LOCALGOV_BASE_DOMAIN=BASE, **extra)
@@ -610,7 +642,7 @@ def measure_server(
             for count in sorted({1, args.tenants}):
                 log(f"  round {round_no}, {name}: {args.duration:g} s at {count} tenant(s)")
                 phases[f"{name}@{count}"] = result = wrk(
-                    port, peers / script, {**extra, "TENANTS": str(count)}, args.duration, args, pids, ctx["pg"]
+                    port, peers / script, {**extra, "TENANTS": str(count)}, args.duration, args, pids, ctx["pg"], db
                 )
                 if proc.poll() is not None:
                     raise core.BenchError(f"{server} died:\n{tail(log_path)}")
@@ -721,11 +753,35 @@ def render(results: dict[str, Any]) -> str:
             lines.append(ratio_row(f"{name}: {n} tenants / 1 (req/s)", values, "", []))
         cpu_ratios = [r[f"bill_vs_floor_server_cpu@{c}"] for c in counts]
         lines.append(ratio_row("server CPU per request, floor / getBill", cpu_ratios, "", []))
+        lines += [
+            "",
+            f"{'PostgreSQL per request':<{LABEL}}"
+            + "".join(f"{'cpu ms':>9}{'rows':>8}{'hit':>8}{'read':>7}{'':>6} " for _ in counts),
+        ]
+        for name, (_, what, _, _) in PHASES.items():
+            cells = ""
+            for c in counts:
+                p = rnd["phases"][f"{name}@{c}"]
+                pg_cpu = p["cpu_s"]["postgres"]
+                pg_ms = "-" if pg_cpu is None or not p["requests"] else f"{pg_cpu / p['requests'] * 1000:.2f}"
+                d = p.get("database_per_request") or {}
+                cells += (
+                    f"{pg_ms:>9}"
+                    + "".join(
+                        f"{'-' if k not in d else f'{d[k]:.1f}':>{w}}"
+                        for k, w in (("rows_fetched", 8), ("pages_hit", 8), ("pages_read", 7))
+                    )
+                    + f"{'':>7}"
+                )
+            lines.append(f"{f'{name:<7}{what}':<{LABEL}}{cells}")
     background = results.get("background")
     lines += [
         "",
         "cpu ms: CPU of the server's processes per request; other: cores used during the phase by processes",
         f"other than the server, PostgreSQL and wrk (* more than {PERTURBED_CORES}: the neighbours weigh on it)",
+        "PostgreSQL per request: the server's CPU (all its processes) and its database's pg_stat_database",
+        "counters: rows fetched (catalog rows included), pages found in shared buffers, pages read from the",
+        "kernel (statistics are flushed by busy backends about once a second: approximate at the edges)",
         f"busy cores before the run: {background['busy_cores']:.2f}" if background else "",
         "versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items() if k != "wrk"),
         results["versions"].get("wrk", ""),
