@@ -554,7 +554,7 @@ def wrk(
     )
     elapsed = time.perf_counter() - started
     server1, pg1, wrk1, all1 = tree_cpu_s(pids), _process_tree_cpu_s(pg), children_cpu_s(), _machine_busy_cpu_s()
-    stats1 = asyncio.run(database_stats(db)) if db else None
+    stats1 = asyncio.run(settled_database_stats(db)) if db else None
     if proc.returncode != 0:
         raise core.BenchError(f"wrk exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-1500:]}")
     out = parse_wrk(proc.stdout)
@@ -592,11 +592,32 @@ _DATABASE_STATS = (
 
 
 async def database_stats(url: str) -> dict[str, float]:
-    """The database's cumulative counters, after the statistics of the phase are flushed."""
+    """The database's cumulative counters as they are now."""
     conn = await asyncpg.connect(url, timeout=10)
     try:
-        await conn.execute("SELECT pg_stat_clear_snapshot()")
         row = await conn.fetchrow(_DATABASE_STATS)
+    finally:
+        await conn.close()
+    assert row is not None
+    return {k: float(v) for k, v in row.items()}
+
+
+#: PostgreSQL 15 backends flush their statistics at most once a second while busy, and a backend that
+#: goes idle with some still pending flushes them 10 s later (``PGSTAT_IDLE_INTERVAL``): without a
+#: wait, what the last second of a phase did would be counted in the next phase.
+_STATS_IDLE_FLUSH_S = 10.5
+
+
+async def settled_database_stats(url: str) -> dict[str, float]:
+    """The counters once every backend idle since the phase ended has flushed its statistics."""
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        deadline = time.perf_counter() + _STATS_IDLE_FLUSH_S
+        row = await conn.fetchrow(_DATABASE_STATS)
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(0.5)
+            await conn.execute("SELECT pg_stat_clear_snapshot()")
+            row = await conn.fetchrow(_DATABASE_STATS)
     finally:
         await conn.close()
     assert row is not None
@@ -616,7 +637,7 @@ def measure_server(
     port = core.free_port()
     peers: Path = ctx["peers"]
     cmd = server_command(server, port, args.workers, ctx["venv"])
-    db = ctx["product_db"] if server == "product" else ctx["peers_db"]
+    db = (ctx["product_db"] if server == "product" else ctx["peers_db"]) if args.database_stats else None
     if server == "product":
         extra = {f"LOCALGOV_{k.upper()}": v for k, v in (item.split("=", 1) for item in args.server_setting)}
         env = scale.cli_env(ctx["product_db"], LOCALGOV_BASE_DOMAIN=BASE, **extra)
@@ -638,7 +659,16 @@ def measure_server(
             extra = {**extra, "TOKENS": str(ctx["tokens_file"])} if name == "bill" else dict(extra)
             if args.warmup:
                 log(f"  round {round_no}, {name}: warm-up {args.warmup:g} s over {args.tenants} tenants")
-                wrk(port, peers / script, {**extra, "TENANTS": str(args.tenants)}, args.warmup, args, pids, ctx["pg"])
+                wrk(
+                    port,
+                    peers / script,
+                    {**extra, "TENANTS": str(args.tenants)},
+                    args.warmup,
+                    args,
+                    pids,
+                    ctx["pg"],
+                    db,
+                )
             for count in sorted({1, args.tenants}):
                 log(f"  round {round_no}, {name}: {args.duration:g} s at {count} tenant(s)")
                 phases[f"{name}@{count}"] = result = wrk(
@@ -779,9 +809,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         "cpu ms: CPU of the server's processes per request; other: cores used during the phase by processes",
         f"other than the server, PostgreSQL and wrk (* more than {PERTURBED_CORES}: the neighbours weigh on it)",
-        "PostgreSQL per request: the server's CPU (all its processes) and its database's pg_stat_database",
-        "counters: rows fetched (catalog rows included), pages found in shared buffers, pages read from the",
-        "kernel (statistics are flushed by busy backends about once a second: approximate at the edges)",
+        "PostgreSQL per request: the server's CPU (all its processes; other databases' clients count too) and,",
+        "with --database-stats, its database's pg_stat_database counters: rows fetched (catalog rows included),",
+        "pages found in shared buffers, pages read from the kernel",
         f"busy cores before the run: {background['busy_cores']:.2f}" if background else "",
         "versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items() if k != "wrk"),
         results["versions"].get("wrk", ""),
@@ -821,6 +851,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="NAME=VALUE",
         help="an extra LOCALGOV_<NAME> for the product's server (repeatable), e.g. db_pool_size=8",
+    )
+    parser.add_argument(
+        "--database-stats",
+        action="store_true",
+        help="also count what each server's database did per request (pg_stat_database); waits 10.5 s after"
+        " every wrk run for the backends' statistics to be flushed (about 4 more minutes at the defaults)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
     args = parser.parse_args(argv)
