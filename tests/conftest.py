@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -104,7 +105,7 @@ def _later_drops(admin_database_url: str) -> Iterator[_LaterDrops]:
 
 @pytest.fixture(scope="session")
 def database_url(admin_database_url: str, _later_drops: _LaterDrops) -> Iterator[str]:
-    """The run's own database, created and migrated once, dropped at the end."""
+    """The run's own database (each pytest-xdist worker's own), created and migrated once, dropped at the end."""
     url = asyncio.run(_migrated_database(admin_database_url))
     yield url
     _later_drops.drop(url)
@@ -167,6 +168,18 @@ def client_for(settings: Settings) -> ClientFactory:
             yield client
 
     return factory
+
+
+#: Most workers ``-n auto`` starts (pytest-xdist, in ``addopts``): each has a database of its own, a
+#: few connection pools and, in some tests, servers in subprocesses (a served app, a worker, Chromium,
+#: Node) that want a core too; past four, the PostgreSQL server is the bottleneck on small machines.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per core this process may run on, at most :data:`MAX_WORKERS`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
 
 
 def pytest_configure(config: pytest.Config) -> None:
