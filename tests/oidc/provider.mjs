@@ -28,45 +28,49 @@ async function readForm(req) {
   return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
 }
 
-const provider = new Provider(`http://127.0.0.1:${config.port}`, {
-  clients: config.clients,
-  acrValues: config.acrValues || [],
-  claims: {
-    acr: null,
-    auth_time: null,
-    sid: null,
-    openid: ['sub'],
-    profile: ['name', 'given_name', 'family_name', 'name_en', 'pid'],
-    email: ['email', 'email_verified'],
-    phone: ['phone_number', 'phone_number_verified'],
-  },
-  features: {
-    devInteractions: { enabled: false },
-    rpInitiatedLogout: { enabled: true },
-    revocation: { enabled: true },
-  },
-  cookies: { keys: ['test-cookie-key-not-a-secret'] },
-  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
-  async findAccount(ctx, sub) {
-    if (!accounts[sub]) return undefined;
-    return { accountId: sub, async claims() { return { sub, ...accounts[sub] }; } };
-  },
-  async loadExistingGrant(ctx) {
-    // First-party clients: no consent page; the grant covers the scopes and claims asked.
-    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-    if (grantId) {
-      const found = await ctx.oidc.provider.Grant.find(grantId);
-      if (found) return found;
-    }
-    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
-    grant.addOIDCScope('openid profile email phone');
-    await grant.save();
-    return grant;
-  },
-});
-provider.on('server_error', (ctx, err) => { console.error('server_error', err); });
+// The issuer names the port, known once the server listens (port 0: the system picks a free one,
+// so parallel test processes never race for a port).
+function makeProvider(issuer) {
+  return new Provider(issuer, {
+    clients: config.clients,
+    acrValues: config.acrValues || [],
+    claims: {
+      acr: null,
+      auth_time: null,
+      sid: null,
+      openid: ['sub'],
+      profile: ['name', 'given_name', 'family_name', 'name_en', 'pid'],
+      email: ['email', 'email_verified'],
+      phone: ['phone_number', 'phone_number_verified'],
+    },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: { enabled: true },
+      revocation: { enabled: true },
+    },
+    cookies: { keys: ['test-cookie-key-not-a-secret'] },
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    async findAccount(ctx, sub) {
+      if (!accounts[sub]) return undefined;
+      return { accountId: sub, async claims() { return { sub, ...accounts[sub] }; } };
+    },
+    async loadExistingGrant(ctx) {
+      // First-party clients: no consent page; the grant covers the scopes and claims asked.
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+      if (grantId) {
+        const found = await ctx.oidc.provider.Grant.find(grantId);
+        if (found) return found;
+      }
+      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+      grant.addOIDCScope('openid profile email phone');
+      await grant.save();
+      return grant;
+    },
+  });
+}
 
-const callback = provider.callback();
+let provider;
+let callback;
 const server = http.createServer(async (req, res) => {
   const match = /^\/interaction\/([^/?]+)(\/login|\/abort)?$/.exec(req.url.split('?')[0]);
   if (!match) return callback(req, res);
@@ -105,7 +109,11 @@ const server = http.createServer(async (req, res) => {
   }
 });
 
-server.listen(config.port, '127.0.0.1', () => {
-  process.stdout.write(`listening ${server.address().port}\n`);
+server.listen(config.port || 0, '127.0.0.1', () => {
+  const { port } = server.address();
+  provider = makeProvider(`http://127.0.0.1:${port}`);
+  provider.on('server_error', (ctx, err) => { console.error('server_error', err); });
+  callback = provider.callback();
+  process.stdout.write(`listening ${port}\n`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -48,12 +47,6 @@ def require_certified_provider() -> str:
     return node
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class CertifiedProvider:
     issuer: str
@@ -65,8 +58,9 @@ def running_certified_provider(
     *, clients: list[dict[str, Any]], accounts: dict[str, dict[str, Any]], acr_values: list[str]
 ) -> Iterator[CertifiedProvider]:
     node = require_certified_provider()
-    port = free_port()
-    config = {"port": port, "clients": clients, "accounts": accounts, "acrValues": acr_values}
+    # Port 0: the provider listens on a port the system picks and says which (no race for a port
+    # between parallel test processes).
+    config = {"port": 0, "clients": clients, "accounts": accounts, "acrValues": acr_values}
     process = subprocess.Popen(  # noqa: S603 (our own script, our own arguments)
         [node, str(OIDC_DIR / "provider.mjs"), json.dumps(config)],
         cwd=OIDC_DIR,
@@ -76,12 +70,14 @@ def running_certified_provider(
     )
     started = threading.Event()
     lines: list[str] = []
+    ports: list[int] = []
 
     def watch() -> None:  # the first line says it listens; the rest is drained so the pipe never fills
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
             if line.startswith("listening "):
+                ports.append(int(line.split()[1]))
                 started.set()
         started.set()
 
@@ -94,9 +90,9 @@ def running_certified_provider(
     threading.Thread(target=watch, daemon=True).start()
     threading.Thread(target=drain, daemon=True).start()
     try:
-        if not started.wait(START_TIMEOUT_S) or process.poll() is not None:
+        if not started.wait(START_TIMEOUT_S) or process.poll() is not None or not ports:
             raise RuntimeError(f"oidc-provider did not start: {''.join(lines)[-2000:]}")
-        yield CertifiedProvider(issuer=f"http://127.0.0.1:{port}", process=process)
+        yield CertifiedProvider(issuer=f"http://127.0.0.1:{ports[0]}", process=process)
     finally:
         process.terminate()
         try:

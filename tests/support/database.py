@@ -22,11 +22,25 @@ def admin_url() -> str:
     if "server" not in _embedded:
         import pgserver
 
-        folder = Path(tempfile.mkdtemp(prefix="localgov-test-pg-"))
-        _embedded["server"] = pgserver.get_server(str(folder), cleanup_mode="delete")
+        _embedded["server"] = pgserver.get_server(str(_embedded_folder()), cleanup_mode="delete")
     server = _embedded["server"]
     uri: str = server.get_uri()  # type: ignore[attr-defined]
     return uri.replace("postgresql://postgres:@", "postgresql://postgres@")
+
+
+def _embedded_folder() -> Path:
+    """The embedded server's data folder: the run's own; under pytest-xdist, one for all its workers.
+
+    pgserver shares a data folder between processes (an interprocess lock around start-up, a list
+    of the processes using it): the first worker starts the server, the others connect to it, the
+    last one to finish stops it and deletes the folder.
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return Path(tempfile.mkdtemp(prefix="localgov-test-pg-"))
+    folder = Path(tempfile.gettempdir()) / f"localgov-test-pg-{run}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
 
 
 def database_url(admin: str, name: str) -> str:

@@ -61,6 +61,7 @@ class PgCluster:
         self.log = self.root / "server.log"
         self.port = _free_port()
         self.max_connections = max_connections
+        self._started = False
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
@@ -94,9 +95,25 @@ class PgCluster:
 
     def start(self) -> float:
         """Start and wait until it accepts connections (``pg_ctl -w``); returns when that was
-        (``time.perf_counter()``)."""
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
-        return time.perf_counter()
+        (``time.perf_counter()``).
+
+        The port was free when picked, but another process (a parallel test run's) may bind it
+        before the server does: the first start then moves to another free port (later starts keep
+        the port, the tests' URLs name it)."""
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+            except RuntimeError as failure:
+                if self._started or attempts == 5 or "could not bind" not in str(failure):
+                    raise
+                self.port = _free_port()
+                with (self.data / "postgresql.conf").open("a") as conf:
+                    conf.write(f"port = {self.port}\n")  # the last setting of a name wins
+                continue
+            self._started = True
+            return time.perf_counter()
 
     def stop(self, mode: str = "fast") -> float:
         """Stop (``fast``: connections closed, a checkpoint; ``immediate``: killed, recovery on start);
