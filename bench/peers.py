@@ -618,18 +618,8 @@ _STATS_IDLE_FLUSH_S = 10.5
 
 async def settled_database_stats(url: str) -> dict[str, float]:
     """The counters once every backend idle since the phase ended has flushed its statistics."""
-    conn = await asyncpg.connect(url, timeout=10)
-    try:
-        deadline = time.perf_counter() + _STATS_IDLE_FLUSH_S
-        row = await conn.fetchrow(_DATABASE_STATS)
-        while time.perf_counter() < deadline:
-            await asyncio.sleep(0.5)
-            await conn.execute("SELECT pg_stat_clear_snapshot()")
-            row = await conn.fetchrow(_DATABASE_STATS)
-    finally:
-        await conn.close()
-    assert row is not None
-    return {k: float(v) for k, v in row.items()}
+    await asyncio.sleep(_STATS_IDLE_FLUSH_S)
+    return await database_stats(url)
 
 
 # --- the measurement -------------------------------------------------------------------------------
