@@ -221,6 +221,9 @@ class CatalogListener:
         self.dsn = dsn
         self.refresh_s = refresh_s
         self.followers = tuple(followers)
+        # Small copies are reloaded whole by the periodic safety net; a copy filled on demand
+        # (``reload_on_timer`` False: kernel.reads.RowCache) only on a notification or a reconnection.
+        self._timer_reloaded = frozenset(i for i, f in enumerate(self.followers) if getattr(f, "reload_on_timer", True))
         self._changed = asyncio.Event()
         self._pending: set[int] = set()
         self._full = False
@@ -293,11 +296,7 @@ class CatalogListener:
                         elif await fingerprint(self.engine) != known:
                             log.warning("catalog_changed_without_notification")
                             self._full = True
-                        # Small copies are reloaded whole; a copy filled on demand (``reload_on_timer``
-                        # False: kernel.reads.RowCache) only on a notification or a reconnection.
-                        self._stale.update(
-                            i for i, f in enumerate(self.followers) if getattr(f, "reload_on_timer", True)
-                        )
+                        self._stale.update(self._timer_reloaded)
                     # Coalesce a burst of notifications (bulk provisioning) into one reload; short,
                     # since a new tenant waits for it (bench/README.md, "Signup": 50 ms was most
                     # of the time from commit to the first 200).
