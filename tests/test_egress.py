@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import socket
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -250,12 +251,13 @@ async def test_a_slow_destination_times_out(server: Server) -> None:
 
 
 async def test_a_closed_port_fails_to_connect(server: Server) -> None:
-    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = probe.sockets[0].getsockname()[1]
-    probe.close()
-    await probe.wait_closed()
-    with pytest.raises(EgressFailed) as caught:
-        await egress.request("POST", f"http://127.0.0.1:{port}/", body=b"{}", policy=TEST)
+    # A port bound and not listening refuses connections, and while it is bound here no other
+    # process can take it (a port closed again could be another process's listener by the request).
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        with pytest.raises(EgressFailed) as caught:
+            await egress.request("POST", f"http://127.0.0.1:{port}/", body=b"{}", policy=TEST)
     assert caught.value.reason == "connect_failed"
 
 

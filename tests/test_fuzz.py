@@ -40,15 +40,8 @@ HANG_S = 900
 ALL_ROLES = sorted({r.code for p in REGISTRY for r in p.roles} | {r.code for r in CORE_ROLES})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LOCALGOV_")},
         "LOCALGOV_DATABASE_URL": settings.database_url,
@@ -63,12 +56,18 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
         "LOCALGOV_SIGNUP_RATE_LIMIT": "100000",
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent / "src"), os.environ.get("PYTHONPATH", "")]),
     }
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "uvicorn", "--factory", "localgov.app:create_app_from_env", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # The socket is bound here and handed to uvicorn (``--fd``): the port is the server's from the
+    # bind on, not picked, closed and bound again later (another process could take it in between).
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port, fd = sock.getsockname()[1], sock.fileno()
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", "uvicorn", "--factory", "localgov.app:create_app_from_env", "--fd", str(fd)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            pass_fds=[fd],
+        )  # the child has its own copy of the socket; this one is closed
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -54,15 +54,19 @@ def _parse(data: bytes) -> EmailMessage:
 
 
 class SmtpServer:
-    def __init__(self, *, refuse_rcpt: bool = False) -> None:
+    def __init__(self, *, refuse_rcpt: bool = False, sock: socket.socket | None = None) -> None:
         self.messages: list[dict[str, Any]] = []
         self.auth: list[str] = []
         self.refuse_rcpt = refuse_rcpt
         self.port = 0
+        self._sock = sock  # a socket bound by the test (else a port the system picks)
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> SmtpServer:
-        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+        if self._sock is not None:
+            self._server = await asyncio.start_server(self._session, sock=self._sock)
+        else:
+            self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -177,13 +181,15 @@ async def test_smtp_refusal_and_unreachable_server_are_errors() -> None:
         backend = SmtpBackend("127.0.0.1", server.port, implicit_tls=False)
         with pytest.raises(Exception, match="no such user"):
             await backend.send(build_message(THAI, sender="no-reply@localgov.test", key="k"), "k")
+    # A port bound and not listening refuses connections, and while it is bound here no other
+    # process can take it (a port closed again could be another process's listener by the send).
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    with pytest.raises(ConnectionRefusedError):
-        await SmtpBackend("127.0.0.1", closed_port, implicit_tls=False, timeout_s=2).send(
-            build_message(THAI, sender="no-reply@localgov.test", key="k"), "k"
-        )
+        with pytest.raises(ConnectionRefusedError):
+            await SmtpBackend("127.0.0.1", closed_port, implicit_tls=False, timeout_s=2).send(
+                build_message(THAI, sender="no-reply@localgov.test", key="k"), "k"
+            )
 
 
 def test_send_mail_refuses_header_injection() -> None:
@@ -242,29 +248,31 @@ async def test_a_failing_send_is_retried_and_the_message_comes_out_once(
 ) -> None:
     """An unreachable SMTP server leaves the entry pending with its error; once the server is up,
     the retry delivers it (at least once: the same entry, the same Message-ID)."""
+    # The server's socket is bound from the start and listens only once the server is up: until
+    # then connections are refused, and no other process can take the port meanwhile.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    tenant = await make_tenant(fresh_engine)
-    factory = session_factory(fresh_engine)
-    async with tenant_session(factory, tenant) as session:
-        entry = await send_mail(session, THAI, tenant_id=tenant.id)
-    catalog = Catalog("localgov.test")
-    await catalog.load(fresh_engine)
-    worker = Worker(make_settings(fresh_database_url, mail_url=f"smtp://127.0.0.1:{port}"), [])
-    assert await worker.tick(factory, catalog) == 1
-    async with fresh_engine.begin() as conn:
-        row = (
-            await conn.execute(
-                text("SELECT status, attempts, last_error FROM platform.outbox WHERE id = :i"), {"i": entry.id}
-            )
-        ).one()
-        assert (row.status, row.attempts) == ("pending", 1)
-        assert "ConnectionRefusedError" in row.last_error
-        await conn.execute(text("UPDATE platform.outbox SET available_at = now() WHERE id = :i"), {"i": entry.id})
-    async with SmtpServer() as server:
-        worker = Worker(make_settings(fresh_database_url, mail_url=f"smtp://127.0.0.1:{server.port}"), [])
+        tenant = await make_tenant(fresh_engine)
+        factory = session_factory(fresh_engine)
+        async with tenant_session(factory, tenant) as session:
+            entry = await send_mail(session, THAI, tenant_id=tenant.id)
+        catalog = Catalog("localgov.test")
+        await catalog.load(fresh_engine)
+        worker = Worker(make_settings(fresh_database_url, mail_url=f"smtp://127.0.0.1:{port}"), [])
         assert await worker.tick(factory, catalog) == 1
-        assert await worker.tick(factory, catalog) == 0
-    [sent] = server.messages
-    assert _parse(sent["data"])["Message-ID"].endswith(f"-{entry.id}@localhost>")
+        async with fresh_engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    text("SELECT status, attempts, last_error FROM platform.outbox WHERE id = :i"), {"i": entry.id}
+                )
+            ).one()
+            assert (row.status, row.attempts) == ("pending", 1)
+            assert "ConnectionRefusedError" in row.last_error
+            await conn.execute(text("UPDATE platform.outbox SET available_at = now() WHERE id = :i"), {"i": entry.id})
+        async with SmtpServer(sock=sock) as server:
+            assert server.port == port
+            assert await worker.tick(factory, catalog) == 1
+            assert await worker.tick(factory, catalog) == 0
+        [sent] = server.messages
+        assert _parse(sent["data"])["Message-ID"].endswith(f"-{entry.id}@localhost>")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import queue
+import re
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -31,9 +34,6 @@ def test_the_shared_socket_is_tcp_so_asyncio_sets_nodelay() -> None:
 
 def test_serve_with_two_workers_answers_keep_alive_requests_quickly(database_url: str) -> None:
     """uvicorn's own socket made every second keep-alive response wait ~40 ms for a delayed ACK."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LOCALGOV_")},
         "LOCALGOV_DATABASE_URL": database_url,
@@ -43,20 +43,41 @@ def test_serve_with_two_workers_answers_keep_alive_requests_quickly(database_url
         "LOCALGOV_LOG_LEVEL": "WARNING",
         "LOCALGOV_DB_POOL_SIZE": "2",
     }
-    child = subprocess.Popen(  # noqa: S603 (our own command)
-        [sys.executable, "-m", "localgov", "serve", "--port", str(port), "--workers", "2"],
+    # Port 0: serve binds a port the system picks and says which on stderr (no port picked here and
+    # bound later, which another process could take in between).
+    child = subprocess.Popen(
+        [sys.executable, "-m", "localgov", "serve", "--port", "0", "--workers", "2"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    addresses: queue.Queue[str | None] = queue.Queue()
+    lines: list[str] = []
+
+    def watch() -> None:  # the address line; the rest is kept (for a failure's message) so the pipe never fills
+        assert child.stderr is not None
+        for line in child.stderr:
+            lines.append(line)
+            if match := re.match(r"localgov: serving on (http://\S+) ", line):
+                addresses.put(match.group(1))
+        addresses.put(None)  # stderr closed: the child exited
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Host": BASE}, timeout=5) as http:
+        try:
+            url = addresses.get(timeout=60)
+        except queue.Empty:
+            url = None
+        assert url is not None, f"serve did not say where it listens: {''.join(lines)[-2000:]}"
+        with httpx.Client(base_url=url, headers={"Host": BASE}, timeout=5) as http:
             for _ in range(300):
                 try:
                     if http.get("/health/live").status_code == 200:
                         break
                 except httpx.TransportError:
-                    time.sleep(0.1)
+                    time.sleep(0.1)  # the socket is bound; the workers are still starting to listen
             timings = []
             for _ in range(40):
                 started = time.perf_counter()
@@ -72,3 +93,6 @@ def test_serve_with_two_workers_answers_keep_alive_requests_quickly(database_url
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        watcher.join(10)  # the workers are gone with their supervisor: stderr is at its end
+        if child.stderr is not None:
+            child.stderr.close()

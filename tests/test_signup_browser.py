@@ -63,12 +63,6 @@ def chromium() -> str:
     return str(CHROMIUM)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Inbox:
     """aiosmtpd handler: keeps every message it is given."""
 
@@ -88,14 +82,27 @@ class Inbox:
 def smtp_server(chromium: str) -> Iterator[tuple[Inbox, int]]:
     from aiosmtpd.controller import Controller
 
+    class BoundController(Controller):
+        """aiosmtpd's threaded controller serving a socket bound here. Its own binds ``port``, and
+        port 0 does not work (``start`` connects to ``self.port`` to check the server, aiosmtpd
+        issue 388): a port picked free, closed and bound later could be another process's by then."""
+
+        def __init__(self, handler: Inbox, sock: socket.socket) -> None:
+            super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1])
+            self.sock = sock
+
+        def _create_server(self) -> Any:  # aiosmtpd's hook for how the server listens
+            return self.loop.create_server(self._factory_invoker, sock=self.sock, ssl=self.ssl_context)
+
     inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        controller = BoundController(inbox, sock)
+        controller.start()
+        try:
+            yield inbox, controller.port
+        finally:
+            controller.stop()
 
 
 @contextlib.asynccontextmanager

@@ -314,7 +314,13 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
             access_log=False,
             **proxy_options(settings),
         )
-        Multiprocess(config, sockets=[listening_socket(host, port)]).run()
+        sock = listening_socket(host, port)
+        # uvicorn says where it listens only when it binds the socket itself; this one is ours, so
+        # say it here, with the port bound (``--port 0``: one the system picked).
+        bound_host, bound_port = sock.getsockname()[:2]
+        address = f"[{bound_host}]" if ":" in bound_host else bound_host
+        print(f"localgov: serving on http://{address}:{bound_port} ({workers} workers)", file=sys.stderr, flush=True)
+        Multiprocess(config, sockets=[sock]).run()
         return 0
     from localgov.app import create_app
 

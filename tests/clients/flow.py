@@ -49,13 +49,6 @@ from tests.support.factories import make_tenant
 SCOPES = ["payments.read", "payments.write", "payments.receipts.read", "webhooks.manage"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class Receiver:
     """Webhook receiver: keeps each request; ``paid`` is set when a ``bill.paid`` arrives."""
 
@@ -88,6 +81,7 @@ async def platform(wait_s: float) -> AsyncIterator[dict[str, Any]]:
     server: uvicorn.Server | None = None
     worker: Worker | None = None
     receiver_server: asyncio.Server | None = None
+    sock: socket.socket | None = None
     try:
         tenant = await make_tenant(engine, services=["payments"])
         async with tenant_session(session_factory(engine), tenant) as session:
@@ -100,11 +94,13 @@ async def platform(wait_s: float) -> AsyncIterator[dict[str, Any]]:
                 actor=Actor("system"),
                 origin=Origin(),
             )
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings, plugins=REGISTRY), host="127.0.0.1", port=port, log_level="warning")
-        )
-        tasks.append(asyncio.create_task(server.serve(), name="api"))
+        # The API's socket is bound here and handed to uvicorn: the port is the server's from the bind
+        # on (a port picked free, closed and bound later could be another process's by then).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, plugins=REGISTRY), log_level="warning"))
+        tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name="api"))
         worker = Worker(settings, REGISTRY)
         tasks.append(asyncio.create_task(worker.run(), name="worker"))
         receiver = Receiver()
@@ -132,6 +128,8 @@ async def platform(wait_s: float) -> AsyncIterator[dict[str, Any]]:
                 await asyncio.wait_for(task, 10)
         if receiver_server is not None:
             receiver_server.close()
+        if sock is not None:
+            sock.close()
         await engine.dispose()
         await drop_database(admin, url)
 

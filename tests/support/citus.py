@@ -97,6 +97,16 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
+def _free_port(taken: Sequence[int]) -> int:
+    """A port free now and not one of ``taken`` (the other nodes', started or not yet)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in taken:
+            return port
+
+
 @dataclass
 class CitusCluster:
     """A coordinator (``ports[0]``) and workers (``ports[1:]``), each a ``localgov`` database with Citus."""
@@ -126,13 +136,30 @@ class CitusCluster:
             raise CitusUnavailable(f"{' '.join(args)} failed: {done.stdout}{done.stderr}")
 
     def start_node(self, index: int) -> None:
+        """``initdb`` and start one node; returns once it accepts connections (``pg_ctl -w``).
+
+        Its port was free when picked, but another process (a parallel test run's) may bind it
+        before the server does: the server then fails to bind, says so in its log and exits (``pg_ctl
+        -w`` fails at once), and the node starts again on another free port (``self.ports`` is read
+        only once the nodes run)."""
         data = self.root / f"node{index}"
+        log = self.root / f"node{index}.log"
         self._run([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                    "--locale=C.UTF-8", "--no-sync"])  # fmt: skip
-        options = " ".join(f"-c {k}={v}" for k, v in {**NODE_SETTINGS, "port": str(self.ports[index])}.items())
-        options += f" -c unix_socket_directories={self.root}"
-        self._run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.root / f"node{index}.log"),
-                   "-o", options, "-w", "-t", "60", "start"])  # fmt: skip
+        for attempt in range(1, 6):
+            logged = log.stat().st_size if log.exists() else 0
+            options = " ".join(f"-c {k}={v}" for k, v in {**NODE_SETTINGS, "port": str(self.ports[index])}.items())
+            options += f" -c unix_socket_directories={self.root}"
+            try:
+                self._run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log),
+                           "-o", options, "-w", "-t", "60", "start"])  # fmt: skip
+            except CitusUnavailable:
+                this_start = log.read_bytes()[logged:].decode(errors="replace") if log.exists() else ""
+                if attempt == 5 or "could not bind" not in this_start:
+                    raise
+                self.ports[index] = _free_port(self.ports)
+                continue
+            break
         self.started.append(data)
 
     def stop_node(self, index: int) -> None:

@@ -7,7 +7,7 @@ name server: ``LOCALGOV_DNS_NAMESERVERS=127.0.0.1:<port>``.
 
 from __future__ import annotations
 
-import socket
+import errno
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -55,30 +55,30 @@ class Zone(BaseResolver):  # type: ignore[misc]
         return reply
 
 
-def _free_port() -> int:
-    """A port free for UDP and TCP alike on 127.0.0.1 (dnslib binds both to the same number)."""
+def _bind(zone: Zone, logger: DNSLogger) -> list[DNSServer]:
+    """dnslib's UDP and TCP servers on one port of 127.0.0.1, bound as they are made: UDP on a port
+    the system picks, then TCP on the same number; when another process holds that one for TCP
+    (the bind fails at once), both again on another port."""
     for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port for the test DNS server")
+        udp = DNSServer(zone, address="127.0.0.1", port=0, logger=logger)
+        port = int(udp.server.server_address[1])
+        try:
+            tcp = DNSServer(zone, address="127.0.0.1", port=port, tcp=True, logger=logger)
+        except OSError as exc:
+            udp.server.server_close()
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            continue
+        return [udp, tcp]
+    raise RuntimeError("no port free for both UDP and TCP for the test DNS server")
 
 
 class DnsServer:
     def __init__(self, zone: Zone) -> None:
         self.zone = zone
-        self.port = _free_port()
         quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
-        self._servers = [
-            DNSServer(zone, address="127.0.0.1", port=self.port, logger=quiet),
-            DNSServer(zone, address="127.0.0.1", port=self.port, tcp=True, logger=quiet),
-        ]
+        self._servers = _bind(zone, quiet)
+        self.port = int(self._servers[0].server.server_address[1])
 
     @property
     def nameservers(self) -> str:
