@@ -563,6 +563,7 @@ def wrk(
     elapsed = time.perf_counter() - started
     server1, pg1, wrk1, all1 = tree_cpu_s(pids), _process_tree_cpu_s(pg), children_cpu_s(), _machine_busy_cpu_s()
     stats1 = asyncio.run(settled_database_stats(db)) if db else None
+    memory = asyncio.run(backends_memory(db)) if db else None
     if proc.returncode != 0:
         raise core.BenchError(f"wrk exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-1500:]}")
     out = parse_wrk(proc.stdout)
@@ -580,6 +581,7 @@ def wrk(
         cpu_s=cpu,
         other_cores=other,
         perturbed=other is not None and other > PERTURBED_CORES,
+        backends_memory=memory,
         database_per_request=(
             {k: (stats1[k] - stats0[k]) / out["requests"] for k in stats0}
             if stats0 is not None and stats1 is not None and out["requests"]
@@ -614,6 +616,33 @@ async def database_stats(url: str) -> dict[str, float]:
 #: goes idle with some still pending flushes them 10 s later (``PGSTAT_IDLE_INTERVAL``): without a
 #: wait, what the last second of a phase did would be counted in the next phase.
 _STATS_IDLE_FLUSH_S = 10.5
+
+
+def _anon_mib(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return None  # another machine's server, or not ours to read
+    found = re.search(r"^RssAnon:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) / 1024 if found else None
+
+
+async def backends_memory(url: str) -> dict[str, float] | None:
+    """The private memory (``RssAnon``: a backend's caches and plans, not the shared buffers it
+    touched) of the database's client backends, the server's connections, at the end of a phase."""
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        )
+    finally:
+        await conn.close()
+    sizes = [_anon_mib(pid) for (pid,) in pids]
+    if not sizes or None in sizes:
+        return None
+    known = [size for size in sizes if size is not None]
+    return {"backends": len(known), "total_mib": sum(known), "max_mib": max(known)}
 
 
 async def settled_database_stats(url: str) -> dict[str, float]:
@@ -784,7 +813,7 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"{'PostgreSQL per request':<{LABEL}}"
-            + "".join(f"{'cpu ms':>9}{'rows':>8}{'hit':>8}{'read':>7}{'':>6} " for _ in counts),
+            + "".join(f"{'cpu ms':>9}{'rows':>8}{'hit':>8}{'read':>7}{'MiB':>7} " for _ in counts),
         ]
         for name, (_, what, _, _) in PHASES.items():
             cells = ""
@@ -793,13 +822,14 @@ def render(results: dict[str, Any]) -> str:
                 pg_cpu = p["cpu_s"]["postgres"]
                 pg_ms = "-" if pg_cpu is None or not p["requests"] else f"{pg_cpu / p['requests'] * 1000:.2f}"
                 d = p.get("database_per_request") or {}
+                mem = p.get("backends_memory")
                 cells += (
                     f"{pg_ms:>9}"
                     + "".join(
                         f"{'-' if k not in d else f'{d[k]:.1f}':>{w}}"
                         for k, w in (("rows_fetched", 8), ("pages_hit", 8), ("pages_read", 7))
                     )
-                    + f"{'':>7}"
+                    + f"{'-' if not mem else format(mem['total_mib'], '.0f'):>7} "
                 )
             lines.append(f"{f'{name:<7}{what}':<{LABEL}}{cells}")
     background = results.get("background")
@@ -809,7 +839,8 @@ def render(results: dict[str, Any]) -> str:
         f"other than the server, PostgreSQL and wrk (* more than {PERTURBED_CORES}: the neighbours weigh on it)",
         "PostgreSQL per request: the server's CPU (all its processes; other databases' clients count too) and,",
         "with --database-stats, its database's pg_stat_database counters: rows fetched (catalog rows included),",
-        "pages found in shared buffers, pages read from the kernel",
+        "pages found in shared buffers, pages read from the kernel; MiB: the private memory (RssAnon) of the",
+        "server's database backends at the end of the phase, all together (their caches and plans)",
         f"busy cores before the run: {background['busy_cores']:.2f}" if background else "",
         "versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items() if k != "wrk"),
         results["versions"].get("wrk", ""),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -19,10 +20,11 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util.queue import Empty
 
 from localgov.app import plugin_dsn
 from localgov.kernel.db import create_engine, session_factory, tenant_reader, tenant_session
-from localgov.kernel.pool import PASS_LIMIT, TenantAffineQueue, prefer_tenant
+from localgov.kernel.pool import HOME, PASS_LIMIT, TenantAffineQueue, affine_pool_class, prefer_tenant
 from localgov.kernel.reads import CachedRow, RowCache, cached_row_changed, compiled, fetch_all, fetch_cached, fetch_one
 from localgov.kernel.tenancy import TenantProfile
 from localgov.platform.catalog import Catalog, CatalogListener
@@ -255,6 +257,162 @@ async def test_a_returned_connection_goes_to_the_waiter_it_is_home_to_and_nobody
     assert await rival is entries[1]
 
 
+def _homed(slot: int, size: int, skip: int = 0) -> str:
+    """A tenant schema whose home slot in a pool of ``size`` is ``slot`` (the ``skip``-th such)."""
+    found = (f"lao_{n:07d}" for n in range(1000, 99999) if _home(f"lao_{n:07d}", size) == slot)
+    for _ in range(skip):
+        next(found)
+    return next(found)
+
+
+def _bounded_queue(
+    maxsize: int, spread: int, connections: int, spill_after_s: float | None = None
+) -> tuple[TenantAffineQueue, list[_Entry]]:
+    queue = affine_pool_class(spread, spill_after_s)._queue_class(maxsize=maxsize)
+    assert isinstance(queue, TenantAffineQueue)
+    assert queue.spread == spread
+    entries = [_Entry() for _ in range(connections)]
+    for entry in entries:
+        queue.put_nowait(entry)  # type: ignore[arg-type]
+    return queue, entries
+
+
+async def _waiting(queue: TenantAffineQueue, count: int) -> None:
+    for _ in range(10_000):
+        if len(queue._waiters) == count:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the checkouts never waited")
+
+
+async def _checkout(queue: TenantAffineQueue, schema: str | None) -> Any:
+    prefer_tenant(schema)
+    return await greenlet_spawn(queue.get, True, 30)
+
+
+async def test_a_bounded_tenant_waits_for_its_own_connections_while_others_are_idle() -> None:
+    """``db_connections_per_tenant``: a tenant uses its home and the next slot, not an idle stranger's."""
+    queue, entries = _bounded_queue(maxsize=4, spread=2, connections=4)
+    prefer_tenant(None)
+    busy = [queue.get_nowait() for _ in range(4)]  # every connection busy (no tenant)
+    assert sorted(e.record_info["localgov_slot"] for e in busy) == [0, 1, 2, 3]
+    tenant = _homed(0, 4)
+    queue.put_nowait(entries[2])  # type: ignore[arg-type]
+    queue.put_nowait(entries[3])  # type: ignore[arg-type]
+    prefer_tenant(tenant)
+    with pytest.raises(Empty):
+        queue.get_nowait()  # slots 2 and 3 are idle, but not the tenant's
+    waiting = asyncio.ensure_future(_checkout(queue, tenant))
+    await _waiting(queue, 1)
+    assert queue.qsize() == 2
+    queue.put_nowait(entries[1])  # type: ignore[arg-type]
+    assert await waiting is entries[1]  # the next slot after its home
+    prefer_tenant(_homed(2, 4))  # another tenant, at home on an idle slot: no wait
+    assert queue.get_nowait() is entries[2]
+    prefer_tenant(None)  # a checkout without a tenant takes any idle connection
+    assert queue.get_nowait() is entries[3]
+
+
+async def test_a_busy_tenant_grows_into_idle_connections_once_its_own_requests_fill_its_share() -> None:
+    queue, entries = _bounded_queue(maxsize=4, spread=2, connections=4)
+    tenant = _homed(1, 4)
+    prefer_tenant(tenant)
+    assert [queue.get_nowait() for _ in range(2)] == [entries[1], entries[2]]  # its share, home first
+    assert queue.get_nowait() is entries[3]  # both held by its own requests: the nearest idle one
+    assert queue.get_nowait() is entries[0]
+    # Its own two are marked so (the fast path keeps per-tenant statements on those only).
+    assert [e.record_info[HOME] for e in entries] == [False, True, True, False]
+    queue.put_nowait(entries[3])  # type: ignore[arg-type]
+    queue.put_nowait(entries[2])  # type: ignore[arg-type]
+    queue.put_nowait(entries[1])  # type: ignore[arg-type]  # it holds one connection now (slot 0)
+    other = _homed(3, 4)
+    prefer_tenant(other)
+    assert queue.get_nowait() is entries[3]
+    prefer_tenant(tenant)
+    assert queue.get_nowait() is entries[1]  # its home again
+    assert queue.get_nowait() is entries[2]
+    assert queue.empty()
+    queue.put_nowait(entries[3])  # type: ignore[arg-type]
+    assert queue.get_nowait() is entries[3]  # it holds three: any idle one is its to take
+    for entry in entries:
+        queue.put_nowait(entry)  # type: ignore[arg-type]
+    assert queue._held == {}  # every connection returned: nobody holds any
+    assert not any(HOME in e.record_info for e in entries)
+
+
+async def test_a_tenant_that_waited_long_enough_for_its_own_connections_takes_any() -> None:
+    """``db_tenant_wait_ms``: a neighbour's long transaction on a tenant's connections holds it up
+    that long at most (here 0: at once)."""
+    queue, entries = _bounded_queue(maxsize=4, spread=2, connections=4, spill_after_s=0.0)
+    prefer_tenant(None)
+    for _ in range(4):
+        queue.get_nowait()
+    queue.put_nowait(entries[2])  # type: ignore[arg-type]
+    tenant = _homed(0, 4)
+    assert await _checkout(queue, tenant) is entries[2]  # not its own, but idle
+    assert entries[2].record_info[HOME] is False
+    waiting = asyncio.ensure_future(_checkout(queue, tenant))  # nothing idle: it waits, spilled
+    await _waiting(queue, 1)
+    for _ in range(10_000):
+        if queue._waiters[0].spilled:
+            break
+        await asyncio.sleep(0)
+    assert queue._waiters[0].spilled
+    queue.put_nowait(entries[3])  # type: ignore[arg-type]
+    assert await waiting is entries[3]  # the next returned connection, whatever its slot
+
+
+async def test_a_tenant_takes_any_idle_connection_while_its_slots_are_not_all_held() -> None:
+    """A pool still growing (or one whose connection was lost) has no connection at some slots:
+    nobody waits for those; and a lost connection's slot goes to the next new one."""
+    queue, entries = _bounded_queue(maxsize=4, spread=2, connections=2)  # slots 0 and 1 only
+    prefer_tenant(_homed(2, 4))
+    assert queue.get_nowait() is entries[0]  # its slots 2 and 3 have no connection yet
+    queue.put_nowait(entries[0])  # type: ignore[arg-type]
+    newcomers = [_Entry(), _Entry()]
+    for entry in newcomers:
+        queue.put_nowait(entry)  # type: ignore[arg-type]
+    assert [e.record_info["localgov_slot"] for e in newcomers] == [2, 3]
+    prefer_tenant(None)
+    while not queue.empty():
+        queue.get_nowait()
+    del newcomers[0]  # SQLAlchemy dropped the record of slot 2
+    gc.collect()
+    prefer_tenant(_homed(2, 4))
+    queue.put_nowait(entries[0])  # type: ignore[arg-type]
+    assert queue.get_nowait() is entries[0]  # slot 2 has nobody: any idle connection
+    replacement = _Entry()
+    queue.put_nowait(replacement)  # type: ignore[arg-type]
+    assert replacement.record_info["localgov_slot"] == 2  # the lowest slot without a connection
+
+
+async def test_an_overflow_connection_is_anyones_and_a_bounded_waiter_is_served_in_turn() -> None:
+    queue, entries = _bounded_queue(maxsize=2, spread=1, connections=2)
+    prefer_tenant(None)
+    queue.get_nowait(), queue.get_nowait()
+    extra = _Entry()  # beyond pool_size (``db_max_overflow``)
+    tenant = _homed(0, 2)
+    waiting = asyncio.ensure_future(_checkout(queue, tenant))
+    await _waiting(queue, 1)
+    queue.put_nowait(entries[1])  # type: ignore[arg-type]
+    assert not waiting.done()  # slot 1 is not its own: it stays idle
+    queue.put_nowait(extra)  # type: ignore[arg-type]
+    assert extra.record_info["localgov_slot"] == 2
+    assert await waiting is extra
+    prefer_tenant(None)
+    queue.put_nowait(extra)  # type: ignore[arg-type]
+    queue.get_nowait(), queue.get_nowait()  # slot 1 and the overflow connection busy again
+    later = [asyncio.ensure_future(_checkout(queue, tenant)) for _ in range(2)]
+    await _waiting(queue, 2)
+    queue.put_nowait(entries[1])  # type: ignore[arg-type]
+    assert queue.qsize() == 1  # not theirs: idle
+    assert not any(f.done() for f in later)
+    queue.put_nowait(entries[0])  # type: ignore[arg-type]
+    # Its home goes to the older waiter; the tenant then holds its share (one), so the younger one
+    # takes the idle connection of slot 1 at once rather than waiting for another return.
+    assert [await f for f in later] == [entries[0], entries[1]]
+
+
 def _home(schema: str, size: int) -> int:
     import zlib
 
@@ -325,30 +483,33 @@ _PREPARED = select(func.count().label("n"), func.array_agg(text("statement")).la
 
 async def test_plans_per_tenant_prepare_one_statement_per_tenant_and_answer_the_same(database_url: str) -> None:
     """With ``db_plans_per_tenant`` the fast path keeps a prepared statement per tenant on a
-    connection (PostgreSQL then never re-plans it for another search path); off, one for all."""
+    connection (PostgreSQL then never re-plans it for another search path), up to the setting's
+    number: the first tenants met keep theirs, the others share one; off, one for all."""
     statement = select(_PROFILE.c.phone).where(_PROFILE.c.id == 1)
     texts: dict[int, list[str]] = {}
-    for plans in (0, 50):
+    tenants: dict[int, list[Any]] = {}
+    for plans in (0, 50, 1):
         engine = create_engine(Settings(database_url=database_url, env="test", db_plans_per_tenant=plans), pool_size=1)
         try:
-            first = await make_tenant(engine, phone=f"0-{plans}-1")
-            second = await make_tenant(engine, phone=f"0-{plans}-2")
+            tenants[plans] = [await make_tenant(engine, phone=f"0-{plans}-{n}") for n in (1, 2)]
             for _ in range(2):
-                for tenant, phone in ((first, f"0-{plans}-1"), (second, f"0-{plans}-2")):
+                for n, tenant in enumerate(tenants[plans], start=1):
                     async with tenant_reader(engine, tenant) as reader:
                         row = await fetch_one(reader, statement)
-                    assert row == {"phone": phone}  # each tenant reads its own schema, whatever was prepared
-            async with tenant_reader(engine, first) as reader:
+                    assert row == {"phone": f"0-{plans}-{n}"}  # each tenant reads its own schema, whatever was prepared
+            async with tenant_reader(engine, tenants[plans][0]) as reader:
                 prepared = await fetch_one(reader, _PREPARED)
         finally:
             await engine.dispose()
         assert prepared is not None
-        texts[plans] = [t for t in prepared["texts"] if t.startswith("SELECT profile.phone")]
+        texts[plans] = sorted(t for t in prepared["texts"] if t.startswith("SELECT profile.phone"))
     assert len(texts[0]) == 1
     assert "/*" not in texts[0][0]
-    assert sorted(t.rsplit("/* ", 1)[1] for t in texts[50]) == sorted(
-        f"{tenant.schema} */" for tenant in (first, second)
-    )
+    assert sorted(t.rsplit("/* ", 1)[1] for t in texts[50]) == sorted(f"{t.schema} */" for t in tenants[50])
+    # Capacity 1: the first tenant keeps its statement; the second runs the shared text.
+    assert len(texts[1]) == 2
+    assert texts[1][0] == texts[0][0]
+    assert texts[1][1] == f"{texts[0][0]} /* {tenants[1][0].schema} */"
 
 
 def test_plans_per_tenant_setting_is_bounded() -> None:
@@ -356,6 +517,10 @@ def test_plans_per_tenant_setting_is_bounded() -> None:
 
     with pytest.raises(SettingsError, match="PLANS_PER_TENANT"):
         Settings(db_plans_per_tenant=-1)
+    with pytest.raises(SettingsError, match="CONNECTIONS_PER_TENANT"):
+        Settings(db_connections_per_tenant=-1)
+    with pytest.raises(SettingsError, match="TENANT_WAIT_MS"):
+        Settings(db_tenant_wait_ms=-1)
     assert Settings(db_plans_per_tenant=2000).db_plans_per_tenant == 2000
 
 

@@ -75,17 +75,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: Send each tenant to the same few pooled connections (``localgov.kernel.pool``), so that a
     #: backend caches the catalog of a few tenants rather than of all of them. Off: any idle one.
     db_tenant_affinity: bool = True
+    #: With the affinity on: how many of a process's pooled connections one tenant's requests may
+    #: use while others' requests keep them busy (its home connection and the next ones; a tenant
+    #: whose own requests fill them takes any idle one; 0: any, the home only a preference).
+    db_connections_per_tenant: int = 2
+    #: How long (ms) a request waits for one of its tenant's own connections while another is idle
+    #: before it takes that one (0: until the pool's timeout): what a neighbour's long transaction
+    #: can cost a tenant at most.
+    db_tenant_wait_ms: int = 50
     #: Prepared statements of the fast read path (``kernel.reads``) each connection keeps **per
     #: tenant** (0: off). PostgreSQL re-analyses and re-plans a prepared statement whenever it runs
     #: under another search path than the last, so with one SQL text for every tenant a connection
     #: that serves a new tenant pays that (0.3–0.4 ms of the backend's CPU for getBill, against
-    #: 0.1–0.2 for a repeat: bench/plan_cache.py). N > 0 gives each tenant its own prepared
-    #: statements on a connection, up to N in all (asyncpg's statement cache, least recently used
-    #: out), at about 100 KiB of the backend's memory each for a statement like getBill's: a trade
-    #: of memory for CPU an operator makes knowingly. It pays only when a connection serves the same
-    #: few tenants again and again: spread over 2,000 tenants it was slower (a new statement per
-    #: request costs more than a re-analysis; bench/README.md, "Peers"). Off by default.
-    db_plans_per_tenant: int = 0
+    #: 0.1–0.2 for a repeat: bench/plan_cache.py). N > 0 gives a tenant its own statements on the
+    #: connections that are its own (``db_connections_per_tenant``), the first N a connection meets,
+    #: never evicted (a statement prepared again and again cost more than the re-plan it saves).
+    #: Memory: 29 KiB for getBill's statement, 44 KiB once PostgreSQL has made it a generic plan
+    #: (measured), so up to about 22 MiB per backend at 512 for statements like it; in the 2,000-tenant
+    #: benchmark 12 MiB more per backend than with none (bench/README.md, "Bounded affinity").
+    db_plans_per_tenant: int = 512
     #: Suspend (through the lifecycle) an LAO whose operator invoice is this many days past due;
     #: 0: never (the billing administrator decides). Checked by the worker's hourly billing job.
     billing_suspend_after_days: int = 0
@@ -208,6 +216,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 raise SettingsError(f"LOCALGOV_{name.upper()} must be at least 1")
         if not 0 <= self.billing_suspend_after_days <= 3650:
             raise SettingsError("LOCALGOV_BILLING_SUSPEND_AFTER_DAYS must be between 0 (never) and 3650")
+        if not 0 <= self.db_tenant_wait_ms <= 60_000:
+            raise SettingsError("LOCALGOV_DB_TENANT_WAIT_MS must be between 0 (the pool's timeout) and 60000")
+        if not 0 <= self.db_connections_per_tenant <= 1000:
+            raise SettingsError("LOCALGOV_DB_CONNECTIONS_PER_TENANT must be between 0 (any) and 1000")
         if not 0 <= self.db_plans_per_tenant <= 100_000:
             raise SettingsError("LOCALGOV_DB_PLANS_PER_TENANT must be between 0 (off) and 100000")
         if self.db_statement_timeout_ms < 0 or self.db_lock_timeout_ms < 0:

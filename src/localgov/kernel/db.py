@@ -9,6 +9,7 @@ schema, so an unqualified query outside tenant context fails instead of reading 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 
-from localgov.kernel.pool import TenantAffinePool, prefer_tenant
+from localgov.kernel.pool import HOME, affine_pool_class, prefer_tenant
 from localgov.kernel.reads import ReadConnection, RowCache
 from localgov.settings import Settings
 
@@ -107,10 +108,43 @@ class PlanPerTenantConnection(TenantConnection):
     """A :class:`TenantConnection` whose fast-path reads prepare one statement per tenant
     (``db_plans_per_tenant``): :func:`tenant_reader` tags their SQL with the tenant's schema.
 
+    It keeps at most :attr:`plan_capacity` tagged statements: the first ones it meets, never
+    evicted (an evicted statement is prepared again at its next use, which costs more than the
+    re-plan it saves: a connection cycling through more tenants than it keeps did worse than one
+    keeping none, bench/README.md "Peers"). Past the capacity a read runs the shared text. With the
+    bounded affinity (:mod:`localgov.kernel.pool`) a connection meets the same few tenants, so the
+    first ones it keeps are the ones it serves. Its asyncpg statement cache holds the capacity plus
+    asyncpg's usual 100, so the kept statements are never pushed out by the shared ones.
+
     Told apart by this attribute, not ``isinstance``: asyncpg's connection metaclass answers
     ``isinstance`` for any of its subclasses with any connection."""
 
     plans_per_tenant = True
+    plan_capacity = 0
+    _localgov_plans: set[str] | None = None
+
+    def plan_text(self, sql: str, tag: str) -> str:
+        """``sql`` tagged with ``tag`` if this connection keeps (or has room for) that statement."""
+        tagged = f"{sql} /* {tag} */"
+        kept = self._localgov_plans
+        if kept is None:
+            kept = self._localgov_plans = set()
+        if tagged in kept:
+            return tagged
+        if len(kept) < self.plan_capacity:
+            kept.add(tagged)
+            return tagged
+        return sql
+
+
+#: asyncpg's own statement cache size, kept beside the per-tenant statements.
+SHARED_STATEMENTS = 100
+
+
+@functools.cache
+def plan_per_tenant_class(capacity: int) -> type[PlanPerTenantConnection]:
+    """The connection class keeping up to ``capacity`` per-tenant statements."""
+    return type(f"PlanPerTenantConnection{capacity}", (PlanPerTenantConnection,), {"plan_capacity": capacity})
 
 
 def _driver(connection: Connection) -> TenantConnection | None:
@@ -170,6 +204,7 @@ def create_engine(
     }
     if serving and settings.db_lock_timeout_ms:
         server_settings["lock_timeout"] = str(settings.db_lock_timeout_ms)
+    plans = settings.db_plans_per_tenant
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
@@ -177,14 +212,15 @@ def create_engine(
         "pool_recycle": settings.db_connection_lifetime_s,
         "pool_pre_ping": False,
         "connect_args": {
-            "connection_class": PlanPerTenantConnection if settings.db_plans_per_tenant else TenantConnection,
+            "connection_class": plan_per_tenant_class(plans) if plans else TenantConnection,
             "server_settings": server_settings,
         },
     }
-    if settings.db_plans_per_tenant:
-        options["connect_args"]["statement_cache_size"] = settings.db_plans_per_tenant
+    if plans:
+        options["connect_args"]["statement_cache_size"] = plans + SHARED_STATEMENTS
     if settings.db_tenant_affinity:
-        options["poolclass"] = TenantAffinePool
+        wait = settings.db_tenant_wait_ms / 1000 if settings.db_tenant_wait_ms else None
+        options["poolclass"] = affine_pool_class(settings.db_connections_per_tenant, wait)
     options.update(overrides)
     engine = create_async_engine(url, **options)
     limit = settings.db_max_tenants_per_connection
@@ -266,7 +302,10 @@ async def tenant_reader(
         if tenant is not None:
             served: set[str] = pooled.info.setdefault(_INFO_TENANTS, set())
             served.add(path)
-        return driver, path if getattr(driver, "plans_per_tenant", False) else None
+        # A statement of its own only on one of the tenant's own connections (kernel.pool): the
+        # ones it meets again and again, not one it borrowed under its own load or a new one.
+        own = pooled.record_info.get(HOME, False) if pooled.record_info is not None else False
+        return driver, path if own and getattr(driver, "plans_per_tenant", False) else None
 
     try:
         yield ReadConnection(

@@ -10,17 +10,26 @@ and every backend ends up caching every tenant (or is recycled by
 
 How: every connection of the pool has a slot number, and a tenant has a home slot (a hash of its
 schema name). A checkout takes the idle connection whose slot comes first after the tenant's home
-(the home itself when it is idle), so a tenant is served by its home connection and, under load,
-its next neighbours: each backend caches about ``tenants / pool_size`` schemas, times the spill.
-It is only a preference: a checkout never waits while a connection is idle, and a checkout without
-a tenant (the operator's routes, the worker's shared work) takes the most recently returned one.
-Under saturation (every connection busy) checkouts wait, and a returned connection goes to the
-waiter whose home is nearest before its slot (the same distance an idle checkout uses), the oldest
-among equals; a waiter passed over :data:`PASS_LIMIT` times takes the next connection whatever its
-slot, so none waits for ever. Handing returned connections out in arrival order instead spread
-every tenant over every backend at the very load where a backend's first read of a tenant costs
-most. Correctness never depends on it; the search path is set by every transaction
-(:mod:`localgov.kernel.db`).
+(the home itself when it is idle). A tenant's checkouts may use only its home and the next ``spread
+- 1`` slots (``db_connections_per_tenant``, 2 by default), so a backend caches about ``tenants x
+spread / pool_size`` schemas of its process's tenants however long it runs: when those are busy
+with other tenants' requests the checkout waits for one of them, even with other connections idle.
+The bound is on what others' load can do to a tenant, not on the tenant's own load: once a tenant's
+own requests hold ``spread`` connections it takes any idle one (one busy LAO still gets the whole
+pool). Slots beyond ``pool_size`` (``db_max_overflow``) are anyone's, and a slot without a
+connection (the pool still growing, or a connection lost; the next new connection takes the lowest
+free slot) lets its tenants take any, so nobody waits for a connection that does not exist. Nor
+does a tenant wait for long while another connection is idle: past ``db_tenant_wait_ms`` (50 by
+default) it takes any, so a neighbour's long transaction on its connections delays it that much at
+most. ``spread`` 0 makes the home only a preference: under load a tenant then spilled to whichever
+connection was idle, and every backend went on meeting new tenants (at 2,000 tenants, 15-28 catalog
+rows read per getBill in the steady state, against 1-2 with the bound; bench/README.md, "Bounded
+affinity"). A checkout without a tenant (the operator's routes, the worker's shared work) takes the
+most recently returned connection. Under saturation (every connection busy) checkouts wait, and a
+returned connection goes to the waiter that may take it whose home is nearest before its slot, the
+oldest among equals; a waiter passed over :data:`PASS_LIMIT` times takes the next connection it may
+take whatever its distance, so none waits for ever. Correctness never depends on any of this; the
+search path is set by every transaction (:mod:`localgov.kernel.db`).
 
 The tenant comes from :func:`prefer_tenant` (a context variable, set where a tenant's transaction
 is opened: :func:`localgov.kernel.db.session_for`, :func:`localgov.kernel.db.tenant_reader`),
@@ -30,6 +39,8 @@ because SQLAlchemy's pool is not told whom a checkout is for.
 from __future__ import annotations
 
 import asyncio
+import functools
+import weakref
 import zlib
 from collections import deque
 from contextvars import ContextVar
@@ -40,19 +51,25 @@ from sqlalchemy.util.queue import Empty, Full, QueueCommon
 
 _PREFERRED: ContextVar[int | None] = ContextVar("localgov_pool_preferred", default=None)
 _SLOT = "localgov_slot"
+_HOLDER = "localgov_holder"  # the tenant key of the checkout holding a connection
+#: In a checked-out connection's ``record_info``: whether it is one of its tenant's own (its home or
+#: the next ``spread - 1`` slots), not one a busy tenant grew into or one the pool is still making.
+HOME = "localgov_home"
 #: How many returned connections may go to younger waiters before the oldest takes the next one.
 PASS_LIMIT = 8
 
 
 class _Waiter:
-    """A checkout waiting for a connection: for whom (the tenant's key) and how often it was passed over."""
+    """A checkout waiting for a connection: for whom (the tenant's key), how often it was passed
+    over, and whether it has waited long enough for its tenant's own connections to take any."""
 
-    __slots__ = ("future", "key", "passed")
+    __slots__ = ("future", "key", "passed", "spilled")
 
     def __init__(self, future: asyncio.Future[ConnectionPoolEntry], key: int | None) -> None:
         self.future = future
         self.key = key
         self.passed = 0
+        self.spilled = False
 
 
 def prefer_tenant(schema: str | None) -> None:
@@ -63,12 +80,23 @@ def prefer_tenant(schema: str | None) -> None:
 class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
     """The idle connections of a :class:`TenantAffinePool`; same contract as SQLAlchemy's queues."""
 
+    #: How many connections a tenant's checkouts may use: its home slot and the next ones (0: any,
+    #: the home only a preference). Set by :func:`affine_pool_class`.
+    spread: int = 0
+    #: How long a checkout waits for one of its tenant's own connections before it takes any
+    #: (None: as long as the pool's timeout). Set by :func:`affine_pool_class`.
+    spill_after_s: float | None = None
+
     def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
         self.maxsize = maxsize
         self.use_lifo = use_lifo
         self._idle: list[tuple[int, ConnectionPoolEntry]] = []  # (slot, connection)
         self._waiters: deque[_Waiter] = deque()
         self._slots = 0
+        #: The connection holding each slot; a slot whose connection is gone is handed to the next new one.
+        self._owners: weakref.WeakValueDictionary[int, ConnectionPoolEntry] = weakref.WeakValueDictionary()
+        #: Connections each tenant's checkouts hold now (tenant key -> count).
+        self._held: dict[int, int] = {}
 
     def empty(self) -> bool:
         return not self._idle
@@ -85,19 +113,64 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
             return 0
         slot = info.get(_SLOT)
         if not isinstance(slot, int):
-            slot = info[_SLOT] = self._slots
-            self._slots += 1
+            # The lowest slot no live connection holds: a pool that lost a connection (SQLAlchemy
+            # dropped its record) gives the replacement the same slot, so every home stays served.
+            slot = next(n for n in range(self._slots + 1) if n not in self._owners)
+            info[_SLOT] = slot
+            self._owners[slot] = entry
+            self._slots = max(self._slots, slot + 1)
         return slot
+
+    def _ring(self) -> int:
+        return max(self.maxsize, self._slots, 1) if not self._bounded() else self.maxsize
+
+    def _bounded(self) -> bool:
+        """Whether a tenant is held to :attr:`spread` slots (a pool of a fixed size larger than that)."""
+        return 0 < self.spread < self.maxsize
+
+    def _allowed(self, key: int | None, slot: int) -> bool:
+        """Whether a checkout for ``key`` may take the connection of ``slot``."""
+        if key is None or not self._bounded():
+            return True
+        ring = self.maxsize
+        home = key % ring
+        if slot >= ring or (slot - home) % ring < self.spread:
+            return True  # one of the tenant's, or beyond the pool's size (an overflow connection)
+        if self._held.get(key, 0) >= self.spread:
+            return True  # the tenant's own requests fill its share: a busy tenant grows into idle connections
+        # A tenant whose slots are not all held yet (the pool still growing, or a connection lost
+        # and not yet replaced) takes any: nobody waits for a connection that does not exist.
+        return any((home + step) % ring not in self._owners for step in range(self.spread))
 
     def put_nowait(self, item: ConnectionPoolEntry) -> None:
         slot = self._slot(item)
+        info = item.record_info
+        if info is not None:
+            info.pop(HOME, None)
+            self._release(info.pop(_HOLDER, None))
         waiter = self._waiter_for(slot)
         if waiter is not None:
+            self._hold(item, waiter.key)
             waiter.future.set_result(item)
+            if self._bounded():
+                self._serve_waiters(waiter.key)
             return
         if self.full():
             raise Full()
         self._idle.append((slot, item))
+
+    def _serve_waiters(self, key: int | None) -> None:
+        """Hand idle connections to ``key``'s waiters that may now take them (its share just filled up)."""
+        for waiter in list(self._waiters):
+            if waiter.key != key or waiter.future.done():
+                continue
+            choice = self._choice(key)
+            if choice is None:
+                return
+            entry = self._idle.pop(choice)[1]
+            self._waiters.remove(waiter)
+            self._hold(entry, key)
+            waiter.future.set_result(entry)
 
     def _waiter_for(self, slot: int) -> _Waiter | None:
         """The waiter a connection of ``slot`` goes to (None: nobody waits)."""
@@ -106,21 +179,25 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         if not self._waiters:
             return None
         live = [w for w in self._waiters if not w.future.done()]
-        chosen = live[0]
+        self._waiters = deque(live)
+        eligible = [w for w in live if w.spilled or self._allowed(w.key, slot)]
+        if not eligible:
+            return None  # it stays idle until a checkout that may take it
+        chosen = eligible[0]
         if chosen.passed < PASS_LIMIT:
-            ring = max(self.maxsize, self._slots, 1)
+            ring = self._ring()
             best = ring
-            for waiter in live:  # oldest first: the first at the least distance wins
+            for waiter in eligible:  # oldest first: the first at the least distance wins
                 distance = 0 if waiter.key is None else (slot - waiter.key % ring) % ring
                 if distance < best:
                     chosen, best = waiter, distance
                     if distance == 0:
                         break
-        for waiter in live:
+        for waiter in eligible:
             if waiter is chosen:
                 break
             waiter.passed += 1
-        self._waiters = deque(w for w in live if w is not chosen)
+        self._waiters.remove(chosen)
         return chosen
 
     def put(self, item: ConnectionPoolEntry, block: bool = True, timeout: float | None = None) -> None:
@@ -128,45 +205,108 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         self.put_nowait(item)
 
     def get_nowait(self) -> ConnectionPoolEntry:
-        if not self._idle:
-            raise Empty()
-        return self._idle.pop(self._choice())[1]
-
-    def _choice(self) -> int:
-        """Index in ``_idle`` of the connection to hand out for the preferred tenant."""
         key = _PREFERRED.get()
-        if key is None or len(self._idle) == 1:
+        choice = self._choice(key)
+        if choice is None:
+            raise Empty()
+        entry = self._idle.pop(choice)[1]
+        self._hold(entry, key)
+        return entry
+
+    def _hold(self, entry: ConnectionPoolEntry, key: int | None) -> None:
+        info = entry.record_info
+        if info is None:
+            return
+        if key is None:
+            info[HOME] = False
+            return
+        info[_HOLDER] = key
+        self._held[key] = self._held.get(key, 0) + 1
+        slot = info.get(_SLOT)
+        if not self._bounded():
+            info[HOME] = True  # every connection is every tenant's
+        else:
+            info[HOME] = isinstance(slot, int) and slot < self.maxsize and (slot - key) % self.maxsize < self.spread
+
+    def _release(self, key: object) -> None:
+        if isinstance(key, int) and key in self._held:
+            if self._held[key] <= 1:
+                del self._held[key]
+            else:
+                self._held[key] -= 1
+
+    def _choice(self, key: int | None) -> int | None:
+        """Index in ``_idle`` of the connection to hand out for tenant ``key`` (None: none it may take)."""
+        if not self._idle:
+            return None
+        if key is None:
             return len(self._idle) - 1  # the most recently returned: its backend is warm
-        ring = max(self.maxsize, self._slots, 1)
+        ring = self._ring()
         home = key % ring
-        best, best_distance = 0, ring
+        best: int | None = None
+        best_distance = ring + 1
         for index, (slot, _) in enumerate(self._idle):
-            distance = (slot - home) % ring
-            if distance < best_distance:
+            distance = (slot - home) % ring if slot < ring else ring  # an overflow connection: last
+            if distance < best_distance and self._allowed(key, slot):
                 best, best_distance = index, distance
                 if distance == 0:
                     break
         return best
 
     def get(self, block: bool = True, timeout: float | None = None) -> ConnectionPoolEntry:
-        if self._idle or not block:
+        key = _PREFERRED.get()
+        if not block or self._choice(key) is not None:
             return self.get_nowait()
-        waiter: asyncio.Future[ConnectionPoolEntry] = asyncio.get_running_loop().create_future()
-        self._waiters.append(_Waiter(waiter, _PREFERRED.get()))
+        future: asyncio.Future[ConnectionPoolEntry] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(future, key)
+        self._waiters.append(waiter)
         try:
-            result: ConnectionPoolEntry = await_(asyncio.wait_for(asyncio.shield(waiter), timeout))
+            spill = self.spill_after_s
+            if key is not None and self._bounded() and spill is not None and (timeout is None or spill < timeout):
+                try:
+                    return await_(asyncio.wait_for(asyncio.shield(future), spill))
+                except TimeoutError:
+                    self._spill(waiter)
+                timeout = None if timeout is None else timeout - spill
+            result: ConnectionPoolEntry = await_(asyncio.wait_for(asyncio.shield(future), timeout))
         except BaseException as exc:
-            if waiter.done() and not waiter.cancelled():
-                self.put_nowait(waiter.result())  # handed over just as this checkout gave up
+            if future.done() and not future.cancelled():
+                self.put_nowait(future.result())  # handed over just as this checkout gave up
             else:
-                waiter.cancel()  # put_nowait skips it
+                future.cancel()  # put_nowait skips it
             if isinstance(exc, TimeoutError):
                 raise Empty() from None
             raise
         return result
+
+    def _spill(self, waiter: _Waiter) -> None:
+        """``waiter`` waited long enough for its tenant's own connections: any idle one now, or the
+        next one returned (a long transaction of a neighbour holds a tenant up this long at most)."""
+        if waiter.future.done():
+            return
+        waiter.spilled = True
+        choice = self._choice(None)
+        if choice is not None:
+            entry = self._idle.pop(choice)[1]
+            self._waiters.remove(waiter)
+            self._hold(entry, waiter.key)
+            waiter.future.set_result(entry)
 
 
 class TenantAffinePool(AsyncAdaptedQueuePool):
     """SQLAlchemy's asyncio queue pool with :class:`TenantAffineQueue` as its idle list."""
 
     _queue_class = TenantAffineQueue
+
+
+@functools.cache
+def affine_pool_class(spread: int, spill_after_s: float | None = None) -> type[TenantAffinePool]:
+    """A :class:`TenantAffinePool` whose tenants each use at most ``spread`` of its connections
+    (0: any, the home only a preference) while they wait at most ``spill_after_s`` for one (None:
+    the pool's timeout). A class, not arguments: SQLAlchemy re-creates a disposed pool from its
+    class and its own arguments."""
+    if spread == 0:
+        return TenantAffinePool
+    attributes = {"spread": spread, "spill_after_s": spill_after_s}
+    queue = type(f"TenantAffineQueue{spread}", (TenantAffineQueue,), attributes)
+    return type(f"TenantAffinePool{spread}", (TenantAffinePool,), {"_queue_class": queue})

@@ -65,9 +65,13 @@ class ReadConnection:
     text as a comment, so asyncpg prepares and keeps one statement per tenant on the connection and
     PostgreSQL never re-plans it for another tenant's search path. The tag is a validated schema
     name; the statement's meaning does not change (PostgreSQL still resolves names by the path).
+    A connection keeps at most its capacity of such statements, the first it met
+    (:meth:`localgov.kernel.db.PlanPerTenantConnection.plan_text`); past it, the shared text.
     """
 
     __slots__ = ("_cache", "_driver", "_open", "_tag", "_tenant")
+
+    _tag: str | None
 
     def __init__(
         self,
@@ -82,7 +86,7 @@ class ReadConnection:
             raise TypeError("a ReadConnection has a connection or an opener")
         self._driver = driver
         self._open = opener
-        self._tag = f" /* {plan_tag} */" if plan_tag is not None else ""
+        self._tag = plan_tag
         self._cache = cache if tenant is not None else None
         self._tenant = tenant
 
@@ -97,9 +101,19 @@ class ReadConnection:
         if driver is None:
             assert self._open is not None
             driver, tag = await self._open()
-            self._driver, self._tag = driver, f" /* {tag} */" if tag is not None else ""
-        records = await driver.fetch(query.sql + self._tag, *query.arguments(params or {}))
+            self._driver, self._tag = driver, tag
+        sql = query.sql if self._tag is None else _plan_text(driver, query.sql, self._tag)
+        records = await driver.fetch(sql, *query.arguments(params or {}))
         return [query.row(record) for record in records]
+
+
+def _plan_text(driver: asyncpg.Connection, sql: str, tag: str) -> str:
+    """``sql`` tagged with the tenant's schema, as far as the connection keeps such statements."""
+    plan_text = getattr(driver, "plan_text", None)
+    if plan_text is None:
+        return f"{sql} /* {tag} */"
+    text: str = plan_text(sql, tag)
+    return text
 
 
 #: Where a read runs: the request's read-only connection (``db_read``, the fast path of a GET), a
