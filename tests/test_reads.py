@@ -419,6 +419,26 @@ def _home(schema: str, size: int) -> int:
     return zlib.crc32(schema.encode("ascii")) % size
 
 
+async def test_dispose_closes_every_idle_connection_whatever_tenant_the_context_last_served(
+    database_url: str,
+) -> None:
+    engine = create_engine(
+        Settings(database_url=database_url, env="test", db_connections_per_tenant=1), pool_size=3, max_overflow=0
+    )
+    try:
+        tenant = await make_tenant(engine)
+        # Three connections at once, so every slot has one; then back in the pool, idle.
+        async with tenant_reader(engine, None) as a, tenant_reader(engine, None) as b, tenant_reader(engine, None) as c:
+            for reader in (a, b, c):
+                await fetch_one(reader, select(func.pg_backend_pid().label("pid")))
+        pool = engine.sync_engine.pool
+        assert pool.checkedin() == 3
+        prefer_tenant(tenant.schema)  # this context last served a tenant: two of the three are not its own
+    finally:
+        await engine.dispose()
+    assert pool.checkedin() == 0  # every idle connection closed, none left to the garbage collector
+
+
 async def test_affinity_keeps_each_tenant_on_few_backends(settings: Settings) -> None:
     """Sequential reads of 6 tenants on a pool of 3: each tenant always meets the same backend."""
     engine = create_engine(settings, pool_size=3, max_overflow=0)

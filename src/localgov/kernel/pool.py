@@ -298,6 +298,16 @@ class TenantAffinePool(AsyncAdaptedQueuePool):
 
     _queue_class = TenantAffineQueue
 
+    def dispose(self) -> None:
+        # SQLAlchemy closes the idle connections by taking them until the queue says it is empty:
+        # taken as nobody's, or a caller whose context last served a tenant would be refused the
+        # connections that are not that tenant's, and they would stay open (unclosed sockets).
+        token = _PREFERRED.set(None)
+        try:
+            super().dispose()
+        finally:
+            _PREFERRED.reset(token)
+
 
 @functools.cache
 def affine_pool_class(spread: int, spill_after_s: float | None = None) -> type[TenantAffinePool]:
