@@ -128,13 +128,17 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         """Whether a tenant is held to :attr:`spread` slots (a pool of a fixed size larger than that)."""
         return 0 < self.spread < self.maxsize
 
+    def _own(self, key: int, slot: int) -> bool:
+        """Whether ``slot`` is one of tenant ``key``'s own: its home or one of the next ``spread - 1``."""
+        return slot < self.maxsize and (slot - key) % self.maxsize < self.spread
+
     def _allowed(self, key: int | None, slot: int) -> bool:
         """Whether a checkout for ``key`` may take the connection of ``slot``."""
         if key is None or not self._bounded():
             return True
         ring = self.maxsize
         home = key % ring
-        if slot >= ring or (slot - home) % ring < self.spread:
+        if slot >= ring or self._own(key, slot):
             return True  # one of the tenant's, or beyond the pool's size (an overflow connection)
         if self._held.get(key, 0) >= self.spread:
             return True  # the tenant's own requests fill its share: a busy tenant grows into idle connections
@@ -150,8 +154,7 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
             self._release(info.pop(_HOLDER, None))
         waiter = self._waiter_for(slot)
         if waiter is not None:
-            self._hold(item, waiter.key)
-            waiter.future.set_result(item)
+            self._hand(waiter, item)
             if self._bounded():
                 self._serve_waiters(waiter.key)
             return
@@ -167,18 +170,20 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
             choice = self._choice(key)
             if choice is None:
                 return
-            entry = self._idle.pop(choice)[1]
+            self._hand(waiter, self._idle.pop(choice)[1])
+
+    def _hand(self, waiter: _Waiter, entry: ConnectionPoolEntry) -> None:
+        """Give ``entry`` to ``waiter`` (no longer waiting), held for its tenant."""
+        if waiter in self._waiters:
             self._waiters.remove(waiter)
-            self._hold(entry, key)
-            waiter.future.set_result(entry)
+        self._hold(entry, waiter.key)
+        waiter.future.set_result(entry)
 
     def _waiter_for(self, slot: int) -> _Waiter | None:
-        """The waiter a connection of ``slot`` goes to (None: nobody waits)."""
-        while self._waiters and self._waiters[0].future.done():
-            self._waiters.popleft()  # gave up (timeout, cancellation)
+        """The waiter a connection of ``slot`` goes to, no longer waiting (None: nobody waits)."""
         if not self._waiters:
             return None
-        live = [w for w in self._waiters if not w.future.done()]
+        live = [w for w in self._waiters if not w.future.done()]  # the others gave up (timeout, cancellation)
         self._waiters = deque(live)
         eligible = [w for w in live if w.spilled or self._allowed(w.key, slot)]
         if not eligible:
@@ -209,7 +214,10 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         choice = self._choice(key)
         if choice is None:
             raise Empty()
-        entry = self._idle.pop(choice)[1]
+        return self._take(choice, key)
+
+    def _take(self, index: int, key: int | None) -> ConnectionPoolEntry:
+        entry = self._idle.pop(index)[1]
         self._hold(entry, key)
         return entry
 
@@ -223,10 +231,8 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         info[_HOLDER] = key
         self._held[key] = self._held.get(key, 0) + 1
         slot = info.get(_SLOT)
-        if not self._bounded():
-            info[HOME] = True  # every connection is every tenant's
-        else:
-            info[HOME] = isinstance(slot, int) and slot < self.maxsize and (slot - key) % self.maxsize < self.spread
+        # Unbounded, every connection is every tenant's; bounded, its own slots only.
+        info[HOME] = not self._bounded() or (isinstance(slot, int) and self._own(key, slot))
 
     def _release(self, key: object) -> None:
         if isinstance(key, int) and key in self._held:
@@ -255,8 +261,11 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
 
     def get(self, block: bool = True, timeout: float | None = None) -> ConnectionPoolEntry:
         key = _PREFERRED.get()
-        if not block or self._choice(key) is not None:
-            return self.get_nowait()
+        choice = self._choice(key)
+        if choice is not None:
+            return self._take(choice, key)
+        if not block:
+            raise Empty()
         future: asyncio.Future[ConnectionPoolEntry] = asyncio.get_running_loop().create_future()
         waiter = _Waiter(future, key)
         self._waiters.append(waiter)
@@ -287,10 +296,7 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         waiter.spilled = True
         choice = self._choice(None)
         if choice is not None:
-            entry = self._idle.pop(choice)[1]
-            self._waiters.remove(waiter)
-            self._hold(entry, waiter.key)
-            waiter.future.set_result(entry)
+            self._hand(waiter, self._idle.pop(choice)[1])
 
 
 class TenantAffinePool(AsyncAdaptedQueuePool):
