@@ -638,11 +638,15 @@ async def backends_memory(url: str) -> dict[str, float] | None:
         )
     finally:
         await conn.close()
-    sizes = [_anon_mib(pid) for (pid,) in pids]
-    if not sizes or None in sizes:
+    sizes: list[float] = []
+    for (pid,) in pids:
+        size = _anon_mib(pid)
+        if size is None:
+            return None
+        sizes.append(size)
+    if not sizes:
         return None
-    known = [size for size in sizes if size is not None]
-    return {"backends": len(known), "total_mib": sum(known), "max_mib": max(known)}
+    return {"backends": len(sizes), "total_mib": sum(sizes), "max_mib": max(sizes)}
 
 
 async def settled_database_stats(url: str) -> dict[str, float]:
