@@ -199,7 +199,7 @@ def test_a_tenant_is_handed_its_home_connection_then_the_next_one() -> None:
     for entry in entries:
         queue.put_nowait(entry)  # type: ignore[arg-type]
     assert [entry.record_info["localgov_slot"] for entry in entries] == [0, 1, 2, 3]
-    schema = next(f"lao_{n:07d}" for n in range(1000, 9999) if _home(f"lao_{n:07d}", 4) == 2)
+    schema = _homed(2, 4)
     prefer_tenant(schema)
     assert queue.get_nowait() is entries[2]  # its home
     assert queue.get_nowait() is entries[3]  # home taken: the next slot
@@ -222,35 +222,22 @@ async def test_a_returned_connection_goes_to_the_waiter_it_is_home_to_and_nobody
     prefer_tenant(None)
     for _ in range(4):
         queue.get_nowait()  # every connection busy
-    homed = {
-        slot: next(f"lao_{n:07d}" for n in range(1000, 9999) if _home(f"lao_{n:07d}", 4) == slot) for slot in (1, 3)
-    }
+    homed = {slot: _homed(slot, 4) for slot in (1, 3)}
 
-    async def checkout(schema: str) -> Any:
-        prefer_tenant(schema)
-        return await greenlet_spawn(queue.get, True, 30)
-
-    async def waiting(count: int) -> None:
-        for _ in range(10_000):
-            if len(queue._waiters) == count:
-                return
-            await asyncio.sleep(0)
-        raise AssertionError("the checkouts never waited")
-
-    older = asyncio.ensure_future(checkout(homed[1]))
-    await waiting(1)
-    younger = asyncio.ensure_future(checkout(homed[3]))
-    await waiting(2)
+    older = asyncio.ensure_future(_checkout(queue, homed[1]))
+    await _waiting(queue, 1)
+    younger = asyncio.ensure_future(_checkout(queue, homed[3]))
+    await _waiting(queue, 2)
     queue.put_nowait(entries[3])  # type: ignore[arg-type]
     assert await younger is entries[3]  # its home, though it came second
     assert not older.done()
     for passed in range(PASS_LIMIT - 1):  # the older waiter passed over again and again ...
-        rival = asyncio.ensure_future(checkout(homed[3]))
-        await waiting(2)
+        rival = asyncio.ensure_future(_checkout(queue, homed[3]))
+        await _waiting(queue, 2)
         queue.put_nowait(entries[3])  # type: ignore[arg-type]
         assert await rival is entries[3], passed
-    rival = asyncio.ensure_future(checkout(homed[3]))
-    await waiting(2)
+    rival = asyncio.ensure_future(_checkout(queue, homed[3]))
+    await _waiting(queue, 2)
     queue.put_nowait(entries[3])  # type: ignore[arg-type]
     assert await older is entries[3]  # ... until its turn comes whatever the slot
     queue.put_nowait(entries[1])  # type: ignore[arg-type]
