@@ -16,17 +16,19 @@ from tests.conftest import BASE, make_settings
 from tests.support.billing import METERS, add_events, make_plan, shared
 from tests.support.factories import make_tenant
 from tests.support.tokens import bearer
-from tests.test_signup_browser import chromium, serve  # noqa: F401  (the browser fixture, the server)
+from tests.test_signup_browser import chromium, serve, server_socket  # noqa: F401  (the fixtures, the server)
 
 D = Decimal
 
 
-async def test_the_console_draws_its_charts_without_script(chromium: str, fresh_database_url: str) -> None:  # noqa: F811
+async def test_the_console_draws_its_charts_without_script(
+    chromium: str,  # noqa: F811
+    server_socket: socket.socket,  # noqa: F811
+    fresh_database_url: str,
+) -> None:
     from playwright.async_api import async_playwright, expect
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
+    port = int(server_socket.getsockname()[1])
     settings = make_settings(fresh_database_url, public_url_scheme="http", public_url_port=port)
     engine = create_engine(settings)
     try:
@@ -51,7 +53,7 @@ async def test_the_console_draws_its_charts_without_script(chromium: str, fresh_
     finally:
         await engine.dispose()
     csp_violations: list[str] = []
-    async with serve(settings, sock), async_playwright() as pw:
+    async with serve(settings, server_socket), async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=chromium, headless=True, args=[f"--host-resolver-rules=MAP {BASE} 127.0.0.1"]
         )

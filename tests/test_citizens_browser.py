@@ -24,14 +24,15 @@ from tests.support.factories import make_tenant
 from tests.test_citizens_certified import ACCOUNTS, ACR, certified_settings, clients, platform_jwks
 from tests.test_signup_browser import PHONE, serve
 from tests.test_signup_browser import chromium as chromium
+from tests.test_signup_browser import server_socket as server_socket
 
 
-async def test_a_citizen_logs_in_and_out_in_chromium(chromium: str, database_url: str, tmp_path: Path) -> None:
+async def test_a_citizen_logs_in_and_out_in_chromium(
+    chromium: str, server_socket: socket.socket, database_url: str, tmp_path: Path
+) -> None:
     from playwright.async_api import async_playwright
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
+    port = int(server_socket.getsockname()[1])
     origin = f"http://localhost:{port}"
     with running_certified_provider(
         clients=clients(
@@ -49,7 +50,7 @@ async def test_a_citizen_logs_in_and_out_in_chromium(chromium: str, database_url
         finally:
             await engine.dispose()
         lao = f"http://{tenant.slug}.localhost:{port}"
-        async with serve(settings, sock), async_playwright() as pw:
+        async with serve(settings, server_socket), async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, headless=True)
             try:
                 context = await browser.new_context(viewport=PHONE, is_mobile=True, locale="th-TH")

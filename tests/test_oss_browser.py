@@ -25,9 +25,9 @@ from localgov.services.oss import catalogue
 from localgov.services.oss.schemas import ServicePublish
 from tests.conftest import make_settings
 from tests.support.oss import call, issue, oss_db, oss_tenant, point_a
-from tests.test_signup_browser import PHONE, chromium, no_horizontal_scroll, serve
+from tests.test_signup_browser import PHONE, chromium, no_horizontal_scroll, serve, server_socket
 
-__all__ = ["chromium"]  # the fixture, shared with the signup browser test
+__all__ = ["chromium", "server_socket"]  # the fixtures, shared with the signup browser test
 
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -42,13 +42,11 @@ async def publish(engine: AsyncEngine, tenant: TenantInfo, *codes: str) -> None:
 
 
 async def test_catalogue_manual_slip_and_display_in_chromium(
-    chromium: str, fresh_database_url: str, tmp_path: Path
+    chromium: str, server_socket: socket.socket, fresh_database_url: str, tmp_path: Path
 ) -> None:
     from playwright.async_api import async_playwright
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
+    port = int(server_socket.getsockname()[1])
     settings = make_settings(
         fresh_database_url, base_domain="localhost", public_url_scheme="http", public_url_port=port
     )
@@ -63,7 +61,7 @@ async def test_catalogue_manual_slip_and_display_in_chromium(
         await call(engine, tenant, point_id, "1", now)
         origin = f"http://{tenant.slug}.localhost:{port}"
 
-        async with serve(settings, sock), async_playwright() as pw:
+        async with serve(settings, server_socket), async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, headless=True)
             try:
                 phone = await browser.new_context(

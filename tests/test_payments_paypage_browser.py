@@ -25,17 +25,17 @@ from localgov.services.payments.api import BillLine
 from localgov.services.payments.pay_pages import PAY_PATH
 from tests.conftest import make_settings
 from tests.test_payments_bank import NOTIFY, notice, open_bills, setup_lao, signed_headers
-from tests.test_signup_browser import PHONE, chromium, no_horizontal_scroll, serve
+from tests.test_signup_browser import PHONE, chromium, no_horizontal_scroll, serve, server_socket
 
-__all__ = ["chromium"]  # the fixture, shared with the signup browser test
+__all__ = ["chromium", "server_socket"]  # the fixtures, shared with the signup browser test
 
 
-async def test_pay_page_on_a_phone_in_chromium(chromium: str, fresh_database_url: str, tmp_path: Path) -> None:
+async def test_pay_page_on_a_phone_in_chromium(
+    chromium: str, server_socket: socket.socket, fresh_database_url: str, tmp_path: Path
+) -> None:
     from playwright.async_api import async_playwright
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
+    port = int(server_socket.getsockname()[1])
     settings = make_settings(
         fresh_database_url, base_domain="localhost", public_url_scheme="http", public_url_port=port
     )
@@ -49,7 +49,7 @@ async def test_pay_page_on_a_phone_in_chromium(chromium: str, fresh_database_url
         ]
         (bill,) = await open_bills(engine, lao.tenant, lines=lines, payer_name="นายกำนัน ผู้ใหญ่บ้าน")
         origin = f"http://{lao.tenant.slug}.localhost:{port}"
-        async with serve(settings, sock), async_playwright() as pw:
+        async with serve(settings, server_socket), async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, headless=True)
             try:
                 phone = await browser.new_context(

@@ -105,6 +105,15 @@ def smtp_server(chromium: str) -> Iterator[tuple[Inbox, int]]:
             controller.stop()
 
 
+@pytest.fixture
+def server_socket() -> Iterator[socket.socket]:
+    """A loopback TCP socket on a port of the system's choosing for :func:`serve`, closed after the
+    test even when the test stops before serving on it (a skip, a failure)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock
+
+
 @contextlib.asynccontextmanager
 async def serve(settings: Settings, sock: socket.socket) -> AsyncIterator[None]:
     """The application under uvicorn in this event loop, as ``localgov serve`` runs it."""
@@ -166,6 +175,7 @@ async def no_horizontal_scroll(page: Any) -> None:
 async def test_signup_in_a_phone_browser_with_real_mail(
     chromium: str,
     smtp_server: tuple[Inbox, int],
+    server_socket: socket.socket,
     fresh_database_url: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -173,9 +183,7 @@ async def test_signup_in_a_phone_browser_with_real_mail(
     from playwright.async_api import async_playwright, expect
 
     inbox, smtp_port = smtp_server
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
+    port = int(server_socket.getsockname()[1])
     settings = make_settings(
         fresh_database_url,
         base_domain="localhost",  # Chromium resolves localhost (and *.localhost) to loopback by itself
@@ -192,7 +200,7 @@ async def test_signup_in_a_phone_browser_with_real_mail(
     origin = f"http://localhost:{port}"
     csp_violations: list[str] = []
 
-    async with serve(settings, sock), async_playwright() as pw:
+    async with serve(settings, server_socket), async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, headless=True)
         try:
             context = await browser.new_context(
