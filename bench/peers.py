@@ -366,8 +366,9 @@ async def seed_bills(url: str, codes: list[str]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "bills_per_tenant": BILLS}
 
 
-async def mint_tokens(url: str, codes: list[str], ttl_s: int) -> list[str]:
-    """A staff access token per tenant (role payments.finance), signed with the installation's own key."""
+async def mint_tokens(url: str, codes: list[str], ttl_s: int, secret: str | None = None) -> list[str]:
+    """A staff access token per tenant (role payments.finance), signed with the installation's own key
+    (sealed with ``secret``, by default the one the benchmark's ``localgov migrate`` ran with)."""
     from localgov.kernel.auth.keys import KeyStore
     from localgov.kernel.auth.tokens import Audience, issue_access_token
     from localgov.kernel.db import create_engine
@@ -375,7 +376,7 @@ async def mint_tokens(url: str, codes: list[str], ttl_s: int) -> list[str]:
 
     engine = create_engine(Settings(database_url=url, env="test", log_level="WARNING"))
     try:
-        keys = KeyStore(scale.RUN_SECRET)
+        keys = KeyStore(secret or scale.RUN_SECRET)
         await keys.load(engine)
     finally:
         await engine.dispose()

@@ -18,6 +18,13 @@ It reports the process's CPU per request (``time.process_time``; the database se
 in it) and the wall time per request, and checks every answer is 200. With ``--profile`` it runs
 getBill once more under ``cProfile`` and prints the functions with the most own time. A benchmark,
 not a test.
+
+With ``--tenants N`` (N > 1) it sets up what ``bench/peers.py`` sets up instead (N LAOs with
+payments, 50 bills each, a staff token each) and compares the application's own CPU per request
+on one tenant and spread over N, in the same process, two rounds (1, N, 1, N): where the server's
+share of issue 11's spread goes. getBill picks a random bill of the 50 (and a random tenant) per
+request, as ``bearer_tenants.lua`` does. With ``--profile`` it profiles getBill at 1 and at N and
+prints the functions whose own time per request grew the most.
 """
 
 from __future__ import annotations
@@ -28,9 +35,11 @@ import cProfile
 import datetime as dt
 import io
 import pstats
+import random
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -119,12 +128,16 @@ async def call(app: Any, request: dict[str, Any]) -> int:
     return status
 
 
-async def drive(app: Any, request: dict[str, Any], count: int, in_flight: int) -> dict[str, float]:
+async def drive(
+    app: Any, request: dict[str, Any] | Callable[[], dict[str, Any]], count: int, in_flight: int
+) -> dict[str, float]:
+    """``count`` calls, ``in_flight`` at a time, of one request or of what ``request()`` makes per call."""
     statuses: list[int] = []
+    make = request if callable(request) else (lambda: request)
 
     async def worker(n: int) -> None:
         for _ in range(n):
-            statuses.append(await call(app, request))
+            statuses.append(await call(app, make()))
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker(count // in_flight) for _ in range(in_flight)))
@@ -166,6 +179,90 @@ async def measure(url: str, count: int, in_flight: int, profile: bool) -> dict[s
     return out
 
 
+def own_time_per_call(profiler: cProfile.Profile, requests: int) -> dict[str, float]:
+    """Each function's own time per request (µs), keyed by ``file:line(name)``."""
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    return {
+        f"{Path(file).name}:{line}({name})": tottime / requests * 1e6
+        for (file, line, name), (_cc, _nc, tottime, _ct, _callers) in stats.items()
+    }
+
+
+async def prepare_many(url: str, tenants: int, seed: int) -> dict[str, Any]:
+    """``bench/peers.py``'s set-up: N tenants with payments, 50 bills each, a staff token each."""
+    import peers
+
+    from localgov.kernel.auth.keys import ensure_key
+    from localgov.kernel.db import create_engine
+    from localgov.settings import Settings
+
+    engine = create_engine(Settings(database_url=url, env="test", log_level="WARNING"))
+    try:
+        await ensure_key(engine, SECRET)
+    finally:
+        await engine.dispose()
+    codes = core.pick_codes(tenants, seed)
+    core.log(f"provisioning {tenants} tenants with payments")
+    provisioned = await peers.provision(url, codes)
+    core.log(f"  {provisioned['seconds']:.0f} s; seeding 50 bills in each")
+    await peers.seed_bills(url, codes)
+    tokens = await peers.mint_tokens(url, codes, ttl_s=24 * 3600, secret=SECRET)
+    return {"hosts": [f"{peers.slug(i)}.{peers.BASE}" for i in range(tenants)], "tokens": tokens}
+
+
+async def compare_spread(
+    url: str, tenants: int, count: int, in_flight: int, profile: bool, seed: int
+) -> dict[str, Any]:
+    """The application's CPU per request at one tenant and spread over ``tenants``, two rounds."""
+    import peers
+
+    from localgov.app import create_app
+    from localgov.settings import Settings
+
+    ctx = await prepare_many(url, tenants, seed)
+    hosts, tokens = ctx["hosts"], ctx["tokens"]
+    rng = random.Random(seed)
+
+    def bill(i: int) -> dict[str, Any]:
+        path = "/v1/payments/bills/" + peers.BILL_ID.format(rng.randint(1, peers.BILLS))
+        return scope(hosts[i], path, tokens[i])
+
+    makers: dict[str, Callable[[], dict[str, Any]]] = {
+        "getBill, 1 tenant": lambda: bill(0),
+        f"getBill, {tenants} tenants": lambda: bill(rng.randrange(tenants)),
+        "GET /v1/tenant, 1 tenant": lambda: scope(hosts[0], "/v1/tenant", None),
+        f"GET /v1/tenant, {tenants} tenants": lambda: scope(hosts[rng.randrange(tenants)], "/v1/tenant", None),
+    }
+    settings = Settings(
+        database_url=url, env="production", log_level="WARNING", base_domain=peers.BASE, secret_key=SECRET
+    )
+    app = create_app(settings, listen_for_catalog_changes=False)
+    out: dict[str, Any] = {name: [] for name in makers}
+    async with app.lifespan():
+        # Every tenant met on its connections before anything is measured (as wrk's warm-up does).
+        await drive(app, makers[f"getBill, {tenants} tenants"], max(count, 10 * tenants), in_flight)
+        for _round in range(2):
+            for name, make in makers.items():
+                await drive(app, make, max(in_flight, count // 5), in_flight)
+                out[name].append(await drive(app, make, count, in_flight))
+        if profile:
+            per_request: dict[str, dict[str, float]] = {}
+            for name in ("getBill, 1 tenant", f"getBill, {tenants} tenants"):
+                profiler = cProfile.Profile()
+                profiler.enable()
+                await drive(app, makers[name], count, in_flight)
+                profiler.disable()
+                per_request[name] = own_time_per_call(profiler, count)
+            one, many = per_request.values()
+            growth = sorted(((many.get(k, 0.0) - one.get(k, 0.0), k) for k in one.keys() | many.keys()), reverse=True)
+            lines = [f"  {'µs/request at 1':>16} {'at N':>8} {'growth':>8}  function"]
+            lines += [f"  {one.get(k, 0.0):16.2f} {many.get(k, 0.0):8.2f} {d:+8.2f}  {k}" for d, k in growth[:25]]
+            lines.append(f"  {sum(one.values()):16.2f} {sum(many.values()):8.2f}"
+                         f" {sum(many.values()) - sum(one.values()):+8.2f}  all functions (profiled)")  # fmt: skip
+            out["profile"] = "\n".join(lines)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from localgov.metadata import INSTALLATION
     from localgov.platform.installation import install
@@ -175,9 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-flight", type=int, default=8, help="requests at a time (default 8)")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions for getBill")
     parser.add_argument("--database-url", default=None, help=f"admin URL of the server (env {core.ENV_VAR})")
+    parser.add_argument("--tenants", type=int, default=1, help="compare 1 tenant with N (default 1: no comparison)")
+    parser.add_argument("--seed", type=int, default=7, help="registry sample and request order (default 7)")
     args = parser.parse_args(argv)
-    if args.requests < 10 or not 1 <= args.in_flight <= 64:
-        parser.error("--requests ≥ 10, --in-flight 1..64")
+    if args.requests < 10 or not 1 <= args.in_flight <= 64 or not 1 <= args.tenants <= 7849:
+        parser.error("--requests ≥ 10, --in-flight 1..64, --tenants 1..7849")
     install(INSTALLATION)
     keep: dict[str, Any] = {}
     admin, source = core.choose_server(args.database_url, keep)
@@ -185,13 +284,25 @@ def main(argv: list[str] | None = None) -> int:
     core.log(f"database {url.rsplit('/', 1)[-1]} on {source} server")
     try:
         asyncio.run(core.migrate_shared(url))
-        out = asyncio.run(measure(url, args.requests, args.in_flight, args.profile))
+        if args.tenants > 1:
+            out = asyncio.run(compare_spread(url, args.tenants, args.requests, args.in_flight, args.profile, args.seed))
+        else:
+            out = asyncio.run(measure(url, args.requests, args.in_flight, args.profile))
     except core.BenchError as exc:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
         asyncio.run(core.drop_database(admin, url))
     print(f"in-process, {args.in_flight} in flight, code {core.code_under_test()}:")
+    if args.tenants > 1:
+        for name, rounds in out.items():
+            if name != "profile":
+                cpu = "; ".join(f"{r['cpu_ms_per_request']:.3f}" for r in rounds)
+                wall = "; ".join(f"{r['wall_ms_per_request']:.3f}" for r in rounds)
+                print(f"  {name:28} {cpu} ms CPU per request, {wall} ms wall (rounds 1; 2)")
+        if "profile" in out:
+            print(f"\nown time per getBill, profiled (cProfile adds its own overhead):\n{out['profile']}")
+        return 0
     for name in ("getBill", "GET /v1/tenant", "GET /health/live"):
         figures = out[name]
         print(
