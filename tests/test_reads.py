@@ -400,6 +400,40 @@ async def test_an_overflow_connection_is_anyones_and_a_bounded_waiter_is_served_
     assert [await f for f in later] == [entries[0], entries[1]]
 
 
+async def test_a_checkout_that_gives_up_waiting_loses_no_connection() -> None:
+    """A waiting checkout ends at the pool's timeout (``Empty``, then SQLAlchemy's TimeoutError),
+    and one cancelled just after a connection was handed to it puts that connection back."""
+    queue, entries = _bounded_queue(maxsize=2, spread=1, connections=2, spill_after_s=30.0)
+    prefer_tenant(None)
+    queue.get_nowait(), queue.get_nowait()
+    tenant = _homed(0, 2)
+    prefer_tenant(tenant)
+    with pytest.raises(Empty):
+        await greenlet_spawn(queue.get, True, 0.0)  # nothing is returned: the timeout ends the wait
+    queue.put_nowait(entries[0])  # type: ignore[arg-type]
+    assert queue.qsize() == 1  # idle: the checkout that gave up is not handed it
+    assert await _checkout(queue, tenant) is entries[0]
+
+    waiting = asyncio.ensure_future(_checkout(queue, tenant))
+    await _waiting(queue, 1)
+    queue.put_nowait(entries[0])  # type: ignore[arg-type]  # handed to the waiter ...
+    waiting.cancel()  # ... which is cancelled before it runs again
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert queue.qsize() == 1  # the connection is back, idle
+    assert not queue._waiters
+    prefer_tenant(tenant)
+    assert queue.get_nowait() is entries[0]
+
+    # Past db_tenant_wait_ms it may take any connection; with none returned, the pool's timeout
+    # still ends its wait.
+    spilling, _ = _bounded_queue(maxsize=2, spread=1, connections=0, spill_after_s=0.0)
+    prefer_tenant(tenant)
+    with pytest.raises(Empty):
+        await greenlet_spawn(spilling.get, True, 0.001)
+    assert spilling.qsize() == 0
+
+
 def _home(schema: str, size: int) -> int:
     import zlib
 

@@ -59,6 +59,15 @@ HOME = "localgov_home"
 PASS_LIMIT = 8
 
 
+class _Expired(Exception):
+    """A waiting checkout's time ran out (the pool's timeout)."""
+
+
+def _expire(future: asyncio.Future[ConnectionPoolEntry]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
+
+
 class _Waiter:
     """A checkout waiting for a connection: for whom (the tenant's key), how often it was passed
     over, and whether it has waited long enough for its tenant's own connections to take any."""
@@ -93,10 +102,13 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         self._idle: list[tuple[int, ConnectionPoolEntry]] = []  # (slot, connection)
         self._waiters: deque[_Waiter] = deque()
         self._slots = 0
-        #: The connection holding each slot; a slot whose connection is gone is handed to the next new one.
-        self._owners: weakref.WeakValueDictionary[int, ConnectionPoolEntry] = weakref.WeakValueDictionary()
+        #: The connection holding each slot (weakly: a slot whose connection is gone leaves this map, and
+        #: the next new connection takes it). A plain map, read on every checkout: C-speed lookups.
+        self._owners: dict[int, weakref.ReferenceType[ConnectionPoolEntry]] = {}
         #: Connections each tenant's checkouts hold now (tenant key -> count).
         self._held: dict[int, int] = {}
+        #: Whether every slot below ``maxsize`` has a connection (the steady state: no slot to check).
+        self._complete = False
 
     def empty(self) -> bool:
         return not self._idle
@@ -117,9 +129,17 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
             # dropped its record) gives the replacement the same slot, so every home stays served.
             slot = next(n for n in range(self._slots + 1) if n not in self._owners)
             info[_SLOT] = slot
-            self._owners[slot] = entry
+            self._owners[slot] = weakref.ref(entry, functools.partial(self._lost, slot))
             self._slots = max(self._slots, slot + 1)
+            self._complete = all(n in self._owners for n in range(self.maxsize))
         return slot
+
+    def _lost(self, slot: int, ref: weakref.ReferenceType[ConnectionPoolEntry]) -> None:
+        """The connection of ``slot`` is gone (SQLAlchemy dropped its record): the slot is free."""
+        if self._owners.get(slot) is ref:
+            del self._owners[slot]
+            if slot < self.maxsize:
+                self._complete = False
 
     def _ring(self) -> int:
         return max(self.maxsize, self._slots, 1) if not self._bounded() else self.maxsize
@@ -136,15 +156,21 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         """Whether a checkout for ``key`` may take the connection of ``slot``."""
         if key is None or not self._bounded():
             return True
-        ring = self.maxsize
-        home = key % ring
-        if slot >= ring or self._own(key, slot):
-            return True  # one of the tenant's, or beyond the pool's size (an overflow connection)
+        # One of the tenant's, beyond the pool's size (an overflow connection), or any for a tenant free to.
+        return slot >= self.maxsize or self._own(key, slot) or self._unbound(key)
+
+    def _unbound(self, key: int) -> bool:
+        """Whether tenant ``key`` (bounded) may take any connection now: its own requests fill its
+        share (a busy tenant grows into idle connections), or one of its slots has no connection
+        (the pool still growing, or a connection lost and not yet replaced: nobody waits for a
+        connection that does not exist)."""
         if self._held.get(key, 0) >= self.spread:
-            return True  # the tenant's own requests fill its share: a busy tenant grows into idle connections
-        # A tenant whose slots are not all held yet (the pool still growing, or a connection lost
-        # and not yet replaced) takes any: nobody waits for a connection that does not exist.
-        return any((home + step) % ring not in self._owners for step in range(self.spread))
+            return True
+        if self._complete:
+            return False
+        ring, owners = self.maxsize, self._owners
+        home = key % ring
+        return any((home + step) % ring not in owners for step in range(self.spread))
 
     def put_nowait(self, item: ConnectionPoolEntry) -> None:
         slot = self._slot(item)
@@ -183,9 +209,9 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         """The waiter a connection of ``slot`` goes to, no longer waiting (None: nobody waits)."""
         if not self._waiters:
             return None
-        live = [w for w in self._waiters if not w.future.done()]  # the others gave up (timeout, cancellation)
-        self._waiters = deque(live)
-        eligible = [w for w in live if w.spilled or self._allowed(w.key, slot)]
+        if any(w.future.done() for w in self._waiters):  # some gave up (timeout, cancellation)
+            self._waiters = deque(w for w in self._waiters if not w.future.done())
+        eligible = [w for w in self._waiters if w.spilled or self._allowed(w.key, slot)]
         if not eligible:
             return None  # it stays idle until a checkout that may take it
         chosen = eligible[0]
@@ -249,11 +275,14 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
             return len(self._idle) - 1  # the most recently returned: its backend is warm
         ring = self._ring()
         home = key % ring
+        # Bounded, a tenant takes only its own slots (and overflow ones) unless it is free to take any:
+        # within its share, its slots are the first ``spread`` distances from its home.
+        within = self.spread if self._bounded() and not self._unbound(key) else ring
         best: int | None = None
         best_distance = ring + 1
         for index, (slot, _) in enumerate(self._idle):
             distance = (slot - home) % ring if slot < ring else ring  # an overflow connection: last
-            if distance < best_distance and self._allowed(key, slot):
+            if distance < best_distance and (distance < within or slot >= ring):
                 best, best_distance = index, distance
                 if distance == 0:
                     break
@@ -266,37 +295,49 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
             return self._take(choice, key)
         if not block:
             raise Empty()
-        future: asyncio.Future[ConnectionPoolEntry] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ConnectionPoolEntry] = loop.create_future()
         waiter = _Waiter(future, key)
         self._waiters.append(waiter)
+        # One timer on the loop at a time, no task or shield around the future (a checkout that
+        # waits costs little: at 2,000 tenants many do): past ``spill_after_s`` it may take any
+        # connection (most waits end before), and only then is the pool's ``timeout`` timed.
+        timers: list[asyncio.TimerHandle] = []
+        spill = self.spill_after_s
+        if key is not None and self._bounded() and spill is not None and (timeout is None or spill < timeout):
+            rest = None if timeout is None else timeout - spill
+            timers.append(loop.call_later(spill, self._spill, waiter, rest, timers))
+        elif timeout is not None:
+            timers.append(loop.call_later(timeout, _expire, future))
         try:
-            spill = self.spill_after_s
-            if key is not None and self._bounded() and spill is not None and (timeout is None or spill < timeout):
-                try:
-                    return await_(asyncio.wait_for(asyncio.shield(future), spill))
-                except TimeoutError:
-                    self._spill(waiter)
-                timeout = None if timeout is None else timeout - spill
-            result: ConnectionPoolEntry = await_(asyncio.wait_for(asyncio.shield(future), timeout))
+            result: ConnectionPoolEntry = await_(future)
         except BaseException as exc:
-            if future.done() and not future.cancelled():
-                self.put_nowait(future.result())  # handed over just as this checkout gave up
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self.put_nowait(future.result())  # handed over just as this checkout gave up (cancelled)
             else:
                 future.cancel()  # put_nowait skips it
-            if isinstance(exc, TimeoutError):
+            if isinstance(exc, _Expired):
                 raise Empty() from None
             raise
+        finally:
+            for timer in timers:
+                timer.cancel()
         return result
 
-    def _spill(self, waiter: _Waiter) -> None:
+    def _spill(
+        self, waiter: _Waiter, rest: float | None = None, timers: list[asyncio.TimerHandle] | None = None
+    ) -> None:
         """``waiter`` waited long enough for its tenant's own connections: any idle one now, or the
-        next one returned (a long transaction of a neighbour holds a tenant up this long at most)."""
+        next one returned (a long transaction of a neighbour holds a tenant up this long at most).
+        Still waiting, it gives up ``rest`` seconds later (its timer added to ``timers``)."""
         if waiter.future.done():
             return
         waiter.spilled = True
         choice = self._choice(None)
         if choice is not None:
             self._hand(waiter, self._idle.pop(choice)[1])
+        elif rest is not None and timers is not None:
+            timers.append(asyncio.get_running_loop().call_later(rest, _expire, waiter.future))
 
 
 class TenantAffinePool(AsyncAdaptedQueuePool):
