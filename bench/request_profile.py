@@ -33,7 +33,9 @@ import argparse
 import asyncio
 import cProfile
 import datetime as dt
+import gc
 import io
+import os
 import pstats
 import random
 import sys
@@ -48,8 +50,10 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import core  # noqa: E402
+from loadgen import _machine_busy_cpu_s  # noqa: E402
 
-SECRET = uuid.uuid4().hex + uuid.uuid4().hex
+#: The installation key's seal; set LOCALGOV_BENCH_SECRET_KEY to use a database kept by an earlier run.
+SECRET = os.environ.get("LOCALGOV_BENCH_SECRET_KEY") or uuid.uuid4().hex + uuid.uuid4().hex
 
 
 async def prepare(url: str) -> dict[str, Any]:
@@ -139,18 +143,41 @@ async def drive(
         for _ in range(n):
             statuses.append(await call(app, make()))
 
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker(count // in_flight) for _ in range(in_flight)))
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    collecting: list[float] = []  # the garbage collector's time, from its callbacks
+    started: list[float] = []
+
+    def on_gc(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            collecting.append(time.perf_counter() - started.pop())
+
+    gc.callbacks.append(on_gc)
+    cpu0, wall0, machine0 = time.process_time(), time.perf_counter(), _machine_busy_cpu_s()
+    try:
+        await asyncio.gather(*(worker(count // in_flight) for _ in range(in_flight)))
+    finally:
+        gc.callbacks.remove(on_gc)
+    cpu, wall, machine1 = time.process_time() - cpu0, time.perf_counter() - wall0, _machine_busy_cpu_s()
     bad = [s for s in statuses if s != 200]
     if bad:
         raise core.BenchError(f"{len(bad)} answers were not 200 (first: {bad[0]})")
     done = len(statuses)
-    return {"requests": done, "cpu_ms_per_request": cpu / done * 1000, "wall_ms_per_request": wall / done * 1000}
+    # The rest of the machine's CPU in the meantime: the database server's, on a quiet machine.
+    other = None if machine0 is None or machine1 is None else max(0.0, machine1 - machine0 - cpu) / done * 1000
+    return {
+        "requests": done,
+        "cpu_ms_per_request": cpu / done * 1000,
+        "wall_ms_per_request": wall / done * 1000,
+        "other_cpu_ms_per_request": other,
+        "gc_ms_per_request": sum(collecting) / done * 1000,
+        "gc_collections": len(collecting),
+    }
 
 
 async def measure(url: str, count: int, in_flight: int, profile: bool) -> dict[str, Any]:
     from localgov.app import create_app
+    from localgov.kernel.observability import tune_gc_for_serving
     from localgov.settings import Settings
 
     ctx = await prepare(url)
@@ -158,6 +185,7 @@ async def measure(url: str, count: int, in_flight: int, profile: bool) -> dict[s
         database_url=url, env="production", log_level="WARNING", base_domain=core.BASE_DOMAIN, secret_key=SECRET
     )
     app = create_app(settings, listen_for_catalog_changes=False)
+    tune_gc_for_serving()  # as the server does once its application is built
     routes = {
         "getBill": scope(ctx["host"], f"/v1/payments/bills/{ctx['bill']}", ctx["token"]),
         "GET /v1/tenant": scope(ctx["host"], "/v1/tenant", None),
@@ -188,38 +216,42 @@ def own_time_per_call(profiler: cProfile.Profile, requests: int) -> dict[str, fl
     }
 
 
-async def prepare_many(url: str, tenants: int, seed: int) -> dict[str, Any]:
-    """``bench/peers.py``'s set-up: N tenants with payments, 50 bills each, a staff token each."""
+async def prepare_many(url: str, tenants: int, seed: int, reused: bool) -> dict[str, Any]:
+    """``bench/peers.py``'s set-up: N tenants with payments, 50 bills each, a staff token each (only
+    the tokens in a database an earlier run kept: ``reused``)."""
     import peers
 
     from localgov.kernel.auth.keys import ensure_key
     from localgov.kernel.db import create_engine
     from localgov.settings import Settings
 
-    engine = create_engine(Settings(database_url=url, env="test", log_level="WARNING"))
-    try:
-        await ensure_key(engine, SECRET)
-    finally:
-        await engine.dispose()
+    if not reused:
+        engine = create_engine(Settings(database_url=url, env="test", log_level="WARNING"))
+        try:
+            await ensure_key(engine, SECRET)
+        finally:
+            await engine.dispose()
     codes = core.pick_codes(tenants, seed)
-    core.log(f"provisioning {tenants} tenants with payments")
-    provisioned = await peers.provision(url, codes)
-    core.log(f"  {provisioned['seconds']:.0f} s; seeding 50 bills in each")
-    await peers.seed_bills(url, codes)
+    if not reused:
+        core.log(f"provisioning {tenants} tenants with payments")
+        provisioned = await peers.provision(url, codes)
+        core.log(f"  {provisioned['seconds']:.0f} s; seeding 50 bills in each")
+        await peers.seed_bills(url, codes)
     tokens = await peers.mint_tokens(url, codes, ttl_s=24 * 3600, secret=SECRET)
     return {"hosts": [f"{peers.slug(i)}.{peers.BASE}" for i in range(tenants)], "tokens": tokens}
 
 
 async def compare_spread(
-    url: str, tenants: int, count: int, in_flight: int, profile: bool, seed: int
+    url: str, tenants: int, count: int, in_flight: int, profile: bool, seed: int, reused: bool = False
 ) -> dict[str, Any]:
     """The application's CPU per request at one tenant and spread over ``tenants``, two rounds."""
     import peers
 
     from localgov.app import create_app
+    from localgov.kernel.observability import tune_gc_for_serving
     from localgov.settings import Settings
 
-    ctx = await prepare_many(url, tenants, seed)
+    ctx = await prepare_many(url, tenants, seed, reused)
     hosts, tokens = ctx["hosts"], ctx["tokens"]
     rng = random.Random(seed)
 
@@ -237,6 +269,7 @@ async def compare_spread(
         database_url=url, env="production", log_level="WARNING", base_domain=peers.BASE, secret_key=SECRET
     )
     app = create_app(settings, listen_for_catalog_changes=False)
+    tune_gc_for_serving()  # as the server does once its application is built
     out: dict[str, Any] = {name: [] for name in makers}
     async with app.lifespan():
         # Every tenant met on its connections before anything is measured (as wrk's warm-up does).
@@ -274,32 +307,58 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=None, help=f"admin URL of the server (env {core.ENV_VAR})")
     parser.add_argument("--tenants", type=int, default=1, help="compare 1 tenant with N (default 1: no comparison)")
     parser.add_argument("--seed", type=int, default=7, help="registry sample and request order (default 7)")
+    parser.add_argument("--keep-database", action="store_true", help="keep the database (--tenants N): print its URL")
+    parser.add_argument(
+        "--reuse-database",
+        default=None,
+        metavar="URL",
+        help="measure on a database --keep-database kept (same --tenants and --seed, LOCALGOV_BENCH_SECRET_KEY)",
+    )
     args = parser.parse_args(argv)
     if args.requests < 10 or not 1 <= args.in_flight <= 64 or not 1 <= args.tenants <= 7849:
         parser.error("--requests ≥ 10, --in-flight 1..64, --tenants 1..7849")
+    if (args.keep_database or args.reuse_database) and args.tenants == 1:
+        parser.error("--keep-database and --reuse-database go with --tenants N")
+    if (args.keep_database or args.reuse_database) and not os.environ.get("LOCALGOV_BENCH_SECRET_KEY"):
+        parser.error("--keep-database and --reuse-database need LOCALGOV_BENCH_SECRET_KEY (the key's seal)")
     install(INSTALLATION)
     keep: dict[str, Any] = {}
-    admin, source = core.choose_server(args.database_url, keep)
-    url = asyncio.run(core.create_database(admin))
-    core.log(f"database {url.rsplit('/', 1)[-1]} on {source} server")
+    reused = args.reuse_database is not None
+    if reused:
+        admin, url = "", args.reuse_database
+    else:
+        admin, source = core.choose_server(args.database_url, keep)
+        url = asyncio.run(core.create_database(admin))
+        core.log(f"database {url.rsplit('/', 1)[-1]} on {source} server")
     try:
-        asyncio.run(core.migrate_shared(url))
+        if not reused:
+            asyncio.run(core.migrate_shared(url))
         if args.tenants > 1:
-            out = asyncio.run(compare_spread(url, args.tenants, args.requests, args.in_flight, args.profile, args.seed))
+            out = asyncio.run(
+                compare_spread(url, args.tenants, args.requests, args.in_flight, args.profile, args.seed, reused)
+            )
         else:
             out = asyncio.run(measure(url, args.requests, args.in_flight, args.profile))
     except core.BenchError as exc:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
-        asyncio.run(core.drop_database(admin, url))
+        if args.keep_database:
+            core.log(f"kept: --reuse-database {url}")
+        elif not reused:
+            asyncio.run(core.drop_database(admin, url))
     print(f"in-process, {args.in_flight} in flight, code {core.code_under_test()}:")
     if args.tenants > 1:
         for name, rounds in out.items():
             if name != "profile":
                 cpu = "; ".join(f"{r['cpu_ms_per_request']:.3f}" for r in rounds)
+                other = "; ".join(f"{r['other_cpu_ms_per_request'] or float('nan'):.3f}" for r in rounds)
                 wall = "; ".join(f"{r['wall_ms_per_request']:.3f}" for r in rounds)
-                print(f"  {name:28} {cpu} ms CPU per request, {wall} ms wall (rounds 1; 2)")
+                collector = "; ".join(f"{r['gc_ms_per_request']:.3f}" for r in rounds)
+                print(
+                    f"  {name:28} {cpu} ms CPU (garbage collector {collector}), rest of the machine {other},"
+                    f" {wall} ms wall (rounds 1; 2)"
+                )
         if "profile" in out:
             print(f"\nown time per getBill, profiled (cProfile adds its own overhead):\n{out['profile']}")
         return 0
