@@ -540,6 +540,11 @@ async def test_plans_per_tenant_prepare_one_statement_per_tenant_and_answer_the_
                     assert row == {"phone": f"0-{plans}-{n}"}  # each tenant reads its own schema, whatever was prepared
             async with tenant_reader(engine, tenants[plans][0]) as reader:
                 prepared = await fetch_one(reader, _PREPARED)
+            async with engine.connect() as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                # Kept as long as the connection: no expiry (asyncpg's default is 300 s) re-preparing them.
+                assert driver is not None
+                assert driver._stmt_cache.get_max_lifetime() == 0
         finally:
             await engine.dispose()
         assert prepared is not None
