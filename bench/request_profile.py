@@ -216,6 +216,16 @@ def own_time_per_call(profiler: cProfile.Profile, requests: int) -> dict[str, fl
     }
 
 
+def growth_table(one: dict[str, float], many: dict[str, float], rows: int = 25) -> str:
+    """The functions whose own time per request grew most from one tenant to many."""
+    growth = sorted(((many.get(k, 0.0) - one.get(k, 0.0), k) for k in one.keys() | many.keys()), reverse=True)
+    lines = [f"  {'µs/request at 1':>16} {'at N':>8} {'growth':>8}  function"]
+    lines += [f"  {one.get(k, 0.0):16.2f} {many.get(k, 0.0):8.2f} {d:+8.2f}  {k}" for d, k in growth[:rows]]
+    lines.append(f"  {sum(one.values()):16.2f} {sum(many.values()):8.2f}"
+                 f" {sum(many.values()) - sum(one.values()):+8.2f}  all functions (profiled)")  # fmt: skip
+    return "\n".join(lines)
+
+
 async def prepare_many(url: str, tenants: int, seed: int, reused: bool) -> dict[str, Any]:
     """``bench/peers.py``'s set-up: N tenants with payments, 50 bills each, a staff token each (only
     the tokens in a database an earlier run kept: ``reused``)."""
@@ -279,20 +289,17 @@ async def compare_spread(
                 await drive(app, make, max(in_flight, count // 5), in_flight)
                 out[name].append(await drive(app, make, count, in_flight))
         if profile:
-            per_request: dict[str, dict[str, float]] = {}
-            for name in ("getBill, 1 tenant", f"getBill, {tenants} tenants"):
-                profiler = cProfile.Profile()
-                profiler.enable()
-                await drive(app, makers[name], count, in_flight)
-                profiler.disable()
-                per_request[name] = own_time_per_call(profiler, count)
-            one, many = per_request.values()
-            growth = sorted(((many.get(k, 0.0) - one.get(k, 0.0), k) for k in one.keys() | many.keys()), reverse=True)
-            lines = [f"  {'µs/request at 1':>16} {'at N':>8} {'growth':>8}  function"]
-            lines += [f"  {one.get(k, 0.0):16.2f} {many.get(k, 0.0):8.2f} {d:+8.2f}  {k}" for d, k in growth[:25]]
-            lines.append(f"  {sum(one.values()):16.2f} {sum(many.values()):8.2f}"
-                         f" {sum(many.values()) - sum(one.values()):+8.2f}  all functions (profiled)")  # fmt: skip
-            out["profile"] = "\n".join(lines)
+            sections = []
+            for route in ("getBill", "GET /v1/tenant"):
+                per_request: dict[str, dict[str, float]] = {}
+                for name in (f"{route}, 1 tenant", f"{route}, {tenants} tenants"):
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                    await drive(app, makers[name], count, in_flight)
+                    profiler.disable()
+                    per_request[name] = own_time_per_call(profiler, count)
+                sections.append(f"{route}:\n{growth_table(*per_request.values())}")
+            out["profile"] = "\n\n".join(sections)
     return out
 
 
@@ -360,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                     f" {wall} ms wall (rounds 1; 2)"
                 )
         if "profile" in out:
-            print(f"\nown time per getBill, profiled (cProfile adds its own overhead):\n{out['profile']}")
+            print(f"\nown time per request, profiled (cProfile adds its own overhead):\n{out['profile']}")
         return 0
     for name in ("getBill", "GET /v1/tenant", "GET /health/live"):
         figures = out[name]
