@@ -23,8 +23,8 @@ With ``--tenants N`` (N > 1) it sets up what ``bench/peers.py`` sets up instead 
 payments, 50 bills each, a staff token each) and compares the application's own CPU per request
 on one tenant and spread over N, in the same process, two rounds (1, N, 1, N): where the server's
 share of issue 11's spread goes. getBill picks a random bill of the 50 (and a random tenant) per
-request, as ``bearer_tenants.lua`` does. With ``--profile`` it profiles getBill at 1 and at N and
-prints the functions whose own time per request grew the most.
+request, as ``bearer_tenants.lua`` does. With ``--profile`` it profiles getBill and ``GET /v1/tenant``
+at 1 and at N and prints, for each, the functions whose own time per request grew the most.
 """
 
 from __future__ import annotations
