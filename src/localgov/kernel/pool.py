@@ -70,15 +70,17 @@ def _expire(future: asyncio.Future[ConnectionPoolEntry]) -> None:
 
 class _Waiter:
     """A checkout waiting for a connection: for whom (the tenant's key), how often it was passed
-    over, and whether it has waited long enough for its tenant's own connections to take any."""
+    over, whether it has waited long enough for its tenant's own connections to take any, and its
+    one timer on the loop (the spill, then the pool's timeout)."""
 
-    __slots__ = ("future", "key", "passed", "spilled")
+    __slots__ = ("future", "key", "passed", "spilled", "timer")
 
     def __init__(self, future: asyncio.Future[ConnectionPoolEntry], key: int | None) -> None:
         self.future = future
         self.key = key
         self.passed = 0
         self.spilled = False
+        self.timer: asyncio.TimerHandle | None = None
 
 
 def prefer_tenant(schema: str | None) -> None:
@@ -302,13 +304,12 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
         # One timer on the loop at a time, no task or shield around the future (a checkout that
         # waits costs little: at 2,000 tenants many do): past ``spill_after_s`` it may take any
         # connection (most waits end before), and only then is the pool's ``timeout`` timed.
-        timers: list[asyncio.TimerHandle] = []
         spill = self.spill_after_s
         if key is not None and self._bounded() and spill is not None and (timeout is None or spill < timeout):
             rest = None if timeout is None else timeout - spill
-            timers.append(loop.call_later(spill, self._spill, waiter, rest, timers))
+            waiter.timer = loop.call_later(spill, self._spill, waiter, rest)
         elif timeout is not None:
-            timers.append(loop.call_later(timeout, _expire, future))
+            waiter.timer = loop.call_later(timeout, _expire, future)
         try:
             result: ConnectionPoolEntry = await_(future)
         except BaseException as exc:
@@ -320,24 +321,22 @@ class TenantAffineQueue(QueueCommon[ConnectionPoolEntry]):
                 raise Empty() from None
             raise
         finally:
-            for timer in timers:
-                timer.cancel()
+            if waiter.timer is not None:
+                waiter.timer.cancel()
         return result
 
-    def _spill(
-        self, waiter: _Waiter, rest: float | None = None, timers: list[asyncio.TimerHandle] | None = None
-    ) -> None:
+    def _spill(self, waiter: _Waiter, rest: float | None = None) -> None:
         """``waiter`` waited long enough for its tenant's own connections: any idle one now, or the
         next one returned (a long transaction of a neighbour holds a tenant up this long at most).
-        Still waiting, it gives up ``rest`` seconds later (its timer added to ``timers``)."""
+        Still waiting, it gives up ``rest`` seconds later (None: never, as the pool's timeout)."""
         if waiter.future.done():
             return
         waiter.spilled = True
         choice = self._choice(None)
         if choice is not None:
             self._hand(waiter, self._idle.pop(choice)[1])
-        elif rest is not None and timers is not None:
-            timers.append(asyncio.get_running_loop().call_later(rest, _expire, waiter.future))
+        elif rest is not None:
+            waiter.timer = asyncio.get_running_loop().call_later(rest, _expire, waiter.future)
 
 
 class TenantAffinePool(AsyncAdaptedQueuePool):

@@ -108,10 +108,11 @@ class ReadConnection:
 
 
 def _plan_text(driver: asyncpg.Connection, sql: str, tag: str) -> str:
-    """``sql`` tagged with the tenant's schema, as far as the connection keeps such statements."""
+    """``sql`` tagged with the tenant's schema, as far as the connection keeps such statements (a
+    connection that keeps none runs the shared text)."""
     plan_text = getattr(driver, "plan_text", None)
     if plan_text is None:
-        return f"{sql} /* {tag} */"
+        return sql
     text: str = plan_text(sql, tag)
     return text
 
